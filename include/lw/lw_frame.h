@@ -1,0 +1,73 @@
+/*
+ * Line framing for files and streams: LF and CRLF endings, a maximum line length (a longer line
+ * is truncated and flagged, its rest skipped, never split into fake lines), gzip read
+ * transparently, and optional multi-line grouping (continuation lines join the line they follow).
+ *
+ * A reader is used by one thread at a time. Lines returned by lw_reader_next() are borrowed: they
+ * stay valid until the next call to lw_reader_next() or lw_reader_destroy().
+ */
+#ifndef LW_FRAME_H
+#define LW_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LW_LINE_TRUNCATED 0x1u /* the line was longer than max_line_bytes */
+#define LW_LINE_INVALID   0x2u /* the line holds invalid UTF-8 or NUL bytes (passed through) */
+#define LW_LINE_MULTI     0x4u /* the line is several physical lines joined by multi-line rules */
+
+enum lw_multiline_mode {
+    LW_MULTILINE_OFF = 0,
+    LW_MULTILINE_AUTO,  /* lines starting with white space, "at ", "Caused by:", "..." continue */
+    LW_MULTILINE_REGEX, /* lines matching @continue_regex continue the previous line */
+    LW_MULTILINE_START, /* lines NOT matching @start_regex continue the previous line */
+};
+
+struct lw_reader_conf {
+    size_t max_line_bytes;          /* 0: default 65536 */
+    enum lw_multiline_mode multiline;
+    const char *regex;              /* PCRE2 pattern for LW_MULTILINE_REGEX / _START */
+    size_t max_multiline_lines;     /* 0: default 500 physical lines joined at most */
+};
+
+struct lw_line {
+    const char *data;  /* the line without its terminator; not NUL-terminated */
+    size_t len;        /* bytes in @data (at most max_line_bytes) */
+    uint32_t flags;    /* LW_LINE_* */
+    uint64_t offset;   /* byte offset of the line's start in the (decompressed) stream */
+    uint64_t lineno;   /* 1-based physical line number of the line's first line */
+};
+
+struct lw_reader;
+
+/*
+ * Opens @path ("-" is stdin) for reading; gzip is detected by its magic bytes. Returns NULL and
+ * writes a message into @err (capacity @err_len) on failure.
+ */
+struct lw_reader *lw_reader_open(const char *path, const struct lw_reader_conf *conf, char *err,
+                                 size_t err_len);
+/* Reads from a caller-owned fd (not closed by destroy). */
+struct lw_reader *lw_reader_open_fd(int fd, const struct lw_reader_conf *conf, char *err,
+                                    size_t err_len);
+/*
+ * Returns 1 and fills @line when a line is available, 0 at the end of input, or a negative LW_E*
+ * code on a read error (the reader can not be used after that).
+ */
+int lw_reader_next(struct lw_reader *r, struct lw_line *line);
+/* Counters: bytes read (decompressed), truncated lines, invalid lines. */
+uint64_t lw_reader_bytes(const struct lw_reader *r);
+void lw_reader_destroy(struct lw_reader *r);
+
+/*
+ * Frames lines out of an in-memory buffer (used by the fuzzer and tests, and by inputs that
+ * receive whole buffers). Calls @cb for each line; a final line without a terminator is returned
+ * too. Returns the number of lines or a negative LW_E* code.
+ */
+typedef int (*lw_line_cb)(void *opaque, const struct lw_line *line);
+int lw_frame_buffer(const char *buf, size_t len, const struct lw_reader_conf *conf, lw_line_cb cb,
+                    void *opaque);
+
+/* Returns 1 when @s[0..len) is valid UTF-8 without NUL bytes, else 0. */
+int lw_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * Online template miner. One pass, streaming, bounded work per line: a message is masked,
+ * tokenised and matched against the known templates; an unmatched message creates a template,
+ * a near match generalises one (differing tokens become <*>). Templates are kept in canonical
+ * form (lw_canon.h). Template ids are stable for the life of the miner and across save/load.
+ *
+ * The miner is shared by the parse threads: lw_miner_add() may be called concurrently; matching
+ * an already-known shape takes only a read lock. The number of templates is capped; when the cap
+ * is reached the least recently matched template is evicted and its id is never reused.
+ */
+#ifndef LW_MINER_H
+#define LW_MINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_mask.h"
+
+#define LW_MINER_MAX_PARAMS 64
+
+struct lw_miner_conf {
+    double sim_threshold;        /* 0: default; share of constant tokens that must agree */
+    size_t max_templates;        /* 0: default 100000 */
+    size_t max_tokens;           /* 0: default 256 tokens per message, the rest is one token */
+    struct lw_mask_conf masks;
+};
+
+struct lw_param {
+    uint32_t off;  /* byte offset in the message */
+    uint32_t len;
+};
+
+struct lw_match {
+    uint32_t template_id;  /* >= 1 */
+    int is_new;            /* 1 when this message created the template */
+    size_t n_params;
+    struct lw_param params[LW_MINER_MAX_PARAMS];
+};
+
+struct lw_miner;
+struct lw_miner_scratch;  /* per-thread working memory */
+
+struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, size_t err_len);
+void lw_miner_destroy(struct lw_miner *m);
+struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m);
+void lw_miner_scratch_destroy(struct lw_miner_scratch *s);
+
+/*
+ * Mines one message. @ts_ns is the line's time (for first/last seen; LW_TS_UNKNOWN allowed).
+ * Fills @out. Returns LW_OK or LW_ENOMEM. Thread-safe with one @s per thread.
+ */
+int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg, size_t len,
+                 int64_t ts_ns, struct lw_match *out);
+
+/*
+ * Copies the current canonical text of template @id into @buf (capacity @cap, NUL-terminated).
+ * Returns its length, or a negative LW_ENOENT when @id does not exist (evicted or never made).
+ */
+long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap);
+
+struct lw_template_info {
+    uint32_t id;
+    uint64_t count;
+    int64_t first_seen_ns;
+    int64_t last_seen_ns;
+    const char *text;  /* borrowed; valid during the callback only */
+};
+typedef int (*lw_template_cb)(void *opaque, const struct lw_template_info *t);
+/* Calls @cb for every live template in id order; stops when @cb returns non-zero. */
+int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque);
+size_t lw_miner_n_templates(struct lw_miner *m);
+uint64_t lw_miner_n_evicted(struct lw_miner *m);
+
+/*
+ * State file: versioned, checksummed, written atomically (temp file, fsync, rename, fsync of the
+ * directory). Load replaces nothing on failure: it returns LW_ENOENT (no file), LW_EVERSION,
+ * LW_ECORRUPT (bad magic, checksum or structure) or LW_EIO, with a message in @err.
+ */
+int lw_miner_save(struct lw_miner *m, const char *path, char *err, size_t err_len);
+int lw_miner_load(struct lw_miner *m, const char *path, char *err, size_t err_len);
+/* The same on memory buffers (for the fuzzer); save returns a buffer the caller frees. */
+int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len);
+int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err, size_t err_len);
+
+#endif
