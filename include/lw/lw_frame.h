@@ -56,12 +56,21 @@ struct lw_reader *lw_reader_open_fd(int fd, const struct lw_reader_conf *conf, c
 int lw_reader_next(struct lw_reader *r, struct lw_line *line);
 /* Counters: bytes read (decompressed), truncated lines, invalid lines. */
 uint64_t lw_reader_bytes(const struct lw_reader *r);
+uint64_t lw_reader_n_truncated(const struct lw_reader *r);
+uint64_t lw_reader_n_invalid(const struct lw_reader *r);
+/*
+ * Returns a message for the error lw_reader_next() last returned ("cannot read 'x': ...", "'x':
+ * corrupt gzip data: ..."), or "" when there was none. Owned by @r.
+ */
+const char *lw_reader_error(const struct lw_reader *r);
 void lw_reader_destroy(struct lw_reader *r);
 
 /*
  * Frames lines out of an in-memory buffer (used by the fuzzer and tests, and by inputs that
  * receive whole buffers). Calls @cb for each line; a final line without a terminator is returned
- * too. Returns the number of lines or a negative LW_E* code.
+ * too. @buf is borrowed and never written; line data points into it (or into a join buffer that
+ * lives until @cb returns). A negative return from @cb stops framing and is returned. Returns the
+ * number of lines (capped at INT_MAX) or a negative LW_E* code (LW_EINVAL for a bad regex).
  */
 typedef int (*lw_line_cb)(void *opaque, const struct lw_line *line);
 int lw_frame_buffer(const char *buf, size_t len, const struct lw_reader_conf *conf, lw_line_cb cb,
