@@ -83,4 +83,33 @@ int lw_header_parse(const struct lw_header *h, struct lw_header_state *st, const
  */
 size_t lw_ts_parse(const char *s, size_t len, int ref_year, int64_t *ts_ns);
 
+/*
+ * Converts a UTC civil date and time to epoch nanoseconds (proleptic Gregorian calendar, no
+ * time zone database, no globals: safe from any thread). Returns 0 and sets @ts_ns, or
+ * LW_EINVAL when a field is out of range or the result does not fit in int64 nanoseconds
+ * (years 1678..2261).
+ */
+int lw_ts_from_civil(int year, int month, int day, int hour, int min, int sec, long nsec,
+                     int64_t *ts_ns);
+
+/*
+ * Sets the year used for timestamps that carry none (RFC 3164 "Jun 14 15:16:01"). The default
+ * is the current UTC year at lw_header_create(). Call before sharing @h with other threads.
+ */
+void lw_header_set_ref_year(struct lw_header *h, int year);
+
+/*
+ * Enables (1, the default) or disables (0) the hand-written matcher for plain explicit formats;
+ * when disabled every line goes through PCRE2. For benchmarks and for tests that check both
+ * paths agree. Call before sharing @h with other threads.
+ */
+void lw_header_set_fast_path(struct lw_header *h, int on);
+
+/*
+ * Internal to src/parse/header*.c: the automatic recognizer. Decoded text (JSON or logfmt
+ * unescaping) goes into @scratch (capacity @scratch_cap bytes, truncated at the cap).
+ */
+void lw__header_auto_parse(const char *line, size_t len, int ref_year, char *scratch,
+                           size_t scratch_cap, struct lw_header_result *out);
+
 #endif
