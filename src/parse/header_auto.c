@@ -128,6 +128,30 @@ static int64_t epoch_by_magnitude(double v)
     return (int64_t)ns;
 }
 
+/* The same for an integer, exactly (a double cannot hold epoch nanoseconds). */
+static int64_t epoch_int_by_magnitude(json_int_t v)
+{
+    int64_t a = v < 0 ? -(int64_t)(v + 1) : (int64_t)v;
+    int64_t mult;
+
+    if (a < INT64_C(100000000000)) {
+        mult = 1000000000;
+    }
+    else if (a < INT64_C(100000000000000)) {
+        mult = 1000000;
+    }
+    else if (a < INT64_C(100000000000000000)) {
+        mult = 1000;
+    }
+    else {
+        mult = 1;
+    }
+    if (a > INT64_MAX / mult - 1) {
+        return LW_TS_UNKNOWN;
+    }
+    return (int64_t)v * mult;
+}
+
 static int parse_json(const char *line, size_t len, int ref_year, struct scr *sc,
                       struct lw_header_result *out)
 {
@@ -188,8 +212,11 @@ static int parse_json(const char *line, size_t len, int ref_year, struct scr *sc
             out->ts_ns = ts;
         }
     }
-    else if (json_is_number(v)) {
-        out->ts_ns = epoch_by_magnitude(json_number_value(v));
+    else if (json_is_integer(v)) {
+        out->ts_ns = epoch_int_by_magnitude(json_integer_value(v));
+    }
+    else if (json_is_real(v)) {
+        out->ts_ns = epoch_by_magnitude(json_real_value(v));
     }
     v = json_get_any(root, host_keys);
     if (json_is_string(v)) {
