@@ -9,22 +9,25 @@
 
 struct level_word {
     const char *word; /* lower case */
+    size_t len;       /* strlen(word) */
     enum lw_level level;
 };
 
+#define W(s, l) {s, sizeof(s) - 1, l}
+
 static const struct level_word words[] = {
-    {"info", LW_LEVEL_INFO},       {"i", LW_LEVEL_INFO},          {"information", LW_LEVEL_INFO},
-    {"informational", LW_LEVEL_INFO},
-    {"warn", LW_LEVEL_WARN},       {"warning", LW_LEVEL_WARN},    {"w", LW_LEVEL_WARN},
-    {"error", LW_LEVEL_ERROR},     {"err", LW_LEVEL_ERROR},       {"e", LW_LEVEL_ERROR},
-    {"fatal", LW_LEVEL_FATAL},     {"crit", LW_LEVEL_FATAL},
-    {"critical", LW_LEVEL_FATAL},  {"emerg", LW_LEVEL_FATAL},     {"emergency", LW_LEVEL_FATAL},
-    {"alert", LW_LEVEL_FATAL},     {"panic", LW_LEVEL_FATAL},     {"severe", LW_LEVEL_ERROR},
-    {"failure", LW_LEVEL_ERROR},
-    {"debug", LW_LEVEL_DEBUG},     {"d", LW_LEVEL_DEBUG},         {"dbg", LW_LEVEL_DEBUG},
-    {"fine", LW_LEVEL_DEBUG},      {"finer", LW_LEVEL_TRACE},     {"finest", LW_LEVEL_TRACE},
-    {"trace", LW_LEVEL_TRACE},     {"verbose", LW_LEVEL_TRACE},   {"v", LW_LEVEL_TRACE},
-    {"notice", LW_LEVEL_NOTICE},
+    W("info", LW_LEVEL_INFO),       W("i", LW_LEVEL_INFO),          W("information", LW_LEVEL_INFO),
+    W("informational", LW_LEVEL_INFO),
+    W("warn", LW_LEVEL_WARN),       W("warning", LW_LEVEL_WARN),    W("w", LW_LEVEL_WARN),
+    W("error", LW_LEVEL_ERROR),     W("err", LW_LEVEL_ERROR),       W("e", LW_LEVEL_ERROR),
+    W("fatal", LW_LEVEL_FATAL),     W("crit", LW_LEVEL_FATAL),
+    W("critical", LW_LEVEL_FATAL),  W("emerg", LW_LEVEL_FATAL),     W("emergency", LW_LEVEL_FATAL),
+    W("alert", LW_LEVEL_FATAL),     W("panic", LW_LEVEL_FATAL),     W("severe", LW_LEVEL_ERROR),
+    W("failure", LW_LEVEL_ERROR),
+    W("debug", LW_LEVEL_DEBUG),     W("d", LW_LEVEL_DEBUG),         W("dbg", LW_LEVEL_DEBUG),
+    W("fine", LW_LEVEL_DEBUG),      W("finer", LW_LEVEL_TRACE),     W("finest", LW_LEVEL_TRACE),
+    W("trace", LW_LEVEL_TRACE),     W("verbose", LW_LEVEL_TRACE),   W("v", LW_LEVEL_TRACE),
+    W("notice", LW_LEVEL_NOTICE),
 };
 
 enum lw_level lw_level_parse(const char *s, size_t len)
@@ -48,7 +51,9 @@ enum lw_level lw_level_parse(const char *s, size_t len)
     }
     low[len] = '\0';
     for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (words[i].word[0] == low[0] && strcmp(words[i].word, low) == 0) {
+        /* First byte and length before the compare: most lines reject in one branch. */
+        if (words[i].len == len && words[i].word[0] == low[0] &&
+            memcmp(words[i].word, low, len) == 0) {
             return words[i].level;
         }
     }
