@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for header and timestamp parsing. The first input byte picks automatic mode
  * or one of a few explicit formats (compiled once, on the fast path or forced through PCRE2);
- * the rest is the line. Also feeds the line to lw_ts_parse() directly. Seeds: tests/data/fuzz/header/.
+ * the rest is the line. For explicit formats it checks that the fast matcher and PCRE2 split the
+ * line identically. Also feeds the line to lw_ts_parse() directly. Seeds: tests/data/fuzz/header/.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -82,6 +83,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((const char *)r.fields[i].p < line ||
             (const char *)r.fields[i].p + r.fields[i].len > line + (size - 1)) {
             abort();
+        }
+    }
+    /* Differential: the fast matcher must split exactly as PCRE2 does whenever it applies. */
+    if (pick % N_FORMATS != 0) {
+        struct lw_header_result a;
+        struct lw_header_result b;
+        size_t k = pick % N_FORMATS;
+
+        (void)lw_header_parse(headers[k], states[k], line, size - 1, &a);
+        (void)lw_header_parse(headers[k + N_FORMATS], states[k + N_FORMATS], line, size - 1, &b);
+        if (a.matched != b.matched || a.n_fields != b.n_fields) {
+            abort();
+        }
+        for (size_t i = 0; i < a.n_fields; i++) {
+            if (a.fields[i].p != b.fields[i].p || a.fields[i].len != b.fields[i].len) {
+                abort();
+            }
         }
     }
     (void)lw_ts_parse(line, size - 1, 2024, &ts);
