@@ -330,6 +330,11 @@ static int ts_tail(const char *s, size_t len, size_t p, struct lw_header_result 
             p = e + 3;
             log4j = 1;
         }
+        else if (e > q + 2 && s[e - 1] == ':' && memchr(s + q, '.', e - q) != NULL) {
+            /* A dotted class name as in HDFS/Spark: "INFO dfs.DataNode$PacketResponder: msg". */
+            out->component = span(s, q, e - 1);
+            p = skip_blanks(s, len, e);
+        }
     }
     else if (p < len && s[p] == '[') {
         /* logback "HH:mm:ss.SSS [thread] LEVEL logger - msg" with the thread before the level. */

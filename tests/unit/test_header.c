@@ -420,7 +420,8 @@ static void test_auto_iso_log4j(void **state)
     assert_span(fx.r.msg, "boom");
     fx_parse(&fx, "081109 203615 148 INFO dfs.DataNode: x");
     assert_int_equal(fx.r.level, LW_LEVEL_INFO);
-    assert_span(fx.r.msg, "dfs.DataNode: x");
+    assert_span(fx.r.component, "dfs.DataNode");
+    assert_span(fx.r.msg, "x");
     assert_true(fx.r.ts_ns == 1226262975 * S);
     fx_close(&fx);
 }
