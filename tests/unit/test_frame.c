@@ -643,6 +643,35 @@ static void test_pipe(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void test_stdin(void **state)
+{
+    struct lw_reader *r;
+    struct captured c;
+    char err[256];
+    int fds[2];
+    int saved;
+
+    (void)state;
+    /* "-" reads fd 0: point it at a pipe holding a small gzip-free input for the test. */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "from stdin\r\nsecond", 19), 19);
+    close(fds[1]);
+    saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+    close(fds[0]);
+    r = lw_reader_open("-", NULL, err, sizeof(err));
+    assert_non_null(r);
+    read_all(r, &c);
+    lw_reader_destroy(r);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.data[0], "from stdin");
+    assert_string_equal(c.data[1], "second");
+    cap_free(&c);
+}
+
 static void test_missing_file(void **state)
 {
     char err[256] = "";
@@ -720,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_multiline_bounds),
         cmocka_unit_test(test_file_equals_memory),
         cmocka_unit_test(test_pipe),
+        cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_empty_and_tiny_files),
         cmocka_unit_test(test_callback_stop),
