@@ -172,7 +172,16 @@ static const char *tpl_map_get(struct tpl_map *m, struct lw_miner *miner, uint32
     return canon;
 }
 
-/* Splits @buf in place into lines (LF, a trailing CR dropped); the last empty piece is not a line. */
+static int is_blank(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * Splits @buf in place into lines at LF; the last empty piece is not a line. Each line is
+ * stripped of white space at both ends, as the Loghub loader does (regex.search(line.strip())),
+ * so that the message matches the ground truth Content.
+ */
 static char **split_lines(char *buf, size_t len, size_t *n_lines)
 {
     size_t cap = 1024;
@@ -187,11 +196,15 @@ static char **split_lines(char *buf, size_t len, size_t *n_lines)
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *e = nl != NULL ? nl : end;
+        char *next = e + 1;
 
-        if (e > p && e[-1] == '\r') {
-            e[-1] = '\0';
-        }
         *e = '\0';
+        while (e > p && is_blank(e[-1])) {
+            *--e = '\0';
+        }
+        while (is_blank(*p)) {
+            p++;
+        }
         if (n == cap) {
             char **nv = lw_realloc(v, 2 * cap * sizeof(*v));
 
@@ -203,7 +216,7 @@ static char **split_lines(char *buf, size_t len, size_t *n_lines)
             cap *= 2;
         }
         v[n++] = p;
-        p = e + 1;
+        p = next;
     }
     *n_lines = n;
     return v;
