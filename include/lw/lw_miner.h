@@ -45,6 +45,14 @@ void lw_miner_destroy(struct lw_miner *m);
 struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m);
 void lw_miner_scratch_destroy(struct lw_miner_scratch *s);
 
+/* Turns parameter extraction on (off by default; it costs a read lock per line). */
+void lw_miner_scratch_params(struct lw_miner_scratch *s, int on);
+/*
+ * Folds the thread's pending counts into the templates. Call before reading counts
+ * (lw_miner_foreach) from another thread's point of view; destroy flushes too.
+ */
+void lw_miner_scratch_flush(struct lw_miner_scratch *s);
+
 /*
  * Mines one message. @ts_ns is the line's time (for first/last seen; LW_TS_UNKNOWN allowed).
  * Fills @out. Returns LW_OK or LW_ENOMEM. Thread-safe with one @s per thread.

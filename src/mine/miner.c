@@ -1,0 +1,1545 @@
+/*
+ * Online template miner (see lw_miner.h).
+ *
+ * A message is masked (lw_mask.h), split on white space into tokens, and turned into its
+ * "shape": the tokens with masked spans replaced by <*>, joined by single spaces. Most lines of a
+ * log have a shape seen before, so the hot path is one hash of the shape and one lookup in a
+ * per-thread cache (no lock, no shared cache line); only a new shape takes the miner's lock.
+ *
+ * A new shape is compared with the templates of the same token count (a Drain-style
+ * similarity: the weighted share of the template's constant tokens that the line repeats; words
+ * weigh more than tokens with digits or symbols, and a differing leading word is never merged).
+ * The best template at or above the threshold is generalised (differing tokens become <*>),
+ * otherwise a new template is created. Templates only ever gain wildcards, so a shape that
+ * matched a template keeps matching it, which is what makes the caches safe.
+ *
+ * Counts are kept per thread and folded into the templates every LW_FLUSH_LINES lines or when
+ * the per-thread table fills, under the write lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "lw/lw_canon.h"
+#include "lw/lw_err.h"
+#include "lw/lw_header.h"
+#include "lw/lw_mem.h"
+#include "lw/lw_miner.h"
+
+#define DEFAULT_SIM 0.5
+#define DEFAULT_MAX_TEMPLATES 100000
+#define DEFAULT_MAX_TOKENS 256
+#define MAX_MASKS 512
+#define TCACHE_SIZE 4096         /* per-thread shape cache entries (direct-mapped) */
+#define GCACHE_SIZE (1u << 16)   /* shared shape cache entries (direct-mapped) */
+#define STATS_SIZE 1024          /* per-thread count table (open addressing) */
+#define LW_FLUSH_LINES 65536
+#define EVICT_SAMPLES 16
+#define STATE_MAGIC "LWMINER1"
+#define STATE_VERSION 1u
+
+enum tok_class {
+    TOK_WORD = 0,  /* letters, possibly with punctuation around them */
+    TOK_OTHER,     /* digits or symbols inside */
+    TOK_MASKED,    /* holds a masked span */
+};
+
+struct tok {
+    uint64_t h;      /* hash of the masked form */
+    char *s;         /* masked form; "<*>" when wild */
+    uint32_t len;
+    uint8_t wild;    /* the whole token is a variable */
+    uint8_t cls;     /* enum tok_class */
+    uint16_t pre;    /* a partly variable token: s[0..pre) <*> s[len-suf..len) */
+    uint16_t suf;
+    uint8_t part;    /* 1 when pre/suf describe the token */
+};
+
+struct tpl {
+    uint32_t id;
+    uint32_t n_tok;
+    struct tok *tok;
+    char *text;          /* canonical text */
+    size_t text_len;
+    uint64_t count;
+    int64_t first_ns;
+    int64_t last_ns;
+    uint64_t last_seq;   /* miner sequence at the last match, for eviction */
+    size_t live_idx;     /* index in miner->live */
+    struct tpl *id_next; /* chain in the id map */
+};
+
+struct tpl_vec {
+    struct tpl **v;
+    size_t n;
+    size_t cap;
+};
+
+struct gcache_ent {
+    uint64_t h;
+    uint32_t id;
+    uint32_t n_tok;
+};
+
+struct lw_miner {
+    pthread_rwlock_t lock;
+    double sim;
+    size_t max_templates;
+    size_t max_tokens;
+    struct lw_masker *masker;
+    struct tpl **id_map;        /* buckets, chained by id_next */
+    size_t id_map_mask;
+    struct tpl **live;          /* every live template, for eviction sampling and foreach */
+    size_t n_live;
+    struct tpl_vec *by_len;     /* [0..max_tokens] */
+    struct gcache_ent *gcache;
+    uint32_t next_id;
+    uint64_t seq;
+    uint64_t n_evicted;
+    uint64_t rng;
+    atomic_uint_fast64_t epoch; /* bumped by every eviction and load; clears thread caches */
+};
+
+struct tcache_ent {
+    uint64_t h;
+    uint32_t id;
+    uint32_t n_tok;
+};
+
+struct stat_ent {
+    uint32_t id;     /* 0: free */
+    uint32_t pad;
+    uint64_t count;
+    int64_t first_ns;
+    int64_t last_ns;
+};
+
+struct lw_miner_scratch {
+    struct lw_miner *m;
+    struct lw_mask_state *mst;
+    struct lw_mask_span spans[MAX_MASKS];
+    char *sb;                 /* shape buffer */
+    size_t sb_cap;
+    uint32_t *tok_off;        /* per token: offset in message, length, offset in sb, length */
+    uint32_t *tok_len;
+    uint32_t *sh_off;
+    uint32_t *sh_len;
+    uint8_t *tok_cls;
+    uint64_t *tok_h;
+    uint16_t *tok_first_span; /* first mask span index inside the token */
+    uint16_t *tok_n_span;
+    struct tcache_ent tcache[TCACHE_SIZE];
+    uint64_t epoch;
+    struct stat_ent stats[STATS_SIZE];
+    size_t n_stats;
+    size_t since_flush;
+    int want_params;
+};
+
+static const char WILD[] = "<*>";
+
+/* ---- helpers ---- */
+
+static inline bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void tpl_free(struct tpl *t)
+{
+    uint32_t i;
+
+    if (t == NULL) {
+        return;
+    }
+    if (t->tok != NULL) {
+        for (i = 0; i < t->n_tok; i++) {
+            lw_free(t->tok[i].s);
+        }
+    }
+    lw_free(t->tok);
+    lw_free(t->text);
+    lw_free(t);
+}
+
+static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
+{
+    struct tpl *t = m->id_map[id & m->id_map_mask];
+
+    while (t != NULL && t->id != id) {
+        t = t->id_next;
+    }
+    return t;
+}
+
+static void id_insert(struct lw_miner *m, struct tpl *t)
+{
+    size_t b = t->id & m->id_map_mask;
+
+    t->id_next = m->id_map[b];
+    m->id_map[b] = t;
+}
+
+static void id_remove(struct lw_miner *m, struct tpl *t)
+{
+    struct tpl **pp = &m->id_map[t->id & m->id_map_mask];
+
+    while (*pp != NULL && *pp != t) {
+        pp = &(*pp)->id_next;
+    }
+    if (*pp == t) {
+        *pp = t->id_next;
+    }
+}
+
+static int vec_push(struct tpl_vec *v, struct tpl *t)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        struct tpl **nv = lw_realloc(v->v, cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            return LW_ENOMEM;
+        }
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = t;
+    return LW_OK;
+}
+
+static void vec_remove(struct tpl_vec *v, struct tpl *t)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++) {
+        if (v->v[i] == t) {
+            /* Keep the order: earlier templates win ties, which keeps results stable. */
+            memmove(&v->v[i], &v->v[i + 1], (v->n - i - 1) * sizeof(*v->v));
+            v->n--;
+            return;
+        }
+    }
+}
+
+/* Rebuilds the canonical text of @t from its tokens. */
+static int tpl_render(struct tpl *t)
+{
+    size_t raw_len = 0;
+    size_t cap;
+    char *raw;
+    char *canon;
+    size_t n;
+    uint32_t i;
+    char *p;
+
+    for (i = 0; i < t->n_tok; i++) {
+        raw_len += (t->tok[i].wild ? 3 : t->tok[i].len + 3) + 1;
+    }
+    raw = lw_malloc(raw_len + 1);
+    if (raw == NULL) {
+        return LW_ENOMEM;
+    }
+    p = raw;
+    for (i = 0; i < t->n_tok; i++) {
+        if (i > 0) {
+            *p++ = ' ';
+        }
+        if (t->tok[i].wild) {
+            memcpy(p, WILD, 3);
+            p += 3;
+        }
+        else if (t->tok[i].part) {
+            const struct tok *tk = &t->tok[i];
+
+            memcpy(p, tk->s, tk->pre);
+            p += tk->pre;
+            memcpy(p, WILD, 3);
+            p += 3;
+            memcpy(p, tk->s + tk->len - tk->suf, tk->suf);
+            p += tk->suf;
+        }
+        else {
+            memcpy(p, t->tok[i].s, t->tok[i].len);
+            p += t->tok[i].len;
+        }
+    }
+    *p = '\0';
+    cap = (size_t)(p - raw) + 16;
+    canon = lw_malloc(cap);
+    if (canon == NULL) {
+        lw_free(raw);
+        return LW_ENOMEM;
+    }
+    n = lw_canon(raw, (size_t)(p - raw), canon, cap);
+    if (n >= cap) {
+        /* Canonical forms only shrink; keep the raw form if that ever fails to hold. */
+        lw_free(canon);
+        canon = raw;
+        n = (size_t)(p - raw);
+        raw = NULL;
+    }
+    lw_free(raw);
+    lw_free(t->text);
+    t->text = canon;
+    t->text_len = n;
+    return LW_OK;
+}
+
+/* ---- life cycle ---- */
+
+struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, size_t err_len)
+{
+    struct lw_miner *m;
+    size_t buckets = 1024;
+    struct lw_miner_conf def;
+
+    if (conf == NULL) {
+        memset(&def, 0, sizeof(def));
+        conf = &def;
+    }
+    if (conf->sim_threshold < 0 || conf->sim_threshold > 1) {
+        snprintf(err, err_len, "similarity threshold must be between 0 and 1");
+        return NULL;
+    }
+    m = lw_calloc(1, sizeof(*m));
+    if (m == NULL) {
+        goto fail_nomem;
+    }
+    if (pthread_rwlock_init(&m->lock, NULL) != 0) {
+        lw_free(m);
+        goto fail_nomem;
+    }
+    m->sim = conf->sim_threshold > 0 ? conf->sim_threshold : DEFAULT_SIM;
+    m->max_templates = conf->max_templates ? conf->max_templates : DEFAULT_MAX_TEMPLATES;
+    m->max_tokens = conf->max_tokens ? conf->max_tokens : DEFAULT_MAX_TOKENS;
+    if (m->max_tokens > 4096) {
+        m->max_tokens = 4096;
+    }
+    while (buckets < m->max_templates * 2 && buckets < (1u << 22)) {
+        buckets <<= 1;
+    }
+    m->id_map = lw_calloc(buckets, sizeof(*m->id_map));
+    m->id_map_mask = buckets - 1;
+    m->live = lw_calloc(m->max_templates, sizeof(*m->live));
+    m->by_len = lw_calloc(m->max_tokens + 1, sizeof(*m->by_len));
+    m->gcache = lw_calloc(GCACHE_SIZE, sizeof(*m->gcache));
+    m->next_id = 1;
+    m->rng = 0x243f6a8885a308d3ull;
+    if (m->id_map == NULL || m->live == NULL || m->by_len == NULL || m->gcache == NULL) {
+        lw_miner_destroy(m);
+        goto fail_nomem;
+    }
+    m->masker = lw_masker_create(&conf->masks, err, err_len);
+    if (m->masker == NULL) {
+        lw_miner_destroy(m);
+        return NULL;
+    }
+    return m;
+
+fail_nomem:
+    snprintf(err, err_len, "out of memory");
+    return NULL;
+}
+
+static void clear_templates(struct lw_miner *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->n_live; i++) {
+        tpl_free(m->live[i]);
+        m->live[i] = NULL;
+    }
+    m->n_live = 0;
+    memset(m->id_map, 0, (m->id_map_mask + 1) * sizeof(*m->id_map));
+    for (i = 0; i <= m->max_tokens; i++) {
+        m->by_len[i].n = 0;
+    }
+    memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));
+    atomic_fetch_add(&m->epoch, 1);
+}
+
+void lw_miner_destroy(struct lw_miner *m)
+{
+    size_t i;
+
+    if (m == NULL) {
+        return;
+    }
+    if (m->live != NULL) {
+        for (i = 0; i < m->n_live; i++) {
+            tpl_free(m->live[i]);
+        }
+    }
+    if (m->by_len != NULL) {
+        for (i = 0; i <= m->max_tokens; i++) {
+            lw_free(m->by_len[i].v);
+        }
+    }
+    lw_free(m->by_len);
+    lw_free(m->live);
+    lw_free(m->id_map);
+    lw_free(m->gcache);
+    lw_masker_destroy(m->masker);
+    pthread_rwlock_destroy(&m->lock);
+    lw_free(m);
+}
+
+struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m)
+{
+    struct lw_miner_scratch *s = lw_calloc(1, sizeof(*s));
+    size_t n = m->max_tokens + 1;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->m = m;
+    s->mst = lw_mask_state_create(m->masker);
+    s->tok_off = lw_malloc(n * sizeof(uint32_t));
+    s->tok_len = lw_malloc(n * sizeof(uint32_t));
+    s->sh_off = lw_malloc(n * sizeof(uint32_t));
+    s->sh_len = lw_malloc(n * sizeof(uint32_t));
+    s->tok_cls = lw_malloc(n);
+    s->tok_h = lw_malloc(n * sizeof(uint64_t));
+    s->tok_first_span = lw_malloc(n * sizeof(uint16_t));
+    s->tok_n_span = lw_malloc(n * sizeof(uint16_t));
+    s->sb_cap = 4096;
+    s->sb = lw_malloc(s->sb_cap);
+    s->epoch = atomic_load(&m->epoch);
+    if (s->mst == NULL || s->tok_off == NULL || s->tok_len == NULL || s->sh_off == NULL ||
+        s->sh_len == NULL || s->tok_cls == NULL || s->tok_h == NULL ||
+        s->tok_first_span == NULL || s->tok_n_span == NULL || s->sb == NULL) {
+        lw_miner_scratch_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void lw_miner_scratch_params(struct lw_miner_scratch *s, int on)
+{
+    s->want_params = on;
+}
+
+/* Folds the thread's counts into the templates. Caller holds the write lock. */
+static void stats_flush_locked(struct lw_miner_scratch *s)
+{
+    struct lw_miner *m = s->m;
+    size_t i;
+
+    for (i = 0; i < STATS_SIZE && s->n_stats > 0; i++) {
+        struct stat_ent *e = &s->stats[i];
+        struct tpl *t;
+
+        if (e->id == 0) {
+            continue;
+        }
+        t = id_lookup(m, e->id);
+        if (t != NULL) {
+            t->count += e->count;
+            if (e->first_ns != LW_TS_UNKNOWN &&
+                (t->first_ns == LW_TS_UNKNOWN || e->first_ns < t->first_ns)) {
+                t->first_ns = e->first_ns;
+            }
+            if (e->last_ns != LW_TS_UNKNOWN &&
+                (t->last_ns == LW_TS_UNKNOWN || e->last_ns > t->last_ns)) {
+                t->last_ns = e->last_ns;
+            }
+            t->last_seq = m->seq;
+        }
+        e->id = 0;
+        s->n_stats--;
+    }
+    s->n_stats = 0;
+    s->since_flush = 0;
+    m->seq++;
+}
+
+void lw_miner_scratch_flush(struct lw_miner_scratch *s)
+{
+    if (s == NULL || s->n_stats == 0) {
+        return;
+    }
+    pthread_rwlock_wrlock(&s->m->lock);
+    stats_flush_locked(s);
+    pthread_rwlock_unlock(&s->m->lock);
+}
+
+void lw_miner_scratch_destroy(struct lw_miner_scratch *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->m != NULL && s->n_stats > 0) {
+        lw_miner_scratch_flush(s);
+    }
+    lw_mask_state_destroy(s->mst);
+    lw_free(s->tok_off);
+    lw_free(s->tok_len);
+    lw_free(s->sh_off);
+    lw_free(s->sh_len);
+    lw_free(s->tok_cls);
+    lw_free(s->tok_h);
+    lw_free(s->tok_first_span);
+    lw_free(s->tok_n_span);
+    lw_free(s->sb);
+    lw_free(s);
+}
+
+/* Counts one line for template @id in the thread's table. */
+static void stats_add(struct lw_miner_scratch *s, uint32_t id, int64_t ts)
+{
+    size_t i = (id * 0x9e3779b1u) & (STATS_SIZE - 1);
+    size_t probes;
+
+    for (probes = 0; probes < 8; probes++) {
+        struct stat_ent *e = &s->stats[i];
+
+        if (e->id == id) {
+            e->count++;
+            if (ts != LW_TS_UNKNOWN) {
+                if (e->first_ns == LW_TS_UNKNOWN || ts < e->first_ns) {
+                    e->first_ns = ts;
+                }
+                if (e->last_ns == LW_TS_UNKNOWN || ts > e->last_ns) {
+                    e->last_ns = ts;
+                }
+            }
+            break;
+        }
+        if (e->id == 0) {
+            e->id = id;
+            e->count = 1;
+            e->first_ns = ts;
+            e->last_ns = ts;
+            s->n_stats++;
+            break;
+        }
+        i = (i + 1) & (STATS_SIZE - 1);
+    }
+    if (probes == 8 || ++s->since_flush >= LW_FLUSH_LINES) {
+        lw_miner_scratch_flush(s);
+        if (probes == 8) {
+            stats_add(s, id, ts);
+        }
+    }
+}
+
+/* ---- shaping ---- */
+
+static int sb_reserve(struct lw_miner_scratch *s, size_t need)
+{
+    if (need > s->sb_cap) {
+        size_t cap = s->sb_cap;
+        char *nb;
+
+        while (cap < need) {
+            cap *= 2;
+        }
+        nb = lw_realloc(s->sb, cap);
+        if (nb == NULL) {
+            return LW_ENOMEM;
+        }
+        s->sb = nb;
+        s->sb_cap = cap;
+    }
+    return LW_OK;
+}
+
+/*
+ * Splits @msg into tokens and writes the shape into s->sb. Returns the number of tokens, or a
+ * negative LW_ENOMEM. The shape of a message with more than max_tokens tokens keeps the rest of
+ * the message in its last token.
+ */
+static long shape(struct lw_miner_scratch *s, const char *msg, size_t len, size_t n_spans,
+                  size_t *sb_len)
+{
+    const struct lw_mask_span *sp = s->spans;
+    size_t max_tok = s->m->max_tokens;
+    size_t i = 0;
+    size_t o = 0;
+    size_t k = 0; /* next span */
+    size_t n_tok = 0;
+
+    /* Masked spans shrink or grow to 3 bytes; one separator per token. */
+    if (sb_reserve(s, len + 3 * n_spans + 2) < 0) {
+        return LW_ENOMEM;
+    }
+    while (i < len) {
+        size_t start;
+        size_t sh_start;
+        bool last;
+
+        while (i < len && is_space((unsigned char)msg[i])) {
+            i++;
+        }
+        if (i >= len) {
+            break;
+        }
+        last = n_tok + 1 == max_tok;
+        start = i;
+        if (n_tok > 0) {
+            s->sb[o++] = ' ';
+        }
+        sh_start = o;
+        s->tok_first_span[n_tok] = (uint16_t)k;
+        while (i < len && (last || !is_space((unsigned char)msg[i]))) {
+            if (k < n_spans && sp[k].off == i) {
+                memcpy(s->sb + o, WILD, 3);
+                o += 3;
+                i += sp[k].len;
+                k++;
+                continue;
+            }
+            s->sb[o++] = msg[i++];
+        }
+        /* Spans that crossed the token's end (they never do: masks stop at white space). */
+        while (k < n_spans && sp[k].off < i) {
+            k++;
+        }
+        s->tok_n_span[n_tok] = (uint16_t)(k - s->tok_first_span[n_tok]);
+        s->tok_off[n_tok] = (uint32_t)start;
+        s->tok_len[n_tok] = (uint32_t)(i - start);
+        s->sh_off[n_tok] = (uint32_t)sh_start;
+        s->sh_len[n_tok] = (uint32_t)(o - sh_start);
+        n_tok++;
+        if (last) {
+            /* Trailing white space of the rest stays inside the last token's bytes. */
+            while (s->sh_len[n_tok - 1] > 0 &&
+                   is_space((unsigned char)s->sb[o - 1])) {
+                o--;
+                s->sh_len[n_tok - 1]--;
+            }
+            break;
+        }
+    }
+    *sb_len = o;
+    return (long)n_tok;
+}
+
+static uint8_t classify(const char *p, size_t len)
+{
+    size_t i;
+    bool alpha = false;
+
+    for (i = 0; i + 3 <= len; i++) {
+        if (p[i] == '<' && p[i + 1] == '*' && p[i + 2] == '>') {
+            return TOK_MASKED;
+        }
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+            alpha = true;
+        }
+        else if (c >= '0' && c <= '9') {
+            return TOK_OTHER;
+        }
+        else if (c != ':' && c != ',' && c != '.' && c != ';' && c != '(' && c != ')' &&
+                 c != '[' && c != ']' && c != '\'' && c != '"' && c != '!' && c != '?' &&
+                 c != '-' && c != '_') {
+            return TOK_OTHER;
+        }
+    }
+    return alpha ? TOK_WORD : TOK_OTHER;
+}
+
+static double weight(uint8_t cls)
+{
+    return cls == TOK_OTHER ? 0.5 : 1.0;
+}
+
+/* ---- matching ---- */
+
+static inline bool tok_matches(const struct tok *tk, const struct lw_miner_scratch *s, size_t i)
+{
+    const char *p = s->sb + s->sh_off[i];
+    size_t len = s->sh_len[i];
+
+    if (tk->part) {
+        return len >= (size_t)tk->pre + tk->suf && memcmp(p, tk->s, tk->pre) == 0 &&
+               memcmp(p + len - tk->suf, tk->s + tk->len - tk->suf, tk->suf) == 0;
+    }
+    return tk->h == s->tok_h[i] && tk->len == len && memcmp(tk->s, p, len) == 0;
+}
+
+static inline bool is_delim(unsigned char c)
+{
+    return c != '<' && c != '*' && c != '>' && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+           !(c >= '0' && c <= '9') && c < 0x80;
+}
+
+/*
+ * Generalises template token @tk so that it also covers @p[0..len): keeps the longest common
+ * prefix that ends on a delimiter and the longest common suffix that starts on one
+ * ("rhost=a" and "rhost=b" give "rhost=<*>", "(x)" and "(y)" give "(<*>)"); with neither,
+ * the token becomes a plain <*>.
+ */
+static void tok_generalize(struct tok *tk, const char *p, size_t len)
+{
+    size_t tpre = tk->part ? tk->pre : tk->len;
+    size_t tsuf = tk->part ? tk->suf : tk->len;
+    size_t pre = 0;
+    size_t suf = 0;
+    size_t max;
+
+    while (pre < tpre && pre < len && tk->s[pre] == p[pre]) {
+        pre++;
+    }
+    while (pre > 0 && !is_delim((unsigned char)tk->s[pre - 1])) {
+        pre--;
+    }
+    max = len - pre;
+    if (tk->len - pre < max) {
+        max = tk->len - pre;
+    }
+    while (suf < tsuf && suf < max && tk->s[tk->len - 1 - suf] == p[len - 1 - suf]) {
+        suf++;
+    }
+    while (suf > 0 && !is_delim((unsigned char)tk->s[tk->len - suf])) {
+        suf--;
+    }
+    if (pre == 0 && suf == 0) {
+        tk->wild = 1;
+        tk->part = 0;
+        return;
+    }
+    tk->part = 1;
+    tk->pre = (uint16_t)(pre < UINT16_MAX ? pre : 0);
+    tk->suf = (uint16_t)(suf < UINT16_MAX ? suf : 0);
+    tk->cls = TOK_MASKED;
+}
+
+/*
+ * Similarity of the line (tokens in @s) with template @t of the same length, or -1 when they
+ * must not merge. Also returns the number of equal constant tokens in *n_eq.
+ */
+static double similarity(const struct lw_miner_scratch *s, const struct tpl *t, size_t *n_eq)
+{
+    double num = 0;
+    double den = 0;
+    uint32_t i;
+    size_t eq = 0;
+    int word_diff = 0;
+
+    for (i = 0; i < t->n_tok; i++) {
+        const struct tok *tk = &t->tok[i];
+        double w;
+
+        if (tk->wild) {
+            continue;
+        }
+        w = weight(tk->cls);
+        den += w;
+        if (tok_matches(tk, s, i)) {
+            num += w;
+            eq++;
+        }
+        else if (tk->cls == TOK_WORD && s->tok_cls[i] == TOK_WORD && !tk->part) {
+            /*
+             * Two different words. A different leading word, or two differing words, make a
+             * different message ("Failed password ..." is not "Failed none ...").
+             */
+            if (i == 0 || ++word_diff >= 2) {
+                return -1;
+            }
+        }
+    }
+    *n_eq = eq;
+    if (den == 0) {
+        return 1.0;
+    }
+    return num / den;
+}
+
+static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s, size_t n_tok)
+{
+    struct tpl *t = lw_calloc(1, sizeof(*t));
+    size_t i;
+
+    if (t == NULL) {
+        return NULL;
+    }
+    t->tok = lw_calloc(n_tok ? n_tok : 1, sizeof(*t->tok));
+    if (t->tok == NULL) {
+        lw_free(t);
+        return NULL;
+    }
+    t->n_tok = (uint32_t)n_tok;
+    for (i = 0; i < n_tok; i++) {
+        struct tok *tk = &t->tok[i];
+        const char *p = s->sb + s->sh_off[i];
+
+        tk->len = s->sh_len[i];
+        tk->s = lw_strndup(p, tk->len);
+        if (tk->s == NULL) {
+            tpl_free(t);
+            return NULL;
+        }
+        tk->h = s->tok_h[i];
+        tk->cls = s->tok_cls[i];
+        tk->wild = tk->len == 3 && memcmp(p, WILD, 3) == 0;
+    }
+    t->first_ns = LW_TS_UNKNOWN;
+    t->last_ns = LW_TS_UNKNOWN;
+    t->last_seq = m->seq;
+    if (tpl_render(t) < 0) {
+        tpl_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Evicts the least recently matched of a few sampled templates (Redis' approximated LRU). */
+static void evict_one(struct lw_miner *m)
+{
+    struct tpl *victim = NULL;
+    size_t k;
+
+    for (k = 0; k < EVICT_SAMPLES && m->n_live > 0; k++) {
+        struct tpl *t = m->live[rng_next(&m->rng) % m->n_live];
+
+        if (victim == NULL || t->last_seq < victim->last_seq) {
+            victim = t;
+        }
+    }
+    if (victim == NULL) {
+        return;
+    }
+    id_remove(m, victim);
+    vec_remove(&m->by_len[victim->n_tok], victim);
+    m->live[victim->live_idx] = m->live[m->n_live - 1];
+    m->live[victim->live_idx]->live_idx = victim->live_idx;
+    m->n_live--;
+    m->n_evicted++;
+    atomic_fetch_add(&m->epoch, 1);
+    tpl_free(victim);
+}
+
+static int tpl_insert(struct lw_miner *m, struct tpl *t)
+{
+    if (m->n_live >= m->max_templates) {
+        evict_one(m);
+    }
+    if (vec_push(&m->by_len[t->n_tok], t) < 0) {
+        return LW_ENOMEM;
+    }
+    t->live_idx = m->n_live;
+    m->live[m->n_live++] = t;
+    id_insert(m, t);
+    return LW_OK;
+}
+
+/* Slow path: the shape is not in the thread's cache. Takes the write lock. */
+static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_tok, uint64_t h,
+                      uint32_t *id, int *is_new)
+{
+    struct gcache_ent *g = &m->gcache[h & (GCACHE_SIZE - 1)];
+    struct tpl *best = NULL;
+    double best_sim = -1;
+    size_t best_eq = 0;
+    struct tpl_vec *cands;
+    size_t i;
+    int rc = LW_OK;
+
+    *is_new = 0;
+    if (g->h == h && g->n_tok == n_tok && g->id != 0 && id_lookup(m, g->id) != NULL) {
+        *id = g->id;
+        return LW_OK;
+    }
+    for (i = 0; i < n_tok; i++) {
+        const char *p = s->sb + s->sh_off[i];
+
+        s->tok_h[i] = XXH3_64bits(p, s->sh_len[i]);
+        s->tok_cls[i] = classify(p, s->sh_len[i]);
+    }
+    cands = &m->by_len[n_tok];
+    for (i = 0; i < cands->n; i++) {
+        size_t eq = 0;
+        double sim = similarity(s, cands->v[i], &eq);
+
+        if (sim > best_sim || (sim == best_sim && eq > best_eq)) {
+            best = cands->v[i];
+            best_sim = sim;
+            best_eq = eq;
+        }
+    }
+    if (best != NULL && best_sim >= m->sim) {
+        bool changed = false;
+
+        for (i = 0; i < n_tok; i++) {
+            struct tok *tk = &best->tok[i];
+
+            if (tk->wild) {
+                continue;
+            }
+            if (!tok_matches(tk, s, i)) {
+                tok_generalize(tk, s->sb + s->sh_off[i], s->sh_len[i]);
+                changed = true;
+            }
+        }
+        if (changed) {
+            rc = tpl_render(best);
+        }
+        *id = best->id;
+    }
+    else {
+        struct tpl *t = tpl_new(m, s, n_tok);
+
+        if (t == NULL) {
+            return LW_ENOMEM;
+        }
+        t->id = m->next_id++;
+        rc = tpl_insert(m, t);
+        if (rc < 0) {
+            m->next_id--;
+            tpl_free(t);
+            return rc;
+        }
+        *id = t->id;
+        *is_new = 1;
+    }
+    g->h = h;
+    g->id = *id;
+    g->n_tok = (uint32_t)n_tok;
+    return rc;
+}
+
+/* Parameters: masked spans, and whole tokens at the template's wildcard positions. */
+static void extract_params(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_tok,
+                           uint32_t id, struct lw_match *out)
+{
+    struct tpl *t;
+    size_t i;
+    size_t n = 0;
+
+    pthread_rwlock_rdlock(&m->lock);
+    t = id_lookup(m, id);
+    for (i = 0; i < n_tok && n < LW_MINER_MAX_PARAMS; i++) {
+        if (t != NULL && i < t->n_tok && t->tok[i].wild) {
+            out->params[n].off = s->tok_off[i];
+            out->params[n].len = s->tok_len[i];
+            n++;
+        }
+        else if (t != NULL && i < t->n_tok && t->tok[i].part && s->tok_n_span[i] == 0 &&
+                 s->tok_len[i] >= (uint32_t)t->tok[i].pre + t->tok[i].suf) {
+            out->params[n].off = s->tok_off[i] + t->tok[i].pre;
+            out->params[n].len = s->tok_len[i] - t->tok[i].pre - t->tok[i].suf;
+            n++;
+        }
+        else {
+            size_t k;
+
+            for (k = 0; k < s->tok_n_span[i] && n < LW_MINER_MAX_PARAMS; k++) {
+                const struct lw_mask_span *sp = &s->spans[s->tok_first_span[i] + k];
+
+                out->params[n].off = sp->off;
+                out->params[n].len = sp->len;
+                n++;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    out->n_params = n;
+}
+
+int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg, size_t len,
+                 int64_t ts_ns, struct lw_match *out)
+{
+    size_t n_spans;
+    size_t sb_len = 0;
+    long n_tok;
+    uint64_t h;
+    struct tcache_ent *c;
+    uint64_t epoch;
+    int rc;
+
+    if (len > UINT32_MAX / 2) {
+        len = UINT32_MAX / 2;
+    }
+    n_spans = lw_mask_apply(m->masker, s->mst, msg, len, s->spans, MAX_MASKS);
+    n_tok = shape(s, msg, len, n_spans, &sb_len);
+    if (n_tok < 0) {
+        return (int)n_tok;
+    }
+    h = XXH3_64bits_withSeed(s->sb, sb_len, (uint64_t)n_tok);
+    epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+    if (epoch != s->epoch) {
+        memset(s->tcache, 0, sizeof(s->tcache));
+        s->epoch = epoch;
+    }
+    c = &s->tcache[h & (TCACHE_SIZE - 1)];
+    out->is_new = 0;
+    if (c->h == h && c->id != 0 && c->n_tok == (uint32_t)n_tok) {
+        out->template_id = c->id;
+    }
+    else {
+        pthread_rwlock_wrlock(&m->lock);
+        rc = match_slow(m, s, (size_t)n_tok, h, &out->template_id, &out->is_new);
+        if (s->n_stats > 0 && rc == LW_OK) {
+            stats_flush_locked(s);
+        }
+        pthread_rwlock_unlock(&m->lock);
+        if (rc < 0) {
+            return rc;
+        }
+        c->h = h;
+        c->id = out->template_id;
+        c->n_tok = (uint32_t)n_tok;
+        /* An eviction during the slow path invalidated the cache; the entry is still valid. */
+        s->epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+    }
+    stats_add(s, out->template_id, ts_ns);
+    out->n_params = 0;
+    if (s->want_params) {
+        extract_params(m, s, (size_t)n_tok, out->template_id, out);
+    }
+    return LW_OK;
+}
+
+/* ---- queries ---- */
+
+long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap)
+{
+    struct tpl *t;
+    long n;
+
+    pthread_rwlock_rdlock(&m->lock);
+    t = id_lookup(m, id);
+    if (t == NULL) {
+        pthread_rwlock_unlock(&m->lock);
+        return LW_ENOENT;
+    }
+    n = (long)t->text_len;
+    if (cap > 0) {
+        size_t c = t->text_len < cap - 1 ? t->text_len : cap - 1;
+
+        memcpy(buf, t->text, c);
+        buf[c] = '\0';
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return n;
+}
+
+static int cmp_tpl_id(const void *a, const void *b)
+{
+    const struct tpl *x = *(const struct tpl *const *)a;
+    const struct tpl *y = *(const struct tpl *const *)b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque)
+{
+    struct tpl **v;
+    size_t i;
+    size_t n;
+    int rc = 0;
+
+    pthread_rwlock_rdlock(&m->lock);
+    n = m->n_live;
+    v = lw_malloc((n ? n : 1) * sizeof(*v));
+    if (v == NULL) {
+        pthread_rwlock_unlock(&m->lock);
+        return LW_ENOMEM;
+    }
+    memcpy(v, m->live, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cmp_tpl_id);
+    for (i = 0; i < n && rc == 0; i++) {
+        struct lw_template_info info = {
+            v[i]->id, v[i]->count, v[i]->first_ns, v[i]->last_ns, v[i]->text,
+        };
+
+        rc = cb(opaque, &info);
+    }
+    pthread_rwlock_unlock(&m->lock);
+    lw_free(v);
+    return rc;
+}
+
+size_t lw_miner_n_templates(struct lw_miner *m)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&m->lock);
+    n = m->n_live;
+    pthread_rwlock_unlock(&m->lock);
+    return n;
+}
+
+uint64_t lw_miner_n_evicted(struct lw_miner *m)
+{
+    uint64_t n;
+
+    pthread_rwlock_rdlock(&m->lock);
+    n = m->n_evicted;
+    pthread_rwlock_unlock(&m->lock);
+    return n;
+}
+
+/* ---- state file ----
+ *
+ * Layout (little-endian):
+ *   "LWMINER1" | u32 version | u32 next_id | u64 n_templates
+ *   per template: u32 id | u64 count | i64 first_ns | i64 last_ns | u32 n_tok
+ *                 per token: u8 kind (0 literal, 1 variable, 2 partly variable)
+ *                            [u16 pre | u16 suf when kind 2] | u32 len | len bytes
+ *   u64 XXH64 of everything before it
+ */
+
+struct wbuf {
+    char *p;
+    size_t n;
+    size_t cap;
+    int err;
+};
+
+static void wb_put(struct wbuf *b, const void *d, size_t len)
+{
+    if (b->err) {
+        return;
+    }
+    if (b->n + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *np;
+
+        while (cap < b->n + len) {
+            cap *= 2;
+        }
+        np = lw_realloc(b->p, cap);
+        if (np == NULL) {
+            b->err = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, len);
+    b->n += len;
+}
+
+static void wb_u8(struct wbuf *b, uint8_t v)
+{
+    wb_put(b, &v, 1);
+}
+
+static void wb_u32(struct wbuf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+
+    wb_put(b, x, 4);
+}
+
+static void wb_u64(struct wbuf *b, uint64_t v)
+{
+    wb_u32(b, (uint32_t)v);
+    wb_u32(b, (uint32_t)(v >> 32));
+}
+
+int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len)
+{
+    struct wbuf b = {0};
+    size_t i;
+    uint32_t k;
+
+    pthread_rwlock_rdlock(&m->lock);
+    wb_put(&b, STATE_MAGIC, 8);
+    wb_u32(&b, STATE_VERSION);
+    wb_u32(&b, m->next_id);
+    wb_u64(&b, m->n_live);
+    for (i = 0; i < m->n_live; i++) {
+        const struct tpl *t = m->live[i];
+
+        wb_u32(&b, t->id);
+        wb_u64(&b, t->count);
+        wb_u64(&b, (uint64_t)t->first_ns);
+        wb_u64(&b, (uint64_t)t->last_ns);
+        wb_u32(&b, t->n_tok);
+        for (k = 0; k < t->n_tok; k++) {
+            wb_u8(&b, t->tok[k].wild ? 1 : t->tok[k].part ? 2 : 0);
+            if (t->tok[k].part && !t->tok[k].wild) {
+                unsigned char x[4] = {(unsigned char)t->tok[k].pre,
+                                      (unsigned char)(t->tok[k].pre >> 8),
+                                      (unsigned char)t->tok[k].suf,
+                                      (unsigned char)(t->tok[k].suf >> 8)};
+
+                wb_put(&b, x, 4);
+            }
+            wb_u32(&b, t->tok[k].len);
+            wb_put(&b, t->tok[k].s, t->tok[k].len);
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    if (!b.err) {
+        wb_u64(&b, XXH64(b.p, b.n, 0));
+    }
+    if (b.err) {
+        lw_free(b.p);
+        return LW_ENOMEM;
+    }
+    *buf = b.p;
+    *len = b.n;
+    return LW_OK;
+}
+
+struct rbuf {
+    const unsigned char *p;
+    size_t n;
+    size_t o;
+};
+
+static int rb_get(struct rbuf *r, void *d, size_t len)
+{
+    if (len > r->n - r->o) {
+        return -1;
+    }
+    memcpy(d, r->p + r->o, len);
+    r->o += len;
+    return 0;
+}
+
+static int rb_u32(struct rbuf *r, uint32_t *v)
+{
+    unsigned char x[4];
+
+    if (rb_get(r, x, 4) < 0) {
+        return -1;
+    }
+    *v = (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+    return 0;
+}
+
+static int rb_u64(struct rbuf *r, uint64_t *v)
+{
+    uint32_t lo;
+    uint32_t hi;
+
+    if (rb_u32(r, &lo) < 0 || rb_u32(r, &hi) < 0) {
+        return -1;
+    }
+    *v = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+/*
+ * Parses the templates of a state buffer. With @m NULL it only validates; otherwise it inserts
+ * them into @m (which the caller emptied).
+ */
+static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_t max_tokens,
+                       char *err, size_t err_len)
+{
+    uint64_t i;
+
+    for (i = 0; i < n_tpl; i++) {
+        uint32_t id;
+        uint64_t count;
+        uint64_t first;
+        uint64_t last;
+        uint32_t n_tok;
+        uint32_t k;
+        struct tpl *t = NULL;
+
+        if (rb_u32(r, &id) < 0 || rb_u64(r, &count) < 0 || rb_u64(r, &first) < 0 ||
+            rb_u64(r, &last) < 0 || rb_u32(r, &n_tok) < 0) {
+            snprintf(err, err_len, "truncated template record %llu", (unsigned long long)i);
+            return LW_ECORRUPT;
+        }
+        if (id == 0 || n_tok == 0 || n_tok > max_tokens) {
+            snprintf(err, err_len, "template record %llu: id %u with %u tokens is out of range",
+                     (unsigned long long)i, id, n_tok);
+            return LW_ECORRUPT;
+        }
+        if (m != NULL) {
+            if (id_lookup(m, id) != NULL) {
+                snprintf(err, err_len, "template id %u appears twice", id);
+                return LW_ECORRUPT;
+            }
+            t = lw_calloc(1, sizeof(*t));
+            if (t == NULL || (t->tok = lw_calloc(n_tok, sizeof(*t->tok))) == NULL) {
+                lw_free(t);
+                return LW_ENOMEM;
+            }
+            t->id = id;
+            t->n_tok = n_tok;
+            t->count = count;
+            t->first_ns = (int64_t)first;
+            t->last_ns = (int64_t)last;
+        }
+        for (k = 0; k < n_tok; k++) {
+            uint8_t wild;
+            unsigned char ps[4] = {0};
+            uint32_t pre = 0;
+            uint32_t suf = 0;
+            uint32_t len;
+
+            if (rb_get(r, &wild, 1) < 0 || wild > 2 || (wild == 2 && rb_get(r, ps, 4) < 0) ||
+                rb_u32(r, &len) < 0 || len > r->n - r->o || len > (1u << 20) ||
+                (pre = ps[0] | (uint32_t)ps[1] << 8) + (suf = ps[2] | (uint32_t)ps[3] << 8) >
+                    len) {
+                snprintf(err, err_len, "template %u: bad token %u", id, k);
+                tpl_free(t);
+                return LW_ECORRUPT;
+            }
+            if (t != NULL) {
+                struct tok *tk = &t->tok[k];
+
+                tk->s = lw_strndup((const char *)r->p + r->o, len);
+                if (tk->s == NULL) {
+                    tpl_free(t);
+                    return LW_ENOMEM;
+                }
+                tk->len = len;
+                tk->wild = wild == 1;
+                tk->part = wild == 2;
+                tk->pre = (uint16_t)pre;
+                tk->suf = (uint16_t)suf;
+                tk->h = XXH3_64bits(tk->s, len);
+                tk->cls = tk->part ? TOK_MASKED : classify(tk->s, len);
+            }
+            r->o += len;
+        }
+        if (t != NULL) {
+            int rc = tpl_render(t);
+
+            if (rc == LW_OK && m->n_live >= m->max_templates) {
+                rc = LW_EFULL;
+                snprintf(err, err_len, "the state holds more than max_templates (%zu) templates",
+                         m->max_templates);
+            }
+            if (rc == LW_OK) {
+                rc = tpl_insert(m, t);
+            }
+            if (rc < 0) {
+                tpl_free(t);
+                return rc;
+            }
+        }
+    }
+    return LW_OK;
+}
+
+int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err, size_t err_len)
+{
+    struct rbuf r = {(const unsigned char *)buf, len, 0};
+    uint32_t version;
+    uint32_t next_id;
+    uint64_t n_tpl;
+    uint64_t sum;
+    size_t body_off;
+    int rc;
+    char dummy[8];
+
+    if (err == NULL) {
+        err = dummy;
+        err_len = sizeof(dummy);
+    }
+    if (len < 8 + 4 + 4 + 8 + 8 || memcmp(buf, STATE_MAGIC, 7) != 0) {
+        snprintf(err, err_len, "not a logwarden miner state file (bad magic)");
+        return LW_ECORRUPT;
+    }
+    if (memcmp(buf, STATE_MAGIC, 8) != 0) {
+        snprintf(err, err_len, "miner state of an unsupported format revision '%c'", buf[7]);
+        return LW_EVERSION;
+    }
+    memcpy(&sum, buf + len - 8, 8);
+    {
+        struct rbuf rs = {(const unsigned char *)buf + len - 8, 8, 0};
+
+        (void)rb_u64(&rs, &sum);
+    }
+    if (XXH64(buf, len - 8, 0) != sum) {
+        snprintf(err, err_len, "checksum mismatch: the state file is corrupt or truncated");
+        return LW_ECORRUPT;
+    }
+    r.o = 8;
+    (void)rb_u32(&r, &version);
+    (void)rb_u32(&r, &next_id);
+    (void)rb_u64(&r, &n_tpl);
+    if (version != STATE_VERSION) {
+        snprintf(err, err_len, "miner state version %u is not supported (expected %u)", version,
+                 STATE_VERSION);
+        return LW_EVERSION;
+    }
+    r.n = len - 8;
+    body_off = r.o;
+    pthread_rwlock_wrlock(&m->lock);
+    if (n_tpl > m->max_templates) {
+        snprintf(err, err_len, "the state holds %llu templates, more than max_templates (%zu)",
+                 (unsigned long long)n_tpl, m->max_templates);
+        pthread_rwlock_unlock(&m->lock);
+        return LW_EFULL;
+    }
+    /* Validate everything before touching the current templates. */
+    rc = parse_state(NULL, &r, n_tpl, m->max_tokens, err, err_len);
+    if (rc == LW_OK && r.o != r.n) {
+        snprintf(err, err_len, "%zu unexpected bytes after the last template", r.n - r.o);
+        rc = LW_ECORRUPT;
+    }
+    if (rc == LW_OK) {
+        clear_templates(m);
+        r.o = body_off;
+        rc = parse_state(m, &r, n_tpl, m->max_tokens, err, err_len);
+        if (rc < 0) {
+            clear_templates(m);
+        }
+        else {
+            size_t i;
+
+            m->next_id = next_id;
+            for (i = 0; i < m->n_live; i++) {
+                if (m->live[i]->id >= m->next_id) {
+                    m->next_id = m->live[i]->id + 1;
+                }
+            }
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+int lw_miner_save(struct lw_miner *m, const char *path, char *err, size_t err_len)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    char tmp[PATH_MAX];
+    char dir[PATH_MAX];
+    char *slash;
+    size_t off = 0;
+    int fd;
+    int rc;
+
+    rc = lw_miner_save_buf(m, &buf, &len);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot serialise the miner: %s", lw_strerror(rc));
+        return rc;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+        lw_free(buf);
+        snprintf(err, err_len, "state path too long");
+        return LW_EINVAL;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot create '%s': %s", tmp, strerror(errno));
+        lw_free(buf);
+        return LW_EIO;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, buf + off, len - off);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            snprintf(err, err_len, "cannot write '%s': %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            lw_free(buf);
+            return LW_EIO;
+        }
+        off += (size_t)w;
+    }
+    lw_free(buf);
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        snprintf(err, err_len, "cannot sync '%s': %s", tmp, strerror(errno));
+        unlink(tmp);
+        return LW_EIO;
+    }
+    if (rename(tmp, path) < 0) {
+        snprintf(err, err_len, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return LW_EIO;
+    }
+    /* Make the rename itself durable. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    }
+    else if (slash == dir) {
+        dir[1] = '\0';
+    }
+    else {
+        *slash = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    return LW_OK;
+}
+
+int lw_miner_load(struct lw_miner *m, const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    char *buf;
+    size_t off = 0;
+    int fd;
+    int rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open '%s': %s", path, strerror(errno));
+        return errno == ENOENT ? LW_ENOENT : LW_EIO;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "'%s' is not a regular file", path);
+        close(fd);
+        return LW_EIO;
+    }
+    if (st.st_size > (off_t)1 << 31) {
+        snprintf(err, err_len, "'%s' is too large for a miner state (%lld bytes)", path,
+                 (long long)st.st_size);
+        close(fd);
+        return LW_ECORRUPT;
+    }
+    buf = lw_malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        snprintf(err, err_len, "out of memory");
+        return LW_ENOMEM;
+    }
+    while (off < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        off += (size_t)r;
+    }
+    close(fd);
+    rc = lw_miner_load_buf(m, buf, off, err, err_len);
+    if (rc < 0) {
+        char msg[512];
+
+        snprintf(msg, sizeof(msg), "%s", err);
+        snprintf(err, err_len, "'%s': %s", path, msg);
+    }
+    lw_free(buf);
+    return rc;
+}
