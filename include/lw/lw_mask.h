@@ -27,6 +27,7 @@ enum lw_mask_kind {
     LW_MASK_DURATION,/* 12ms, 1.5s, 3h */
     LW_MASK_SIZE,    /* 12KB, 3.4 MiB written together: 3.4MiB */
     LW_MASK_ID,      /* tokens that mix letters and long digit runs: blk_123456, job_2017_01 */
+    LW_MASK_DATE,    /* dates written with names: "Sat Jul  9 22:53:19 2005", "Jul 9" */
     LW_MASK_N_BUILTIN,
 };
 

@@ -19,7 +19,9 @@
 #define LW_MINER_MAX_PARAMS 64
 
 struct lw_miner_conf {
-    double sim_threshold;        /* 0: default; share of constant tokens that must agree */
+    double sim_threshold;        /* 0: default 0.6; weighted share of constant tokens that agree */
+    size_t sibling_merge;        /* 0: default 4; distinct words at one place before it becomes
+                                  * a variable (1: generalise at once, as Drain does) */
     size_t max_templates;        /* 0: default 100000 */
     size_t max_tokens;           /* 0: default 256 tokens per message, the rest is one token */
     struct lw_mask_conf masks;

@@ -37,7 +37,8 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_miner.h"
 
-#define DEFAULT_SIM 0.5
+#define DEFAULT_SIM 0.6
+#define DEFAULT_SIBLINGS 4
 #define DEFAULT_MAX_TEMPLATES 100000
 #define DEFAULT_MAX_TOKENS 256
 #define MAX_MASKS 512
@@ -64,6 +65,7 @@ struct tok {
     uint16_t pre;    /* a partly variable token: s[0..pre) <*> s[len-suf..len) */
     uint16_t suf;
     uint8_t part;    /* 1 when pre/suf describe the token */
+    uint8_t wordy;   /* its literal text (masks aside) has letters and no digits */
 };
 
 struct tpl {
@@ -78,6 +80,13 @@ struct tpl {
     uint64_t last_seq;   /* miner sequence at the last match, for eviction */
     size_t live_idx;     /* index in miner->live */
     struct tpl *id_next; /* chain in the id map */
+};
+
+/* A template id that was merged into another one keeps resolving to it. */
+struct alias {
+    uint32_t from;
+    uint32_t to;
+    struct alias *next;
 };
 
 struct tpl_vec {
@@ -95,10 +104,13 @@ struct gcache_ent {
 struct lw_miner {
     pthread_rwlock_t lock;
     double sim;
+    size_t sibling_merge;
     size_t max_templates;
     size_t max_tokens;
     struct lw_masker *masker;
     struct tpl **id_map;        /* buckets, chained by id_next */
+    struct alias **alias_map;   /* ids of templates merged into others, same bucket count */
+    size_t n_alias;
     size_t id_map_mask;
     struct tpl **live;          /* every live template, for eviction sampling and foreach */
     size_t n_live;
@@ -136,6 +148,7 @@ struct lw_miner_scratch {
     uint32_t *sh_off;
     uint32_t *sh_len;
     uint8_t *tok_cls;
+    uint8_t *tok_wordy;
     uint64_t *tok_h;
     uint16_t *tok_first_span; /* first mask span index inside the token */
     uint16_t *tok_n_span;
@@ -148,6 +161,7 @@ struct lw_miner_scratch {
 };
 
 static const char WILD[] = "<*>";
+
 
 /* ---- helpers ---- */
 
@@ -182,7 +196,7 @@ static void tpl_free(struct tpl *t)
     lw_free(t);
 }
 
-static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
+static struct tpl *id_lookup_live(const struct lw_miner *m, uint32_t id)
 {
     struct tpl *t = m->id_map[id & m->id_map_mask];
 
@@ -190,6 +204,76 @@ static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
         t = t->id_next;
     }
     return t;
+}
+
+static uint32_t alias_target(const struct lw_miner *m, uint32_t id)
+{
+    const struct alias *a = m->alias_map[id & m->id_map_mask];
+
+    while (a != NULL && a->from != id) {
+        a = a->next;
+    }
+    return a != NULL ? a->to : 0;
+}
+
+/* Finds a live template by id, following the alias of a merged template. */
+static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
+{
+    struct tpl *t = id_lookup_live(m, id);
+    uint32_t to;
+
+    if (t == NULL && m->n_alias > 0 && (to = alias_target(m, id)) != 0) {
+        t = id_lookup_live(m, to);
+    }
+    return t;
+}
+
+static int alias_add(struct lw_miner *m, uint32_t from, uint32_t to)
+{
+    struct alias *a = lw_malloc(sizeof(*a));
+    size_t b;
+
+    if (a == NULL) {
+        return LW_ENOMEM;
+    }
+    /* Aliases always point at a live template: redirect those that pointed at @from. */
+    for (b = 0; b <= m->id_map_mask && m->n_alias > 0; b++) {
+        struct alias *x;
+
+        for (x = m->alias_map[b]; x != NULL; x = x->next) {
+            if (x->to == from) {
+                x->to = to;
+            }
+        }
+    }
+    a->from = from;
+    a->to = to;
+    b = from & m->id_map_mask;
+    a->next = m->alias_map[b];
+    m->alias_map[b] = a;
+    m->n_alias++;
+    return LW_OK;
+}
+
+static void alias_clear(struct lw_miner *m)
+{
+    size_t b;
+
+    if (m->alias_map == NULL) {
+        return;
+    }
+    for (b = 0; b <= m->id_map_mask; b++) {
+        struct alias *a = m->alias_map[b];
+
+        while (a != NULL) {
+            struct alias *n = a->next;
+
+            lw_free(a);
+            a = n;
+        }
+        m->alias_map[b] = NULL;
+    }
+    m->n_alias = 0;
 }
 
 static void id_insert(struct lw_miner *m, struct tpl *t)
@@ -331,6 +415,7 @@ struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, si
         goto fail_nomem;
     }
     m->sim = conf->sim_threshold > 0 ? conf->sim_threshold : DEFAULT_SIM;
+    m->sibling_merge = conf->sibling_merge ? conf->sibling_merge : DEFAULT_SIBLINGS;
     m->max_templates = conf->max_templates ? conf->max_templates : DEFAULT_MAX_TEMPLATES;
     m->max_tokens = conf->max_tokens ? conf->max_tokens : DEFAULT_MAX_TOKENS;
     if (m->max_tokens > 4096) {
@@ -340,13 +425,14 @@ struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, si
         buckets <<= 1;
     }
     m->id_map = lw_calloc(buckets, sizeof(*m->id_map));
+    m->alias_map = lw_calloc(buckets, sizeof(*m->alias_map));
     m->id_map_mask = buckets - 1;
     m->live = lw_calloc(m->max_templates, sizeof(*m->live));
     m->by_len = lw_calloc(m->max_tokens + 1, sizeof(*m->by_len));
     m->gcache = lw_calloc(GCACHE_SIZE, sizeof(*m->gcache));
     m->next_id = 1;
     m->rng = 0x243f6a8885a308d3ull;
-    if (m->id_map == NULL || m->live == NULL || m->by_len == NULL || m->gcache == NULL) {
+    if (m->id_map == NULL || m->alias_map == NULL || m->live == NULL || m->by_len == NULL || m->gcache == NULL) {
         lw_miner_destroy(m);
         goto fail_nomem;
     }
@@ -372,6 +458,7 @@ static void clear_templates(struct lw_miner *m)
     }
     m->n_live = 0;
     memset(m->id_map, 0, (m->id_map_mask + 1) * sizeof(*m->id_map));
+    alias_clear(m);
     for (i = 0; i <= m->max_tokens; i++) {
         m->by_len[i].n = 0;
     }
@@ -398,6 +485,8 @@ void lw_miner_destroy(struct lw_miner *m)
     }
     lw_free(m->by_len);
     lw_free(m->live);
+    alias_clear(m);
+    lw_free(m->alias_map);
     lw_free(m->id_map);
     lw_free(m->gcache);
     lw_masker_destroy(m->masker);
@@ -420,6 +509,7 @@ struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m)
     s->sh_off = lw_malloc(n * sizeof(uint32_t));
     s->sh_len = lw_malloc(n * sizeof(uint32_t));
     s->tok_cls = lw_malloc(n);
+    s->tok_wordy = lw_malloc(n);
     s->tok_h = lw_malloc(n * sizeof(uint64_t));
     s->tok_first_span = lw_malloc(n * sizeof(uint16_t));
     s->tok_n_span = lw_malloc(n * sizeof(uint16_t));
@@ -427,7 +517,7 @@ struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m)
     s->sb = lw_malloc(s->sb_cap);
     s->epoch = atomic_load(&m->epoch);
     if (s->mst == NULL || s->tok_off == NULL || s->tok_len == NULL || s->sh_off == NULL ||
-        s->sh_len == NULL || s->tok_cls == NULL || s->tok_h == NULL ||
+        s->sh_len == NULL || s->tok_cls == NULL || s->tok_wordy == NULL || s->tok_h == NULL ||
         s->tok_first_span == NULL || s->tok_n_span == NULL || s->sb == NULL) {
         lw_miner_scratch_destroy(s);
         return NULL;
@@ -498,6 +588,7 @@ void lw_miner_scratch_destroy(struct lw_miner_scratch *s)
     lw_free(s->sh_off);
     lw_free(s->sh_len);
     lw_free(s->tok_cls);
+    lw_free(s->tok_wordy);
     lw_free(s->tok_h);
     lw_free(s->tok_first_span);
     lw_free(s->tok_n_span);
@@ -664,6 +755,33 @@ static uint8_t classify(const char *p, size_t len)
     return alpha ? TOK_WORD : TOK_OTHER;
 }
 
+/*
+ * Whether a token reads as words: letters and punctuation, no digits, masked spans aside
+ * ("failures;", "(uid=<*>)", "user=guest"). Two different wordy tokens at the same place are a
+ * sign of two different messages rather than of a variable.
+ */
+static uint8_t wordy(const char *p, size_t len)
+{
+    size_t i;
+    bool alpha = false;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c == '<' && i + 2 < len && p[i + 1] == '*' && p[i + 2] == '>') {
+            i += 2;
+            continue;
+        }
+        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+            alpha = true;
+        }
+        else if (c >= '0' && c <= '9') {
+            return 0;
+        }
+    }
+    return alpha;
+}
+
 static double weight(uint8_t cls)
 {
     return cls == TOK_OTHER ? 0.5 : 1.0;
@@ -725,6 +843,7 @@ static void tok_generalize(struct tok *tk, const char *p, size_t len)
         return;
     }
     tk->part = 1;
+    tk->wordy = 0;
     tk->pre = (uint16_t)(pre < UINT16_MAX ? pre : 0);
     tk->suf = (uint16_t)(suf < UINT16_MAX ? suf : 0);
     tk->cls = TOK_MASKED;
@@ -755,12 +874,13 @@ static double similarity(const struct lw_miner_scratch *s, const struct tpl *t, 
             num += w;
             eq++;
         }
-        else if (tk->cls == TOK_WORD && s->tok_cls[i] == TOK_WORD && !tk->part) {
+        else if (tk->wordy && s->tok_wordy[i] && !tk->part) {
             /*
              * Two different words. A different leading word, or two differing words, make a
              * different message ("Failed password ..." is not "Failed none ...").
              */
-            if (i == 0 || ++word_diff >= 2) {
+            if ((i == 0 && tk->cls == TOK_WORD && s->tok_cls[i] == TOK_WORD) ||
+                ++word_diff >= 2) {
                 return -1;
             }
         }
@@ -798,6 +918,7 @@ static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s,
         }
         tk->h = s->tok_h[i];
         tk->cls = s->tok_cls[i];
+        tk->wordy = s->tok_wordy[i];
         tk->wild = tk->len == 3 && memcmp(p, WILD, 3) == 0;
     }
     t->first_ns = LW_TS_UNKNOWN;
@@ -808,6 +929,126 @@ static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s,
         return NULL;
     }
     return t;
+}
+
+/* Removes @t from every index (it is not freed). */
+static void tpl_unlink(struct lw_miner *m, struct tpl *t)
+{
+    id_remove(m, t);
+    vec_remove(&m->by_len[t->n_tok], t);
+    m->live[t->live_idx] = m->live[m->n_live - 1];
+    m->live[t->live_idx]->live_idx = t->live_idx;
+    m->n_live--;
+    atomic_fetch_add(&m->epoch, 1);
+}
+
+/* Whether two template tokens describe the same thing. */
+static bool tok_same(const struct tok *a, const struct tok *b)
+{
+    if (a->wild || b->wild) {
+        return a->wild == b->wild;
+    }
+    if (a->part != b->part) {
+        return false;
+    }
+    if (a->part) {
+        return a->pre == b->pre && a->suf == b->suf && memcmp(a->s, b->s, a->pre) == 0 &&
+               memcmp(a->s + a->len - a->suf, b->s + b->len - b->suf, a->suf) == 0;
+    }
+    return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+/*
+ * Sibling templates: a line that differs from its best template in exactly one word
+ * ("cupsd startup succeeded" after "cupsd shutdown succeeded") most often is another message
+ * of a small closed set, and less often a variable (a user name). The miner keeps such lines in
+ * templates of their own until the position has shown @sibling_merge different words; then the
+ * siblings are merged into the oldest one, and the others' ids become aliases of it.
+ * Returns 1 and sets *id when the line was placed (merged), 0 when it needs a template of its
+ * own, or a negative LW_E* code.
+ */
+static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, struct tpl *best,
+                         size_t p, uint32_t *id)
+{
+    struct tpl *sib[64] = {NULL};
+    struct tpl_vec *v = &m->by_len[best->n_tok];
+    struct tpl *target;
+    size_t n_sib = 0;
+    size_t i;
+    size_t k;
+
+    for (i = 0; i < v->n && n_sib < 64; i++) {
+        struct tpl *t = v->v[i];
+        bool same = !t->tok[p].wild && !t->tok[p].part && t->tok[p].wordy;
+
+        /* Words must agree everywhere else; variable-looking tokens may differ. */
+        for (k = 0; k < t->n_tok && same; k++) {
+            if (k != p && !tok_same(&t->tok[k], &best->tok[k]) &&
+                ((t->tok[k].wordy && !t->tok[k].wild && !t->tok[k].part) ||
+                 (best->tok[k].wordy && !best->tok[k].wild && !best->tok[k].part))) {
+                same = false;
+            }
+        }
+        if (same) {
+            sib[n_sib++] = t;
+        }
+    }
+    if (n_sib == 0 || n_sib + 1 < m->sibling_merge) {
+        return 0;
+    }
+    target = sib[0];
+    for (i = 1; i < n_sib; i++) {
+        if (sib[i]->id < target->id) {
+            target = sib[i];
+        }
+    }
+    for (i = 0; i < n_sib; i++) {
+        struct tpl *o = sib[i];
+        int rc;
+
+        if (o == target) {
+            continue;
+        }
+        rc = alias_add(m, o->id, target->id);
+        if (rc < 0) {
+            return rc;
+        }
+        target->count += o->count;
+        if (o->first_ns != LW_TS_UNKNOWN &&
+            (target->first_ns == LW_TS_UNKNOWN || o->first_ns < target->first_ns)) {
+            target->first_ns = o->first_ns;
+        }
+        if (o->last_ns > target->last_ns) {
+            target->last_ns = o->last_ns;
+        }
+        if (o->last_seq > target->last_seq) {
+            target->last_seq = o->last_seq;
+        }
+        for (k = 0; k < target->n_tok; k++) {
+            struct tok *tk = &target->tok[k];
+
+            if (!tk->wild && !tok_same(tk, &o->tok[k])) {
+                if (o->tok[k].wild) {
+                    tk->wild = 1;
+                }
+                else {
+                    tok_generalize(tk, o->tok[k].s, o->tok[k].len);
+                }
+            }
+        }
+        tpl_unlink(m, o);
+        tpl_free(o);
+    }
+    /* The line itself may differ from the merged template in variable-looking tokens. */
+    for (k = 0; k < target->n_tok; k++) {
+        struct tok *tk = &target->tok[k];
+
+        if (!tk->wild && !tok_matches(tk, s, k)) {
+            tok_generalize(tk, s->sb + s->sh_off[k], s->sh_len[k]);
+        }
+    }
+    *id = target->id;
+    return tpl_render(target) < 0 ? LW_ENOMEM : 1;
 }
 
 /* Evicts the least recently matched of a few sampled templates (Redis' approximated LRU). */
@@ -826,13 +1067,8 @@ static void evict_one(struct lw_miner *m)
     if (victim == NULL) {
         return;
     }
-    id_remove(m, victim);
-    vec_remove(&m->by_len[victim->n_tok], victim);
-    m->live[victim->live_idx] = m->live[m->n_live - 1];
-    m->live[victim->live_idx]->live_idx = victim->live_idx;
-    m->n_live--;
+    tpl_unlink(m, victim);
     m->n_evicted++;
-    atomic_fetch_add(&m->epoch, 1);
     tpl_free(victim);
 }
 
@@ -872,6 +1108,7 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
 
         s->tok_h[i] = XXH3_64bits(p, s->sh_len[i]);
         s->tok_cls[i] = classify(p, s->sh_len[i]);
+        s->tok_wordy[i] = wordy(p, s->sh_len[i]);
     }
     cands = &m->by_len[n_tok];
     for (i = 0; i < cands->n; i++) {
@@ -882,6 +1119,37 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
             best = cands->v[i];
             best_sim = sim;
             best_eq = eq;
+        }
+    }
+    if (best != NULL && best_sim >= m->sim && m->sibling_merge > 1 &&
+        m->n_alias < m->max_templates) {
+        size_t n_diff = 0;
+        size_t n_wdiff = 0;
+        size_t p = 0;
+
+        for (i = 0; i < n_tok; i++) {
+            const struct tok *tk = &best->tok[i];
+
+            if (tk->wild || tok_matches(tk, s, i)) {
+                continue;
+            }
+            n_diff++;
+            if (!tk->part && tk->wordy && s->tok_wordy[i]) {
+                n_wdiff++;
+                p = i;
+            }
+        }
+        if (n_wdiff == 1) {
+            rc = place_sibling(m, s, best, p, id);
+            if (rc < 0) {
+                return rc;
+            }
+            if (rc == 0) {
+                best = NULL; /* a template of its own */
+            }
+            else {
+                goto cache;
+            }
         }
     }
     if (best != NULL && best_sim >= m->sim) {
@@ -919,10 +1187,11 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
         *id = t->id;
         *is_new = 1;
     }
+cache:
     g->h = h;
     g->id = *id;
     g->n_tok = (uint32_t)n_tok;
-    return rc;
+    return rc < 0 ? rc : LW_OK;
 }
 
 /* Parameters: masked spans, and whole tokens at the template's wildcard positions. */
@@ -1316,6 +1585,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                 tk->suf = (uint16_t)suf;
                 tk->h = XXH3_64bits(tk->s, len);
                 tk->cls = tk->part ? TOK_MASKED : classify(tk->s, len);
+                tk->wordy = tk->part ? 0 : wordy(tk->s, len);
             }
             r->o += len;
         }

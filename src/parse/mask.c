@@ -41,7 +41,7 @@ struct lw_mask_state {
 
 static const char *const kind_names[LW_MASK_N_BUILTIN] = {
     "num", "hex", "ipv4", "ipv6", "uuid", "mac", "path",
-    "url", "email", "host", "duration", "size", "id",
+    "url", "email", "host", "duration", "size", "id", "date",
 };
 
 /* Character classes, one table lookup per byte. */
@@ -468,13 +468,102 @@ static size_t match_host(const char *s, size_t i, size_t n)
         }
         j++;
     }
-    if (labels < 3 || upper_mixed || !is_tld(s + last, j - last)) {
+    if (labels < 3 || upper_mixed) {
         return 0;
+    }
+    /*
+     * A known top-level domain, or a long name with a hyphen or a digit in it
+     * ("x.dynamic-dsl-ip.example.om"); "mapred.task.is.map" stays a property name.
+     */
+    if (!is_tld(s + last, j - last)) {
+        size_t k;
+        bool odd = false;
+
+        for (k = i; k < j; k++) {
+            if (s[k] == '-' || IS_DIGIT(s[k])) {
+                odd = true;
+            }
+        }
+        if (labels < 4 || !odd || j - last < 2 || j - last > 6) {
+            return 0;
+        }
+        for (k = last; k < j; k++) {
+            if (!IS_ALPHA(s[k])) {
+                return 0;
+            }
+        }
     }
     if (j < n && (s[j] == '_' || s[j] == '@' || s[j] == '/')) {
         return 0;
     }
     return j - i;
+}
+
+static int name3(const char *s, size_t i, size_t n, const char *const *names, int count)
+{
+    int k;
+
+    if (i + 3 > n || (i + 3 < n && IS_ALPHA(s[i + 3]))) {
+        return -1;
+    }
+    for (k = 0; k < count; k++) {
+        if (memcmp(s + i, names[k], 3) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+static size_t skip_blanks(const char *s, size_t j, size_t n)
+{
+    while (j < n && s[j] == ' ') {
+        j++;
+    }
+    return j;
+}
+
+/*
+ * A date written with a month name: "[Sat ]Jul  9[ 22:53:19[ 2005]]" or "[Sat ]Jul 9, 2005".
+ * Returns its length or 0. The month must be followed by a day number, so a lone "May" or "Mar"
+ * in a sentence stays a word.
+ */
+static size_t match_date(const char *s, size_t i, size_t n)
+{
+    static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    size_t j = i;
+    size_t k;
+    size_t end;
+
+    if (name3(s, j, n, days, 7) >= 0) {
+        j = skip_blanks(s, j + 3, n);
+    }
+    if (name3(s, j, n, months, 12) < 0) {
+        return 0;
+    }
+    j = skip_blanks(s, j + 3, n);
+    for (k = 0; j + k < n && IS_DIGIT(s[j + k]) && k < 3; k++) {
+    }
+    if (k == 0 || k > 2 || (j + k < n && IS_ALNUM(s[j + k]))) {
+        return 0;
+    }
+    j += k;
+    end = j;
+    /* An optional time hh:mm:ss, then an optional year. */
+    k = skip_blanks(s, j, n);
+    if (k + 8 <= n && IS_DIGIT(s[k]) && IS_DIGIT(s[k + 1]) && s[k + 2] == ':' &&
+        IS_DIGIT(s[k + 3]) && IS_DIGIT(s[k + 4]) && s[k + 5] == ':' && IS_DIGIT(s[k + 6]) &&
+        IS_DIGIT(s[k + 7])) {
+        k += 8;
+        end = k;
+    }
+    k = skip_blanks(s, end, n);
+    if (k + 4 <= n && IS_DIGIT(s[k]) && IS_DIGIT(s[k + 1]) && IS_DIGIT(s[k + 2]) &&
+        IS_DIGIT(s[k + 3]) && (k + 4 == n || !IS_ALNUM(s[k + 4]))) {
+        end = k + 4;
+    }
+    return end - i;
 }
 
 /* Length of an e-mail address whose local part starts at i, or 0. */
@@ -545,6 +634,14 @@ static size_t match_number(const char *s, size_t i, size_t n, int *kind)
         }
     }
     *kind = LW_MASK_NUM;
+    /* "93.0 KB": a decimal number and a size unit written apart are one size. */
+    if (j + 2 < n && s[j] == ' ' && IS_ALPHA(s[j + 1]) && memchr(s + i, '.', j - i) != NULL) {
+        ukind = match_unit(s, j + 1, n, &ulen);
+        if (ukind == LW_MASK_SIZE && ulen > 0 && s[j + 1] != 'k' && s[j + 1] != 'b') {
+            *kind = ukind;
+            return j + 1 + ulen - i;
+        }
+    }
     if (j < n && IS_ALPHA(s[j])) {
         ukind = match_unit(s, j, n, &ulen);
         if (ukind < 0) {
@@ -601,6 +698,11 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
             }
             if (on(o, LW_MASK_MAC) && (len = match_mac(s, i, n)) > 0) {
                 emit(o, i, len, LW_MASK_MAC);
+                i += len;
+                continue;
+            }
+            if (IS_ALPHA(c) && on(o, LW_MASK_DATE) && (len = match_date(s, i, n)) > 0) {
+                emit(o, i, len, LW_MASK_DATE);
                 i += len;
                 continue;
             }
