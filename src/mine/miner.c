@@ -124,9 +124,9 @@ struct lw_miner {
 };
 
 struct tcache_ent {
-    uint64_t h;
+    uint64_t h;   /* fast_key() of the message */
     uint32_t id;
-    uint32_t n_tok;
+    uint32_t pad;
 };
 
 struct stat_ent {
@@ -1232,12 +1232,43 @@ static void extract_params(struct lw_miner *m, struct lw_miner_scratch *s, size_
     out->n_params = n;
 }
 
+/*
+ * The cache key of a message: its bytes with the masked spans replaced by <*>, as they are
+ * (white space not normalised, so "a  b" and "a b" are two keys of one template). Built with a
+ * few memcpy() calls: tokenising every line cost about 40% of the miner's time on HDFS.
+ */
+static int fast_key(struct lw_miner_scratch *s, const char *msg, size_t len, size_t n_spans,
+                    uint64_t *h)
+{
+    size_t i = 0;
+    size_t o = 0;
+    size_t k;
+
+    if (sb_reserve(s, len + 3 * n_spans + 1) < 0) {
+        return LW_ENOMEM;
+    }
+    for (k = 0; k < n_spans; k++) {
+        const struct lw_mask_span *sp = &s->spans[k];
+
+        memcpy(s->sb + o, msg + i, sp->off - i);
+        o += sp->off - i;
+        memcpy(s->sb + o, WILD, 3);
+        o += 3;
+        i = sp->off + sp->len;
+    }
+    memcpy(s->sb + o, msg + i, len - i);
+    o += len - i;
+    *h = XXH3_64bits(s->sb, o);
+    return LW_OK;
+}
+
 int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg, size_t len,
                  int64_t ts_ns, struct lw_match *out)
 {
     size_t n_spans;
     size_t sb_len = 0;
-    long n_tok;
+    long n_tok = -1;
+    uint64_t key;
     uint64_t h;
     struct tcache_ent *c;
     uint64_t epoch;
@@ -1247,22 +1278,26 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
         len = UINT32_MAX / 2;
     }
     n_spans = lw_mask_apply(m->masker, s->mst, msg, len, s->spans, MAX_MASKS);
-    n_tok = shape(s, msg, len, n_spans, &sb_len);
-    if (n_tok < 0) {
-        return (int)n_tok;
+    rc = fast_key(s, msg, len, n_spans, &key);
+    if (rc < 0) {
+        return rc;
     }
-    h = XXH3_64bits_withSeed(s->sb, sb_len, (uint64_t)n_tok);
     epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
     if (epoch != s->epoch) {
         memset(s->tcache, 0, sizeof(s->tcache));
         s->epoch = epoch;
     }
-    c = &s->tcache[h & (TCACHE_SIZE - 1)];
+    c = &s->tcache[key & (TCACHE_SIZE - 1)];
     out->is_new = 0;
-    if (c->h == h && c->id != 0 && c->n_tok == (uint32_t)n_tok) {
+    if (c->h == key && c->id != 0) {
         out->template_id = c->id;
     }
     else {
+        n_tok = shape(s, msg, len, n_spans, &sb_len);
+        if (n_tok < 0) {
+            return (int)n_tok;
+        }
+        h = XXH3_64bits_withSeed(s->sb, sb_len, (uint64_t)n_tok);
         pthread_rwlock_wrlock(&m->lock);
         rc = match_slow(m, s, (size_t)n_tok, h, &out->template_id, &out->is_new);
         if (s->n_stats > 0 && rc == LW_OK) {
@@ -1272,15 +1307,20 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
         if (rc < 0) {
             return rc;
         }
-        c->h = h;
-        c->id = out->template_id;
-        c->n_tok = (uint32_t)n_tok;
-        /* An eviction during the slow path invalidated the cache; the entry is still valid. */
+        /* An eviction during the slow path invalidated the cache; this entry is still valid. */
         s->epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+        c->h = key;
+        c->id = out->template_id;
     }
     stats_add(s, out->template_id, ts_ns);
     out->n_params = 0;
     if (s->want_params) {
+        if (n_tok < 0) {
+            n_tok = shape(s, msg, len, n_spans, &sb_len);
+            if (n_tok < 0) {
+                return (int)n_tok;
+            }
+        }
         extract_params(m, s, (size_t)n_tok, out->template_id, out);
     }
     return LW_OK;
