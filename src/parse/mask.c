@@ -215,7 +215,6 @@ struct out {
     size_t cap;
     uint32_t disabled;
     bool has_at;   /* the message holds an '@' (e-mail addresses possible) */
-    bool has_url;  /* the message holds "://" */
 };
 
 static inline void emit(struct out *o, size_t off, size_t len, int kind)
@@ -698,23 +697,17 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
                     hex_word = IS_HEX(s[k]) != 0;
                 }
             }
-            if (o->has_url && IS_ALPHA(c) && (nx == ':' || nx == '.' || nx == '+' || nx == '-') &&
+            if (nx == ':' && IS_ALPHA(c) && w + 2 < n && s[w + 1] == '/' && s[w + 2] == '/' &&
                 on(o, LW_MASK_URL)) {
-                /* URL: scheme://body, the body is masked. */
-                size_t u = i;
+                /* URL: scheme://body, the body is masked ("akka.tcp://..." too: the scheme's
+                 * last part is the word before the colon). */
+                size_t e = path_end(s, w + 3, n, true);
 
-                while (u < n && (IS_ALNUM(s[u]) || s[u] == '.' || s[u] == '+' || s[u] == '-')) {
-                    u++;
+                if (e > w + 3) {
+                    emit(o, w + 3, e - (w + 3), LW_MASK_URL);
                 }
-                if (u + 3 <= n && s[u] == ':' && s[u + 1] == '/' && s[u + 2] == '/') {
-                    size_t e = path_end(s, u + 3, n, true);
-
-                    if (e > u + 3) {
-                        emit(o, u + 3, e - (u + 3), LW_MASK_URL);
-                    }
-                    i = e > u + 3 ? e : u + 3;
-                    continue;
-                }
+                i = e > w + 3 ? e : w + 3;
+                continue;
             }
             if (hex_word) {
                 if (w - i == 8 && nx == '-' && on(o, LW_MASK_UUID) &&
@@ -911,18 +904,14 @@ static size_t merge_user(const struct lw_masker *m, struct lw_mask_state *st, co
 size_t lw_mask_apply(const struct lw_masker *m, struct lw_mask_state *st, const char *msg,
                      size_t len, struct lw_mask_span *out, size_t cap)
 {
-    struct out o = {out, 0, cap, m->disabled, false, false};
-    const char *p;
+    struct out o = {out, 0, cap, m->disabled, false};
 
     if (len > UINT32_MAX) {
         len = UINT32_MAX;
     }
-    /* Two memchr() scans spare the per-word e-mail and URL checks on most messages. */
+    /* One memchr() spares the per-word e-mail checks on most messages. */
     o.has_at = memchr(msg, '@', len) != NULL;
-    for (p = memchr(msg, ':', len); p != NULL && !o.has_url;
-         p = memchr(p + 1, ':', len - (size_t)(p + 1 - msg))) {
-        o.has_url = (size_t)(p - msg) + 2 < len && p[1] == '/' && p[2] == '/';
-    }
+
     scan_builtin(msg, len, &o);
     if (m->n_user > 0 && st != NULL && st->md != NULL) {
         return merge_user(m, st, msg, len, out, o.n, cap);
