@@ -1307,8 +1307,11 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
         if (rc < 0) {
             return rc;
         }
-        /* An eviction during the slow path invalidated the cache; this entry is still valid. */
-        s->epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+        /* An eviction or merge during the slow path makes older entries stale. */
+        if (atomic_load_explicit(&m->epoch, memory_order_acquire) != s->epoch) {
+            memset(s->tcache, 0, sizeof(s->tcache));
+            s->epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+        }
         c->h = key;
         c->id = out->template_id;
     }

@@ -329,6 +329,7 @@ static size_t match_ipv6(const char *s, size_t i, size_t n)
     bool dbl = false;
     int glen = 0;
     bool hexletter = false;
+    bool digit = false;
 
     while (j < n) {
         if (IS_HEX(s[j])) {
@@ -337,6 +338,9 @@ static size_t match_ipv6(const char *s, size_t i, size_t n)
             }
             if (!IS_DIGIT(s[j])) {
                 hexletter = true;
+            }
+            else {
+                digit = true;
             }
         }
         else if (s[j] == ':') {
@@ -364,7 +368,7 @@ static size_t match_ipv6(const char *s, size_t i, size_t n)
         j--;
         colons--;
     }
-    if (colons < 2 || (!dbl && colons != 7)) {
+    if (colons < 2 || (!dbl && colons != 7) || !digit) {
         return 0;
     }
     (void)hexletter;
@@ -794,6 +798,13 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
                 continue;
             }
         }
+        if (c == ':' && i + 2 < n && s[i + 1] == ':' && on(o, LW_MASK_IPV6) &&
+            (len = match_ipv6(s, i, n)) > 0) {
+            /* "::1", "::ffff:10.0.0.1" */
+            emit(o, i, len, LW_MASK_IPV6);
+            i += len;
+            continue;
+        }
         if (c == '/' && on(o, LW_MASK_PATH) && i + 1 < n && !IS_SPACE(s[i + 1]) &&
             s[i + 1] != '/' && !IS_DIGIT(s[i + 1]) && !IS_PATHEND(s[i + 1])) {
             size_t e = path_end(s, i, n, false);
@@ -877,7 +888,9 @@ static size_t merge_user(const struct lw_masker *m, struct lw_mask_state *st, co
         st->tmp = t;
         st->tmp_cap = n_builtin;
     }
-    memcpy(st->tmp, out, n_builtin * sizeof(*out));
+    if (n_builtin > 0) {
+        memcpy(st->tmp, out, n_builtin * sizeof(*out));
+    }
     a = 0;
     b = 0;
     n = 0;
