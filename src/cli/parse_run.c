@@ -18,7 +18,9 @@
  * publishing the next, so those chunks are mined in input order as with -j 1. On a stream whose
  * templates are known this costs nothing; it makes -j N give the same templates and per-line
  * template text as -j 1 in the common case (a template born in two chunks at once can still
- * differ, and ids may then be numbered differently).
+ * differ, and ids may then be numbered differently). A stream that keeps making templates (high
+ * cardinality the masks miss) would stay serial, so warm-up ends after PARSE_WARM_MAX_CHUNKS
+ * chunks whatever happens.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,6 +37,7 @@
 #define PARSE_CHUNK_LINES 4096
 #define PARSE_CHUNK_BYTES (1024u * 1024u)
 #define PARSE_FLUSH_BYTES (1024u * 1024u)
+#define PARSE_WARM_MAX_CHUNKS 64 /* warm-up never lasts longer than this many chunks */
 
 struct chunk_line {
     uint32_t off;      /* in chunk->buf */
@@ -425,7 +428,7 @@ static int run_parallel(const struct lw_parse_ctx *ctx, struct lw_parse_stats *s
                 struct chunk *prev = &p.ring[(s - 1) % p.k];
 
                 wait_done(&p, prev);
-                warm = prev->n_new > 0;
+                warm = prev->n_new > 0 && s < PARSE_WARM_MAX_CHUNKS;
             }
             pthread_mutex_lock(&p.mu);
             p.n_published = s + 1;
