@@ -75,6 +75,7 @@ static void expect_same(const struct snap *a, const struct snap *b)
 static struct lw_miner *m1;
 static struct lw_miner *m2;
 static char *buf;
+static char *copy;
 static char tmpdir[64];
 
 static int teardown(void **state)
@@ -83,6 +84,8 @@ static int teardown(void **state)
     lw_miner_destroy(m1);
     lw_miner_destroy(m2);
     lw_free(buf);
+    free(copy);
+    copy = NULL;
     m1 = NULL;
     m2 = NULL;
     buf = NULL;
@@ -309,7 +312,6 @@ static void expect_load_fails(const char *data, size_t len, int want, const char
 static void test_damaged(void **state)
 {
     size_t len = 0;
-    char *copy;
     uint32_t v;
 
     (void)state;
@@ -366,7 +368,6 @@ static void test_damaged(void **state)
     copy[24 + 4 + 8 + 8 + 8] = (char)0xff;
     fix_checksum(copy, len);
     expect_load_fails(copy, len, LW_ECORRUPT, "token count");
-    free(copy);
 }
 
 static void test_missing_and_dir(void **state)
@@ -400,6 +401,56 @@ static void test_missing_and_dir(void **state)
     expect_same(&before, &after);
 }
 
+/* Offset of template record @k in a state buffer (layout in src/mine/miner.c). */
+static size_t record_offset(const char *b, size_t k)
+{
+    size_t o = 24;
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        uint32_t n_tok;
+        uint32_t t;
+
+        memcpy(&n_tok, b + o + 28, 4); /* little-endian host assumed, as the tests run on x86 */
+        o += 32;
+        for (t = 0; t < n_tok; t++) {
+            uint32_t len;
+            int kind = (unsigned char)b[o];
+
+            o += 1 + (kind == 2 ? 4 : 0);
+            memcpy(&len, b + o, 4);
+            o += 4 + len;
+        }
+    }
+    return o;
+}
+
+/*
+ * Two records with the same id behind a valid checksum. The validation pass of
+ * lw_miner_load_buf() does not look for duplicate ids; the insert pass finds the duplicate
+ * after clear_templates() has emptied the miner and returns LW_ECORRUPT, leaving the miner
+ * empty instead of unchanged. Found by fuzz_state.
+ */
+static void test_bug_duplicate_id_empties_miner(void **state)
+{
+    size_t len = 0;
+    size_t o1;
+
+    (void)state;
+    make_tmpdir();
+    m1 = make_miner();
+    assert_int_equal(lw_miner_save_buf(m1, &buf, &len), LW_OK);
+    m2 = lw_miner_create(NULL, NULL, 0);
+    add_line(m2, "the only template of the target miner");
+    copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, buf, len);
+    o1 = record_offset(copy, 1);
+    memcpy(copy + o1, copy + 24, 4);
+    fix_checksum(copy, len);
+    expect_load_fails(copy, len, LW_ECORRUPT, "duplicate id");
+}
+
 /* More templates than the target's max_templates: refused, the miner unchanged. */
 static void test_too_many(void **state)
 {
@@ -428,6 +479,7 @@ int main(void)
         cmocka_unit_test_teardown(test_damaged, teardown),
         cmocka_unit_test_teardown(test_missing_and_dir, teardown),
         cmocka_unit_test_teardown(test_too_many, teardown),
+        cmocka_unit_test_teardown(test_bug_duplicate_id_empties_miner, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
