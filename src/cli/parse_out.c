@@ -660,13 +660,14 @@ int lw__parse_out_templates(const struct lw_parse_ctx *ctx)
             }
             else {
                 char head[128];
+                size_t k;
                 int hn = snprintf(head, sizeof(head), "%8lu %12llu %-24s %-24s ",
                                   (unsigned long)r->id, (unsigned long long)r->count, first,
                                   last);
 
                 put(&ob, head, (size_t)hn);
-                /* The text table stays one row per template: newlines are escaped. */
-                for (size_t k = 0; k < r->text_len; k++) {
+                /* The text table stays one row per template: line breaks become spaces. */
+                for (k = 0; k < r->text_len; k++) {
                     char c = r->text[k];
 
                     if (c == '\n' || c == '\r' || c == '\t') {

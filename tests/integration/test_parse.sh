@@ -297,8 +297,10 @@ printf '%s' "$err" | grep -q "nope.log" || fail "missing input message: $err"
 sed -n 6p "$TMP/two.jsonl" | grep -q '^{"line":1,.*"file":' || fail "second file's first line"
 
 # Multi-line grouping joins continuation lines into one event.
-printf '2026-01-01T00:00:00Z ERROR app: boom\n  at a.b(C.java:1)\n  at d.e(F.java:2)\n2026-01-01T00:00:01Z INFO app: ok\n' \
-    > "$TMP/ml.log"
+{
+    printf '2026-01-01T00:00:00Z ERROR app: boom\n  at a.b(C.java:1)\n  at d.e(F.java:2)\n'
+    printf '2026-01-01T00:00:01Z INFO app: ok\n'
+} > "$TMP/ml.log"
 [ "$("$LW" parse -q --multiline auto "$TMP/ml.log" | wc -l)" -eq 2 ] || fail "--multiline auto"
 [ "$("$LW" parse -q "$TMP/ml.log" | wc -l)" -eq 4 ] || fail "multi-line should be off by default"
 [ "$("$LW" parse -q --multiline-start '^2026-' "$TMP/ml.log" | wc -l)" -eq 2 ] ||
