@@ -608,6 +608,11 @@ int lw_cmd_parse(int argc, char **argv)
         lw_error("parse", "cannot write the output: %s", strerror(errno));
         goto out_flush;
     }
+    if (format != NULL && strcmp(format, "auto") != 0 && st.n_lines > 0 &&
+        st.n_mismatch == st.n_lines) {
+        /* Likely a wrong --format: every message is then the whole line. */
+        lw_warn("parse", "no line matched --format '%s'", format);
+    }
     if (!o.quiet) {
         print_summary(&st, lw_miner_n_templates(m), now_s() - t0);
     }
