@@ -4,8 +4,9 @@
  * a near match generalises one (differing tokens become <*>). Templates are kept in canonical
  * form (lw_canon.h). Template ids are stable for the life of the miner and across save/load.
  *
- * The miner is shared by the parse threads: lw_miner_add() may be called concurrently; matching
- * an already-known shape takes only a read lock. The number of templates is capped; when the cap
+ * The miner is shared by the parse threads: lw_miner_add() may be called concurrently; a line
+ * whose shape the calling thread has seen before takes no lock at all (per-thread cache), any
+ * other line takes the write lock. The number of templates is capped; when the cap
  * is reached the least recently matched template is evicted and its id is never reused.
  */
 #ifndef LW_MINER_H

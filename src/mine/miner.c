@@ -448,24 +448,6 @@ fail_nomem:
     return NULL;
 }
 
-static void clear_templates(struct lw_miner *m)
-{
-    size_t i;
-
-    for (i = 0; i < m->n_live; i++) {
-        tpl_free(m->live[i]);
-        m->live[i] = NULL;
-    }
-    m->n_live = 0;
-    memset(m->id_map, 0, (m->id_map_mask + 1) * sizeof(*m->id_map));
-    alias_clear(m);
-    for (i = 0; i <= m->max_tokens; i++) {
-        m->by_len[i].n = 0;
-    }
-    memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));
-    atomic_fetch_add(&m->epoch, 1);
-}
-
 void lw_miner_destroy(struct lw_miner *m)
 {
     size_t i;
@@ -1416,6 +1398,7 @@ uint64_t lw_miner_n_evicted(struct lw_miner *m)
  *   per template: u32 id | u64 count | i64 first_ns | i64 last_ns | u32 n_tok
  *                 per token: u8 kind (0 literal, 1 variable, 2 partly variable)
  *                            [u16 pre | u16 suf when kind 2] | u32 len | len bytes
+ *   u64 n_aliases | per alias: u32 from | u32 to   (ids of merged templates)
  *   u64 XXH64 of everything before it
  */
 
@@ -1500,6 +1483,15 @@ int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len)
             }
             wb_u32(&b, t->tok[k].len);
             wb_put(&b, t->tok[k].s, t->tok[k].len);
+        }
+    }
+    wb_u64(&b, m->n_alias);
+    for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
+        const struct alias *a;
+
+        for (a = m->alias_map[i]; a != NULL; a = a->next) {
+            wb_u32(&b, a->from);
+            wb_u32(&b, a->to);
         }
     }
     pthread_rwlock_unlock(&m->lock);
@@ -1652,6 +1644,62 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
     return LW_OK;
 }
 
+/* Aliases: u64 count, then (u32 from, u32 to) pairs; each target must be a loaded template. */
+static int parse_aliases(struct lw_miner *m, struct rbuf *r, char *err, size_t err_len)
+{
+    uint64_t n;
+    uint64_t i;
+
+    if (rb_u64(r, &n) < 0) {
+        snprintf(err, err_len, "truncated alias table");
+        return LW_ECORRUPT;
+    }
+    if (n > m->max_templates || n > (r->n - r->o) / 8) {
+        snprintf(err, err_len, "alias table of %llu entries is out of range",
+                 (unsigned long long)n);
+        return LW_ECORRUPT;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t from;
+        uint32_t to;
+        int rc;
+
+        if (rb_u32(r, &from) < 0 || rb_u32(r, &to) < 0) {
+            snprintf(err, err_len, "truncated alias table");
+            return LW_ECORRUPT;
+        }
+        if (from == 0 || id_lookup_live(m, to) == NULL || id_lookup_live(m, from) != NULL ||
+            alias_target(m, from) != 0) {
+            snprintf(err, err_len, "alias %u -> %u does not fit the templates", from, to);
+            return LW_ECORRUPT;
+        }
+        rc = alias_add(m, from, to);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return LW_OK;
+}
+
+/* Exchanges the template tables of two miners with the same limits. */
+static void swap_tables(struct lw_miner *a, struct lw_miner *b)
+{
+#define LW_SWAP(f)          \
+    do {                    \
+        __typeof__(a->f) t_ = a->f; \
+        a->f = b->f;        \
+        b->f = t_;          \
+    } while (0)
+    LW_SWAP(id_map);
+    LW_SWAP(alias_map);
+    LW_SWAP(n_alias);
+    LW_SWAP(live);
+    LW_SWAP(n_live);
+    LW_SWAP(by_len);
+    LW_SWAP(next_id);
+#undef LW_SWAP
+}
+
 int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err, size_t err_len)
 {
     struct rbuf r = {(const unsigned char *)buf, len, 0};
@@ -1659,7 +1707,8 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     uint32_t next_id;
     uint64_t n_tpl;
     uint64_t sum;
-    size_t body_off;
+    struct lw_miner_conf conf;
+    struct lw_miner *tmp;
     int rc;
     char dummy[8];
 
@@ -1695,39 +1744,43 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
         return LW_EVERSION;
     }
     r.n = len - 8;
-    body_off = r.o;
-    pthread_rwlock_wrlock(&m->lock);
     if (n_tpl > m->max_templates) {
         snprintf(err, err_len, "the state holds %llu templates, more than max_templates (%zu)",
                  (unsigned long long)n_tpl, m->max_templates);
-        pthread_rwlock_unlock(&m->lock);
         return LW_EFULL;
     }
-    /* Validate everything before touching the current templates. */
-    rc = parse_state(NULL, &r, n_tpl, m->max_tokens, err, err_len);
+    /* Load into a fresh miner and swap the tables in only when everything checked out. */
+    memset(&conf, 0, sizeof(conf));
+    conf.max_templates = m->max_templates;
+    conf.max_tokens = m->max_tokens;
+    tmp = lw_miner_create(&conf, err, err_len);
+    if (tmp == NULL) {
+        return LW_ENOMEM;
+    }
+    rc = parse_state(tmp, &r, n_tpl, m->max_tokens, err, err_len);
+    if (rc == LW_OK) {
+        rc = parse_aliases(tmp, &r, err, err_len);
+    }
     if (rc == LW_OK && r.o != r.n) {
-        snprintf(err, err_len, "%zu unexpected bytes after the last template", r.n - r.o);
+        snprintf(err, err_len, "%zu unexpected bytes after the last record", r.n - r.o);
         rc = LW_ECORRUPT;
     }
     if (rc == LW_OK) {
-        clear_templates(m);
-        r.o = body_off;
-        rc = parse_state(m, &r, n_tpl, m->max_tokens, err, err_len);
-        if (rc < 0) {
-            clear_templates(m);
-        }
-        else {
-            size_t i;
+        size_t i;
 
-            m->next_id = next_id;
-            for (i = 0; i < m->n_live; i++) {
-                if (m->live[i]->id >= m->next_id) {
-                    m->next_id = m->live[i]->id + 1;
-                }
+        tmp->next_id = next_id;
+        for (i = 0; i < tmp->n_live; i++) {
+            if (tmp->live[i]->id >= tmp->next_id) {
+                tmp->next_id = tmp->live[i]->id + 1;
             }
         }
+        pthread_rwlock_wrlock(&m->lock);
+        swap_tables(m, tmp);
+        memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));
+        atomic_fetch_add(&m->epoch, 1);
+        pthread_rwlock_unlock(&m->lock);
     }
-    pthread_rwlock_unlock(&m->lock);
+    lw_miner_destroy(tmp);
     return rc;
 }
 
