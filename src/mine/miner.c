@@ -764,6 +764,32 @@ static uint8_t wordy(const char *p, size_t len)
     return alpha;
 }
 
+/* Whether two tokens hold the same letters in the same order, masks and punctuation aside. */
+static bool same_letters(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t i = 0;
+    size_t j = 0;
+
+    for (;;) {
+        while (i < alen && !(((unsigned char)a[i] | 0x20) >= 'a' &&
+                             ((unsigned char)a[i] | 0x20) <= 'z')) {
+            i++;
+        }
+        while (j < blen && !(((unsigned char)b[j] | 0x20) >= 'a' &&
+                             ((unsigned char)b[j] | 0x20) <= 'z')) {
+            j++;
+        }
+        if (i == alen || j == blen) {
+            return i == alen && j == blen;
+        }
+        if (a[i] != b[j]) {
+            return false;
+        }
+        i++;
+        j++;
+    }
+}
+
 static double weight(uint8_t cls)
 {
     return cls == TOK_OTHER ? 0.5 : 1.0;
@@ -856,7 +882,8 @@ static double similarity(const struct lw_miner_scratch *s, const struct tpl *t, 
             num += w;
             eq++;
         }
-        else if (tk->wordy && s->tok_wordy[i] && !tk->part) {
+        else if (tk->wordy && s->tok_wordy[i] && !tk->part &&
+                 !same_letters(tk->s, tk->len, s->sb + s->sh_off[i], s->sh_len[i])) {
             /*
              * Two different words. A different leading word, or two differing words, make a
              * different message ("Failed password ..." is not "Failed none ...").
@@ -940,6 +967,22 @@ static bool tok_same(const struct tok *a, const struct tok *b)
     return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
 }
 
+/* Whether template token @a covers everything template token @b does. */
+static bool tok_covers(const struct tok *a, const struct tok *b)
+{
+    if (a->wild) {
+        return true;
+    }
+    if (a->part && !b->wild) {
+        size_t bpre = b->part ? b->pre : b->len;
+        size_t bsuf = b->part ? b->suf : b->len;
+
+        return bpre >= a->pre && bsuf >= a->suf && memcmp(a->s, b->s, a->pre) == 0 &&
+               memcmp(a->s + a->len - a->suf, b->s + b->len - a->suf, a->suf) == 0;
+    }
+    return tok_same(a, b);
+}
+
 /*
  * Sibling templates: a line that differs from its best template in exactly one word
  * ("cupsd startup succeeded" after "cupsd shutdown succeeded") most often is another message
@@ -965,7 +1008,8 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
 
         /* Words must agree everywhere else; variable-looking tokens may differ. */
         for (k = 0; k < t->n_tok && same; k++) {
-            if (k != p && !tok_same(&t->tok[k], &best->tok[k]) &&
+            if (k != p && !tok_covers(&t->tok[k], &best->tok[k]) &&
+                !tok_covers(&best->tok[k], &t->tok[k]) &&
                 ((t->tok[k].wordy && !t->tok[k].wild && !t->tok[k].part) ||
                  (best->tok[k].wordy && !best->tok[k].wild && !best->tok[k].part))) {
                 same = false;
@@ -1116,7 +1160,8 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
                 continue;
             }
             n_diff++;
-            if (!tk->part && tk->wordy && s->tok_wordy[i]) {
+            if (!tk->part && tk->wordy && s->tok_wordy[i] &&
+                !same_letters(tk->s, tk->len, s->sb + s->sh_off[i], s->sh_len[i])) {
                 n_wdiff++;
                 p = i;
             }

@@ -473,8 +473,33 @@ static size_t match_host(const char *s, size_t i, size_t n)
         }
         j++;
     }
-    if (labels < 3 || upper_mixed) {
+    if (labels < 2 || upper_mixed) {
         return 0;
+    }
+    if (labels == 2) {
+        /* "example.com", but not "index.html" or "x.io.Reader": generic TLDs only. */
+        static const char *const gtld[] = {"com", "net", "org", "edu", "gov"};
+        size_t k;
+        bool ok = false;
+
+        for (k = 0; k < sizeof(gtld) / sizeof(gtld[0]); k++) {
+            ok = ok || (j - last == 3 && memcmp(s + last, gtld[k], 3) == 0);
+        }
+        if (!ok) {
+            return 0;
+        }
+    }
+    if (IS_DIGIT(s[i])) {
+        /* "210-245-1-9.dsl.example.net" is a host; "1.2.3" is a version. */
+        size_t k;
+        bool letter = false;
+
+        for (k = i; k < j && !letter; k++) {
+            letter = IS_ALPHA(s[k]) != 0;
+        }
+        if (!letter) {
+            return 0;
+        }
     }
     /*
      * A known top-level domain, or a long name with a hyphen or a digit in it
@@ -776,6 +801,12 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
             if (hex_word && w - i >= 8 && on(o, LW_MASK_HEX) &&
                 (len = match_hexrun(s, i, n)) > 0) {
                 emit(o, i, len, LW_MASK_HEX);
+                i += len;
+                continue;
+            }
+            if (IS_DIGIT(c) && (nx == '.' || nx == '-') && on(o, LW_MASK_HOST) &&
+                (len = match_host(s, i, n)) > 0) {
+                emit(o, i, len, LW_MASK_HOST);
                 i += len;
                 continue;
             }
