@@ -192,7 +192,8 @@ static void test_email(void **state)
     (void)state;
     EXPECT("mail to john.doe+x@mail.example.org.", "email:john.doe+x@mail.example.org");
     EXPECT("user root@localhost", "");
-    expect_masks(OFF(EMAIL), "mail to bob@example.com", "");
+    /* Without the e-mail mask the domain is still a host name. */
+    expect_masks(OFF(EMAIL), "mail to bob@example.com", "host:example.com");
 }
 
 static void test_host(void **state)
@@ -200,8 +201,10 @@ static void test_host(void **state)
     (void)state;
     EXPECT("resolve ns.example.com ok", "host:ns.example.com");
     EXPECT("resolve a.b.c.internal", "host:a.b.c.internal");
-    /* Two labels, a class name, a file name: not hosts. */
-    EXPECT("see example.com", "");
+    /* Two labels make a host with a generic TLD only; a class name, a file name: not hosts. */
+    EXPECT("see example.com", "host:example.com");
+    EXPECT("open index.html", "");
+    EXPECT("via 210-245-1-9.dsl.example.net", "host:210-245-1-9.dsl.example.net");
     EXPECT("com.jcraft.jsch.JSchException: Auth fail", "");
     EXPECT("at org.apache.hadoop.Foo", "");
     EXPECT("load lib.so.conf", "");
