@@ -42,7 +42,7 @@
 #define DEFAULT_MAX_TEMPLATES 100000
 #define DEFAULT_MAX_TOKENS 256
 #define MAX_MASKS 512
-#define TCACHE_SIZE 4096         /* per-thread shape cache entries (direct-mapped) */
+#define TCACHE_SIZE 16384        /* per-thread shape cache entries (direct-mapped) */
 #define GCACHE_SIZE (1u << 16)   /* shared shape cache entries (direct-mapped) */
 #define STATS_SIZE 1024          /* per-thread count table (open addressing) */
 #define LW_FLUSH_LINES 65536
@@ -1113,6 +1113,59 @@ static int tpl_insert(struct lw_miner *m, struct tpl *t)
 }
 
 /* Slow path: the shape is not in the thread's cache. Takes the write lock. */
+static void token_features(struct lw_miner_scratch *s, size_t n_tok)
+{
+    size_t i;
+
+    for (i = 0; i < n_tok; i++) {
+        const char *p = s->sb + s->sh_off[i];
+
+        s->tok_h[i] = XXH3_64bits(p, s->sh_len[i]);
+        s->tok_cls[i] = classify(p, s->sh_len[i]);
+        s->tok_wordy[i] = wordy(p, s->sh_len[i]);
+    }
+}
+
+/*
+ * The read-only half of the slow path: a shape new to this thread that an existing template
+ * already covers (the usual case once a log is warm) needs no change, so several threads can
+ * look it up at once under the read lock. Returns the template id, or 0.
+ */
+static uint32_t match_covered(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_tok,
+                              uint64_t h)
+{
+    const struct gcache_ent *g = &m->gcache[h & (GCACHE_SIZE - 1)];
+    const struct tpl_vec *cands = &m->by_len[n_tok];
+    const struct tpl *best = NULL;
+    size_t best_eq = 0;
+    size_t i;
+
+    if (g->h == h && g->n_tok == n_tok && g->id != 0 && id_lookup(m, g->id) != NULL) {
+        return g->id;
+    }
+    token_features(s, n_tok);
+    for (i = 0; i < cands->n; i++) {
+        const struct tpl *t = cands->v[i];
+        size_t eq = 0;
+        size_t k;
+
+        for (k = 0; k < n_tok; k++) {
+            if (t->tok[k].wild) {
+                continue;
+            }
+            if (!tok_matches(&t->tok[k], s, k)) {
+                break;
+            }
+            eq++;
+        }
+        if (k == n_tok && (best == NULL || eq > best_eq)) {
+            best = t;
+            best_eq = eq;
+        }
+    }
+    return best != NULL ? best->id : 0;
+}
+
 static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_tok, uint64_t h,
                       uint32_t *id, int *is_new)
 {
@@ -1325,12 +1378,18 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
             return (int)n_tok;
         }
         h = XXH3_64bits_withSeed(s->sb, sb_len, (uint64_t)n_tok);
-        pthread_rwlock_wrlock(&m->lock);
-        rc = match_slow(m, s, (size_t)n_tok, h, &out->template_id, &out->is_new);
-        if (s->n_stats > 0 && rc == LW_OK) {
-            stats_flush_locked(s);
-        }
+        pthread_rwlock_rdlock(&m->lock);
+        out->template_id = match_covered(m, s, (size_t)n_tok, h);
         pthread_rwlock_unlock(&m->lock);
+        rc = LW_OK;
+        if (out->template_id == 0) {
+            pthread_rwlock_wrlock(&m->lock);
+            rc = match_slow(m, s, (size_t)n_tok, h, &out->template_id, &out->is_new);
+            if (s->n_stats > 0 && rc == LW_OK) {
+                stats_flush_locked(s);
+            }
+            pthread_rwlock_unlock(&m->lock);
+        }
         if (rc < 0) {
             return rc;
         }
