@@ -719,11 +719,20 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
             size_t w = i + 1;
             unsigned char nx;
             bool hex_word;
+            unsigned char seen = ctab[c];
 
             while (w < n && IS_ALNUM(s[w])) {
+                seen |= ctab[(unsigned char)s[w]];
                 w++;
             }
             nx = w < n ? (unsigned char)s[w] : 0;
+            if (!(seen & C_ALPHA) && nx != '.' && nx != ':' && nx != '-' && nx != '@' &&
+                nx != '_' && nx != '%' && nx != '+' && on(o, LW_MASK_NUM)) {
+                /* A plain integer, the most common variable: no other matcher applies. */
+                emit(o, i, w - i, LW_MASK_NUM);
+                i = w;
+                continue;
+            }
             hex_word = IS_HEX(c) && (w - i >= 8 || ((w - i == 2 || w - i <= 4) &&
                                                     (nx == ':' || nx == '-')));
             if (hex_word) {
