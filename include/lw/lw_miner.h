@@ -64,6 +64,13 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
                  int64_t ts_ns, struct lw_match *out);
 
 /*
+ * With parameter extraction on: the text of the line's template as it was when the params were
+ * taken (consistent with them even while other threads generalise it), or NULL when it could
+ * not be captured. Valid until the next lw_miner_add() with @s.
+ */
+const char *lw_miner_scratch_text(const struct lw_miner_scratch *s, size_t *len);
+
+/*
  * Copies the current canonical text of template @id into @buf (capacity @cap, NUL-terminated).
  * Returns its length, or a negative LW_ENOENT when @id does not exist (evicted or never made).
  */

@@ -430,6 +430,8 @@ int lw__parse_line(const struct lw_parse_ctx *ctx, struct lw_parse_worker *w, co
     struct lw_header_result res;
     struct lw_match mt;
     long tpl_len;
+    const char *tpl;
+    size_t cap_len = 0;
     int rc;
 
     rc = lw_header_parse(ctx->h, w->hst, data, len, &res);
@@ -447,15 +449,21 @@ int lw__parse_line(const struct lw_parse_ctx *ctx, struct lw_parse_worker *w, co
     if (ctx->opts->output == LW_PARSE_OUTPUT_NONE) {
         return LW_OK;
     }
-    tpl_len = template_text(ctx, w, mt.template_id);
-    if (tpl_len < 0) {
-        return (int)tpl_len;
+    /* The text captured with the params agrees with them even under -j N. */
+    tpl = lw_miner_scratch_text(w->ms, &cap_len);
+    if (tpl == NULL) {
+        tpl_len = template_text(ctx, w, mt.template_id);
+        if (tpl_len < 0) {
+            return (int)tpl_len;
+        }
+        tpl = w->tbuf;
+        cap_len = (size_t)tpl_len;
     }
     if (ctx->opts->output == LW_PARSE_OUTPUT_JSONL) {
-        format_jsonl(ctx, &res, &mt, w->tbuf, (size_t)tpl_len, flags, lineno, file_idx, ob);
+        format_jsonl(ctx, &res, &mt, tpl, cap_len, flags, lineno, file_idx, ob);
     }
     else {
-        format_csv(&res, &mt, w->tbuf, (size_t)tpl_len, lineno, ob);
+        format_csv(&res, &mt, tpl, cap_len, lineno, ob);
     }
     return ob->oom ? LW_ENOMEM : LW_OK;
 }

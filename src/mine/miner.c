@@ -158,6 +158,9 @@ struct lw_miner_scratch {
     size_t n_stats;
     size_t since_flush;
     int want_params;
+    char *text;               /* template text captured with the params */
+    size_t text_len;
+    size_t text_cap;
 };
 
 static const char WILD[] = "<*>";
@@ -575,7 +578,17 @@ void lw_miner_scratch_destroy(struct lw_miner_scratch *s)
     lw_free(s->tok_first_span);
     lw_free(s->tok_n_span);
     lw_free(s->sb);
+    lw_free(s->text);
     lw_free(s);
+}
+
+const char *lw_miner_scratch_text(const struct lw_miner_scratch *s, size_t *len)
+{
+    if (s->text == NULL || s->text_cap == 0) {
+        return NULL;
+    }
+    *len = s->text_len;
+    return s->text;
 }
 
 /* Counts one line for template @id in the thread's table. */
@@ -1284,6 +1297,22 @@ static void extract_params(struct lw_miner *m, struct lw_miner_scratch *s, size_
 
     pthread_rwlock_rdlock(&m->lock);
     t = id_lookup(m, id);
+    s->text_len = 0;
+    if (t != NULL) {
+        /* The text as the params see it: another thread may generalise the template later. */
+        if (t->text_len + 1 > s->text_cap) {
+            char *nb = lw_realloc(s->text, t->text_len + 1);
+
+            if (nb != NULL) {
+                s->text = nb;
+                s->text_cap = t->text_len + 1;
+            }
+        }
+        if (t->text_len + 1 <= s->text_cap) {
+            memcpy(s->text, t->text, t->text_len + 1);
+            s->text_len = t->text_len;
+        }
+    }
     for (i = 0; i < n_tok && n < LW_MINER_MAX_PARAMS; i++) {
         if (t != NULL && i < t->n_tok && t->tok[i].wild) {
             out->params[n].off = s->tok_off[i];
