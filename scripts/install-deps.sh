@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libpcre2-dev zlib1g-dev libjansson-dev libxxhash-dev
+  libsqlite3-dev sqlite3 libmicrohttpd-dev libcyaml-dev libyaml-dev
   libcmocka-dev
   clang libclang-rt-14-dev
   python3

@@ -1,0 +1,61 @@
+/*
+ * The contract between inputs (file tail, syslog, HTTP, stdin) and the pipeline that consumes
+ * their lines. An input frames what it receives into lines and hands them over in groups with
+ * lw_ingest_fn; the consumer copies what it keeps before returning (nothing it is given is
+ * retained), and says LW_EAGAIN when it is full: the input must then stop reading (a file tail
+ * waits, a TCP socket is no longer polled, HTTP answers 503 with Retry-After) and offer the same
+ * group again later. This is how backpressure reaches the source.
+ */
+#ifndef LW_INGEST_H
+#define LW_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a group of lines came from; also the unit of per-source counting. */
+struct lw_ingest_source {
+    const char *input;   /* input instance name: "tail", "syslog", "http", "stdin" */
+    const char *name;    /* file path, sender address "10.0.0.1:514", client address, "-" */
+    const char *host;    /* host name when the protocol carries one (syslog HOSTNAME), or NULL */
+};
+
+/*
+ * The position after the last line of a group, for inputs that can resume (file tail). A
+ * consumer makes it durable only together with the effects of the lines before it.
+ */
+struct lw_ingest_checkpoint {
+    const char *path;      /* the file's path when the group was read */
+    uint64_t dev;          /* st_dev */
+    uint64_t ino;          /* st_ino */
+    uint64_t fingerprint;  /* XXH64 of the file's first bytes (up to 1 KiB), 0 when shorter */
+    uint64_t offset;       /* byte offset just after the group's last line */
+};
+
+struct lw_ingest_line {
+    const char *data;   /* the line without its terminator; borrowed for the call only */
+    size_t len;
+    uint32_t flags;     /* LW_LINE_* of lw_frame.h (truncated, invalid) */
+    int64_t ts_ns;      /* a time the transport supplied (HTTP "time" field), or LW_TS_UNKNOWN */
+};
+
+struct lw_ingest_group {
+    const struct lw_ingest_source *source;
+    const struct lw_ingest_line *lines;
+    size_t n_lines;
+    const struct lw_ingest_checkpoint *checkpoint;  /* NULL for inputs that cannot resume */
+};
+
+/*
+ * Consumes a group. Returns LW_OK (all lines taken), LW_EAGAIN (none taken: the pipeline is
+ * full, offer the group again later), or another negative LW_E* code (none taken; the input
+ * logs it and drops the group, counting it). Never takes part of a group. May be called from
+ * any thread; an input calls it from its own thread.
+ */
+typedef int (*lw_ingest_fn)(void *opaque, const struct lw_ingest_group *g);
+
+struct lw_ingest {
+    lw_ingest_fn fn;
+    void *opaque;
+};
+
+#endif
