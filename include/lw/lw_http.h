@@ -1,0 +1,163 @@
+/*
+ * The daemon's HTTP server (libmicrohttpd): POST /api/v1/ingest turns request bodies into groups
+ * of lines for the pipeline (struct lw_ingest of lw_ingest.h), GET /metrics serves Prometheus text
+ * and GET /api/v1/status serves JSON, both rendered by callbacks of the daemon.
+ *
+ * Three parts live here:
+ *   - the body parser (lw_http_body_*): pure functions on a buffer, used by the server and by the
+ *     fuzzer. NDJSON (one JSON object per line) or plain text, optionally gzip-compressed.
+ *   - the server (lw_http_server_*): start, stop, bound port, counters.
+ *   - a Prometheus text-format builder (lw_prom_*) for whoever renders /metrics.
+ */
+#ifndef LW_HTTP_H
+#define LW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_ingest.h"
+#include "lw/lw_level.h"
+
+/* ---- Body parsing ---------------------------------------------------------------------- */
+
+enum lw_http_body_format {
+    LW_HTTP_BODY_NDJSON = 0, /* application/x-ndjson, application/json: one object per line */
+    LW_HTTP_BODY_TEXT,       /* text/plain: each line is a log line */
+};
+
+/*
+ * A parsed body. Arrays have n_lines entries and belong to the body. lines[i].data points into
+ * the buffer given to lw_http_body_parse() (text mode) or into memory owned by the body (NDJSON
+ * mode, where strings are unescaped), so the body must outlive neither.
+ */
+struct lw_http_body {
+    struct lw_ingest_line *lines;  /* the accepted lines, in body order */
+    const char **hosts;            /* per line: NUL-terminated "host" field, or NULL */
+    enum lw_level *levels;         /* per line: "level" field, LW_LEVEL_UNKNOWN when absent */
+    size_t n_lines;                /* accepted lines */
+    size_t n_rejected;             /* malformed lines (bad JSON, not an object, no message) */
+    size_t n_blank;                /* empty or all-blank lines, skipped and not counted */
+    size_t n_physical;             /* physical lines seen: n_lines + n_rejected + n_blank */
+    char *store;                   /* unescaped strings (NDJSON), owned */
+    size_t store_len;
+    size_t store_cap;
+    size_t cap;                    /* capacity of the arrays */
+};
+
+/*
+ * Parses @buf[0..len) in @fmt into @out (which it initialises; call lw_http_body_fini() after,
+ * whatever the result). @buf is borrowed and must outlive @out in text mode. Lines longer than
+ * @max_line_bytes (0: 65536) are truncated and flagged LW_LINE_TRUNCATED; lines with invalid
+ * UTF-8 or NUL bytes are passed on and flagged LW_LINE_INVALID.
+ *
+ * NDJSON objects carry the line in "message" (or "msg", or "log"), an optional "time" (an RFC 3339
+ * string or anything lw_ts_parse() reads, or an epoch number whose magnitude picks s, ms, us or
+ * ns), "level" and "host"; other fields are ignored. A line that is not a JSON object with a
+ * string message is counted in n_rejected and skipped; an unreadable time only leaves ts_ns at
+ * LW_TS_UNKNOWN. Returns LW_OK or LW_ENOMEM. Thread-safe (no shared state).
+ */
+int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
+                       size_t max_line_bytes, struct lw_http_body *out);
+void lw_http_body_fini(struct lw_http_body *b);
+
+/*
+ * Inflates a gzip (or zlib) body, concatenated gzip members included. On success sets *@out
+ * (allocated with lw_malloc, caller frees with lw_free; NUL-terminated for convenience) and
+ * *@out_len and returns LW_OK. Returns LW_ETOOBIG as soon as the output would exceed @max_bytes
+ * (a gzip bomb costs at most @max_bytes of memory), LW_EINVAL on corrupt or truncated data,
+ * LW_ENOMEM. On failure *@out is NULL.
+ */
+int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, size_t *out_len);
+
+/* ---- Server ---------------------------------------------------------------------------- */
+
+/*
+ * Renders the /metrics text (Prometheus text format 0.0.4) or the /api/v1/status JSON. Sets
+ * *text (allocated with lw_malloc; the server frees it with lw_free) and *len, and returns LW_OK,
+ * or a negative LW_E* code (the server answers 500). Called from server threads, possibly from
+ * several at once.
+ */
+typedef int (*lw_http_metrics_cb)(void *opaque, char **text, size_t *len);
+typedef int (*lw_http_status_cb)(void *opaque, char **json, size_t *len);
+
+struct lw_http_conf {
+    const char *addr;              /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; NULL: default */
+    const char *token;             /* bearer token; required unless addr is a loopback address */
+    size_t max_body_bytes;         /* 0: 16 MiB; applies to the body as sent and as decompressed */
+    size_t max_line_bytes;         /* 0: 65536; longer lines are truncated and flagged */
+    unsigned int max_connections;  /* 0: 1024 */
+    unsigned int timeout_s;        /* idle connection timeout, 0: 30 s (defeats slowloris) */
+    unsigned int n_threads;        /* thread pool size, 0: 2 */
+    unsigned int backpressure_ms;  /* how long ingest may say LW_EAGAIN before 503; 0: 1000 */
+    struct lw_ingest ingest;       /* where ingested lines go; fn NULL: ingest answers 503 */
+    lw_http_metrics_cb metrics;    /* GET /metrics; NULL: only the server's own counters */
+    lw_http_status_cb status;      /* GET /api/v1/status; NULL: the server's own counters */
+    void *opaque;                  /* passed to metrics and status */
+};
+
+/* Counters since start; each is read atomically (the set is not one snapshot). */
+struct lw_http_stats {
+    uint64_t requests;               /* requests answered */
+    uint64_t ingest_requests;        /* POST /api/v1/ingest requests */
+    uint64_t ingest_lines;           /* lines taken by ingest.fn */
+    uint64_t ingest_rejected_lines;  /* malformed lines skipped */
+    uint64_t ingest_bytes;           /* request body bytes as received (before gunzip) */
+    uint64_t responses_2xx;
+    uint64_t responses_4xx;
+    uint64_t responses_5xx;
+    uint64_t responses_503;          /* backpressure refusals (also counted in responses_5xx) */
+};
+
+struct lw_http_server;
+
+/*
+ * Starts listening on conf->addr with an internal epoll thread pool. Strings in @conf are copied.
+ * Refuses (returns NULL, message in @err of capacity @err_len) to listen on a non-loopback
+ * address without a token, on a malformed address, or when the bind fails. When a token is set
+ * every request must carry "Authorization: Bearer <token>" (compared in constant time) or gets
+ * 401. Callbacks are only called between start and stop. Call from any one thread.
+ */
+struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, char *err,
+                                            size_t err_len);
+/* The port actually bound (useful with port 0), or 0 when @srv is NULL. */
+unsigned int lw_http_server_port(const struct lw_http_server *srv);
+void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats *out);
+/*
+ * Stops listening, waits for in-flight requests (including any waiting on backpressure) and frees
+ * @srv. NULL does nothing. No callback runs after it returns.
+ */
+void lw_http_server_stop(struct lw_http_server *srv);
+
+/* ---- Prometheus text format ------------------------------------------------------------ */
+
+/*
+ * A growing buffer of Prometheus text (format 0.0.4). The "# HELP" and "# TYPE" lines of a
+ * metric family are written the first time its name is appended; samples of one family should be
+ * appended together (Prometheus requires a family's samples to be contiguous). Initialise with
+ * {0}; the first error sticks in @rc and later calls do nothing, so callers check once at the end.
+ */
+struct lw_prom {
+    char *buf;   /* NUL-terminated text, lw_malloc'd; take it or call lw_prom_fini() */
+    size_t len;  /* bytes in @buf without the NUL */
+    size_t cap;
+    int rc;      /* LW_OK or the first error (LW_ENOMEM, LW_EINVAL) */
+};
+
+/*
+ * Appends one sample "name{labels} value". @labels is the inside of the braces, already escaped
+ * ('job="x",code="200"'), or NULL/"" for none. @help may be NULL. @type is "counter", "gauge",
+ * "untyped", ... Returns p->rc.
+ */
+int lw_prom_append(struct lw_prom *p, const char *name, const char *help, const char *type,
+                   const char *labels, double value);
+/*
+ * Appends a histogram: @n_bounds upper bounds in increasing order and @counts with n_bounds + 1
+ * per-bucket (not cumulative) counts, the last one for +Inf; writes cumulative name_bucket{le=..}
+ * samples, name_sum and name_count. Returns p->rc.
+ */
+int lw_prom_histogram(struct lw_prom *p, const char *name, const char *help, const char *labels,
+                      const double *bounds, const uint64_t *counts, size_t n_bounds, double sum);
+/* Frees the buffer and resets @p to {0}. */
+void lw_prom_fini(struct lw_prom *p);
+
+#endif

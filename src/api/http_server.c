@@ -1,0 +1,881 @@
+/*
+ * The daemon's HTTP server on libmicrohttpd (MHD): an internal epoll thread pool, a connection
+ * limit and an idle timeout (slowloris), bearer-token authentication, and three routes:
+ * POST /api/v1/ingest (body parsed by http_body.c, lines handed to struct lw_ingest in groups),
+ * GET /metrics and GET /api/v1/status (rendered by the daemon's callbacks).
+ *
+ * MHD calls the access handler several times per request: once with the headers, once per chunk
+ * of body, and once more with no data when the body is complete. Responses are queued on the
+ * last call (queueing on the first call loses keep-alive, see ENVIRONMENT.md), except errors of a
+ * request that carries a body (401, 404, 405, 413 by Content-Length, 415): those are answered as
+ * soon as they are known so that the body is never read; MHD then closes the connection.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "lw/lw_err.h"
+#include "lw/lw_header.h"
+#include "lw/lw_http.h"
+#include "lw/lw_log.h"
+#include "lw/lw_mem.h"
+
+#define DEFAULT_ADDR          "127.0.0.1:8080"
+#define DEFAULT_MAX_BODY      ((size_t)16 * 1024 * 1024)
+#define DEFAULT_MAX_CONN      1024u
+#define DEFAULT_TIMEOUT_S     30u
+#define DEFAULT_THREADS       2u
+#define DEFAULT_BACKPRESSURE  1000u
+#define GROUP_LINES           1024   /* lines per lw_ingest_group */
+
+#define HTTP_TOO_LARGE        413u   /* PAYLOAD_TOO_LARGE or CONTENT_TOO_LARGE by MHD version */
+
+#define CT_JSON "application/json"
+#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+enum route {
+    ROUTE_NONE = 0,
+    ROUTE_INGEST,
+    ROUTE_METRICS,
+    ROUTE_STATUS,
+};
+
+struct lw_http_server {
+    struct MHD_Daemon *d;
+    struct lw_http_conf conf;  /* copy; addr and token point at the fields below */
+    char *addr;
+    char *auth;                /* "Bearer <token>", or NULL when no token is required */
+    size_t auth_len;
+    unsigned int port;
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t ingest_requests;
+    atomic_uint_fast64_t ingest_lines;
+    atomic_uint_fast64_t ingest_rejected;
+    atomic_uint_fast64_t ingest_bytes;
+    atomic_uint_fast64_t r2xx;
+    atomic_uint_fast64_t r4xx;
+    atomic_uint_fast64_t r5xx;
+    atomic_uint_fast64_t r503;
+};
+
+/* Per-request state, from the first call of the access handler to the completion callback. */
+struct http_req {
+    enum route route;
+    unsigned int status;             /* an error decided before the body is complete, or 0 */
+    const char *msg;                 /* its message (static) */
+    int answered;                    /* an error was queued while the body was arriving */
+    enum lw_http_body_format fmt;
+    int gzip;                        /* Content-Encoding: gzip */
+    char *body;                      /* the body as received, lw_malloc'd */
+    size_t len;
+    size_t cap;
+};
+
+/* ---- Responses --------------------------------------------------------------------------- */
+
+static void count_status(struct lw_http_server *srv, unsigned int status)
+{
+    atomic_fetch_add(&srv->requests, 1);
+    if (status >= 200 && status < 300) {
+        atomic_fetch_add(&srv->r2xx, 1);
+    }
+    else if (status >= 400 && status < 500) {
+        atomic_fetch_add(&srv->r4xx, 1);
+    }
+    else if (status >= 500) {
+        atomic_fetch_add(&srv->r5xx, 1);
+        if (status == 503) {
+            atomic_fetch_add(&srv->r503, 1);
+        }
+    }
+}
+
+static enum MHD_Result respond(struct lw_http_server *srv, struct MHD_Connection *conn,
+                               unsigned int status, const char *ctype, const char *body,
+                               size_t len, const char *hname, const char *hvalue)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    if (ctype != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    }
+    if (hname != NULL) {
+        MHD_add_response_header(resp, hname, hvalue);
+    }
+    ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    if (ret == MHD_YES) {
+        count_status(srv, status);
+    }
+    return ret;
+}
+
+/* {"error":"<msg>"}; messages are static strings without characters JSON must escape. */
+static enum MHD_Result respond_error(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                     unsigned int status, const char *msg)
+{
+    char body[256];
+    int n;
+
+    n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+    if (n < 0 || (size_t)n >= sizeof(body)) {
+        n = 0;
+    }
+    if (status == MHD_HTTP_UNAUTHORIZED) {
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n,
+                       MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    }
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_ALLOW,
+                       "POST");
+    }
+    return respond(srv, conn, status, CT_JSON, body, (size_t)n, NULL, NULL);
+}
+
+/* ---- Request classification ---------------------------------------------------------------- */
+
+/* Compares in time that depends only on the expected length, not on where the bytes differ. */
+static int auth_ok(const struct lw_http_server *srv, const char *given)
+{
+    size_t glen;
+    size_t i;
+    unsigned char diff;
+
+    if (srv->auth == NULL) {
+        return 1;
+    }
+    if (given == NULL) {
+        return 0;
+    }
+    glen = strlen(given);
+    diff = glen != srv->auth_len;
+    for (i = 0; i < srv->auth_len; i++) {
+        diff |= (unsigned char)srv->auth[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+    }
+    return diff == 0;
+}
+
+/* Content-Type without parameters ("application/json; charset=utf-8"), case-insensitive. */
+static int ctype_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, const char *url,
+                     const char *method, struct http_req *req)
+{
+    const char *ct;
+    const char *ce;
+    const char *cl;
+    int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+    if (!auth_ok(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_AUTHORIZATION))) {
+        req->status = MHD_HTTP_UNAUTHORIZED;
+        req->msg = "missing or wrong bearer token";
+        return;
+    }
+    if (strcmp(url, "/api/v1/ingest") == 0) {
+        req->route = ROUTE_INGEST;
+    }
+    else if (strcmp(url, "/metrics") == 0) {
+        req->route = ROUTE_METRICS;
+    }
+    else if (strcmp(url, "/api/v1/status") == 0) {
+        req->route = ROUTE_STATUS;
+    }
+    else {
+        req->status = MHD_HTTP_NOT_FOUND;
+        req->msg = "not found";
+        return;
+    }
+    if ((req->route == ROUTE_INGEST && !is_post) || (req->route != ROUTE_INGEST && !is_get)) {
+        req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        req->msg = "method not allowed";
+        return;
+    }
+    if (req->route != ROUTE_INGEST) {
+        return;
+    }
+    ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct == NULL || ctype_is(ct, "text/plain")) {
+        req->fmt = LW_HTTP_BODY_TEXT;
+    }
+    else if (ctype_is(ct, "application/x-ndjson") || ctype_is(ct, "application/json") ||
+             ctype_is(ct, "application/jsonlines") || ctype_is(ct, "application/x-jsonlines")) {
+        req->fmt = LW_HTTP_BODY_NDJSON;
+    }
+    else {
+        req->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        req->msg = "Content-Type must be application/x-ndjson, application/json or text/plain";
+        return;
+    }
+    ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (ce != NULL && strcasecmp(ce, "gzip") == 0) {
+        req->gzip = 1;
+    }
+    else if (ce != NULL && strcasecmp(ce, "identity") != 0) {
+        req->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        req->msg = "Content-Encoding must be gzip or identity";
+        return;
+    }
+    cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end;
+        unsigned long long n;
+
+        errno = 0;
+        n = strtoull(cl, &end, 10);
+        if (errno != 0 || n > srv->conf.max_body_bytes) {
+            req->status = HTTP_TOO_LARGE;
+            req->msg = "request body too large";
+            return;
+        }
+        /* Reserve up front so that the body is copied once. */
+        if (n > 0) {
+            req->body = lw_malloc((size_t)n);
+            req->cap = req->body != NULL ? (size_t)n : 0;
+        }
+    }
+}
+
+static int has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+    return (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
+}
+
+static int body_append(struct http_req *req, const char *data, size_t n, size_t max)
+{
+    char *nbuf;
+    size_t cap;
+
+    if (n > max - req->len) {
+        return LW_ETOOBIG;
+    }
+    if (req->cap - req->len < n) {
+        cap = req->cap ? req->cap : 64 * 1024;
+        while (cap - req->len < n) {
+            cap = cap > max / 2 ? max : cap * 2;
+        }
+        nbuf = lw_realloc(req->body, cap);
+        if (nbuf == NULL) {
+            return LW_ENOMEM;
+        }
+        req->body = nbuf;
+        req->cap = cap;
+    }
+    memcpy(req->body + req->len, data, n);
+    req->len += n;
+    return LW_OK;
+}
+
+/* ---- Routes ---------------------------------------------------------------------------- */
+
+static void sleep_ms(unsigned int ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/*
+ * Offers one group, retrying LW_EAGAIN for up to backpressure_ms with a short sleep: the
+ * pipeline drains in milliseconds when it is merely busy, and a 503 makes the client wait.
+ */
+static int offer(struct lw_http_server *srv, const struct lw_ingest_group *g)
+{
+    unsigned int waited = 0;
+    unsigned int step = 5;
+    int rc;
+
+    for (;;) {
+        rc = srv->conf.ingest.fn(srv->conf.ingest.opaque, g);
+        if (rc != LW_EAGAIN || waited >= srv->conf.backpressure_ms) {
+            return rc;
+        }
+        sleep_ms(step);
+        waited += step;
+        step = step < 50 ? step * 2 : 50;
+    }
+}
+
+static void client_name(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci;
+    char ip[INET6_ADDRSTRLEN];
+    const struct sockaddr *sa;
+
+    snprintf(out, cap, "-");
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL) {
+        return;
+    }
+    sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+        if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, cap, "%s:%u", ip, (unsigned int)ntohs(in->sin_port));
+        }
+    }
+    else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)) != NULL) {
+            snprintf(out, cap, "[%s]:%u", ip, (unsigned int)ntohs(in6->sin6_port));
+        }
+    }
+}
+
+static int same_host(const char *a, const char *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static enum MHD_Result ingest_counts(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                     unsigned int status, size_t accepted, size_t rejected,
+                                     const char *error)
+{
+    char body[256];
+    int n;
+
+    if (error != NULL) {
+        n = snprintf(body, sizeof(body), "{\"accepted\":%zu,\"rejected\":%zu,\"error\":\"%s\"}\n",
+                     accepted, rejected, error);
+    }
+    else {
+        n = snprintf(body, sizeof(body), "{\"accepted\":%zu,\"rejected\":%zu}\n", accepted,
+                     rejected);
+    }
+    if (n < 0 || (size_t)n >= sizeof(body)) {
+        n = 0;
+    }
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_RETRY_AFTER,
+                       "1");
+    }
+    return respond(srv, conn, status, CT_JSON, body, (size_t)n, NULL, NULL);
+}
+
+/*
+ * Parses the whole body first, then offers groups of up to GROUP_LINES lines (a new group also
+ * starts where the "host" field changes, since the host travels in the group's source). When a
+ * group is refused the rest is not accepted either: the answer is 503 with the number of lines
+ * taken before, so that a client can resend exactly the rest.
+ */
+static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                     struct http_req *req)
+{
+    struct lw_http_body b;
+    struct lw_ingest_source src;
+    struct lw_ingest_group g;
+    char name[INET6_ADDRSTRLEN + 16];
+    const char *data = req->body;
+    size_t len = req->len;
+    char *plain = NULL;
+    size_t plain_len = 0;
+    size_t i;
+    size_t j;
+    size_t accepted = 0;
+    enum MHD_Result ret;
+    int rc;
+
+    atomic_fetch_add(&srv->ingest_requests, 1);
+    atomic_fetch_add(&srv->ingest_bytes, req->len);
+    if (req->gzip) {
+        rc = lw_http_gunzip(req->body, req->len, srv->conf.max_body_bytes, &plain, &plain_len);
+        if (rc == LW_ETOOBIG) {
+            return respond_error(srv, conn, HTTP_TOO_LARGE,
+                                 "decompressed body too large");
+        }
+        if (rc == LW_ENOMEM) {
+            return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        }
+        if (rc < 0) {
+            return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, "corrupt gzip body");
+        }
+        data = plain;
+        len = plain_len;
+    }
+    rc = lw_http_body_parse(data != NULL ? data : "", len, req->fmt, srv->conf.max_line_bytes, &b);
+    if (rc < 0) {
+        lw_http_body_fini(&b);
+        lw_free(plain);
+        return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    atomic_fetch_add(&srv->ingest_rejected, b.n_rejected);
+    if (b.n_lines > 0 && srv->conf.ingest.fn == NULL) {
+        lw_http_body_fini(&b);
+        lw_free(plain);
+        return ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, 0, b.n_rejected,
+                             "no pipeline");
+    }
+    client_name(conn, name, sizeof(name));
+    src.input = "http";
+    src.name = name;
+    for (i = 0; i < b.n_lines; i = j) {
+        j = i + 1;
+        while (j < b.n_lines && j - i < GROUP_LINES && same_host(b.hosts[i], b.hosts[j])) {
+            j++;
+        }
+        src.host = b.hosts[i];
+        g.source = &src;
+        g.lines = &b.lines[i];
+        g.n_lines = j - i;
+        g.checkpoint = NULL;
+        rc = offer(srv, &g);
+        if (rc < 0) {
+            break;
+        }
+        accepted += j - i;
+    }
+    atomic_fetch_add(&srv->ingest_lines, accepted);
+    if (rc == LW_EAGAIN && i < b.n_lines) {
+        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, accepted, b.n_rejected,
+                            "pipeline full, retry the lines after the accepted ones");
+    }
+    else if (i < b.n_lines) {
+        lw_warn("http", "ingest from %s: %zu lines dropped: %s", name, b.n_lines - accepted,
+                lw_strerror(rc));
+        ret = ingest_counts(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, accepted, b.n_rejected,
+                            "pipeline error");
+    }
+    else {
+        ret = ingest_counts(srv, conn, MHD_HTTP_ACCEPTED, accepted, b.n_rejected, NULL);
+    }
+    lw_http_body_fini(&b);
+    lw_free(plain);
+    return ret;
+}
+
+/* The server's own counters, appended to the daemon's metrics. */
+static void own_metrics(struct lw_http_server *srv, struct lw_prom *p)
+{
+    struct lw_http_stats st;
+
+    lw_http_server_stats(srv, &st);
+    lw_prom_append(p, "lw_http_requests_total", "HTTP requests answered.", "counter", NULL,
+                   (double)st.requests);
+    lw_prom_append(p, "lw_http_responses_total", "HTTP responses by status class.", "counter",
+                   "code=\"2xx\"", (double)st.responses_2xx);
+    lw_prom_append(p, "lw_http_responses_total", NULL, "counter", "code=\"4xx\"",
+                   (double)st.responses_4xx);
+    lw_prom_append(p, "lw_http_responses_total", NULL, "counter", "code=\"5xx\"",
+                   (double)st.responses_5xx);
+    lw_prom_append(p, "lw_http_backpressure_total",
+                   "Ingest requests refused with 503 because the pipeline was full.", "counter",
+                   NULL, (double)st.responses_503);
+    lw_prom_append(p, "lw_http_ingest_lines_total", "Lines taken from HTTP ingest.", "counter",
+                   NULL, (double)st.ingest_lines);
+    lw_prom_append(p, "lw_http_ingest_rejected_lines_total",
+                   "Malformed HTTP ingest lines skipped.", "counter", NULL,
+                   (double)st.ingest_rejected_lines);
+    lw_prom_append(p, "lw_http_ingest_bytes_total", "HTTP ingest body bytes as received.",
+                   "counter", NULL, (double)st.ingest_bytes);
+}
+
+static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Connection *conn)
+{
+    struct lw_prom p = {0};
+    char *text = NULL;
+    size_t len = 0;
+    enum MHD_Result ret;
+    int rc;
+
+    if (srv->conf.metrics != NULL) {
+        rc = srv->conf.metrics(srv->conf.opaque, &text, &len);
+        if (rc < 0) {
+            lw_free(text);
+            return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics failed");
+        }
+    }
+    own_metrics(srv, &p);
+    if (p.rc < 0) {
+        lw_free(text);
+        lw_prom_fini(&p);
+        return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    if (len > 0) {
+        /* The daemon's text comes first; make sure it ends its last line. */
+        char *all = lw_malloc(len + 1 + p.len);
+
+        if (all == NULL) {
+            lw_free(text);
+            lw_prom_fini(&p);
+            return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        }
+        memcpy(all, text, len);
+        if (text[len - 1] != '\n') {
+            all[len++] = '\n';
+        }
+        memcpy(all + len, p.buf, p.len);
+        ret = respond(srv, conn, MHD_HTTP_OK, CT_PROM, all, len + p.len, NULL, NULL);
+        lw_free(all);
+    }
+    else {
+        ret = respond(srv, conn, MHD_HTTP_OK, CT_PROM, p.buf, p.len, NULL, NULL);
+    }
+    lw_free(text);
+    lw_prom_fini(&p);
+    return ret;
+}
+
+static enum MHD_Result handle_status(struct lw_http_server *srv, struct MHD_Connection *conn)
+{
+    struct lw_http_stats st;
+    char *json = NULL;
+    size_t len = 0;
+    char own[512];
+    enum MHD_Result ret;
+    int n;
+    int rc;
+
+    if (srv->conf.status != NULL) {
+        rc = srv->conf.status(srv->conf.opaque, &json, &len);
+        if (rc < 0) {
+            lw_free(json);
+            return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "status failed");
+        }
+        ret = respond(srv, conn, MHD_HTTP_OK, CT_JSON, json != NULL ? json : "", len, NULL, NULL);
+        lw_free(json);
+        return ret;
+    }
+    lw_http_server_stats(srv, &st);
+    n = snprintf(own, sizeof(own),
+                 "{\"http\":{\"requests\":%llu,\"ingest_lines\":%llu,"
+                 "\"ingest_rejected_lines\":%llu,\"ingest_bytes\":%llu}}\n",
+                 (unsigned long long)st.requests, (unsigned long long)st.ingest_lines,
+                 (unsigned long long)st.ingest_rejected_lines,
+                 (unsigned long long)st.ingest_bytes);
+    if (n < 0 || (size_t)n >= sizeof(own)) {
+        n = 0;
+    }
+    return respond(srv, conn, MHD_HTTP_OK, CT_JSON, own, (size_t)n, NULL, NULL);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------------------------ */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct lw_http_server *srv = cls;
+    struct http_req *req = *con_cls;
+    int rc;
+
+    if (req == NULL) {
+        req = lw_calloc(1, sizeof(*req));
+        if (req == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = req;
+        classify(srv, conn, url, method, req);
+        if (req->status != 0 && has_body(conn)) {
+            return respond_error(srv, conn, req->status, req->msg);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (req->status == 0 && req->route == ROUTE_INGEST) {
+            rc = body_append(req, upload_data, *upload_data_size, srv->conf.max_body_bytes);
+            if (rc == LW_ETOOBIG) {
+                req->status = HTTP_TOO_LARGE;
+                req->msg = "request body too large";
+            }
+            else if (rc < 0) {
+                req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                req->msg = "out of memory";
+            }
+        }
+        *upload_data_size = 0;
+        if (req->status != 0 && !req->answered) {
+            /*
+             * Answer at once and stop reading (MHD closes the connection after the response).
+             * Should MHD refuse a response in the middle of a body, the rest of the body is
+             * discarded unread into memory and the error is sent at its end.
+             */
+            if (respond_error(srv, conn, req->status, req->msg) == MHD_YES) {
+                req->answered = 1;  /* ignore whatever else arrives */
+            }
+        }
+        return MHD_YES;
+    }
+    if (req->answered) {
+        return MHD_YES;
+    }
+    if (req->status != 0) {
+        return respond_error(srv, conn, req->status, req->msg);
+    }
+    switch (req->route) {
+    case ROUTE_INGEST:
+        return handle_ingest(srv, conn, req);
+    case ROUTE_METRICS:
+        return handle_metrics(srv, conn);
+    case ROUTE_STATUS:
+        return handle_status(srv, conn);
+    default:
+        return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, "not found");
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *req = *con_cls;
+
+    if (req != NULL) {
+        lw_free(req->body);
+        lw_free(req);
+        *con_cls = NULL;
+    }
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                              va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n') {
+        msg[--n] = '\0';
+    }
+    lw_warn("http", "%s", msg);
+}
+
+/* ---- Start and stop ---------------------------------------------------------------------- */
+
+/*
+ * Parses "ip:port", "[ipv6]:port" or "localhost:port" into @ss. Returns 1 when the address is a
+ * loopback address, 0 when it is not, -1 when it is malformed.
+ */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon;
+    const char *h;
+    size_t hlen;
+    char *end;
+    unsigned long port;
+
+    memset(ss, 0, sizeof(*ss));
+    if (addr[0] == '[') {
+        h = addr + 1;
+        colon = strchr(addr, ']');
+        if (colon == NULL || colon[1] != ':') {
+            return -1;
+        }
+        hlen = (size_t)(colon - h);
+        colon++;
+    }
+    else {
+        h = addr;
+        colon = strrchr(addr, ':');
+        if (colon == NULL) {
+            return -1;
+        }
+        hlen = (size_t)(colon - h);
+    }
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535) {
+        return -1;
+    }
+    if (strcmp(host, "localhost") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+    }
+    if (addr[0] != '[') {
+        struct sockaddr_in *in = (struct sockaddr_in *)(void *)ss;
+
+        if (inet_pton(AF_INET, host, &in->sin_addr) != 1) {
+            return -1;
+        }
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        *sslen = sizeof(*in);
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)ss;
+
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) {
+            return -1;
+        }
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *sslen = sizeof(*in6);
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+}
+
+struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, char *err,
+                                            size_t err_len)
+{
+    struct lw_http_server *srv;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    const union MHD_DaemonInfo *di;
+    unsigned int flags;
+    int loopback;
+
+    srv = lw_calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        snprintf(err, err_len, "http: out of memory");
+        return NULL;
+    }
+    srv->conf = *conf;
+    srv->addr = lw_strdup(conf->addr != NULL ? conf->addr : DEFAULT_ADDR);
+    if (srv->addr == NULL) {
+        snprintf(err, err_len, "http: out of memory");
+        goto fail_free;
+    }
+    srv->conf.addr = srv->addr;
+    srv->conf.token = NULL;
+    if (srv->conf.max_body_bytes == 0) {
+        srv->conf.max_body_bytes = DEFAULT_MAX_BODY;
+    }
+    if (srv->conf.max_connections == 0) {
+        srv->conf.max_connections = DEFAULT_MAX_CONN;
+    }
+    if (srv->conf.timeout_s == 0) {
+        srv->conf.timeout_s = DEFAULT_TIMEOUT_S;
+    }
+    if (srv->conf.n_threads == 0) {
+        srv->conf.n_threads = DEFAULT_THREADS;
+    }
+    if (srv->conf.backpressure_ms == 0) {
+        srv->conf.backpressure_ms = DEFAULT_BACKPRESSURE;
+    }
+    loopback = parse_addr(srv->addr, &ss, &sslen);
+    if (loopback < 0) {
+        snprintf(err, err_len, "http: bad listen address '%s' (want ip:port or [ipv6]:port)",
+                 srv->addr);
+        goto fail_free;
+    }
+    if (conf->token != NULL && conf->token[0] != '\0') {
+        size_t tlen = strlen(conf->token);
+
+        srv->auth_len = 7 + tlen;
+        srv->auth = lw_malloc(srv->auth_len + 1);
+        if (srv->auth == NULL) {
+            snprintf(err, err_len, "http: out of memory");
+            goto fail_free;
+        }
+        memcpy(srv->auth, "Bearer ", 7);
+        memcpy(srv->auth + 7, conf->token, tlen + 1);
+    }
+    else if (!loopback) {
+        snprintf(err, err_len,
+                 "http: refusing to listen on non-loopback address '%s' without a token "
+                 "(set a bearer token, or listen on 127.0.0.1)",
+                 srv->addr);
+        goto fail_free;
+    }
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    srv->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, srv->conf.n_threads, MHD_OPTION_CONNECTION_LIMIT,
+        srv->conf.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, srv->conf.timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        srv, MHD_OPTION_END);
+    if (srv->d == NULL) {
+        snprintf(err, err_len, "http: cannot listen on %s: %s", srv->addr,
+                 errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
+        goto fail_free;
+    }
+    di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di != NULL ? di->port : 0;
+    (void)sslen;
+    return srv;
+fail_free:
+    lw_free(srv->auth);
+    lw_free(srv->addr);
+    lw_free(srv);
+    return NULL;
+}
+
+unsigned int lw_http_server_port(const struct lw_http_server *srv)
+{
+    return srv != NULL ? srv->port : 0;
+}
+
+void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats *out)
+{
+    struct lw_http_server *s = (struct lw_http_server *)(uintptr_t)srv;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL) {
+        return;
+    }
+    out->requests = atomic_load(&s->requests);
+    out->ingest_requests = atomic_load(&s->ingest_requests);
+    out->ingest_lines = atomic_load(&s->ingest_lines);
+    out->ingest_rejected_lines = atomic_load(&s->ingest_rejected);
+    out->ingest_bytes = atomic_load(&s->ingest_bytes);
+    out->responses_2xx = atomic_load(&s->r2xx);
+    out->responses_4xx = atomic_load(&s->r4xx);
+    out->responses_5xx = atomic_load(&s->r5xx);
+    out->responses_503 = atomic_load(&s->r503);
+}
+
+void lw_http_server_stop(struct lw_http_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    MHD_stop_daemon(srv->d);
+    if (srv->auth != NULL) {
+        /* The token is a secret: do not leave it in freed memory. */
+        volatile char *v = srv->auth;
+        size_t i;
+
+        for (i = 0; i < srv->auth_len; i++) {
+            v[i] = 0;
+        }
+    }
+    lw_free(srv->auth);
+    lw_free(srv->addr);
+    lw_free(srv);
+}
