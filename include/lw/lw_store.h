@@ -1,0 +1,279 @@
+/*
+ * The embedded store: one SQLite database, DIR/logwarden.db, that keeps what the daemon must not
+ * lose across restarts: templates, per-window counts (per template, per template and source, per
+ * level), input checkpoints, the miner state, the total of lines ever counted (stored_lines),
+ * anomalies and alerts. docs/store.md describes every table and column.
+ *
+ * Threads. A struct lw_store is one SQLite connection and must be used by one thread at a time.
+ * The daemon has exactly one writer (the store thread); readers (HTTP API, `logwarden status`)
+ * open their own handle, usually read-only (conf.read_only), and see a consistent snapshot of
+ * the last commit while the writer goes on (WAL mode).
+ *
+ * SQL. Every statement is a constant string prepared once and cached in the handle; values are
+ * always bound as parameters. No SQL text is ever assembled from data.
+ *
+ * Durability. The database runs in WAL mode with synchronous=NORMAL (FULL with conf.sync_full):
+ * a commit has been written to DIR/logwarden.db-wal with write(2) when lw_store_commit() returns,
+ * so it survives a crash or SIGKILL of the process. Only a power loss or kernel crash can lose
+ * the transactions committed since the last WAL checkpoint (the WAL is fsynced at checkpoints);
+ * the database then opens at an earlier commit, never half of one. Because a group's counts, its
+ * input checkpoint and the stored_lines increment are committed in one transaction, a lost
+ * commit loses all three together and the input re-reads those lines: at-least-once holds, and
+ * at most the one batch being committed at the moment of a crash is counted twice.
+ *
+ * Time. All times are nanoseconds since the Unix epoch (int64_t). Window rows are keyed by the
+ * window's start, computed by the caller (lw_store_window_start() helps).
+ */
+#ifndef LW_STORE_H
+#define LW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_ingest.h"
+
+/* Schema version this build creates and understands; older stores are migrated on open. */
+#define LW_STORE_SCHEMA_VERSION 1
+/* The database file inside the data directory, and the lock file of lw_store_lock(). */
+#define LW_STORE_DB_NAME   "logwarden.db"
+#define LW_STORE_LOCK_NAME "lock"
+
+#define LW_STORE_DEFAULT_RETENTION_S (7 * 86400)
+#define LW_STORE_DEFAULT_WINDOW_S    10
+
+struct lw_store;
+
+/* Zeroed fields take their defaults. */
+struct lw_store_conf {
+    int64_t retention_s;      /* 0: 7 days; window rows and anomalies older than this are pruned */
+    int64_t window_s;         /* 0: 10 s; length of a count window, recorded in meta */
+    int busy_timeout_ms;      /* 0: 5000; how long a statement waits for another connection */
+    int read_only;            /* 1: open with SQLITE_OPEN_READONLY, never create or migrate */
+    int sync_full;            /* 1: synchronous=FULL (fsync every commit; survives power loss) */
+};
+
+/*
+ * Opens (and creates when missing, with its parents) the data directory @dir and the database
+ * DIR/logwarden.db in it, sets WAL mode and the pragmas above, and creates or migrates the
+ * schema: each migration step runs in its own transaction that also records the new
+ * schema_version in table meta. A store written by a newer logwarden (schema_version above
+ * LW_STORE_SCHEMA_VERSION) is refused. With conf->read_only the database must exist and is
+ * neither created nor migrated (an older schema is refused too). @conf may be NULL (defaults).
+ *
+ * Returns a handle to close with lw_store_close(), or NULL with a message in @err (which says
+ * "no logwarden store in DIR" when a read-only open finds no database, "... schema version N,
+ * newer than ..." for a newer store). Call lw_store_lock() first in the daemon: the store does
+ * not itself keep a second writer process out (SQLite would only serialize the two).
+ */
+struct lw_store *lw_store_open(const char *dir, const struct lw_store_conf *conf, char *err,
+                               size_t err_len);
+/*
+ * Closes @s, rolling back an open transaction. lw_store_close(NULL) does nothing. Returns
+ * nothing: a close cannot fail once every statement is finalized, which the handle ensures.
+ */
+void lw_store_close(struct lw_store *s);
+
+/*
+ * The last error message on @s (SQLite's, with the statement's purpose), "" when none. Valid
+ * until the next call on @s. Functions below return negative LW_E* codes and leave the detail
+ * here; they do not log.
+ */
+const char *lw_store_errmsg(const struct lw_store *s);
+
+/* The window length (seconds) and retention (seconds) of @s after defaults. */
+int64_t lw_store_window_s(const struct lw_store *s);
+int64_t lw_store_retention_s(const struct lw_store *s);
+/*
+ * The start of the window that holds @ts_ns: ts_ns rounded down to a multiple of window_s
+ * (floor, also for times before 1970).
+ */
+int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns);
+
+/*
+ * ---- Writer API: one thread. ----
+ *
+ * Every write function may be called inside lw_store_begin() .. lw_store_commit() (the normal
+ * case: one transaction per pipeline group) or alone, when it commits on its own. They return
+ * LW_OK, LW_EINVAL (bad argument, or a read-only handle: LW_EIO), LW_ENOMEM, LW_EAGAIN (the
+ * database stayed locked by another connection for busy_timeout_ms), LW_ECORRUPT or LW_EIO.
+ * After a failed write inside a transaction, call lw_store_rollback(): the transaction may hold
+ * part of the group.
+ */
+
+/*
+ * Starts a write transaction (BEGIN IMMEDIATE: the write lock is taken now, so a later
+ * statement never fails on a lock upgrade). LW_EINVAL when one is already open.
+ */
+int lw_store_begin(struct lw_store *s);
+/*
+ * Commits the open transaction; when it returns LW_OK everything written since begin is durable
+ * as described at the top of this file. On failure the transaction is rolled back (nothing of
+ * it is stored) and the caller offers the same data again. LW_EINVAL when none is open.
+ */
+int lw_store_commit(struct lw_store *s);
+/* Discards the open transaction. LW_OK also when none is open. */
+int lw_store_rollback(struct lw_store *s);
+/* 1 when a transaction is open on @s. */
+int lw_store_in_transaction(const struct lw_store *s);
+
+/* Adds @count to window_counts(window_start_ns, template_id) (creates the row at 0 first). */
+int lw_store_add_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              uint64_t count);
+/* Adds @count to window_source_counts; @source (borrowed, any bytes but NUL) names the source. */
+int lw_store_add_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              const char *source, uint64_t count);
+/* Adds @count to window_level_counts; @level is an enum lw_level (lw_level.h) value. */
+int lw_store_add_level_count(struct lw_store *s, int64_t window_start_ns, int level,
+                             uint64_t count);
+
+/*
+ * Creates or updates template @id: its text becomes @text (borrowed; NULL keeps the stored text,
+ * or '' for a new row), first_seen is the lower and last_seen the higher of stored and given
+ * (LW_TS_UNKNOWN, INT64_MIN, means "not known" and changes nothing), and @count_delta is added.
+ */
+int lw_store_upsert_template(struct lw_store *s, uint32_t id, const char *text, int64_t first_ns,
+                             int64_t last_ns, uint64_t count_delta);
+
+/*
+ * Records where input @input (e.g. "tail") stands in file @ck->path: replaces the row
+ * (input, path) with dev, ino, fingerprint and offset. @ck and its path are borrowed.
+ */
+int lw_store_set_checkpoint(struct lw_store *s, const struct lw_ingest_checkpoint *ck,
+                            const char *input);
+/* Deletes the checkpoint (input, path), for a file that is gone. LW_OK when there was none. */
+int lw_store_delete_checkpoint(struct lw_store *s, const char *input, const char *path);
+
+/* Adds @n to the counter stored_lines. Nothing ever lowers it (not even lw_store_prune()). */
+int lw_store_add_stored_lines(struct lw_store *s, uint64_t n);
+
+/*
+ * Replaces the saved miner state with @len bytes at @blob (borrowed; lw_miner_save_buf output).
+ * Template ids in window rows must exist in the saved state, or a restarted miner could hand the
+ * same id to another template: save the miner in the same transaction as the first counts of a
+ * group that created templates (or before it).
+ */
+int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
+
+/* An anomaly as a detector reports it; every pointer is borrowed for the call. */
+struct lw_store_anomaly {
+    int64_t ts_ns;                 /* event time of the anomaly (start of its window) */
+    const char *detector;          /* detector name, "rate" */
+    double score;                  /* detector-specific, higher is more anomalous */
+    uint32_t template_id;          /* 0 when not about one template */
+    const char *source;            /* NULL when not about one source */
+    const char *summary;           /* one line for humans */
+    const char *explanation_json;  /* JSON text or NULL; stored as given, not validated */
+    const char *samples_json;      /* JSON array of sample lines or NULL */
+};
+/* Inserts @a; its new row id goes to *@id_out (may be NULL). */
+int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a,
+                            int64_t *id_out);
+
+/* An alert raised for an anomaly; pointers borrowed for the call. */
+struct lw_store_alert {
+    int64_t anomaly_id;    /* row id from lw_store_insert_anomaly() */
+    const char *incident;  /* grouping key of the alert manager */
+    const char *severity;  /* "info", "warning", "critical" */
+    const char *state;     /* "pending", "sent", "failed", "suppressed" */
+    int64_t created_ns;
+    int64_t sent_ns;       /* 0 while not sent */
+    const char *sink;      /* sink name or NULL */
+};
+/* Inserts @a; its new row id goes to *@id_out (may be NULL). */
+int lw_store_insert_alert(struct lw_store *s, const struct lw_store_alert *a, int64_t *id_out);
+/* Sets state and sent_ns of alert @id. LW_ENOENT when there is no such alert. */
+int lw_store_set_alert_state(struct lw_store *s, int64_t id, const char *state, int64_t sent_ns);
+
+/*
+ * Retention: deletes window rows whose window_start_ns is older than @now_ns - retention, the
+ * anomalies older than that, and alerts created before it. Templates are kept (one small row per
+ * template ever seen; old anomalies and the miner state still refer to them). stored_lines is
+ * never lowered. Runs in its own transaction unless one is open. The number of rows deleted goes
+ * to *@n_deleted (may be NULL). Space is reused by later inserts, the file does not shrink.
+ */
+int lw_store_prune(struct lw_store *s, int64_t now_ns, uint64_t *n_deleted);
+
+/*
+ * ---- Readers: any handle, including read-only ones. ----
+ * Inside a transaction they see its uncommitted writes.
+ */
+
+/*
+ * Looks up the checkpoint (input, path). On LW_OK fills @out: dev, ino, fingerprint, offset,
+ * and out->path = @path (the caller's pointer, so nothing is allocated). LW_ENOENT when none.
+ */
+int lw_store_get_checkpoint(struct lw_store *s, const char *input, const char *path,
+                            struct lw_ingest_checkpoint *out);
+/*
+ * Calls @cb for every checkpoint of @input in path order (for a tail that follows a glob);
+ * ck->path is borrowed for the callback only. Stops when @cb returns non-zero and returns
+ * that value; LW_OK after the last one, or a negative LW_E* code.
+ */
+typedef int (*lw_store_checkpoint_cb)(void *opaque, const struct lw_ingest_checkpoint *ck);
+int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
+                                void *opaque);
+
+/*
+ * Loads the saved miner state into a buffer from lw_malloc() that the caller frees with
+ * lw_free() (*@blob, *@len). LW_ENOENT when none was saved.
+ */
+int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len);
+
+int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
+int lw_store_template_count(struct lw_store *s, uint64_t *out);
+/* The count of one window row; 0 (and LW_OK) when there is no such row. */
+int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              uint64_t *out);
+int lw_store_get_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              const char *source, uint64_t *out);
+int lw_store_get_level_count(struct lw_store *s, int64_t window_start_ns, int level,
+                             uint64_t *out);
+
+/* What `logwarden status` prints about the store. */
+struct lw_store_status {
+    int schema_version;
+    uint64_t stored_lines;     /* lines ever counted */
+    uint64_t n_templates;
+    uint64_t n_windows;        /* distinct window starts in window_counts */
+    int64_t oldest_window_ns;  /* start of the oldest window, 0 when there is none */
+    int64_t newest_window_ns;  /* start of the newest window, 0 when there is none */
+    uint64_t n_checkpoints;
+    uint64_t n_anomalies;
+    uint64_t n_alerts;
+    int64_t window_s;          /* as recorded in meta when the store was last opened to write */
+    int64_t retention_s;       /* idem */
+    uint64_t db_bytes;         /* size of logwarden.db */
+    uint64_t wal_bytes;        /* size of logwarden.db-wal, 0 when absent */
+};
+
+/*
+ * Fills @out from one read snapshot of @s (writer or reader handle). Cost: a seek per window
+ * plus a count of templates, a few milliseconds on a week of windows.
+ */
+int lw_store_stat(struct lw_store *s, struct lw_store_status *out);
+/*
+ * For `logwarden status`: opens DIR/logwarden.db read-only, fills @out, closes. Works whether
+ * or not a daemon is writing (WAL readers do not block the writer). Returns LW_ENOENT with
+ * "no logwarden store in DIR" in @err when there is no database, LW_EVERSION for a newer schema,
+ * other LW_E* codes with a message. Any thread.
+ */
+int lw_store_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len);
+
+/* Runs PRAGMA integrity_check; copies "ok" or the problems found (truncated) into @result. */
+int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap);
+
+/*
+ * ---- One daemon per data directory. ----
+ *
+ * Takes an exclusive flock(2) on DIR/lock (creating @dir and the file when missing) and writes
+ * this process's pid into it. On LW_OK *@fd_out holds the lock until lw_store_unlock() or exit
+ * (the kernel drops it even after SIGKILL, so no stale lock survives a crash). When another
+ * process (or another lock call in this one) holds it, returns LW_EAGAIN with "another logwarden
+ * is running on DIR (pid N)" in @err; LW_EIO for other failures. The file is never deleted:
+ * deleting it would let two processes lock two different files.
+ */
+int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len);
+/* Releases the lock and closes @fd. A negative @fd does nothing. */
+void lw_store_unlock(int fd);
+
+#endif

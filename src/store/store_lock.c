@@ -1,0 +1,124 @@
+/*
+ * One daemon per data directory: an exclusive flock(2) on DIR/lock. flock locks belong to the
+ * open file description, so the kernel drops them when the holder exits in any way (even
+ * SIGKILL): no stale lock needs cleaning up, and the file itself is never removed (removing it
+ * would let a newcomer create and lock a fresh file while the old holder still runs). The pid
+ * written into the file is only there for the message; the lock is what decides.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lw/lw_err.h"
+#include "lw/lw_store.h"
+#include "store/store_int.h"
+
+int lw__store_mkdirs(const char *dir, char *err, size_t err_len)
+{
+    char path[4096];
+    struct stat sb;
+    size_t len = strlen(dir);
+    size_t i;
+
+    if (len == 0 || len >= sizeof(path)) {
+        snprintf(err, err_len, "invalid data directory '%s'", dir);
+        return LW_EINVAL;
+    }
+    memcpy(path, dir, len + 1);
+    /* Create each parent in turn; EEXIST is fine, whatever it is we check at the end. */
+    for (i = 1; i <= len; i++) {
+        if (path[i] == '/' || path[i] == '\0') {
+            path[i] = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                snprintf(err, err_len, "cannot create directory %s: %s", path, strerror(errno));
+                return LW_EIO;
+            }
+            path[i] = dir[i];
+        }
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, err_len, "%s is not a directory", dir);
+        return LW_EIO;
+    }
+    return LW_OK;
+}
+
+/* The pid the holder wrote into the lock file, or 0 when it has not written it yet. */
+static long read_pid(int fd)
+{
+    char buf[32];
+    ssize_t n;
+
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len)
+{
+    char path[4096];
+    char pid[32];
+    long holder;
+    int len;
+    int fd;
+    int rc;
+
+    *fd_out = -1;
+    rc = lw__store_mkdirs(dir, err, err_len);
+    if (rc < 0) {
+        return rc;
+    }
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_LOCK_NAME) >= sizeof(path)) {
+        snprintf(err, err_len, "data directory path too long");
+        return LW_EINVAL;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+        return LW_EIO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) {
+            holder = read_pid(fd);
+            if (holder > 0) {
+                snprintf(err, err_len, "another logwarden is running on %s (pid %ld)", dir,
+                         holder);
+            }
+            else {
+                snprintf(err, err_len, "another logwarden is running on %s (pid unknown)", dir);
+            }
+            rc = LW_EAGAIN;
+        }
+        else {
+            snprintf(err, err_len, "cannot lock %s: %s", path, strerror(errno));
+            rc = LW_EIO;
+        }
+        close(fd);
+        return rc;
+    }
+    len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return LW_EIO;
+    }
+    *fd_out = fd;
+    return LW_OK;
+}
+
+void lw_store_unlock(int fd)
+{
+    if (fd < 0) {
+        return;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+}

@@ -1,0 +1,334 @@
+/*
+ * The store's schema and its migrations. migrations[i] takes a database from schema version i
+ * to i + 1; a new version appends a step and never edits an old one, so every store, whatever
+ * version it was created with, reaches the same schema. Each step runs in its own transaction
+ * together with the update of meta.schema_version, so a crash during a migration leaves the
+ * store at the previous version, ready to try again. docs/store.md explains every column.
+ *
+ * The SQL here is constant text run with sqlite3_exec(); nothing in it comes from data.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lw/lw_err.h"
+#include "lw/lw_store.h"
+#include "store/store_int.h"
+
+static const char *const migrations[] = {
+    /* 0 -> 1: the first schema. */
+    "CREATE TABLE meta("
+    "  key TEXT PRIMARY KEY,"
+    "  value"
+    ");"
+    "CREATE TABLE templates("
+    "  id INTEGER PRIMARY KEY,"
+    "  text TEXT NOT NULL,"
+    "  first_seen_ns INTEGER,"
+    "  last_seen_ns INTEGER,"
+    "  count INTEGER NOT NULL DEFAULT 0"
+    ");"
+    /*
+     * The window tables are WITHOUT ROWID: the primary key is the row, so an upsert touches one
+     * b-tree, and retention deletes a leading range of window_start_ns.
+     */
+    "CREATE TABLE window_counts("
+    "  window_start_ns INTEGER NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (window_start_ns, template_id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE window_source_counts("
+    "  window_start_ns INTEGER NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (window_start_ns, template_id, source)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE window_level_counts("
+    "  window_start_ns INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (window_start_ns, level)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE checkpoints("
+    "  input TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  dev INTEGER NOT NULL,"
+    "  ino INTEGER NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  offset INTEGER NOT NULL,"
+    "  updated_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (input, path)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE miner_state("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  blob BLOB NOT NULL,"
+    "  saved_ns INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE counters("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO counters(name, value) VALUES ('stored_lines', 0);"
+    "CREATE TABLE anomalies("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts_ns INTEGER NOT NULL,"
+    "  detector TEXT NOT NULL,"
+    "  score REAL NOT NULL,"
+    "  template_id INTEGER,"
+    "  source TEXT,"
+    "  summary TEXT NOT NULL,"
+    "  explanation TEXT,"
+    "  samples TEXT"
+    ");"
+    "CREATE INDEX anomalies_ts ON anomalies(ts_ns);"
+    "CREATE TABLE alerts("
+    "  id INTEGER PRIMARY KEY,"
+    "  anomaly_id INTEGER,"
+    "  incident TEXT,"
+    "  severity TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  sent_ns INTEGER NOT NULL DEFAULT 0,"
+    "  sink TEXT"
+    ");"
+    "CREATE INDEX alerts_created ON alerts(created_ns);"
+    "CREATE INDEX alerts_anomaly ON alerts(anomaly_id);",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+int lw__store_rc(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return LW_OK;
+    case SQLITE_NOMEM:
+        return LW_ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LW_EAGAIN;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return LW_ECORRUPT;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_MISUSE:
+        return LW_EINVAL;
+    case SQLITE_TOOBIG:
+        return LW_ETOOBIG;
+    case SQLITE_NOTFOUND:
+        return LW_ENOENT;
+    default:
+        return LW_EIO;
+    }
+}
+
+int lw__store_meta_get_int(sqlite3 *db, const char *key, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return lw__store_rc(rc);
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = LW_OK;
+    }
+    else if (rc == SQLITE_DONE) {
+        rc = LW_ENOENT;
+    }
+    else {
+        rc = lw__store_rc(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lw__store_meta_set_int(sqlite3 *db, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db,
+                            "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+                            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return lw__store_rc(rc);
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
+}
+
+/* Runs a query that returns one integer (a pragma, a count). */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return lw__store_rc(rc);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = LW_OK;
+    }
+    else {
+        rc = rc == SQLITE_DONE ? LW_ENOENT : lw__store_rc(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * The schema version of @db: 0 for an empty database. A database with tables but no meta table
+ * and not our application_id is someone else's file: LW_ECORRUPT.
+ */
+static int read_version(sqlite3 *db, const char *dir, int *version, char *err, size_t err_len)
+{
+    int64_t n_meta = 0;
+    int64_t n_tables = 0;
+    int64_t app_id = 0;
+    int64_t v = 0;
+    int rc;
+
+    rc = query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                   &n_meta);
+    if (rc == LW_OK) {
+        rc = query_int(db, "SELECT count(*) FROM sqlite_master", &n_tables);
+    }
+    if (rc == LW_OK) {
+        rc = query_int(db, "PRAGMA application_id", &app_id);
+    }
+    if (rc != LW_OK) {
+        snprintf(err, err_len, "%s/%s: cannot read the schema: %s", dir, LW_STORE_DB_NAME,
+                 sqlite3_errmsg(db));
+        return rc;
+    }
+    if ((app_id != 0 && app_id != LW__STORE_APP_ID) || (n_meta == 0 && n_tables > 0)) {
+        snprintf(err, err_len, "%s/%s is not a logwarden store", dir, LW_STORE_DB_NAME);
+        return LW_ECORRUPT;
+    }
+    if (n_meta == 0) {
+        *version = 0;
+        return LW_OK;
+    }
+    rc = lw__store_meta_get_int(db, "schema_version", &v);
+    if (rc != LW_OK || v < 0 || v > 1000000) {
+        snprintf(err, err_len, "%s/%s: no valid schema_version in table meta", dir,
+                 LW_STORE_DB_NAME);
+        return rc == LW_OK || rc == LW_ENOENT ? LW_ECORRUPT : rc;
+    }
+    *version = (int)v;
+    return LW_OK;
+}
+
+static int apply_step(sqlite3 *db, const char *dir, int target, char *err, size_t err_len)
+{
+    char *msg = NULL;
+    int version;
+    int rc;
+
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "%s/%s: cannot start the migration to schema version %d: %s", dir,
+                 LW_STORE_DB_NAME, target, sqlite3_errmsg(db));
+        return lw__store_rc(rc);
+    }
+    /* Another process may have migrated between our read and our write lock. */
+    rc = read_version(db, dir, &version, err, err_len);
+    if (rc != LW_OK) {
+        goto fail;
+    }
+    if (version >= target) {
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        return LW_OK;
+    }
+    rc = sqlite3_exec(db, migrations[target - 1], NULL, NULL, &msg);
+    if (rc == SQLITE_OK && target == 1) {
+        rc = sqlite3_exec(db, "PRAGMA application_id = 1280787505", NULL, NULL, &msg);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "%s/%s: migration to schema version %d failed: %s", dir,
+                 LW_STORE_DB_NAME, target, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        rc = lw__store_rc(rc);
+        goto fail;
+    }
+    rc = lw__store_meta_set_int(db, "schema_version", target);
+    if (rc != LW_OK) {
+        snprintf(err, err_len, "%s/%s: cannot record schema version %d: %s", dir,
+                 LW_STORE_DB_NAME, target, sqlite3_errmsg(db));
+        goto fail;
+    }
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "%s/%s: cannot commit schema version %d: %s", dir,
+                 LW_STORE_DB_NAME, target, sqlite3_errmsg(db));
+        rc = lw__store_rc(rc);
+        goto fail;
+    }
+    return LW_OK;
+fail:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+_Static_assert(LW__STORE_APP_ID == 1280787505, "application_id literal in apply_step");
+
+int lw__store_migrate(sqlite3 *db, const char *dir, int read_only, int *version, char *err,
+                      size_t err_len)
+{
+    int v = 0;
+    int rc;
+
+    rc = read_version(db, dir, &v, err, err_len);
+    if (rc != LW_OK) {
+        return rc;
+    }
+    if (v > LW_STORE_SCHEMA_VERSION) {
+        snprintf(err, err_len,
+                 "the store in %s has schema version %d, newer than this logwarden supports"
+                 " (%d): run a newer logwarden or another data directory",
+                 dir, v, LW_STORE_SCHEMA_VERSION);
+        return LW_EVERSION;
+    }
+    if (read_only) {
+        if (v == 0) {
+            snprintf(err, err_len, "no logwarden store in %s", dir);
+            return LW_ENOENT;
+        }
+        if (v < LW_STORE_SCHEMA_VERSION) {
+            snprintf(err, err_len,
+                     "the store in %s has schema version %d, older than %d: start the daemon"
+                     " once to migrate it",
+                     dir, v, LW_STORE_SCHEMA_VERSION);
+            return LW_EVERSION;
+        }
+        *version = v;
+        return LW_OK;
+    }
+    while (v < LW_STORE_SCHEMA_VERSION) {
+        rc = apply_step(db, dir, v + 1, err, err_len);
+        if (rc != LW_OK) {
+            return rc;
+        }
+        v++;
+    }
+    *version = v;
+    return LW_OK;
+}
