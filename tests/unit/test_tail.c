@@ -1,0 +1,799 @@
+/*
+ * Unit tests for the file tail input (src/input/tail.c) through its public API, on real files in
+ * a mkdtemp() directory per test. A recording ingest copies every line, its flags and source
+ * name, and keeps the last checkpoint. Tests assert what arrives (exactly once, in order), never
+ * how fast: each waits for the lines it expects with a generous deadline, then waits a few more
+ * polls to make sure nothing extra arrives.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lw/lw_err.h"
+#include "lw/lw_frame.h"
+#include "lw/lw_ingest.h"
+#include "lw/lw_tail.h"
+
+#define POLL_MS     20
+#define DEADLINE_MS 8000
+#define SETTLE_MS   150   /* several polls: long enough for a duplicate to show up */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Recording ingest.                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+struct rec {
+    pthread_mutex_t mu;
+    size_t n;
+    size_t cap;
+    char **data;
+    size_t *len;
+    uint32_t *flags;
+    char **name;
+    size_t n_groups;
+    int eagain_left;       /* refuse this many calls with LW_EAGAIN first */
+    size_t n_eagain;
+    int has_cp;
+    struct lw_ingest_checkpoint cp;  /* the last one; cp.path is not kept */
+    size_t max_group;      /* largest group seen */
+    size_t n_bad;          /* malformed groups (checked on the test's thread) */
+};
+
+static void rec_init(struct rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+static void rec_fini(struct rec *r)
+{
+    size_t i;
+
+    assert_int_equal(r->n_bad, 0);
+    for (i = 0; i < r->n; i++) {
+        free(r->data[i]);
+        free(r->name[i]);
+    }
+    free(r->data);
+    free(r->len);
+    free(r->flags);
+    free(r->name);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
+{
+    struct rec *r = opaque;
+    size_t i;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->eagain_left > 0) {
+        r->eagain_left--;
+        r->n_eagain++;
+        pthread_mutex_unlock(&r->mu);
+        return LW_EAGAIN;
+    }
+    /* No cmocka assertions on the tail's thread: they would longjmp across threads. */
+    if (g->checkpoint == NULL || strcmp(g->source->input, "tail") != 0 ||
+        strcmp(g->checkpoint->path, g->source->name) != 0 || g->n_lines == 0) {
+        r->n_bad++;
+        pthread_mutex_unlock(&r->mu);
+        return LW_EINVAL;
+    }
+    for (i = 0; i < g->n_lines; i++) {
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 64;
+            r->data = realloc(r->data, r->cap * sizeof(*r->data));
+            r->len = realloc(r->len, r->cap * sizeof(*r->len));
+            r->flags = realloc(r->flags, r->cap * sizeof(*r->flags));
+            r->name = realloc(r->name, r->cap * sizeof(*r->name));
+            assert_non_null(r->data);
+            assert_non_null(r->len);
+            assert_non_null(r->flags);
+            assert_non_null(r->name);
+        }
+        r->data[r->n] = malloc(g->lines[i].len + 1);
+        assert_non_null(r->data[r->n]);
+        memcpy(r->data[r->n], g->lines[i].data, g->lines[i].len);
+        r->data[r->n][g->lines[i].len] = '\0';
+        r->len[r->n] = g->lines[i].len;
+        r->flags[r->n] = g->lines[i].flags;
+        r->name[r->n] = strdup(g->source->name);
+        assert_non_null(r->name[r->n]);
+        r->n++;
+    }
+    r->n_groups++;
+    if (g->n_lines > r->max_group) {
+        r->max_group = g->n_lines;
+    }
+    r->cp = *g->checkpoint;
+    r->cp.path = NULL;
+    r->has_cp = 1;
+    pthread_mutex_unlock(&r->mu);
+    return LW_OK;
+}
+
+static size_t rec_count(struct rec *r)
+{
+    size_t n;
+
+    pthread_mutex_lock(&r->mu);
+    n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void msleep(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Waits until @n lines arrived, then a few more polls; returns the final count. */
+static size_t rec_wait(struct rec *r, size_t n)
+{
+    unsigned waited = 0;
+
+    while (rec_count(r) < n && waited < DEADLINE_MS) {
+        msleep(5);
+        waited += 5;
+    }
+    msleep(SETTLE_MS);
+    return rec_count(r);
+}
+
+/* Checkpoint store for resume: the last checkpoint recorded, for any path. */
+struct store {
+    int has;
+    struct lw_ingest_checkpoint cp;
+    char path[512];   /* only this path gets the checkpoint */
+};
+
+static int store_resume(void *opaque, const char *path, struct lw_ingest_checkpoint *out)
+{
+    struct store *s = opaque;
+
+    if (!s->has || strcmp(path, s->path) != 0) {
+        return 0;
+    }
+    *out = s->cp;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files.                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+struct fixture {
+    char dir[256];
+    char pattern[300];
+    char path[300];     /* dir/x.log */
+    struct rec rec;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    if (fx == NULL) {
+        return -1;
+    }
+    snprintf(fx->dir, sizeof(fx->dir), "%s/lw_tail_XXXXXX", tmp != NULL ? tmp : "/tmp");
+    if (mkdtemp(fx->dir) == NULL) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->pattern, sizeof(fx->pattern), "%s/*.log", fx->dir);
+    snprintf(fx->path, sizeof(fx->path), "%s/x.log", fx->dir);
+    rec_init(&fx->rec);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    struct dirent *de;
+    char p[600];
+    DIR *d;
+
+    d = opendir(fx->dir);
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                snprintf(p, sizeof(p), "%s/%s", fx->dir, de->d_name);
+                unlink(p);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(fx->dir);
+    rec_fini(&fx->rec);
+    free(fx);
+    return 0;
+}
+
+static void write_all(int fd, const char *s, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = write(fd, s, len);
+        assert_true(n > 0);
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+static void append(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    assert_true(fd >= 0);
+    write_all(fd, s, strlen(s));
+    close(fd);
+}
+
+/* Appends lines "<prefix><i>" for i in [from, to) through @fd. */
+static void write_lines(int fd, const char *prefix, int from, int to)
+{
+    char line[64];
+    int i;
+    int n;
+
+    for (i = from; i < to; i++) {
+        n = snprintf(line, sizeof(line), "%s%d\n", prefix, i);
+        write_all(fd, line, (size_t)n);
+    }
+}
+
+static void append_lines(const char *path, const char *prefix, int from, int to)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    assert_true(fd >= 0);
+    write_lines(fd, prefix, from, to);
+    close(fd);
+}
+
+static struct lw_tail *start(struct fixture *fx, struct lw_tail_conf *conf)
+{
+    const char *pats[1];
+    struct lw_ingest ing = { rec_ingest, &fx->rec };
+    struct lw_tail_conf c;
+    struct lw_tail *t;
+    char err[256] = "";
+
+    pats[0] = fx->pattern;
+    c = *conf;
+    if (c.patterns == NULL) {
+        c.patterns = pats;
+        c.n_patterns = 1;
+    }
+    if (c.poll_ms == 0) {
+        c.poll_ms = POLL_MS;
+    }
+    t = lw_tail_start(&c, ing, err, sizeof(err));
+    if (t == NULL) {
+        fail_msg("lw_tail_start: %s", err);
+    }
+    return t;
+}
+
+/* Waits until the tail has @n files open. */
+static void wait_open(struct lw_tail *t, uint64_t n)
+{
+    struct lw_tail_stats st;
+    unsigned waited = 0;
+
+    for (;;) {
+        lw_tail_stats(t, &st);
+        if (st.files_open == n || waited >= DEADLINE_MS) {
+            break;
+        }
+        msleep(5);
+        waited += 5;
+    }
+    assert_int_equal(st.files_open, n);
+}
+
+/* Asserts that the recorded lines with @prefix are exactly <prefix>0 .. <prefix>(n-1). */
+static void assert_seq(struct rec *r, const char *prefix, int n)
+{
+    char want[64];
+    size_t plen = strlen(prefix);
+    size_t i;
+    int next = 0;
+
+    for (i = 0; i < r->n; i++) {
+        if (strncmp(r->data[i], prefix, plen) != 0) {
+            continue;
+        }
+        snprintf(want, sizeof(want), "%s%d", prefix, next);
+        assert_string_equal(r->data[i], want);
+        next++;
+    }
+    assert_int_equal(next, n);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tests.                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_bad_conf(void **state)
+{
+    struct lw_tail_conf conf = { 0 };
+    struct lw_ingest ing = { rec_ingest, NULL };
+    const char *pats[1] = { "/nonexistent/*.log" };
+    char err[256] = "";
+
+    (void)state;
+    assert_null(lw_tail_start(&conf, ing, err, sizeof(err)));
+    assert_true(strlen(err) > 0);
+    conf.patterns = pats;
+    conf.n_patterns = 1;
+    conf.max_line_bytes = (size_t)4 << 30;
+    assert_null(lw_tail_start(&conf, ing, err, sizeof(err)));
+    lw_tail_stop(NULL);
+}
+
+static void test_append_after_start(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    int i;
+
+    append_lines(fx->path, "a", 0, 3);
+    conf.batch_lines = 100;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 3), 3);
+    for (i = 0; i < 10; i++) {
+        append_lines(fx->path, "a", 3 + i * 100, 3 + (i + 1) * 100);
+        msleep(3);
+    }
+    assert_int_equal(rec_wait(&fx->rec, 1003), 1003);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "a", 1003);
+    assert_string_equal(fx->rec.name[0], fx->path);
+    assert_true(fx->rec.max_group <= 100);
+    assert_int_equal(st.lines, 1003);
+    assert_int_equal(st.bytes, file_size(fx->path));
+    assert_int_equal(st.files_open, 1);
+    assert_int_equal(fx->rec.cp.offset, file_size(fx->path));
+}
+
+static void test_start_at_end(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+
+    append_lines(fx->path, "old", 0, 50);
+    append(fx->path, "half of a line being written");
+    conf.start_at_end = true;
+    t = start(fx, &conf);
+    wait_open(t, 1);
+    msleep(3 * POLL_MS);
+    append(fx->path, " now finished\n");
+    append_lines(fx->path, "n", 0, 5);
+    assert_int_equal(rec_wait(&fx->rec, 5), 5);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "n", 5);
+}
+
+static void test_new_file(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    char other[400];
+    char ignored[400];
+
+    conf.start_at_end = true;  /* does not apply to files that appear later */
+    t = start(fx, &conf);
+    msleep(3 * POLL_MS);
+    snprintf(other, sizeof(other), "%s/y.log", fx->dir);
+    snprintf(ignored, sizeof(ignored), "%s/y.txt", fx->dir);
+    append_lines(ignored, "z", 0, 3);
+    append_lines(other, "y", 0, 20);
+    assert_int_equal(rec_wait(&fx->rec, 20), 20);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "y", 20);
+    assert_string_equal(fx->rec.name[0], other);
+}
+
+static void test_rotate_rename(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    char old[400];
+    int fd_old;
+    int fd_new;
+    int i;
+
+    snprintf(old, sizeof(old), "%s/x.log.1", fx->dir);
+    fd_old = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd_old >= 0);
+    t = start(fx, &conf);
+    wait_open(t, 1);
+    for (i = 0; i < 10; i++) {
+        write_lines(fd_old, "a", i * 100, (i + 1) * 100);
+        msleep(5);
+    }
+    /* logrotate renames; the writer still appends to its old fd until it reopens. */
+    assert_int_equal(rename(fx->path, old), 0);
+    write_lines(fd_old, "a", 1000, 1100);
+    msleep(2);
+    fd_new = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd_new >= 0);
+    write_lines(fd_old, "a", 1100, 1200);
+    close(fd_old);
+    for (i = 0; i < 5; i++) {
+        write_lines(fd_new, "b", i * 100, (i + 1) * 100);
+        msleep(5);
+    }
+    close(fd_new);
+    assert_int_equal(rec_wait(&fx->rec, 1700), 1700);
+    wait_open(t, 1);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "a", 1200);
+    assert_seq(&fx->rec, "b", 500);
+    assert_int_equal(st.rotations, 1);
+    assert_int_equal(st.lines, 1700);
+}
+
+static void test_copytruncate(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    char copy[400];
+    char cmd[1000];
+
+    snprintf(copy, sizeof(copy), "%s/x.log.1", fx->dir);
+    append_lines(fx->path, "before-the-copy-", 0, 100);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 100), 100);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", fx->path, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(truncate(fx->path, 0), 0);
+    append_lines(fx->path, "c", 0, 10);
+    assert_int_equal(rec_wait(&fx->rec, 110), 110);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "before-the-copy-", 100);
+    assert_seq(&fx->rec, "c", 10);
+    assert_int_equal(st.truncations, 1);
+}
+
+static void test_resume(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+
+    append_lines(fx->path, "r", 0, 300);  /* over 1 KiB: the fingerprint is set */
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    lw_tail_stop(t);
+    assert_true(fx->rec.has_cp);
+    assert_int_not_equal(fx->rec.cp.fingerprint, 0);
+    assert_int_equal(fx->rec.cp.offset, file_size(fx->path));
+    s.has = 1;
+    s.cp = fx->rec.cp;
+    snprintf(s.path, sizeof(s.path), "%s", fx->path);
+
+    append_lines(fx->path, "r", 300, 320);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    conf.start_at_end = true;  /* a matching checkpoint wins over start_at_end */
+    t = start(fx, &conf);
+    append_lines(fx->path, "r", 320, 330);
+    assert_int_equal(rec_wait(&fx->rec, 330), 330);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "r", 330);
+}
+
+static void test_resume_short_file(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+
+    append_lines(fx->path, "s", 0, 3);  /* under 1 KiB: identified by dev/ino only */
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 3), 3);
+    lw_tail_stop(t);
+    assert_int_equal(fx->rec.cp.fingerprint, 0);
+    s.has = 1;
+    s.cp = fx->rec.cp;
+    snprintf(s.path, sizeof(s.path), "%s", fx->path);
+    append_lines(fx->path, "s", 3, 6);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 6), 6);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "s", 6);
+}
+
+static void test_resume_bad_fingerprint(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+    struct stat st;
+
+    append_lines(fx->path, "f", 0, 300);
+    assert_int_equal(stat(fx->path, &st), 0);
+    s.has = 1;
+    s.cp.dev = (uint64_t)st.st_dev;
+    s.cp.ino = (uint64_t)st.st_ino;
+    s.cp.fingerprint = 0x1234567890abcdefull;  /* the inode was reused by another file */
+    s.cp.offset = 500;
+    snprintf(s.path, sizeof(s.path), "%s", fx->path);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    conf.start_at_end = true;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "f", 300);
+}
+
+/* Stopped, then x.log was rotated by rename: x.log.1 finishes from the checkpoint. */
+static void test_resume_after_rotation(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct store s = { 0 };
+    struct lw_tail *t;
+    char old[400];
+
+    snprintf(old, sizeof(old), "%s/x.log.1", fx->dir);
+    append_lines(fx->path, "a", 0, 300);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    lw_tail_stop(t);
+    s.has = 1;
+    s.cp = fx->rec.cp;
+    snprintf(s.path, sizeof(s.path), "%s", fx->path);
+
+    append_lines(fx->path, "a", 300, 330);
+    assert_int_equal(rename(fx->path, old), 0);
+    append_lines(fx->path, "b", 0, 40);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 370), 370);
+    wait_open(t, 1);  /* x.log.1 is closed after its end */
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "a", 330);
+    assert_seq(&fx->rec, "b", 40);
+    assert_int_equal(st.rotations, 1);
+}
+
+static void test_crlf(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+
+    append(fx->path, "one\r\ntwo\r\nin\rside\n\r\n\n");
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 5), 5);
+    lw_tail_stop(t);
+    assert_string_equal(fx->rec.data[0], "one");
+    assert_string_equal(fx->rec.data[1], "two");
+    assert_string_equal(fx->rec.data[2], "in\rside");
+    assert_int_equal(fx->rec.len[3], 0);
+    assert_int_equal(fx->rec.len[4], 0);
+    assert_int_equal(fx->rec.flags[0], 0);
+}
+
+static void test_long_line(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    size_t big = 1024 * 1024;
+    char *buf = malloc(big);
+    int fd;
+    size_t i;
+
+    assert_non_null(buf);
+    memset(buf, 'x', big);
+    conf.max_line_bytes = 1024;
+    conf.read_bytes = 64 * 1024;  /* the long line spans many reads */
+    t = start(fx, &conf);
+    fd = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    write_all(fd, "first\n", 6);
+    for (i = 0; i < 4; i++) {
+        write_all(fd, buf, big / 4);  /* across several polls */
+        msleep(POLL_MS);
+    }
+    write_all(fd, "\nnext\n", 6);
+    /* Exactly at the limit (plus CR) is not truncated. */
+    write_all(fd, buf, 1024);
+    write_all(fd, "\r\n", 2);
+    close(fd);
+    free(buf);
+    assert_int_equal(rec_wait(&fx->rec, 4), 4);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_string_equal(fx->rec.data[0], "first");
+    assert_int_equal(fx->rec.len[1], 1024);
+    assert_int_equal(fx->rec.flags[1], LW_LINE_TRUNCATED);
+    assert_string_equal(fx->rec.data[2], "next");
+    assert_int_equal(fx->rec.len[3], 1024);
+    assert_int_equal(fx->rec.flags[3], 0);
+    assert_int_equal(st.truncated, 1);
+    assert_int_equal(fx->rec.cp.offset, file_size(fx->path));
+}
+
+static void test_backpressure(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+
+    fx->rec.eagain_left = 20;
+    conf.batch_lines = 64;
+    append_lines(fx->path, "p", 0, 500);
+    t = start(fx, &conf);
+    append_lines(fx->path, "p", 500, 1000);
+    assert_int_equal(rec_wait(&fx->rec, 1000), 1000);
+    lw_tail_stop(t);
+    assert_int_equal(fx->rec.n_eagain, 20);
+    assert_seq(&fx->rec, "p", 1000);
+}
+
+static void test_partial_line(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+
+    append(fx->path, "whole\npart");
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 1), 1);
+    append(fx->path, "ial");
+    msleep(5 * POLL_MS);
+    assert_int_equal(rec_count(&fx->rec), 1);
+    append(fx->path, " line\n");
+    assert_int_equal(rec_wait(&fx->rec, 2), 2);
+    lw_tail_stop(t);
+    assert_string_equal(fx->rec.data[0], "whole");
+    assert_string_equal(fx->rec.data[1], "partial line");
+}
+
+static void test_binary(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    unsigned char buf[8192];
+    uint32_t x = 12345;
+    size_t i;
+    size_t n_lf = 0;
+    int fd;
+
+    for (i = 0; i < sizeof(buf); i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 16);
+    }
+    buf[sizeof(buf) - 1] = '\n';
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(buf); i++) {
+        n_lf += buf[i] == '\n';
+    }
+    fd = open(fx->path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    write_all(fd, (const char *)buf, sizeof(buf));
+    close(fd);
+    conf.max_line_bytes = 100;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, n_lf), n_lf);
+    lw_tail_stop(t);
+    assert_true(fx->rec.flags[0] & LW_LINE_INVALID);
+}
+
+static void test_deleted(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+
+    append_lines(fx->path, "d", 0, 10);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 10), 10);
+    append(fx->path, "last line without LF");
+    unlink(fx->path);
+    wait_open(t, 0);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_int_equal(fx->rec.n, 11);
+    assert_string_equal(fx->rec.data[10], "last line without LF");
+    assert_int_equal(st.rotations, 1);
+}
+
+static void test_reopen(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+
+    conf.poll_ms = 60000;  /* only the initial glob and lw_tail_reopen() look */
+    append_lines(fx->path, "o", 0, 2);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 2), 2);
+    append_lines(fx->path, "o", 2, 4);
+    lw_tail_reopen(t);
+    assert_int_equal(rec_wait(&fx->rec, 4), 4);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "o", 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_conf),
+        cmocka_unit_test_setup_teardown(test_append_after_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_at_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_short_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_bad_fingerprint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
