@@ -8,5 +8,7 @@
 int lw_cmd_parse(int argc, char **argv);
 int lw_cmd_eval(int argc, char **argv);
 int lw_cmd_demo(int argc, char **argv);
+int lw_cmd_run(int argc, char **argv);
+int lw_cmd_status(int argc, char **argv);
 
 #endif

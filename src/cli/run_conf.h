@@ -1,0 +1,57 @@
+/*
+ * Configuration of `logwarden run`: defaults, the YAML file (--config) and the command line,
+ * in that order of precedence (flags win). Every key is documented in docs/config.md.
+ */
+#ifndef LW_RUN_CONF_H
+#define LW_RUN_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LW_RUN_MAX_TAIL 64
+
+struct lw_run_conf {
+    char *config_path;
+    char *data_dir;
+    char *data_dir_json;        /* data_dir escaped for a JSON string */
+    char *format;               /* NULL: automatic */
+    char *log_level;
+    /* Inputs. */
+    char *tail[LW_RUN_MAX_TAIL];
+    size_t n_tail;
+    bool tail_from_end;
+    unsigned tail_poll_ms;
+    char *syslog_addr;          /* NULL: off */
+    bool syslog_udp;
+    bool syslog_tcp;
+    size_t syslog_max_connections;
+    unsigned syslog_idle_timeout_s;
+    char *http_addr;            /* NULL: off */
+    char *http_token;
+    size_t http_max_body;
+    bool use_stdin;
+    size_t max_line_bytes;
+    /* Pipeline and store. */
+    size_t workers;
+    size_t memory_limit;
+    size_t max_templates;
+    int64_t window_ns;
+    int64_t lateness_ns;
+    int64_t flush_ns;
+    int64_t retention_s;
+};
+
+/*
+ * Fills @rc from defaults, the --config file and the flags. Returns 0 to run, 1 when --help was
+ * printed, 2 on a usage or configuration error (already reported on stderr).
+ */
+int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc);
+void lw_run_conf_fini(struct lw_run_conf *rc);
+
+/* "10s", "250ms", "7d", "1h" -> nanoseconds; returns -1 when malformed. */
+int64_t lw_parse_duration_ns(const char *s);
+/* "64KiB", "16MB", "1024" -> bytes; returns -1 when malformed. */
+int64_t lw_parse_size(const char *s);
+
+#endif

@@ -1,0 +1,1120 @@
+/*
+ * The daemon's pipeline (see lw_engine.h): batch queue, parse workers, in-order aggregator and
+ * store writer.
+ *
+ * Threads: N parse workers and one aggregator. Inputs run in their own threads and only copy a
+ * group into a batch and queue it. Memory is bounded by the number of queued batches and by the
+ * bytes in flight (both refuse with LW_EAGAIN, which the inputs turn into backpressure).
+ *
+ * Ordering: every batch gets a sequence number when it is queued. Workers finish in any order;
+ * the aggregator takes them back strictly in sequence, so checkpoints of one file only ever move
+ * forward and a checkpoint is written together with the counts of every line before it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lw/lw_engine.h"
+#include "lw/lw_err.h"
+#include "lw/lw_frame.h"
+#include "lw/lw_header.h"
+#include "lw/lw_log.h"
+#include "lw/lw_mem.h"
+#include "lw/lw_miner.h"
+#include "lw/lw_store.h"
+
+#define DEF_WORKERS 2
+#define DEF_QUEUE 64
+#define DEF_MEMORY ((size_t)256 << 20)
+#define DEF_WINDOW_NS 10000000000LL
+#define DEF_LATENESS_NS 30000000000LL
+#define DEF_FLUSH_NS 200000000LL
+#define DEF_MINER_SAVE_NS 60000000000LL
+#define DEF_RETENTION_NS (7LL * 86400 * 1000000000LL)
+#define MAX_SOURCES 65536
+#define PRUNE_EVERY_NS (600LL * 1000000000LL)
+
+const double lw_engine_latency_bounds[12] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,   1.0,  2.5,   5.0,  1e300};
+
+struct batch {
+    struct batch *next;
+    uint64_t seq;
+    size_t mem;              /* bytes accounted against the memory budget */
+    int64_t ingest_ns;
+    const char *input;       /* points into the batch's own allocation */
+    const char *source;      /* the counting key: host, or sender without its port */
+    bool has_ck;
+    struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
+    size_t n;
+    const char *bytes;
+    uint32_t *off;
+    uint32_t *len;
+    uint32_t *flags;
+    int64_t *ts_in;
+    /* Filled by the parse worker. */
+    uint32_t *tid;
+    int64_t *ts;
+    uint8_t *level;
+};
+
+struct agg_ent {
+    int64_t win;
+    uint32_t tid;     /* template id, or level for LW_AGG_LEVEL */
+    uint32_t src;     /* source id + 1 for LW_AGG_SOURCE, else 0 */
+    uint32_t kind;
+    uint32_t used;
+    uint64_t count;
+};
+
+enum { LW_AGG_TEMPLATE = 1, LW_AGG_SOURCE = 2, LW_AGG_LEVEL = 3 };
+
+struct agg {
+    struct agg_ent *v;
+    size_t cap;      /* power of two */
+    size_t n;
+};
+
+struct tpl_delta {
+    uint32_t tid;
+    uint32_t used;
+    uint64_t count;
+    int64_t first_ns;
+    int64_t last_ns;
+};
+
+struct tpl_agg {
+    struct tpl_delta *v;
+    size_t cap;
+    size_t n;
+};
+
+struct ck_ent {
+    char *input;
+    char *path;
+    struct lw_ingest_checkpoint ck;
+};
+
+struct lw_engine {
+    struct lw_engine_conf conf;
+    struct lw_store *store;
+    struct lw_header *header;
+    struct lw_miner *miner;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;      /* a batch was queued, or stopping */
+    pthread_cond_t done_cv;      /* a batch was parsed, or a worker left */
+    struct batch *q_head;        /* waiting for a worker */
+    struct batch *q_tail;
+    size_t q_len;
+    struct batch *parsed;        /* parsed, sorted by seq */
+    size_t parsed_len;
+    uint64_t next_seq;           /* given to the next queued batch */
+    size_t inflight_bytes;
+    bool stopping;               /* no new batches */
+    size_t workers_alive;
+
+    pthread_t *workers;
+    size_t n_workers;
+    pthread_t agg_thread;
+    bool agg_started;
+
+    /* Aggregator state (aggregator thread only). */
+    uint64_t want_seq;
+    struct agg agg;
+    struct tpl_agg tpls;
+    struct ck_ent *cks;
+    size_t n_cks;
+    size_t cap_cks;
+    uint64_t pending_lines;
+    uint64_t pending_batches;
+    int64_t oldest_pending_ingest_ns;
+    int64_t max_event_ns;
+    atomic_bool new_templates;   /* a worker created a template since the last miner save */
+    int64_t last_miner_save_ns;
+    int64_t last_prune_ns;
+    char **sources;              /* source id -> name */
+    size_t n_sources;
+    struct {
+        uint64_t h;
+        uint32_t id;
+    } *src_map;                  /* open addressing, 2 * MAX_SOURCES slots */
+    int last_rc;
+
+    /* Counters. */
+    atomic_uint_fast64_t lines_in;
+    atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t groups_refused;
+    atomic_uint_fast64_t lines_parsed;
+    atomic_uint_fast64_t lines_late;
+    atomic_uint_fast64_t lines_truncated;
+    atomic_uint_fast64_t lines_invalid;
+    atomic_uint_fast64_t header_mismatch;
+    atomic_uint_fast64_t lines_stored;
+    atomic_uint_fast64_t stored_total;
+    atomic_uint_fast64_t store_commits;
+    atomic_uint_fast64_t store_errors;
+    atomic_int_fast64_t watermark_ns;
+    pthread_mutex_t hist_mu;
+    uint64_t batch_hist[12];
+    double batch_hist_sum;
+    uint64_t batch_hist_n;
+    uint64_t store_hist[12];
+    double store_hist_sum;
+    uint64_t store_hist_n;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void hist_add(uint64_t *buckets, double *sum, uint64_t *n, double v)
+{
+    size_t i;
+
+    for (i = 0; i < 12; i++) {
+        if (v <= lw_engine_latency_bounds[i]) {
+            buckets[i]++;
+            break;
+        }
+    }
+    *sum += v;
+    (*n)++;
+}
+
+/* ---- ingest ---- */
+
+/*
+ * The counting key of a group: the host the protocol named, else the sender; a network
+ * sender's port is dropped so that one host's connections count as one source.
+ */
+static size_t source_key(const struct lw_ingest_source *src, const char **p)
+{
+    const char *s = src->host != NULL && src->host[0] != '\0' ? src->host : src->name;
+    size_t len;
+
+    if (s == NULL) {
+        s = "-";
+    }
+    len = strlen(s);
+    if (src->host == NULL && src->input != NULL &&
+        (strcmp(src->input, "syslog") == 0 || strcmp(src->input, "http") == 0)) {
+        const char *colon = strrchr(s, ':');
+
+        if (colon != NULL && colon > s) {
+            len = (size_t)(colon - s);
+            if (s[0] == '[' && len > 2 && s[len - 1] == ']') {
+                s++;
+                len -= 2;
+            }
+        }
+    }
+    *p = s;
+    return len;
+}
+
+static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
+{
+    struct lw_engine *e = opaque;
+    const char *input = g->source && g->source->input ? g->source->input : "input";
+    const char *src;
+    size_t src_len;
+    size_t input_len = strlen(input);
+    size_t path_len = g->checkpoint && g->checkpoint->path ? strlen(g->checkpoint->path) : 0;
+    size_t n = g->n_lines;
+    size_t bytes = 0;
+    size_t size;
+    size_t i;
+    struct batch *b;
+    char *p;
+
+    if (n == 0) {
+        return LW_OK;
+    }
+    src_len = source_key(g->source ? g->source : &(struct lw_ingest_source){input, "-", NULL},
+                         &src);
+    for (i = 0; i < n; i++) {
+        bytes += g->lines[i].len;
+    }
+    if (bytes > UINT32_MAX / 2) {
+        return LW_ETOOBIG;
+    }
+    size = sizeof(*b) + n * (4 * sizeof(uint32_t) + 2 * sizeof(int64_t) + 1) + bytes +
+           input_len + src_len + path_len + 3 + 16;
+    pthread_mutex_lock(&e->mu);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->mu);
+        return LW_EAGAIN;
+    }
+    if (e->q_len >= e->conf.queue_batches ||
+        (e->inflight_bytes > 0 && e->inflight_bytes + size > e->conf.memory_limit_bytes)) {
+        pthread_mutex_unlock(&e->mu);
+        atomic_fetch_add(&e->groups_refused, 1);
+        return LW_EAGAIN;
+    }
+    e->inflight_bytes += size;
+    pthread_mutex_unlock(&e->mu);
+
+    b = lw_malloc(size);
+    if (b == NULL) {
+        pthread_mutex_lock(&e->mu);
+        e->inflight_bytes -= size;
+        pthread_mutex_unlock(&e->mu);
+        return LW_EAGAIN; /* retried by the input: an allocation failure is pressure too */
+    }
+    memset(b, 0, sizeof(*b));
+    b->mem = size;
+    b->n = n;
+    b->ingest_ns = mono_ns();
+    /* Arrays first (aligned), bytes and strings last. */
+    p = (char *)(b + 1);
+    b->ts_in = (int64_t *)p;
+    p += n * sizeof(int64_t);
+    b->ts = (int64_t *)p;
+    p += n * sizeof(int64_t);
+    b->off = (uint32_t *)p;
+    p += n * sizeof(uint32_t);
+    b->len = (uint32_t *)p;
+    p += n * sizeof(uint32_t);
+    b->flags = (uint32_t *)p;
+    p += n * sizeof(uint32_t);
+    b->tid = (uint32_t *)p;
+    p += n * sizeof(uint32_t);
+    b->level = (uint8_t *)p;
+    p += n;
+    b->bytes = p;
+    bytes = 0;
+    for (i = 0; i < n; i++) {
+        memcpy(p + bytes, g->lines[i].data, g->lines[i].len);
+        b->off[i] = (uint32_t)bytes;
+        b->len[i] = (uint32_t)g->lines[i].len;
+        b->flags[i] = g->lines[i].flags;
+        b->ts_in[i] = g->lines[i].ts_ns;
+        bytes += g->lines[i].len;
+    }
+    p += bytes;
+    memcpy(p, input, input_len + 1);
+    b->input = p;
+    p += input_len + 1;
+    memcpy(p, src, src_len);
+    p[src_len] = '\0';
+    b->source = p;
+    p += src_len + 1;
+    if (g->checkpoint != NULL) {
+        b->has_ck = true;
+        b->ck = *g->checkpoint;
+        memcpy(p, g->checkpoint->path ? g->checkpoint->path : "", path_len + 1);
+        b->ck.path = p;
+    }
+    atomic_fetch_add(&e->lines_in, n);
+    atomic_fetch_add(&e->bytes_in, bytes);
+
+    pthread_mutex_lock(&e->mu);
+    b->seq = e->next_seq++;
+    if (e->q_tail != NULL) {
+        e->q_tail->next = b;
+    }
+    else {
+        e->q_head = b;
+    }
+    e->q_tail = b;
+    e->q_len++;
+    pthread_cond_signal(&e->work_cv);
+    pthread_mutex_unlock(&e->mu);
+    return LW_OK;
+}
+
+struct lw_ingest lw_engine_ingest(struct lw_engine *e)
+{
+    struct lw_ingest ing = {engine_ingest, e};
+
+    return ing;
+}
+
+/* ---- parse workers ---- */
+
+static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
+                        struct lw_miner_scratch *ms, struct batch *b)
+{
+    int64_t fallback = now_ns();
+    uint64_t mismatch = 0;
+    uint64_t trunc = 0;
+    uint64_t invalid = 0;
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        struct lw_header_result res;
+        struct lw_match mt;
+        const char *line = b->bytes + b->off[i];
+
+        if (lw_header_parse(e->header, hst, line, b->len[i], &res) < 0) {
+            res.msg.p = line;
+            res.msg.len = b->len[i];
+            res.ts_ns = LW_TS_UNKNOWN;
+            res.level = LW_LEVEL_UNKNOWN;
+            res.matched = 0;
+        }
+        mismatch += res.matched ? 0 : 1;
+        trunc += (b->flags[i] & LW_LINE_TRUNCATED) ? 1 : 0;
+        invalid += (b->flags[i] & LW_LINE_INVALID) ? 1 : 0;
+        if (res.ts_ns == LW_TS_UNKNOWN) {
+            res.ts_ns = b->ts_in[i] != LW_TS_UNKNOWN ? b->ts_in[i] : fallback;
+        }
+        if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len, res.ts_ns, &mt) < 0) {
+            mt.template_id = 0; /* counted under template 0: out of memory in the miner */
+        }
+        if (mt.is_new) {
+            atomic_store(&e->new_templates, true);
+        }
+        b->tid[i] = mt.template_id;
+        b->ts[i] = res.ts_ns;
+        b->level[i] = (uint8_t)res.level;
+    }
+    atomic_fetch_add(&e->lines_parsed, b->n);
+    atomic_fetch_add(&e->header_mismatch, mismatch);
+    atomic_fetch_add(&e->lines_truncated, trunc);
+    atomic_fetch_add(&e->lines_invalid, invalid);
+}
+
+static void *worker_main(void *arg)
+{
+    struct lw_engine *e = arg;
+    struct lw_header_state *hst = lw_header_state_create(e->header);
+    struct lw_miner_scratch *ms = lw_miner_scratch_create(e->miner);
+
+    if (hst == NULL || ms == NULL) {
+        lw_error("engine", "parse worker: out of memory, worker not started");
+    }
+    for (;;) {
+        struct batch *b;
+        struct batch **pp;
+
+        pthread_mutex_lock(&e->mu);
+        while (e->q_head == NULL && !e->stopping) {
+            pthread_cond_wait(&e->work_cv, &e->mu);
+        }
+        if (e->q_head == NULL || hst == NULL || ms == NULL) {
+            /* Stopping and drained (or unable to work: let another worker drain). */
+            e->workers_alive--;
+            pthread_cond_broadcast(&e->done_cv);
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        b = e->q_head;
+        e->q_head = b->next;
+        if (e->q_head == NULL) {
+            e->q_tail = NULL;
+        }
+        e->q_len--;
+        pthread_mutex_unlock(&e->mu);
+
+        parse_batch(e, hst, ms, b);
+
+        pthread_mutex_lock(&e->mu);
+        pp = &e->parsed;
+        while (*pp != NULL && (*pp)->seq < b->seq) {
+            pp = &(*pp)->next;
+        }
+        b->next = *pp;
+        *pp = b;
+        e->parsed_len++;
+        pthread_cond_broadcast(&e->done_cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+    lw_miner_scratch_destroy(ms);
+    lw_header_state_destroy(hst);
+    return NULL;
+}
+
+/* ---- aggregation ---- */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static int agg_grow(struct agg *a)
+{
+    size_t cap = a->cap ? a->cap * 2 : 1024;
+    struct agg_ent *nv = lw_calloc(cap, sizeof(*nv));
+    size_t i;
+
+    if (nv == NULL) {
+        return LW_ENOMEM;
+    }
+    for (i = 0; i < a->cap; i++) {
+        if (a->v[i].used) {
+            struct agg_ent *o = &a->v[i];
+            size_t k = mix((uint64_t)o->win ^ ((uint64_t)o->tid << 20) ^
+                           ((uint64_t)o->src << 40) ^ o->kind) & (cap - 1);
+
+            while (nv[k].used) {
+                k = (k + 1) & (cap - 1);
+            }
+            nv[k] = *o;
+        }
+    }
+    lw_free(a->v);
+    a->v = nv;
+    a->cap = cap;
+    return LW_OK;
+}
+
+static int agg_add(struct agg *a, uint32_t kind, int64_t win, uint32_t tid, uint32_t src,
+                   uint64_t count)
+{
+    size_t k;
+
+    if ((a->n + 1) * 2 > a->cap && agg_grow(a) < 0) {
+        return LW_ENOMEM;
+    }
+    k = mix((uint64_t)win ^ ((uint64_t)tid << 20) ^ ((uint64_t)src << 40) ^ kind) & (a->cap - 1);
+    while (a->v[k].used) {
+        struct agg_ent *o = &a->v[k];
+
+        if (o->win == win && o->tid == tid && o->src == src && o->kind == kind) {
+            o->count += count;
+            return LW_OK;
+        }
+        k = (k + 1) & (a->cap - 1);
+    }
+    a->v[k].used = 1;
+    a->v[k].win = win;
+    a->v[k].tid = tid;
+    a->v[k].src = src;
+    a->v[k].kind = kind;
+    a->v[k].count = count;
+    a->n++;
+    return LW_OK;
+}
+
+static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts)
+{
+    size_t k;
+
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        struct tpl_delta *nv = lw_calloc(cap, sizeof(*nv));
+        size_t i;
+
+        if (nv == NULL) {
+            return LW_ENOMEM;
+        }
+        for (i = 0; i < t->cap; i++) {
+            if (t->v[i].used) {
+                k = mix(t->v[i].tid) & (cap - 1);
+                while (nv[k].used) {
+                    k = (k + 1) & (cap - 1);
+                }
+                nv[k] = t->v[i];
+            }
+        }
+        lw_free(t->v);
+        t->v = nv;
+        t->cap = cap;
+    }
+    k = mix(tid) & (t->cap - 1);
+    while (t->v[k].used && t->v[k].tid != tid) {
+        k = (k + 1) & (t->cap - 1);
+    }
+    if (!t->v[k].used) {
+        t->v[k].used = 1;
+        t->v[k].tid = tid;
+        t->v[k].first_ns = ts;
+        t->v[k].last_ns = ts;
+        t->n++;
+    }
+    t->v[k].count++;
+    if (ts < t->v[k].first_ns) {
+        t->v[k].first_ns = ts;
+    }
+    if (ts > t->v[k].last_ns) {
+        t->v[k].last_ns = ts;
+    }
+    return LW_OK;
+}
+
+/* Interns a source name; returns its id, or MAX_SOURCES ("other") past the cap. */
+static uint32_t source_id(struct lw_engine *e, const char *name)
+{
+    size_t len = strlen(name);
+    uint64_t h = mix(len);
+    size_t slots = 2 * MAX_SOURCES;
+    size_t k;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+    }
+    h |= 1;
+    k = h & (slots - 1);
+    while (e->src_map[k].h != 0) {
+        if (e->src_map[k].h == h && strcmp(e->sources[e->src_map[k].id], name) == 0) {
+            return e->src_map[k].id;
+        }
+        k = (k + 1) & (slots - 1);
+    }
+    if (e->n_sources >= MAX_SOURCES) {
+        return MAX_SOURCES;
+    }
+    e->sources[e->n_sources] = lw_strdup(name);
+    if (e->sources[e->n_sources] == NULL) {
+        return MAX_SOURCES;
+    }
+    e->src_map[k].h = h;
+    e->src_map[k].id = (uint32_t)e->n_sources;
+    return (uint32_t)e->n_sources++;
+}
+
+static const char *source_name(const struct lw_engine *e, uint32_t id)
+{
+    return id < e->n_sources ? e->sources[id] : "(other)";
+}
+
+static int remember_checkpoint(struct lw_engine *e, const struct batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < e->n_cks; i++) {
+        if (strcmp(e->cks[i].input, b->input) == 0 && strcmp(e->cks[i].path, b->ck.path) == 0) {
+            e->cks[i].ck = b->ck;
+            e->cks[i].ck.path = e->cks[i].path;
+            return LW_OK;
+        }
+    }
+    if (e->n_cks == e->cap_cks) {
+        size_t cap = e->cap_cks ? e->cap_cks * 2 : 16;
+        struct ck_ent *nv = lw_realloc(e->cks, cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            return LW_ENOMEM;
+        }
+        e->cks = nv;
+        e->cap_cks = cap;
+    }
+    e->cks[e->n_cks].input = lw_strdup(b->input);
+    e->cks[e->n_cks].path = lw_strdup(b->ck.path);
+    if (e->cks[e->n_cks].input == NULL || e->cks[e->n_cks].path == NULL) {
+        lw_free(e->cks[e->n_cks].input);
+        lw_free(e->cks[e->n_cks].path);
+        return LW_ENOMEM;
+    }
+    e->cks[e->n_cks].ck = b->ck;
+    e->cks[e->n_cks].ck.path = e->cks[e->n_cks].path;
+    e->n_cks++;
+    return LW_OK;
+}
+
+/* Counts a parsed batch into the pending transaction. Returns LW_OK or LW_ENOMEM. */
+static int aggregate(struct lw_engine *e, const struct batch *b)
+{
+    int64_t w = e->conf.window_ns;
+    int64_t watermark = e->max_event_ns == INT64_MIN ? INT64_MIN
+                                                     : e->max_event_ns - e->conf.lateness_ns;
+    uint32_t src = source_id(e, b->source);
+    uint64_t late = 0;
+    size_t i;
+    int rc = LW_OK;
+
+    for (i = 0; i < b->n && rc == LW_OK; i++) {
+        int64_t ts = b->ts[i];
+        int64_t win = ts >= 0 ? ts - ts % w : ts - ((ts % w) + w) % w;
+
+        if (ts < watermark) {
+            late++; /* counted all the same: late lines are never dropped */
+        }
+        if (ts > e->max_event_ns) {
+            e->max_event_ns = ts;
+        }
+        rc = agg_add(&e->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
+        if (rc == LW_OK) {
+            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i], src + 1, 1);
+        }
+        if (rc == LW_OK) {
+            rc = agg_add(&e->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
+        }
+        if (rc == LW_OK && b->tid[i] != 0) {
+            rc = tpl_add(&e->tpls, b->tid[i], ts);
+        }
+    }
+    if (rc == LW_OK && b->has_ck) {
+        rc = remember_checkpoint(e, b);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    atomic_fetch_add(&e->lines_late, late);
+    atomic_store(&e->watermark_ns,
+                 e->max_event_ns == INT64_MIN ? 0 : e->max_event_ns - e->conf.lateness_ns);
+    if (e->pending_batches == 0) {
+        e->oldest_pending_ingest_ns = b->ingest_ns;
+    }
+    e->pending_lines += b->n;
+    e->pending_batches++;
+    return LW_OK;
+}
+
+static void ck_clear(struct lw_engine *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->n_cks; i++) {
+        lw_free(e->cks[i].input);
+        lw_free(e->cks[i].path);
+    }
+    e->n_cks = 0;
+}
+
+static void pending_clear(struct lw_engine *e)
+{
+    if (e->agg.v != NULL) {
+        memset(e->agg.v, 0, e->agg.cap * sizeof(*e->agg.v));
+    }
+    e->agg.n = 0;
+    if (e->tpls.v != NULL) {
+        memset(e->tpls.v, 0, e->tpls.cap * sizeof(*e->tpls.v));
+    }
+    e->tpls.n = 0;
+    ck_clear(e);
+    e->pending_lines = 0;
+    e->pending_batches = 0;
+}
+
+/* Writes the pending counts in one transaction. */
+static int flush_store(struct lw_engine *e, bool force_miner)
+{
+    struct lw_store *s = e->store;
+    int64_t t0 = mono_ns();
+    int64_t now = now_ns();
+    char small[1024];
+    char *text = small;
+    size_t text_cap = sizeof(small);
+    bool new_tpl = atomic_exchange(&e->new_templates, false);
+    bool save_miner = force_miner || new_tpl ||
+                      t0 - e->last_miner_save_ns >= e->conf.miner_save_ns;
+    int rc;
+    size_t i;
+
+    if (e->pending_batches == 0 && !force_miner) {
+        return LW_OK;
+    }
+    rc = lw_store_begin(s);
+    for (i = 0; i < e->agg.cap && rc == LW_OK; i++) {
+        const struct agg_ent *a = &e->agg.v[i];
+
+        if (!a->used) {
+            continue;
+        }
+        switch (a->kind) {
+        case LW_AGG_TEMPLATE:
+            rc = lw_store_add_window_count(s, a->win, a->tid, a->count);
+            break;
+        case LW_AGG_SOURCE:
+            rc = lw_store_add_source_count(s, a->win, a->tid, source_name(e, a->src - 1),
+                                           a->count);
+            break;
+        default:
+            rc = lw_store_add_level_count(s, a->win, (int)a->tid, a->count);
+            break;
+        }
+    }
+    for (i = 0; i < e->tpls.cap && rc == LW_OK; i++) {
+        const struct tpl_delta *d = &e->tpls.v[i];
+        long n;
+
+        if (!d->used) {
+            continue;
+        }
+        n = lw_miner_template(e->miner, d->tid, text, text_cap);
+        if (n >= (long)text_cap) {
+            char *nb = lw_malloc((size_t)n + 1);
+
+            if (nb == NULL) {
+                rc = LW_ENOMEM;
+                break;
+            }
+            if (text != small) {
+                lw_free(text);
+            }
+            text = nb;
+            text_cap = (size_t)n + 1;
+            n = lw_miner_template(e->miner, d->tid, text, text_cap);
+        }
+        if (n < 0) {
+            continue; /* evicted meanwhile: its counts stay in the window rows */
+        }
+        rc = lw_store_upsert_template(s, d->tid, text, d->first_ns, d->last_ns, d->count);
+    }
+    if (text != small) {
+        lw_free(text);
+    }
+    for (i = 0; i < e->n_cks && rc == LW_OK; i++) {
+        rc = lw_store_set_checkpoint(s, &e->cks[i].ck, e->cks[i].input);
+    }
+    if (rc == LW_OK && e->pending_lines > 0) {
+        rc = lw_store_add_stored_lines(s, e->pending_lines);
+    }
+    if (rc == LW_OK && save_miner) {
+        char *blob = NULL;
+        size_t len = 0;
+
+        rc = lw_miner_save_buf(e->miner, &blob, &len);
+        if (rc == LW_OK) {
+            rc = lw_store_save_miner(s, blob, len);
+            lw_free(blob);
+        }
+    }
+    if (rc == LW_OK) {
+        rc = lw_store_commit(s);
+    }
+    else {
+        lw_store_rollback(s);
+    }
+    if (rc < 0) {
+        if (new_tpl) {
+            atomic_store(&e->new_templates, true);
+        }
+        atomic_fetch_add(&e->store_errors, 1);
+        e->last_rc = rc;
+        lw_error("engine", "store transaction failed: %s (the counts stay pending)",
+                 lw_strerror(rc));
+        return rc;
+    }
+    if (save_miner) {
+        e->last_miner_save_ns = t0;
+    }
+    {
+        int64_t t1 = mono_ns();
+        uint64_t total = 0;
+
+        pthread_mutex_lock(&e->hist_mu);
+        hist_add(e->store_hist, &e->store_hist_sum, &e->store_hist_n, (double)(t1 - t0) / 1e9);
+        if (e->pending_batches > 0) {
+            hist_add(e->batch_hist, &e->batch_hist_sum, &e->batch_hist_n,
+                     (double)(t1 - e->oldest_pending_ingest_ns) / 1e9);
+        }
+        pthread_mutex_unlock(&e->hist_mu);
+        atomic_fetch_add(&e->lines_stored, e->pending_lines);
+        atomic_fetch_add(&e->store_commits, 1);
+        if (lw_store_stored_lines(s, &total) == LW_OK) {
+            atomic_store(&e->stored_total, total);
+        }
+    }
+    pending_clear(e);
+    if (now - e->last_prune_ns >= PRUNE_EVERY_NS) {
+        uint64_t n = 0;
+
+        if (lw_store_prune(s, now, &n) == LW_OK && n > 0) {
+            lw_info("engine", "retention: removed %llu old rows", (unsigned long long)n);
+        }
+        e->last_prune_ns = now;
+    }
+    return LW_OK;
+}
+
+static void *agg_main(void *arg)
+{
+    struct lw_engine *e = arg;
+    int64_t last_flush = mono_ns();
+
+    for (;;) {
+        struct batch *b = NULL;
+        bool done = false;
+        struct timespec until;
+        int64_t deadline = last_flush + e->conf.flush_ns;
+        int64_t rt;
+
+        pthread_mutex_lock(&e->mu);
+        for (;;) {
+            if (e->parsed != NULL && e->parsed->seq == e->want_seq) {
+                b = e->parsed;
+                e->parsed = b->next;
+                e->parsed_len--;
+                break;
+            }
+            if (e->stopping && e->workers_alive == 0 && e->q_head == NULL) {
+                done = e->parsed == NULL || e->parsed->seq != e->want_seq;
+                break;
+            }
+            if (mono_ns() >= deadline) {
+                break;
+            }
+            rt = now_ns() + (deadline - mono_ns());
+            until.tv_sec = rt / 1000000000LL;
+            until.tv_nsec = rt % 1000000000LL;
+            pthread_cond_timedwait(&e->done_cv, &e->mu, &until);
+        }
+        pthread_mutex_unlock(&e->mu);
+
+        if (b != NULL) {
+            int rc = aggregate(e, b);
+
+            while (rc == LW_ENOMEM) {
+                /* Flush what is pending to free the maps, then count the batch again. */
+                flush_store(e, false);
+                pending_clear(e);
+                rc = aggregate(e, b);
+            }
+            e->want_seq++;
+            pthread_mutex_lock(&e->mu);
+            e->inflight_bytes -= b->mem;
+            pthread_mutex_unlock(&e->mu);
+            lw_free(b);
+        }
+        if (done) {
+            break;
+        }
+        if (mono_ns() >= deadline) {
+            if (flush_store(e, false) == LW_OK) {
+                last_flush = mono_ns();
+            }
+            else {
+                last_flush = mono_ns(); /* retried at the next interval, counts kept */
+            }
+        }
+    }
+    if (flush_store(e, true) < 0) {
+        /* One more try: a busy database can succeed a moment later. */
+        flush_store(e, true);
+    }
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void engine_free(struct lw_engine *e)
+{
+    size_t i;
+
+    if (e == NULL) {
+        return;
+    }
+    while (e->q_head != NULL) {
+        struct batch *b = e->q_head;
+
+        e->q_head = b->next;
+        lw_free(b);
+    }
+    while (e->parsed != NULL) {
+        struct batch *b = e->parsed;
+
+        e->parsed = b->next;
+        lw_free(b);
+    }
+    ck_clear(e);
+    lw_free(e->cks);
+    for (i = 0; i < e->n_sources; i++) {
+        lw_free(e->sources[i]);
+    }
+    lw_free(e->sources);
+    lw_free(e->src_map);
+    lw_free(e->agg.v);
+    lw_free(e->tpls.v);
+    lw_free(e->workers);
+    lw_miner_destroy(e->miner);
+    lw_header_destroy(e->header);
+    pthread_mutex_destroy(&e->hist_mu);
+    pthread_cond_destroy(&e->done_cv);
+    pthread_cond_destroy(&e->work_cv);
+    pthread_mutex_destroy(&e->mu);
+    lw_free(e);
+}
+
+struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, size_t err_len)
+{
+    struct lw_engine *e;
+    struct lw_miner_conf mc;
+    char *blob = NULL;
+    size_t blob_len = 0;
+    uint64_t total = 0;
+    size_t i;
+    int rc;
+
+    if (conf == NULL || conf->store == NULL) {
+        snprintf(err, err_len, "engine: no store");
+        return NULL;
+    }
+    e = lw_calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    e->conf = *conf;
+    e->store = conf->store;
+    if (e->conf.workers == 0) {
+        e->conf.workers = DEF_WORKERS;
+    }
+    if (e->conf.queue_batches == 0) {
+        e->conf.queue_batches = DEF_QUEUE;
+    }
+    if (e->conf.memory_limit_bytes == 0) {
+        e->conf.memory_limit_bytes = DEF_MEMORY;
+    }
+    if (e->conf.window_ns <= 0) {
+        e->conf.window_ns = DEF_WINDOW_NS;
+    }
+    if (e->conf.lateness_ns <= 0) {
+        e->conf.lateness_ns = DEF_LATENESS_NS;
+    }
+    if (e->conf.flush_ns <= 0) {
+        e->conf.flush_ns = DEF_FLUSH_NS;
+    }
+    if (e->conf.miner_save_ns <= 0) {
+        e->conf.miner_save_ns = DEF_MINER_SAVE_NS;
+    }
+    if (e->conf.retention_ns <= 0) {
+        e->conf.retention_ns = DEF_RETENTION_NS;
+    }
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->hist_mu, NULL);
+    pthread_cond_init(&e->work_cv, NULL);
+    pthread_cond_init(&e->done_cv, NULL);
+    e->max_event_ns = INT64_MIN;
+    e->last_miner_save_ns = mono_ns();
+    e->last_prune_ns = now_ns();
+    e->sources = lw_calloc(MAX_SOURCES, sizeof(*e->sources));
+    e->src_map = lw_calloc(2 * MAX_SOURCES, sizeof(*e->src_map));
+    if (e->sources == NULL || e->src_map == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    e->header = lw_header_create(conf->format, err, err_len);
+    if (e->header == NULL) {
+        goto fail;
+    }
+    memset(&mc, 0, sizeof(mc));
+    mc.max_templates = conf->max_templates;
+    e->miner = lw_miner_create(&mc, err, err_len);
+    if (e->miner == NULL) {
+        goto fail;
+    }
+    rc = lw_store_load_miner(e->store, &blob, &blob_len);
+    if (rc == LW_OK && blob != NULL) {
+        char lerr[256];
+
+        rc = lw_miner_load_buf(e->miner, blob, blob_len, lerr, sizeof(lerr));
+        lw_free(blob);
+        if (rc < 0) {
+            snprintf(err, err_len, "the miner state in the store cannot be loaded: %s", lerr);
+            goto fail;
+        }
+        lw_info("engine", "miner state loaded: %zu templates", lw_miner_n_templates(e->miner));
+    }
+    if (lw_store_stored_lines(e->store, &total) == LW_OK) {
+        atomic_store(&e->stored_total, total);
+    }
+    e->workers = lw_calloc(e->conf.workers, sizeof(*e->workers));
+    if (e->workers == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    for (i = 0; i < e->conf.workers; i++) {
+        pthread_mutex_lock(&e->mu);
+        e->workers_alive++;
+        pthread_mutex_unlock(&e->mu);
+        if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0) {
+            pthread_mutex_lock(&e->mu);
+            e->workers_alive--;
+            pthread_mutex_unlock(&e->mu);
+            snprintf(err, err_len, "cannot start a parse thread: %s", strerror(errno));
+            goto fail_threads;
+        }
+        e->n_workers++;
+    }
+    if (pthread_create(&e->agg_thread, NULL, agg_main, e) != 0) {
+        snprintf(err, err_len, "cannot start the aggregator thread: %s", strerror(errno));
+        goto fail_threads;
+    }
+    e->agg_started = true;
+    return e;
+
+fail_threads:
+    pthread_mutex_lock(&e->mu);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->work_cv);
+    pthread_mutex_unlock(&e->mu);
+    for (i = 0; i < e->n_workers; i++) {
+        pthread_join(e->workers[i], NULL);
+    }
+fail:
+    engine_free(e);
+    return NULL;
+}
+
+int lw_engine_stop(struct lw_engine *e)
+{
+    size_t i;
+    int rc;
+
+    if (e == NULL) {
+        return LW_OK;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->work_cv);
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->mu);
+    for (i = 0; i < e->n_workers; i++) {
+        pthread_join(e->workers[i], NULL);
+    }
+    if (e->agg_started) {
+        pthread_join(e->agg_thread, NULL);
+    }
+    rc = e->last_rc;
+    engine_free(e);
+    return rc;
+}
+
+void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->lines_in = atomic_load(&e->lines_in);
+    out->bytes_in = atomic_load(&e->bytes_in);
+    out->groups_refused = atomic_load(&e->groups_refused);
+    out->lines_parsed = atomic_load(&e->lines_parsed);
+    out->lines_late = atomic_load(&e->lines_late);
+    out->lines_truncated = atomic_load(&e->lines_truncated);
+    out->lines_invalid = atomic_load(&e->lines_invalid);
+    out->header_mismatch = atomic_load(&e->header_mismatch);
+    out->lines_stored = atomic_load(&e->lines_stored);
+    out->stored_total = atomic_load(&e->stored_total);
+    out->store_commits = atomic_load(&e->store_commits);
+    out->store_errors = atomic_load(&e->store_errors);
+    out->watermark_ns = atomic_load(&e->watermark_ns);
+    out->templates = lw_miner_n_templates(e->miner);
+    pthread_mutex_lock(&e->mu);
+    out->queue_depth = e->q_len;
+    out->reorder_depth = e->parsed_len;
+    out->inflight_bytes = e->inflight_bytes;
+    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_lock(&e->hist_mu);
+    memcpy(out->batch_latency_buckets, e->batch_hist, sizeof(e->batch_hist));
+    out->batch_latency_sum = e->batch_hist_sum;
+    out->batch_latency_count = e->batch_hist_n;
+    memcpy(out->store_latency_buckets, e->store_hist, sizeof(e->store_hist));
+    out->store_latency_sum = e->store_hist_sum;
+    out->store_latency_count = e->store_hist_n;
+    pthread_mutex_unlock(&e->hist_mu);
+}
