@@ -815,11 +815,11 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
         flags |= MHD_USE_IPv6;
     }
     srv->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, srv->conf.n_threads, MHD_OPTION_CONNECTION_LIMIT,
         srv->conf.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, srv->conf.timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (srv->d == NULL) {
         snprintf(err, err_len, "http: cannot listen on %s: %s", srv->addr,
                  errno != 0 ? strerror(errno) : "libmicrohttpd refused to start");
