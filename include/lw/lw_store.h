@@ -94,8 +94,9 @@ int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns);
  *
  * Every write function may be called inside lw_store_begin() .. lw_store_commit() (the normal
  * case: one transaction per pipeline group) or alone, when it commits on its own. They return
- * LW_OK, LW_EINVAL (bad argument, or a read-only handle: LW_EIO), LW_ENOMEM, LW_EAGAIN (the
- * database stayed locked by another connection for busy_timeout_ms), LW_ECORRUPT or LW_EIO.
+ * LW_OK, LW_EINVAL (bad argument), LW_ENOMEM, LW_EAGAIN (the database stayed locked by another
+ * connection for busy_timeout_ms), LW_ECORRUPT, or LW_EIO (disk full, I/O error, a read-only
+ * handle).
  * After a failed write inside a transaction, call lw_store_rollback(): the transaction may hold
  * part of the group.
  */
@@ -190,6 +191,8 @@ int lw_store_set_alert_state(struct lw_store *s, int64_t id, const char *state, 
  * template ever seen; old anomalies and the miner state still refer to them). stored_lines is
  * never lowered. Runs in its own transaction unless one is open. The number of rows deleted goes
  * to *@n_deleted (may be NULL). Space is reused by later inserts, the file does not shrink.
+ * Call it often (every minute or so) so that each call deletes little and holds the write lock
+ * briefly. Windows are judged by their start: the window that straddles the cut is deleted.
  */
 int lw_store_prune(struct lw_store *s, int64_t now_ns, uint64_t *n_deleted);
 
