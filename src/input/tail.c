@@ -673,15 +673,16 @@ static int cand_open(struct lw_tail *t, struct cands *cs, const char *path, cons
     if (c->path == NULL) {
         return LW_ENOMEM;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: should the name have become a FIFO since the glob, open must not hang. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         count(&t->n_errors, 1);
         lw_warn("tail", "cannot open '%s': %s", path, strerror(errno));
     }
-    else if (fstat(fd, &st) < 0) {
+    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         /* Identity comes from the fd: the name may have moved since the glob. */
         count(&t->n_errors, 1);
-        lw_warn("tail", "cannot stat '%s': %s", path, strerror(errno));
+        lw_warn("tail", "cannot stat '%s' or not a regular file", path);
         close(fd);
         fd = -1;
     }
@@ -735,7 +736,7 @@ static void resume_rotated(struct lw_tail *t, const struct cand *c)
         if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
             continue;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             continue;
         }
@@ -978,6 +979,7 @@ struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest 
     pthread_condattr_t ca;
     struct lw_tail *t;
     size_t i;
+    int rc;
 
     if (conf == NULL || conf->patterns == NULL || conf->n_patterns == 0 || ingest.fn == NULL) {
         snprintf(err, err_len, "tail: no patterns or no ingest function");
@@ -1033,13 +1035,16 @@ struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest 
         goto fail_mutex;
     }
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&t->thread, NULL, tail_main, t) != 0) {
-        snprintf(err, err_len, "tail: cannot start thread: %s", strerror(errno));
+    rc = pthread_create(&t->thread, NULL, tail_main, t);
+    if (rc != 0) {
+        snprintf(err, err_len, "tail: cannot start thread: %s", strerror(rc));
         goto fail_cond;
     }
     return t;
 fail_cond:
     pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+    goto fail_free_quiet;
 fail_mutex:
     pthread_mutex_destroy(&t->mu);
 fail_free:

@@ -773,6 +773,51 @@ static void test_reopen(void **state)
     assert_seq(&fx->rec, "o", 4);
 }
 
+static void test_stop_under_backpressure(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    size_t waited = 0;
+
+    fx->rec.eagain_left = 1 << 30;  /* the pipeline never takes anything */
+    append_lines(fx->path, "q", 0, 10);
+    t = start(fx, &conf);
+    while (waited < DEADLINE_MS) {
+        pthread_mutex_lock(&fx->rec.mu);
+        if (fx->rec.n_eagain >= 3) {
+            waited = DEADLINE_MS;
+        }
+        pthread_mutex_unlock(&fx->rec.mu);
+        msleep(5);
+        waited += 5;
+    }
+    lw_tail_stop(t);  /* returns although the group was never taken */
+    assert_int_equal(fx->rec.n, 0);
+    assert_true(fx->rec.n_eagain >= 3);
+}
+
+static void test_max_files(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    char p[400];
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/m%d.log", fx->dir, i);
+        append_lines(p, "m", 0, 1);
+    }
+    conf.max_files = 2;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 2), 2);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_int_equal(st.files_open, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +838,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_under_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_files, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
