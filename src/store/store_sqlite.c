@@ -78,7 +78,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " VALUES (?1, ?2, ?3)"
                       " ON CONFLICT(window_start_ns, template_id)"
                       " DO UPDATE SET count = count + excluded.count",
-    [ST_ADD_SOURCE] = "INSERT INTO window_source_counts(window_start_ns, template_id, source, count)"
+    [ST_ADD_SOURCE] = "INSERT INTO window_source_counts"
+                      "(window_start_ns, template_id, source, count)"
                       " VALUES (?1, ?2, ?3, ?4)"
                       " ON CONFLICT(window_start_ns, template_id, source)"
                       " DO UPDATE SET count = count + excluded.count",
