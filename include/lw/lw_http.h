@@ -53,8 +53,10 @@ struct lw_http_body {
  * NDJSON objects carry the line in "message" (or "msg", or "log"), an optional "time" (an RFC 3339
  * string or anything lw_ts_parse() reads, or an epoch number whose magnitude picks s, ms, us or
  * ns), "level" and "host"; other fields are ignored. A line that is not a JSON object with a
- * string message is counted in n_rejected and skipped; an unreadable time only leaves ts_ns at
- * LW_TS_UNKNOWN. Returns LW_OK or LW_ENOMEM. Thread-safe (no shared state).
+ * non-empty string message is counted in n_rejected and skipped; an unreadable time only leaves
+ * ts_ns at LW_TS_UNKNOWN. Host names are split into groups by the server (source.host); levels
+ * are parsed but lw_ingest_line has no field for them yet. Returns LW_OK or LW_ENOMEM.
+ * Thread-safe (no shared state).
  */
 int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
                        size_t max_line_bytes, struct lw_http_body *out);

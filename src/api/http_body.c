@@ -127,24 +127,26 @@ static int64_t epoch_to_ns(double v)
 static int64_t epoch_int_to_ns(json_int_t v)
 {
     json_int_t a = v < 0 ? -(v + 1) : v;
+    int64_t mult;
 
     /* Integers keep full precision in every unit (a double would round nanoseconds). */
     if (a < 100000000000LL) {
-        if (a > INT64_MAX / 1000000000LL) {
-            return LW_TS_UNKNOWN;
-        }
-        return (int64_t)v * 1000000000LL;
+        mult = 1000000000LL;
     }
-    if (a < 100000000000000LL) {
-        return (int64_t)v * 1000000LL;
+    else if (a < 100000000000000LL) {
+        mult = 1000000LL;
     }
-    if (a < 100000000000000000LL) {
-        return (int64_t)v * 1000LL;
+    else if (a < 100000000000000000LL) {
+        mult = 1000LL;
     }
-    if (v == INT64_MIN) {
+    else {
+        mult = 1;
+    }
+    /* Times past year 2262 do not fit in int64 nanoseconds; INT64_MIN is LW_TS_UNKNOWN. */
+    if (a > INT64_MAX / mult - 1) {
         return LW_TS_UNKNOWN;
     }
-    return (int64_t)v;
+    return (int64_t)v * mult;
 }
 
 static int64_t json_time(json_t *t, int ref_year)
@@ -195,7 +197,7 @@ static int parse_json_line(struct lw_http_body *b, const char *line, size_t len,
     if (msg == NULL) {
         msg = json_object_get(root, "log");
     }
-    if (!json_is_string(msg)) {
+    if (!json_is_string(msg) || json_string_length(msg) == 0) {
         goto reject;
     }
     rc = body_reserve(b);
