@@ -773,6 +773,88 @@ static void test_reopen(void **state)
     assert_seq(&fx->rec, "o", 4);
 }
 
+struct ref {
+    struct rec *rec;
+    size_t i;
+    size_t n_diff;
+};
+
+static int ref_cmp(void *opaque, const struct lw_line *l)
+{
+    struct ref *r = opaque;
+
+    if (r->i >= r->rec->n || r->rec->len[r->i] != l->len ||
+        memcmp(r->rec->data[r->i], l->data, l->len) != 0 || r->rec->flags[r->i] != l->flags) {
+        r->n_diff++;
+    }
+    r->i++;
+    return 0;
+}
+
+/*
+ * Lines of every length around max_line_bytes, with and without CR, written in random pieces
+ * while tiny reads split them anywhere: the tail must frame exactly as lw_frame_buffer() does.
+ */
+static void test_matches_framer(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_reader_conf rc = { 0 };
+    struct ref ref = { 0 };
+    struct lw_tail *t;
+    char *text;
+    size_t cap = 64 * 1024;
+    size_t len = 0;
+    size_t off;
+    size_t piece;
+    uint32_t x = 777;
+    int n_lines = 0;
+    int n;
+    int fd;
+    size_t i;
+
+    text = malloc(cap);
+    assert_non_null(text);
+    while (len < cap - 200) {
+        x = x * 1103515245u + 12345u;
+        n = (int)((x >> 16) % 40);
+        for (i = 0; i < (size_t)n; i++) {
+            text[len++] = (char)('a' + (int)((x >> (i % 16)) % 26));
+        }
+        if ((x >> 8) % 3 == 0) {
+            text[len++] = '\r';
+        }
+        text[len++] = '\n';
+        n_lines++;
+    }
+    conf.max_line_bytes = 16;
+    conf.read_bytes = 7;
+    conf.batch_lines = 13;
+    t = start(fx, &conf);
+    fd = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    for (off = 0; off < len; off += piece) {
+        x = x * 1103515245u + 12345u;
+        piece = 1 + (x >> 16) % 3000;
+        if (piece > len - off) {
+            piece = len - off;
+        }
+        write_all(fd, text + off, piece);
+        if ((x >> 4) % 8 == 0) {
+            msleep(1);
+        }
+    }
+    close(fd);
+    assert_int_equal(rec_wait(&fx->rec, (size_t)n_lines), (size_t)n_lines);
+    lw_tail_stop(t);
+    rc.max_line_bytes = 16;
+    ref.rec = &fx->rec;
+    assert_int_equal(lw_frame_buffer(text, len, &rc, ref_cmp, &ref), n_lines);
+    assert_int_equal(ref.n_diff, 0);
+    assert_int_equal(fx->rec.cp.offset, len);
+    free(text);
+}
+
 static void test_stop_under_backpressure(void **state)
 {
     struct fixture *fx = *state;
@@ -840,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_under_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_matches_framer, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
