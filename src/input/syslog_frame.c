@@ -105,24 +105,36 @@ static int emit(struct lw_syslog_framer *fr, const char *p, size_t len, int over
 {
     uint32_t flags = 0;
 
-    if (octet) {
+    /*
+     * Both paths must agree, whether the frame was passed in place or collected: collected
+     * frames hold their first max_bytes + 1 bytes, so a frame longer than that is cut before
+     * any trimming, and a shorter one is trimmed first (a message of max_bytes followed by CR LF
+     * is whole).
+     */
+    if (len > fr->max_bytes + 1) {
+        overflow = 1;
+    }
+    if (overflow) {
+        len = len > fr->max_bytes ? fr->max_bytes : len;
+    }
+    else if (octet) {
         while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == '\0')) {
             len--;
         }
     }
-    else if (!overflow && len > 0 && p[len - 1] == '\r') {
+    else if (len > 0 && p[len - 1] == '\r') {
         len--;
     }
     if (len > fr->max_bytes) {
         len = fr->max_bytes;
         overflow = 1;
     }
+    if (len == 0) {
+        return 0;
+    }
     if (overflow) {
         flags |= LW_LINE_TRUNCATED;
         fr->n_truncated++;
-    }
-    if (len == 0) {
-        return 0;
     }
     if (!lw_utf8_valid(p, len)) {
         flags |= LW_LINE_INVALID;
