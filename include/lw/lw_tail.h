@@ -33,8 +33,10 @@
  * Rotation.
  *  - Rename (x.log -> x.log.1, a new x.log created): when the path no longer leads to the open
  *    file, the old file is read to its end; once it has not grown for one full poll it is closed.
- *    The new x.log is a new file and starts at offset 0. If the new name still matches a pattern,
- *    the file simply goes on being followed under that name.
+ *    Only then is the new x.log read, from offset 0, so the lines (and checkpoints) of one path
+ *    stay in order and the newest checkpoint for a path is always the current file's. If the new
+ *    name still matches a pattern, the file simply goes on being followed under that name, and
+ *    its checkpoints carry that name.
  *  - Truncation and copytruncate: a size below the read offset (or a changed fingerprint) means
  *    the file was truncated; reading starts again at 0 and it is logged and counted. Lines
  *    written between the copy and the truncation are lost: that is inherent to copytruncate,

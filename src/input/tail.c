@@ -916,10 +916,29 @@ static void scan(struct lw_tail *t, int initial)
 /* Thread and public API.                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * Is an older file that was known by @f's name (renamed away or deleted) still being read to its
+ * end? Then @f waits: its lines come after the old file's, and so do its checkpoints, so the
+ * newest checkpoint stored for a path is always the current file's. Otherwise a late group of the
+ * old file would replace it and a restart would read the new file again from 0.
+ */
+static int after_predecessor(struct lw_tail *t, const struct tail_file *f)
+{
+    const struct tail_file *g;
+
+    for (g = t->files; g != NULL && g != f; g = g->next) {
+        if (!g->closed && g->fd >= 0 && g->seen != t->gen && strcmp(g->path, f->path) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void *tail_main(void *arg)
 {
     struct lw_tail *t = arg;
     struct tail_file *f;
+    size_t n_unmatched;
     int initial = 1;
     int busy;
     int rc;
@@ -937,7 +956,14 @@ static void *tail_main(void *arg)
         scan(t, initial);
         initial = 0;
         busy = 0;
+        n_unmatched = 0;
+        for (f = t->files; f != NULL; f = f->next) {
+            n_unmatched += f->seen != t->gen;
+        }
         for (f = t->files; f != NULL && !stopping(t); f = f->next) {
+            if (n_unmatched > 0 && f->seen == t->gen && after_predecessor(t, f)) {
+                continue;
+            }
             rc = file_poll(t, f);
             if (rc < 0) {
                 break;

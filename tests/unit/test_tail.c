@@ -468,6 +468,9 @@ static void test_rotate_rename(void **state)
     lw_tail_stop(t);
     assert_seq(&fx->rec, "a", 1200);
     assert_seq(&fx->rec, "b", 500);
+    /* The new x.log waits for the old one to end: one ordered stream per path. */
+    assert_string_equal(fx->rec.data[1199], "a1199");
+    assert_string_equal(fx->rec.data[1200], "b0");
     assert_int_equal(st.rotations, 1);
     assert_int_equal(st.lines, 1700);
 }
