@@ -14,6 +14,7 @@
  * Reads use pread(2) at the tail's own offset, so the fd position never matters and a truncation
  * is just "the size is now below my offset".
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -370,7 +371,8 @@ static int group_add(struct lw_tail *t, struct tail_file *f, const char *data, s
     return LW_OK;
 }
 
-static int carry_set(struct tail_file *f, const char *data, size_t len)
+/* Makes room for a carry of @len bytes. */
+static int carry_reserve(struct tail_file *f, size_t len)
 {
     char *p;
     size_t cap;
@@ -387,11 +389,17 @@ static int carry_set(struct tail_file *f, const char *data, size_t len)
         f->carry = p;
         f->carry_cap = cap;
     }
+    return LW_OK;
+}
+
+/* Keeps @len bytes as the carry; room was reserved by carry_reserve(). */
+static void carry_set(struct tail_file *f, const char *data, size_t len)
+{
+    assert(len <= f->carry_cap || len == 0);
     if (len > 0) {
         memcpy(f->carry, data, len);
     }
     f->carry_len = len;
-    return LW_OK;
 }
 
 /*
@@ -426,12 +434,26 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
     if (n == 0) {
         return LW_OK;
     }
+    have = carry + (size_t)n;
+    /*
+     * The room for the new carry is taken before any line is handed out: once a group is taken
+     * the read must complete, or a retry would deliver its lines twice. On LW_ENOMEM nothing has
+     * changed and the same bytes are read again at the next poll.
+     */
+    for (rem = 0; rem < (size_t)n && buf[have - 1 - rem] != '\n'; rem++) {
+    }
+    if (rem == (size_t)n) {
+        rem = f->skip != SKIP_NONE ? 0 : have;  /* no LF: the carry grows or is kept */
+    }
+    rc = carry_reserve(f, rem >= t->max_line + 2 ? t->max_line : rem);
+    if (rc < 0) {
+        return rc;
+    }
     if (carry > 0) {
         memcpy(buf, f->carry, carry);
     }
     count(&t->n_bytes, (uint64_t)n);
     *got = (size_t)n;
-    have = carry + (size_t)n;
     base = f->read_off - carry;
     t->n_lines = 0;
 
@@ -474,14 +496,11 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
     rem = have - i;
     if (rem >= t->max_line + 2) {
         /* No LF within max + 2 bytes: over-long whatever its ending. Keep the prefix only. */
-        rc = carry_set(f, buf + i, utf8_cut(buf + i, t->max_line));
+        carry_set(f, buf + i, utf8_cut(buf + i, t->max_line));
         f->skip = SKIP_TRUNC;
     }
     else {
-        rc = carry_set(f, buf + i, rem);
-    }
-    if (rc < 0) {
-        return rc;
+        carry_set(f, buf + i, rem);
     }
     f->read_off += (uint64_t)n;
     return LW_OK;
@@ -588,10 +607,15 @@ static int file_poll(struct lw_tail *t, struct tail_file *f)
         if (rc == LW_EAGAIN) {
             return rc;
         }
+        if (rc == LW_ENOMEM) {
+            /* Nothing was consumed: the same bytes are tried again at the next poll. */
+            count(&t->n_errors, 1);
+            lw_error("tail", "'%s': out of memory, retrying", f->path);
+            return 0;
+        }
         if (rc < 0) {
             count(&t->n_errors, 1);
-            lw_error("tail", "cannot read '%s': %s", f->path,
-                     rc == LW_EIO ? strerror(errno) : lw_strerror(rc));
+            lw_error("tail", "cannot read '%s': %s", f->path, strerror(errno));
             file_close(t, f);
             return 0;
         }

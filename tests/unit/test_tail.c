@@ -475,6 +475,46 @@ static void test_rotate_rename(void **state)
     assert_int_equal(st.lines, 1700);
 }
 
+/* With "*.log*" the rotated x.log.1 still matches: it goes on being followed under that name. */
+static void test_rotate_within_pattern(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail_stats st;
+    struct lw_tail *t;
+    char old[400];
+    int fd_old;
+    size_t i;
+
+    snprintf(fx->pattern, sizeof(fx->pattern), "%s/*.log*", fx->dir);
+    snprintf(old, sizeof(old), "%s/x.log.1", fx->dir);
+    fd_old = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd_old >= 0);
+    write_lines(fd_old, "a", 0, 100);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 100), 100);
+    assert_int_equal(rename(fx->path, old), 0);
+    append_lines(fx->path, "b", 0, 50);
+    msleep(3 * POLL_MS);
+    write_lines(fd_old, "a", 100, 150);
+    close(fd_old);
+    assert_int_equal(rec_wait(&fx->rec, 200), 200);
+    lw_tail_stats(t, &st);
+    lw_tail_stop(t);
+    assert_seq(&fx->rec, "a", 150);
+    assert_seq(&fx->rec, "b", 50);
+    for (i = 0; i < fx->rec.n; i++) {
+        if (strcmp(fx->rec.data[i], "a149") == 0) {
+            assert_string_equal(fx->rec.name[i], old);
+        }
+        if (fx->rec.data[i][0] == 'b') {
+            assert_string_equal(fx->rec.name[i], fx->path);
+        }
+    }
+    assert_int_equal(st.files_open, 2);
+    assert_int_equal(st.rotations, 0);
+}
+
 static void test_copytruncate(void **state)
 {
     struct fixture *fx = *state;
@@ -911,6 +951,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_at_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_within_pattern, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_short_file, setup, teardown),
