@@ -28,7 +28,8 @@
  * source {"tail", path} and a checkpoint {path, dev, ino, fingerprint, offset} whose offset is the
  * byte just after the group's last line (after its LF). On LW_EAGAIN the same group is offered
  * again every few milliseconds and nothing more is read meanwhile (backpressure). Other errors
- * drop the group, count it in errors and log it.
+ * drop the group, count it in errors and log it. A file with a large backlog is read 16 blocks
+ * at a time, then the other files get their turn before it goes on (without sleeping).
  *
  * Rotation.
  *  - Rename (x.log -> x.log.1, a new x.log created): when the path no longer leads to the open
@@ -40,8 +41,8 @@
  *  - Truncation and copytruncate: a size below the read offset (or a changed fingerprint) means
  *    the file was truncated; reading starts again at 0 and it is logged and counted. Lines
  *    written between the copy and the truncation are lost: that is inherent to copytruncate,
- *    which no reader can avoid. If the file is refilled past its old size between two polls with
- *    the same first KiB, the truncation is not seen.
+ *    which no reader can avoid. If the file is refilled past its old size between two polls and
+ *    keeps the same first KiB (or is still under 1 KiB), the truncation is not seen.
  *  - Deletion: the open file is read to its end and closed like a renamed one.
  *
  * Resume. Whenever a file is found that is not followed yet, resume() is asked for the last
@@ -52,9 +53,9 @@
  * example x.log.1 after a rotation while logwarden was down), that file is read from the
  * checkpoint's offset to its end and closed, unless it matches a pattern itself, in which case it
  * is followed from that offset. Files without a checkpoint start at their end when start_at_end
- * is set and they are present at start (at the start of the line that is being written, if the
- * file does not end with LF, that line is skipped); otherwise, and always for files that appear
- * later, at 0.
+ * is set and they are present at start (when the file does not end with LF, the rest of the
+ * line being written is skipped, so no half line is delivered); otherwise, and always for files
+ * that appear later, at 0.
  */
 #ifndef LW_TAIL_H
 #define LW_TAIL_H
