@@ -1,5 +1,5 @@
 # Thin wrapper over CMake presets; see README.md. `make` builds build/logwarden (optimised).
-.PHONY: all build deps test run fuzz fuzz-build bench clean
+.PHONY: all build deps test run demo-parse fuzz fuzz-build bench clean
 
 FUZZ_SECONDS ?= 60
 
@@ -18,8 +18,13 @@ test: deps
 	cmake --build --preset dev
 	ctest --preset dev
 
-# The main job on the embedded default: parse the demo log and print the template table.
+# The main job on the embedded default: the daemon with its defaults, fed by the demo generator
+# (RUN_SECONDS=120 by default; RUN_SECONDS=0 runs until Ctrl-C).
 run: deps build
+	@bash scripts/run-demo.sh
+
+# The parse stage alone on a demo log: the template table.
+demo-parse: build
 	@./build/logwarden demo --lines 200000 --seed 1 > build/demo.log
 	./build/logwarden parse --output none --templates --top 30 build/demo.log
 
