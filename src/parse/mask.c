@@ -596,6 +596,38 @@ static size_t match_date(const char *s, size_t i, size_t n)
     return end - i;
 }
 
+/*
+ * A composite identifier: letters and digits joined by '-', ':' or '_' with at least three
+ * separate digit runs ("R02-M1-N0-C:J12-U11", "job_2017_06_09"). Two runs are not enough:
+ * "x86_64" or "ip6-tables2" read as names. Returns its length or 0.
+ */
+static size_t match_id(const char *s, size_t i, size_t n)
+{
+    size_t j = i;
+    int runs = 0;
+    bool in_digits = false;
+
+    while (j < n && (IS_ALNUM(s[j]) || s[j] == '-' || s[j] == ':' || s[j] == '_')) {
+        if (IS_DIGIT(s[j])) {
+            if (!in_digits) {
+                runs++;
+            }
+            in_digits = true;
+        }
+        else {
+            in_digits = false;
+        }
+        j++;
+    }
+    while (j > i && (s[j - 1] == '-' || s[j - 1] == ':' || s[j - 1] == '_')) {
+        j--;
+    }
+    if (runs < 3 || (j < n && (s[j] == '.' || s[j] == '/' || s[j] == '@'))) {
+        return 0;
+    }
+    return j - i;
+}
+
 /* Length of an e-mail address whose local part starts at i, or 0. */
 static size_t match_email(const char *s, size_t i, size_t n)
 {
@@ -767,6 +799,12 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
                     i += len;
                     continue;
                 }
+            }
+            if (IS_ALPHA(c) && (nx == '-' || nx == ':' || nx == '_') && on(o, LW_MASK_ID) &&
+                (len = match_id(s, i, n)) > 0) {
+                emit(o, i, len, LW_MASK_ID);
+                i += len;
+                continue;
             }
             if (IS_ALPHA(c) && w - i == 3 && c <= 'Z' && on(o, LW_MASK_DATE) &&
                 (len = match_date(s, i, n)) > 0) {

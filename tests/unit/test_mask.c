@@ -147,7 +147,7 @@ static void test_uuid(void **state)
     EXPECT("job abcdef01-e89b-12d3-a456-426614174000",
            "uuid:abcdef01-e89b-12d3-a456-426614174000");
     expect_masks(OFF(UUID), "job abcdef01-e89b-12d3-a456-426614174000",
-                 "hex:abcdef01 num:426614174000");
+                 "id:abcdef01-e89b-12d3-a456-426614174000");
 }
 
 static void test_mac(void **state)
@@ -181,6 +181,9 @@ static void test_url(void **state)
     /* The body stops at "=" (a path delimiter), so a query value is masked on its own. */
     /* A URL keeps its query; the comma after it is text. */
     EXPECT("GET https://example.com/x?y=1, done", "url:example.com/x?y=1");
+    /* Composite identifiers with three digit runs are one variable; two runs stay a name. */
+    EXPECT("node R02-M1-N0-C:J12-U11 down", "id:R02-M1-N0-C:J12-U11");
+    EXPECT("arch x86_64 ok", "num:64");
     /* A hyphen after a word joins a name, it is no minus sign. */
     EXPECT("host api-03 up", "num:03");
     expect_masks(OFF(URL), "fetch hdfs://host:9000/a/b now",
