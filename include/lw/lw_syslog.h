@@ -109,7 +109,9 @@ struct lw_syslog_conf {
     size_t max_connections;     /* 0: LW_SYSLOG_DEFAULT_MAX_CONNS; more are accepted and closed */
     unsigned idle_timeout_s;    /* 0: LW_SYSLOG_DEFAULT_IDLE_S; silent connections are closed */
     size_t batch_lines;         /* 0: LW_SYSLOG_DEFAULT_BATCH; lines per group at most */
-    unsigned flush_ms;          /* 0: LW_SYSLOG_DEFAULT_FLUSH_MS; age at which a group is sent */
+    unsigned flush_ms;          /* 0: LW_SYSLOG_DEFAULT_FLUSH_MS; longest a line may wait in an
+                                   open group. Groups are sent as soon as the socket has nothing
+                                   more to read, so today no line waits at all */
 };
 
 struct lw_syslog_stats {

@@ -7,8 +7,8 @@
  * per wake-up, for fairness), framed by the connection's framer, and the messages are copied
  * into the connection's group, which is handed to the ingest when it is full or when the socket
  * has nothing more to give. When the ingest answers LW_EAGAIN the group is kept, the unframed
- * rest of the read buffer is saved in the connection, and the connection's epoll events are set
- * to 0: the kernel's receive buffer fills and TCP flow control stops the sender. Paused
+ * rest of the read buffer is saved in the connection, and the connection leaves the epoll set
+ * (see conn_pause): the kernel's receive buffer fills and TCP flow control stops the sender. Paused
  * connections sit on the pending list, which is retried every RETRY_MS; when the group goes
  * through, the saved bytes are framed and reading resumes.
  *
@@ -354,14 +354,15 @@ static void pend_unlink(struct lw_syslog_server *srv, struct conn *c)
     c->pnext = NULL;
 }
 
-static void conn_set_events(struct lw_syslog_server *srv, struct conn *c, uint32_t events)
+/* Resumes reading a paused connection; returns LW_EIO when epoll refuses it. */
+static int conn_watch(struct lw_syslog_server *srv, struct conn *c)
 {
     struct epoll_event ev;
 
     memset(&ev, 0, sizeof(ev));
-    ev.events = events;
+    ev.events = EPOLLIN;
     ev.data.ptr = c;
-    epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->fd, &ev);
+    return epoll_ctl(srv->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0 ? LW_EIO : LW_OK;
 }
 
 static void conn_close(struct lw_syslog_server *srv, struct conn *c)
@@ -372,7 +373,9 @@ static void conn_close(struct lw_syslog_server *srv, struct conn *c)
     if (c->g.n > 0) {
         add(&srv->dropped, c->g.n);
     }
-    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    if (!c->paused) {
+        epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    }
     close(c->fd);
     c->fd = -1;
     idle_unlink(srv, c);
@@ -396,7 +399,12 @@ static void conn_pause(struct lw_syslog_server *srv, struct conn *c)
         return;
     }
     c->paused = 1;
-    conn_set_events(srv, c, 0);
+    /*
+     * Removed from the set rather than set to 0 events: epoll reports EPOLLERR and EPOLLHUP
+     * whatever the mask, so a paused connection that the peer resets would wake the loop
+     * without end. Re-added on resume; the effect on the sender is the same.
+     */
+    epoll_ctl(srv->ep, EPOLL_CTL_DEL, c->fd, NULL);
     c->pprev = NULL;
     c->pnext = srv->pend_head;
     if (srv->pend_head) {
@@ -601,7 +609,9 @@ static void conn_retry(struct lw_syslog_server *srv, struct conn *c)
     c->active_ns = now_ns();
     idle_unlink(srv, c);
     idle_append(srv, c);
-    conn_set_events(srv, c, EPOLLIN);
+    if (conn_watch(srv, c) < 0) {
+        conn_close(srv, c);
+    }
 }
 
 static void retry_pending(struct lw_syslog_server *srv)
