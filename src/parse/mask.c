@@ -458,7 +458,6 @@ static size_t match_host(const char *s, size_t i, size_t n)
     size_t j = i;
     size_t last = i;
     int labels = 1;
-    bool upper_mixed = false;
 
     while (j < n && (IS_HOSTC(s[j]) || s[j] == '.')) {
         if (s[j] == '.') {
@@ -469,11 +468,11 @@ static size_t match_host(const char *s, size_t i, size_t n)
             last = j + 1;
         }
         else if (s[j] >= 'A' && s[j] <= 'Z') {
-            upper_mixed = true;
+            return 0; /* host names are written in lower case; "NameSystem.addBlock" is code */
         }
         j++;
     }
-    if (labels < 2 || upper_mixed) {
+    if (labels < 2) {
         return 0;
     }
     if (labels == 2) {
@@ -800,7 +799,8 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
                     continue;
                 }
             }
-            if (IS_ALPHA(c) && (nx == '-' || nx == ':' || nx == '_') && on(o, LW_MASK_ID) &&
+            if (IS_ALPHA(c) && (seen & C_DIGIT) && (nx == '-' || nx == ':' || nx == '_') &&
+                on(o, LW_MASK_ID) &&
                 (len = match_id(s, i, n)) > 0) {
                 emit(o, i, len, LW_MASK_ID);
                 i += len;
