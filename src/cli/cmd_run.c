@@ -1,8 +1,9 @@
 /*
  * logwarden run: the daemon. Takes the data directory's lock, opens the store, starts the engine
  * (lw_engine.h) and the inputs (file tail, syslog UDP/TCP, HTTP ingest with /metrics, stdin),
- * then waits for signals: SIGTERM and SIGINT drain everything and exit 0, SIGHUP makes the tail
- * look for files again.
+ * then waits for signals: SIGTERM and SIGINT drain everything and exit 0; SIGHUP re-reads the
+ * configuration (log level and tail patterns take effect at once, other changes are reported as
+ * needing a restart) and makes the tail look for files again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -379,6 +380,83 @@ static int start_inputs(struct daemon *d, char *err, size_t err_len)
     return LW_OK;
 }
 
+static bool str_eq(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * SIGHUP: reads the configuration again. The log level and the tail's patterns change at once
+ * (the tail restarts and resumes every file from its checkpoint); anything else is reported as
+ * needing a restart. Then the tail looks for new files.
+ */
+static void reload(struct daemon *d, int argc, char **argv)
+{
+    struct lw_run_conf nrc;
+    bool tail_changed;
+    size_t i;
+    char err[512];
+
+    lw_info("run", "SIGHUP: reloading the configuration");
+    if (lw_run_conf_parse(argc, argv, &nrc) != 0) {
+        lw_error("run", "the configuration has errors (see above): keeping the running one");
+        if (d->tail != NULL) {
+            lw_tail_reopen(d->tail);
+        }
+        return;
+    }
+    tail_changed = nrc.n_tail != d->rc->n_tail || nrc.tail_from_end != d->rc->tail_from_end;
+    for (i = 0; i < nrc.n_tail && !tail_changed; i++) {
+        tail_changed = strcmp(nrc.tail[i], d->rc->tail[i]) != 0;
+    }
+    if (!str_eq(nrc.syslog_addr, d->rc->syslog_addr) || !str_eq(nrc.http_addr, d->rc->http_addr) ||
+        !str_eq(nrc.http_token, d->rc->http_token) || !str_eq(nrc.format, d->rc->format) ||
+        !str_eq(nrc.data_dir, d->rc->data_dir) || nrc.workers != d->rc->workers ||
+        nrc.window_ns != d->rc->window_ns || nrc.memory_limit != d->rc->memory_limit) {
+        lw_warn("run", "SIGHUP: changes to listeners, format, data dir, workers, window or "
+                       "memory limit take effect after a restart");
+    }
+    if (tail_changed) {
+        struct lw_tail *old = d->tail;
+
+        if (old != NULL) {
+            lw_tail_stop(old);
+            d->tail = NULL;
+        }
+        for (i = 0; i < d->rc->n_tail; i++) {
+            lw_free(d->rc->tail[i]);
+        }
+        for (i = 0; i < nrc.n_tail; i++) {
+            d->rc->tail[i] = nrc.tail[i];
+            nrc.tail[i] = NULL;
+        }
+        d->rc->n_tail = nrc.n_tail;
+        nrc.n_tail = 0;
+        d->rc->tail_from_end = nrc.tail_from_end;
+        if (d->rc->n_tail > 0) {
+            struct lw_tail_conf tc;
+
+            memset(&tc, 0, sizeof(tc));
+            tc.patterns = (const char *const *)d->rc->tail;
+            tc.n_patterns = d->rc->n_tail;
+            tc.start_at_end = d->rc->tail_from_end;
+            tc.poll_ms = d->rc->tail_poll_ms;
+            tc.max_line_bytes = d->rc->max_line_bytes;
+            tc.resume = resume_cb;
+            tc.resume_opaque = d;
+            d->tail = lw_tail_start(&tc, lw_engine_ingest(d->engine), err, sizeof(err));
+            if (d->tail == NULL) {
+                lw_error("run", "SIGHUP: the tail cannot restart: %s", err);
+            }
+        }
+        lw_info("run", "SIGHUP: now tailing %zu pattern(s)", d->rc->n_tail);
+    }
+    else if (d->tail != NULL) {
+        lw_tail_reopen(d->tail);
+    }
+    lw_run_conf_fini(&nrc);
+}
+
 int lw_cmd_run(int argc, char **argv)
 {
     struct lw_run_conf rc;
@@ -467,10 +545,7 @@ int lw_cmd_run(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP) {
-            lw_info("run", "SIGHUP: looking for files again");
-            if (d.tail != NULL) {
-                lw_tail_reopen(d.tail);
-            }
+            reload(&d, argc, argv);
             continue;
         }
         if (rc.use_stdin && atomic_load(&d.stdin_done) && d.tail == NULL && d.syslog == NULL &&
