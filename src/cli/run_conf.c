@@ -257,7 +257,8 @@ static const cyaml_schema_value_t root_schema = {
 /* libcyaml reports problems through its log function: keep the first error line. */
 static char yaml_msg[512];
 
-static void yaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+__attribute__((format(printf, 3, 0))) static void yaml_log(cyaml_log_t level, void *ctx,
+                                                            const char *fmt, va_list args)
 {
     char line[512];
     size_t n;
