@@ -36,6 +36,8 @@ struct lw_ingest_line {
     size_t len;
     uint32_t flags;     /* LW_LINE_* of lw_frame.h (truncated, invalid) */
     int64_t ts_ns;      /* a time the transport supplied (HTTP "time" field), or LW_TS_UNKNOWN */
+    int level;          /* an enum lw_level the transport supplied (HTTP "level"), or 0 (unknown);
+                         * used when the line's own header names none */
 };
 
 struct lw_ingest_group {

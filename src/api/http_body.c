@@ -712,6 +712,7 @@ static int parse_json_line(struct lw_http_body *b, const char *line, size_t len,
     l->len = mlen;
     l->flags = flags;
     l->ts_ns = LW_TS_UNKNOWN;
+    l->level = LW_LEVEL_UNKNOWN;
     b->hosts[b->n_lines] = NULL;
     b->levels[b->n_lines] = LW_LEVEL_UNKNOWN;
     if (at[KEY_TIME] != NULL) {
@@ -742,6 +743,7 @@ static int parse_json_line(struct lw_http_body *b, const char *line, size_t len,
         s.p = at[KEY_LEVEL];
         if (scan_string(&s, lbuf, sizeof(lbuf), &llen) == 0 && llen <= sizeof(lbuf)) {
             b->levels[b->n_lines] = lw_level_parse(lbuf, llen);
+            l->level = (int)b->levels[b->n_lines];
         }
     }
     if (at[KEY_HOST] != NULL && *at[KEY_HOST] == '"') {
@@ -834,6 +836,7 @@ static int on_text_line(void *opaque, const struct lw_line *line)
     l->len = line->len;
     l->flags = line->flags;
     l->ts_ns = LW_TS_UNKNOWN;
+    l->level = LW_LEVEL_UNKNOWN;
     b->hosts[b->n_lines] = NULL;
     b->levels[b->n_lines] = LW_LEVEL_UNKNOWN;
     b->n_lines++;

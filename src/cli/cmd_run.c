@@ -110,6 +110,7 @@ static void *stdin_main(void *arg)
         lines[n].len = line.len;
         lines[n].flags = line.flags;
         lines[n].ts_ns = LW_TS_UNKNOWN;
+        lines[n].level = 0;
         used += line.len;
         n++;
         atomic_fetch_add(&d->stdin_lines, 1);

@@ -57,6 +57,7 @@ struct batch {
     uint32_t *len;
     uint32_t *flags;
     int64_t *ts_in;
+    uint8_t *level_in;       /* a level the transport supplied, 0 when none */
     /* Filled by the parse worker. */
     uint32_t *tid;
     int64_t *ts;
@@ -256,7 +257,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     if (bytes > UINT32_MAX / 2) {
         return LW_ETOOBIG;
     }
-    size = sizeof(*b) + n * (4 * sizeof(uint32_t) + 2 * sizeof(int64_t) + 1) + bytes +
+    size = sizeof(*b) + n * (4 * sizeof(uint32_t) + 2 * sizeof(int64_t) + 2) + bytes +
            input_len + src_len + path_len + 3 + 16;
     pthread_mutex_lock(&e->mu);
     if (e->stopping) {
@@ -299,6 +300,8 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     p += n * sizeof(uint32_t);
     b->level = (uint8_t *)p;
     p += n;
+    b->level_in = (uint8_t *)p;
+    p += n;
     b->bytes = p;
     bytes = 0;
     for (i = 0; i < n; i++) {
@@ -307,6 +310,9 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         b->len[i] = (uint32_t)g->lines[i].len;
         b->flags[i] = g->lines[i].flags;
         b->ts_in[i] = g->lines[i].ts_ns;
+        b->level_in[i] = (uint8_t)(g->lines[i].level >= 0 && g->lines[i].level < 256
+                                       ? g->lines[i].level
+                                       : 0);
         bytes += g->lines[i].len;
     }
     p += bytes;
@@ -385,7 +391,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         }
         b->tid[i] = mt.template_id;
         b->ts[i] = res.ts_ns;
-        b->level[i] = (uint8_t)res.level;
+        b->level[i] = (uint8_t)(res.level != LW_LEVEL_UNKNOWN ? res.level : b->level_in[i]);
     }
     atomic_fetch_add(&e->lines_parsed, b->n);
     atomic_fetch_add(&e->header_mismatch, mismatch);

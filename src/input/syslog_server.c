@@ -806,6 +806,7 @@ static void on_udp(struct lw_syslog_server *srv)
         g->lines[g->n].len = len;
         g->lines[g->n].flags = flags;
         g->lines[g->n].ts_ns = INT64_MIN;
+        g->lines[g->n].level = 0;
         g->len += len;
         g->n++;
     }

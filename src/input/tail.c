@@ -364,6 +364,7 @@ static int group_add(struct lw_tail *t, struct tail_file *f, const char *data, s
     l->len = len;
     l->flags = flags;
     l->ts_ns = LW_TS_UNKNOWN;
+    l->level = 0;
     t->group_end = end;
     if (t->n_lines == t->batch_lines) {
         return group_offer(t, f);
