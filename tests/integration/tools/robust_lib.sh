@@ -113,3 +113,15 @@ finish() {
   "$LW" status --data-dir "$T/data" --json | grep -q '"running":false' || fail "status says running"
   [ "$(sqlite3 "$T/data/logwarden.db" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
 }
+
+# settle: waits until stored_lines stops moving (unchanged for 1.5 s; at most 30 s), prints it.
+settle() {
+  local last=-1 same=0 i n
+  for i in $(seq 1 150); do
+    n=$(stored)
+    if [ "$n" -eq "$last" ]; then same=$((same + 1)); else same=0; last=$n; fi
+    [ "$same" -ge 7 ] && { echo "$n"; return 0; }
+    sleep 0.2
+  done
+  fail "stored_lines still moving after 30 s"
+}
