@@ -4,8 +4,10 @@
   syslog-tcp PORT [N] [TAG]     N (1) RFC 5424 messages over one new TCP connection
   syslog-udp PORT [N] [TAG]     N (1) datagrams
   ingest PORT [N] [TOKEN]       POST N (1) NDJSON lines; fails unless all are accepted in 10 s
-  big-syslog PORT BYTES         one TCP "line" of BYTES 'a's streamed without a newline, then a
-                                newline and a normal message; prints what the send did
+  big-syslog PORT BYTES [HOLD [READYFILE]]
+                                one TCP "line" of BYTES 'a's streamed without a newline; then
+                                creates READYFILE, waits HOLD s, and sends a newline and a normal
+                                message; prints what the send did
   slow-http PORT SECONDS        sends an HTTP request's headers one byte a second; prints
                                 "closed after S s" when the server closes, "open" at the end
   silent-tcp PORT SECONDS       connects and sends nothing; prints as slow-http
@@ -75,7 +77,7 @@ def ingest(port, n=1, token=None):
     print(f"ingest {n} lines: {status} in {time.monotonic() - t0:.2f} s")
 
 
-def big_syslog(port, nbytes):
+def big_syslog(port, nbytes, hold=0.0, ready=None):
     s = socket.create_connection((HOST, port), timeout=60)
     chunk = b"a" * (1 << 20)
     sent = 0
@@ -85,6 +87,11 @@ def big_syslog(port, nbytes):
             k = min(len(chunk), nbytes - sent)
             s.sendall(chunk[:k])
             sent += k
+        print(f"big-syslog: {sent} bytes without a newline in {time.monotonic() - t0:.1f} s",
+              flush=True)
+        if ready:
+            open(ready, "w").close()
+        time.sleep(hold)  # the line stays unfinished while other clients are served
         s.sendall(b"\n" + msg(0, "afterbig").encode() + b"\n")
         s.shutdown(socket.SHUT_WR)
         while s.recv(4096):
@@ -199,7 +206,8 @@ def main(argv):
     elif cmd == "ingest":
         ingest(port, int(rest[0]) if rest else 1, rest[1] if len(rest) > 1 else None)
     elif cmd == "big-syslog":
-        big_syslog(port, int(rest[0]))
+        big_syslog(port, int(rest[0]), float(rest[1]) if len(rest) > 1 else 0.0,
+                   rest[2] if len(rest) > 2 else None)
     elif cmd == "slow-http":
         slow_http(port, float(rest[0]))
     elif cmd == "silent-tcp":
