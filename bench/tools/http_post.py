@@ -132,6 +132,8 @@ class Stats:
         self.lines_503_accepted = 0  # lines a 503 answer says were taken before the refusal
         self.requests = 0
         self.n503 = 0
+        self.req_s = 0.0          # total time spent waiting for answers
+        self.req_max_s = 0.0
         self.other = {}
 
     def add(self, **kw):
@@ -152,8 +154,12 @@ def nth_line_end(view, n):
 def send_body(c, view, nlines, st, stop_on_503=None):
     """Posts one body, resending the unaccepted rest after 503 + Retry-After until it is all in."""
     while nlines > 0:
+        t = time.monotonic()
         status, retry, ans = c.post(view)
-        st.add(requests=1)
+        d = time.monotonic() - t
+        st.add(requests=1, req_s=d)
+        with st.lock:
+            st.req_max_s = max(st.req_max_s, d)
         if 200 <= status < 300:
             st.add(lines_2xx=int(ans.get("accepted", nlines)))
             return
@@ -204,7 +210,9 @@ def cmd_post(a):
     t1 = time.monotonic()
     print(json.dumps({"lines": st.lines_2xx + st.lines_503_accepted, "lines_2xx": st.lines_2xx,
                       "lines_503_accepted": st.lines_503_accepted, "requests": st.requests,
-                      "n503": st.n503, "other": st.other, "bodies": nbodies,
+                      "n503": st.n503, "other": st.other,
+                      "request_ms_mean": round(1000 * st.req_s / max(st.requests, 1), 1),
+                      "request_ms_max": round(1000 * st.req_max_s, 1), "bodies": nbodies,
                       "seconds": round(t1 - t0, 3), "conns": a.conns}))
 
 
@@ -247,7 +255,9 @@ def cmd_flood(a):
     t1 = time.monotonic()
     print(json.dumps({"lines": st.lines_2xx + st.lines_503_accepted, "lines_2xx": st.lines_2xx,
                       "lines_503_accepted": st.lines_503_accepted, "requests": st.requests,
-                      "n503": st.n503, "other": st.other, "seconds": round(t1 - t0, 3),
+                      "n503": st.n503, "other": st.other,
+                      "request_ms_mean": round(1000 * st.req_s / max(st.requests, 1), 1),
+                      "request_ms_max": round(1000 * st.req_max_s, 1), "seconds": round(t1 - t0, 3),
                       "conns": a.conns, "lines_per_s_timeline": timeline}))
 
 
