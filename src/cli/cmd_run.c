@@ -198,9 +198,11 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
            es.store_commits);
     prom_u(&p, "logwarden_store_errors_total", "Store transactions that failed.", C, NULL,
            es.store_errors);
-    prom_u(&p, "logwarden_queue_depth", "Batches waiting for a parse worker.", G,
+    prom_u(&p, "logwarden_queue_depth",
+           "Batches waiting in a stage (parse: for a worker; reorder: for an earlier batch).", G,
            "stage=\"parse\"", es.queue_depth);
-    prom_u(&p, "logwarden_queue_depth", "Batches waiting for a parse worker.", G,
+    prom_u(&p, "logwarden_queue_depth",
+           "Batches waiting in a stage (parse: for a worker; reorder: for an earlier batch).", G,
            "stage=\"reorder\"", es.reorder_depth);
     prom_u(&p, "logwarden_inflight_bytes", "Bytes of lines in the pipeline.", G, NULL,
            es.inflight_bytes);
@@ -212,45 +214,66 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
     lw_prom_histogram(&p, "logwarden_store_write_seconds", "One store transaction.", NULL,
                       lw_engine_latency_bounds, es.store_latency_buckets, 11,
                       es.store_latency_sum);
-    if (d->tail != NULL) {
+    {
+        /* Per-input samples of one metric must stay together in the exposition format. */
+        static const char *const names[4] = {"tail", "syslog", "http", "stdin"};
+        uint64_t lines[4] = {0};
+        uint64_t bytes[4] = {0};
+        bool on[4] = {d->tail != NULL, d->syslog != NULL, d->http != NULL, d->stdin_started};
         struct lw_tail_stats ts;
-
-        lw_tail_stats(d->tail, &ts);
-        prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, "input=\"tail\"",
-               ts.lines);
-        prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, "input=\"tail\"",
-               ts.bytes);
-        prom_u(&p, "logwarden_tail_files_open", "Files followed.", G, NULL, ts.files_open);
-        prom_u(&p, "logwarden_tail_rotations_total", "Rotated or deleted files finished.", C,
-               NULL, ts.rotations);
-    }
-    if (d->syslog != NULL) {
         struct lw_syslog_stats ss;
-
-        lw_syslog_server_stats(d->syslog, &ss);
-        prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C,
-               "input=\"syslog\"", ss.messages);
-        prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C,
-               "input=\"syslog\"", ss.bytes);
-        prom_u(&p, "logwarden_syslog_connections_open", "Open syslog TCP connections.", G, NULL,
-               ss.connections_open);
-        prom_u(&p, "logwarden_syslog_dropped_udp_total",
-               "UDP messages refused under backpressure.", C, NULL, ss.dropped_udp);
-    }
-    if (d->http != NULL) {
         struct lw_http_stats hs;
+        char label[32];
+        size_t i;
 
-        lw_http_server_stats(d->http, &hs);
-        prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, "input=\"http\"",
-               hs.ingest_lines);
-        prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, "input=\"http\"",
-               hs.ingest_bytes);
-        prom_u(&p, "logwarden_http_503_total", "Ingest requests refused under backpressure.", C,
-               NULL, hs.responses_503);
-    }
-    if (d->stdin_started) {
-        prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, "input=\"stdin\"",
-               atomic_load(&d->stdin_lines));
+        memset(&ts, 0, sizeof(ts));
+        memset(&ss, 0, sizeof(ss));
+        memset(&hs, 0, sizeof(hs));
+        if (on[0]) {
+            lw_tail_stats(d->tail, &ts);
+            lines[0] = ts.lines;
+            bytes[0] = ts.bytes;
+        }
+        if (on[1]) {
+            lw_syslog_server_stats(d->syslog, &ss);
+            lines[1] = ss.messages;
+            bytes[1] = ss.bytes;
+        }
+        if (on[2]) {
+            lw_http_server_stats(d->http, &hs);
+            lines[2] = hs.ingest_lines;
+            bytes[2] = hs.ingest_bytes;
+        }
+        lines[3] = atomic_load(&d->stdin_lines);
+        for (i = 0; i < 4; i++) {
+            if (on[i]) {
+                snprintf(label, sizeof(label), "input=\"%s\"", names[i]);
+                prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, label,
+                       lines[i]);
+            }
+        }
+        for (i = 0; i < 3; i++) {
+            if (on[i]) {
+                snprintf(label, sizeof(label), "input=\"%s\"", names[i]);
+                prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, label,
+                       bytes[i]);
+            }
+        }
+        if (on[0]) {
+            prom_u(&p, "logwarden_tail_files_open", "Files followed.", G, NULL, ts.files_open);
+            prom_u(&p, "logwarden_tail_rotations_total", "Rotated or deleted files finished.", C,
+                   NULL, ts.rotations);
+        }
+        if (on[1]) {
+            prom_u(&p, "logwarden_syslog_connections_open", "Open syslog TCP connections.", G,
+                   NULL, ss.connections_open);
+            prom_u(&p, "logwarden_syslog_dropped_udp_total",
+                   "UDP messages refused under backpressure.", C, NULL, ss.dropped_udp);
+        }
+        if (on[2]) {
+            prom_u(&p, "logwarden_http_503_total", "Ingest requests refused under backpressure.",
+                   C, NULL, hs.responses_503);
+        }
     }
     if (p.rc < 0) {
         int rc = p.rc;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cyaml/cyaml.h>
 
@@ -129,23 +130,23 @@ struct y_tail {
 };
 
 struct y_syslog {
-    bool *enabled;
+    char *enabled;
     char *listen;
-    bool *udp;
-    bool *tcp;
+    char *udp;
+    char *tcp;
     char *max_connections;
     char *idle_timeout;
 };
 
 struct y_http {
-    bool *enabled;
+    char *enabled;
     char *listen;
     char *token;
     char *max_body;
 };
 
 struct y_stdin {
-    bool *enabled;
+    char *enabled;
 };
 
 struct y_inputs {
@@ -180,7 +181,8 @@ struct y_root {
 
 #define OPT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
 #define STR(key, st, field) CYAML_FIELD_STRING_PTR(key, OPT, st, field, 0, CYAML_UNLIMITED)
-#define BOOLP(key, st, field) CYAML_FIELD_BOOL_PTR(key, OPT, st, field)
+/* Booleans are read as strings and checked here: libcyaml takes any unknown word for true. */
+#define BOOLP(key, st, field) STR(key, st, field)
 
 static const cyaml_schema_value_t str_entry = {
     CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
@@ -297,6 +299,29 @@ static int bad(const char *where, const char *key, const char *value, const char
 {
     fprintf(stderr, "logwarden run: %s: %s: '%s' is not %s\n", where, key, value, want);
     return 2;
+}
+
+/* Returns 0 and sets *@out for true/false/yes/no/on/off (any case); reports otherwise. */
+static int set_bool(const char *where, const char *key, const char *v, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    size_t i;
+
+    if (v == NULL) {
+        return 0;
+    }
+    for (i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return bad(where, key, v, "true or false");
 }
 
 static int set_duration(const char *where, const char *key, const char *v, int64_t *out)
@@ -428,15 +453,18 @@ static int load_yaml(const char *path, struct lw_run_conf *rc)
     if (y->inputs != NULL && y->inputs->syslog != NULL) {
         struct y_syslog *s = y->inputs->syslog;
 
-        if (s->enabled != NULL && !*s->enabled) {
+        bool en = true;
+
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.enabled", s->enabled, &en);
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.udp", s->udp, &rc->syslog_udp);
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.tcp", s->tcp, &rc->syslog_tcp);
+        if (!en) {
             lw_free(rc->syslog_addr);
             rc->syslog_addr = NULL;
         }
         else {
             set_str(&rc->syslog_addr, s->listen);
         }
-        rc->syslog_udp = s->udp != NULL ? *s->udp : rc->syslog_udp;
-        rc->syslog_tcp = s->tcp != NULL ? *s->tcp : rc->syslog_tcp;
         rc2 = rc2 ? rc2
                   : set_count(path, "inputs.syslog.max_connections", s->max_connections,
                               &rc->syslog_max_connections);
@@ -449,7 +477,10 @@ static int load_yaml(const char *path, struct lw_run_conf *rc)
     if (y->inputs != NULL && y->inputs->http != NULL) {
         struct y_http *h = y->inputs->http;
 
-        if (h->enabled != NULL && !*h->enabled) {
+        bool en = true;
+
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.http.enabled", h->enabled, &en);
+        if (!en) {
             lw_free(rc->http_addr);
             rc->http_addr = NULL;
         }
@@ -459,8 +490,10 @@ static int load_yaml(const char *path, struct lw_run_conf *rc)
         set_str(&rc->http_token, h->token);
         rc2 = rc2 ? rc2 : set_size(path, "inputs.http.max_body", h->max_body, &rc->http_max_body);
     }
-    if (y->inputs != NULL && y->inputs->in_stdin != NULL && y->inputs->in_stdin->enabled) {
-        rc->use_stdin = *y->inputs->in_stdin->enabled;
+    if (y->inputs != NULL && y->inputs->in_stdin != NULL) {
+        rc2 = rc2 ? rc2
+                  : set_bool(path, "inputs.stdin.enabled", y->inputs->in_stdin->enabled,
+                             &rc->use_stdin);
     }
     cyaml_free(&cfg, &root_schema, y, 0);
     return rc2;

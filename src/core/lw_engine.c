@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
@@ -461,9 +462,15 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+static int agg_grow_to(struct agg *a, size_t cap);
+
 static int agg_grow(struct agg *a)
 {
-    size_t cap = a->cap ? a->cap * 2 : 1024;
+    return agg_grow_to(a, a->cap ? a->cap * 2 : 1024);
+}
+
+static int agg_grow_to(struct agg *a, size_t cap)
+{
     struct agg_ent *nv = lw_calloc(cap, sizeof(*nv));
     size_t i;
 
@@ -516,30 +523,36 @@ static int agg_add(struct agg *a, uint32_t kind, int64_t win, uint32_t tid, uint
     return LW_OK;
 }
 
+static int tpl_grow_to(struct tpl_agg *t, size_t cap)
+{
+    struct tpl_delta *nv = lw_calloc(cap, sizeof(*nv));
+    size_t i;
+    size_t k;
+
+    if (nv == NULL) {
+        return LW_ENOMEM;
+    }
+    for (i = 0; i < t->cap; i++) {
+        if (t->v[i].used) {
+            k = mix(t->v[i].tid) & (cap - 1);
+            while (nv[k].used) {
+                k = (k + 1) & (cap - 1);
+            }
+            nv[k] = t->v[i];
+        }
+    }
+    lw_free(t->v);
+    t->v = nv;
+    t->cap = cap;
+    return LW_OK;
+}
+
 static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts)
 {
     size_t k;
 
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        struct tpl_delta *nv = lw_calloc(cap, sizeof(*nv));
-        size_t i;
-
-        if (nv == NULL) {
-            return LW_ENOMEM;
-        }
-        for (i = 0; i < t->cap; i++) {
-            if (t->v[i].used) {
-                k = mix(t->v[i].tid) & (cap - 1);
-                while (nv[k].used) {
-                    k = (k + 1) & (cap - 1);
-                }
-                nv[k] = t->v[i];
-            }
-        }
-        lw_free(t->v);
-        t->v = nv;
-        t->cap = cap;
+    if ((t->n + 1) * 2 > t->cap && tpl_grow_to(t, t->cap ? t->cap * 2 : 256) < 0) {
+        return LW_ENOMEM;
     }
     k = mix(tid) & (t->cap - 1);
     while (t->v[k].used && t->v[k].tid != tid) {
@@ -633,17 +646,46 @@ static int remember_checkpoint(struct lw_engine *e, const struct batch *b)
     return LW_OK;
 }
 
+static void lw_panic_counts(struct lw_engine *e)
+{
+    (void)e;
+    lw_error("engine", "counting failed after room was reserved: counts may be off");
+}
+
 /* Counts a parsed batch into the pending transaction. Returns LW_OK or LW_ENOMEM. */
 static int aggregate(struct lw_engine *e, const struct batch *b)
 {
     int64_t w = e->conf.window_ns;
     int64_t watermark = e->max_event_ns == INT64_MIN ? INT64_MIN
                                                      : e->max_event_ns - e->conf.lateness_ns;
-    uint32_t src = source_id(e, b->source);
+    uint32_t src;
     uint64_t late = 0;
     size_t i;
+    size_t need;
+    size_t cap;
     int rc = LW_OK;
 
+    /*
+     * All or nothing: room for the worst case (three new keys and one template per line) is
+     * made before anything is counted, so an allocation failure never leaves half a batch
+     * counted (it would be counted again on the retry).
+     */
+    need = (e->agg.n + 3 * b->n) * 2;
+    for (cap = e->agg.cap ? e->agg.cap : 1024; cap < need; cap *= 2) {
+    }
+    if (cap > e->agg.cap && agg_grow_to(&e->agg, cap) < 0) {
+        return LW_ENOMEM;
+    }
+    need = (e->tpls.n + b->n) * 2;
+    for (cap = e->tpls.cap ? e->tpls.cap : 256; cap < need; cap *= 2) {
+    }
+    if (cap > e->tpls.cap && tpl_grow_to(&e->tpls, cap) < 0) {
+        return LW_ENOMEM;
+    }
+    if (b->has_ck && remember_checkpoint(e, b) < 0) {
+        return LW_ENOMEM;
+    }
+    src = source_id(e, b->source);
     for (i = 0; i < b->n && rc == LW_OK; i++) {
         int64_t ts = b->ts[i];
         int64_t win = ts >= 0 ? ts - ts % w : ts - ((ts % w) + w) % w;
@@ -665,10 +707,8 @@ static int aggregate(struct lw_engine *e, const struct batch *b)
             rc = tpl_add(&e->tpls, b->tid[i], ts);
         }
     }
-    if (rc == LW_OK && b->has_ck) {
-        rc = remember_checkpoint(e, b);
-    }
     if (rc < 0) {
+        lw_panic_counts(e); /* cannot happen: room was made above */
         return rc;
     }
     atomic_fetch_add(&e->lines_late, late);
@@ -878,9 +918,17 @@ static void *agg_main(void *arg)
             int rc = aggregate(e, b);
 
             while (rc == LW_ENOMEM) {
-                /* Flush what is pending to free the maps, then count the batch again. */
-                flush_store(e, false);
-                pending_clear(e);
+                /*
+                 * Out of memory: write what is pending (which empties the maps) and count the
+                 * batch again; nothing of it was counted. A failed write keeps the pending
+                 * counts and is retried after a pause.
+                 */
+                if (e->pending_batches > 0 && flush_store(e, false) == LW_OK) {
+                    last_flush = mono_ns();
+                }
+                else {
+                    usleep(100000);
+                }
                 rc = aggregate(e, b);
             }
             e->want_seq++;
