@@ -14,8 +14,14 @@
 #   bench/run-flood.sh                 # 60 s
 #   DURATION=15 bench/run-flood.sh
 #
+# With the daemon merely busy, HTTP is throttled by slower answers, not 503: the server holds a
+# refused group for up to 1 s before answering 503, and a pipeline that drains at ~1.5M lines/s
+# frees room well within that. STALL=S (with STALL_AT, default DURATION/3) makes the 503 path
+# happen: another process holds the SQLite write lock (BEGIN IMMEDIATE) for S seconds, so commits
+# wait, the pipeline stays full and the posters get 503 + Retry-After and resend the rest.
+#
 # Environment: DURATION (60), MEMORY_LIMIT (64MiB), TCP_CONNS (3), HTTP_CONNS (2), WORKERS (-j),
-# BENCH_DIR, LW_BIN, KEEP=1.
+# STALL (0), STALL_AT, BENCH_DIR, LW_BIN, KEEP=1.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -72,6 +78,14 @@ tcp_pid=$!
 python3 "$TOOLS/http_post.py" flood --port "$hport" --conns "$HTTP_CONNS" --duration "$DURATION" \
     "$INPUT" >"$LW_DIR.http" &
 http_pid=$!
+if [ "${STALL:-0}" != 0 ]; then
+    sleep "${STALL_AT:-$((${DURATION%.*} / 3))}"
+    echo "stalling the store: write lock held for ${STALL}s"
+    python3 -c 'import sqlite3,sys,time
+db = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+db.execute("BEGIN IMMEDIATE"); time.sleep(float(sys.argv[2])); db.execute("ROLLBACK")' \
+        "$LW_DIR/logwarden.db" "$STALL"
+fi
 wait "$tcp_pid" || die "tcp senders failed"
 wait "$http_pid" || die "http posters failed"
 t_stop=$(now)
