@@ -68,7 +68,7 @@ cleanup_daemon() {
         wait "$LW_PID" 2>/dev/null
     fi
     if [ -n "$LW_DIR" ] && [ -z "${KEEP:-}" ]; then
-        rm -rf "$LW_DIR" "$LW_DIR.log"
+        rm -rf "$LW_DIR" "$LW_DIR".*
     fi
 }
 
