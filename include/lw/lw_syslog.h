@@ -65,6 +65,8 @@ struct lw_syslog_framer {
     uint64_t body_left;         /* octet counting: bytes of the frame not yet seen */
     size_t n_digits;            /* digits of the length prefix seen so far */
     int overflow;               /* the frame being built is over the bound */
+    int tentative;              /* AUTO saw a digit first: octet counting until "LEN SP <" is
+                                 * disproved (then the stream is newline-framed, no error) */
     char *buf;                  /* the partial frame, lw_malloc'ed lazily, at most max_bytes + 1 */
     size_t len;                 /* bytes in @buf */
     size_t cap;                 /* capacity of @buf */

@@ -27,6 +27,7 @@
 enum {
     ST_START = 0, /* between frames */
     ST_LEN,       /* reading the decimal length prefix */
+    ST_LEN_SP,    /* AUTO, tentative: "LEN SP" seen; a '<' next confirms octet counting */
     ST_BODY,      /* reading body_left more bytes of an octet-counted frame */
     ST_LINE,      /* reading a newline-framed message up to LF or NUL */
 };
@@ -176,7 +177,12 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
                 break;
             }
             if (fr->mode == LW_SYSLOG_FRAMING_AUTO) {
+                /*
+                 * A digit first suggests octet counting, but raw log lines often start with a
+                 * date: it is confirmed only by "LEN SP <" (a syslog message starts with <PRI>).
+                 */
                 fr->mode = is_digit(c) ? LW_SYSLOG_FRAMING_OCTET : LW_SYSLOG_FRAMING_NEWLINE;
+                fr->tentative = is_digit(c);
             }
             reset_frame(fr);
             if (fr->mode == LW_SYSLOG_FRAMING_OCTET && is_digit(c)) {
@@ -199,6 +205,11 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
                 fr->n_digits++;
                 i++;
             }
+            else if (c == ' ' && fr->n_digits > 0 && fr->tentative) {
+                store(fr, buf + i, 1);
+                fr->state = ST_LEN_SP;
+                i++;
+            }
             else if (c == ' ' && fr->n_digits > 0) {
                 fr->state = ST_BODY;
                 fr->body_left = fr->body_len;
@@ -206,8 +217,28 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
                 fr->overflow = 0;
                 i++;
             }
+            else if (fr->tentative) {
+                /* Not a length prefix: the stream is newline-framed after all. */
+                fr->mode = LW_SYSLOG_FRAMING_NEWLINE;
+                fr->tentative = 0;
+                fr->state = ST_LINE;
+            }
             else {
                 fall_back(fr);
+            }
+            break;
+
+        case ST_LEN_SP:
+            fr->tentative = 0;
+            if (c == '<') {
+                fr->state = ST_BODY;
+                fr->body_left = fr->body_len;
+                fr->len = 0;
+                fr->overflow = 0;
+            }
+            else {
+                fr->mode = LW_SYSLOG_FRAMING_NEWLINE;
+                fr->state = ST_LINE; /* "081109 203615 ...": the digits and space stay */
             }
             break;
 
@@ -279,8 +310,11 @@ int lw_syslog_framer_finish(struct lw_syslog_framer *fr, lw_syslog_frame_cb cb, 
 
     switch (fr->state) {
     case ST_LEN:
+    case ST_LEN_SP:
         /* Digits and nothing else: not a frame; pass them on as text. */
-        fr->n_framing_errors++;
+        if (!fr->tentative && fr->state == ST_LEN) {
+            fr->n_framing_errors++;
+        }
         rc = emit(fr, fr->buf, fr->len, fr->overflow, 0, cb, opaque);
         break;
     case ST_BODY:
@@ -296,6 +330,7 @@ int lw_syslog_framer_finish(struct lw_syslog_framer *fr, lw_syslog_frame_cb cb, 
     reset_frame(fr);
     fr->state = ST_START;
     fr->mode = LW_SYSLOG_FRAMING_AUTO;
+    fr->tentative = 0;
     return rc < 0 ? rc : LW_OK;
 }
 

@@ -196,11 +196,20 @@ static void test_frame_bad_length(void **state)
 
 static void test_frame_huge_length(void **state)
 {
-    static const char *const want[] = {"123456789012 x", "<1>y", NULL};
+    static const char *const want[] = {"123456789012 x", "4 <1>y", NULL};
+    static const char *const want_raw[] = {"081109 203615 148 INFO dfs.DataNode: a",
+                                           "081109 203616 149 INFO dfs.DataNode: b", NULL};
 
     (void)state;
-    /* More than ten digits is no length; a huge but well-formed one is a truncated frame. */
-    check_frames(S("123456789012 x\n4 <1>y"), 0, want, NULL, 1);
+    /*
+     * Automatic framing: a digit first is octet counting only when "LEN SP <" confirms it.
+     * More than ten digits is no length, and raw log lines that start with a date are
+     * newline-framed; neither counts as a framing error.
+     */
+    check_frames(S("123456789012 x\n4 <1>y"), 0, want, NULL, 0);
+    check_frames(S("081109 203615 148 INFO dfs.DataNode: a\n"
+                   "081109 203616 149 INFO dfs.DataNode: b\n"),
+                 0, want_raw, NULL, 0);
 }
 
 static void test_frame_finish_partial(void **state)
