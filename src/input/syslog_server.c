@@ -103,6 +103,7 @@ struct listener {
 };
 
 struct lw_syslog_server {
+    int evict_logged;     /* the max_connections warning was logged */
     size_t max_msg;
     size_t max_conns;
     uint64_t idle_ns;
@@ -655,6 +656,32 @@ static void sweep_idle(struct lw_syslog_server *srv, uint64_t now)
     }
 }
 
+/*
+ * At max_connections, a new sender would otherwise be shut out for as long as the idle
+ * connections stay (up to idle_timeout). The least recently active connection that holds
+ * nothing undelivered (not paused, no partial frame, no pending group) is closed to make room:
+ * the one that has been silent longest loses, not the newcomer.
+ */
+static void evict_quietest(struct lw_syslog_server *srv)
+{
+    struct conn *c;
+    int looked = 0;
+
+    for (c = srv->idle_head; c != NULL && looked < 64; c = c->next, looked++) {
+        if (!c->paused && c->fr.len == 0 && c->g.n == 0 && c->left_len == 0 && !c->eof) {
+            if (!srv->evict_logged) {
+                srv->evict_logged = 1;
+                lw_warn(COMP, "max_connections (%zu) reached: closing the quietest connections "
+                              "to accept new ones (counted in idle_closed)",
+                        srv->max_conns);
+            }
+            add(&srv->idle_closed, 1);
+            conn_close(srv, c);
+            return;
+        }
+    }
+}
+
 /* Out of descriptors: see the file comment. */
 static void accept_emfile(struct lw_syslog_server *srv)
 {
@@ -702,6 +729,9 @@ static void on_accept(struct lw_syslog_server *srv)
             return; /* EAGAIN, or an error the next wake-up will see again */
         }
         add(&srv->connections_total, 1);
+        if (srv->n_conns >= srv->max_conns) {
+            evict_quietest(srv);
+        }
         if (srv->n_conns >= srv->max_conns || set_nonblock(fd) < 0 ||
             (c = lw_calloc(1, sizeof(*c))) == NULL) {
             close(fd);
