@@ -25,9 +25,15 @@
 #include "lw/lw_http.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_plugin.h"
 #include "lw/lw_store.h"
-#include "lw/lw_syslog.h"
-#include "lw/lw_tail.h"
+
+#define MAX_INPUTS 16
+
+struct input {
+    const struct lw_input_plugin *plugin;
+    void *inst;
+};
 
 struct daemon {
     struct lw_run_conf *rc;
@@ -35,14 +41,8 @@ struct daemon {
     struct lw_store *reader;     /* a read-only connection for checkpoint look-ups */
     pthread_mutex_t reader_mu;
     struct lw_engine *engine;
-    struct lw_tail *tail;
-    struct lw_syslog_server *syslog;
-    struct lw_http_server *http;
-    pthread_t stdin_thread;
-    bool stdin_started;
-    atomic_bool stdin_done;
-    atomic_bool stopping;
-    atomic_uint_fast64_t stdin_lines;
+    struct input inputs[MAX_INPUTS];
+    size_t n_inputs;
     int64_t started_ns;
 };
 
@@ -54,93 +54,8 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Offers a group until the pipeline takes it; gives up only when the daemon stops. */
-static int offer(struct daemon *d, const struct lw_ingest_group *g)
-{
-    struct lw_ingest ing = lw_engine_ingest(d->engine);
-
-    for (;;) {
-        int rc = ing.fn(ing.opaque, g);
-
-        if (rc != LW_EAGAIN) {
-            return rc;
-        }
-        if (atomic_load(&d->stopping)) {
-            return LW_EAGAIN;
-        }
-        usleep(2000);
-    }
-}
-
-static void *stdin_main(void *arg)
-{
-    struct daemon *d = arg;
-    struct lw_reader_conf rconf = {0};
-    struct lw_ingest_source src = {"stdin", "-", NULL};
-    struct lw_ingest_line *lines;
-    char *buf;
-    size_t cap_bytes = 1 << 20;
-    size_t max_lines = 4096;
-    size_t n = 0;
-    size_t used = 0;
-    char err[256];
-    struct lw_reader *r;
-    struct lw_line line;
-    int rc;
-
-    rconf.max_line_bytes = d->rc->max_line_bytes;
-    r = lw_reader_open_fd(0, &rconf, err, sizeof(err));
-    lines = lw_calloc(max_lines, sizeof(*lines));
-    buf = lw_malloc(cap_bytes + rconf.max_line_bytes + 65536);
-    if (r == NULL || lines == NULL || buf == NULL) {
-        lw_error("stdin", "cannot read standard input: %s", r == NULL ? err : "out of memory");
-        goto out;
-    }
-    /*
-     * Lines are copied into one buffer so that a group can wait for the pipeline while the
-     * reader moves on. A group is sent when full, or as soon as the reader would block is not
-     * known here, so a small group is sent after every read that ends a line burst: at EOF and
-     * whenever the group reached its size.
-     */
-    while ((rc = lw_reader_next(r, &line)) > 0 && !atomic_load(&d->stopping)) {
-        struct lw_ingest_group g;
-
-        memcpy(buf + used, line.data, line.len);
-        lines[n].data = buf + used;
-        lines[n].len = line.len;
-        lines[n].flags = line.flags;
-        lines[n].ts_ns = LW_TS_UNKNOWN;
-        lines[n].level = 0;
-        used += line.len;
-        n++;
-        atomic_fetch_add(&d->stdin_lines, 1);
-        if (n < max_lines && used < cap_bytes) {
-            continue;
-        }
-        g.source = &src;
-        g.lines = lines;
-        g.n_lines = n;
-        g.checkpoint = NULL;
-        if (offer(d, &g) < 0 && !atomic_load(&d->stopping)) {
-            lw_warn("stdin", "a group of %zu lines was refused", n);
-        }
-        n = 0;
-        used = 0;
-    }
-    if (n > 0) {
-        struct lw_ingest_group g = {&src, lines, n, NULL};
-
-        offer(d, &g);
-    }
-out:
-    lw_reader_destroy(r);
-    lw_free(lines);
-    lw_free(buf);
-    atomic_store(&d->stdin_done, true);
-    return NULL;
-}
-
-static int resume_cb(void *opaque, const char *path, struct lw_ingest_checkpoint *out)
+static int resume_cb(void *opaque, const char *input, const char *path,
+                     struct lw_ingest_checkpoint *out)
 {
     struct daemon *d = opaque;
     int rc;
@@ -149,7 +64,7 @@ static int resume_cb(void *opaque, const char *path, struct lw_ingest_checkpoint
         return 0;
     }
     pthread_mutex_lock(&d->reader_mu);
-    rc = lw_store_get_checkpoint(d->reader, "tail", path, out);
+    rc = lw_store_get_checkpoint(d->reader, input, path, out);
     pthread_mutex_unlock(&d->reader_mu);
     return rc == LW_OK ? 1 : 0;
 }
@@ -216,63 +131,28 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
                       es.store_latency_sum);
     {
         /* Per-input samples of one metric must stay together in the exposition format. */
-        static const char *const names[4] = {"tail", "syslog", "http", "stdin"};
-        uint64_t lines[4] = {0};
-        uint64_t bytes[4] = {0};
-        bool on[4] = {d->tail != NULL, d->syslog != NULL, d->http != NULL, d->stdin_started};
-        struct lw_tail_stats ts;
-        struct lw_syslog_stats ss;
-        struct lw_http_stats hs;
-        char label[32];
+        struct lw_input_stats st[MAX_INPUTS];
+        char label[64];
         size_t i;
 
-        memset(&ts, 0, sizeof(ts));
-        memset(&ss, 0, sizeof(ss));
-        memset(&hs, 0, sizeof(hs));
-        if (on[0]) {
-            lw_tail_stats(d->tail, &ts);
-            lines[0] = ts.lines;
-            bytes[0] = ts.bytes;
+        for (i = 0; i < d->n_inputs; i++) {
+            memset(&st[i], 0, sizeof(st[i]));
+            d->inputs[i].plugin->stats(d->inputs[i].inst, &st[i]);
         }
-        if (on[1]) {
-            lw_syslog_server_stats(d->syslog, &ss);
-            lines[1] = ss.messages;
-            bytes[1] = ss.bytes;
+        for (i = 0; i < d->n_inputs; i++) {
+            snprintf(label, sizeof(label), "input=\"%s\"", d->inputs[i].plugin->name);
+            prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, label,
+                   st[i].lines);
         }
-        if (on[2]) {
-            lw_http_server_stats(d->http, &hs);
-            lines[2] = hs.ingest_lines;
-            bytes[2] = hs.ingest_bytes;
+        for (i = 0; i < d->n_inputs; i++) {
+            snprintf(label, sizeof(label), "input=\"%s\"", d->inputs[i].plugin->name);
+            prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, label,
+                   st[i].bytes);
         }
-        lines[3] = atomic_load(&d->stdin_lines);
-        for (i = 0; i < 4; i++) {
-            if (on[i]) {
-                snprintf(label, sizeof(label), "input=\"%s\"", names[i]);
-                prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, label,
-                       lines[i]);
+        for (i = 0; i < d->n_inputs; i++) {
+            if (d->inputs[i].plugin->metrics != NULL) {
+                d->inputs[i].plugin->metrics(d->inputs[i].inst, &p);
             }
-        }
-        for (i = 0; i < 3; i++) {
-            if (on[i]) {
-                snprintf(label, sizeof(label), "input=\"%s\"", names[i]);
-                prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, label,
-                       bytes[i]);
-            }
-        }
-        if (on[0]) {
-            prom_u(&p, "logwarden_tail_files_open", "Files followed.", G, NULL, ts.files_open);
-            prom_u(&p, "logwarden_tail_rotations_total", "Rotated or deleted files finished.", C,
-                   NULL, ts.rotations);
-        }
-        if (on[1]) {
-            prom_u(&p, "logwarden_syslog_connections_open", "Open syslog TCP connections.", G,
-                   NULL, ss.connections_open);
-            prom_u(&p, "logwarden_syslog_dropped_udp_total",
-                   "UDP messages refused under backpressure.", C, NULL, ss.dropped_udp);
-        }
-        if (on[2]) {
-            prom_u(&p, "logwarden_http_503_total", "Ingest requests refused under backpressure.",
-                   C, NULL, hs.responses_503);
         }
     }
     if (p.rc < 0) {
@@ -315,93 +195,119 @@ static int status_cb(void *opaque, char **json, size_t *len)
 
 /* ---- life cycle ---- */
 
+static struct lw_input_ctx input_ctx(struct daemon *d)
+{
+    struct lw_input_ctx ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.ingest = lw_engine_ingest(d->engine);
+    ctx.conf = d->rc;
+    ctx.resume = resume_cb;
+    ctx.metrics = metrics_cb;
+    ctx.status = status_cb;
+    ctx.opaque = d;
+    return ctx;
+}
+
+/* Stops the inputs, newest first (the HTTP server, which serves /metrics, goes last). */
 static void stop_inputs(struct daemon *d)
 {
-    atomic_store(&d->stopping, true);
-    if (d->http != NULL) {
-        lw_http_server_stop(d->http);
-        d->http = NULL;
+    while (d->n_inputs > 0) {
+        struct input *in = &d->inputs[--d->n_inputs];
+
+        in->plugin->stop(in->inst);
+        in->inst = NULL;
     }
-    if (d->syslog != NULL) {
-        lw_syslog_server_stop(d->syslog);
-        d->syslog = NULL;
+}
+
+static int start_input(struct daemon *d, const struct lw_input_plugin *pl, char *err,
+                       size_t err_len)
+{
+    struct lw_input_ctx ctx = input_ctx(d);
+    char perr[448];
+    void *inst;
+
+    if (pl->abi != LW_PLUGIN_ABI) {
+        snprintf(err, err_len, "input plugin %s: ABI %u, expected %u", pl->name, pl->abi,
+                 LW_PLUGIN_ABI);
+        return LW_EINVAL;
     }
-    if (d->tail != NULL) {
-        lw_tail_stop(d->tail);
-        d->tail = NULL;
+    if (d->n_inputs >= MAX_INPUTS) {
+        snprintf(err, err_len, "too many inputs");
+        return LW_EFULL;
     }
-    if (d->stdin_started) {
-        /* A read(2) on a terminal does not end by itself: the thread is detached then. */
-        if (atomic_load(&d->stdin_done)) {
-            pthread_join(d->stdin_thread, NULL);
-        }
-        else {
-            pthread_detach(d->stdin_thread);
-        }
-        d->stdin_started = false;
+    inst = pl->start(&ctx, perr, sizeof(perr));
+    if (inst == NULL) {
+        snprintf(err, err_len, "%s: %s", pl->name, perr);
+        return LW_EINVAL;
     }
+    d->inputs[d->n_inputs].plugin = pl;
+    d->inputs[d->n_inputs].inst = inst;
+    d->n_inputs++;
+    return LW_OK;
 }
 
 static int start_inputs(struct daemon *d, char *err, size_t err_len)
 {
-    struct lw_run_conf *rc = d->rc;
-    struct lw_ingest ing = lw_engine_ingest(d->engine);
+    size_t i;
 
-    if (rc->n_tail > 0) {
-        struct lw_tail_conf tc;
+    /* HTTP first, so that /metrics and the status answer while the others start. */
+    for (i = 0; lw_input_plugins[i] != NULL; i++) {
+        const struct lw_input_plugin *pl = lw_input_plugins[i];
 
-        memset(&tc, 0, sizeof(tc));
-        tc.patterns = (const char *const *)rc->tail;
-        tc.n_patterns = rc->n_tail;
-        tc.start_at_end = rc->tail_from_end;
-        tc.poll_ms = rc->tail_poll_ms;
-        tc.max_line_bytes = rc->max_line_bytes;
-        tc.resume = resume_cb;
-        tc.resume_opaque = d;
-        d->tail = lw_tail_start(&tc, ing, err, err_len);
-        if (d->tail == NULL) {
+        if (strcmp(pl->name, "http") == 0 && pl->enabled(d->rc) &&
+            start_input(d, pl, err, err_len) < 0) {
             return LW_EINVAL;
         }
     }
-    if (rc->syslog_addr != NULL) {
-        struct lw_syslog_conf sc;
+    for (i = 0; lw_input_plugins[i] != NULL; i++) {
+        const struct lw_input_plugin *pl = lw_input_plugins[i];
 
-        memset(&sc, 0, sizeof(sc));
-        sc.udp_addr = rc->syslog_udp ? rc->syslog_addr : NULL;
-        sc.tcp_addr = rc->syslog_tcp ? rc->syslog_addr : NULL;
-        sc.max_msg_bytes = rc->max_line_bytes;
-        sc.max_connections = rc->syslog_max_connections;
-        sc.idle_timeout_s = rc->syslog_idle_timeout_s;
-        d->syslog = lw_syslog_server_start(&sc, ing, err, err_len);
-        if (d->syslog == NULL) {
+        if (strcmp(pl->name, "http") != 0 && pl->enabled(d->rc) &&
+            start_input(d, pl, err, err_len) < 0) {
             return LW_EINVAL;
         }
-    }
-    if (rc->http_addr != NULL) {
-        struct lw_http_conf hc;
-
-        memset(&hc, 0, sizeof(hc));
-        hc.addr = rc->http_addr;
-        hc.token = rc->http_token;
-        hc.max_body_bytes = rc->http_max_body;
-        hc.max_line_bytes = rc->max_line_bytes;
-        hc.ingest = ing;
-        hc.metrics = metrics_cb;
-        hc.status = status_cb;
-        hc.opaque = d;
-        d->http = lw_http_server_start(&hc, err, err_len);
-        if (d->http == NULL) {
-            return LW_EINVAL;
-        }
-    }
-    if (rc->use_stdin) {
-        if (pthread_create(&d->stdin_thread, NULL, stdin_main, d) != 0) {
-            snprintf(err, err_len, "cannot start the stdin reader: %s", strerror(errno));
-            return LW_EIO;
-        }
-        d->stdin_started = true;
     }
     return LW_OK;
+}
+
+/* Whether every input is finite and has ended (stdin alone, at its end). */
+static bool inputs_done(const struct daemon *d)
+{
+    size_t i;
+
+    if (d->n_inputs == 0) {
+        return false;
+    }
+    for (i = 0; i < d->n_inputs; i++) {
+        if (d->inputs[i].plugin->done == NULL || !d->inputs[i].plugin->done(d->inputs[i].inst)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static struct input *find_input(struct daemon *d, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < d->n_inputs; i++) {
+        if (strcmp(d->inputs[i].plugin->name, name) == 0) {
+            return &d->inputs[i];
+        }
+    }
+    return NULL;
+}
+
+static void reopen_inputs(struct daemon *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->n_inputs; i++) {
+        if (d->inputs[i].plugin->reopen != NULL) {
+            d->inputs[i].plugin->reopen(d->inputs[i].inst);
+        }
+    }
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -424,9 +330,7 @@ static void reload(struct daemon *d, int argc, char **argv)
     lw_info("run", "SIGHUP: reloading the configuration");
     if (lw_run_conf_parse(argc, argv, &nrc) != 0) {
         lw_error("run", "the configuration has errors (see above): keeping the running one");
-        if (d->tail != NULL) {
-            lw_tail_reopen(d->tail);
-        }
+        reopen_inputs(d);
         return;
     }
     tail_changed = nrc.n_tail != d->rc->n_tail || nrc.tail_from_end != d->rc->tail_from_end;
@@ -441,11 +345,15 @@ static void reload(struct daemon *d, int argc, char **argv)
                        "memory limit take effect after a restart");
     }
     if (tail_changed) {
-        struct lw_tail *old = d->tail;
+        struct input *in = find_input(d, "tail");
+        size_t k;
 
-        if (old != NULL) {
-            lw_tail_stop(old);
-            d->tail = NULL;
+        if (in != NULL) {
+            /* Take the tail out of the list, keeping the others in start order. */
+            in->plugin->stop(in->inst);
+            k = (size_t)(in - d->inputs);
+            memmove(&d->inputs[k], &d->inputs[k + 1], (d->n_inputs - k - 1) * sizeof(*in));
+            d->n_inputs--;
         }
         for (i = 0; i < d->rc->n_tail; i++) {
             lw_free(d->rc->tail[i]);
@@ -457,26 +365,17 @@ static void reload(struct daemon *d, int argc, char **argv)
         d->rc->n_tail = nrc.n_tail;
         nrc.n_tail = 0;
         d->rc->tail_from_end = nrc.tail_from_end;
-        if (d->rc->n_tail > 0) {
-            struct lw_tail_conf tc;
-
-            memset(&tc, 0, sizeof(tc));
-            tc.patterns = (const char *const *)d->rc->tail;
-            tc.n_patterns = d->rc->n_tail;
-            tc.start_at_end = d->rc->tail_from_end;
-            tc.poll_ms = d->rc->tail_poll_ms;
-            tc.max_line_bytes = d->rc->max_line_bytes;
-            tc.resume = resume_cb;
-            tc.resume_opaque = d;
-            d->tail = lw_tail_start(&tc, lw_engine_ingest(d->engine), err, sizeof(err));
-            if (d->tail == NULL) {
+        for (k = 0; lw_input_plugins[k] != NULL; k++) {
+            if (strcmp(lw_input_plugins[k]->name, "tail") == 0 &&
+                lw_input_plugins[k]->enabled(d->rc) &&
+                start_input(d, lw_input_plugins[k], err, sizeof(err)) < 0) {
                 lw_error("run", "SIGHUP: the tail cannot restart: %s", err);
             }
         }
         lw_info("run", "SIGHUP: now tailing %zu pattern(s)", d->rc->n_tail);
     }
-    else if (d->tail != NULL) {
-        lw_tail_reopen(d->tail);
+    else {
+        reopen_inputs(d);
     }
     lw_run_conf_fini(&nrc);
 }
@@ -548,11 +447,11 @@ int lw_cmd_run(int argc, char **argv)
         goto out_engine;
     }
     lw_info("run", "logwarden %s running: data in %s", LW_VERSION, rc.data_dir);
-    if (d.http != NULL) {
+    if (find_input(&d, "http") != NULL) {
         lw_info("run", "status: http://%s/api/v1/status  metrics: http://%s/metrics",
                 rc.http_addr, rc.http_addr);
     }
-    if (d.syslog != NULL) {
+    if (find_input(&d, "syslog") != NULL) {
         lw_info("run", "syslog on %s (%s%s%s)", rc.syslog_addr, rc.syslog_udp ? "udp" : "",
                 rc.syslog_udp && rc.syslog_tcp ? "+" : "", rc.syslog_tcp ? "tcp" : "");
     }
@@ -572,9 +471,8 @@ int lw_cmd_run(int argc, char **argv)
             reload(&d, argc, argv);
             continue;
         }
-        if (rc.use_stdin && atomic_load(&d.stdin_done) && d.tail == NULL && d.syslog == NULL &&
-            d.http == NULL) {
-            lw_info("run", "end of standard input: stopping");
+        if (inputs_done(&d)) {
+            lw_info("run", "end of input: stopping");
             break;
         }
     }

@@ -122,4 +122,21 @@ sleep 1
 [ "$(stored)" -eq 3950 ] || fail "after restart stored_lines $(stored), want 3950"
 kill -TERM "$PID"; wait "$PID" || fail "second stop"
 PID=
+# --- SIGHUP re-reads the configuration: a tail pattern added to the file takes effect
+mkdir -p "$T/more"
+echo "2026-11-25T10:00:00Z INFO reload check line" > "$T/more/m.log"
+printf 'inputs:\n  tail:\n    paths: ["%s/logs/*.log"]\n' "$T" > "$T/c.yaml"
+"$LW" run --config "$T/c.yaml" --data-dir "$T/data" --no-syslog --no-http >>"$T/daemon.log" 2>&1 &
+PID=$!
+sleep 1
+printf 'inputs:\n  tail:\n    paths: ["%s/logs/*.log", "%s/more/*.log"]\n' "$T" "$T" > "$T/c.yaml"
+kill -HUP "$PID"
+wait_stored 3951
+kill -TERM "$PID"; wait "$PID" || fail "stop after SIGHUP"
+PID=
+
+# --- stdin as the only input: the daemon stops at its end
+printf 'a\nb\nc\n' | "$LW" run --stdin --no-syslog --no-http --data-dir "$T/data" >>"$T/daemon.log" 2>&1 \
+  || fail "stdin run"
+[ "$(stored)" -eq 3954 ] || fail "after stdin stored_lines $(stored), want 3954"
 echo "test_run: ok"
