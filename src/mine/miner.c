@@ -1035,6 +1035,9 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
     if (n_sib == 0 || n_sib + 1 < m->sibling_merge) {
         return 0;
     }
+    if (m->n_alias + n_sib > m->max_templates) {
+        return 0; /* the alias table is full: this line gets a template of its own */
+    }
     target = sib[0];
     for (i = 1; i < n_sib; i++) {
         if (sib[i]->id < target->id) {
@@ -1618,13 +1621,31 @@ int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len)
             wb_put(&b, t->tok[k].s, t->tok[k].len);
         }
     }
-    wb_u64(&b, m->n_alias);
-    for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
-        const struct alias *a;
+    {
+        /* Aliases of evicted templates lead nowhere: they are not saved. */
+        size_t count_at = b.n;
+        uint64_t n_saved = 0;
 
-        for (a = m->alias_map[i]; a != NULL; a = a->next) {
-            wb_u32(&b, a->from);
-            wb_u32(&b, a->to);
+        wb_u64(&b, 0);
+        for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
+            const struct alias *a;
+
+            for (a = m->alias_map[i]; a != NULL; a = a->next) {
+                if (id_lookup_live(m, a->to) != NULL && n_saved < m->max_templates) {
+                    wb_u32(&b, a->from);
+                    wb_u32(&b, a->to);
+                    n_saved++;
+                }
+            }
+        }
+        if (!b.err) {
+            unsigned char x[8];
+            int bi;
+
+            for (bi = 0; bi < 8; bi++) {
+                x[bi] = (unsigned char)(n_saved >> (8 * bi));
+            }
+            memcpy(b.p + count_at, x, 8);
         }
     }
     pthread_rwlock_unlock(&m->lock);
@@ -1702,7 +1723,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
             snprintf(err, err_len, "truncated template record %llu", (unsigned long long)i);
             return LW_ECORRUPT;
         }
-        if (id == 0 || n_tok == 0 || n_tok > max_tokens) {
+        if (id == 0 || n_tok > max_tokens) { /* an empty message has 0 tokens */
             snprintf(err, err_len, "template record %llu: id %u with %u tokens is out of range",
                      (unsigned long long)i, id, n_tok);
             return LW_ECORRUPT;
