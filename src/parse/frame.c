@@ -20,6 +20,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +108,22 @@ int lw_utf8_valid(const char *s, size_t len)
     unsigned c;
 
     while (p < end) {
+#if defined(__SSE2__)
+        /*
+         * SSE2 fast path, 16 bytes at a time: no high bit and no zero byte. Measured with
+         * callgrind on HDFS lines: 235 instructions per line with the 8-byte loop alone, 170
+         * with this one in front of it.
+         */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+            if ((_mm_movemask_epi8(v) | _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))) !=
+                0) {
+                break;
+            }
+            p += 16;
+        }
+#endif
         /*
          * ASCII fast path: 8 bytes at a time. A word passes when no byte has its high bit set
          * and no byte is zero (the classic "haszero" bit trick, exact for the any-zero test).

