@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   libpcre2-dev zlib1g-dev libjansson-dev libxxhash-dev
   libsqlite3-dev sqlite3 libmicrohttpd-dev libcyaml-dev libyaml-dev
+  curl gzip
   libcmocka-dev
   clang libclang-rt-14-dev
   python3
