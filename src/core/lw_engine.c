@@ -646,7 +646,7 @@ static int remember_checkpoint(struct lw_engine *e, const struct batch *b)
     return LW_OK;
 }
 
-static void lw_panic_counts(struct lw_engine *e)
+static void counts_failed(struct lw_engine *e)
 {
     (void)e;
     lw_error("engine", "counting failed after room was reserved: counts may be off");
@@ -708,7 +708,7 @@ static int aggregate(struct lw_engine *e, const struct batch *b)
         }
     }
     if (rc < 0) {
-        lw_panic_counts(e); /* cannot happen: room was made above */
+        counts_failed(e); /* cannot happen: room was made above */
         return rc;
     }
     atomic_fetch_add(&e->lines_late, late);
