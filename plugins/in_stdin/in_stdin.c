@@ -1,6 +1,8 @@
 /*
  * in_stdin: lines from standard input. A reader thread frames them (lw_frame.h) into groups and
- * offers each to the pipeline until it is taken; it ends at the end of input.
+ * offers each to the pipeline until it is taken; it ends at the end of input. Stopped while a
+ * read blocks (a terminal, a silent pipe), the lines of its unfinished group are not counted:
+ * only a full group or the end of input hands lines over.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,9 +40,14 @@ static bool in_stdin_enabled(const struct lw_run_conf *rc)
 static int offer(struct in_stdin *in, const struct lw_ingest_group *g)
 {
     for (;;) {
-        int rc = in->ingest.fn(in->ingest.opaque, g);
+        int rc;
 
-        if (rc != LW_EAGAIN || atomic_load(&in->stopping)) {
+        /* Once stopped, the pipeline may be gone: never call it again. */
+        if (atomic_load(&in->stopping)) {
+            return LW_EAGAIN;
+        }
+        rc = in->ingest.fn(in->ingest.opaque, g);
+        if (rc != LW_EAGAIN) {
             return rc;
         }
         usleep(2000);
@@ -130,6 +137,10 @@ static void in_stdin_stop(void *inst)
     struct in_stdin *in = inst;
 
     atomic_store(&in->stopping, true);
+    /* A reader between two reads notices within the wait and leaves without calling ingest. */
+    for (int i = 0; i < 100 && !atomic_load(&in->done); i++) {
+        usleep(10000);
+    }
     if (atomic_load(&in->done)) {
         pthread_join(in->thread, NULL);
         lw_free(in);

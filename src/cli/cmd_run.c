@@ -41,6 +41,7 @@ struct daemon {
     struct lw_store *reader;     /* a read-only connection for checkpoint look-ups */
     pthread_mutex_t reader_mu;
     struct lw_engine *engine;
+    pthread_mutex_t inputs_mu;   /* the input list: /metrics walks it from the HTTP thread */
     struct input inputs[MAX_INPUTS];
     size_t n_inputs;
     int64_t started_ns;
@@ -135,6 +136,7 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
         char label[64];
         size_t i;
 
+        pthread_mutex_lock(&d->inputs_mu);
         for (i = 0; i < d->n_inputs; i++) {
             memset(&st[i], 0, sizeof(st[i]));
             d->inputs[i].plugin->stats(d->inputs[i].inst, &st[i]);
@@ -154,6 +156,7 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
                 d->inputs[i].plugin->metrics(d->inputs[i].inst, &p);
             }
         }
+        pthread_mutex_unlock(&d->inputs_mu);
     }
     if (p.rc < 0) {
         int rc = p.rc;
@@ -212,11 +215,18 @@ static struct lw_input_ctx input_ctx(struct daemon *d)
 /* Stops the inputs, newest first (the HTTP server, which serves /metrics, goes last). */
 static void stop_inputs(struct daemon *d)
 {
-    while (d->n_inputs > 0) {
-        struct input *in = &d->inputs[--d->n_inputs];
+    for (;;) {
+        struct input in;
 
-        in->plugin->stop(in->inst);
-        in->inst = NULL;
+        /* Out of the list under the lock, stopped outside it (stopping HTTP waits for /metrics). */
+        pthread_mutex_lock(&d->inputs_mu);
+        if (d->n_inputs == 0) {
+            pthread_mutex_unlock(&d->inputs_mu);
+            break;
+        }
+        in = d->inputs[--d->n_inputs];
+        pthread_mutex_unlock(&d->inputs_mu);
+        in.plugin->stop(in.inst);
     }
 }
 
@@ -241,9 +251,11 @@ static int start_input(struct daemon *d, const struct lw_input_plugin *pl, char 
         snprintf(err, err_len, "%s: %s", pl->name, perr);
         return LW_EINVAL;
     }
+    pthread_mutex_lock(&d->inputs_mu);
     d->inputs[d->n_inputs].plugin = pl;
     d->inputs[d->n_inputs].inst = inst;
     d->n_inputs++;
+    pthread_mutex_unlock(&d->inputs_mu);
     return LW_OK;
 }
 
@@ -350,10 +362,14 @@ static void reload(struct daemon *d, int argc, char **argv)
 
         if (in != NULL) {
             /* Take the tail out of the list, keeping the others in start order. */
-            in->plugin->stop(in->inst);
+            struct input old = *in;
+
+            pthread_mutex_lock(&d->inputs_mu);
             k = (size_t)(in - d->inputs);
             memmove(&d->inputs[k], &d->inputs[k + 1], (d->n_inputs - k - 1) * sizeof(*in));
             d->n_inputs--;
+            pthread_mutex_unlock(&d->inputs_mu);
+            old.plugin->stop(old.inst);
         }
         for (i = 0; i < d->rc->n_tail; i++) {
             lw_free(d->rc->tail[i]);
@@ -400,6 +416,7 @@ int lw_cmd_run(int argc, char **argv)
     d.rc = &rc;
     d.started_ns = wall_ns();
     pthread_mutex_init(&d.reader_mu, NULL);
+    pthread_mutex_init(&d.inputs_mu, NULL);
 
     /* Signals are taken by sigtimedwait() below; every thread created later inherits the mask. */
     sigemptyset(&set);
@@ -495,6 +512,7 @@ out:
     lw_store_close(d.store);
     lw_store_unlock(lock_fd);
     pthread_mutex_destroy(&d.reader_mu);
+    pthread_mutex_destroy(&d.inputs_mu);
     lw_run_conf_fini(&rc);
     return exit_code;
 }

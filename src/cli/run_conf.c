@@ -700,6 +700,11 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         }
         lw_log_set_level((enum lw_log_level)lvl);
     }
+    if (rc->window_ns < 1000000000LL || rc->window_ns % 1000000000LL != 0) {
+        fprintf(stderr, "logwarden run: the window must be a whole number of seconds, at least "
+                        "1s\n");
+        goto usage;
+    }
     rc->data_dir_json = json_escape(rc->data_dir);
     if (rc->data_dir == NULL || rc->data_dir_json == NULL) {
         fprintf(stderr, "logwarden run: out of memory\n");

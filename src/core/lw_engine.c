@@ -334,6 +334,15 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     atomic_fetch_add(&e->bytes_in, bytes);
 
     pthread_mutex_lock(&e->mu);
+    if (e->stopping) {
+        /* Stopped while the batch was being copied: nothing may be queued any more. */
+        e->inflight_bytes -= size;
+        pthread_mutex_unlock(&e->mu);
+        atomic_fetch_sub(&e->lines_in, n);
+        atomic_fetch_sub(&e->bytes_in, bytes);
+        lw_free(b);
+        return LW_EAGAIN;
+    }
     b->seq = e->next_seq++;
     if (e->q_tail != NULL) {
         e->q_tail->next = b;
@@ -384,6 +393,13 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         if (res.ts_ns == LW_TS_UNKNOWN) {
             res.ts_ns = b->ts_in[i] != LW_TS_UNKNOWN ? b->ts_in[i] : fallback;
         }
+        /*
+         * Event times before 1970 or more than a day ahead are not believed (a hostile or broken
+         * header would otherwise push the watermark ahead for good): the arrival time is used.
+         */
+        if (res.ts_ns < 0 || res.ts_ns > fallback + 86400LL * 1000000000LL) {
+            res.ts_ns = fallback;
+        }
         if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len, res.ts_ns, &mt) < 0) {
             mt.template_id = 0; /* counted under template 0: out of memory in the miner */
         }
@@ -418,7 +434,15 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&e->work_cv, &e->mu);
         }
         if (e->q_head == NULL || hst == NULL || ms == NULL) {
-            /* Stopping and drained (or unable to work: let another worker drain). */
+            /*
+             * Stopping and drained (or unable to work: let another worker drain). The thread's
+             * pending template counts go into the miner before the aggregator's last save.
+             */
+            if (ms != NULL) {
+                pthread_mutex_unlock(&e->mu);
+                lw_miner_scratch_flush(ms);
+                pthread_mutex_lock(&e->mu);
+            }
             e->workers_alive--;
             pthread_cond_broadcast(&e->done_cv);
             pthread_mutex_unlock(&e->mu);
@@ -757,15 +781,16 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     char small[1024];
     char *text = small;
     size_t text_cap = sizeof(small);
-    bool new_tpl = atomic_exchange(&e->new_templates, false);
-    bool save_miner = force_miner || new_tpl ||
-                      t0 - e->last_miner_save_ns >= e->conf.miner_save_ns;
+    bool new_tpl;
+    bool save_miner;
     int rc;
     size_t i;
 
     if (e->pending_batches == 0 && !force_miner) {
-        return LW_OK;
+        return LW_OK; /* the new-template flag stays set for the flush that has counts */
     }
+    new_tpl = atomic_exchange(&e->new_templates, false);
+    save_miner = force_miner || new_tpl || t0 - e->last_miner_save_ns >= e->conf.miner_save_ns;
     rc = lw_store_begin(s);
     for (i = 0; i < e->agg.cap && rc == LW_OK; i++) {
         const struct agg_ent *a = &e->agg.v[i];
@@ -848,6 +873,7 @@ static int flush_store(struct lw_engine *e, bool force_miner)
                  lw_strerror(rc));
         return rc;
     }
+    e->last_rc = LW_OK;
     if (save_miner) {
         e->last_miner_save_ns = t0;
     }
@@ -880,6 +906,16 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     return LW_OK;
 }
 
+/*
+ * While the store fails, pending counts are kept for the retry; past a bound the aggregator
+ * stops taking batches, so that they stay in flight and backpressure reaches the inputs instead
+ * of the maps growing without limit.
+ */
+static bool store_stuck(const struct lw_engine *e)
+{
+    return e->last_rc < 0 && e->pending_batches >= 256;
+}
+
 static void *agg_main(void *arg)
 {
     struct lw_engine *e = arg;
@@ -894,7 +930,8 @@ static void *agg_main(void *arg)
 
         pthread_mutex_lock(&e->mu);
         for (;;) {
-            if (e->parsed != NULL && e->parsed->seq == e->want_seq) {
+            if (e->parsed != NULL && e->parsed->seq == e->want_seq &&
+                (!store_stuck(e) || e->stopping)) {
                 b = e->parsed;
                 e->parsed = b->next;
                 e->parsed_len--;
@@ -917,7 +954,13 @@ static void *agg_main(void *arg)
         if (b != NULL) {
             int rc = aggregate(e, b);
 
-            while (rc == LW_ENOMEM) {
+            for (int tries = 0; rc == LW_ENOMEM; tries++) {
+                if (tries >= 50 || (e->pending_batches == 0 && tries >= 3)) {
+                    lw_error("engine", "out of memory: a batch of %zu lines could not be "
+                                       "counted and is dropped",
+                             b->n);
+                    break;
+                }
                 /*
                  * Out of memory: write what is pending (which empties the maps) and count the
                  * batch again; nothing of it was counted. A failed write keeps the pending

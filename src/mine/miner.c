@@ -1053,6 +1053,7 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
         }
         rc = alias_add(m, o->id, target->id);
         if (rc < 0) {
+            (void)tpl_render(target); /* keep text and tokens in step */
             return rc;
         }
         target->count += o->count;
@@ -1410,8 +1411,13 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
             return (int)n_tok;
         }
         h = XXH3_64bits_withSeed(s->sb, sb_len, (uint64_t)n_tok);
+        /*
+         * The epoch is read under the lock that found the id: evictions take the write lock,
+         * so an id cached with that epoch is live at that epoch, and a later eviction changes it.
+         */
         pthread_rwlock_rdlock(&m->lock);
         out->template_id = match_covered(m, s, (size_t)n_tok, h);
+        epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
         pthread_rwlock_unlock(&m->lock);
         rc = LW_OK;
         if (out->template_id == 0) {
@@ -1420,15 +1426,16 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
             if (s->n_stats > 0 && rc == LW_OK) {
                 stats_flush_locked(s);
             }
+            epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
             pthread_rwlock_unlock(&m->lock);
         }
         if (rc < 0) {
             return rc;
         }
         /* An eviction or merge during the slow path makes older entries stale. */
-        if (atomic_load_explicit(&m->epoch, memory_order_acquire) != s->epoch) {
+        if (epoch != s->epoch) {
             memset(s->tcache, 0, sizeof(s->tcache));
-            s->epoch = atomic_load_explicit(&m->epoch, memory_order_acquire);
+            s->epoch = epoch;
         }
         c->h = key;
         c->id = out->template_id;

@@ -46,7 +46,8 @@ timeout 5 python3 "$TOOLS/robust_client.py" syslog-udp "$SP" 10 udp || fail "sys
 timeout 5 python3 "$TOOLS/robust_client.py" ingest "$HP" 10 >/dev/null || fail "HTTP ingest stalled"
 wait_stored 30 5
 note "30 lines counted in $(( ($(date +%s%N) - t0) / 1000000 )) ms with $N idle connections open"
-"$LW" status --data-dir "$T/data" --json | grep -q '"running":true' || fail "status with $N connections"
+st=$("$LW" status --data-dir "$T/data" --json)
+grep -q '"running":true' <<<"$st" || fail "status with $N connections: $st"
 exec 9>&-
 wait "$IDLE" || fail "idle-conns: $(cat "$T/idle.out")"
 cat "$T/idle.out"

@@ -104,14 +104,17 @@ EOF
 wait_stored 3850
 
 # --- /metrics has the contract's counter
-curl -sf "http://127.0.0.1:$HP/metrics" | grep -q '^logwarden_stored_lines_total ' || fail "no logwarden_stored_lines_total"
+# (captured first: with pipefail, grep -q leaving early would fail curl with SIGPIPE)
+metrics=$(curl -sf "http://127.0.0.1:$HP/metrics") || fail "GET /metrics"
+grep -q '^logwarden_stored_lines_total ' <<<"$metrics" || fail "no logwarden_stored_lines_total"
 
 # --- SIGTERM drains and exits 0
 kill -TERM "$PID"
 wait "$PID" || fail "daemon exited non-zero on SIGTERM"
 PID=
 [ "$(stored)" -eq 3850 ] || fail "after stop stored_lines $(stored), want 3850"
-"$LW" status --data-dir "$T/data" --json | grep -q '"running":false' || fail "status says running"
+st=$("$LW" status --data-dir "$T/data" --json)
+grep -q '"running":false' <<<"$st" || fail "status says running: $st"
 sqlite3 "$T/data/logwarden.db" 'PRAGMA integrity_check' | grep -qx ok || fail "integrity_check"
 
 # --- restart: the tail resumes where it stopped (no line counted twice)
