@@ -1707,10 +1707,7 @@ static int rb_u64(struct rbuf *r, uint64_t *v)
     return 0;
 }
 
-/*
- * Parses the templates of a state buffer. With @m NULL it only validates; otherwise it inserts
- * them into @m (which the caller emptied).
- */
+/* Parses the templates of a state buffer into @m, a fresh miner of lw_miner_load_buf(). */
 static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_t max_tokens,
                        char *err, size_t err_len)
 {
@@ -1723,7 +1720,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
         uint64_t last;
         uint32_t n_tok;
         uint32_t k;
-        struct tpl *t = NULL;
+        struct tpl *t;
 
         if (rb_u32(r, &id) < 0 || rb_u64(r, &count) < 0 || rb_u64(r, &first) < 0 ||
             rb_u64(r, &last) < 0 || rb_u32(r, &n_tok) < 0) {
@@ -1735,22 +1732,20 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                      (unsigned long long)i, id, n_tok);
             return LW_ECORRUPT;
         }
-        if (m != NULL) {
-            if (id_lookup(m, id) != NULL) {
-                snprintf(err, err_len, "template id %u appears twice", id);
-                return LW_ECORRUPT;
-            }
-            t = lw_calloc(1, sizeof(*t));
-            if (t == NULL || (t->tok = lw_calloc(n_tok, sizeof(*t->tok))) == NULL) {
-                lw_free(t);
-                return LW_ENOMEM;
-            }
-            t->id = id;
-            t->n_tok = n_tok;
-            t->count = count;
-            t->first_ns = (int64_t)first;
-            t->last_ns = (int64_t)last;
+        if (id_lookup(m, id) != NULL) {
+            snprintf(err, err_len, "template id %u appears twice", id);
+            return LW_ECORRUPT;
         }
+        t = lw_calloc(1, sizeof(*t));
+        if (t == NULL || (t->tok = lw_calloc(n_tok, sizeof(*t->tok))) == NULL) {
+            lw_free(t);
+            return LW_ENOMEM;
+        }
+        t->id = id;
+        t->n_tok = n_tok;
+        t->count = count;
+        t->first_ns = (int64_t)first;
+        t->last_ns = (int64_t)last;
         for (k = 0; k < n_tok; k++) {
             uint8_t wild;
             unsigned char ps[4] = {0};
@@ -1766,7 +1761,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                 tpl_free(t);
                 return LW_ECORRUPT;
             }
-            if (t != NULL) {
+            {
                 struct tok *tk = &t->tok[k];
 
                 tk->s = lw_strndup((const char *)r->p + r->o, len);
@@ -1785,7 +1780,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
             }
             r->o += len;
         }
-        if (t != NULL) {
+        {
             int rc = tpl_render(t);
 
             if (rc == LW_OK && m->n_live >= m->max_templates) {
