@@ -1,0 +1,140 @@
+/*
+ * The alert manager: anomalies in, alerts out (DESIGN.md "outputs").
+ *
+ *   lw_alerter_submit()  on the detection thread: decides at once, without blocking, whether an
+ *                        anomaly becomes an alert (deduplication within a cool-down, grouping of
+ *                        related anomalies into one incident, severity, a global rate limit) and
+ *                        queues the alert for the sinks. The decision goes back to the caller,
+ *                        which stores the anomaly and the alert row.
+ *   sink threads         one per sink (stdout, JSONL file, webhook): each takes alerts from its
+ *                        own bounded queue and delivers them. The webhook retries with backoff and
+ *                        keeps undelivered alerts in an on-disk spool (one file per alert, fsync'd)
+ *                        while the receiver is down, so no alert is lost across outages or
+ *                        restarts; the spool has a size cap and counts what it had to drop.
+ *   lw_alerter_poll()    delivery results (sent / failed per alert and sink) for the store.
+ */
+#ifndef LW_ALERT_H
+#define LW_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_detect.h"
+
+#define LW_ALERT_MAX_SINKS 8
+
+enum lw_sink_kind { LW_SINK_STDOUT = 1, LW_SINK_FILE, LW_SINK_WEBHOOK };
+enum lw_webhook_format { LW_WEBHOOK_JSON = 1, LW_WEBHOOK_ALERTMANAGER };
+
+struct lw_sink_conf {
+    enum lw_sink_kind kind;
+    char *name;                    /* unique; default the kind ("stdout", "file", "webhook") */
+    char *path;                    /* file: JSONL path (appended) */
+    char *url;                     /* webhook: http(s) URL */
+    enum lw_webhook_format format; /* webhook: generic JSON (default) or Alertmanager v2 */
+    char *token;                   /* webhook: "Authorization: Bearer" value, or NULL */
+    char *spool_dir;               /* webhook: default <data_dir>/spool/<name> */
+    size_t spool_max_bytes;        /* default 64 MiB; the oldest alerts beyond it are dropped */
+    int64_t timeout_ns;            /* webhook request timeout; default 5 s */
+    int64_t backoff_min_ns;        /* default 500 ms, doubled per failure ... */
+    int64_t backoff_max_ns;        /* ... up to 60 s */
+    size_t queue;                  /* alerts waiting for this sink; default 10000 */
+};
+
+struct lw_alert_conf {
+    int64_t cooldown_ns;           /* same fingerprint again within it: suppressed; 5 min */
+    int64_t group_ns;              /* related anomalies within it join one incident; 60 s */
+    double rate_per_min;           /* alerts per minute over all incidents; default 60 */
+    size_t burst;                  /* token bucket size; default 20 */
+    double critical_score;         /* score >= this: "critical", else "warning"; 0.99999 */
+    size_t max_fingerprints;       /* dedup memory; default 100000, the oldest evicted */
+    struct lw_sink_conf sinks[LW_ALERT_MAX_SINKS];
+    size_t n_sinks;
+    const char *data_dir;          /* for default spool folders (borrowed) */
+};
+
+/* What lw_alerter_submit() decided. */
+struct lw_alert_decision {
+    bool alert;                    /* queued for the sinks */
+    const char *state;             /* "pending" (queued), "suppressed" (dedup), "limited" (rate) */
+    const char *severity;          /* "warning" or "critical" */
+    char incident[64];             /* incident id: related anomalies share it */
+    uint64_t alert_seq;            /* identifies the alert in lw_alerter_poll() results; 0 if none */
+};
+
+struct lw_alert_result {
+    uint64_t alert_seq;
+    const char *sink;              /* sink name */
+    bool sent;                     /* false: dropped (spool full or sink failed for good) */
+    int64_t sent_ns;
+};
+
+struct lw_alert_stats {
+    uint64_t submitted;
+    uint64_t alerts;               /* became alerts */
+    uint64_t suppressed;           /* dedup within the cool-down */
+    uint64_t limited;              /* over the rate limit */
+    uint64_t incidents;
+    uint64_t sent[LW_ALERT_MAX_SINKS];
+    uint64_t failed[LW_ALERT_MAX_SINKS];      /* delivery attempts that failed (retried) */
+    uint64_t dropped[LW_ALERT_MAX_SINKS];     /* lost: queue or spool full */
+    uint64_t spooled[LW_ALERT_MAX_SINKS];     /* gauge: alerts in the spool */
+    const char *sink_names[LW_ALERT_MAX_SINKS];
+    size_t n_sinks;
+};
+
+/* One alert as a sink receives it; borrowed for the deliver call. */
+struct lw_alert_msg {
+    uint64_t alert_seq;
+    const char *incident;
+    const char *severity;
+    int64_t created_ns;
+    const struct lw_anomaly *anomaly;
+};
+
+/*
+ * Alert sinks are plugins (plugins/out_<name>/, registered by lw_add_plugin(out_<name>)). The
+ * alert manager runs each configured sink on its own thread and calls deliver() for one alert
+ * at a time; a sink that fails returns an error and the manager retries (webhook: spool).
+ */
+struct lw_sink_plugin {
+    uint32_t abi;                  /* == LW_DETECT_ABI */
+    const char *name;              /* "webhook" for plugins/out_webhook/ */
+    enum lw_sink_kind kind;
+    void *(*init)(const struct lw_sink_conf *conf, char *err, size_t err_len);
+    int (*deliver)(void *ctx, const struct lw_alert_msg *m);   /* LW_OK or an error */
+    void (*exit)(void *ctx);
+};
+
+/* The registered sink plugins, NULL-terminated (generated by CMake: lw_plugins.c). */
+extern const struct lw_sink_plugin *const lw_sink_plugins[];
+
+struct lw_alerter;
+
+void lw_alert_conf_defaults(struct lw_alert_conf *c);
+void lw_alert_conf_fini(struct lw_alert_conf *c);
+
+/* Starts the sink threads (and resends what a webhook spool holds). NULL with a message. */
+struct lw_alerter *lw_alerter_start(const struct lw_alert_conf *conf, char *err, size_t err_len);
+
+/*
+ * Decides on @a (borrowed) and queues an alert when it is one. Never blocks: a full sink queue
+ * spools (webhook) or counts a drop. @now_ns is the wall clock.
+ */
+int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t now_ns,
+                      struct lw_alert_decision *out);
+
+/* Calls @cb for each delivery result since the last poll. */
+void lw_alerter_poll(struct lw_alerter *al,
+                     void (*cb)(void *opaque, const struct lw_alert_result *r), void *opaque);
+
+void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out);
+
+/*
+ * Delivers what is queued (waiting at most @drain_ns for a webhook; what is left stays in its
+ * spool for the next start), joins the threads and frees everything.
+ */
+void lw_alerter_stop(struct lw_alerter *al, int64_t drain_ns);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * Anomaly detection (DESIGN.md "analysis"): detectors are plugins behind one interface, driven by
+ * the detection stage (src/detect/stage.c) on the aggregator's thread, one line at a time in
+ * ingest order, so a detector's state is single-threaded and needs no lock.
+ *
+ *   observe()        every parsed line (template id, event time, level, source, parameters)
+ *   tick()           the watermark moved or time passed: close windows, end idle sessions
+ *   session_event()  a line that belongs to a session (the stage tracks sessions by key)
+ *   session_end()    a session ended (terminal template, timeout, eviction, shutdown)
+ *   save() / load()  the learned model, saved with the miner's state and reloaded on restart
+ *
+ * Every detector learns online: after its warm-up it reports while it keeps learning. A finding
+ * is a struct lw_anomaly handed to out->emit(); everything in it is borrowed for that call (the
+ * stage copies what it keeps). Scores are on one scale for every detector: 1 - p, where p is the
+ * detector's estimate of how likely a normal stream shows something at least this unusual, so a
+ * single threshold (detect.threshold, default 0.999) means the same for all of them.
+ */
+#ifndef LW_DETECT_H
+#define LW_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_miner.h"
+
+#define LW_DETECT_ABI 1u
+
+/* One parsed line as detectors see it; every pointer is borrowed for the call. */
+struct lw_det_event {
+    int64_t ts_ns;                  /* event time */
+    int64_t arrival_ns;             /* wall clock when the input accepted the line */
+    uint32_t template_id;           /* >= 1; 0 when the miner could not take the line */
+    bool new_template;              /* this line created its template */
+    uint8_t level;                  /* enum lw_level (lw_level.h), 0 when unknown */
+    const char *source;             /* counting key (host or sender), "" when none; NUL-ended */
+    const char *msg;                /* the message without its header; not NUL-ended */
+    size_t msg_len;
+    const char *tpl;                /* template text at the time of the line, or NULL */
+    size_t tpl_len;
+    size_t n_params;                /* parameters at the template's <*> places, in order */
+    const struct lw_param *params;  /* offsets into msg */
+};
+
+/* A finding. Strings are NUL-ended and borrowed for the emit call. */
+struct lw_anomaly {
+    const char *detector;          /* plugin name: "new_template", "volume", "sequence", ... */
+    const char *kind;              /* finer kind: "spike", "drop", "silence", "unexpected", ... */
+    double score;                  /* 1 - p, in [0, 1] */
+    int64_t ts_ns;                 /* event time: of the line, or the window's start */
+    int64_t arrival_ns;            /* wall-clock arrival of the line that revealed it, or 0 */
+    uint32_t template_id;          /* 0 when not about one template */
+    const char *source;            /* NULL when not about one source */
+    const char *key;               /* session key, parameter place, ...; NULL when none */
+    const char *summary;           /* one line for humans, with the numbers */
+    const char *explanation_json;  /* JSON object: expected versus observed */
+    const char *samples_json;      /* JSON array of sample lines, or NULL */
+};
+
+struct lw_det_out {
+    void (*emit)(void *opaque, const struct lw_anomaly *a);
+    void *opaque;
+    double threshold;              /* report only scores >= this (detect.threshold) */
+};
+
+/* A session as the stage tracks it (borrowed for the call). */
+struct lw_session {
+    const char *key;               /* the value the session key pattern matched */
+    const uint32_t *events;        /* template ids in arrival order, at most max_events */
+    size_t n_events;
+    uint64_t n_dropped;            /* events past max_events (counted, not kept) */
+    int64_t first_ns;              /* event time of the first and last line */
+    int64_t last_ns;
+    int64_t last_arrival_ns;
+    const char *source;            /* source of the first line */
+    const char *const *samples;    /* up to LW_SESSION_SAMPLES lines: the first and the latest */
+    size_t n_samples;
+    const char *end_reason;        /* session_end: "terminal", "timeout", "evicted", "shutdown" */
+};
+
+#define LW_SESSION_SAMPLES 3
+
+/* A growable byte buffer for save(); lw_wbuf_* report LW_ENOMEM through b->err. */
+struct lw_wbuf {
+    unsigned char *p;
+    size_t len;
+    size_t cap;
+    int err;
+};
+void lw_wbuf_put(struct lw_wbuf *b, const void *p, size_t n);
+void lw_wbuf_u32(struct lw_wbuf *b, uint32_t v);
+void lw_wbuf_u64(struct lw_wbuf *b, uint64_t v);
+void lw_wbuf_f64(struct lw_wbuf *b, double v);
+void lw_wbuf_str(struct lw_wbuf *b, const char *s, size_t n);  /* u32 length + bytes */
+void lw_wbuf_free(struct lw_wbuf *b);
+
+/* A reader over saved bytes; any overrun sets r->err = LW_ECORRUPT and reads zeros. */
+struct lw_rbuf {
+    const unsigned char *p;
+    size_t len;
+    size_t off;
+    int err;
+};
+uint32_t lw_rbuf_u32(struct lw_rbuf *r);
+uint64_t lw_rbuf_u64(struct lw_rbuf *r);
+double lw_rbuf_f64(struct lw_rbuf *r);
+/* Points *s at the bytes (not NUL-ended) and returns their length; 0 on error. */
+size_t lw_rbuf_str(struct lw_rbuf *r, const char **s);
+
+struct lw_det_stats {
+    uint64_t anomalies;            /* findings reported */
+    uint64_t state_items;          /* gauge: baselines, open sessions, vocabulary entries */
+    uint64_t evicted;              /* state items evicted at their cap */
+    bool warming_up;               /* gauge */
+};
+
+struct lw_detect_conf;
+
+struct lw_detector_plugin {
+    uint32_t abi;                  /* == LW_DETECT_ABI */
+    const char *name;              /* "volume" for plugins/det_volume/ */
+    const char *description;
+    /* Whether the configuration turns this detector on. */
+    bool (*enabled)(const struct lw_detect_conf *conf);
+    /* Creates the detector's state; NULL with a message in @err. */
+    void *(*init)(const struct lw_detect_conf *conf, char *err, size_t err_len);
+    void (*observe)(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out);
+    /* @watermark_ns: event time below which no more lines are expected; @now_ns wall clock. */
+    void (*tick)(void *ctx, int64_t watermark_ns, int64_t now_ns, const struct lw_det_out *out);
+    void (*session_event)(void *ctx, const struct lw_session *s, const struct lw_det_event *ev,
+                          const struct lw_det_out *out);   /* optional */
+    void (*session_end)(void *ctx, const struct lw_session *s,
+                        const struct lw_det_out *out);     /* optional */
+    int (*save)(void *ctx, struct lw_wbuf *b);             /* LW_OK or LW_ENOMEM */
+    /* Replaces the model with saved bytes; LW_ECORRUPT with a message leaves it unchanged. */
+    int (*load)(void *ctx, const void *p, size_t n, char *err, size_t err_len);
+    void (*stats)(void *ctx, struct lw_det_stats *out);
+    void (*exit)(void *ctx);
+};
+
+/* The registered detector plugins, NULL-terminated (generated by CMake: lw_plugins.c). */
+extern const struct lw_detector_plugin *const lw_detector_plugins[];
+
+/* ---- configuration (YAML `detect:`; docs/config.md) ---- */
+
+#define LW_DETECT_MAX_TERMINAL 16
+
+struct lw_detect_conf {
+    double threshold;              /* report scores >= this; default 0.999 */
+    struct {
+        bool enabled;
+        uint64_t warmup_lines;     /* lines before new templates are reported; default 20000 */
+        int64_t warmup_ns;         /* and event time; default 60 s */
+    } new_template;
+    struct {
+        bool enabled;
+        int64_t window_ns;         /* default: the engine's window (10 s) */
+        size_t warmup_windows;     /* windows of history before reporting; default 30 */
+        size_t max_series;         /* template and template+source baselines; default 50000 */
+        bool per_source;           /* also template+source series; default true */
+        uint64_t min_count;        /* spikes need at least this many lines; default 10 */
+    } volume;
+    struct {
+        bool enabled;
+        size_t warmup_windows;     /* default 30 */
+        size_t max_sources;        /* default 10000 */
+        uint64_t min_count;        /* default 10 */
+    } level;
+    struct {
+        bool enabled;              /* session tracking; on when the key pattern is set */
+        char *key_pattern;         /* PCRE2; default "blk_-?\d+" */
+        int64_t timeout_ns;        /* event time without a line; default 60 s */
+        uint32_t terminal[LW_DETECT_MAX_TERMINAL]; /* template ids that end a session */
+        size_t n_terminal;
+        size_t max_open;           /* open sessions; default 100000, the oldest evicted */
+        size_t max_events;         /* events kept per session; default 512 */
+    } session;
+    struct {
+        bool enabled;
+        size_t history;            /* h: events of history; default 3 */
+        size_t top;                /* g: candidates; default 9 */
+        uint64_t warmup_sessions;  /* finished sessions before reporting; default 200 */
+        size_t max_contexts;       /* model size cap; default 200000 */
+    } sequence;
+    struct {
+        bool enabled;
+        uint64_t warmup_sessions;  /* default 500 */
+        size_t max_train;          /* sessions kept for (re)training; default 20000 */
+        double support;            /* share of sessions an invariant must hold in; 0.998 */
+        bool pca_alert;            /* PCA's Q-statistic alerts too (off: scored only) */
+    } session_counts;
+    struct {
+        bool enabled;
+        uint64_t warmup_values;    /* values per place before reporting; default 200 */
+        size_t max_places;         /* template parameter places tracked; default 20000 */
+        size_t max_values;         /* distinct values kept per low-cardinality place; 32 */
+    } params;
+};
+
+/* Fills @c with the defaults above (the engine's window as volume.window_ns). */
+void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns);
+void lw_detect_conf_fini(struct lw_detect_conf *c);
+
+#endif
