@@ -178,7 +178,7 @@ struct lw_detect_conf {
     struct {
         bool enabled;
         size_t history;            /* h: events of history; default 3 */
-        size_t top;                /* g: candidates; default 9 */
+        size_t top;                /* g: candidates; default 16 */
         uint64_t warmup_sessions;  /* finished sessions before reporting; default 200 */
         size_t max_contexts;       /* model size cap; default 200000 */
     } sequence;

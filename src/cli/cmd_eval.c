@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "cli/cmd_eval_detect.h"
 #include "cli/cli.h"
 #include "eval/eval_parse.h"
 #include "lw/lw_canon.h"
@@ -51,10 +52,12 @@ static void usage_eval(FILE *f)
             "usage: logwarden eval <what> [options]\n\n"
             "Measure accuracy against ground truth.\n\n"
             "what:\n"
-            "  parse    template mining accuracy (GA, FGA, PA, FTA of Loghub-2.0)\n\n"
-            "Run 'logwarden eval parse --help' for its options.\n"
-            "example:\n"
-            "  logwarden eval parse --dataset-dir ../shared/data/loghub-2k\n");
+            "  parse    template mining accuracy (GA, FGA, PA, FTA of Loghub-2.0)\n"
+            "  detect   session anomaly detection (precision, recall, F1; HDFS sessions)\n\n"
+            "Run 'logwarden eval parse --help' or 'logwarden eval detect --help' for options.\n"
+            "examples:\n"
+            "  logwarden eval parse --dataset-dir ../shared/data/loghub-2k\n"
+            "  logwarden eval detect --dataset-dir ../shared/data/hdfs-sessions\n");
 }
 
 static void usage_parse(FILE *f)
@@ -723,6 +726,9 @@ int lw_cmd_eval(int argc, char **argv)
     }
     if (strcmp(argv[1], "parse") == 0) {
         return cmd_eval_parse(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "detect") == 0) {
+        return lw_cmd_eval_detect(argc - 1, argv + 1);
     }
     fprintf(stderr, "logwarden eval: unknown evaluation '%s'\n\n", argv[1]);
     usage_eval(stderr);

@@ -31,7 +31,7 @@ void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns)
     c->session.max_events = 512;
     c->sequence.enabled = true;
     c->sequence.history = 3;
-    c->sequence.top = 9;
+    c->sequence.top = 16;
     c->sequence.warmup_sessions = 200;
     c->sequence.max_contexts = 200000;
     c->session_counts.enabled = true;

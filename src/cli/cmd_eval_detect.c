@@ -1,0 +1,665 @@
+/*
+ * `logwarden eval detect`: the session detectors' accuracy on labelled sessions.
+ *
+ * Input files hold one session per line: its events as integers (template ids), space
+ * separated — the DeepLog split of HDFS (../shared/data/hdfs-sessions). The models are trained
+ * on normal sessions only. Two modes:
+ *
+ *   --dataset-dir DIR   k-fold cross-validation over DIR/hdfs_train (normal): each fold trains
+ *                       on the other folds and scores its own normal sessions (false positives)
+ *                       and every session of DIR/hdfs_test_abnormal (true positives).
+ *   --train A --normal B --abnormal C
+ *                       trains on A once and scores B and C, for a separate test set.
+ *
+ * Precision depends on the share of abnormal sessions, so it is also projected to the ratio of
+ * the DeepLog test set (553,366 normal : 16,838 abnormal) from the measured recall and
+ * false-positive rate.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cmd_eval_detect.h"
+#include "detect/count_model.h"
+#include "detect/seq_model.h"
+#include "lw/lw_detect.h"
+#include "lw/lw_err.h"
+#include "lw/lw_mem.h"
+
+#define PROJ_NORMAL 553366.0
+#define PROJ_ABNORMAL 16838.0
+#define MAX_SESSION_EVENTS 100000
+#define MAX_FILE_BYTES (1024LL * 1024 * 1024)
+
+struct session {
+    uint32_t *ev;
+    size_t n;
+};
+
+struct sessions {
+    struct session *v;
+    size_t n;
+    size_t cap;
+    uint64_t skipped;      /* lines with a bad token */
+    uint64_t truncated;    /* sessions cut at MAX_SESSION_EVENTS */
+};
+
+enum { D_SEQ, D_INV, D_PCA, D_ALL, N_D };
+static const char *const d_names[N_D] = {"sequence", "invariants", "pca", "combined"};
+
+struct tally {
+    uint64_t fp, tn, tp, fn;
+};
+
+struct eopts {
+    const char *dataset_dir;
+    const char *train;
+    const char *normal;
+    const char *abnormal;
+    size_t folds;
+    uint64_t seed;
+    bool json;
+    struct lw_detect_conf dc;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: logwarden eval detect --dataset-dir DIR [options]\n"
+            "       logwarden eval detect --train FILE --normal FILE --abnormal FILE [options]\n"
+            "\n"
+            "Scores the session detectors (sequence, session counts: invariants and PCA) on\n"
+            "labelled sessions: one session per line, its events as integers separated by spaces\n"
+            "(the DeepLog split of HDFS). Models are trained on normal sessions only.\n"
+            "\n"
+            "  --dataset-dir DIR   cross-validation over DIR/hdfs_train (normal), abnormal sessions\n"
+            "                      from DIR/hdfs_test_abnormal\n"
+            "  --train FILE        normal sessions to train on (with --normal and --abnormal)\n"
+            "  --normal FILE       normal sessions to score\n"
+            "  --abnormal FILE     abnormal sessions to score\n"
+            "  --folds N           cross-validation folds (default 5)\n"
+            "  --seed N            shuffle seed for the folds (default 1)\n"
+            "  --history N         sequence: events of history (default 3)\n"
+            "  --top N             sequence: candidates (default 9)\n"
+            "  --support X         invariants: share of sessions they must hold in (default 0.998)\n"
+            "  --threshold X       report scores >= X (default 0.999, as detect.threshold)\n"
+            "  --pca-alert         let PCA's verdict count in the combined figure\n"
+            "  --json              one JSON object on stdout\n"
+            "  -h, --help          this help\n"
+            "\n"
+            "Precision is also projected to the DeepLog test ratio (553,366 normal : 16,838\n"
+            "abnormal) from the measured recall and false-positive rate: precision_projected,\n"
+            "f1_projected.\n");
+}
+
+static void sessions_free(struct sessions *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        lw_free(s->v[i].ev);
+    }
+    lw_free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Reads a sessions file. Returns LW_OK, or an error with a message on stderr. */
+static int sessions_read(const char *path, struct sessions *out)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+    uint32_t *buf = NULL;
+    size_t bcap = 0;
+    long long total = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (f == NULL) {
+        fprintf(stderr, "logwarden eval detect: cannot open '%s': %s\n", path, strerror(errno));
+        return LW_EIO;
+    }
+    while ((len = getline(&line, &lcap, f)) >= 0) {
+        char *p = line, *end;
+        size_t n = 0;
+        bool bad = false;
+
+        total += len;
+        if (total > MAX_FILE_BYTES) {
+            fprintf(stderr, "logwarden eval detect: '%s' is over 1 GiB\n", path);
+            goto fail;
+        }
+        for (;;) {
+            unsigned long v;
+
+            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+                p++;
+            }
+            if (*p == '\0') {
+                break;
+            }
+            errno = 0;
+            v = strtoul(p, &end, 10);
+            if (end == p || errno != 0 || v >= 0xFFFFFFF0ul ||
+                (*end != '\0' && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n')) {
+                bad = true;
+                break;
+            }
+            p = end;
+            if (n >= MAX_SESSION_EVENTS) {
+                out->truncated++;
+                break;
+            }
+            if (n == bcap) {
+                size_t nc = bcap ? bcap * 2 : 64;
+                uint32_t *nb = lw_realloc(buf, nc * sizeof(*nb));
+
+                if (nb == NULL) {
+                    goto oom;
+                }
+                buf = nb;
+                bcap = nc;
+            }
+            buf[n++] = (uint32_t)v + 1; /* template ids start at 1 */
+        }
+        if (bad) {
+            out->skipped++;
+            continue;
+        }
+        if (n == 0) {
+            continue;
+        }
+        if (out->n == out->cap) {
+            size_t nc = out->cap ? out->cap * 2 : 1024;
+            struct session *nv = lw_realloc(out->v, nc * sizeof(*nv));
+
+            if (nv == NULL) {
+                goto oom;
+            }
+            out->v = nv;
+            out->cap = nc;
+        }
+        out->v[out->n].ev = lw_malloc(n * sizeof(uint32_t));
+        if (out->v[out->n].ev == NULL) {
+            goto oom;
+        }
+        memcpy(out->v[out->n].ev, buf, n * sizeof(uint32_t));
+        out->v[out->n].n = n;
+        out->n++;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "logwarden eval detect: reading '%s': %s\n", path, strerror(errno));
+        goto fail;
+    }
+    free(line);
+    lw_free(buf);
+    fclose(f);
+    if (out->skipped > 0) {
+        fprintf(stderr, "logwarden eval detect: '%s': %llu lines skipped (not integers)\n", path,
+                (unsigned long long)out->skipped);
+    }
+    return LW_OK;
+oom:
+    fprintf(stderr, "logwarden eval detect: out of memory reading '%s'\n", path);
+fail:
+    free(line);
+    lw_free(buf);
+    fclose(f);
+    sessions_free(out);
+    return LW_EIO;
+}
+
+struct models {
+    struct lw_seq_model *seq;
+    struct lw_count_model *cnt;
+};
+
+static int train(struct models *m, const struct eopts *o, const struct session *const *s,
+                 size_t n)
+{
+    size_t i;
+
+    m->seq = lw_seq_model_create(o->dc.sequence.history, o->dc.sequence.top,
+                                 o->dc.sequence.max_contexts);
+    m->cnt = lw_count_model_create(n > o->dc.session_counts.max_train ? n
+                                                                       : o->dc.session_counts.max_train,
+                                   o->dc.session_counts.support);
+    if (m->seq == NULL || m->cnt == NULL) {
+        return LW_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        int rc = lw_seq_model_learn(m->seq, s[i]->ev, s[i]->n, true);
+
+        if (rc == LW_OK) {
+            rc = lw_count_model_add(m->cnt, s[i]->ev, s[i]->n);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return lw_count_model_fit(m->cnt);
+}
+
+static void models_free(struct models *m)
+{
+    lw_seq_model_destroy(m->seq);
+    lw_count_model_destroy(m->cnt);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Verdicts of each detector for one session. */
+static void judge(const struct models *m, const struct eopts *o, const struct session *s,
+                  uint32_t *scratch, bool out[N_D])
+{
+    struct lw_seq_verdict sv;
+    struct lw_count_verdict cv;
+    size_t i;
+
+    out[D_SEQ] = false;
+    memcpy(scratch, s->ev, s->n * sizeof(uint32_t));
+    for (i = 0; i <= s->n; i++) {
+        if (!lw_seq_model_check(m->seq, scratch, s->n, i, &sv) && sv.score >= o->dc.threshold) {
+            out[D_SEQ] = true;
+            break;
+        }
+    }
+    lw_count_model_score(m->cnt, s->ev, s->n, false, &cv);
+    out[D_INV] = cv.anomalous && cv.score >= o->dc.threshold;
+    out[D_PCA] = cv.pca_anomalous;
+    out[D_ALL] = out[D_SEQ] || out[D_INV] || (o->dc.session_counts.pca_alert && out[D_PCA]);
+}
+
+static void score_set(const struct models *m, const struct eopts *o, const struct session *s,
+                      size_t n, bool abnormal, struct tally t[N_D])
+{
+    size_t i, d;
+    uint32_t *scratch = lw_malloc(MAX_SESSION_EVENTS * sizeof(uint32_t));
+
+    if (scratch == NULL) {
+        fprintf(stderr, "logwarden eval detect: out of memory\n");
+        exit(1);
+    }
+    for (i = 0; i < n; i++) {
+        bool v[N_D];
+
+        judge(m, o, &s[i], scratch, v);
+        for (d = 0; d < N_D; d++) {
+            if (abnormal) {
+                t[d].tp += v[d];
+                t[d].fn += !v[d];
+            }
+            else {
+                t[d].fp += v[d];
+                t[d].tn += !v[d];
+            }
+        }
+    }
+    lw_free(scratch);
+}
+
+struct figures {
+    double precision, recall, f1, fpr, precision_projected, f1_projected;
+};
+
+static double f1_of(double p, double r)
+{
+    return p + r > 0 ? 2 * p * r / (p + r) : 0;
+}
+
+static struct figures figures_of(const struct tally *t)
+{
+    struct figures f;
+    double pos = (double)(t->tp + t->fn), neg = (double)(t->fp + t->tn);
+
+    f.recall = pos > 0 ? (double)t->tp / pos : 0;
+    f.fpr = neg > 0 ? (double)t->fp / neg : 0;
+    f.precision = t->tp + t->fp > 0 ? (double)t->tp / (double)(t->tp + t->fp) : 0;
+    f.f1 = f1_of(f.precision, f.recall);
+    f.precision_projected = f.recall * PROJ_ABNORMAL + f.fpr * PROJ_NORMAL > 0
+                                ? f.recall * PROJ_ABNORMAL /
+                                      (f.recall * PROJ_ABNORMAL + f.fpr * PROJ_NORMAL)
+                                : 0;
+    f.f1_projected = f1_of(f.precision_projected, f.recall);
+    return f;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int report(const struct eopts *o, const struct tally t[N_D], const char *mode,
+                  size_t n_train, size_t n_normal, size_t n_abnormal)
+{
+    struct figures f[N_D];
+    size_t d;
+
+    for (d = 0; d < N_D; d++) {
+        f[d] = figures_of(&t[d]);
+    }
+    if (o->json) {
+        json_t *root = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I,"
+                                 " s:I, s:I}",
+                                 "mode", mode, "train_sessions", (json_int_t)n_train,
+                                 "normal_sessions", (json_int_t)n_normal, "abnormal_sessions",
+                                 (json_int_t)n_abnormal, "precision", f[D_ALL].precision,
+                                 "recall", f[D_ALL].recall, "f1", f[D_ALL].f1, "fpr",
+                                 f[D_ALL].fpr, "precision_projected",
+                                 f[D_ALL].precision_projected, "f1_projected",
+                                 f[D_ALL].f1_projected, "tp", (json_int_t)t[D_ALL].tp, "fp",
+                                 (json_int_t)t[D_ALL].fp, "fn", (json_int_t)t[D_ALL].fn, "tn",
+                                 (json_int_t)t[D_ALL].tn);
+        json_t *det = json_object();
+        char *text;
+
+        if (root == NULL || det == NULL) {
+            json_decref(root);
+            json_decref(det);
+            return 1;
+        }
+        for (d = 0; d < N_D; d++) {
+            json_object_set_new(
+                det, d_names[d],
+                json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "precision",
+                          f[d].precision, "recall", f[d].recall, "f1", f[d].f1, "fpr", f[d].fpr,
+                          "precision_projected", f[d].precision_projected, "f1_projected",
+                          f[d].f1_projected, "fp", (json_int_t)t[d].fp, "tp",
+                          (json_int_t)t[d].tp));
+        }
+        json_object_set_new(root, "detectors", det);
+        text = json_dumps(root, JSON_INDENT(2));
+        json_decref(root);
+        if (text == NULL) {
+            return 1;
+        }
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
+    printf("%s: %zu training, %zu normal and %zu abnormal sessions scored\n", mode, n_train,
+           n_normal, n_abnormal);
+    printf("%-12s %9s %7s %7s %9s %9s %9s %6s %6s\n", "detector", "precision", "recall", "f1",
+           "fpr", "prec@1:33", "f1@1:33", "fp", "tp");
+    for (d = 0; d < N_D; d++) {
+        printf("%-12s %9.4f %7.4f %7.4f %9.5f %9.4f %9.4f %6llu %6llu\n", d_names[d],
+               f[d].precision, f[d].recall, f[d].f1, f[d].fpr, f[d].precision_projected,
+               f[d].f1_projected, (unsigned long long)t[d].fp, (unsigned long long)t[d].tp);
+    }
+    printf("combined = sequence or invariants%s; @1:33 = projected to 553,366 normal : 16,838 "
+           "abnormal\n",
+           o->dc.session_counts.pca_alert ? " or pca" : "");
+    return 0;
+}
+
+static int run_cv(const struct eopts *o)
+{
+    char pn[4096], pa[4096];
+    struct sessions norm, ab;
+    struct tally t[N_D];
+    const struct session **tr = NULL;
+    struct session *te = NULL;
+    size_t *idx = NULL;
+    size_t i, f;
+    uint64_t rng = o->seed;
+    int rc = 1;
+
+    snprintf(pn, sizeof(pn), "%s/hdfs_train", o->dataset_dir);
+    snprintf(pa, sizeof(pa), "%s/hdfs_test_abnormal", o->dataset_dir);
+    if (sessions_read(pn, &norm) < 0) {
+        return 1;
+    }
+    if (sessions_read(pa, &ab) < 0) {
+        sessions_free(&norm);
+        return 1;
+    }
+    if (norm.n < o->folds) {
+        fprintf(stderr, "logwarden eval detect: %zu normal sessions, fewer than %zu folds\n",
+                norm.n, o->folds);
+        goto out;
+    }
+    memset(t, 0, sizeof(t));
+    idx = lw_malloc(norm.n * sizeof(*idx));
+    tr = lw_malloc(norm.n * sizeof(*tr));
+    te = lw_malloc(norm.n * sizeof(*te));
+    if (idx == NULL || tr == NULL || te == NULL) {
+        fprintf(stderr, "logwarden eval detect: out of memory\n");
+        goto out;
+    }
+    for (i = 0; i < norm.n; i++) {
+        idx[i] = i;
+    }
+    for (i = norm.n - 1; i > 0; i--) { /* Fisher-Yates */
+        size_t j = (size_t)(splitmix(&rng) % (i + 1));
+        size_t x = idx[i];
+
+        idx[i] = idx[j];
+        idx[j] = x;
+    }
+    for (f = 0; f < o->folds; f++) {
+        struct models m = {0};
+        size_t ntr = 0, nte = 0;
+
+        for (i = 0; i < norm.n; i++) {
+            if (i % o->folds == f) {
+                te[nte++] = norm.v[idx[i]];
+            }
+            else {
+                tr[ntr++] = &norm.v[idx[i]];
+            }
+        }
+        if (train(&m, o, tr, ntr) < 0) {
+            fprintf(stderr, "logwarden eval detect: out of memory while training\n");
+            models_free(&m);
+            goto out;
+        }
+        score_set(&m, o, te, nte, false, t);
+        score_set(&m, o, ab.v, ab.n, true, t);
+        if (!o->json && isatty(fileno(stderr))) {
+            fprintf(stderr, "\rfold %zu/%zu done", f + 1, o->folds);
+        }
+        models_free(&m);
+    }
+    if (!o->json && isatty(fileno(stderr))) {
+        fprintf(stderr, "\n");
+    }
+    {
+        char mode[64];
+
+        snprintf(mode, sizeof(mode), "%zu-fold cross-validation", o->folds);
+        rc = report(o, t, mode, norm.n - norm.n / o->folds, norm.n, ab.n);
+    }
+out:
+    lw_free(idx);
+    lw_free(tr);
+    lw_free(te);
+    sessions_free(&norm);
+    sessions_free(&ab);
+    return rc;
+}
+
+static int run_split(const struct eopts *o)
+{
+    struct sessions tr_s, norm, ab;
+    struct tally t[N_D];
+    const struct session **tr = NULL;
+    struct models m = {0};
+    size_t i;
+    int rc = 1;
+
+    memset(&norm, 0, sizeof(norm));
+    memset(&ab, 0, sizeof(ab));
+    if (sessions_read(o->train, &tr_s) < 0) {
+        return 1;
+    }
+    if (sessions_read(o->normal, &norm) < 0 || sessions_read(o->abnormal, &ab) < 0) {
+        goto out;
+    }
+    tr = lw_malloc((tr_s.n ? tr_s.n : 1) * sizeof(*tr));
+    if (tr == NULL) {
+        goto out;
+    }
+    for (i = 0; i < tr_s.n; i++) {
+        tr[i] = &tr_s.v[i];
+    }
+    if (tr_s.n == 0 || train(&m, o, tr, tr_s.n) < 0) {
+        fprintf(stderr, "logwarden eval detect: no training sessions in '%s' (or out of "
+                        "memory)\n",
+                o->train);
+        goto out;
+    }
+    memset(t, 0, sizeof(t));
+    score_set(&m, o, norm.v, norm.n, false, t);
+    score_set(&m, o, ab.v, ab.n, true, t);
+    rc = report(o, t, "train/test split", tr_s.n, norm.n, ab.n);
+out:
+    models_free(&m);
+    lw_free(tr);
+    sessions_free(&tr_s);
+    sessions_free(&norm);
+    sessions_free(&ab);
+    return rc;
+}
+
+static int opt_val(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) != 0) {
+        return 0;
+    }
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0') {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "logwarden eval detect: %s needs a value\n", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+static int parse_num(const char *name, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double x;
+
+    errno = 0;
+    x = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || x < lo || x > hi) {
+        fprintf(stderr, "logwarden eval detect: %s '%s': expected a number from %g to %g\n",
+                name, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int lw_cmd_eval_detect(int argc, char **argv)
+{
+    struct eopts o;
+    int i, rc;
+
+    memset(&o, 0, sizeof(o));
+    lw_detect_conf_defaults(&o.dc, 0);
+    o.folds = 5;
+    o.seed = 1;
+    for (i = 1; i < argc; i++) {
+        const char *v = NULL;
+        double x;
+
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            o.json = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--pca-alert") == 0) {
+            o.dc.session_counts.pca_alert = true;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--dataset-dir", &o.dataset_dir)) != 0 ||
+            (rc = opt_val(argc, argv, &i, "--train", &o.train)) != 0 ||
+            (rc = opt_val(argc, argv, &i, "--normal", &o.normal)) != 0 ||
+            (rc = opt_val(argc, argv, &i, "--abnormal", &o.abnormal)) != 0) {
+            if (rc < 0) {
+                return 2;
+            }
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--folds", &v)) != 0) {
+            if (rc < 0 || parse_num("--folds", v, 2, 100, &x) < 0) {
+                return 2;
+            }
+            o.folds = (size_t)x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--seed", &v)) != 0) {
+            if (rc < 0 || parse_num("--seed", v, 0, 1e18, &x) < 0) {
+                return 2;
+            }
+            o.seed = (uint64_t)x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--history", &v)) != 0) {
+            if (rc < 0 || parse_num("--history", v, 1, LW_SEQ_MAX_HISTORY, &x) < 0) {
+                return 2;
+            }
+            o.dc.sequence.history = (size_t)x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--top", &v)) != 0) {
+            if (rc < 0 || parse_num("--top", v, 1, LW_SEQ_MAX_CAND, &x) < 0) {
+                return 2;
+            }
+            o.dc.sequence.top = (size_t)x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--support", &v)) != 0) {
+            if (rc < 0 || parse_num("--support", v, 0.5, 1, &x) < 0) {
+                return 2;
+            }
+            o.dc.session_counts.support = x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--threshold", &v)) != 0) {
+            if (rc < 0 || parse_num("--threshold", v, 0, 1, &x) < 0) {
+                return 2;
+            }
+            o.dc.threshold = x;
+            continue;
+        }
+        fprintf(stderr, "logwarden eval detect: unknown option '%s'\n\n", argv[i]);
+        usage(stderr);
+        return 2;
+    }
+    if (o.dataset_dir != NULL && (o.train || o.normal || o.abnormal)) {
+        fprintf(stderr, "logwarden eval detect: use either --dataset-dir or --train/--normal/"
+                        "--abnormal\n");
+        return 2;
+    }
+    if (o.dataset_dir != NULL) {
+        return run_cv(&o);
+    }
+    if (o.train != NULL && o.normal != NULL && o.abnormal != NULL) {
+        return run_split(&o);
+    }
+    fprintf(stderr, "logwarden eval detect: give --dataset-dir DIR, or --train, --normal and "
+                    "--abnormal\n\n");
+    usage(stderr);
+    return 2;
+}
