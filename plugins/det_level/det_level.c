@@ -390,7 +390,8 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
         return LW_ECORRUPT;
     }
     if ((int64_t)win_ns != c->win_ns) {
-        snprintf(err, err_len, "level: saved model has %.3g s windows, configured %.3g s; not loaded",
+        snprintf(err, err_len,
+                 "level: saved model has %.3g s windows, configured %.3g s; not loaded",
                  (double)win_ns / 1e9, (double)c->win_ns / 1e9);
         return LW_EINVAL;
     }

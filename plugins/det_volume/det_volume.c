@@ -352,8 +352,8 @@ static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t 
     tpl = t != NULL && t->tpl != NULL ? t->tpl : "";
     if (strcmp(kind, "silence") == 0) {
         ts = (w - (int64_t)s->silent_run) * c->win_ns;
-        snprintf(what, sizeof(what), "no lines for %.0f s (%u windows), present in %.1f%% of windows",
-                 win_s * (s->silent_run + 1), s->silent_run + 1, presence * 100);
+        snprintf(what, sizeof(what),
+                 "no lines for %.0f s (%u windows), present in %.1f%% of windows", win_s * (s->silent_run + 1), s->silent_run + 1, presence * 100);
     }
     else {
         snprintf(what, sizeof(what), "%llu lines in %.0f s window", (unsigned long long)count,
@@ -631,7 +631,8 @@ static int vol_save(void *ctx, struct lw_wbuf *b)
 
         lw_wbuf_u32(b, s->template_id);
         lw_wbuf_u32(b, s->source != NULL ? 1u : 0u);
-        lw_wbuf_str(b, s->source != NULL ? s->source : "", s->source != NULL ? strlen(s->source) : 0);
+        lw_wbuf_str(b, s->source != NULL ? s->source : "",
+                    s->source != NULL ? strlen(s->source) : 0);
         lw_wbuf_str(b, s->tpl != NULL ? s->tpl : "", s->tpl != NULL ? strlen(s->tpl) : 0);
         lw_wbuf_f64(b, s->base.mean);
         lw_wbuf_f64(b, s->base.var);
