@@ -353,7 +353,8 @@ static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t 
     if (strcmp(kind, "silence") == 0) {
         ts = (w - (int64_t)s->silent_run) * c->win_ns;
         snprintf(what, sizeof(what),
-                 "no lines for %.0f s (%u windows), present in %.1f%% of windows", win_s * (s->silent_run + 1), s->silent_run + 1, presence * 100);
+                 "no lines for %.0f s (%u windows), present in %.1f%% of windows",
+                 win_s * (s->silent_run + 1), s->silent_run + 1, presence * 100);
     }
     else {
         snprintf(what, sizeof(what), "%llu lines in %.0f s window", (unsigned long long)count,
