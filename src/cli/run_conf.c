@@ -516,6 +516,9 @@ static void defaults(struct lw_run_conf *rc)
     rc->lateness_ns = 30 * NS;
     rc->flush_ns = 200000000LL;
     rc->retention_s = 7 * 86400;
+    rc->detect_enabled = true;
+    lw_detect_conf_defaults(&rc->detect, rc->window_ns);
+    lw_alert_conf_defaults(&rc->alerts);
 }
 
 static char *json_escape(const char *s)
@@ -735,5 +738,7 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_free(rc->syslog_addr);
     lw_free(rc->http_addr);
     lw_free(rc->http_token);
+    lw_detect_conf_fini(&rc->detect);
+    lw_alert_conf_fini(&rc->alerts);
     memset(rc, 0, sizeof(*rc));
 }

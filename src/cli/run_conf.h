@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_alert.h"
+#include "lw/lw_detect.h"
+
 #define LW_RUN_MAX_TAIL 64
 
 struct lw_run_conf {
@@ -40,6 +43,10 @@ struct lw_run_conf {
     int64_t lateness_ns;
     int64_t flush_ns;
     int64_t retention_s;
+    /* Detection and alerts (YAML `detect:` and `alerts:`; docs/config.md, docs/detectors.md). */
+    bool detect_enabled;
+    struct lw_detect_conf detect;
+    struct lw_alert_conf alerts;
 };
 
 /*
