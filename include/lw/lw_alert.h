@@ -75,10 +75,12 @@ struct lw_alert_stats {
     uint64_t alerts;               /* became alerts */
     uint64_t suppressed;           /* dedup within the cool-down */
     uint64_t limited;              /* over the rate limit */
-    uint64_t incidents;
+    uint64_t incidents;            /* incidents opened */
+    uint64_t fingerprints;         /* gauge: fingerprints remembered for deduplication */
+    uint64_t evicted;              /* fingerprints forgotten at max_fingerprints */
     uint64_t sent[LW_ALERT_MAX_SINKS];
     uint64_t failed[LW_ALERT_MAX_SINKS];      /* delivery attempts that failed (retried) */
-    uint64_t dropped[LW_ALERT_MAX_SINKS];     /* lost: queue or spool full */
+    uint64_t dropped[LW_ALERT_MAX_SINKS];     /* lost: queue or spool full, refused for good */
     uint64_t spooled[LW_ALERT_MAX_SINKS];     /* gauge: alerts in the spool */
     const char *sink_names[LW_ALERT_MAX_SINKS];
     size_t n_sinks;
@@ -89,21 +91,64 @@ struct lw_alert_msg {
     uint64_t alert_seq;
     const char *incident;
     const char *severity;
-    int64_t created_ns;
+    int64_t created_ns;            /* wall clock of lw_alerter_submit() */
     const struct lw_anomaly *anomaly;
+};
+
+/* What the alert manager gives a sink at init; borrowed for the sink's lifetime. */
+struct lw_sink_env {
+    /*
+     * For sinks with async_results: reports the final outcome of one alert (sent, or dropped for
+     * good). Thread-safe; may be called from deliver(), pump() or overflow().
+     */
+    void (*report)(void *opaque, uint64_t alert_seq, bool sent);
+    void *opaque;
+};
+
+/* A sink's own counters (for lw_alert_stats); read from any thread. */
+struct lw_sink_stats {
+    uint64_t failed;               /* delivery attempts that failed and will be retried */
+    uint64_t dropped;              /* alerts lost for good (spool full, permanent refusal) */
+    uint64_t spooled;              /* gauge: alerts waiting in the sink's spool */
 };
 
 /*
  * Alert sinks are plugins (plugins/out_<name>/, registered by lw_add_plugin(out_<name>)). The
  * alert manager runs each configured sink on its own thread and calls deliver() for one alert
- * at a time; a sink that fails returns an error and the manager retries (webhook: spool).
+ * at a time, in submit order.
+ *
+ * Synchronous sinks (stdout, file): deliver() returns LW_OK once the alert is out; on an error
+ * the manager retries a few times with backoff and then reports the alert as failed.
+ * Asynchronous sinks (webhook, async_results = true): deliver() only takes the alert over (the
+ * webhook writes it to its spool) and the outcome comes later through env->report; pump() does
+ * the sending between deliveries and when the queue is idle.
  */
 struct lw_sink_plugin {
     uint32_t abi;                  /* == LW_DETECT_ABI */
     const char *name;              /* "webhook" for plugins/out_webhook/ */
     enum lw_sink_kind kind;
-    void *(*init)(const struct lw_sink_conf *conf, char *err, size_t err_len);
-    int (*deliver)(void *ctx, const struct lw_alert_msg *m);   /* LW_OK or an error */
+    bool async_results;            /* outcomes come through env->report, not deliver()'s code */
+    /*
+     * Creates the sink on the manager's thread; NULL with a message in @err. @conf (defaults
+     * filled in) and @env are borrowed until exit().
+     */
+    void *(*init)(const struct lw_sink_conf *conf, const struct lw_sink_env *env, char *err,
+                  size_t err_len);
+    /* On the sink's thread. LW_OK or an LW_E* code (see above). */
+    int (*deliver)(void *ctx, const struct lw_alert_msg *m);
+    /*
+     * Optional, on the sink's thread: background work (resending the spool). @now_ns and
+     * @deadline_ns are CLOCK_MONOTONIC; no single step may run past @deadline_ns by much.
+     * Returns when it wants to be called again (monotonic ns): <= now for "at once", INT64_MAX
+     * for "nothing to do until the next alert".
+     */
+    int64_t (*pump)(void *ctx, int64_t now_ns, int64_t deadline_ns);
+    /*
+     * Optional, on the submitting thread: the sink's queue is full; keep @m some other way
+     * (the webhook writes it straight to its spool). LW_OK, or an error and the alert is dropped.
+     */
+    int (*overflow)(void *ctx, const struct lw_alert_msg *m);
+    void (*stats)(void *ctx, struct lw_sink_stats *out);   /* optional; any thread */
     void (*exit)(void *ctx);
 };
 
@@ -112,28 +157,50 @@ extern const struct lw_sink_plugin *const lw_sink_plugins[];
 
 struct lw_alerter;
 
+/*
+ * Fills @c with the defaults above and no sinks. The strings of c->sinks[] are owned by @c
+ * (lw_malloc'd, e.g. lw_strdup) and freed by lw_alert_conf_fini(); data_dir is borrowed.
+ */
 void lw_alert_conf_defaults(struct lw_alert_conf *c);
 void lw_alert_conf_fini(struct lw_alert_conf *c);
 
-/* Starts the sink threads (and resends what a webhook spool holds). NULL with a message. */
+/*
+ * Starts the sink threads (and resends what a webhook spool holds). @conf is copied: it may be
+ * freed after the call. Zero fields of a sink take their defaults (name: the kind; spool_dir:
+ * <data_dir>/spool/<name>; ...). Returns NULL with a message in @err when the configuration is
+ * invalid (a file sink without a path, a webhook without a URL, two sinks of one name) or a sink
+ * cannot start (the spool folder cannot be created, the file cannot be opened).
+ *
+ * alert_seq values start at the start time in microseconds, so they stay unique across restarts
+ * and a webhook that resends a previous run's spool reports those alerts with their old seq.
+ */
 struct lw_alerter *lw_alerter_start(const struct lw_alert_conf *conf, char *err, size_t err_len);
 
 /*
- * Decides on @a (borrowed) and queues an alert when it is one. Never blocks: a full sink queue
- * spools (webhook) or counts a drop. @now_ns is the wall clock.
+ * Decides on @a (borrowed; the alerter deep-copies what it queues) and queues an alert when it
+ * is one. Never blocks on a sink: a full sink queue spools (webhook) or counts a drop and
+ * reports the alert as not sent. @now_ns is the wall clock (it times the cool-down, grouping and
+ * the rate limit). One thread at a time (the detection thread); LW_OK or LW_ENOMEM (then the
+ * decision is "limited"-like: no alert). @out->state and ->severity are static strings.
  */
 int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t now_ns,
                       struct lw_alert_decision *out);
 
-/* Calls @cb for each delivery result since the last poll. */
+/*
+ * Calls @cb for each delivery result since the last poll, in the order they happened, on the
+ * calling thread (not under a lock: @cb may call lw_alerter_get_stats). r->sink is valid until
+ * lw_alerter_stop(). At most 65536 results wait; older ones are discarded beyond that.
+ */
 void lw_alerter_poll(struct lw_alerter *al,
                      void (*cb)(void *opaque, const struct lw_alert_result *r), void *opaque);
 
+/* A snapshot of the counters; any thread. sink_names are valid until lw_alerter_stop(). */
 void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out);
 
 /*
  * Delivers what is queued (waiting at most @drain_ns for a webhook; what is left stays in its
- * spool for the next start), joins the threads and frees everything.
+ * spool for the next start), joins the threads and frees everything. Results not yet polled are
+ * discarded. lw_alerter_stop(NULL, ...) does nothing.
  */
 void lw_alerter_stop(struct lw_alerter *al, int64_t drain_ns);
 

@@ -1,0 +1,76 @@
+/*
+ * out_stdout: alerts for a person watching a terminal, two lines each and flushed at once:
+ *
+ *   2026-01-01T00:00:05.000Z CRITICAL volume/spike inc-1f2e... tpl=12 src=web1 score=0.99999: ...
+ *     why: {"expected":12.5,"observed":480}
+ *
+ * Only this sink's thread writes to stdout; the daemon's own diagnostics go to stderr.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "alert/alert_json.h"
+#include "lw/lw_alert.h"
+#include "lw/lw_err.h"
+#include "lw/lw_mem.h"
+
+/* The sink has no state; a non-NULL context says it started. */
+static int stdout_ctx;
+
+static void *stdout_init(const struct lw_sink_conf *conf, const struct lw_sink_env *env,
+                         char *err, size_t err_len)
+{
+    (void)conf;
+    (void)env;
+    (void)err;
+    (void)err_len;
+    return &stdout_ctx;
+}
+
+static int stdout_deliver(void *ctx, const struct lw_alert_msg *m)
+{
+    const struct lw_anomaly *a = m->anomaly;
+    char when[40];
+    char *why = NULL;
+    int rc;
+
+    (void)ctx;
+    lw__alert_rfc3339(m->created_ns, when, sizeof(when));
+    printf("%s %s %s/%s %s", when, strcmp(m->severity, "critical") == 0 ? "CRITICAL" : "WARNING",
+           a->detector != NULL ? a->detector : "?", a->kind != NULL ? a->kind : "?", m->incident);
+    if (a->template_id != 0) {
+        printf(" tpl=%u", (unsigned)a->template_id);
+    }
+    if (a->source != NULL && a->source[0] != '\0') {
+        printf(" src=%s", a->source);
+    }
+    if (a->key != NULL && a->key[0] != '\0') {
+        printf(" key=%s", a->key);
+    }
+    printf(" score=%.6f: %s\n", a->score, a->summary != NULL ? a->summary : "");
+    if (a->explanation_json != NULL) {
+        why = lw__alert_json_compact(a->explanation_json);
+        printf("  why: %s\n", why != NULL ? why : a->explanation_json);
+        lw_free(why);
+    }
+    rc = fflush(stdout) == 0 && !ferror(stdout) ? LW_OK : LW_EIO;
+    if (rc != LW_OK) {
+        clearerr(stdout);
+    }
+    return rc;
+}
+
+static void stdout_exit(void *ctx)
+{
+    (void)ctx;
+    fflush(stdout);
+}
+
+const struct lw_sink_plugin out_stdout_plugin = {
+    .abi = LW_DETECT_ABI,
+    .name = "stdout",
+    .kind = LW_SINK_STDOUT,
+    .init = stdout_init,
+    .deliver = stdout_deliver,
+    .exit = stdout_exit,
+};

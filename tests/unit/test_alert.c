@@ -1,0 +1,505 @@
+/*
+ * Unit tests for the alert manager (lw_alert.h) through its public API: deduplication within
+ * the cool-down and again after it, grouping into incidents by template, source and key prefix,
+ * the token-bucket rate limit, severity, the bounded fingerprint memory, configuration errors,
+ * and the file and stdout sinks' output (JSONL parsed back with jansson). Times are the
+ * submit() clock argument, never the real clock, so nothing here depends on timing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "lw/lw_alert.h"
+#include "lw/lw_err.h"
+#include "lw/lw_mem.h"
+
+#define NS 1000000000LL
+#define T0 (1767225600LL * NS) /* 2026-01-01T00:00:00Z */
+
+static struct lw_anomaly anomaly(const char *detector, const char *kind, uint32_t tpl,
+                                 const char *source, const char *key, double score)
+{
+    struct lw_anomaly a;
+
+    memset(&a, 0, sizeof(a));
+    a.detector = detector;
+    a.kind = kind;
+    a.score = score;
+    a.ts_ns = T0;
+    a.arrival_ns = T0 + 1;
+    a.template_id = tpl;
+    a.source = source;
+    a.key = key;
+    a.summary = "480 lines in 10 s, expected 12";
+    a.explanation_json = "{ \"expected\": 12, \"observed\": 480 }";
+    a.samples_json = "[\"line one\", \"line two\"]";
+    return a;
+}
+
+/* An alerter without sinks and without a rate limit unless the test sets one. */
+static struct lw_alerter *start_plain(struct lw_alert_conf *c)
+{
+    char err[256] = "";
+    struct lw_alerter *al = lw_alerter_start(c, err, sizeof(err));
+
+    if (al == NULL) {
+        fail_msg("lw_alerter_start: %s", err);
+    }
+    return al;
+}
+
+static void test_dedup_cooldown(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d1;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1", NULL, 0.9995);
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 0;
+    al = start_plain(&c);
+
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d1), LW_OK);
+    assert_true(d1.alert);
+    assert_string_equal(d1.state, "pending");
+    assert_true(d1.alert_seq > 0);
+    assert_memory_equal(d1.incident, "inc-", 4);
+
+    /* Same fingerprint inside the 5 min cool-down: suppressed, same incident, no seq. */
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 60 * NS, &d), LW_OK);
+    assert_false(d.alert);
+    assert_string_equal(d.state, "suppressed");
+    assert_int_equal(d.alert_seq, 0);
+    assert_string_equal(d.incident, d1.incident);
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 299 * NS, &d), LW_OK);
+    assert_string_equal(d.state, "suppressed");
+
+    /* A different key is a different fingerprint. */
+    a.key = "blk_1";
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 299 * NS, &d), LW_OK);
+    assert_string_equal(d.state, "pending");
+    a.key = NULL;
+
+    /* The cool-down runs from the last alert, not from the suppressed repeats. */
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 300 * NS, &d), LW_OK);
+    assert_true(d.alert);
+    assert_string_equal(d.state, "pending");
+    assert_true(d.alert_seq > d1.alert_seq);
+
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.submitted, 5);
+    assert_int_equal(st.alerts, 3);
+    assert_int_equal(st.suppressed, 2);
+    assert_int_equal(st.limited, 0);
+    assert_int_equal(st.n_sinks, 0);
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_grouping(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d1;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    struct lw_anomaly a1 = anomaly("volume", "spike", 7, "web1", NULL, 0.9995);
+    struct lw_anomaly a2 = anomaly("level", "errors", 7, "web2", NULL, 0.9995);
+    struct lw_anomaly a3 = anomaly("new_template", "new", 9, "web2", NULL, 0.9995);
+    struct lw_anomaly a4 = anomaly("volume", "drop", 11, "db1", NULL, 0.9995);
+    struct lw_anomaly s1 = anomaly("sequence", "unexpected", 0, NULL, "blk_-160899", 0.9995);
+    struct lw_anomaly s2 = anomaly("session_counts", "invariant", 0, NULL, "blk_7734", 0.9995);
+    struct lw_anomaly late = anomaly("params", "unseen", 11, NULL, NULL, 0.9995);
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 0;
+    al = start_plain(&c);
+
+    assert_int_equal(lw_alerter_submit(al, &a1, T0, &d1), LW_OK);
+    /* Shares the template with a1. */
+    assert_int_equal(lw_alerter_submit(al, &a2, T0 + 10 * NS, &d), LW_OK);
+    assert_true(d.alert);
+    assert_string_equal(d.incident, d1.incident);
+    /* Shares only the source with a2: joins through it (chained). */
+    assert_int_equal(lw_alerter_submit(al, &a3, T0 + 20 * NS, &d), LW_OK);
+    assert_string_equal(d.incident, d1.incident);
+    /* Nothing in common: a new incident. */
+    assert_int_equal(lw_alerter_submit(al, &a4, T0 + 25 * NS, &d), LW_OK);
+    assert_string_not_equal(d.incident, d1.incident);
+
+    /* Session anomalies of "blk_" keys group by the key prefix. */
+    assert_int_equal(lw_alerter_submit(al, &s1, T0 + 30 * NS, &d1), LW_OK);
+    assert_int_equal(lw_alerter_submit(al, &s2, T0 + 31 * NS, &d), LW_OK);
+    assert_string_equal(d.incident, d1.incident);
+
+    /* Template 11 again, but after group_ns (60 s) since a4: a new incident. */
+    assert_int_equal(lw_alerter_submit(al, &a4, T0 + 25 * NS, &d1), LW_OK);
+    assert_string_equal(d1.state, "suppressed");
+    assert_int_equal(lw_alerter_submit(al, &late, T0 + 86 * NS, &d), LW_OK);
+    assert_true(d.alert);
+    assert_string_not_equal(d.incident, d1.incident);
+
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.incidents, 4);
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_rate_limit(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    char src[32];
+    int i;
+    int pending = 0;
+    int limited = 0;
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 1;
+    c.burst = 3;
+    al = start_plain(&c);
+
+    for (i = 0; i < 5; i++) {
+        struct lw_anomaly a;
+
+        snprintf(src, sizeof(src), "host%d", i);
+        a = anomaly("volume", "spike", 100 + (uint32_t)i, src, NULL, 0.9995);
+        assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+        pending += strcmp(d.state, "pending") == 0;
+        limited += strcmp(d.state, "limited") == 0;
+        assert_true(d.alert == (strcmp(d.state, "pending") == 0));
+    }
+    assert_int_equal(pending, 3);
+    assert_int_equal(limited, 2);
+
+    /* A limited anomaly left no cool-down: the same one alerts once a token is back. */
+    {
+        struct lw_anomaly a = anomaly("volume", "spike", 104, "host4", NULL, 0.9995);
+
+        assert_int_equal(lw_alerter_submit(al, &a, T0 + 30 * NS, &d), LW_OK);
+        assert_string_equal(d.state, "limited");
+        assert_int_equal(lw_alerter_submit(al, &a, T0 + 61 * NS, &d), LW_OK);
+        assert_string_equal(d.state, "pending");
+        a.template_id = 105;
+        assert_int_equal(lw_alerter_submit(al, &a, T0 + 62 * NS, &d), LW_OK);
+        assert_string_equal(d.state, "limited");
+    }
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.alerts, 4);
+    assert_int_equal(st.limited, 4);
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_severity(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_anomaly a = anomaly("volume", "spike", 1, NULL, NULL, 0.999995);
+    struct lw_anomaly b = anomaly("volume", "drop", 2, NULL, NULL, 0.9991);
+    struct lw_anomaly e = anomaly("volume", "silence", 3, NULL, NULL, 0.99999);
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    al = start_plain(&c);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    assert_string_equal(d.severity, "critical");
+    assert_int_equal(lw_alerter_submit(al, &b, T0, &d), LW_OK);
+    assert_string_equal(d.severity, "warning");
+    /* The threshold itself is critical (score >= critical_score). */
+    assert_int_equal(lw_alerter_submit(al, &e, T0, &d), LW_OK);
+    assert_string_equal(d.severity, "critical");
+    /* Suppressed anomalies still carry a severity. */
+    assert_int_equal(lw_alerter_submit(al, &b, T0 + NS, &d), LW_OK);
+    assert_string_equal(d.state, "suppressed");
+    assert_string_equal(d.severity, "warning");
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_fingerprint_eviction(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    struct lw_anomaly a = anomaly("volume", "spike", 1, NULL, NULL, 0.9995);
+    struct lw_anomaly b = anomaly("volume", "spike", 2, NULL, NULL, 0.9995);
+    struct lw_anomaly e = anomaly("volume", "spike", 3, NULL, NULL, 0.9995);
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 0;
+    c.max_fingerprints = 2;
+    al = start_plain(&c);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    assert_int_equal(lw_alerter_submit(al, &b, T0 + 1, &d), LW_OK);
+    assert_int_equal(lw_alerter_submit(al, &b, T0 + 2, &d), LW_OK);
+    assert_string_equal(d.state, "suppressed");
+    /* The third fingerprint evicts the oldest (a); a then alerts again within its cool-down. */
+    assert_int_equal(lw_alerter_submit(al, &e, T0 + 3, &d), LW_OK);
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 4, &d), LW_OK);
+    assert_string_equal(d.state, "pending");
+    assert_int_equal(lw_alerter_submit(al, &e, T0 + 5, &d), LW_OK);
+    assert_string_equal(d.state, "suppressed");
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.fingerprints, 2);
+    assert_int_equal(st.evicted, 2);
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_conf_errors(void **state)
+{
+    struct lw_alert_conf c;
+    char err[256];
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_WEBHOOK;
+    err[0] = '\0';
+    assert_null(lw_alerter_start(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, "url"));
+
+    c.sinks[0].kind = LW_SINK_FILE;
+    assert_null(lw_alerter_start(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, "path"));
+
+    c.sinks[0].path = lw_strdup("/nonexistent-dir-lw/alerts.jsonl");
+    assert_null(lw_alerter_start(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, "nonexistent-dir-lw"));
+
+    c.n_sinks = 2;
+    c.sinks[1].kind = LW_SINK_STDOUT;
+    c.sinks[1].name = lw_strdup("file");
+    assert_null(lw_alerter_start(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, "two sinks"));
+    lw_alert_conf_fini(&c);
+}
+
+struct results {
+    int sent;
+    int failed;
+    uint64_t seqs[16];
+};
+
+static void on_result(void *opaque, const struct lw_alert_result *r)
+{
+    struct results *res = opaque;
+
+    if (r->sent) {
+        if (res->sent < 16) {
+            res->seqs[res->sent] = r->alert_seq;
+        }
+        res->sent++;
+    }
+    else {
+        res->failed++;
+    }
+    assert_true(r->sent_ns > 0);
+}
+
+static void test_file_sink(void **state)
+{
+    char dir[64] = "/tmp/lw-alert-XXXXXX";
+    char path[128];
+    char err[256] = "";
+    char line[8192];
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d[2];
+    struct lw_alert_stats st;
+    struct results res = {0};
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1", NULL, 0.999995);
+    struct lw_anomaly b = anomaly("sequence", "unexpected", 0, NULL, "blk_42", 0.9995);
+    FILE *f;
+    int n = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_FILE;
+    c.sinks[0].path = lw_strdup(path);
+    b.samples_json = NULL;
+    b.explanation_json = "not json";
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d[0]), LW_OK);
+    assert_int_equal(lw_alerter_submit(al, &b, T0 + NS, &d[1]), LW_OK);
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.n_sinks, 1);
+    assert_string_equal(st.sink_names[0], "file");
+    lw_alerter_stop(al, 5 * NS);
+
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        json_t *ex;
+        json_t *sm;
+
+        assert_non_null(o);
+        assert_true(json_is_object(o));
+        assert_int_equal(json_integer_value(json_object_get(o, "alert_seq")), d[n].alert_seq);
+        assert_string_equal(json_string_value(json_object_get(o, "incident")), d[n].incident);
+        assert_string_equal(json_string_value(json_object_get(o, "severity")), d[n].severity);
+        assert_non_null(json_string_value(json_object_get(o, "created")));
+        ex = json_object_get(o, "explanation");
+        sm = json_object_get(o, "samples");
+        if (n == 0) {
+            assert_string_equal(json_string_value(json_object_get(o, "created")),
+                                "2026-01-01T00:00:00.000Z");
+            assert_string_equal(json_string_value(json_object_get(o, "detector")), "volume");
+            assert_string_equal(json_string_value(json_object_get(o, "kind")), "spike");
+            assert_string_equal(json_string_value(json_object_get(o, "source")), "web1");
+            assert_true(json_is_null(json_object_get(o, "key")));
+            assert_int_equal(json_integer_value(json_object_get(o, "template_id")), 7);
+            assert_string_equal(json_string_value(json_object_get(o, "severity")), "critical");
+            assert_string_equal(json_string_value(json_object_get(o, "summary")), a.summary);
+            assert_true(json_is_object(ex));
+            assert_int_equal(json_integer_value(json_object_get(ex, "observed")), 480);
+            assert_true(json_is_array(sm));
+            assert_int_equal(json_array_size(sm), 2);
+            assert_string_equal(json_string_value(json_array_get(sm, 0)), "line one");
+        }
+        else {
+            assert_string_equal(json_string_value(json_object_get(o, "key")), "blk_42");
+            /* An explanation that is not JSON is kept as text; no samples is null. */
+            assert_string_equal(json_string_value(ex), "not json");
+            assert_true(json_is_null(sm));
+        }
+        json_decref(o);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 2);
+    /* stop() freed the results; what was polled before is all there is. */
+    unlink(path);
+    rmdir(dir);
+    lw_alert_conf_fini(&c);
+    (void)res;
+}
+
+static void test_file_sink_results(void **state)
+{
+    char dir[64] = "/tmp/lw-alert-XXXXXX";
+    char path[128];
+    char err[256] = "";
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    struct results res = {0};
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1", NULL, 0.9995);
+    int i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_FILE;
+    c.sinks[0].name = lw_strdup("audit");
+    c.sinks[0].path = lw_strdup(path);
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    /* Delivery is asynchronous: poll until the result is in (bounded by ctest's timeout). */
+    for (i = 0; i < 20000 && res.sent == 0; i++) {
+        lw_alerter_poll(al, on_result, &res);
+        usleep(1000);
+    }
+    assert_int_equal(res.sent, 1);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.seqs[0], d.alert_seq);
+    lw_alerter_get_stats(al, &st);
+    assert_string_equal(st.sink_names[0], "audit");
+    assert_int_equal(st.sent[0], 1);
+    assert_int_equal(st.dropped[0], 0);
+    lw_alerter_stop(al, NS);
+    unlink(path);
+    rmdir(dir);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_stdout_sink(void **state)
+{
+    char path[64] = "/tmp/lw-alert-out-XXXXXX";
+    char err[256] = "";
+    char buf[4096];
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1", NULL, 0.999995);
+    int fd;
+    int saved;
+    ssize_t n;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_STDOUT;
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    lw_alerter_stop(al, NS);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "2026-01-01T00:00:00.000Z CRITICAL volume/spike inc-"));
+    assert_non_null(strstr(buf, " tpl=7 src=web1 "));
+    assert_non_null(strstr(buf, ": 480 lines in 10 s, expected 12\n"));
+    assert_non_null(strstr(buf, "\n  why: {\"expected\":12,\"observed\":480}\n"));
+    lw_alert_conf_fini(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dedup_cooldown),
+        cmocka_unit_test(test_grouping),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_severity),
+        cmocka_unit_test(test_fingerprint_eviction),
+        cmocka_unit_test(test_conf_errors),
+        cmocka_unit_test(test_file_sink),
+        cmocka_unit_test(test_file_sink_results),
+        cmocka_unit_test(test_stdout_sink),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
