@@ -61,6 +61,8 @@ struct lw_det_out {
     void (*emit)(void *opaque, const struct lw_anomaly *a);
     void *opaque;
     double threshold;              /* report only scores >= this (detect.threshold) */
+    /* The text of template @id (borrowed until the next call), or NULL when unknown. */
+    const char *(*template_text)(void *opaque, uint32_t id);
 };
 
 /* A session as the stage tracks it (borrowed for the call). */
@@ -76,6 +78,9 @@ struct lw_session {
     const char *const *samples;    /* up to LW_SESSION_SAMPLES lines: the first and the latest */
     size_t n_samples;
     const char *end_reason;        /* session_end: "terminal", "timeout", "evicted", "shutdown" */
+    uint32_t *flags;               /* a word per session for detectors: bit (1 << detector's
+                                    * index in lw_detector_plugins), e.g. "already reported" */
+    uint32_t flag_bit;             /* the calling detector's bit */
 };
 
 #define LW_SESSION_SAMPLES 3
@@ -147,6 +152,9 @@ extern const struct lw_detector_plugin *const lw_detector_plugins[];
 
 struct lw_detect_conf {
     double threshold;              /* report scores >= this; default 0.999 */
+    int64_t lateness_ns;           /* detectors' watermark: newest event time minus this;
+                                    * default 500 ms (lines later than that are counted in the
+                                    * store but missed by closed windows) */
     struct {
         bool enabled;
         uint64_t warmup_lines;     /* lines before new templates are reported; default 20000 */
@@ -196,6 +204,49 @@ struct lw_detect_conf {
         size_t max_values;         /* distinct values kept per low-cardinality place; 32 */
     } params;
 };
+
+/* ---- the detection stage (src/detect/stage.c) ---- */
+
+struct lw_detect_stage;
+
+/* Looks up the text of template @id into @buf; returns its length or -1 (lw_miner_template). */
+typedef long (*lw_template_lookup)(void *opaque, uint32_t id, char *buf, size_t cap);
+
+/*
+ * Creates every enabled detector. @emit receives each finding that reaches the threshold;
+ * @lookup (may be NULL) names templates in explanations. NULL with a message in @err.
+ */
+struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf,
+                                               void (*emit)(void *opaque,
+                                                            const struct lw_anomaly *a),
+                                               lw_template_lookup lookup, void *opaque,
+                                               char *err, size_t err_len);
+void lw_detect_stage_destroy(struct lw_detect_stage *st);
+/* Training: the detectors learn, nothing is reported. */
+void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on);
+/* One line; ev->tpl may be NULL (the stage fills it from its cache). */
+void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_event *ev);
+void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int64_t now_ns);
+/* Ends every open session with @reason ("shutdown": the sessions are kept for the next run). */
+void lw_detect_stage_end_sessions(struct lw_detect_stage *st, const char *reason);
+/* Every detector's model, one section each. */
+int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b);
+/* Loads what save() wrote; sections of detectors that are off or unknown are skipped. */
+int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, char *err,
+                         size_t err_len);
+
+struct lw_detect_stats {
+    uint64_t lines;                /* lines observed */
+    uint64_t anomalies;            /* findings reported */
+    uint64_t sessions_open;        /* gauge */
+    uint64_t sessions_ended;
+    uint64_t sessions_evicted;     /* at max_open */
+    uint64_t sessions_unkeyed;     /* lines without a session key */
+    size_t n_detectors;
+    const char *names[16];
+    struct lw_det_stats det[16];
+};
+void lw_detect_stage_get_stats(struct lw_detect_stage *st, struct lw_detect_stats *out);
 
 /* Fills @c with the defaults above (the engine's window as volume.window_ns). */
 void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns);

@@ -22,6 +22,9 @@
 #include "lw/lw_ingest.h"
 
 struct lw_store;
+struct lw_detect_conf;
+struct lw_alerter;
+struct lw_detect_stats;
 
 struct lw_engine_conf {
     const char *format;          /* header layout, NULL or "auto" for automatic recognition */
@@ -35,6 +38,8 @@ struct lw_engine_conf {
     int64_t retention_ns;        /* window rows older than this are pruned; 0: default 7 days */
     size_t max_templates;        /* miner cap; 0: miner default */
     struct lw_store *store;      /* borrowed; the engine is its only writer */
+    const struct lw_detect_conf *detect;  /* NULL: no anomaly detection */
+    struct lw_alerter *alerter;  /* borrowed, may be NULL: anomalies are only stored */
 };
 
 /* Counters, all cumulative since start (gauges say so). */
@@ -64,6 +69,10 @@ struct lw_engine_stats {
     uint64_t store_latency_buckets[12];
     double store_latency_sum;
     uint64_t store_latency_count;
+    /* Detection. */
+    uint64_t anomalies;          /* findings reported by the detectors */
+    uint64_t anomalies_unstored; /* over the pending cap while the store lagged (still alerted) */
+    uint64_t alerts;             /* findings the alert manager turned into alerts */
 };
 
 /* Upper bounds (seconds) of the histogram buckets above; the last one is +Inf. */
@@ -88,5 +97,7 @@ struct lw_ingest lw_engine_ingest(struct lw_engine *e);
 int lw_engine_stop(struct lw_engine *e);
 
 void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out);
+/* The detectors' figures (a snapshot taken by the aggregator at most 1 s ago). */
+void lw_engine_get_detect_stats(struct lw_engine *e, struct lw_detect_stats *out);
 
 #endif

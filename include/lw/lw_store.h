@@ -33,7 +33,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 1
+#define LW_STORE_SCHEMA_VERSION 2
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
@@ -154,6 +154,8 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n);
  * group that created templates (or before it).
  */
 int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
+/* Replaces the saved detector models (lw_detect_stage_save output), like the miner state. */
+int lw_store_save_models(struct lw_store *s, const void *blob, size_t len);
 
 /* An anomaly as a detector reports it; every pointer is borrowed for the call. */
 struct lw_store_anomaly {
@@ -165,6 +167,8 @@ struct lw_store_anomaly {
     const char *summary;           /* one line for humans */
     const char *explanation_json;  /* JSON text or NULL; stored as given, not validated */
     const char *samples_json;      /* JSON array of sample lines or NULL */
+    const char *kind;              /* finer kind ("spike", "unexpected", ...) or NULL */
+    const char *key;               /* session key or parameter place, or NULL */
 };
 /* Inserts @a; its new row id goes to *@id_out (may be NULL). */
 int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a,
@@ -221,6 +225,8 @@ int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_
  * lw_free() (*@blob, *@len). LW_ENOENT when none was saved.
  */
 int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len);
+/* The saved detector models, as lw_store_load_miner(); LW_ENOENT when none was saved. */
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len);
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);

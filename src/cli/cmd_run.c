@@ -18,6 +18,8 @@
 
 #include "cli/cli.h"
 #include "cli/run_conf.h"
+#include "lw/lw_alert.h"
+#include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
@@ -41,6 +43,7 @@ struct daemon {
     struct lw_store *reader;     /* a read-only connection for checkpoint look-ups */
     pthread_mutex_t reader_mu;
     struct lw_engine *engine;
+    struct lw_alerter *alerter;  /* NULL when detection is off */
     pthread_mutex_t inputs_mu;   /* the input list: /metrics walks it from the HTTP thread */
     struct input inputs[MAX_INPUTS];
     size_t n_inputs;
@@ -123,6 +126,81 @@ static int metrics_cb(void *opaque, char **text, size_t *len)
     prom_u(&p, "logwarden_inflight_bytes", "Bytes of lines in the pipeline.", G, NULL,
            es.inflight_bytes);
     prom_u(&p, "logwarden_templates", "Templates known to the miner.", G, NULL, es.templates);
+    prom_u(&p, "logwarden_anomalies_total", "Findings reported by the detectors.", C, NULL,
+           es.anomalies);
+    prom_u(&p, "logwarden_anomalies_unstored_total",
+           "Findings alerted but not stored (the store lagged past the pending cap).", C, NULL,
+           es.anomalies_unstored);
+    prom_u(&p, "logwarden_alerts_total", "Findings the alert manager turned into alerts.", C,
+           NULL, es.alerts);
+    if (d->rc->detect_enabled) {
+        struct lw_detect_stats ds;
+        char label[96];
+        size_t i;
+
+        lw_engine_get_detect_stats(d->engine, &ds);
+        prom_u(&p, "logwarden_sessions_open", "Sessions open in the detection stage.", G, NULL,
+               ds.sessions_open);
+        prom_u(&p, "logwarden_sessions_ended_total", "Sessions ended (terminal or timeout).", C,
+               NULL, ds.sessions_ended);
+        prom_u(&p, "logwarden_sessions_evicted_total",
+               "Sessions ended early at the open-session cap.", C, NULL, ds.sessions_evicted);
+        for (i = 0; i < ds.n_detectors; i++) {
+            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
+            prom_u(&p, "logwarden_detector_anomalies_total", "Findings per detector.", C, label,
+                   ds.det[i].anomalies);
+        }
+        for (i = 0; i < ds.n_detectors; i++) {
+            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
+            prom_u(&p, "logwarden_detector_state_items",
+                   "Baselines, contexts or invariants a detector keeps.", G, label,
+                   ds.det[i].state_items);
+        }
+        for (i = 0; i < ds.n_detectors; i++) {
+            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
+            prom_u(&p, "logwarden_detector_evicted_total",
+                   "State items a detector evicted at its cap.", C, label, ds.det[i].evicted);
+        }
+        for (i = 0; i < ds.n_detectors; i++) {
+            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
+            prom_u(&p, "logwarden_detector_warming_up", "1 while a detector is warming up.", G,
+                   label, ds.det[i].warming_up ? 1 : 0);
+        }
+    }
+    if (d->alerter != NULL) {
+        struct lw_alert_stats as;
+        char label[96];
+        size_t i;
+
+        lw_alerter_get_stats(d->alerter, &as);
+        prom_u(&p, "logwarden_alerts_suppressed_total",
+               "Findings suppressed as duplicates within the cool-down.", C, NULL,
+               as.suppressed);
+        prom_u(&p, "logwarden_alerts_limited_total", "Findings over the alert rate limit.", C,
+               NULL, as.limited);
+        prom_u(&p, "logwarden_incidents_total", "Incidents (groups of related alerts).", C, NULL,
+               as.incidents);
+        for (i = 0; i < as.n_sinks; i++) {
+            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
+            prom_u(&p, "logwarden_alerts_sent_total", "Alerts delivered per sink.", C, label,
+                   as.sent[i]);
+        }
+        for (i = 0; i < as.n_sinks; i++) {
+            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
+            prom_u(&p, "logwarden_alert_failures_total",
+                   "Delivery attempts that failed (retried).", C, label, as.failed[i]);
+        }
+        for (i = 0; i < as.n_sinks; i++) {
+            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
+            prom_u(&p, "logwarden_alerts_dropped_total", "Alerts lost: queue or spool full.", C,
+                   label, as.dropped[i]);
+        }
+        for (i = 0; i < as.n_sinks; i++) {
+            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
+            prom_u(&p, "logwarden_alerts_spooled", "Alerts waiting in a sink's spool.", G,
+                   label, as.spooled[i]);
+        }
+    }
     lw_prom_histogram(&p, "logwarden_batch_latency_seconds",
                       "From a batch's arrival to its counts being durable.", NULL,
                       lw_engine_latency_bounds, es.batch_latency_buckets, 11,
@@ -184,13 +262,15 @@ static int status_cb(void *opaque, char **json, size_t *len)
                  "{\"running\":true,\"pid\":%ld,\"uptime_s\":%.1f,\"data_dir\":\"%s\","
                  "\"stored_lines\":%llu,\"lines_in\":%llu,\"lines_parsed\":%llu,"
                  "\"lines_late\":%llu,\"templates\":%llu,\"queue_depth\":%llu,"
-                 "\"inflight_bytes\":%llu,\"store_errors\":%llu}",
+                 "\"inflight_bytes\":%llu,\"store_errors\":%llu,\"anomalies\":%llu,"
+                 "\"alerts\":%llu}",
                  (long)getpid(), (double)(wall_ns() - d->started_ns) / 1e9,
                  d->rc->data_dir_json, (unsigned long long)es.stored_total,
                  (unsigned long long)es.lines_in, (unsigned long long)es.lines_parsed,
                  (unsigned long long)es.lines_late, (unsigned long long)es.templates,
                  (unsigned long long)es.queue_depth, (unsigned long long)es.inflight_bytes,
-                 (unsigned long long)es.store_errors);
+                 (unsigned long long)es.store_errors, (unsigned long long)es.anomalies,
+                 (unsigned long long)es.alerts);
     *json = buf;
     *len = n > 0 && n < 1024 ? (size_t)n : strlen(buf);
     return LW_OK;
@@ -453,6 +533,16 @@ int lw_cmd_run(int argc, char **argv)
     ec.retention_ns = rc.retention_s * 1000000000LL;
     ec.max_templates = rc.max_templates;
     ec.store = d.store;
+    if (rc.detect_enabled) {
+        rc.alerts.data_dir = rc.data_dir;
+        d.alerter = lw_alerter_start(&rc.alerts, err, sizeof(err));
+        if (d.alerter == NULL) {
+            lw_error("run", "alerts: %s", err);
+            goto out;
+        }
+        ec.detect = &rc.detect;
+        ec.alerter = d.alerter;
+    }
     d.engine = lw_engine_start(&ec, err, sizeof(err));
     if (d.engine == NULL) {
         lw_error("run", "%s", err);
@@ -508,6 +598,10 @@ out_engine:
         lw_info("run", "stopped cleanly: %llu lines stored in all", (unsigned long long)total);
     }
 out:
+    if (d.alerter != NULL) {
+        /* The engine has handed over every finding; give the sinks a few seconds. */
+        lw_alerter_stop(d.alerter, 5000000000LL);
+    }
     lw_store_close(d.reader);
     lw_store_close(d.store);
     lw_store_unlock(lock_fd);

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lw/lw_alert.h"
+#include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
@@ -39,6 +41,9 @@
 #define DEF_RETENTION_NS (7LL * 86400 * 1000000000LL)
 #define MAX_SOURCES 65536
 #define PRUNE_EVERY_NS (600LL * 1000000000LL)
+#define MAX_PENDING_ANOMALIES 10000   /* findings waiting for the store transaction */
+#define DETECT_TICK_NS 100000000LL     /* detectors' clock when no batch comes */
+#define ALERT_MAP 4096                 /* alert_seq -> alerts row, for delivery results */
 
 const double lw_engine_latency_bounds[12] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                              0.25,  0.5,   1.0,  2.5,   5.0,  1e300};
@@ -59,10 +64,33 @@ struct batch {
     uint32_t *flags;
     int64_t *ts_in;
     uint8_t *level_in;       /* a level the transport supplied, 0 when none */
+    int64_t arrival_ns;      /* wall clock at ingest (anomalies' latency is measured from it) */
+    /* Filled by the parse worker when detection is on (separate allocations). */
+    struct line_det *det;
+    struct lw_param *params;
+    size_t n_params;
     /* Filled by the parse worker. */
     uint32_t *tid;
     int64_t *ts;
     uint8_t *level;
+};
+
+/* Where a line's message and parameters are, for the detectors. */
+struct line_det {
+    uint32_t msg_off;
+    uint32_t msg_len;
+    uint32_t p_start;
+    uint16_t p_n;
+    uint8_t new_tpl;
+};
+
+/* A finding waiting for the store transaction (owned copies). */
+struct pend_anom {
+    struct lw_store_anomaly a;
+    char *strs;                  /* one allocation holding every string of @a */
+    bool has_alert;
+    struct lw_alert_decision d;
+    int64_t created_ns;
 };
 
 struct agg_ent {
@@ -148,6 +176,23 @@ struct lw_engine {
     } *src_map;                  /* open addressing, 2 * MAX_SOURCES slots */
     int last_rc;
 
+    /* Detection (aggregator thread only, except the stats snapshot under hist_mu). */
+    struct lw_detect_stage *stage;
+    struct lw_alerter *alerter;
+    bool want_params;
+    int64_t last_tick_ns;
+    struct pend_anom *pend;
+    size_t n_pend;
+    size_t cap_pend;
+    struct {
+        uint64_t seq;
+        int64_t row;
+    } alert_rows[ALERT_MAP];
+    struct lw_detect_stats det_stats;
+    atomic_uint_fast64_t anomalies;
+    atomic_uint_fast64_t anomalies_unstored;
+    atomic_uint_fast64_t alerts;
+
     /* Counters. */
     atomic_uint_fast64_t lines_in;
     atomic_uint_fast64_t bytes_in;
@@ -170,6 +215,15 @@ struct lw_engine {
     double store_hist_sum;
     uint64_t store_hist_n;
 };
+
+static void batch_free(struct batch *b)
+{
+    if (b != NULL) {
+        lw_free(b->det);
+        lw_free(b->params);
+        lw_free(b);
+    }
+}
 
 static int64_t now_ns(void)
 {
@@ -285,6 +339,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     b->mem = size;
     b->n = n;
     b->ingest_ns = mono_ns();
+    b->arrival_ns = now_ns();
     /* Arrays first (aligned), bytes and strings last. */
     p = (char *)(b + 1);
     b->ts_in = (int64_t *)p;
@@ -374,7 +429,12 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
     uint64_t trunc = 0;
     uint64_t invalid = 0;
     size_t i;
+    size_t pcap = 0;
 
+    if (e->stage != NULL) {
+        /* Without room for these the lines still count; the detectors then skip the batch. */
+        b->det = lw_malloc(b->n * sizeof(*b->det));
+    }
     for (i = 0; i < b->n; i++) {
         struct lw_header_result res;
         struct lw_match mt;
@@ -407,6 +467,42 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
             atomic_store(&e->new_templates, true);
         }
         b->tid[i] = mt.template_id;
+        if (b->det != NULL) {
+            struct line_det *d = &b->det[i];
+            /*
+             * The message is a span of the line, except when the header decoded it (a JSON
+             * "msg" with escapes): then the whole line stands for it and its parameters, whose
+             * offsets are into the decoded text, are not passed on.
+             */
+            bool inside = res.msg.p >= line && res.msg.p + res.msg.len <= line + b->len[i];
+
+            d->msg_off = inside ? (uint32_t)(res.msg.p - line) : 0;
+            d->msg_len = inside ? (uint32_t)res.msg.len : b->len[i];
+            d->new_tpl = mt.is_new ? 1 : 0;
+            d->p_start = (uint32_t)b->n_params;
+            d->p_n = 0;
+            if (inside && e->want_params && mt.template_id != 0 && mt.n_params > 0) {
+                if (b->n_params + mt.n_params > pcap) {
+                    size_t nc = pcap ? pcap * 2 : 1024;
+                    struct lw_param *np;
+
+                    while (nc < b->n_params + mt.n_params) {
+                        nc *= 2;
+                    }
+                    np = lw_realloc(b->params, nc * sizeof(*np));
+                    if (np != NULL) {
+                        b->params = np;
+                        pcap = nc;
+                    }
+                }
+                if (b->n_params + mt.n_params <= pcap) {
+                    memcpy(b->params + b->n_params, mt.params,
+                           mt.n_params * sizeof(struct lw_param));
+                    b->n_params += mt.n_params;
+                    d->p_n = (uint16_t)mt.n_params;
+                }
+            }
+        }
         b->ts[i] = res.ts_ns;
         b->level[i] = (uint8_t)(res.level != LW_LEVEL_UNKNOWN ? res.level : b->level_in[i]);
     }
@@ -424,6 +520,9 @@ static void *worker_main(void *arg)
 
     if (hst == NULL || ms == NULL) {
         lw_error("engine", "parse worker: out of memory, worker not started");
+    }
+    else if (e->want_params) {
+        lw_miner_scratch_params(ms, 1);
     }
     for (;;) {
         struct batch *b;
@@ -746,6 +845,204 @@ static int aggregate(struct lw_engine *e, const struct batch *b)
     return LW_OK;
 }
 
+/* ---- detection ---- */
+
+static long tpl_lookup(void *opaque, uint32_t id, char *buf, size_t cap)
+{
+    struct lw_engine *e = opaque;
+
+    return lw_miner_template(e->miner, id, buf, cap);
+}
+
+static size_t str_size(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static const char *str_put(char **p, const char *s)
+{
+    size_t n;
+    char *d;
+
+    if (s == NULL) {
+        return NULL;
+    }
+    n = strlen(s) + 1;
+    d = *p;
+    memcpy(d, s, n);
+    *p += n;
+    return d;
+}
+
+/*
+ * A detector's finding: straight to the alert manager (alerts must not wait for the store), and
+ * into the pending transaction with the alert manager's decision.
+ */
+static void on_anomaly(void *opaque, const struct lw_anomaly *a)
+{
+    struct lw_engine *e = opaque;
+    struct pend_anom *p;
+    struct lw_alert_decision d;
+    bool has_alert = false;
+    int64_t now = now_ns();
+    size_t need;
+    char *w;
+
+    atomic_fetch_add(&e->anomalies, 1);
+    memset(&d, 0, sizeof(d));
+    if (e->alerter != NULL && lw_alerter_submit(e->alerter, a, now, &d) == LW_OK) {
+        has_alert = true;
+        if (d.alert) {
+            atomic_fetch_add(&e->alerts, 1);
+        }
+    }
+    if (e->n_pend >= MAX_PENDING_ANOMALIES) {
+        atomic_fetch_add(&e->anomalies_unstored, 1);
+        return;
+    }
+    if (e->n_pend == e->cap_pend) {
+        size_t nc = e->cap_pend ? e->cap_pend * 2 : 64;
+        struct pend_anom *np = lw_realloc(e->pend, nc * sizeof(*np));
+
+        if (np == NULL) {
+            atomic_fetch_add(&e->anomalies_unstored, 1);
+            return;
+        }
+        e->pend = np;
+        e->cap_pend = nc;
+    }
+    need = str_size(a->detector) + str_size(a->kind) + str_size(a->source) + str_size(a->key) +
+           str_size(a->summary) + str_size(a->explanation_json) + str_size(a->samples_json) + 1;
+    p = &e->pend[e->n_pend];
+    memset(p, 0, sizeof(*p));
+    p->strs = lw_malloc(need);
+    if (p->strs == NULL) {
+        atomic_fetch_add(&e->anomalies_unstored, 1);
+        return;
+    }
+    w = p->strs;
+    p->a.detector = str_put(&w, a->detector ? a->detector : "?");
+    p->a.kind = str_put(&w, a->kind);
+    p->a.source = str_put(&w, a->source);
+    p->a.key = str_put(&w, a->key);
+    p->a.summary = str_put(&w, a->summary ? a->summary : "");
+    p->a.explanation_json = str_put(&w, a->explanation_json);
+    p->a.samples_json = str_put(&w, a->samples_json);
+    p->a.ts_ns = a->ts_ns;
+    p->a.score = a->score;
+    p->a.template_id = a->template_id;
+    p->has_alert = has_alert;
+    p->d = d;
+    p->created_ns = now;
+    e->n_pend++;
+}
+
+static int64_t detect_watermark(const struct lw_engine *e)
+{
+    return e->max_event_ns == INT64_MIN ? INT64_MIN
+                                        : e->max_event_ns - e->conf.detect->lateness_ns;
+}
+
+static void detect_tick(struct lw_engine *e)
+{
+    struct lw_detect_stats st;
+
+    lw_detect_stage_tick(e->stage, detect_watermark(e), now_ns());
+    e->last_tick_ns = mono_ns();
+    lw_detect_stage_get_stats(e->stage, &st);
+    pthread_mutex_lock(&e->hist_mu);
+    e->det_stats = st;
+    pthread_mutex_unlock(&e->hist_mu);
+}
+
+/* Hands a counted batch's lines to the detectors, in ingest order. */
+static void detect_batch(struct lw_engine *e, const struct batch *b)
+{
+    size_t i;
+
+    if (e->stage == NULL) {
+        return;
+    }
+    if (b->det != NULL) {
+        for (i = 0; i < b->n; i++) {
+            const struct line_det *d = &b->det[i];
+            struct lw_det_event ev;
+
+            memset(&ev, 0, sizeof(ev));
+            ev.ts_ns = b->ts[i];
+            ev.arrival_ns = b->arrival_ns;
+            ev.template_id = b->tid[i];
+            ev.new_template = d->new_tpl != 0;
+            ev.level = b->level[i];
+            ev.source = b->source;
+            ev.msg = b->bytes + b->off[i] + d->msg_off;
+            ev.msg_len = d->msg_len;
+            ev.n_params = d->p_n;
+            ev.params = d->p_n > 0 ? b->params + d->p_start : NULL;
+            lw_detect_stage_observe(e->stage, &ev);
+        }
+    }
+    detect_tick(e);
+}
+
+static void pend_clear(struct lw_engine *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->n_pend; i++) {
+        lw_free(e->pend[i].strs);
+    }
+    e->n_pend = 0;
+}
+
+static void on_delivery(void *opaque, const struct lw_alert_result *r)
+{
+    struct lw_engine *e = opaque;
+    size_t k = (size_t)(r->alert_seq % ALERT_MAP);
+
+    if (e->alert_rows[k].seq != r->alert_seq || e->alert_rows[k].row == 0) {
+        return; /* its row is older than the map remembers */
+    }
+    (void)lw_store_set_alert_state(e->store, e->alert_rows[k].row, r->sent ? "sent" : "failed",
+                                   r->sent ? r->sent_ns : 0);
+}
+
+/* Inside the flush transaction: the pending anomalies, their alerts, delivery results. */
+static int store_anomalies(struct lw_engine *e)
+{
+    size_t i;
+    int rc = LW_OK;
+
+    for (i = 0; i < e->n_pend && rc == LW_OK; i++) {
+        struct pend_anom *p = &e->pend[i];
+        int64_t id = 0;
+
+        rc = lw_store_insert_anomaly(e->store, &p->a, &id);
+        if (rc == LW_OK && p->has_alert) {
+            struct lw_store_alert al;
+            int64_t aid = 0;
+
+            memset(&al, 0, sizeof(al));
+            al.anomaly_id = id;
+            al.incident = p->d.incident;
+            al.severity = p->d.severity ? p->d.severity : "warning";
+            al.state = p->d.state ? p->d.state : "pending";
+            al.created_ns = p->created_ns;
+            rc = lw_store_insert_alert(e->store, &al, &aid);
+            if (rc == LW_OK && p->d.alert_seq != 0) {
+                size_t k = (size_t)(p->d.alert_seq % ALERT_MAP);
+
+                e->alert_rows[k].seq = p->d.alert_seq;
+                e->alert_rows[k].row = aid;
+            }
+        }
+    }
+    if (rc == LW_OK && e->alerter != NULL) {
+        lw_alerter_poll(e->alerter, on_delivery, e);
+    }
+    return rc;
+}
+
 static void ck_clear(struct lw_engine *e)
 {
     size_t i;
@@ -768,6 +1065,7 @@ static void pending_clear(struct lw_engine *e)
     }
     e->tpls.n = 0;
     ck_clear(e);
+    pend_clear(e);
     e->pending_lines = 0;
     e->pending_batches = 0;
 }
@@ -786,7 +1084,7 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     int rc;
     size_t i;
 
-    if (e->pending_batches == 0 && !force_miner) {
+    if (e->pending_batches == 0 && e->n_pend == 0 && !force_miner) {
         return LW_OK; /* the new-template flag stays set for the flush that has counts */
     }
     new_tpl = atomic_exchange(&e->new_templates, false);
@@ -847,6 +1145,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     if (rc == LW_OK && e->pending_lines > 0) {
         rc = lw_store_add_stored_lines(s, e->pending_lines);
     }
+    if (rc == LW_OK) {
+        rc = store_anomalies(e);
+    }
     if (rc == LW_OK && save_miner) {
         char *blob = NULL;
         size_t len = 0;
@@ -855,6 +1156,15 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         if (rc == LW_OK) {
             rc = lw_store_save_miner(s, blob, len);
             lw_free(blob);
+        }
+        if (rc == LW_OK && e->stage != NULL) {
+            struct lw_wbuf wb = {0};
+
+            rc = lw_detect_stage_save(e->stage, &wb);
+            if (rc == LW_OK) {
+                rc = lw_store_save_models(s, wb.p, wb.len);
+            }
+            lw_wbuf_free(&wb);
         }
     }
     if (rc == LW_OK) {
@@ -974,14 +1284,20 @@ static void *agg_main(void *arg)
                 }
                 rc = aggregate(e, b);
             }
+            if (rc == LW_OK) {
+                detect_batch(e, b);
+            }
             e->want_seq++;
             pthread_mutex_lock(&e->mu);
             e->inflight_bytes -= b->mem;
             pthread_mutex_unlock(&e->mu);
-            lw_free(b);
+            batch_free(b);
         }
         if (done) {
             break;
+        }
+        if (e->stage != NULL && b == NULL && mono_ns() - e->last_tick_ns >= DETECT_TICK_NS) {
+            detect_tick(e);
         }
         if (mono_ns() >= deadline) {
             if (flush_store(e, false) == LW_OK) {
@@ -1012,16 +1328,19 @@ static void engine_free(struct lw_engine *e)
         struct batch *b = e->q_head;
 
         e->q_head = b->next;
-        lw_free(b);
+        batch_free(b);
     }
     while (e->parsed != NULL) {
         struct batch *b = e->parsed;
 
         e->parsed = b->next;
-        lw_free(b);
+        batch_free(b);
     }
     ck_clear(e);
     lw_free(e->cks);
+    pend_clear(e);
+    lw_free(e->pend);
+    lw_detect_stage_destroy(e->stage);
     for (i = 0; i < e->n_sources; i++) {
         lw_free(e->sources[i]);
     }
@@ -1122,6 +1441,30 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     if (lw_store_stored_lines(e->store, &total) == LW_OK) {
         atomic_store(&e->stored_total, total);
     }
+    if (conf->detect != NULL) {
+        e->stage = lw_detect_stage_create(conf->detect, on_anomaly, tpl_lookup, e, err, err_len);
+        if (e->stage == NULL) {
+            goto fail;
+        }
+        e->alerter = conf->alerter;
+        e->want_params = conf->detect->params.enabled;
+        rc = lw_store_load_models(e->store, &blob, &blob_len);
+        if (rc == LW_OK && blob != NULL) {
+            char lerr[256] = "";
+
+            rc = lw_detect_stage_load(e->stage, blob, blob_len, lerr, sizeof(lerr));
+            lw_free(blob);
+            blob = NULL;
+            if (rc < 0) {
+                /* Models are learned again; the data that taught them is still in the logs. */
+                lw_warn("engine", "%s: those detectors start learning afresh", lerr);
+            }
+            else {
+                lw_info("engine", "detector models loaded");
+            }
+        }
+        e->last_tick_ns = mono_ns();
+    }
     e->workers = lw_calloc(e->conf.workers, sizeof(*e->workers));
     if (e->workers == NULL) {
         snprintf(err, err_len, "out of memory");
@@ -1184,6 +1527,13 @@ int lw_engine_stop(struct lw_engine *e)
     return rc;
 }
 
+void lw_engine_get_detect_stats(struct lw_engine *e, struct lw_detect_stats *out)
+{
+    pthread_mutex_lock(&e->hist_mu);
+    *out = e->det_stats;
+    pthread_mutex_unlock(&e->hist_mu);
+}
+
 void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1201,6 +1551,9 @@ void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out)
     out->store_errors = atomic_load(&e->store_errors);
     out->watermark_ns = atomic_load(&e->watermark_ns);
     out->templates = lw_miner_n_templates(e->miner);
+    out->anomalies = atomic_load(&e->anomalies);
+    out->anomalies_unstored = atomic_load(&e->anomalies_unstored);
+    out->alerts = atomic_load(&e->alerts);
     pthread_mutex_lock(&e->mu);
     out->queue_depth = e->q_len;
     out->reorder_depth = e->parsed_len;

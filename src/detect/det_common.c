@@ -11,6 +11,7 @@ void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns)
 {
     memset(c, 0, sizeof(*c));
     c->threshold = 0.999;
+    c->lateness_ns = 500000000LL;
     c->new_template.enabled = true;
     c->new_template.warmup_lines = 20000;
     c->new_template.warmup_ns = 60 * NS_PER_S;

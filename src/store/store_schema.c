@@ -94,6 +94,14 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX alerts_created ON alerts(created_ns);"
     "CREATE INDEX alerts_anomaly ON alerts(anomaly_id);",
+    /* 1 -> 2: the detectors' learned models; an anomaly's kind and key (session, place). */
+    "CREATE TABLE model_state("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  blob BLOB NOT NULL,"
+    "  saved_ns INTEGER NOT NULL"
+    ");"
+    "ALTER TABLE anomalies ADD COLUMN kind TEXT;"
+    "ALTER TABLE anomalies ADD COLUMN key TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,

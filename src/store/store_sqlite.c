@@ -45,6 +45,7 @@ enum stmt_id {
     ST_DEL_CHECKPOINT,
     ST_ADD_STORED,
     ST_SAVE_MINER,
+    ST_SAVE_MODELS,
     ST_INSERT_ANOMALY,
     ST_INSERT_ALERT,
     ST_SET_ALERT,
@@ -56,6 +57,7 @@ enum stmt_id {
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
     ST_LOAD_MINER,
+    ST_LOAD_MODELS,
     ST_STORED_LINES,
     ST_TEMPLATE_COUNT,
     ST_GET_WINDOW,
@@ -105,9 +107,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ADD_STORED] = "INSERT INTO counters(name, value) VALUES ('stored_lines', ?1)"
                       " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
     [ST_SAVE_MINER] = "INSERT OR REPLACE INTO miner_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
+    [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
     [ST_INSERT_ANOMALY] = "INSERT INTO anomalies(ts_ns, detector, score, template_id, source,"
-                          " summary, explanation, samples)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                          " summary, explanation, samples, kind, key)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_INSERT_ALERT] = "INSERT INTO alerts(anomaly_id, incident, severity, state, created_ns,"
                         " sent_ns, sink) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_SET_ALERT] = "UPDATE alerts SET state = ?2, sent_ns = ?3 WHERE id = ?1",
@@ -121,6 +124,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
                               " WHERE input = ?1 ORDER BY path",
     [ST_LOAD_MINER] = "SELECT blob FROM miner_state WHERE id = 1",
+    [ST_LOAD_MODELS] = "SELECT blob FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
     [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
     [ST_GET_WINDOW] = "SELECT count FROM window_counts WHERE window_start_ns = ?1"
@@ -633,20 +637,22 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n)
     return exec_stmt(s, st, "add stored_lines");
 }
 
-int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len)
+static int save_blob(struct lw_store *s, int which, const char *what, const void *blob,
+                     size_t len)
 {
     sqlite3_stmt *st;
     int rc = LW_OK;
 
     if (blob == NULL && len > 0) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "save miner: no state");
+        snprintf(s->errmsg, sizeof(s->errmsg), "save %s: no state", what);
         return LW_EINVAL;
     }
     if (len > INT_MAX) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "save miner: state of %zu bytes too big", len);
+        snprintf(s->errmsg, sizeof(s->errmsg), "save %s: state of %zu bytes too big", what,
+                 len);
         return LW_ETOOBIG;
     }
-    st = stmt(s, ST_SAVE_MINER, &rc);
+    st = stmt(s, which, &rc);
     if (st == NULL) {
         return rc;
     }
@@ -658,7 +664,17 @@ int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len)
         sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 2, now_ns());
-    return exec_stmt(s, st, "save miner state");
+    return exec_stmt(s, st, what);
+}
+
+int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len)
+{
+    return save_blob(s, ST_SAVE_MINER, "miner state", blob, len);
+}
+
+int lw_store_save_models(struct lw_store *s, const void *blob, size_t len)
+{
+    return save_blob(s, ST_SAVE_MODELS, "detector models", blob, len);
 }
 
 /* Binds text or NULL. */
@@ -695,6 +711,8 @@ int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a
     sqlite3_bind_text(st, 6, a->summary ? a->summary : "", -1, SQLITE_STATIC);
     bind_text_or_null(st, 7, a->explanation_json);
     bind_text_or_null(st, 8, a->samples_json);
+    bind_text_or_null(st, 9, a->kind);
+    bind_text_or_null(st, 10, a->key);
     rc = exec_stmt(s, st, "insert anomaly");
     if (rc == LW_OK && id_out != NULL) {
         *id_out = sqlite3_last_insert_rowid(s->db);
@@ -884,7 +902,7 @@ int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_
     return rc;
 }
 
-int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
+static int load_blob(struct lw_store *s, int which, const char *what, char **blob, size_t *len)
 {
     sqlite3_stmt *st;
     const void *data;
@@ -893,7 +911,7 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
 
     *blob = NULL;
     *len = 0;
-    st = stmt(s, ST_LOAD_MINER, &rc);
+    st = stmt(s, which, &rc);
     if (st == NULL) {
         return rc;
     }
@@ -903,7 +921,7 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
         return LW_ENOENT;
     }
     if (rc != SQLITE_ROW) {
-        rc = fail(s, rc, "load miner state");
+        rc = fail(s, rc, what);
         done(st);
         return rc;
     }
@@ -913,7 +931,7 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
     *blob = lw_malloc((size_t)n + 1);
     if (*blob == NULL) {
         done(st);
-        snprintf(s->errmsg, sizeof(s->errmsg), "load miner state: out of memory");
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s: out of memory", what);
         return LW_ENOMEM;
     }
     if (n > 0) {
@@ -922,6 +940,16 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
     *len = (size_t)n;
     done(st);
     return LW_OK;
+}
+
+int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
+{
+    return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len);
+}
+
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len)
+{
+    return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len);
 }
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out)
