@@ -5,11 +5,12 @@
  *
  * deliver() (and overflow(), when the alert manager's queue is full) only renders the body and
  * writes it to the spool (webhook_spool.c); pump() sends the spool oldest first, one request
- * at a time, so the receiver sees alerts in order. 2xx deletes the file and reports the alert
- * sent. 408, 429, 5xx and transport errors (refused, timed out) are retried after a backoff
- * that doubles from backoff_min to backoff_max, with the same alert at the head of the line;
- * any other status is a permanent refusal: the alert is deleted, counted as dropped and
- * reported as not sent. Alerts a stop leaves in the spool are resent by the next start.
+ * at a time, so the receiver sees alerts in seq order (except that an alert spooled by
+ * overflow() can overtake the few still in the manager's queue). 2xx deletes the file and
+ * reports the alert sent. 408, 429, 5xx and transport errors (refused, timed out) are retried
+ * after a backoff that doubles from backoff_min to backoff_max, with the same alert at the head
+ * of the line; any other status is a permanent refusal: the alert is deleted, counted as dropped
+ * and reported as not sent. Alerts a stop leaves in the spool are resent by the next start.
  */
 #include <inttypes.h>
 #include <pthread.h>
