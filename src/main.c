@@ -16,7 +16,8 @@ static const struct command commands[] = {
     {"run", lw_cmd_run, "run the daemon: ingest files, syslog, HTTP, stdin into the store"},
     {"status", lw_cmd_status, "show what a data directory holds and whether a daemon runs"},
     {"parse", lw_cmd_parse, "parse logs into structured events and mine their templates"},
-    {"eval", lw_cmd_eval, "measure accuracy against ground truth (eval parse)"},
+    {"train", lw_cmd_train, "build every detector model from history files and save it"},
+    {"eval", lw_cmd_eval, "measure accuracy against ground truth (eval parse, eval detect)"},
     {"demo", lw_cmd_demo, "write a realistic demo log (several systems, seeded, with anomalies)"},
 };
 

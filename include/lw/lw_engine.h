@@ -16,6 +16,7 @@
 #ifndef LW_ENGINE_H
 #define LW_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ struct lw_engine_conf {
     struct lw_store *store;      /* borrowed; the engine is its only writer */
     const struct lw_detect_conf *detect;  /* NULL: no anomaly detection */
     struct lw_alerter *alerter;  /* borrowed, may be NULL: anomalies are only stored */
+    bool learn_only;             /* `logwarden train`: detectors learn, report nothing; open
+                                  * sessions end as finished when the engine stops */
 };
 
 /* Counters, all cumulative since start (gauges say so). */
@@ -95,6 +98,9 @@ struct lw_ingest lw_engine_ingest(struct lw_engine *e);
  * last store error.
  */
 int lw_engine_stop(struct lw_engine *e);
+/* lw_engine_stop() that also fills the final figures (either may be NULL). */
+int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
+                         struct lw_detect_stats *ds);
 
 void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out);
 /* The detectors' figures (a snapshot taken by the aggregator at most 1 s ago). */

@@ -1,6 +1,7 @@
 /*
  * Session sequence detector: a next-event model of sessions (src/detect/seq_model.h), learned
- * online from the sessions that end normally, and loaded from `logwarden train`. After its
+ * online from every session that ends (timeout or terminal template), and loaded from
+ * `logwarden train`. After its
  * warm-up it judges every event as it arrives (an unexpected event is reported within the
  * batch that carries it) and every session's end: a session that stops where no normal session
  * stopped (on its timeout) is unfinished. Each finding names the session's events and the
@@ -21,7 +22,7 @@
 struct det_sequence {
     struct lw_seq_model *m;
     uint64_t warmup;
-    uint64_t learned_skipped;  /* sessions not learned: reported, evicted or cut short */
+    uint64_t learned_skipped;  /* sessions not learned: evicted or cut short */
 };
 
 static bool seq_enabled(const struct lw_detect_conf *c)
@@ -186,10 +187,11 @@ static void seq_session_end(void *ctx, const struct lw_session *s, const struct 
             report(d, s, s->n_events, &v, s->last_ns, 0, out);
         }
     }
-    if (*s->flags & s->flag_bit) {
-        d->learned_skipped++;
-        return; /* reported sessions do not teach the model what is normal */
-    }
+    /*
+     * Every finished session teaches the model, reported ones too: a rare path stays
+     * surprising (its count is small against its history's), and one that keeps coming becomes
+     * normal after a few occurrences in a thousand instead of alerting for ever.
+     */
     (void)lw_seq_model_learn(d->m, s->events, s->n_events, true);
 }
 

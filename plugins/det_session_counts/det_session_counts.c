@@ -168,9 +168,11 @@ static void cnt_session_end(void *ctx, const struct lw_session *s, const struct 
             report(s, &v, out);
         }
     }
-    if (anomalous) {
-        return; /* not part of the normal sample */
-    }
+    /*
+     * Reported sessions join the sample too (invariants need only hold in a share @support of
+     * it): what keeps coming stops being reported, as with the sequence model.
+     */
+    (void)anomalous;
     (void)lw_count_model_add(d->m, s->events, s->n_events);
     if (lw_count_model_added(d->m) >= d->next_fit) {
         if (lw_count_model_fit(d->m) == LW_OK) {

@@ -10,5 +10,6 @@ int lw_cmd_eval(int argc, char **argv);
 int lw_cmd_demo(int argc, char **argv);
 int lw_cmd_run(int argc, char **argv);
 int lw_cmd_status(int argc, char **argv);
+int lw_cmd_train(int argc, char **argv);
 
 #endif

@@ -1308,6 +1308,11 @@ static void *agg_main(void *arg)
             }
         }
     }
+    if (e->stage != NULL && e->conf.learn_only) {
+        /* Training: the history is over, its open sessions are finished ones. */
+        lw_detect_stage_end_sessions(e->stage, "timeout");
+        detect_tick(e);
+    }
     if (flush_store(e, true) < 0) {
         /* One more try: a busy database can succeed a moment later. */
         flush_store(e, true);
@@ -1448,6 +1453,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         }
         e->alerter = conf->alerter;
         e->want_params = conf->detect->params.enabled;
+        lw_detect_stage_learn_only(e->stage, conf->learn_only);
         rc = lw_store_load_models(e->store, &blob, &blob_len);
         if (rc == LW_OK && blob != NULL) {
             char lerr[256] = "";
@@ -1505,6 +1511,12 @@ fail:
 
 int lw_engine_stop(struct lw_engine *e)
 {
+    return lw_engine_stop_stats(e, NULL, NULL);
+}
+
+int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
+                         struct lw_detect_stats *ds)
+{
     size_t i;
     int rc;
 
@@ -1523,6 +1535,12 @@ int lw_engine_stop(struct lw_engine *e)
         pthread_join(e->agg_thread, NULL);
     }
     rc = e->last_rc;
+    if (es != NULL) {
+        lw_engine_get_stats(e, es);
+    }
+    if (ds != NULL) {
+        lw_engine_get_detect_stats(e, ds);
+    }
     engine_free(e);
     return rc;
 }

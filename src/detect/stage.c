@@ -619,6 +619,8 @@ void lw_detect_stage_destroy(struct lw_detect_stage *st)
 void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on)
 {
     st->learn_only = on;
+    /* Above 1 no score qualifies: detectors then keep no "reported" state while training. */
+    st->out.threshold = on ? 2.0 : st->conf.threshold;
 }
 
 void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_event *ev)
