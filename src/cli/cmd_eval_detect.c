@@ -27,6 +27,8 @@
 #include "cli/cmd_eval_detect.h"
 #include "detect/count_model.h"
 #include "detect/seq_model.h"
+#include "eval/eval_parse.h"
+#include "lw/lw_header.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
@@ -57,6 +59,10 @@ struct tally {
 };
 
 struct eopts {
+    const char *bgl;
+    const char *format;
+    double train_fraction;
+    long long warmup_lines;
     const char *dataset_dir;
     const char *train;
     const char *normal;
@@ -72,6 +78,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: logwarden eval detect --dataset-dir DIR [options]\n"
             "       logwarden eval detect --train FILE --normal FILE --abnormal FILE [options]\n"
+            "       logwarden eval detect --bgl FILE [--format FMT] [options]\n"
             "\n"
             "Scores the session detectors (sequence, session counts: invariants and PCA) on\n"
             "labelled sessions: one session per line, its events as integers separated by spaces\n"
@@ -82,6 +89,14 @@ static void usage(FILE *f)
             "  --train FILE        normal sessions to train on (with --normal and --abnormal)\n"
             "  --normal FILE       normal sessions to score\n"
             "  --abnormal FILE     abnormal sessions to score\n"
+            "  --bgl FILE          line-level precision and recall of the daemon's detectors on a\n"
+            "                      labelled raw log whose first column is '-' for a normal line\n"
+            "                      (BGL); the format defaults to BGL's\n"
+            "  --format FMT        header layout for --bgl\n"
+            "  --train-fraction F  --bgl: learn on the first F of the lines, score the rest\n"
+            "                      (default 0.5; 0 = learn online from the first line)\n"
+            "  --warmup-lines N    --bgl: new-template warm-up in lines (default: the detect.\n"
+            "                      new_template default; the event-time warm-up is left out)\n"
             "  --folds N           cross-validation folds (default 5)\n"
             "  --seed N            shuffle seed for the folds (default 1)\n"
             "  --history N         sequence: events of history (default 3)\n"
@@ -529,6 +544,295 @@ out:
     return rc;
 }
 
+
+/* ---- line-level evaluation on a labelled raw log (BGL) ---- */
+
+#define BGL_FORMAT "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> " \
+                   "<Level> <Content>"
+
+struct bgl_line {
+    int64_t ts;
+    uint32_t tid;
+    uint32_t src;          /* index into the source names, +1; 0 when none */
+    bool truth;            /* labelled abnormal */
+    bool flagged;
+};
+
+struct bgl_find {
+    char detector[32];
+    int64_t ts;
+    uint32_t tid;
+    char source[128];
+    bool window;           /* about a window of lines rather than the current one */
+};
+
+struct bgl_ctx {
+    struct bgl_line *lines;
+    size_t cur;
+    struct bgl_find *finds;
+    size_t n_finds;
+    size_t cap_finds;
+    struct lw_miner *miner;
+    uint64_t per_det[16];
+    const char *det_names[16];
+    size_t n_det_names;
+};
+
+static long bgl_lookup(void *opaque, uint32_t id, char *buf, size_t cap)
+{
+    struct bgl_ctx *c = opaque;
+
+    return lw_miner_template(c->miner, id, buf, cap);
+}
+
+static void bgl_emit(void *opaque, const struct lw_anomaly *a)
+{
+    struct bgl_ctx *c = opaque;
+    struct bgl_find *f;
+    size_t i;
+
+    for (i = 0; i < c->n_det_names && strcmp(c->det_names[i], a->detector) != 0; i++) {
+    }
+    if (i == c->n_det_names && i < 16) {
+        c->det_names[c->n_det_names++] = a->detector; /* plugin names are static strings */
+    }
+    if (i < 16) {
+        c->per_det[i]++;
+    }
+    if (c->n_finds == c->cap_finds) {
+        size_t nc = c->cap_finds ? c->cap_finds * 2 : 256;
+        struct bgl_find *nf = lw_realloc(c->finds, nc * sizeof(*nf));
+
+        if (nf == NULL) {
+            return;
+        }
+        c->finds = nf;
+        c->cap_finds = nc;
+    }
+    f = &c->finds[c->n_finds++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->detector, sizeof(f->detector), "%s", a->detector);
+    f->ts = a->ts_ns;
+    f->tid = a->template_id;
+    snprintf(f->source, sizeof(f->source), "%s", a->source ? a->source : "");
+    /* Window findings carry no line arrival; the others are about the line being observed. */
+    f->window = a->arrival_ns == 0;
+    if (!f->window) {
+        c->lines[c->cur].flagged = true;
+    }
+}
+
+static int run_bgl(struct eopts *o)
+{
+    char *buf = NULL, *p, *end;
+    size_t len = 0, n = 0, cap = 0, i, n_train, n_src = 0;
+    struct bgl_ctx c;
+    struct lw_header *h = NULL;
+    struct lw_header_state *hs = NULL;
+    struct lw_miner_conf mc;
+    struct lw_miner_scratch *ms = NULL;
+    struct lw_detect_stage *st = NULL;
+    char err[256];
+    char **srcs = NULL;
+    uint64_t tp = 0, fp = 0, fn = 0, tn = 0;
+    int rc = 1;
+    int64_t window;
+
+    memset(&c, 0, sizeof(c));
+    if (lw_eval_read_file(o->bgl, &buf, &len) < 0) {
+        fprintf(stderr, "logwarden eval detect: cannot read '%s'\n", o->bgl);
+        return 1;
+    }
+    h = lw_header_create(o->format ? o->format : BGL_FORMAT, err, sizeof(err));
+    if (h == NULL) {
+        fprintf(stderr, "logwarden eval detect: --format: %s\n", err);
+        goto out;
+    }
+    hs = lw_header_state_create(h);
+    memset(&mc, 0, sizeof(mc));
+    c.miner = lw_miner_create(&mc, err, sizeof(err));
+    if (hs == NULL || c.miner == NULL || (ms = lw_miner_scratch_create(c.miner)) == NULL) {
+        fprintf(stderr, "logwarden eval detect: out of memory\n");
+        goto out;
+    }
+    lw_miner_scratch_params(ms, 1);
+    if (o->warmup_lines >= 0) {
+        o->dc.new_template.warmup_lines = (uint64_t)o->warmup_lines;
+        o->dc.new_template.warmup_ns = 1;
+    }
+    window = o->dc.volume.window_ns;
+    st = lw_detect_stage_create(&o->dc, bgl_emit, bgl_lookup, &c, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "logwarden eval detect: %s\n", err);
+        goto out;
+    }
+    /* Count lines first: the split point depends on it. */
+    for (p = buf; p < buf + len; p = end + 1) {
+        end = memchr(p, '\n', (size_t)(buf + len - p));
+        if (end == NULL) {
+            end = buf + len;
+        }
+        if (end > p) {
+            cap++;
+        }
+    }
+    c.lines = lw_calloc(cap ? cap : 1, sizeof(*c.lines));
+    srcs = lw_calloc(cap ? cap : 1, sizeof(*srcs));
+    if (c.lines == NULL || srcs == NULL) {
+        fprintf(stderr, "logwarden eval detect: out of memory\n");
+        goto out;
+    }
+    n_train = (size_t)((double)cap * o->train_fraction);
+    lw_detect_stage_learn_only(st, n_train > 0);
+    for (p = buf; p < buf + len && n < cap; p = end + 1) {
+        struct lw_header_result res;
+        struct lw_match mt;
+        struct lw_det_event ev;
+        char source[128] = "";
+        size_t l;
+        bool inside;
+
+        end = memchr(p, '\n', (size_t)(buf + len - p));
+        if (end == NULL) {
+            end = buf + len;
+        }
+        l = (size_t)(end - p);
+        if (l > 0 && p[l - 1] == '\r') {
+            l--;
+        }
+        if (l == 0) {
+            continue;
+        }
+        if (n == n_train) {
+            lw_detect_stage_learn_only(st, false);
+        }
+        c.lines[n].truth = !(p[0] == '-' && (l == 1 || p[1] == ' '));
+        if (lw_header_parse(h, hs, p, l, &res) < 0 || !res.matched) {
+            res.msg.p = p;
+            res.msg.len = l;
+            res.ts_ns = LW_TS_UNKNOWN;
+            res.level = LW_LEVEL_UNKNOWN;
+            res.host.len = 0;
+        }
+        if (res.ts_ns == LW_TS_UNKNOWN) {
+            res.ts_ns = n > 0 ? c.lines[n - 1].ts : 0;
+        }
+        if (res.host.len > 0) {
+            snprintf(source, sizeof(source), "%.*s", (int)res.host.len, res.host.p);
+        }
+        if (lw_miner_add(c.miner, ms, res.msg.p, res.msg.len, res.ts_ns, &mt) < 0) {
+            mt.template_id = 0;
+            mt.n_params = 0;
+            mt.is_new = 0;
+        }
+        c.lines[n].ts = res.ts_ns;
+        c.lines[n].tid = mt.template_id;
+        for (i = 0; i < n_src && strcmp(srcs[i], source) != 0; i++) {
+        }
+        if (i == n_src) {
+            srcs[n_src++] = lw_strdup(source);
+        }
+        c.lines[n].src = (uint32_t)i + 1;
+        inside = res.msg.p >= p && res.msg.p + res.msg.len <= p + l;
+        memset(&ev, 0, sizeof(ev));
+        ev.ts_ns = res.ts_ns;
+        ev.arrival_ns = 1; /* a per-line finding is about this line */
+        ev.template_id = mt.template_id;
+        ev.new_template = mt.is_new != 0;
+        ev.level = (uint8_t)res.level;
+        ev.source = source;
+        ev.msg = res.msg.p;
+        ev.msg_len = res.msg.len;
+        ev.n_params = inside ? mt.n_params : 0;
+        ev.params = inside ? mt.params : NULL;
+        c.cur = n;
+        lw_detect_stage_observe(st, &ev);
+        lw_detect_stage_tick(st, res.ts_ns - o->dc.lateness_ns, res.ts_ns);
+        n++;
+    }
+    lw_detect_stage_tick(st, INT64_MAX / 2, 0);
+    /* Window findings flag the lines of their template (and source) in their window. */
+    for (i = 0; i < c.n_finds; i++) {
+        const struct bgl_find *f = &c.finds[i];
+        size_t k;
+
+        if (!f->window) {
+            continue;
+        }
+        for (k = n_train; k < n; k++) {
+            struct bgl_line *ln = &c.lines[k];
+
+            if (ln->ts < f->ts || ln->ts >= f->ts + window) {
+                continue;
+            }
+            if (f->tid != 0 && ln->tid != f->tid) {
+                continue;
+            }
+            if (f->source[0] != '\0' && strcmp(srcs[ln->src - 1], f->source) != 0) {
+                continue;
+            }
+            ln->flagged = true;
+        }
+    }
+    for (i = n_train; i < n; i++) {
+        tp += c.lines[i].truth && c.lines[i].flagged;
+        fp += !c.lines[i].truth && c.lines[i].flagged;
+        fn += c.lines[i].truth && !c.lines[i].flagged;
+        tn += !c.lines[i].truth && !c.lines[i].flagged;
+    }
+    {
+        double prec = tp + fp ? (double)tp / (double)(tp + fp) : 0;
+        double rec = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+
+        if (o->json) {
+            json_t *root = json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I}",
+                                     "mode", "bgl-lines", "lines_learned", (json_int_t)n_train,
+                                     "lines_scored", (json_int_t)(n - n_train), "precision",
+                                     prec, "recall", rec, "f1", f1_of(prec, rec), "tp",
+                                     (json_int_t)tp, "fp", (json_int_t)fp, "fn", (json_int_t)fn,
+                                     "tn", (json_int_t)tn);
+            json_t *det = json_object();
+            char *text;
+
+            for (i = 0; i < c.n_det_names; i++) {
+                json_object_set_new(det, c.det_names[i], json_integer((json_int_t)c.per_det[i]));
+            }
+            json_object_set_new(root, "findings", det);
+            text = json_dumps(root, JSON_INDENT(2));
+            printf("%s\n", text ? text : "{}");
+            free(text);
+            json_decref(root);
+        }
+        else {
+            printf("%s: %zu lines learned, %zu scored (%llu labelled abnormal)\n", o->bgl,
+                   n_train, n - n_train, (unsigned long long)(tp + fn));
+            printf("line-level precision %.4f, recall %.4f, F1 %.4f (tp %llu, fp %llu, fn %llu)\n",
+                   prec, rec, f1_of(prec, rec), (unsigned long long)tp,
+                   (unsigned long long)fp, (unsigned long long)fn);
+            printf("findings per detector:");
+            for (i = 0; i < c.n_det_names; i++) {
+                printf(" %s %llu", c.det_names[i], (unsigned long long)c.per_det[i]);
+            }
+            printf("\n");
+        }
+    }
+    rc = 0;
+out:
+    lw_detect_stage_destroy(st);
+    lw_miner_scratch_destroy(ms);
+    lw_miner_destroy(c.miner);
+    lw_header_state_destroy(hs);
+    lw_header_destroy(h);
+    for (i = 0; srcs != NULL && i < n_src; i++) {
+        lw_free(srcs[i]);
+    }
+    lw_free(srcs);
+    lw_free(c.lines);
+    lw_free(c.finds);
+    lw_free(buf);
+    return rc;
+}
+
 static int opt_val(int argc, char **argv, int *i, const char *name, const char **val)
 {
     size_t n = strlen(name);
@@ -576,6 +880,8 @@ int lw_cmd_eval_detect(int argc, char **argv)
     lw_detect_conf_defaults(&o.dc, 0);
     o.folds = 5;
     o.seed = 1;
+    o.train_fraction = 0.5;
+    o.warmup_lines = -1;
     for (i = 1; i < argc; i++) {
         const char *v = NULL;
         double x;
@@ -595,10 +901,26 @@ int lw_cmd_eval_detect(int argc, char **argv)
         if ((rc = opt_val(argc, argv, &i, "--dataset-dir", &o.dataset_dir)) != 0 ||
             (rc = opt_val(argc, argv, &i, "--train", &o.train)) != 0 ||
             (rc = opt_val(argc, argv, &i, "--normal", &o.normal)) != 0 ||
-            (rc = opt_val(argc, argv, &i, "--abnormal", &o.abnormal)) != 0) {
+            (rc = opt_val(argc, argv, &i, "--abnormal", &o.abnormal)) != 0 ||
+            (rc = opt_val(argc, argv, &i, "--bgl", &o.bgl)) != 0 ||
+            (rc = opt_val(argc, argv, &i, "--format", &o.format)) != 0) {
             if (rc < 0) {
                 return 2;
             }
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--train-fraction", &v)) != 0) {
+            if (rc < 0 || parse_num("--train-fraction", v, 0, 0.99, &x) < 0) {
+                return 2;
+            }
+            o.train_fraction = x;
+            continue;
+        }
+        if ((rc = opt_val(argc, argv, &i, "--warmup-lines", &v)) != 0) {
+            if (rc < 0 || parse_num("--warmup-lines", v, 0, 1e15, &x) < 0) {
+                return 2;
+            }
+            o.warmup_lines = (long long)x;
             continue;
         }
         if ((rc = opt_val(argc, argv, &i, "--folds", &v)) != 0) {
@@ -651,6 +973,9 @@ int lw_cmd_eval_detect(int argc, char **argv)
         fprintf(stderr, "logwarden eval detect: use either --dataset-dir or --train/--normal/"
                         "--abnormal\n");
         return 2;
+    }
+    if (o.bgl != NULL) {
+        return run_bgl(&o);
     }
     if (o.dataset_dir != NULL) {
         return run_cv(&o);
