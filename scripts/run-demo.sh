@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the daemon with its defaults (syslog on 127.0.0.1:5514, HTTP on 127.0.0.1:8080,
 # data in ./logwarden-data), fed by the project's demo log generator through a tailed file.
+# First it trains the detectors on an hour of normal demo history (`logwarden train`, a few
+# seconds), so that the anomalies the generator injects show up as alerts on this terminal
+# (the daemon's stdout sink) within seconds of the start, each with its explanation.
 # Runs RUN_SECONDS seconds (default 120; 0 = until Ctrl-C), printing the store's status every
 # 10 s, then stops the daemon cleanly (SIGTERM) and prints the final status.
 set -euo pipefail
@@ -10,7 +13,13 @@ SECS=${RUN_SECONDS:-120}
 RATE=${DEMO_RATE:-2000}
 mkdir -p build/demo
 rm -f build/demo/demo.log
-"$LW" demo --rate "$RATE" --lines 1000000000 --seed "$(date +%s)" --start "$(date +%s)" --out build/demo/demo.log &
+NOW=$(date +%s)
+echo "make run: training the detectors on an hour of normal demo history..."
+"$LW" demo --lines 700000 --anomalies off --seed 4242 --start $((NOW - 3600)) \
+  --out build/demo/history.txt
+"$LW" train --from build/demo/history.txt
+rm -f build/demo/history.txt
+"$LW" demo --rate "$RATE" --lines 1000000000 --seed "$NOW" --start "$NOW" --out build/demo/demo.log &
 GEN=$!
 "$LW" run --tail 'build/demo/*.log' &
 DAEMON=$!
@@ -31,6 +40,9 @@ fi
 cat <<MSG
 
   logwarden is running with its defaults, fed by the demo generator ($RATE lines/s).
+  The generator injects anomalies every few seconds (new error templates, ssh bursts, silent
+  heartbeats, broken block sessions, latency outliers): they appear below as alerts, each
+  with a "why:" line — what the model expected and what it saw.
     status:   $LW status            (or: curl -s http://127.0.0.1:8080/api/v1/status)
     metrics:  curl -s http://127.0.0.1:8080/metrics
     send:     logger -n 127.0.0.1 -P 5514 --tcp "hello from syslog"
