@@ -25,8 +25,9 @@
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
-#define NT_VERSION 1u
+#define NT_VERSION 2u                    /* 2: the long-run rate */
 #define NT_HALF_LIFE_LINES 5000.0
+#define NT_LONG_HALF_LIFE_LINES 50000.0  /* the long-run rate's memory */
 #define NT_BUCKETS 60                    /* one-minute buckets: "new in the last hour" */
 #define NT_MINUTE_NS 60000000000LL
 #define NT_TEXT_MAX 512                  /* bytes of template text and sample kept */
@@ -46,6 +47,8 @@ struct nt_model {
     uint64_t n_templates;                /* templates created (lines with new_template) */
     double ew_new;                       /* decayed count of new-template lines */
     double ew_lines;                     /* decayed count of lines */
+    double lr_new;                       /* the same over NT_LONG_HALF_LIFE_LINES */
+    double lr_lines;
     struct nt_bucket buckets[NT_BUCKETS];
 };
 
@@ -53,6 +56,7 @@ struct nt_ctx {
     uint64_t warmup_lines;
     int64_t warmup_ns;
     double decay;                        /* per-line factor: 2^(-1/half-life) */
+    double lr_decay;                     /* the same for the long-run rate */
     uint64_t anomalies;
     struct nt_model m;
 };
@@ -83,6 +87,7 @@ static void *nt_init(const struct lw_detect_conf *conf, char *err, size_t err_le
     c->warmup_lines = conf->new_template.warmup_lines;
     c->warmup_ns = conf->new_template.warmup_ns;
     c->decay = pow(2.0, -1.0 / NT_HALF_LIFE_LINES);
+    c->lr_decay = pow(2.0, -1.0 / NT_LONG_HALF_LIFE_LINES);
     model_reset(&c->m);
     return c;
 }
@@ -173,8 +178,14 @@ static void nt_observe(void *ctx, const struct lw_det_event *ev, const struct lw
     int64_t minute = minute_of(ev->ts_ns);
     struct nt_bucket *b = &m->buckets[((minute % NT_BUCKETS) + NT_BUCKETS) % NT_BUCKETS];
     bool is_new = ev->new_template && ev->template_id != 0;
-    /* The rate before this line: the line must not explain itself. */
-    double p = (m->ew_new + 0.5) / (m->ew_lines + 1.0);
+    /*
+     * The rate before this line (the line must not explain itself): the larger of the recent
+     * and the long-run rate. A stream that has kept making new templates at about one in a
+     * thousand lines is not settled, even when the short memory (a handful of new templates in
+     * it) happens to dip below that for a while; a settled stream has both rates low.
+     */
+    double p = fmax((m->ew_new + 0.5) / (m->ew_lines + 1.0),
+                    m->lr_lines > 0 ? m->lr_new / m->lr_lines : 0.0);
 
     if (!m->seen_first) {
         m->seen_first = true;
@@ -196,6 +207,8 @@ static void nt_observe(void *ctx, const struct lw_det_event *ev, const struct lw
     }
     m->ew_new = m->ew_new * c->decay + (is_new ? 1.0 : 0.0);
     m->ew_lines = m->ew_lines * c->decay + 1.0;
+    m->lr_new = m->lr_new * c->lr_decay + (is_new ? 1.0 : 0.0);
+    m->lr_lines = m->lr_lines * c->lr_decay + 1.0;
     if (b->minute != minute) {
         if (b->minute > minute) {
             b = NULL; /* a line more than an hour late: not counted per minute */
@@ -233,6 +246,8 @@ static int nt_save(void *ctx, struct lw_wbuf *b)
     lw_wbuf_u64(b, m->n_templates);
     lw_wbuf_f64(b, m->ew_new);
     lw_wbuf_f64(b, m->ew_lines);
+    lw_wbuf_f64(b, m->lr_new);
+    lw_wbuf_f64(b, m->lr_lines);
     lw_wbuf_u32(b, NT_BUCKETS);
     for (i = 0; i < NT_BUCKETS; i++) {
         lw_wbuf_u64(b, (uint64_t)m->buckets[i].minute);
@@ -252,7 +267,7 @@ static int nt_load(void *ctx, const void *p, size_t n, char *err, size_t err_len
 
     model_reset(&m);
     version = lw_rbuf_u32(&r);
-    if (r.err == 0 && version != NT_VERSION) {
+    if (r.err == 0 && (version < 1 || version > NT_VERSION)) {
         snprintf(err, err_len, "new_template: saved model version %u, expected %u", version,
                  NT_VERSION);
         return LW_ECORRUPT;
@@ -266,6 +281,14 @@ static int nt_load(void *ctx, const void *p, size_t n, char *err, size_t err_len
     m.n_templates = lw_rbuf_u64(&r);
     m.ew_new = lw_rbuf_f64(&r);
     m.ew_lines = lw_rbuf_f64(&r);
+    if (version >= 2) {
+        m.lr_new = lw_rbuf_f64(&r);
+        m.lr_lines = lw_rbuf_f64(&r);
+    }
+    else {
+        m.lr_new = m.ew_new; /* version 1 had the recent rate only */
+        m.lr_lines = m.ew_lines;
+    }
     n_buckets = lw_rbuf_u32(&r);
     if (r.err == 0 && n_buckets != NT_BUCKETS) {
         snprintf(err, err_len, "new_template: saved model has %u buckets, expected %u", n_buckets,
@@ -282,7 +305,8 @@ static int nt_load(void *ctx, const void *p, size_t n, char *err, size_t err_len
         return LW_ECORRUPT;
     }
     if ((flags & ~3u) != 0 || !isfinite(m.ew_new) || !isfinite(m.ew_lines) || m.ew_new < 0 ||
-        m.ew_lines < m.ew_new || m.n_templates > m.n_lines || m.max_ns < m.first_ns) {
+        m.ew_lines < m.ew_new || !isfinite(m.lr_new) || !isfinite(m.lr_lines) ||
+        m.lr_new < 0 || m.lr_lines < m.lr_new || m.n_templates > m.n_lines || m.max_ns < m.first_ns) {
         snprintf(err, err_len, "new_template: saved model has inconsistent values");
         return LW_ECORRUPT;
     }

@@ -12,14 +12,18 @@
  *
  * High-cardinality places whose values are numbers (at least 95% of them; integers, decimals,
  * exponents, optionally with a unit such as 12ms, 1.5s, 300KB, 80%) are numeric: they keep the
- * last PARAM_RING values and, from them, the median and MAD, in log space when the place has
- * only ever shown positive values (durations and sizes are skewed; ratios matter), else linear.
- * Units are converted to seconds or bytes first, so "950ms" and "1.2s" compare. A value outside
- * the recent range whose robust z = (x - median) / (1.4826 MAD) has a Student-t (5 degrees of
- * freedom) two-sided tail p under the threshold is reported as "param_outlier". The heavy tail
- * is deliberate: latencies are not normal, and an outlier has to be far out (|z| > 6.9 at the
- * default threshold 0.999; about a 2x change on a tight latency, whose log-space scale is
- * floored at 0.05).
+ * last PARAM_RING values and, from them, the median and MAD, in log space when the values are
+ * positive and more symmetric there (skewed durations and sizes), else linear, and the
+ * PARAM_EXT smallest and largest values ever seen. Units are converted to seconds or bytes
+ * first, so "950ms" and "1.2s" compare; only numbers of the place's usual dimension count. A
+ * value well outside the range of everything seen (outside_range()) is reported as
+ * "param_outlier" with a rank p: (values at least as extreme + 1) / (values + 1). The median/MAD
+ * z alone misfired on logs: its scale collapses when most values are one value (block sizes),
+ * and evenly spread values have a long tail in log space. After a finding a place is quiet for
+ * PARAM_QUIET_NS, and a reported outlier does not widen the range.
+ *
+ * A place is (template id, number of <*>, position): positions shift while the miner widens a
+ * template.
  *
  * High-cardinality places that are not numeric (request ids, block ids, addresses), and integers
  * of ten or more digits (ids, timestamps), are not checked at all.
@@ -40,13 +44,20 @@
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
-#define PARAM_VERSION 1u
+#define PARAM_VERSION 2u              /* 2: the extremes ever seen */
 #define PARAM_RING 64                  /* recent numeric values kept per place */
 #define PARAM_RESTAT 8                 /* recompute median/MAD after this many new values */
 #define PARAM_VALUE_MAX 128            /* bytes of a value's text kept for explanations */
 #define PARAM_TEXT_MAX 512
 #define PARAM_NUMERIC_SHARE 0.95
 #define PARAM_T_DOF 5.0               /* tail of the robust z: Student t, 5 degrees of freedom */
+#define PARAM_EXT 3                   /* extremes kept per side: the range is the 3rd most extreme */
+#define PARAM_LOG_MARGIN 0.69314718056 /* log space: beyond the range by a factor of 2 */
+#define PARAM_LIN_MARGIN 0.5          /* linear space: by half the range's width */
+#define PARAM_QUIET_NS 60000000000LL  /* after a finding, a place is quiet for 60 s of event time */
+
+/* What a number measures: its unit's dimension. A place compares only like with like. */
+enum param_dim { DIM_PLAIN, DIM_TIME, DIM_SIZE, DIM_PCT, N_DIM };
 
 struct pv {
     uint64_t hash;                     /* XXH3 of the whole value */
@@ -57,9 +68,11 @@ struct pv {
 struct place {
     uint32_t template_id;
     uint32_t pos;                      /* <*> position, 0-based */
+    uint32_t arity;                    /* the template's number of <*> when the place was made */
     uint64_t n;                        /* values seen */
     uint64_t n_num;                    /* of which numeric */
     uint64_t n_nonpos;                 /* numeric values <= 0 */
+    uint64_t n_dim[N_DIM];             /* numbers seen per dimension (of any place kind) */
     bool high_card;                    /* the value set overflowed */
     uint32_t n_vals;
     struct pv *vals;                   /* max_values entries while !high_card, else NULL */
@@ -72,6 +85,13 @@ struct place {
     double med, mad;                   /* of the transformed values */
     double lo, hi;                     /* range of the ring (raw) */
     double q05, q95;                   /* (raw) */
+    /* The PARAM_EXT smallest and largest numeric values ever learned (raw), most extreme first:
+     * the range an outlier must leave, robust to PARAM_EXT - 1 strays in the history. */
+    double ext_lo[PARAM_EXT];
+    double ext_hi[PARAM_EXT];
+    uint32_t n_ext;                    /* valid entries of each (min(n_num, PARAM_EXT)) */
+    bool reported;                     /* a finding at last_report_ns (not saved) */
+    int64_t last_report_ns;
 };
 
 struct params_ctx {
@@ -145,23 +165,29 @@ static void params_exit(void *ctx)
 struct unit {
     const char *name;
     double factor;
+    uint8_t dim;                       /* enum param_dim */
 };
 
 /* Time to seconds, sizes to bytes; "m" is minutes (the common case in logs). */
+#define T DIM_TIME
+#define Z DIM_SIZE
 static const struct unit units[] = {
-    {"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"sec", 1},
-    {"secs", 1}, {"m", 60}, {"min", 60}, {"mins", 60}, {"h", 3600}, {"b", 1}, {"B", 1},
-    {"k", 1e3}, {"K", 1e3}, {"kb", 1e3}, {"KB", 1e3}, {"kB", 1e3}, {"KiB", 1024.0},
-    {"M", 1e6}, {"MB", 1e6}, {"mb", 1e6}, {"MiB", 1048576.0}, {"G", 1e9}, {"GB", 1e9},
-    {"gb", 1e9}, {"GiB", 1073741824.0}, {"TB", 1e12}, {"TiB", 1099511627776.0}, {"%", 1},
-    {"x", 1}, {NULL, 0},
+    {"ns", 1e-9, T}, {"us", 1e-6, T}, {"\xc2\xb5s", 1e-6, T}, {"ms", 1e-3, T}, {"s", 1, T},
+    {"sec", 1, T}, {"secs", 1, T}, {"m", 60, T}, {"min", 60, T}, {"mins", 60, T},
+    {"h", 3600, T}, {"b", 1, Z}, {"B", 1, Z}, {"k", 1e3, Z}, {"K", 1e3, Z}, {"kb", 1e3, Z},
+    {"KB", 1e3, Z}, {"kB", 1e3, Z}, {"KiB", 1024.0, Z}, {"M", 1e6, Z}, {"MB", 1e6, Z},
+    {"mb", 1e6, Z}, {"MiB", 1048576.0, Z}, {"G", 1e9, Z}, {"GB", 1e9, Z}, {"gb", 1e9, Z},
+    {"GiB", 1073741824.0, Z}, {"TB", 1e12, Z}, {"TiB", 1099511627776.0, Z},
+    {"%", 1, DIM_PCT}, {"x", 1, DIM_PLAIN}, {NULL, 0, 0},
 };
+#undef T
+#undef Z
 
 /*
  * Parses a number with an optional unit; false when the text is something else (including
  * integers of ten or more digits, which are ids or timestamps rather than measurements).
  */
-static bool parse_number(const char *s, size_t len, double *out)
+static bool parse_number(const char *s, size_t len, double *out, uint8_t *dim)
 {
     char buf[64];
     size_t i = 0, digits = 0, int_digits = 0;
@@ -207,6 +233,7 @@ static bool parse_number(const char *s, size_t len, double *out)
     memcpy(buf, s, i);
     buf[i] = '\0';
     v = strtod(buf, NULL);
+    *dim = DIM_PLAIN;
     if (i < len) {
         size_t ul = len - i;
 
@@ -219,6 +246,7 @@ static bool parse_number(const char *s, size_t len, double *out)
             return false;
         }
         v *= u->factor;
+        *dim = u->dim;
     }
     if (!isfinite(v)) {
         return false;
@@ -249,9 +277,25 @@ static void restat(struct place *pl)
         pl->stats_ok = false;
         return;
     }
-    pl->log_space = pl->n_nonpos == 0;
     memcpy(raw, pl->ring, n * sizeof(double));
     qsort(raw, n, sizeof(double), cmp_double);
+    /*
+     * Log space only for positive values that are more symmetric there (Bowley's quartile
+     * skewness over the 10th and 90th percentiles): skewed latencies and sizes are, values
+     * spread evenly over a range (ports, counters, sizes below a cap) are not, and their log has
+     * a long lower tail in which records keep coming.
+     */
+    pl->log_space = false;
+    if (pl->n_nonpos == 0) {
+        double a = raw[(n - 1) / 10], m = raw[(n - 1) / 2], b = raw[(n - 1) - (n - 1) / 10];
+
+        if (b > a && a > 0) {
+            double sk_lin = (b + a - 2 * m) / (b - a);
+            double sk_log = (log(b) + log(a) - 2 * log(m)) / (log(b) - log(a));
+
+            pl->log_space = fabs(sk_log) < fabs(sk_lin);
+        }
+    }
     pl->lo = raw[0];
     pl->hi = raw[n - 1];
     pl->q05 = raw[(n - 1) / 20];
@@ -279,7 +323,7 @@ static double scale_of(const struct place *pl)
 /* ---- reporting ---- */
 
 /* Reports a finding on @ev's line; takes ownership of @j (the kind-specific explanation). */
-static void report(struct params_ctx *c, const struct place *pl, const struct lw_det_event *ev,
+static void report(struct params_ctx *c, struct place *pl, const struct lw_det_event *ev,
                    const char *kind, double p, const char *value, json_t *j, const char *what,
                    const struct lw_det_out *out)
 {
@@ -318,6 +362,8 @@ static void report(struct params_ctx *c, const struct place *pl, const struct lw
     a.explanation_json = expl != NULL ? expl : "{}";
     a.samples_json = samples;
     c->anomalies++;
+    pl->reported = true;
+    pl->last_report_ns = ev->ts_ns;
     out->emit(out->opaque, &a);
     free(expl);
     free(samples);
@@ -337,7 +383,7 @@ static struct pv *find_value(const struct place *pl, uint64_t h)
     return NULL;
 }
 
-static void check_new_value(struct params_ctx *c, const struct place *pl,
+static void check_new_value(struct params_ctx *c, struct place *pl,
                             const struct lw_det_event *ev, const char *value,
                             const struct lw_det_out *out)
 {
@@ -366,37 +412,145 @@ static void check_new_value(struct params_ctx *c, const struct place *pl,
     report(c, pl, ev, "param_new_value", p, value, j, what, out);
 }
 
-static void check_outlier(struct params_ctx *c, const struct place *pl,
+/*
+ * The range test: is @x beyond the place's PARAM_EXT-th most extreme value ever seen, by a factor
+ * of 2 in log space or by half the range's width in linear space? Sets *@beyond to how many of
+ * the kept extremes @x passes at least (for the rank p). A place whose values are spread evenly
+ * (ports, sizes drawn from a wide range) has a wide range and stays quiet; a place whose values
+ * pile up on one value (a block size) has a floor of what was seen below it, not a collapsed
+ * MAD scale.
+ */
+static bool outside_range(const struct place *pl, double x, uint32_t *beyond)
+{
+    double lo, hi, margin_lo, margin_hi, gap_lo, gap_hi;
+    uint32_t i, k = 0;
+
+    if (pl->n_ext < PARAM_EXT) {
+        return false;
+    }
+    lo = pl->ext_lo[PARAM_EXT - 1];
+    hi = pl->ext_hi[PARAM_EXT - 1];
+    /* The spread of the kept extremes measures how far the tail reaches (a long tail has
+     * its records far apart): the margin is at least twice that spread. */
+    if (pl->log_space) {
+        if (x <= 0 || lo <= 0 || pl->ext_lo[0] <= 0) {
+            return false;
+        }
+        gap_lo = 2 * (log(lo) - log(pl->ext_lo[0]));
+        gap_hi = 2 * (log(pl->ext_hi[0]) - log(hi));
+        margin_hi = hi * exp(fmax(PARAM_LOG_MARGIN, gap_hi));
+        margin_lo = lo / exp(fmax(PARAM_LOG_MARGIN, gap_lo));
+    }
+    else {
+        double w = fmax(hi - lo, fmax(1e-3 * fmax(fabs(lo), fabs(hi)), 1e-9));
+
+        gap_lo = 2 * (lo - pl->ext_lo[0]);
+        gap_hi = 2 * (pl->ext_hi[0] - hi);
+        margin_hi = hi + fmax(PARAM_LIN_MARGIN * w, gap_hi);
+        margin_lo = lo - fmax(PARAM_LIN_MARGIN * w, gap_lo);
+    }
+    if (x > margin_hi) {
+        for (i = 0; i < PARAM_EXT; i++) {
+            k += pl->ext_hi[i] >= x ? 1 : 0;
+        }
+    }
+    else if (x < margin_lo) {
+        for (i = 0; i < PARAM_EXT; i++) {
+            k += pl->ext_lo[i] <= x ? 1 : 0;
+        }
+    }
+    else {
+        return false;
+    }
+    *beyond = k;
+    return true;
+}
+
+/* Reports @x when it is an outlier; true when it did. */
+static bool check_outlier(struct params_ctx *c, struct place *pl,
                           const struct lw_det_event *ev, const char *value, double x,
                           const struct lw_det_out *out)
 {
     double z, p;
+    uint32_t passed_by = 0;
     json_t *j;
     char what[300];
 
     if (!pl->stats_ok || (pl->log_space && x <= 0)) {
-        return;
+        return false;
+    }
+    /*
+     * Only a value well outside the range of what the place has shown is an outlier. Its p is
+     * a rank: (values seen at least as extreme + 1) / (values + 1), the chance that the next of
+     * n exchangeable values is at least this extreme, so a short history cannot call its first
+     * record an outlier (a place needs about a thousand values). The margin makes it
+     * conservative. The robust z against the recent median is reported for the reader: a
+     * z-score alone misfires on places whose values pile up on one value (the MAD collapses)
+     * or spread evenly over decades (log-space tails), both common in logs.
+     */
+    if (!outside_range(pl, x, &passed_by)) {
+        return false;
     }
     z = (xform(pl, x) - pl->med) / scale_of(pl);
-    p = lw__det_t_two_sided(z, PARAM_T_DOF);
+    p = ((double)passed_by + 1.0) / ((double)pl->n_num + 1.0);
     if (lw__det_score(p) < out->threshold) {
-        return;
+        return false;
     }
-    j = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:f}", "observed", x, "median",
+    j = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:f}", "observed", x, "median",
                   pl->log_space ? exp(pl->med) : pl->med, "usual_low", pl->q05, "usual_high",
-                  pl->q95, "recent_min", pl->lo, "recent_max", pl->hi, "space",
+                  pl->q95, "recent_min", pl->lo, "recent_max", pl->hi, "seen_low",
+                  pl->ext_lo[PARAM_EXT - 1], "seen_high", pl->ext_hi[PARAM_EXT - 1], "space",
                   pl->log_space ? "log" : "linear", "robust_z", z);
     snprintf(what, sizeof(what),
-             "value %.100s far %s its usual range %.4g..%.4g (median %.4g, robust z %.1f)", value,
-             z > 0 ? "above" : "below", pl->q05, pl->q95, pl->log_space ? exp(pl->med) : pl->med,
-             z);
+             "value %.100s far %s its usual range %.4g..%.4g and beyond all seen %.4g..%.4g "
+             "(median %.4g, robust z %.1f)",
+             value, z > 0 ? "above" : "below", pl->q05, pl->q95, pl->ext_lo[PARAM_EXT - 1],
+             pl->ext_hi[PARAM_EXT - 1], pl->log_space ? exp(pl->med) : pl->med, z);
     report(c, pl, ev, "param_outlier", p, value, j, what, out);
+    return true;
+}
+
+/* Keeps the PARAM_EXT smallest and largest values (insertion into two tiny sorted arrays). */
+static void learn_extremes(struct place *pl, double x)
+{
+    uint32_t n = pl->n_ext, i;
+
+    if (n < PARAM_EXT) {
+        pl->ext_lo[n] = x;
+        pl->ext_hi[n] = x;
+        pl->n_ext = ++n;
+        for (i = n - 1; i > 0 && pl->ext_lo[i] < pl->ext_lo[i - 1]; i--) {
+            double t = pl->ext_lo[i];
+
+            pl->ext_lo[i] = pl->ext_lo[i - 1];
+            pl->ext_lo[i - 1] = t;
+        }
+        for (i = n - 1; i > 0 && pl->ext_hi[i] > pl->ext_hi[i - 1]; i--) {
+            double t = pl->ext_hi[i];
+
+            pl->ext_hi[i] = pl->ext_hi[i - 1];
+            pl->ext_hi[i - 1] = t;
+        }
+        return;
+    }
+    if (x < pl->ext_lo[PARAM_EXT - 1]) {
+        for (i = PARAM_EXT - 1; i > 0 && x < pl->ext_lo[i - 1]; i--) {
+            pl->ext_lo[i] = pl->ext_lo[i - 1];
+        }
+        pl->ext_lo[i] = x;
+    }
+    if (x > pl->ext_hi[PARAM_EXT - 1]) {
+        for (i = PARAM_EXT - 1; i > 0 && x > pl->ext_hi[i - 1]; i--) {
+            pl->ext_hi[i] = pl->ext_hi[i - 1];
+        }
+        pl->ext_hi[i] = x;
+    }
 }
 
 /* ---- learning ---- */
 
 static void learn(struct params_ctx *c, struct place *pl, uint64_t h, const char *value,
-                  bool numeric, double x)
+                  bool numeric, double x, bool outlier)
 {
     struct pv *v;
 
@@ -404,6 +558,9 @@ static void learn(struct params_ctx *c, struct place *pl, uint64_t h, const char
     if (numeric) {
         pl->n_num++;
         pl->n_nonpos += x <= 0 ? 1 : 0;
+        if (!outlier) {
+            learn_extremes(pl, x); /* a reported outlier does not widen the range */
+        }
         pl->ring[pl->ring_pos] = x;
         pl->ring_pos = (pl->ring_pos + 1) % PARAM_RING;
         if (pl->ring_n < PARAM_RING) {
@@ -411,6 +568,12 @@ static void learn(struct params_ctx *c, struct place *pl, uint64_t h, const char
         }
         if (++pl->since_stats >= PARAM_RESTAT || !pl->stats_ok) {
             restat(pl);
+            if (pl->stats_ok) {
+                /* A lasting shift (5% of the recent values) widens the range: after a few
+                 * findings the new level is normal. */
+                learn_extremes(pl, pl->q05);
+                learn_extremes(pl, pl->q95);
+            }
         }
     }
     if (pl->high_card) {
@@ -442,9 +605,15 @@ static void learn(struct params_ctx *c, struct place *pl, uint64_t h, const char
     pl->n_vals++;
 }
 
-static struct place *place_get(struct params_ctx *c, uint32_t template_id, uint32_t pos)
+/*
+ * A place is (template id, number of parameters, position): while the miner is still widening a
+ * template ("api-01 ..." becomes "api-<*> ..."), the positions of the values shift, and the sizes
+ * that used to be 5th must not teach the durations that are 5th now.
+ */
+static struct place *place_get(struct params_ctx *c, uint32_t template_id, uint32_t arity,
+                               uint32_t pos)
 {
-    uint32_t key[2] = {template_id, pos};
+    uint32_t key[3] = {template_id, arity, pos};
     struct lw__det_entry *e = lw__det_map_get(&c->map, key, sizeof(key), true);
     struct place *pl;
 
@@ -457,6 +626,7 @@ static struct place *place_get(struct params_ctx *c, uint32_t template_id, uint3
     }
     pl->template_id = template_id;
     pl->pos = pos;
+    pl->arity = arity;
     if (c->max_values == 0) {
         pl->high_card = true;
     }
@@ -465,6 +635,45 @@ static struct place *place_get(struct params_ctx *c, uint32_t template_id, uint3
         return NULL;
     }
     return pl;
+}
+
+/* Forgets the numbers learned so far (their dimension was not the place's after all). */
+static void numeric_reset(struct place *pl)
+{
+    pl->n -= pl->n_num;
+    pl->n_num = 0;
+    pl->n_nonpos = 0;
+    pl->ring_n = 0;
+    pl->ring_pos = 0;
+    pl->since_stats = 0;
+    pl->stats_ok = false;
+    pl->n_ext = 0;
+}
+
+/* The dimension of most of the place's numbers. */
+static uint8_t place_dim(const struct place *pl)
+{
+    uint8_t d, best = DIM_PLAIN;
+
+    for (d = 1; d < N_DIM; d++) {
+        if (pl->n_dim[d] > pl->n_dim[best]) {
+            best = d;
+        }
+    }
+    return best;
+}
+
+/* After a finding a place is quiet for PARAM_QUIET_NS of event time (either way, as lines may
+ * come out of order): one incident is one finding, not one per line. */
+static bool quiet(const struct place *pl, int64_t ts_ns)
+{
+    int64_t d;
+
+    if (!pl->reported) {
+        return false;
+    }
+    d = ts_ns > pl->last_report_ns ? ts_ns - pl->last_report_ns : pl->last_report_ns - ts_ns;
+    return d < PARAM_QUIET_NS;
 }
 
 static void params_observe(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out)
@@ -483,11 +692,14 @@ static void params_observe(void *ctx, const struct lw_det_event *ev, const struc
         uint64_t h;
         double x = 0;
         bool numeric;
+        uint8_t dim = DIM_PLAIN;
+        uint32_t beyond;
+        bool outlier, reported;
 
         if ((size_t)prm->off + prm->len > ev->msg_len) {
             continue;
         }
-        pl = place_get(c, ev->template_id, (uint32_t)i);
+        pl = place_get(c, ev->template_id, (uint32_t)ev->n_params, (uint32_t)i);
         if (pl == NULL) {
             continue;
         }
@@ -496,18 +708,35 @@ static void params_observe(void *ctx, const struct lw_det_event *ev, const struc
             continue;
         }
         h = XXH3_64bits(vs, prm->len);
-        numeric = parse_number(vs, prm->len, &x);
-        if (pl->n >= c->warmup_values) {
+        numeric = parse_number(vs, prm->len, &x, &dim);
+        if (numeric) {
+            /* Only numbers of the place's usual dimension count as its numbers: a size that
+             * the miner put where durations usually are is not a huge duration. */
+            uint8_t before = place_dim(pl);
+
+            pl->n_dim[dim]++;
+            if (place_dim(pl) != before) {
+                numeric_reset(pl);
+            }
+            numeric = dim == place_dim(pl);
+        }
+        reported = false;
+        if (pl->n >= c->warmup_values && !quiet(pl, ev->ts_ns)) {
             if (!pl->high_card) {
                 if (find_value(pl, h) == NULL) {
                     check_new_value(c, pl, ev, value, out);
                 }
             }
             else if (numeric && (double)pl->n_num >= PARAM_NUMERIC_SHARE * (double)pl->n) {
-                check_outlier(c, pl, ev, value, x, out);
+                reported = check_outlier(c, pl, ev, value, x, out);
             }
         }
-        learn(c, pl, h, value, numeric, x);
+        /* A reported outlier, or one outside the range during the episode's quiet time, does
+         * not widen the range (the next incident must still stand out); other values do. */
+        outlier = reported ||
+                  (numeric && pl->n >= c->warmup_values && quiet(pl, ev->ts_ns) &&
+                   outside_range(pl, x, &beyond));
+        learn(c, pl, h, value, numeric, x, outlier);
         lw_free(value);
     }
 }
@@ -533,6 +762,7 @@ static int params_save(void *ctx, struct lw_wbuf *b)
 
         lw_wbuf_u32(b, pl->template_id);
         lw_wbuf_u32(b, pl->pos);
+        lw_wbuf_u32(b, pl->arity);
         lw_wbuf_u64(b, pl->n);
         lw_wbuf_u64(b, pl->n_num);
         lw_wbuf_u64(b, pl->n_nonpos);
@@ -548,12 +778,22 @@ static int params_save(void *ctx, struct lw_wbuf *b)
         for (i = 0; i < pl->ring_n; i++) {
             lw_wbuf_f64(b, pl->ring[i]);
         }
+        for (i = 0; i < N_DIM; i++) {
+            lw_wbuf_u64(b, pl->n_dim[i]);
+        }
+        lw_wbuf_u32(b, pl->n_ext);
+        for (i = 0; i < pl->n_ext; i++) {
+            lw_wbuf_f64(b, pl->ext_lo[i]);
+            lw_wbuf_f64(b, pl->ext_hi[i]);
+        }
     }
     return b->err;
 }
 
 /* Reads one place; NULL with @why ("memory" on ENOMEM). */
-static struct place *load_place(struct params_ctx *c, struct lw_rbuf *r, const char **why)
+/* Reads one place of a model of @version (1 had no extremes: they are rebuilt from the ring). */
+static struct place *load_place(struct params_ctx *c, struct lw_rbuf *r, uint32_t version,
+                                const char **why)
 {
     struct place *pl = lw_calloc(1, sizeof(*pl));
     uint32_t high, i, n_vals;
@@ -564,6 +804,7 @@ static struct place *load_place(struct params_ctx *c, struct lw_rbuf *r, const c
     }
     pl->template_id = lw_rbuf_u32(r);
     pl->pos = lw_rbuf_u32(r);
+    pl->arity = version >= 2 ? lw_rbuf_u32(r) : 0; /* a version 1 place is never matched again */
     pl->n = lw_rbuf_u64(r);
     pl->n_num = lw_rbuf_u64(r);
     pl->n_nonpos = lw_rbuf_u64(r);
@@ -614,6 +855,32 @@ static struct place *load_place(struct params_ctx *c, struct lw_rbuf *r, const c
             goto fail;
         }
     }
+    if (version >= 2) {
+        for (i = 0; i < N_DIM; i++) {
+            pl->n_dim[i] = lw_rbuf_u64(r);
+        }
+        pl->n_ext = lw_rbuf_u32(r);
+        if (r->err != 0 || pl->n_ext > PARAM_EXT || pl->n_ext > pl->n_num ||
+            (pl->n_ext < PARAM_EXT && pl->n_ext != pl->n_num)) {
+            *why = "bad extremes";
+            goto fail;
+        }
+        for (i = 0; i < pl->n_ext; i++) {
+            pl->ext_lo[i] = lw_rbuf_f64(r);
+            pl->ext_hi[i] = lw_rbuf_f64(r);
+            if (!isfinite(pl->ext_lo[i]) || !isfinite(pl->ext_hi[i]) ||
+                (i > 0 && (pl->ext_lo[i] < pl->ext_lo[i - 1] ||
+                           pl->ext_hi[i] > pl->ext_hi[i - 1]))) {
+                *why = "bad extremes";
+                goto fail;
+            }
+        }
+    }
+    else {
+        for (i = 0; i < pl->ring_n; i++) {
+            learn_extremes(pl, pl->ring[i]);
+        }
+    }
     if (r->err != 0) {
         *why = "truncated";
         goto fail;
@@ -636,7 +903,7 @@ static int params_load(void *ctx, const void *p, size_t n, char *err, size_t err
 
     version = lw_rbuf_u32(&r);
     n_places = lw_rbuf_u64(&r);
-    if (r.err != 0 || version != PARAM_VERSION) {
+    if (r.err != 0 || version < 1 || version > PARAM_VERSION) {
         snprintf(err, err_len, "params: saved model is truncated or has version %u, expected %u",
                  version, PARAM_VERSION);
         return LW_ECORRUPT;
@@ -651,14 +918,15 @@ static int params_load(void *ctx, const void *p, size_t n, char *err, size_t err
         return LW_ENOMEM;
     }
     for (i = 0; i < n_places; i++) {
-        struct place *pl = load_place(c, &r, &why);
-        uint32_t key[2];
+        struct place *pl = load_place(c, &r, version, &why);
+        uint32_t key[3];
 
         if (pl == NULL) {
             break;
         }
         key[0] = pl->template_id;
-        key[1] = pl->pos;
+        key[1] = pl->arity;
+        key[2] = pl->pos;
         if (lw__det_map_get(&m, key, sizeof(key), false) != NULL) {
             place_free(pl);
             why = "duplicate place";

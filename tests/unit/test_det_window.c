@@ -663,6 +663,86 @@ static void test_params_noisy(void **state)
     assert_int_equal(n_recs, 0);
 }
 
+/* One value at "<prefix><*>" (template @tid, one parameter). */
+static void params_one(void *ctx, int64_t ts, uint32_t tid, const char *prefix, const char *v)
+{
+    struct line l;
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "%s%s", prefix, v);
+    mkline(&l, ts, tid, LW_LEVEL_INFO, "dn", msg);
+    l.params[0].off = (uint32_t)strlen(prefix);
+    l.params[0].len = (uint32_t)strlen(v);
+    l.ev.n_params = 1;
+    det_params_plugin.observe(ctx, &l.ev, &out);
+}
+
+/*
+ * False positives of the median/MAD test, seen on HDFS: block sizes that are nearly all exactly
+ * 67108864 with the rest spread below (the MAD collapses to 0), and fixed-width numbers spread
+ * evenly over 00000..99999 (in log space their lower tail is long). Both stay quiet now; a
+ * latency ten times anything seen is still reported, once per episode.
+ */
+static void test_params_quiet_shapes(void **state)
+{
+    struct lw_detect_conf conf;
+    int64_t ts = 1700000000 * NS;
+    char v[32];
+    void *ctx;
+    int i;
+
+    (void)state;
+    reset_recs();
+    rng_state = 11;
+    lw_detect_conf_defaults(&conf, 10 * NS);
+    ctx = start(&det_params_plugin, &conf);
+    for (i = 0; i < 60000; i++, ts += NS / 100) {
+        uint32_t r = rnd(100);
+
+        snprintf(v, sizeof(v), "%u", r < 97 ? 67108864u : 1000u + rnd(67000000));
+        params_one(ctx, ts, 1, "block size ", v);
+        snprintf(v, sizeof(v), "%05u", rnd(100000));
+        params_one(ctx, ts, 2, "port ", v);
+        snprintf(v, sizeof(v), "%ums", 5 + rnd(200));
+        params_one(ctx, ts, 3, "took ", v);
+    }
+    assert_int_equal(n_recs, 0);
+    /* 2.5 s where 5..205 ms was seen: reported; the same again within a minute is not. */
+    params_one(ctx, ts, 3, "took ", "2500ms");
+    params_one(ctx, ts + NS, 3, "took ", "2600ms");
+    assert_int_equal(count_kind("param_outlier"), 1);
+    /* Later, another one is reported: the first did not widen the range. */
+    params_one(ctx, ts + 120 * NS, 3, "took ", "2400ms");
+    assert_int_equal(count_kind("param_outlier"), 2);
+}
+
+/* A stream that keeps making new templates at about one per 700 lines (a rate not far over the
+ * threshold's 1 in 1000, seen on BGL) used to report many of them whenever the short-memory
+ * rate dipped under 0.001 for a while: the long-run rate keeps it quiet. */
+static void test_new_template_trickle(void **state)
+{
+    struct lw_detect_conf conf;
+    struct line l;
+    int64_t ts = 1700000000 * NS;
+    uint32_t tid = 1;
+    size_t i;
+    void *ctx;
+
+    (void)state;
+    reset_recs();
+    rng_state = 3;
+    nt_conf(&conf);
+    ctx = start(&det_new_template_plugin, &conf);
+    for (i = 0; i < 300000; i++, ts += 10000000) {
+        bool is_new = rnd(700) == 0;
+
+        mkline(&l, ts, is_new ? ++tid : 1, LW_LEVEL_INFO, "", "trickle");
+        l.ev.new_template = is_new;
+        det_new_template_plugin.observe(ctx, &l.ev, &out);
+    }
+    assert_int_equal(n_recs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +754,8 @@ int main(void)
         cmocka_unit_test_teardown(test_level, teardown),
         cmocka_unit_test_teardown(test_params, teardown),
         cmocka_unit_test_teardown(test_params_noisy, teardown),
+        cmocka_unit_test_teardown(test_params_quiet_shapes, teardown),
+        cmocka_unit_test_teardown(test_new_template_trickle, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
