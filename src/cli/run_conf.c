@@ -1,10 +1,16 @@
 /*
  * Configuration of `logwarden run` (see run_conf.h): defaults, then the YAML file read with
- * libcyaml against a schema (an unknown key is an error that names it), then the flags.
+ * libcyaml against a schema (an unknown key is an error that names it), then the flags. Every
+ * value is read as a string and checked here, so that a bad one is reported with its key.
+ * Last come the settings that depend on both: the volume window follows the pipeline window
+ * unless detect.volume.window is set, and no alert sink at all means one stdout sink.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +18,10 @@
 #include <strings.h>
 
 #include <cyaml/cyaml.h>
+#include <pcre2.h>
 
 #include "cli/run_conf.h"
+#include "detect/seq_model.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 
@@ -22,8 +30,9 @@
 static const char usage_text[] =
     "usage: logwarden run [options]\n"
     "\n"
-    "Runs the daemon: ingests lines from files, syslog, HTTP and stdin, mines their templates\n"
-    "and keeps templates, per-window counts and input positions in an embedded store.\n"
+    "Runs the daemon: ingests lines from files, syslog, HTTP and stdin, mines their templates,\n"
+    "detects anomalies and sends alerts (stdout, a JSONL file, webhooks), and keeps templates,\n"
+    "per-window counts and input positions in an embedded store.\n"
     "With no options at all it listens for syslog on 127.0.0.1:5514 (UDP and TCP) and HTTP on\n"
     "127.0.0.1:8080, and keeps its data in ./logwarden-data.\n"
     "\n"
@@ -46,6 +55,12 @@ static const char usage_text[] =
     "      --memory-limit SIZE bytes of lines in flight before inputs are slowed (default 256MiB)\n"
     "      --retention DUR     how long window counts are kept (default 7d)\n"
     "      --log-level LEVEL   error, warn, info (default) or debug\n"
+    "      --no-detect         no anomaly detection (lines are still mined and counted)\n"
+    "      --threshold X       report anomalies scoring at least X, in (0, 1] (default 0.999)\n"
+    "      --alert-file PATH   append alerts to PATH as JSON lines (repeatable)\n"
+    "      --alert-webhook URL POST alerts as JSON to an http(s) URL (repeatable)\n"
+    "                          (with no alert sink in the file or the flags, alerts go to\n"
+    "                          stdout)\n"
     "  -h, --help              this text\n"
     "\n"
     "examples:\n"
@@ -169,6 +184,101 @@ struct y_store {
     char *retention;
 };
 
+/* detect: (lw_detect.h struct lw_detect_conf; every key in docs/config.md). */
+struct y_new_template {
+    char *enabled;
+    char *warmup_lines;
+    char *warmup;
+};
+
+struct y_volume {
+    char *enabled;
+    char *window;
+    char *warmup_windows;
+    char *max_series;
+    char *per_source;
+    char *min_count;
+};
+
+struct y_level {
+    char *enabled;
+    char *warmup_windows;
+    char *max_sources;
+    char *min_count;
+};
+
+struct y_session {
+    char *enabled;
+    char *key;
+    char *timeout;
+    char **terminal;
+    unsigned terminal_count;
+    char *max_open;
+    char *max_events;
+};
+
+struct y_sequence {
+    char *enabled;
+    char *history;
+    char *top;
+    char *warmup_sessions;
+    char *max_contexts;
+};
+
+struct y_session_counts {
+    char *enabled;
+    char *warmup_sessions;
+    char *max_train;
+    char *support;
+    char *pca_alert;
+};
+
+struct y_params {
+    char *enabled;
+    char *warmup_values;
+    char *max_places;
+    char *max_values;
+};
+
+struct y_detect {
+    char *enabled;
+    char *threshold;
+    struct y_new_template *new_template;
+    struct y_volume *volume;
+    struct y_level *level;
+    struct y_session *session;
+    struct y_sequence *sequence;
+    struct y_session_counts *session_counts;
+    struct y_params *params;
+};
+
+/* alerts: (lw_alert.h struct lw_alert_conf and struct lw_sink_conf). */
+struct y_sink {
+    char *type;
+    char *name;
+    char *path;
+    char *url;
+    char *format;
+    char *token;
+    char *spool_dir;
+    char *spool_max;
+    char *timeout;
+    char *backoff_min;
+    char *backoff_max;
+    char *queue;
+};
+
+struct y_alerts {
+    char *cooldown;
+    char *group;
+    char *rate_per_min;
+    char *burst;
+    char *critical_score;
+    char *max_fingerprints;
+    struct y_sink *sinks;
+    unsigned sinks_count;
+};
+
 struct y_root {
     char *data_dir;
     char *log_level;
@@ -177,6 +287,8 @@ struct y_root {
     struct y_inputs *inputs;
     struct y_pipeline *pipeline;
     struct y_store *store;
+    struct y_detect *detect;
+    struct y_alerts *alerts;
 };
 
 #define OPT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
@@ -241,6 +353,118 @@ static const cyaml_schema_field_t store_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t new_template_fields[] = {
+    BOOLP("enabled", struct y_new_template, enabled),
+    STR("warmup_lines", struct y_new_template, warmup_lines),
+    STR("warmup", struct y_new_template, warmup),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t volume_fields[] = {
+    BOOLP("enabled", struct y_volume, enabled),
+    STR("window", struct y_volume, window),
+    STR("warmup_windows", struct y_volume, warmup_windows),
+    STR("max_series", struct y_volume, max_series),
+    BOOLP("per_source", struct y_volume, per_source),
+    STR("min_count", struct y_volume, min_count),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t level_fields[] = {
+    BOOLP("enabled", struct y_level, enabled),
+    STR("warmup_windows", struct y_level, warmup_windows),
+    STR("max_sources", struct y_level, max_sources),
+    STR("min_count", struct y_level, min_count),
+    CYAML_FIELD_END,
+};
+
+/*
+ * Lists are read without a length limit and counted in load_detect()/load_alerts(): libcyaml's
+ * own "too many entries" error does not name the key.
+ */
+static const cyaml_schema_field_t session_fields[] = {
+    BOOLP("enabled", struct y_session, enabled),
+    STR("key", struct y_session, key),
+    STR("timeout", struct y_session, timeout),
+    CYAML_FIELD_SEQUENCE("terminal", OPT, struct y_session, terminal, &str_entry, 0,
+                         CYAML_UNLIMITED),
+    STR("max_open", struct y_session, max_open),
+    STR("max_events", struct y_session, max_events),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t sequence_fields[] = {
+    BOOLP("enabled", struct y_sequence, enabled),
+    STR("history", struct y_sequence, history),
+    STR("top", struct y_sequence, top),
+    STR("warmup_sessions", struct y_sequence, warmup_sessions),
+    STR("max_contexts", struct y_sequence, max_contexts),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t session_counts_fields[] = {
+    BOOLP("enabled", struct y_session_counts, enabled),
+    STR("warmup_sessions", struct y_session_counts, warmup_sessions),
+    STR("max_train", struct y_session_counts, max_train),
+    STR("support", struct y_session_counts, support),
+    BOOLP("pca_alert", struct y_session_counts, pca_alert),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t params_fields[] = {
+    BOOLP("enabled", struct y_params, enabled),
+    STR("warmup_values", struct y_params, warmup_values),
+    STR("max_places", struct y_params, max_places),
+    STR("max_values", struct y_params, max_values),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t detect_fields[] = {
+    BOOLP("enabled", struct y_detect, enabled),
+    STR("threshold", struct y_detect, threshold),
+    CYAML_FIELD_MAPPING_PTR("new_template", OPT, struct y_detect, new_template,
+                            new_template_fields),
+    CYAML_FIELD_MAPPING_PTR("volume", OPT, struct y_detect, volume, volume_fields),
+    CYAML_FIELD_MAPPING_PTR("level", OPT, struct y_detect, level, level_fields),
+    CYAML_FIELD_MAPPING_PTR("session", OPT, struct y_detect, session, session_fields),
+    CYAML_FIELD_MAPPING_PTR("sequence", OPT, struct y_detect, sequence, sequence_fields),
+    CYAML_FIELD_MAPPING_PTR("session_counts", OPT, struct y_detect, session_counts,
+                            session_counts_fields),
+    CYAML_FIELD_MAPPING_PTR("params", OPT, struct y_detect, params, params_fields),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t sink_fields[] = {
+    STR("type", struct y_sink, type),
+    STR("name", struct y_sink, name),
+    STR("path", struct y_sink, path),
+    STR("url", struct y_sink, url),
+    STR("format", struct y_sink, format),
+    STR("token", struct y_sink, token),
+    STR("spool_dir", struct y_sink, spool_dir),
+    STR("spool_max", struct y_sink, spool_max),
+    STR("timeout", struct y_sink, timeout),
+    STR("backoff_min", struct y_sink, backoff_min),
+    STR("backoff_max", struct y_sink, backoff_max),
+    STR("queue", struct y_sink, queue),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t sink_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_sink, sink_fields),
+};
+
+static const cyaml_schema_field_t alerts_fields[] = {
+    STR("cooldown", struct y_alerts, cooldown),
+    STR("group", struct y_alerts, group),
+    STR("rate_per_min", struct y_alerts, rate_per_min),
+    STR("burst", struct y_alerts, burst),
+    STR("critical_score", struct y_alerts, critical_score),
+    STR("max_fingerprints", struct y_alerts, max_fingerprints),
+    CYAML_FIELD_SEQUENCE("sinks", OPT, struct y_alerts, sinks, &sink_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t root_fields[] = {
     STR("data_dir", struct y_root, data_dir),
     STR("log_level", struct y_root, log_level),
@@ -249,6 +473,8 @@ static const cyaml_schema_field_t root_fields[] = {
     CYAML_FIELD_MAPPING_PTR("inputs", OPT, struct y_root, inputs, inputs_fields),
     CYAML_FIELD_MAPPING_PTR("pipeline", OPT, struct y_root, pipeline, pipeline_fields),
     CYAML_FIELD_MAPPING_PTR("store", OPT, struct y_root, store, store_fields),
+    CYAML_FIELD_MAPPING_PTR("detect", OPT, struct y_root, detect, detect_fields),
+    CYAML_FIELD_MAPPING_PTR("alerts", OPT, struct y_root, alerts, alerts_fields),
     CYAML_FIELD_END,
 };
 
@@ -354,8 +580,14 @@ static int set_size(const char *where, const char *key, const char *v, size_t *o
     return 0;
 }
 
-static int set_count(const char *where, const char *key, const char *v, size_t *out)
+/*
+ * Reads a whole number in [@lo, @hi] into *@out. strtoull() alone would take "-1" for a huge
+ * value, so a sign is refused first.
+ */
+static int set_num(const char *where, const char *key, const char *v, uint64_t lo, uint64_t hi,
+                   uint64_t *out)
 {
+    char want[96];
     char *end;
     unsigned long long n;
 
@@ -364,14 +596,392 @@ static int set_count(const char *where, const char *key, const char *v, size_t *
     }
     errno = 0;
     n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || end == v || n == 0) {
-        return bad(where, key, v, "a positive whole number");
+    if (!isdigit((unsigned char)v[0]) || errno != 0 || *end != '\0' || n < lo || n > hi) {
+        if (lo == 0 && hi == UINT64_MAX) {
+            snprintf(want, sizeof(want), "a whole number (0 or more)");
+        }
+        else if (lo == 1 && hi >= UINT32_MAX) {
+            snprintf(want, sizeof(want), "a positive whole number");
+        }
+        else {
+            snprintf(want, sizeof(want), "a whole number from %llu to %llu",
+                     (unsigned long long)lo, (unsigned long long)hi);
+        }
+        return bad(where, key, v, want);
+    }
+    *out = (uint64_t)n;
+    return 0;
+}
+
+/* set_num() for size_t fields. */
+static int set_sz(const char *where, const char *key, const char *v, uint64_t lo, uint64_t hi,
+                  size_t *out)
+{
+    const uint64_t size_max = SIZE_MAX; /* a variable: no "always false" warning on LP64 */
+    uint64_t n = *out;
+
+    if (set_num(where, key, v, lo, hi > size_max ? size_max : hi, &n) != 0) {
+        return 2;
     }
     *out = (size_t)n;
     return 0;
 }
 
-static int load_yaml(const char *path, struct lw_run_conf *rc)
+static int set_count(const char *where, const char *key, const char *v, size_t *out)
+{
+    return set_sz(where, key, v, 1, SIZE_MAX, out);
+}
+
+/* A probability in (0, 1]: thresholds, scores and supports. */
+static int set_prob(const char *where, const char *key, const char *v, double *out)
+{
+    char *end;
+    double d;
+
+    if (v == NULL) {
+        return 0;
+    }
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(d > 0 && d <= 1)) {
+        return bad(where, key, v, "a number in (0, 1], such as 0.999");
+    }
+    *out = d;
+    return 0;
+}
+
+/* A finite number >= 0 (a rate; 0 turns the limit off). */
+static int set_rate(const char *where, const char *key, const char *v, double *out)
+{
+    char *end;
+    double d;
+
+    if (v == NULL) {
+        return 0;
+    }
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d < 0) {
+        return bad(where, key, v, "a number, 0 or more");
+    }
+    *out = d;
+    return 0;
+}
+
+/* Like set_duration(), but 0 is allowed (a warm-up of no time). */
+static int set_duration0(const char *where, const char *key, const char *v, int64_t *out)
+{
+    int64_t d;
+
+    if (v == NULL) {
+        return 0;
+    }
+    d = lw_parse_duration_ns(v);
+    if (d < 0) {
+        return bad(where, key, v, "a duration such as 0, 250ms, 10s, 5m, 7d");
+    }
+    *out = d;
+    return 0;
+}
+
+/* Reports a problem that is not one malformed value. */
+__attribute__((format(printf, 2, 3))) static int bad_conf(const char *where, const char *fmt,
+                                                          ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "logwarden run: %s: ", where);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+/* Each step returns 0 or 2 (already reported); the first error ends the section. */
+#define TRY(x)                                                                                   \
+    do {                                                                                         \
+        if ((x) != 0) {                                                                          \
+            return 2;                                                                            \
+        }                                                                                        \
+    } while (0)
+
+/*
+ * The session key is compiled here as well as by the detection stage, so that a bad pattern is
+ * a configuration error (exit 2, naming the key) rather than a failed start.
+ */
+static int set_key_pattern(const char *where, const char *v, char **out)
+{
+    pcre2_code *re;
+    PCRE2_UCHAR msg[256];
+    PCRE2_SIZE off;
+    int ec;
+
+    if (v == NULL) {
+        return 0;
+    }
+    if (v[0] == '\0') {
+        return bad_conf(where, "detect.session.key: the pattern is empty (to stop tracking "
+                               "sessions, set detect.session.enabled: false)");
+    }
+    re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+    if (re == NULL) {
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        return bad_conf(where, "detect.session.key: '%s' is not a PCRE2 pattern: %s at offset %zu",
+                        v, (const char *)msg, (size_t)off);
+    }
+    pcre2_code_free(re);
+    set_str(out, v);
+    return *out != NULL ? 0 : bad_conf(where, "out of memory");
+}
+
+static int load_detect(const char *path, const struct y_detect *y, struct lw_run_conf *rc,
+                       bool *volume_window_set)
+{
+    struct lw_detect_conf *d = &rc->detect;
+    uint64_t n;
+    unsigned i;
+
+    TRY(set_bool(path, "detect.enabled", y->enabled, &rc->detect_enabled));
+    TRY(set_prob(path, "detect.threshold", y->threshold, &d->threshold));
+    if (y->new_template != NULL) {
+        const struct y_new_template *t = y->new_template;
+
+        TRY(set_bool(path, "detect.new_template.enabled", t->enabled, &d->new_template.enabled));
+        TRY(set_num(path, "detect.new_template.warmup_lines", t->warmup_lines, 0, UINT64_MAX,
+                    &d->new_template.warmup_lines));
+        TRY(set_duration0(path, "detect.new_template.warmup", t->warmup,
+                          &d->new_template.warmup_ns));
+    }
+    if (y->volume != NULL) {
+        const struct y_volume *v = y->volume;
+
+        TRY(set_bool(path, "detect.volume.enabled", v->enabled, &d->volume.enabled));
+        TRY(set_duration(path, "detect.volume.window", v->window, &d->volume.window_ns));
+        *volume_window_set = v->window != NULL;
+        TRY(set_sz(path, "detect.volume.warmup_windows", v->warmup_windows, 0, UINT64_MAX,
+                   &d->volume.warmup_windows));
+        TRY(set_count(path, "detect.volume.max_series", v->max_series, &d->volume.max_series));
+        TRY(set_bool(path, "detect.volume.per_source", v->per_source, &d->volume.per_source));
+        TRY(set_num(path, "detect.volume.min_count", v->min_count, 0, UINT64_MAX,
+                    &d->volume.min_count));
+    }
+    if (y->level != NULL) {
+        const struct y_level *l = y->level;
+
+        TRY(set_bool(path, "detect.level.enabled", l->enabled, &d->level.enabled));
+        TRY(set_sz(path, "detect.level.warmup_windows", l->warmup_windows, 0, UINT64_MAX,
+                   &d->level.warmup_windows));
+        TRY(set_count(path, "detect.level.max_sources", l->max_sources, &d->level.max_sources));
+        TRY(set_num(path, "detect.level.min_count", l->min_count, 0, UINT64_MAX,
+                    &d->level.min_count));
+    }
+    if (y->session != NULL) {
+        const struct y_session *s = y->session;
+
+        TRY(set_bool(path, "detect.session.enabled", s->enabled, &d->session.enabled));
+        TRY(set_key_pattern(path, s->key, &d->session.key_pattern));
+        TRY(set_duration(path, "detect.session.timeout", s->timeout, &d->session.timeout_ns));
+        if (s->terminal != NULL) {
+            if (s->terminal_count > LW_DETECT_MAX_TERMINAL) {
+                return bad_conf(path, "detect.session.terminal: %u template ids, at most %d",
+                                s->terminal_count, LW_DETECT_MAX_TERMINAL);
+            }
+            for (i = 0; i < s->terminal_count; i++) {
+                TRY(set_num(path, "detect.session.terminal", s->terminal[i], 1, UINT32_MAX, &n));
+                d->session.terminal[i] = (uint32_t)n;
+            }
+            d->session.n_terminal = s->terminal_count;
+        }
+        TRY(set_count(path, "detect.session.max_open", s->max_open, &d->session.max_open));
+        TRY(set_count(path, "detect.session.max_events", s->max_events,
+                      &d->session.max_events));
+    }
+    if (y->sequence != NULL) {
+        const struct y_sequence *q = y->sequence;
+
+        TRY(set_bool(path, "detect.sequence.enabled", q->enabled, &d->sequence.enabled));
+        TRY(set_sz(path, "detect.sequence.history", q->history, 1, LW_SEQ_MAX_HISTORY,
+                   &d->sequence.history));
+        TRY(set_sz(path, "detect.sequence.top", q->top, 1, LW_SEQ_MAX_CAND, &d->sequence.top));
+        TRY(set_num(path, "detect.sequence.warmup_sessions", q->warmup_sessions, 0, UINT64_MAX,
+                    &d->sequence.warmup_sessions));
+        TRY(set_count(path, "detect.sequence.max_contexts", q->max_contexts,
+                      &d->sequence.max_contexts));
+    }
+    if (y->session_counts != NULL) {
+        const struct y_session_counts *c = y->session_counts;
+
+        TRY(set_bool(path, "detect.session_counts.enabled", c->enabled,
+                     &d->session_counts.enabled));
+        TRY(set_num(path, "detect.session_counts.warmup_sessions", c->warmup_sessions, 0,
+                    UINT64_MAX, &d->session_counts.warmup_sessions));
+        TRY(set_count(path, "detect.session_counts.max_train", c->max_train,
+                      &d->session_counts.max_train));
+        TRY(set_prob(path, "detect.session_counts.support", c->support,
+                     &d->session_counts.support));
+        TRY(set_bool(path, "detect.session_counts.pca_alert", c->pca_alert,
+                     &d->session_counts.pca_alert));
+    }
+    if (y->params != NULL) {
+        const struct y_params *p = y->params;
+
+        TRY(set_bool(path, "detect.params.enabled", p->enabled, &d->params.enabled));
+        TRY(set_num(path, "detect.params.warmup_values", p->warmup_values, 0, UINT64_MAX,
+                    &d->params.warmup_values));
+        TRY(set_count(path, "detect.params.max_places", p->max_places, &d->params.max_places));
+        TRY(set_count(path, "detect.params.max_values", p->max_values, &d->params.max_values));
+    }
+    return 0;
+}
+
+static const char *sink_kind_name(enum lw_sink_kind k)
+{
+    return k == LW_SINK_STDOUT ? "stdout" : k == LW_SINK_FILE ? "file" : "webhook";
+}
+
+/* The name the alert manager will use: the configured one, else the kind. */
+static const char *sink_name(const struct lw_sink_conf *s)
+{
+    return s->name != NULL ? s->name : sink_kind_name(s->kind);
+}
+
+static bool url_ok(const char *u)
+{
+    return (strncmp(u, "http://", 7) == 0 && u[7] != '\0') ||
+           (strncmp(u, "https://", 8) == 0 && u[8] != '\0');
+}
+
+/*
+ * Appends a sink of @kind to rc->alerts and returns it, or NULL (reported) when all
+ * LW_ALERT_MAX_SINKS are taken. The slot is counted at once, so lw_alert_conf_fini() frees
+ * whatever is put in it, even when a later step fails.
+ */
+static struct lw_sink_conf *add_sink(const char *where, struct lw_run_conf *rc,
+                                     enum lw_sink_kind kind)
+{
+    struct lw_sink_conf *s;
+
+    if (rc->alerts.n_sinks >= LW_ALERT_MAX_SINKS) {
+        bad_conf(where, "alerts.sinks: at most %d sinks", LW_ALERT_MAX_SINKS);
+        return NULL;
+    }
+    s = &rc->alerts.sinks[rc->alerts.n_sinks++];
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    return s;
+}
+
+/* One entry of alerts.sinks; @key is "alerts.sinks[i]" for the messages. */
+static int load_sink(const char *path, const char *key, const struct y_sink *y,
+                     struct lw_run_conf *rc)
+{
+    struct lw_sink_conf *s;
+    enum lw_sink_kind kind;
+    char k[96];
+
+#define K(field) (snprintf(k, sizeof(k), "%s.%s", key, field), k)
+    if (y->type == NULL) {
+        return bad_conf(path, "%s: a sink needs a type (stdout, file or webhook)", key);
+    }
+    if (strcmp(y->type, "stdout") == 0) {
+        kind = LW_SINK_STDOUT;
+    }
+    else if (strcmp(y->type, "file") == 0) {
+        kind = LW_SINK_FILE;
+    }
+    else if (strcmp(y->type, "webhook") == 0) {
+        kind = LW_SINK_WEBHOOK;
+    }
+    else {
+        return bad(path, K("type"), y->type, "stdout, file or webhook");
+    }
+    /* A key that the sink's type does not use is a mistake, as an unknown key is. */
+    if (kind != LW_SINK_FILE && y->path != NULL) {
+        return bad_conf(path, "%s: path is for a file sink, not %s", key, y->type);
+    }
+    if (kind != LW_SINK_WEBHOOK) {
+        const char *only = y->url           ? "url"
+                           : y->format      ? "format"
+                           : y->token       ? "token"
+                           : y->spool_dir   ? "spool_dir"
+                           : y->spool_max   ? "spool_max"
+                           : y->timeout     ? "timeout"
+                           : y->backoff_min ? "backoff_min"
+                           : y->backoff_max ? "backoff_max"
+                                            : NULL;
+
+        if (only != NULL) {
+            return bad_conf(path, "%s: %s is for a webhook sink, not %s", key, only, y->type);
+        }
+    }
+    if (kind == LW_SINK_FILE && (y->path == NULL || y->path[0] == '\0')) {
+        return bad_conf(path, "%s: a file sink needs a path", key);
+    }
+    if (kind == LW_SINK_WEBHOOK) {
+        if (y->url == NULL) {
+            return bad_conf(path, "%s: a webhook sink needs a url", key);
+        }
+        if (!url_ok(y->url)) {
+            return bad(path, K("url"), y->url, "a URL starting with http:// or https://");
+        }
+        if (y->format != NULL && strcmp(y->format, "json") != 0 &&
+            strcmp(y->format, "alertmanager") != 0) {
+            return bad(path, K("format"), y->format, "json or alertmanager");
+        }
+    }
+    if (y->name != NULL && y->name[0] == '\0') {
+        return bad_conf(path, "%s.name: empty", key);
+    }
+    s = add_sink(path, rc, kind);
+    if (s == NULL) {
+        return 2;
+    }
+    s->format = LW_WEBHOOK_JSON;
+    if (y->format != NULL && strcmp(y->format, "alertmanager") == 0) {
+        s->format = LW_WEBHOOK_ALERTMANAGER;
+    }
+    set_str(&s->name, y->name);
+    set_str(&s->path, y->path);
+    set_str(&s->url, y->url);
+    set_str(&s->token, y->token);
+    set_str(&s->spool_dir, y->spool_dir);
+    TRY(set_size(path, K("spool_max"), y->spool_max, &s->spool_max_bytes));
+    TRY(set_duration(path, K("timeout"), y->timeout, &s->timeout_ns));
+    TRY(set_duration(path, K("backoff_min"), y->backoff_min, &s->backoff_min_ns));
+    TRY(set_duration(path, K("backoff_max"), y->backoff_max, &s->backoff_max_ns));
+    TRY(set_count(path, K("queue"), y->queue, &s->queue));
+#undef K
+    if (s->backoff_min_ns > 0 && s->backoff_max_ns > 0 && s->backoff_min_ns > s->backoff_max_ns) {
+        return bad_conf(path, "%s: backoff_min is longer than backoff_max", key);
+    }
+    return 0;
+}
+
+static int load_alerts(const char *path, const struct y_alerts *y, struct lw_run_conf *rc)
+{
+    struct lw_alert_conf *a = &rc->alerts;
+    char key[32];
+    unsigned i;
+
+    TRY(set_duration(path, "alerts.cooldown", y->cooldown, &a->cooldown_ns));
+    TRY(set_duration(path, "alerts.group", y->group, &a->group_ns));
+    TRY(set_rate(path, "alerts.rate_per_min", y->rate_per_min, &a->rate_per_min));
+    TRY(set_count(path, "alerts.burst", y->burst, &a->burst));
+    TRY(set_prob(path, "alerts.critical_score", y->critical_score, &a->critical_score));
+    TRY(set_count(path, "alerts.max_fingerprints", y->max_fingerprints, &a->max_fingerprints));
+    if (y->sinks_count > LW_ALERT_MAX_SINKS) {
+        return bad_conf(path, "alerts.sinks: %u sinks, at most %d", y->sinks_count,
+                        LW_ALERT_MAX_SINKS);
+    }
+    for (i = 0; i < y->sinks_count; i++) {
+        snprintf(key, sizeof(key), "alerts.sinks[%u]", i);
+        TRY(load_sink(path, key, &y->sinks[i], rc));
+    }
+    return 0;
+}
+
+static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_window_set)
 {
     static const cyaml_config_t cfg = {
         .log_fn = yaml_log,
@@ -495,6 +1105,12 @@ static int load_yaml(const char *path, struct lw_run_conf *rc)
                   : set_bool(path, "inputs.stdin.enabled", y->inputs->in_stdin->enabled,
                              &rc->use_stdin);
     }
+    if (rc2 == 0 && y->detect != NULL) {
+        rc2 = load_detect(path, y->detect, rc, volume_window_set);
+    }
+    if (rc2 == 0 && y->alerts != NULL) {
+        rc2 = load_alerts(path, y->alerts, rc);
+    }
     cyaml_free(&cfg, &root_schema, y, 0);
     return rc2;
 }
@@ -560,7 +1176,82 @@ enum {
     OPT_MEMORY,
     OPT_RETENTION,
     OPT_LOG_LEVEL,
+    OPT_NO_DETECT,
+    OPT_THRESHOLD,
+    OPT_ALERT_FILE,
+    OPT_ALERT_WEBHOOK,
 };
+
+/*
+ * A sink from --alert-file or --alert-webhook. It is named after its kind like a sink of the
+ * file without a name, or "<kind>-2", "-3" ... when that name is taken, so that flags can add to
+ * the file's sinks and be repeated. The name is stable from run to run for the same command
+ * line, which matters for the webhook: its spool folder is named after it.
+ */
+static int add_flag_sink(const char *flag, struct lw_run_conf *rc, enum lw_sink_kind kind,
+                         const char *arg)
+{
+    struct lw_sink_conf *s;
+    char name[32];
+    size_t i;
+    int n;
+
+    if (kind == LW_SINK_WEBHOOK && !url_ok(arg)) {
+        return bad(flag, "value", arg, "a URL starting with http:// or https://");
+    }
+    if (kind == LW_SINK_FILE && arg[0] == '\0') {
+        return bad(flag, "value", arg, "a file path");
+    }
+    snprintf(name, sizeof(name), "%s", sink_kind_name(kind));
+    for (n = 2;; n++) {
+        for (i = 0; i < rc->alerts.n_sinks; i++) {
+            if (strcmp(sink_name(&rc->alerts.sinks[i]), name) == 0) {
+                break;
+            }
+        }
+        if (i == rc->alerts.n_sinks) {
+            break;
+        }
+        snprintf(name, sizeof(name), "%s-%d", sink_kind_name(kind), n);
+    }
+    s = add_sink(flag, rc, kind);
+    if (s == NULL) {
+        return 2;
+    }
+    s->format = LW_WEBHOOK_JSON;
+    if (strcmp(name, sink_kind_name(kind)) != 0) {
+        s->name = lw_strdup(name);
+    }
+    s->path = kind == LW_SINK_FILE ? lw_strdup(arg) : NULL;
+    s->url = kind == LW_SINK_WEBHOOK ? lw_strdup(arg) : NULL;
+    return 0;
+}
+
+/*
+ * After the file and the flags: no sink means one stdout sink, and sink names must be unique
+ * (the alert manager would refuse them later, without naming the key).
+ */
+static int finish_alerts(struct lw_run_conf *rc)
+{
+    size_t i;
+    size_t j;
+
+    if (rc->alerts.n_sinks == 0 && add_sink("alerts.sinks", rc, LW_SINK_STDOUT) == NULL) {
+        return 2;
+    }
+    for (i = 0; i < rc->alerts.n_sinks; i++) {
+        for (j = 0; j < i; j++) {
+            if (strcmp(sink_name(&rc->alerts.sinks[i]), sink_name(&rc->alerts.sinks[j])) == 0) {
+                return bad_conf("alerts.sinks", "two sinks are named '%s' (set name: on each "
+                                                "sink of the same type)",
+                                sink_name(&rc->alerts.sinks[i]));
+            }
+        }
+    }
+    /* Borrowed by the alert manager for default spool folders (<data_dir>/spool/<name>). */
+    rc->alerts.data_dir = rc->data_dir;
+    return 0;
+}
 
 int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
 {
@@ -581,11 +1272,16 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         {"memory-limit", required_argument, NULL, OPT_MEMORY},
         {"retention", required_argument, NULL, OPT_RETENTION},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"no-detect", no_argument, NULL, OPT_NO_DETECT},
+        {"threshold", required_argument, NULL, OPT_THRESHOLD},
+        {"alert-file", required_argument, NULL, OPT_ALERT_FILE},
+        {"alert-webhook", required_argument, NULL, OPT_ALERT_WEBHOOK},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
     const char *env_token = getenv("LOGWARDEN_HTTP_TOKEN");
+    bool volume_window_set = false;
     int c;
     int r;
 
@@ -605,7 +1301,7 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     }
     if (config != NULL) {
         rc->config_path = lw_strdup(config);
-        r = load_yaml(config, rc);
+        r = load_yaml(config, rc, &volume_window_set);
         if (r != 0) {
             lw_run_conf_fini(rc);
             return 2;
@@ -681,6 +1377,24 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         case OPT_LOG_LEVEL:
             set_str(&rc->log_level, optarg);
             break;
+        case OPT_NO_DETECT:
+            rc->detect_enabled = false;
+            break;
+        case OPT_THRESHOLD:
+            if (set_prob("--threshold", "value", optarg, &rc->detect.threshold) != 0) {
+                goto usage;
+            }
+            break;
+        case OPT_ALERT_FILE:
+            if (add_flag_sink("--alert-file", rc, LW_SINK_FILE, optarg) != 0) {
+                goto usage;
+            }
+            break;
+        case OPT_ALERT_WEBHOOK:
+            if (add_flag_sink("--alert-webhook", rc, LW_SINK_WEBHOOK, optarg) != 0) {
+                goto usage;
+            }
+            break;
         default:
             goto usage;
         }
@@ -706,6 +1420,13 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     if (rc->window_ns < 1000000000LL || rc->window_ns % 1000000000LL != 0) {
         fprintf(stderr, "logwarden run: the window must be a whole number of seconds, at least "
                         "1s\n");
+        goto usage;
+    }
+    /* The volume detector counts in the pipeline's window unless it has its own. */
+    if (!volume_window_set) {
+        rc->detect.volume.window_ns = rc->window_ns;
+    }
+    if (finish_alerts(rc) != 0) {
         goto usage;
     }
     rc->data_dir_json = json_escape(rc->data_dir);

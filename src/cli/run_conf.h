@@ -51,7 +51,11 @@ struct lw_run_conf {
 
 /*
  * Fills @rc from defaults, the --config file and the flags. Returns 0 to run, 1 when --help was
- * printed, 2 on a usage or configuration error (already reported on stderr).
+ * printed, 2 on a usage or configuration error (already reported on stderr); on 1 and 2 @rc has
+ * been finalized already. On 0 the caller owns @rc and frees it with lw_run_conf_fini(); then
+ * rc->alerts has at least one sink (stdout when none was configured), rc->alerts.data_dir
+ * borrows rc->data_dir, and rc->detect.volume.window_ns is the pipeline window unless
+ * detect.volume.window was set. Not thread-safe (getopt, libcyaml's error hook).
  */
 int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc);
 void lw_run_conf_fini(struct lw_run_conf *rc);
