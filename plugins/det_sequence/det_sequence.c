@@ -1,7 +1,10 @@
 /*
  * Session sequence detector: a next-event model of sessions (src/detect/seq_model.h), learned
- * online from every session that ends (timeout or terminal template), and loaded from
- * `logwarden train`. After its
+ * online from the sessions that end normally (timeout or terminal template), and loaded from
+ * `logwarden train`. Reported sessions go to a second, quarantine model instead: a path they show
+ * is reported again until it has come RECUR times, then it counts as normal — so a new behaviour
+ * (a deploy, a new client) stops alerting by itself, while one odd session does not teach the
+ * model that its oddity is normal. After its
  * warm-up it judges every event as it arrives (an unexpected event is reported within the
  * batch that carries it) and every session's end: a session that stops where no normal session
  * stopped (on its timeout) is unfinished. Each finding names the session's events and the
@@ -18,9 +21,11 @@
 #include "lw/lw_mem.h"
 
 #define SHOW_EVENTS 20   /* events of the session shown in an explanation (the latest) */
+#define RECUR 5          /* a reported path seen this often in reported sessions is normal */
 
 struct det_sequence {
     struct lw_seq_model *m;
+    struct lw_seq_model *q;    /* quarantine: the paths of reported sessions */
     uint64_t warmup;
     uint64_t learned_skipped;  /* sessions not learned: evicted or cut short */
 };
@@ -39,11 +44,16 @@ static void *seq_init(const struct lw_detect_conf *c, char *err, size_t err_len)
         return NULL;
     }
     d->m = lw_seq_model_create(c->sequence.history, c->sequence.top, c->sequence.max_contexts);
-    if (d->m == NULL) {
+    d->q = lw_seq_model_create(c->sequence.history, c->sequence.top,
+                               c->sequence.max_contexts / 10);
+    if (d->m == NULL || d->q == NULL) {
+        lw_seq_model_destroy(d->m);
+        lw_seq_model_destroy(d->q);
         lw_free(d);
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    lw_seq_model_set_min_count(d->q, RECUR);
     d->warmup = c->sequence.warmup_sessions;
     return d;
 }
@@ -53,6 +63,7 @@ static void seq_exit(void *ctx)
     struct det_sequence *d = ctx;
 
     lw_seq_model_destroy(d->m);
+    lw_seq_model_destroy(d->q);
     lw_free(d);
 }
 
@@ -164,7 +175,8 @@ static void seq_session_event(void *ctx, const struct lw_session *s,
         return;
     }
     i = s->n_events - 1;
-    if (!lw_seq_model_check(d->m, s->events, s->n_events, i, &v) && v.score >= out->threshold) {
+    if (!lw_seq_model_check(d->m, s->events, s->n_events, i, &v) && v.score >= out->threshold &&
+        !lw_seq_model_check(d->q, s->events, s->n_events, i, NULL)) {
         *s->flags |= s->flag_bit; /* one report per session */
         report(d, s, i, &v, ev->ts_ns, ev->arrival_ns, out);
     }
@@ -182,31 +194,64 @@ static void seq_session_end(void *ctx, const struct lw_session *s, const struct 
     }
     if (ready(d) && !(*s->flags & s->flag_bit)) {
         if (!lw_seq_model_check(d->m, s->events, s->n_events, s->n_events, &v) &&
-            v.score >= out->threshold) {
+            v.score >= out->threshold &&
+            !lw_seq_model_check(d->q, s->events, s->n_events, s->n_events, NULL)) {
             *s->flags |= s->flag_bit;
             report(d, s, s->n_events, &v, s->last_ns, 0, out);
         }
     }
-    /*
-     * Every finished session teaches the model, reported ones too: a rare path stays
-     * surprising (its count is small against its history's), and one that keeps coming becomes
-     * normal after a few occurrences in a thousand instead of alerting for ever.
-     */
-    (void)lw_seq_model_learn(d->m, s->events, s->n_events, true);
+    /* Reported sessions teach the quarantine model only (see the top of the file). */
+    (void)lw_seq_model_learn((*s->flags & s->flag_bit) ? d->q : d->m, s->events, s->n_events,
+                             true);
 }
 
+/* Two sections: the model, then the quarantine model, each as a length and its bytes. */
 static int seq_save(void *ctx, struct lw_wbuf *b)
 {
     struct det_sequence *d = ctx;
+    struct lw_wbuf a = {0}, c = {0};
+    int rc = lw_seq_model_save(d->m, &a);
 
-    return lw_seq_model_save(d->m, b);
+    if (rc == LW_OK) {
+        rc = lw_seq_model_save(d->q, &c);
+    }
+    if (rc == LW_OK) {
+        lw_wbuf_str(b, (const char *)a.p, a.len);
+        lw_wbuf_str(b, (const char *)c.p, c.len);
+        rc = b->err;
+    }
+    lw_wbuf_free(&a);
+    lw_wbuf_free(&c);
+    return rc;
 }
 
 static int seq_load(void *ctx, const void *p, size_t n, char *err, size_t err_len)
 {
     struct det_sequence *d = ctx;
-    int rc = lw_seq_model_load(d->m, p, n);
+    struct lw_rbuf r = {.p = p, .len = n};
+    const char *a, *c;
+    size_t an = lw_rbuf_str(&r, &a);
+    size_t cn = lw_rbuf_str(&r, &c);
+    struct lw_seq_model *nq;
+    int rc;
 
+    if (r.err != 0 || r.off != r.len) {
+        snprintf(err, err_len, "sequence model: truncated or corrupt");
+        return LW_ECORRUPT;
+    }
+    /* Both or neither: the quarantine is loaded into a spare first. */
+    nq = lw_seq_model_create(1, 16, 1024);
+    if (nq == NULL) {
+        return LW_ENOMEM;
+    }
+    rc = lw_seq_model_load(nq, c, cn);
+    if (rc == LW_OK) {
+        rc = lw_seq_model_load(d->m, a, an);
+    }
+    if (rc == LW_OK) {
+        rc = lw_seq_model_load(d->q, c, cn);
+    }
+    lw_seq_model_destroy(nq);
     if (rc < 0) {
         snprintf(err, err_len, "sequence model: %s", lw_strerror(rc));
     }

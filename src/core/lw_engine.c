@@ -80,6 +80,8 @@ struct line_det {
     uint32_t msg_off;
     uint32_t msg_len;
     uint32_t p_start;
+    uint32_t host_off;       /* the header's host field, when it is a span of the line */
+    uint16_t host_len;
     uint16_t p_n;
     uint8_t new_tpl;
 };
@@ -479,6 +481,13 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
             d->msg_off = inside ? (uint32_t)(res.msg.p - line) : 0;
             d->msg_len = inside ? (uint32_t)res.msg.len : b->len[i];
             d->new_tpl = mt.is_new ? 1 : 0;
+            d->host_off = 0;
+            d->host_len = 0;
+            if (res.matched && res.host.len > 0 && res.host.len < 256 && res.host.p >= line &&
+                res.host.p + res.host.len <= line + b->len[i]) {
+                d->host_off = (uint32_t)(res.host.p - line);
+                d->host_len = (uint16_t)res.host.len;
+            }
             d->p_start = (uint32_t)b->n_params;
             d->p_n = 0;
             if (inside && e->want_params && mt.template_id != 0 && mt.n_params > 0) {
@@ -955,14 +964,22 @@ static void detect_tick(struct lw_engine *e)
     pthread_mutex_unlock(&e->hist_mu);
 }
 
-/* Hands a counted batch's lines to the detectors, in ingest order. */
+/*
+ * Hands a counted batch's lines to the detectors, in ingest order. A line's source, for the
+ * detectors, is the host its header names; without one, the sender for network inputs (syslog,
+ * HTTP), and none for files and stdin: a file's path says nothing about where its lines come
+ * from, and would differ between `train --from app.log.1` and `run --tail app.log`.
+ */
 static void detect_batch(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
+    bool network;
+    char host[256];
 
     if (e->stage == NULL) {
         return;
     }
+    network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
             const struct line_det *d = &b->det[i];
@@ -974,7 +991,14 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             ev.template_id = b->tid[i];
             ev.new_template = d->new_tpl != 0;
             ev.level = b->level[i];
-            ev.source = b->source;
+            if (d->host_len > 0) {
+                memcpy(host, b->bytes + b->off[i] + d->host_off, d->host_len);
+                host[d->host_len] = '\0';
+                ev.source = host;
+            }
+            else {
+                ev.source = network ? b->source : "";
+            }
             ev.msg = b->bytes + b->off[i] + d->msg_off;
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;

@@ -29,6 +29,7 @@ struct ctx {
 struct lw_seq_model {
     size_t history;
     size_t top;
+    uint64_t min_count;        /* a candidate must have been seen this often (default 1) */
     size_t max_contexts;
     struct ctx *tab;
     size_t cap;                /* power of two */
@@ -192,6 +193,7 @@ struct lw_seq_model *lw_seq_model_create(size_t history, size_t top, size_t max_
     m->history = history == 0 ? 3 : history > LW_SEQ_MAX_HISTORY ? LW_SEQ_MAX_HISTORY : history;
     m->top = top == 0 ? 9 : top > LW_SEQ_MAX_CAND ? LW_SEQ_MAX_CAND : top;
     m->max_contexts = max_contexts < 1024 ? 1024 : max_contexts;
+    m->min_count = 1;
     return m;
 }
 
@@ -274,7 +276,7 @@ static bool judge(const struct lw_seq_model *m, const uint32_t *hist, size_t hn,
         for (i = 0; i < c->n_succ; i++) {
             if (c->succ[i].ev == e) {
                 ce = c->succ[i].count;
-                if (i < m->top) {
+                if (i < m->top && ce >= m->min_count) {
                     expected = true;
                 }
                 break;
@@ -415,6 +417,11 @@ bool lw_seq_model_check(const struct lw_seq_model *m, const uint32_t *ev, size_t
     return ok;
 }
 
+void lw_seq_model_set_min_count(struct lw_seq_model *m, uint64_t min_count)
+{
+    m->min_count = min_count > 0 ? min_count : 1;
+}
+
 uint64_t lw_seq_model_sessions(const struct lw_seq_model *m)
 {
     return m->sessions;
@@ -474,6 +481,7 @@ int lw_seq_model_load(struct lw_seq_model *m, const void *p, size_t n)
     memset(&t, 0, sizeof(t));
     t.history = lw_rbuf_u32(&r);
     t.top = m->top;
+    t.min_count = m->min_count;
     t.max_contexts = m->max_contexts;
     t.sessions = lw_rbuf_u64(&r);
     t.evicted = lw_rbuf_u64(&r);

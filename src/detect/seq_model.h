@@ -39,6 +39,8 @@ struct lw_seq_verdict {
 };
 
 struct lw_seq_model *lw_seq_model_create(size_t history, size_t top, size_t max_contexts);
+/* A candidate must have followed its history at least @min_count times (default 1). */
+void lw_seq_model_set_min_count(struct lw_seq_model *m, uint64_t min_count);
 void lw_seq_model_destroy(struct lw_seq_model *m);
 
 /*
