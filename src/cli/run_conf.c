@@ -243,6 +243,7 @@ struct y_params {
 struct y_detect {
     char *enabled;
     char *threshold;
+    char *lateness;
     struct y_new_template *new_template;
     struct y_volume *volume;
     struct y_level *level;
@@ -422,6 +423,7 @@ static const cyaml_schema_field_t params_fields[] = {
 static const cyaml_schema_field_t detect_fields[] = {
     BOOLP("enabled", struct y_detect, enabled),
     STR("threshold", struct y_detect, threshold),
+    STR("lateness", struct y_detect, lateness),
     CYAML_FIELD_MAPPING_PTR("new_template", OPT, struct y_detect, new_template,
                             new_template_fields),
     CYAML_FIELD_MAPPING_PTR("volume", OPT, struct y_detect, volume, volume_fields),
@@ -744,6 +746,7 @@ static int load_detect(const char *path, const struct y_detect *y, struct lw_run
 
     TRY(set_bool(path, "detect.enabled", y->enabled, &rc->detect_enabled));
     TRY(set_prob(path, "detect.threshold", y->threshold, &d->threshold));
+    TRY(set_duration0(path, "detect.lateness", y->lateness, &d->lateness_ns));
     if (y->new_template != NULL) {
         const struct y_new_template *t = y->new_template;
 
