@@ -63,6 +63,12 @@ struct lw_det_out {
     double threshold;              /* report only scores >= this (detect.threshold) */
     /* The text of template @id (borrowed until the next call), or NULL when unknown. */
     const char *(*template_text)(void *opaque, uint32_t id);
+    /*
+     * The live template behind @id: @id, the template it was merged into, or 0 when evicted;
+     * @id itself when the stage has no miner to ask. A detector keyed by template ids drops (or
+     * merges) state whose id no longer resolves to itself: its lines now count elsewhere.
+     */
+    uint32_t (*template_resolve)(void *opaque, uint32_t id);
 };
 
 /* A session as the stage tracks it (borrowed for the call). */
@@ -211,6 +217,10 @@ struct lw_detect_stage;
 
 /* Looks up the text of template @id into @buf; returns its length or -1 (lw_miner_template). */
 typedef long (*lw_template_lookup)(void *opaque, uint32_t id, char *buf, size_t cap);
+/* The live template behind @id (lw_miner_resolve). */
+typedef uint32_t (*lw_template_resolver)(void *opaque, uint32_t id);
+/* Sets how the stage resolves merged template ids for its detectors (default: ids are live). */
+void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn);
 
 /*
  * Creates every enabled detector. @emit receives each finding that reaches the threshold;

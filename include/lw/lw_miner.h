@@ -75,6 +75,11 @@ const char *lw_miner_scratch_text(const struct lw_miner_scratch *s, size_t *len)
  * Returns its length, or a negative LW_ENOENT when @id does not exist (evicted or never made).
  */
 long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap);
+/*
+ * The live template behind @id: @id itself, the template a merged one became (its alias), or 0
+ * when it was evicted or never existed. Thread-safe (a read lock).
+ */
+uint32_t lw_miner_resolve(struct lw_miner *m, uint32_t id);
 
 struct lw_template_info {
     uint32_t id;

@@ -104,6 +104,7 @@ struct vol_ctx {
     uint64_t ring_total[VOL_RING];
     uint64_t anomalies;
     uint64_t late;                     /* lines for windows already closed */
+    uint64_t merged;                   /* series dropped: their template merged or evicted */
 };
 
 static size_t ring_idx(int64_t w)
@@ -466,6 +467,24 @@ static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *
     bool any = c->ring_win[i] == w && c->ring_total[i] > 0;
     struct lw__det_entry *e;
 
+    if (any && out->template_resolve != NULL) {
+        /*
+         * A series whose template was merged into another (the miner's siblings) or evicted
+         * gets no more lines: its lines count under the live template now. It goes, without a
+         * word, rather than report a silence that is only a renaming.
+         */
+        struct lw__det_entry *older;
+
+        for (e = c->map.newest; e != NULL; e = older) {
+            struct vol_series *s = e->val;
+
+            older = e->older;
+            if (out->template_resolve(out->opaque, s->template_id) != s->template_id) {
+                lw__det_map_remove(&c->map, e);
+                c->merged++;
+            }
+        }
+    }
     if (any) {
         /* Score every series first: per-source findings borrow the template's samples. */
         for (e = c->map.newest; e != NULL; e = e->older) {
@@ -849,7 +868,7 @@ static void vol_stats(void *ctx, struct lw_det_stats *out)
     memset(out, 0, sizeof(*out));
     out->anomalies = c->anomalies;
     out->state_items = c->map.n;
-    out->evicted = c->map.evicted;
+    out->evicted = c->map.evicted + c->merged;
     /* Warming up until the newest series has its warm-up windows (cheap: the head only). */
     e = c->map.newest;
     if (e != NULL && ((struct vol_series *)e->val)->base.n < c->warmup_windows) {

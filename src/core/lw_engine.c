@@ -863,6 +863,13 @@ static long tpl_lookup(void *opaque, uint32_t id, char *buf, size_t cap)
     return lw_miner_template(e->miner, id, buf, cap);
 }
 
+static uint32_t tpl_resolve(void *opaque, uint32_t id)
+{
+    struct lw_engine *e = opaque;
+
+    return lw_miner_resolve(e->miner, id);
+}
+
 static size_t str_size(const char *s)
 {
     return s != NULL ? strlen(s) + 1 : 0;
@@ -1478,6 +1485,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         e->alerter = conf->alerter;
         e->want_params = conf->detect->params.enabled;
         lw_detect_stage_learn_only(e->stage, conf->learn_only);
+        lw_detect_stage_set_resolver(e->stage, tpl_resolve);
         rc = lw_store_load_models(e->store, &blob, &blob_len);
         if (rc == LW_OK && blob != NULL) {
             char lerr[256] = "";

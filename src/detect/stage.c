@@ -62,6 +62,7 @@ struct lw_detect_stage {
     bool learn_only;
     void (*emit)(void *opaque, const struct lw_anomaly *a);
     lw_template_lookup lookup;
+    lw_template_resolver resolver;
     void *opaque;
     struct lw_det_out out;
     /* Sessions. */
@@ -214,6 +215,18 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
 static const char *out_template_text(void *opaque, uint32_t id)
 {
     return text_get(opaque, id, false);
+}
+
+static uint32_t out_template_resolve(void *opaque, uint32_t id)
+{
+    struct lw_detect_stage *st = opaque;
+
+    return st->resolver != NULL ? st->resolver(st->opaque, id) : id;
+}
+
+void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn)
+{
+    st->resolver = fn;
 }
 
 /* ---- sessions ---- */
@@ -530,6 +543,7 @@ struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf
     st->out.opaque = st;
     st->out.threshold = conf->threshold;
     st->out.template_text = out_template_text;
+    st->out.template_resolve = out_template_resolve;
     for (i = 0; lw_detector_plugins[i] != NULL; i++) {
         const struct lw_detector_plugin *p = lw_detector_plugins[i];
         struct det *d;

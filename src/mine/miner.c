@@ -1456,6 +1456,18 @@ int lw_miner_add(struct lw_miner *m, struct lw_miner_scratch *s, const char *msg
 
 /* ---- queries ---- */
 
+uint32_t lw_miner_resolve(struct lw_miner *m, uint32_t id)
+{
+    struct tpl *t;
+    uint32_t r;
+
+    pthread_rwlock_rdlock(&m->lock);
+    t = id_lookup(m, id);
+    r = t != NULL ? t->id : 0;
+    pthread_rwlock_unlock(&m->lock);
+    return r;
+}
+
 long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap)
 {
     struct tpl *t;
