@@ -61,6 +61,9 @@ struct lvl_ctx {
     uint64_t min_count;
     struct lw__det_map map;            /* source -> struct lvl_series */
     bool started;
+    int64_t first_win;                 /* the window of the first line since start or load:
+                                        * it is partial (the run began inside it), so it is
+                                        * neither judged nor learned */
     int64_t closed;                    /* first window not closed yet */
     int64_t ring_win[LVL_RING];
     uint64_t ring_total[LVL_RING];
@@ -233,7 +236,8 @@ static void evaluate(struct lvl_ctx *c, struct lvl_series *s, const struct lvl_s
 static void close_window(struct lvl_ctx *c, int64_t w, const struct lw_det_out *out)
 {
     size_t i = ring_idx(w);
-    bool any = c->ring_win[i] == w && c->ring_total[i] > 0;
+    /* The first window of a run holds only the lines after the start: not a fair count. */
+    bool any = c->ring_win[i] == w && c->ring_total[i] > 0 && w != c->first_win;
     struct lw__det_entry *e;
     struct lvl_slot empty;
 
@@ -288,6 +292,7 @@ static void lvl_observe(void *ctx, const struct lw_det_event *ev, const struct l
     if (!c->started) {
         c->started = true;
         c->closed = w;
+        c->first_win = w;
     }
     if (w < c->closed) {
         c->late++;

@@ -103,6 +103,8 @@ struct params_ctx {
     size_t max_values;
     struct lw__det_map map;            /* (template id, pos) -> struct place */
     uint64_t anomalies;
+    uint64_t ticks;
+    uint64_t merged;                   /* places folded into their template's live sibling */
 };
 
 static void place_free_vals(struct place *pl)
@@ -783,10 +785,96 @@ static void params_observe(void *ctx, const struct lw_det_event *ev, const struc
     }
 }
 
+/* Folds what place @src learned into @dst (the same place of the template it merged into). */
+static void place_merge(struct params_ctx *c, struct place *dst, const struct place *src)
+{
+    uint32_t i;
+
+    dst->n += src->n;
+    dst->n_num += src->n_num;
+    dst->n_nonpos += src->n_nonpos;
+    for (i = 0; i < N_DIM; i++) {
+        dst->n_dim[i] += src->n_dim[i];
+    }
+    for (i = 0; i < src->n_ext; i++) {
+        learn_extremes(dst, src->ext_lo[i]);
+        learn_extremes(dst, src->ext_hi[i]);
+    }
+    if (src->high_card && !dst->high_card) {
+        place_free_vals(dst);
+        dst->high_card = true;
+    }
+    for (i = 0; !dst->high_card && i < src->n_vals; i++) {
+        struct pv *v = find_value(dst, src->vals[i].hash);
+
+        if (v != NULL) {
+            v->count += src->vals[i].count;
+            continue;
+        }
+        if (dst->n_vals >= c->max_values) {
+            place_free_vals(dst);
+            dst->high_card = true;
+            break;
+        }
+        if (dst->vals == NULL) {
+            dst->vals = lw_calloc(c->max_values > 0 ? c->max_values : 1, sizeof(*dst->vals));
+            if (dst->vals == NULL) {
+                break;
+            }
+        }
+        dst->vals[dst->n_vals].text = lw_strdup(src->vals[i].text);
+        if (dst->vals[dst->n_vals].text == NULL) {
+            break;
+        }
+        dst->vals[dst->n_vals].hash = src->vals[i].hash;
+        dst->vals[dst->n_vals].count = src->vals[i].count;
+        dst->n_vals++;
+    }
+}
+
+/*
+ * Values are judged on their line; the tick only tidies: now and then, the places of templates
+ * the miner merged into a sibling (whose lines now come under the sibling's id) are folded into
+ * the sibling's places, so that the values they taught are not "new" there. Places of evicted
+ * templates age out of the LRU by themselves.
+ */
 static void params_tick(void *ctx, int64_t watermark_ns, int64_t now_ns,
                         const struct lw_det_out *out)
 {
-    /* Nothing is windowed: values are judged on their line. */
+    struct params_ctx *c = ctx;
+    struct lw__det_entry *e;
+    uint32_t todo[32][4];
+    size_t n = 0, k;
+
+    (void)watermark_ns;
+    (void)now_ns;
+    if (out->template_resolve == NULL || c->ticks++ % 64 != 0) {
+        return;
+    }
+    for (e = c->map.newest; e != NULL && n < 32; e = e->older) {
+        const struct place *pl = e->val;
+        uint32_t to = out->template_resolve(out->opaque, pl->template_id);
+
+        if (to != 0 && to != pl->template_id) {
+            todo[n][0] = pl->template_id;
+            todo[n][1] = pl->arity;
+            todo[n][2] = pl->pos;
+            todo[n][3] = to;
+            n++;
+        }
+    }
+    for (k = 0; k < n; k++) {
+        /* The destination first: making it may evict, and the source is looked up after. */
+        struct place *dst = place_get(c, todo[k][3], todo[k][1], todo[k][2]);
+        struct lw__det_entry *se = lw__det_map_get(&c->map, todo[k], sizeof(todo[k][0]) * 3,
+                                                   false);
+
+        if (dst != NULL && se != NULL && se->val != dst) {
+            place_merge(c, dst, se->val);
+            lw__det_map_remove(&c->map, se);
+            c->merged++;
+        }
+    }
 }
 
 /* ---- save / load ---- */

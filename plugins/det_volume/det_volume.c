@@ -99,6 +99,9 @@ struct vol_ctx {
     uint64_t min_count;
     struct lw__det_map map;            /* key: template id (+ source) -> struct vol_series */
     bool started;
+    int64_t first_win;                 /* the window of the first line since start or load:
+                                        * it is partial (the run began inside it), so it is
+                                        * neither judged nor learned */
     int64_t closed;                    /* first window not closed yet */
     int64_t ring_win[VOL_RING];        /* total lines of all series per open window */
     uint64_t ring_total[VOL_RING];
@@ -461,28 +464,66 @@ static void learn(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t c
     lw__det_base_update(&s->base, (double)count);
 }
 
+static struct vol_series *series_get(struct vol_ctx *c, uint32_t template_id, const char *source,
+                                     int64_t w);
+
 static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *out)
 {
     size_t i = ring_idx(w);
-    bool any = c->ring_win[i] == w && c->ring_total[i] > 0;
+    /* The first window of a run holds only the lines after the start: not a fair count. */
+    bool any = c->ring_win[i] == w && c->ring_total[i] > 0 && w != c->first_win;
     struct lw__det_entry *e;
 
     if (any && out->template_resolve != NULL) {
         /*
-         * A series whose template was merged into another (the miner's siblings) or evicted
-         * gets no more lines: its lines count under the live template now. It goes, without a
-         * word, rather than report a silence that is only a renaming.
+         * A series whose template was merged into another (the miner's siblings) gets no more
+         * lines: they count under the live template now. It goes, without a word, rather than
+         * report a silence that is only a renaming, and its baseline joins the live template's
+         * (the live series now counts both). A series of an evicted template just goes.
          */
+        struct {
+            uint32_t to;
+            char *source;
+            struct lw__det_base base;
+        } mv[64];
+        size_t n_mv = 0, k;
         struct lw__det_entry *older;
 
         for (e = c->map.newest; e != NULL; e = older) {
             struct vol_series *s = e->val;
+            uint32_t to;
 
             older = e->older;
-            if (out->template_resolve(out->opaque, s->template_id) != s->template_id) {
-                lw__det_map_remove(&c->map, e);
-                c->merged++;
+            to = out->template_resolve(out->opaque, s->template_id);
+            if (to == s->template_id) {
+                continue;
             }
+            if (to != 0 && n_mv < 64) {
+                mv[n_mv].to = to;
+                mv[n_mv].source = s->source != NULL ? lw_strdup(s->source) : NULL;
+                mv[n_mv].base = s->base;
+                if (s->source == NULL || mv[n_mv].source != NULL) {
+                    n_mv++;
+                }
+            }
+            else if (to != 0) {
+                continue; /* the rest next window */
+            }
+            lw__det_map_remove(&c->map, e);
+            c->merged++;
+        }
+        /* After the walk: series_get() may evict, which must not happen under the walk. */
+        for (k = 0; k < n_mv; k++) {
+            struct vol_series *t = series_get(c, mv[k].to, mv[k].source, w);
+
+            if (t != NULL) {
+                t->base.mean += mv[k].base.mean;
+                t->base.var += mv[k].base.var;
+                if (t->base.n < mv[k].base.n) {
+                    t->base.n = mv[k].base.n;
+                }
+            }
+            lw_free(mv[k].source);
         }
     }
     if (any) {
@@ -579,6 +620,7 @@ static void vol_observe(void *ctx, const struct lw_det_event *ev, const struct l
     if (!c->started) {
         c->started = true;
         c->closed = w;
+        c->first_win = w;
     }
     if (w < c->closed) {
         c->late++;
