@@ -13,7 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", lw_cmd_run, "run the daemon: ingest files, syslog, HTTP, stdin into the store"},
+    {"run", lw_cmd_run, "run the daemon: ingest files, syslog, HTTP, stdin; detect; alert; store"},
     {"status", lw_cmd_status, "show what a data directory holds and whether a daemon runs"},
     {"parse", lw_cmd_parse, "parse logs into structured events and mine their templates"},
     {"train", lw_cmd_train, "build every detector model from history files and save it"},
