@@ -237,7 +237,10 @@ void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on);
 /* One line; ev->tpl may be NULL (the stage fills it from its cache). */
 void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_event *ev);
 void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int64_t now_ns);
-/* Ends every open session with @reason ("shutdown": the sessions are kept for the next run). */
+/*
+ * Ends every open session with @reason ("timeout" judges and learns them, as `train` does at the
+ * end of its history; "shutdown" does neither). Open sessions are not saved across restarts.
+ */
 void lw_detect_stage_end_sessions(struct lw_detect_stage *st, const char *reason);
 /* Every detector's model, one section each. */
 int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b);

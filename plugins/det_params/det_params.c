@@ -796,9 +796,21 @@ static void place_merge(struct params_ctx *c, struct place *dst, const struct pl
     for (i = 0; i < N_DIM; i++) {
         dst->n_dim[i] += src->n_dim[i];
     }
-    for (i = 0; i < src->n_ext; i++) {
-        learn_extremes(dst, src->ext_lo[i]);
-        learn_extremes(dst, src->ext_hi[i]);
+    /*
+     * The source's values enter the destination's extremes once each: all of them while it has
+     * at most PARAM_EXT (its lists hold every value), else its extremes from both ends. That
+     * keeps n_ext == min(n_num, PARAM_EXT), which the loader checks.
+     */
+    if (src->n_num <= PARAM_EXT) {
+        for (i = 0; i < src->n_ext; i++) {
+            learn_extremes(dst, src->ext_lo[i]);
+        }
+    }
+    else {
+        for (i = 0; i < src->n_ext; i++) {
+            learn_extremes(dst, src->ext_lo[i]);
+            learn_extremes(dst, src->ext_hi[i]);
+        }
     }
     if (src->high_card && !dst->high_card) {
         place_free_vals(dst);

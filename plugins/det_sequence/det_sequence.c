@@ -2,9 +2,10 @@
  * Session sequence detector: a next-event model of sessions (src/detect/seq_model.h), learned
  * online from the sessions that end normally (timeout or terminal template), and loaded from
  * `logwarden train`. Reported sessions go to a second, quarantine model instead: a path they show
- * is reported again until it has come RECUR times, then it counts as normal — so a new behaviour
- * (a deploy, a new client) stops alerting by itself, while one odd session does not teach the
- * model that its oddity is normal. After its
+ * is reported again until it has come RECUR times and in at least a share 1 - threshold of the
+ * sessions — then it counts as normal. A new behaviour (a deploy, a new client) thus stops
+ * alerting by itself, while a rare failure that keeps recurring rarely stays reported, and one
+ * odd session does not teach the model that its oddity is normal. After its
  * warm-up it judges every event as it arrives (an unexpected event is reported within the
  * batch that carries it) and every session's end: a session that stops where no normal session
  * stopped (on its timeout) is unfinished. Each finding names the session's events and the
@@ -21,12 +22,13 @@
 #include "lw/lw_mem.h"
 
 #define SHOW_EVENTS 20   /* events of the session shown in an explanation (the latest) */
-#define RECUR 5          /* a reported path seen this often in reported sessions is normal */
+#define RECUR 5          /* a reported path seen this often in reported sessions ... */
 
 struct det_sequence {
     struct lw_seq_model *m;
     struct lw_seq_model *q;    /* quarantine: the paths of reported sessions */
     uint64_t warmup;
+    double rate;               /* 1 - threshold: the share of sessions that makes a path normal */
     uint64_t learned_skipped;  /* sessions not learned: evicted or cut short */
 };
 
@@ -54,6 +56,7 @@ static void *seq_init(const struct lw_detect_conf *c, char *err, size_t err_len)
         return NULL;
     }
     lw_seq_model_set_min_count(d->q, RECUR);
+    d->rate = 1.0 - c->threshold;
     d->warmup = c->sequence.warmup_sessions;
     return d;
 }
@@ -65,6 +68,11 @@ static void seq_exit(void *ctx)
     lw_seq_model_destroy(d->m);
     lw_seq_model_destroy(d->q);
     lw_free(d);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? lw_strdup(s) : NULL;
 }
 
 static json_t *event_json(const struct lw_det_out *out, uint32_t id)
@@ -93,8 +101,10 @@ static void report(struct det_sequence *d, const struct lw_session *s, size_t i,
     char summary[512];
     char *ex_text = NULL, *samples_text = NULL;
     struct lw_anomaly a;
-    const char *t = at_end ? NULL : out->template_text ? out->template_text(out->opaque, got)
-                                                       : NULL;
+    /* A copy: the texts of the candidates are asked for below. */
+    char *t = at_end || out->template_text == NULL
+                  ? NULL
+                  : dup_or_null(out->template_text(out->opaque, got));
 
     (void)d;
     for (k = from; k < i; k++) {
@@ -157,6 +167,7 @@ static void report(struct det_sequence *d, const struct lw_session *s, size_t i,
     out->emit(out->opaque, &a);
     free(ex_text);
     free(samples_text);
+    lw_free(t);
 }
 
 static bool ready(const struct det_sequence *d)
@@ -199,6 +210,12 @@ static void seq_session_end(void *ctx, const struct lw_session *s, const struct 
             *s->flags |= s->flag_bit;
             report(d, s, s->n_events, &v, s->last_ns, 0, out);
         }
+    }
+    /* A path is normal in the quarantine from RECUR times and a share `rate` of the sessions. */
+    {
+        double need = d->rate * (double)lw_seq_model_sessions(d->m);
+
+        lw_seq_model_set_min_count(d->q, need > RECUR ? (uint64_t)need : RECUR);
     }
     /* Reported sessions teach the quarantine model only (see the top of the file). */
     (void)lw_seq_model_learn((*s->flags & s->flag_bit) ? d->q : d->m, s->events, s->n_events,

@@ -481,12 +481,14 @@ static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *
          * report a silence that is only a renaming, and its baseline joins the live template's
          * (the live series now counts both). A series of an evicted template just goes.
          */
-        struct {
+        struct merge_mv {
             uint32_t to;
             char *source;
             struct lw__det_base base;
-        } mv[64];
-        size_t n_mv = 0, k;
+            int64_t win[VOL_RING];
+            uint64_t count[VOL_RING];
+        } *mv = NULL;
+        size_t n_mv = 0, cap_mv = 0, k, j;
         struct lw__det_entry *older;
 
         for (e = c->map.newest; e != NULL; e = older) {
@@ -498,21 +500,37 @@ static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *
             if (to == s->template_id) {
                 continue;
             }
-            if (to != 0 && n_mv < 64) {
+            if (to != 0) {
+                if (n_mv == cap_mv) {
+                    size_t nc = cap_mv ? cap_mv * 2 : 16;
+                    struct merge_mv *nm = lw_realloc(mv, nc * sizeof(*nm));
+
+                    if (nm == NULL) {
+                        continue; /* kept for the next window: it is skipped when judged */
+                    }
+                    mv = nm;
+                    cap_mv = nc;
+                }
                 mv[n_mv].to = to;
                 mv[n_mv].source = s->source != NULL ? lw_strdup(s->source) : NULL;
-                mv[n_mv].base = s->base;
-                if (s->source == NULL || mv[n_mv].source != NULL) {
-                    n_mv++;
+                if (s->source != NULL && mv[n_mv].source == NULL) {
+                    continue;
                 }
-            }
-            else if (to != 0) {
-                continue; /* the rest next window */
+                mv[n_mv].base = s->base;
+                for (j = 0; j < VOL_RING; j++) {
+                    mv[n_mv].win[j] = s->ring[j].win;
+                    mv[n_mv].count[j] = s->ring[j].count;
+                }
+                n_mv++;
             }
             lw__det_map_remove(&c->map, e);
             c->merged++;
         }
-        /* After the walk: series_get() may evict, which must not happen under the walk. */
+        /*
+         * After the walk (series_get() may evict, which must not happen under the walk): the
+         * baseline joins the live series' baseline, and the lines already counted in open
+         * windows join its counts, so the window of the merge is judged on all its lines.
+         */
         for (k = 0; k < n_mv; k++) {
             struct vol_series *t = series_get(c, mv[k].to, mv[k].source, w);
 
@@ -522,9 +540,26 @@ static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *
                 if (t->base.n < mv[k].base.n) {
                     t->base.n = mv[k].base.n;
                 }
+                for (j = 0; j < VOL_RING; j++) {
+                    if (mv[k].win[j] == INT64_MIN || mv[k].count[j] == 0) {
+                        continue;
+                    }
+                    if (t->ring[j].win != mv[k].win[j]) {
+                        if (t->ring[j].win > mv[k].win[j] && t->ring[j].win != INT64_MIN) {
+                            continue; /* the live series has moved on: an older window */
+                        }
+                        slot_clear(&t->ring[j]);
+                        t->ring[j].win = mv[k].win[j];
+                    }
+                    t->ring[j].count += mv[k].count[j];
+                }
+                if (t->first_win > w) {
+                    t->first_win = w;
+                }
             }
             lw_free(mv[k].source);
         }
+        lw_free(mv);
     }
     if (any) {
         /* Score every series first: per-source findings borrow the template's samples. */

@@ -183,6 +183,7 @@ struct lw_engine {
     struct lw_alerter *alerter;
     bool want_params;
     int64_t last_tick_ns;
+    int64_t det_max_ns;          /* newest event time the detectors saw (clamped to arrival) */
     struct pend_anom *pend;
     size_t n_pend;
     size_t cap_pend;
@@ -190,6 +191,12 @@ struct lw_engine {
         uint64_t seq;
         int64_t row;
     } alert_rows[ALERT_MAP];
+    struct {
+        uint64_t seq;
+        int64_t sent_ns;
+        bool sent;
+    } results[ALERT_MAP];          /* polled delivery results, applied until a commit holds */
+    size_t n_results;
     struct lw_detect_stats det_stats;
     atomic_uint_fast64_t anomalies;
     atomic_uint_fast64_t anomalies_unstored;
@@ -464,6 +471,8 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         }
         if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len, res.ts_ns, &mt) < 0) {
             mt.template_id = 0; /* counted under template 0: out of memory in the miner */
+            mt.is_new = 0;
+            mt.n_params = 0;
         }
         if (mt.is_new) {
             atomic_store(&e->new_templates, true);
@@ -955,8 +964,7 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
 
 static int64_t detect_watermark(const struct lw_engine *e)
 {
-    return e->max_event_ns == INT64_MIN ? INT64_MIN
-                                        : e->max_event_ns - e->conf.detect->lateness_ns;
+    return e->det_max_ns == INT64_MIN ? INT64_MIN : e->det_max_ns - e->conf.detect->lateness_ns;
 }
 
 static void detect_tick(struct lw_engine *e)
@@ -982,18 +990,26 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
     size_t i;
     bool network;
     char host[256];
+    int64_t future;
 
     if (e->stage == NULL) {
         return;
     }
     network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
+    /*
+     * Event times ahead of the wall clock (a host logging local time as UTC, a broken clock) are
+     * taken as "now" by the detectors: one such line must not move their watermark hours ahead,
+     * which would close every window and end every session at once. Replayed history is in the
+     * past and unaffected. (The store's windows keep the line's own time.)
+     */
+    future = b->arrival_ns + 1000000000LL;
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
             const struct line_det *d = &b->det[i];
             struct lw_det_event ev;
 
             memset(&ev, 0, sizeof(ev));
-            ev.ts_ns = b->ts[i];
+            ev.ts_ns = b->ts[i] > future ? b->arrival_ns : b->ts[i];
             ev.arrival_ns = b->arrival_ns;
             ev.template_id = b->tid[i];
             ev.new_template = d->new_tpl != 0;
@@ -1010,6 +1026,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;
             ev.params = d->p_n > 0 ? b->params + d->p_start : NULL;
+            if (ev.ts_ns > e->det_max_ns) {
+                e->det_max_ns = ev.ts_ns;
+            }
             lw_detect_stage_observe(e->stage, &ev);
         }
     }
@@ -1026,16 +1045,19 @@ static void pend_clear(struct lw_engine *e)
     e->n_pend = 0;
 }
 
+/* Keeps a delivery result for the next transaction (the oldest go when the buffer is full). */
 static void on_delivery(void *opaque, const struct lw_alert_result *r)
 {
     struct lw_engine *e = opaque;
-    size_t k = (size_t)(r->alert_seq % ALERT_MAP);
 
-    if (e->alert_rows[k].seq != r->alert_seq || e->alert_rows[k].row == 0) {
-        return; /* its row is older than the map remembers */
+    if (e->n_results == ALERT_MAP) {
+        memmove(e->results, e->results + 1, (ALERT_MAP - 1) * sizeof(e->results[0]));
+        e->n_results--;
     }
-    (void)lw_store_set_alert_state(e->store, e->alert_rows[k].row, r->sent ? "sent" : "failed",
-                                   r->sent ? r->sent_ns : 0);
+    e->results[e->n_results].seq = r->alert_seq;
+    e->results[e->n_results].sent = r->sent;
+    e->results[e->n_results].sent_ns = r->sent_ns;
+    e->n_results++;
 }
 
 /* Inside the flush transaction: the pending anomalies, their alerts, delivery results. */
@@ -1068,8 +1090,19 @@ static int store_anomalies(struct lw_engine *e)
             }
         }
     }
-    if (rc == LW_OK && e->alerter != NULL) {
-        lw_alerter_poll(e->alerter, on_delivery, e);
+    /* Applied in every transaction until one commits (pending_clear() empties the list). */
+    for (i = 0; i < e->n_results && rc == LW_OK; i++) {
+        size_t k = (size_t)(e->results[i].seq % ALERT_MAP);
+
+        if (e->alert_rows[k].seq != e->results[i].seq || e->alert_rows[k].row == 0) {
+            continue; /* its row is older than the map remembers */
+        }
+        rc = lw_store_set_alert_state(e->store, e->alert_rows[k].row,
+                                      e->results[i].sent ? "sent" : "failed",
+                                      e->results[i].sent ? e->results[i].sent_ns : 0);
+        if (rc == LW_ENOENT) {
+            rc = LW_OK;
+        }
     }
     return rc;
 }
@@ -1097,6 +1130,7 @@ static void pending_clear(struct lw_engine *e)
     e->tpls.n = 0;
     ck_clear(e);
     pend_clear(e);
+    e->n_results = 0;
     e->pending_lines = 0;
     e->pending_batches = 0;
 }
@@ -1115,7 +1149,10 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     int rc;
     size_t i;
 
-    if (e->pending_batches == 0 && e->n_pend == 0 && !force_miner) {
+    if (e->alerter != NULL) {
+        lw_alerter_poll(e->alerter, on_delivery, e);
+    }
+    if (e->pending_batches == 0 && e->n_pend == 0 && e->n_results == 0 && !force_miner) {
         return LW_OK; /* the new-template flag stays set for the flush that has counts */
     }
     new_tpl = atomic_exchange(&e->new_templates, false);
@@ -1444,6 +1481,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     pthread_cond_init(&e->work_cv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
     e->max_event_ns = INT64_MIN;
+    e->det_max_ns = INT64_MIN;
     e->last_miner_save_ns = mono_ns();
     e->last_prune_ns = now_ns();
     e->sources = lw_calloc(MAX_SOURCES, sizeof(*e->sources));

@@ -29,6 +29,7 @@ struct lw_count_model {
     size_t n_rows;
     uint64_t added;
     uint64_t rng;
+    bool fit_on_load;          /* saved as fitted: a fit of it is under way elsewhere */
     /* Fitted. */
     bool fitted;
     uint64_t fit_rows;
@@ -109,6 +110,17 @@ int lw_count_model_add(struct lw_count_model *m, const uint32_t *ev, size_t n)
     uint16_t row[LW_COUNT_MAX_DIM];
     size_t i, slot;
 
+    /* The reservoir decides first: only a row that is kept may take vocabulary columns. */
+    m->added++;
+    if (m->n_rows < m->max_train) {
+        slot = m->n_rows;
+    }
+    else {
+        slot = next_rand(&m->rng) % m->added; /* reservoir sampling */
+        if (slot >= m->max_train) {
+            return LW_OK;
+        }
+    }
     memset(row, 0, sizeof(row));
     for (i = 0; i < n; i++) {
         int c = col_of(m, ev[i]);
@@ -125,15 +137,8 @@ int lw_count_model_add(struct lw_count_model *m, const uint32_t *ev, size_t n)
             row[c]++;
         }
     }
-    m->added++;
-    if (m->n_rows < m->max_train) {
-        slot = m->n_rows++;
-    }
-    else {
-        slot = next_rand(&m->rng) % m->added; /* reservoir sampling */
-        if (slot >= m->max_train) {
-            return LW_OK;
-        }
+    if (slot == m->n_rows) {
+        m->n_rows++;
     }
     memcpy(m->rows + slot * LW_COUNT_MAX_DIM, row, sizeof(row));
     return LW_OK;
@@ -436,6 +441,56 @@ int lw_count_model_fit(struct lw_count_model *m)
     return LW_OK;
 }
 
+struct lw_count_model *lw_count_model_clone(const struct lw_count_model *m)
+{
+    struct lw_count_model *c = lw_calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        return NULL;
+    }
+    c->max_train = m->max_train;
+    c->support = m->support;
+    memcpy(c->col_tid, m->col_tid, sizeof(c->col_tid));
+    c->dim = m->dim;
+    c->vocab_full = m->vocab_full;
+    c->n_rows = m->n_rows;
+    c->added = m->added;
+    c->rng = m->rng;
+    c->rows = lw_malloc((m->n_rows ? m->n_rows : 1) * LW_COUNT_MAX_DIM * sizeof(uint16_t));
+    if (c->rows == NULL) {
+        lw_free(c);
+        return NULL;
+    }
+    memcpy(c->rows, m->rows, m->n_rows * LW_COUNT_MAX_DIM * sizeof(uint16_t));
+    return c;
+}
+
+void lw_count_model_take_fit(struct lw_count_model *dst, struct lw_count_model *src)
+{
+    free_fit(dst);
+    dst->inv = src->inv;
+    dst->n_inv = src->n_inv;
+    dst->pca_dim = src->pca_dim;
+    dst->pca_k = src->pca_k;
+    dst->pca_mean = src->pca_mean;
+    dst->pca_basis = src->pca_basis;
+    dst->pca_q = src->pca_q;
+    dst->fit_rows = src->fit_rows;
+    dst->fitted = src->fitted;
+    src->inv = NULL;
+    src->pca_mean = NULL;
+    src->pca_basis = NULL;
+    src->n_inv = 0;
+    src->pca_dim = 0;
+    src->pca_k = 0;
+    src->fitted = false;
+}
+
+void lw_count_model_fit_on_load(struct lw_count_model *m, bool on)
+{
+    m->fit_on_load = on;
+}
+
 bool lw_count_model_fitted(const struct lw_count_model *m)
 {
     return m->fitted;
@@ -571,7 +626,7 @@ int lw_count_model_save(const struct lw_count_model *m, struct lw_wbuf *b)
     lw_wbuf_u64(b, m->n_rows);
     lw_wbuf_put(b, m->rows, m->n_rows * LW_COUNT_MAX_DIM * sizeof(uint16_t));
     /* The fitted model is refitted from the sample at load: only whether it was fitted. */
-    lw_wbuf_u32(b, m->fitted ? 1 : 0);
+    lw_wbuf_u32(b, m->fitted || m->fit_on_load ? 1 : 0);
     (void)t;
     return b->err;
 }

@@ -59,6 +59,15 @@ int lw_count_model_add(struct lw_count_model *m, const uint32_t *ev, size_t n);
 /* Mines the invariants and fits PCA on the sample. LW_OK, LW_ENOMEM or LW_EINVAL (no data). */
 int lw_count_model_fit(struct lw_count_model *m);
 bool lw_count_model_fitted(const struct lw_count_model *m);
+/*
+ * A copy of @m's sample and vocabulary (no fit), for fitting on another thread; NULL on
+ * LW_ENOMEM. Columns are only ever appended, so a fit of the copy applies to @m later.
+ */
+struct lw_count_model *lw_count_model_clone(const struct lw_count_model *m);
+/* Saves @m as one to fit when loaded even before its own fit exists (a fit is under way). */
+void lw_count_model_fit_on_load(struct lw_count_model *m, bool on);
+/* Moves @src's fit (invariants, PCA) into @dst, replacing @dst's. */
+void lw_count_model_take_fit(struct lw_count_model *dst, struct lw_count_model *src);
 uint64_t lw_count_model_added(const struct lw_count_model *m);   /* sessions added so far */
 size_t lw_count_model_n_invariants(const struct lw_count_model *m);
 const struct lw_invariant *lw_count_model_invariant(const struct lw_count_model *m, size_t i);

@@ -77,6 +77,9 @@ struct lw_detect_stage {
     struct text_ent *texts;
     size_t text_cap;
     size_t n_texts;
+    bool text_clear_due;             /* the cache is full: emptied before the next line */
+    char *spill[32];                 /* texts handed out while the cache is full (a ring) */
+    size_t spill_next;
     char *text_buf;
     size_t text_buf_cap;
     /* Stats. */
@@ -193,11 +196,20 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
             return NULL;
         }
     }
+    if (e->id != id && st->n_texts + 1 > TEXT_CACHE_MAX) {
+        /*
+         * Full. A detector may still hold texts it was given during this line, so nothing is
+         * freed now: this text goes to a small ring, and the cache starts again before the
+         * next line (texts are re-fetched).
+         */
+        size_t k = st->spill_next++ % (sizeof(st->spill) / sizeof(st->spill[0]));
+
+        st->text_clear_due = true;
+        lw_free(st->spill[k]);
+        st->spill[k] = lw_strdup(st->text_buf);
+        return st->spill[k];
+    }
     if (e->id != id) {
-        /* A new entry: bounded; past the cap the cache starts again (texts are re-fetched). */
-        if (st->n_texts + 1 > TEXT_CACHE_MAX) {
-            text_clear(st);
-        }
         if ((st->n_texts + 1) * 2 > st->text_cap) {
             if (text_grow(st) < 0) {
                 return NULL;
@@ -625,6 +637,9 @@ void lw_detect_stage_destroy(struct lw_detect_stage *st)
     }
     lw_free(st->texts);
     lw_free(st->text_buf);
+    for (i = 0; i < sizeof(st->spill) / sizeof(st->spill[0]); i++) {
+        lw_free(st->spill[i]);
+    }
     pcre2_match_data_free(st->md);
     pcre2_code_free(st->re);
     lw_free(st);
@@ -643,6 +658,10 @@ void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_eve
     size_t i;
 
     st->lines++;
+    if (st->text_clear_due) {
+        text_clear(st);
+        st->text_clear_due = false;
+    }
     if (e.tpl == NULL && st->lookup != NULL && e.template_id != 0) {
         const char *t = text_get(st, e.template_id, e.new_template);
 
