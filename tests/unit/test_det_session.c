@@ -2,7 +2,8 @@
  * Unit tests for the session detectors: the next-event model (seq_model.h), the count model
  * (count_model.h: invariants and PCA), and the detection stage driving det_sequence and
  * det_session_counts on small constructed streams — the anomaly is found, the normal stream
- * stays quiet — plus save/load round trips and corrupt model files. The last test runs the
+ * stays quiet — plus save/load round trips and corrupt model files, and the window and line
+ * detectors' handling of templates the miner merged into a sibling. The last test runs the
  * HDFS sessions split (skipped when $LW_SHARED_DATA/hdfs-sessions is absent).
  */
 #include <setjmp.h>
@@ -422,6 +423,115 @@ static void test_stage_save_load(void **state)
     lw_free(sk);
 }
 
+
+/* ---- merged sibling templates (the miner's aliases) in the window and line detectors ---- */
+
+extern const struct lw_detector_plugin det_volume_plugin;
+extern const struct lw_detector_plugin det_params_plugin;
+
+static int merged_now;
+
+static uint32_t resolve_7_to_5(void *opaque, uint32_t id)
+{
+    (void)opaque;
+    return merged_now && id == 7 ? 5 : id;
+}
+
+/* Templates 5 and 7 log 100 lines a window each; 7 merges into 5 mid-window: no drop, no
+ * silence, no spike. */
+static void test_volume_merge_quiet(void **state)
+{
+    struct lw_detect_conf c;
+    struct sink *sk = lw_calloc(1, sizeof(*sk));
+    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5};
+    struct lw_det_event ev;
+    char err[256];
+    void *ctx;
+    int w, k;
+
+    (void)state;
+    lw_detect_conf_defaults(&c, 10 * NS);
+    c.volume.per_source = false;
+    ctx = det_volume_plugin.init(&c, err, sizeof(err));
+    assert_non_null(ctx);
+    merged_now = 0;
+    memset(&ev, 0, sizeof(ev));
+    ev.msg = "x";
+    ev.msg_len = 1;
+    ev.source = "";
+    for (w = 0; w < 60; w++) {
+        for (k = 0; k < 100; k++) {
+            int64_t ts = w * 10 * NS + k * (NS / 10);
+
+            if (w == 45 && k == 50) {
+                merged_now = 1;
+            }
+            ev.ts_ns = ts;
+            ev.template_id = 5;
+            det_volume_plugin.observe(ctx, &ev, &out);
+            ev.template_id = merged_now ? 5 : 7;
+            det_volume_plugin.observe(ctx, &ev, &out);
+            det_volume_plugin.tick(ctx, ts - NS / 2, 0, &out);
+        }
+    }
+    for (k = 0; k < (int)sk->n; k++) {
+        print_message("unexpected: %s %s\n", sk->f[k].detector, sk->f[k].kind);
+    }
+    assert_int_equal(sk->n, 0);
+    det_volume_plugin.exit(ctx);
+    merged_now = 0;
+    lw_free(sk);
+}
+
+/* A place of a merged template folds into the live one; the model still saves and loads. */
+static void test_params_merge_roundtrip(void **state)
+{
+    struct lw_detect_conf c;
+    struct sink *sk = lw_calloc(1, sizeof(*sk));
+    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5};
+    const char *msg = "took 42 ms";
+    struct lw_param prm = {5, 2};
+    struct lw_det_event ev;
+    struct lw_wbuf b = {0};
+    char err[256] = "";
+    void *ctx, *ctx2;
+    int i;
+
+    (void)state;
+    lw_detect_conf_defaults(&c, 10 * NS);
+    ctx = det_params_plugin.init(&c, err, sizeof(err));
+    ctx2 = det_params_plugin.init(&c, err, sizeof(err));
+    assert_non_null(ctx);
+    assert_non_null(ctx2);
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_ns = NS;
+    ev.msg = msg;
+    ev.msg_len = strlen(msg);
+    ev.n_params = 1;
+    ev.params = &prm;
+    ev.source = "";
+    for (i = 0; i < 5; i++) { /* 1, then 2, 3, 4, 5 values in the merged place */
+        merged_now = 0;
+        ev.template_id = 7;
+        det_params_plugin.observe(ctx, &ev, &out);
+        ev.template_id = 5;
+        det_params_plugin.observe(ctx, &ev, &out);
+        merged_now = 1;
+        det_params_plugin.tick(ctx, 0, 0, &out); /* every 64th tick folds */
+        for (int t = 0; t < 63; t++) {
+            det_params_plugin.tick(ctx, 0, 0, &out);
+        }
+        lw_wbuf_free(&b);
+        assert_int_equal(det_params_plugin.save(ctx, &b), LW_OK);
+        assert_int_equal(det_params_plugin.load(ctx2, b.p, b.len, err, sizeof(err)), LW_OK);
+    }
+    lw_wbuf_free(&b);
+    det_params_plugin.exit(ctx);
+    det_params_plugin.exit(ctx2);
+    merged_now = 0;
+    lw_free(sk);
+}
+
 /* ---- the HDFS split, as `logwarden eval detect` scores it (one fold) ---- */
 
 static size_t read_sessions(const char *path, uint32_t **ev, size_t **off, size_t max)
@@ -533,6 +643,8 @@ int main(void)
         cmocka_unit_test(test_count_model_save_load),
         cmocka_unit_test(test_stage_sessions),
         cmocka_unit_test(test_stage_save_load),
+        cmocka_unit_test(test_volume_merge_quiet),
+        cmocka_unit_test(test_params_merge_roundtrip),
         cmocka_unit_test(test_hdfs_split),
     };
 
