@@ -658,14 +658,14 @@ int lw_count_model_load(struct lw_count_model *m, const void *p, size_t n)
         return LW_ECORRUPT;
     }
     bytes = (size_t)rows * LW_COUNT_MAX_DIM * sizeof(uint16_t);
-    if (rows > m->max_train) {
-        return LW_ECORRUPT;
-    }
     nr = lw_calloc(m->max_train, LW_COUNT_MAX_DIM * sizeof(uint16_t));
     if (nr == NULL) {
         return LW_ENOMEM;
     }
-    memcpy(nr, r.p + r.off, bytes);
+    /* A sample saved with a larger max_train keeps its first max_train rows. */
+    memcpy(nr, r.p + r.off,
+           (rows > m->max_train ? m->max_train : (size_t)rows) * LW_COUNT_MAX_DIM *
+               sizeof(uint16_t));
     r.off += bytes;
     fitted = lw_rbuf_u32(&r);
     if (r.err != 0 || fitted > 1 || r.off != r.len) {
@@ -674,7 +674,7 @@ int lw_count_model_load(struct lw_count_model *m, const void *p, size_t n)
     }
     t = *m;
     t.rows = nr;
-    t.n_rows = (size_t)rows;
+    t.n_rows = rows > m->max_train ? m->max_train : (size_t)rows;
     t.added = added;
     t.dim = dim;
     t.vocab_full = full != 0;

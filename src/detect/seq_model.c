@@ -479,7 +479,7 @@ int lw_seq_model_load(struct lw_seq_model *m, const void *p, size_t n)
         return LW_ECORRUPT;
     }
     memset(&t, 0, sizeof(t));
-    t.history = lw_rbuf_u32(&r);
+    t.history = lw_rbuf_u32(&r); /* checked below; the configured history is kept */
     t.top = m->top;
     t.min_count = m->min_count;
     t.max_contexts = m->max_contexts;
@@ -496,7 +496,7 @@ int lw_seq_model_load(struct lw_seq_model *m, const void *p, size_t n)
         struct ctx *c;
         uint64_t sum = 0;
 
-        if (r.err != 0 || len == 0 || len > t.history) {
+        if (r.err != 0 || len == 0 || len > LW_SEQ_MAX_HISTORY) {
             goto out;
         }
         for (j = 0; j < len; j++) {
@@ -548,7 +548,10 @@ int lw_seq_model_load(struct lw_seq_model *m, const void *p, size_t n)
     m->tab = t.tab;
     m->cap = t.cap;
     m->n = t.n;
-    m->history = t.history;
+    /*
+     * The configured history stays: with a shorter one, the saved longer histories are unused;
+     * with a longer one, the longer histories are learned from now on.
+     */
     m->sessions = t.sessions;
     m->evicted = t.evicted;
     return LW_OK;
