@@ -953,12 +953,26 @@ static struct place *load_place(struct params_ctx *c, struct lw_rbuf *r, uint32_
     high = lw_rbuf_u32(r);
     n_vals = lw_rbuf_u32(r);
     if (r->err != 0 || pl->template_id == 0 || high > 1 || pl->n_num > pl->n ||
-        pl->n_nonpos > pl->n_num || n_vals > c->max_values || (high && n_vals > 0)) {
+        pl->n_nonpos > pl->n_num || n_vals > 65536 || (high && n_vals > 0)) {
         *why = "bad place header";
         goto fail;
     }
-    pl->high_card = high != 0 || c->max_values == 0;
-    if (n_vals > 0) {
+    /* Saved with a larger detect.params.max_values: the place is high-cardinality now. */
+    pl->high_card = high != 0 || c->max_values == 0 || n_vals > c->max_values;
+    if (n_vals > c->max_values) {
+        for (i = 0; i < n_vals && r->err == 0; i++) {
+            const char *t;
+
+            (void)lw_rbuf_u64(r);
+            (void)lw_rbuf_u64(r);
+            (void)lw_rbuf_str(r, &t);
+        }
+        if (r->err != 0) {
+            *why = "bad value";
+            goto fail;
+        }
+    }
+    else if (n_vals > 0) {
         pl->vals = lw_calloc(c->max_values, sizeof(*pl->vals));
         if (pl->vals == NULL) {
             *why = "memory";
