@@ -69,6 +69,12 @@ struct lw_det_out {
      * merges) state whose id no longer resolves to itself: its lines now count elsewhere.
      */
     uint32_t (*template_resolve)(void *opaque, uint32_t id);
+    /*
+     * The known template most like template @id (share of common words, Jaccard), other than
+     * itself: its id, with the similarity in [0, 1] and the lines it has counted. 0 when there
+     * is none or the stage has no miner to ask. It walks every template: for rare findings only.
+     */
+    uint32_t (*template_nearest)(void *opaque, uint32_t id, double *similarity, uint64_t *lines);
 };
 
 /* A session as the stage tracks it (borrowed for the call). */
@@ -221,6 +227,10 @@ typedef long (*lw_template_lookup)(void *opaque, uint32_t id, char *buf, size_t 
 typedef uint32_t (*lw_template_resolver)(void *opaque, uint32_t id);
 /* Sets how the stage resolves merged template ids for its detectors (default: ids are live). */
 void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn);
+/* The nearest known template (lw_det_out.template_nearest). */
+typedef uint32_t (*lw_template_nearest_fn)(void *opaque, uint32_t id, double *similarity,
+                                           uint64_t *lines);
+void lw_detect_stage_set_nearest(struct lw_detect_stage *st, lw_template_nearest_fn fn);
 
 /*
  * Creates every enabled detector. @emit receives each finding that reaches the threshold;

@@ -125,7 +125,12 @@ static void report(struct nt_ctx *c, const struct lw_det_event *ev, double p, do
     struct lw_anomaly a;
     uint64_t hour_new, hour_lines;
     char *tpl, *msg, *expl = NULL, *samples = NULL;
-    char summary[768];
+    char summary[1024];
+    char near_part[256] = "";
+    char *near_text = NULL;
+    uint32_t near_id = 0;
+    double near_sim = 0;
+    uint64_t near_lines = 0;
     json_t *j;
 
     tpl = lw__det_text(ev->tpl != NULL ? ev->tpl : "", ev->tpl != NULL ? ev->tpl_len : 0,
@@ -136,16 +141,43 @@ static void report(struct nt_ctx *c, const struct lw_det_event *ev, double p, do
         goto out; /* out of memory: the finding is lost, the model is not */
     }
     last_hour(&c->m, minute_of(ev->ts_ns), &hour_new, &hour_lines);
+    /*
+     * Its neighbourhood: the known template most like it (share of common words) and how
+     * common that one is. A new text far from everything known is rarer than a variant of a
+     * frequent template.
+     */
+    if (out->template_nearest != NULL) {
+        near_id = out->template_nearest(out->opaque, ev->template_id, &near_sim, &near_lines);
+        if (near_id != 0 && out->template_text != NULL) {
+            const char *nt = out->template_text(out->opaque, near_id);
+
+            near_text = lw__det_text(nt != NULL ? nt : "", nt != NULL ? strlen(nt) : 0,
+                                     NT_TEXT_MAX);
+        }
+    }
+    if (near_id != 0) {
+        snprintf(near_part, sizeof(near_part),
+                 "; closest known: template %u \"%.120s\" (%.0f%% of words in common, %llu "
+                 "lines)",
+                 near_id, near_text != NULL ? near_text : "", near_sim * 100.0,
+                 (unsigned long long)near_lines);
+    }
     snprintf(summary, sizeof(summary),
              "new template %u \"%.200s\": %llu templates known, %llu new in the last hour "
-             "(%llu lines), recent new-template rate %.2g per line (p=%.2g)",
+             "(%llu lines), recent new-template rate %.2g per line (p=%.2g)%s",
              ev->template_id, tpl, (unsigned long long)c->m.n_templates,
-             (unsigned long long)hour_new, (unsigned long long)hour_lines, p, p);
+             (unsigned long long)hour_new, (unsigned long long)hour_lines, p, p, near_part);
     j = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f, s:I, s:f}", "template", tpl, "known_templates",
                   (json_int_t)c->m.n_templates, "new_last_hour", (json_int_t)hour_new,
                   "lines_last_hour", (json_int_t)hour_lines, "expected_new_per_line", p,
                   "expected_new_per_10k_lines", p * 10000.0, "observed_new", (json_int_t)1,
                   "p", p);
+    if (j != NULL && near_id != 0) {
+        json_object_set_new(j, "closest_known",
+                            json_pack("{s:I, s:s, s:f, s:I}", "template_id", (json_int_t)near_id,
+                                      "template", near_text != NULL ? near_text : "",
+                                      "similarity", near_sim, "lines", (json_int_t)near_lines));
+    }
     if (j != NULL) {
         expl = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(j);
@@ -169,6 +201,7 @@ out:
     free(samples);
     lw_free(tpl);
     lw_free(msg);
+    lw_free(near_text);
 }
 
 static void nt_observe(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out)

@@ -63,6 +63,7 @@ struct lw_detect_stage {
     void (*emit)(void *opaque, const struct lw_anomaly *a);
     lw_template_lookup lookup;
     lw_template_resolver resolver;
+    lw_template_nearest_fn nearest;
     void *opaque;
     struct lw_det_out out;
     /* Sessions. */
@@ -239,6 +240,21 @@ static uint32_t out_template_resolve(void *opaque, uint32_t id)
 void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn)
 {
     st->resolver = fn;
+}
+
+static uint32_t out_template_nearest(void *opaque, uint32_t id, double *similarity,
+                                     uint64_t *lines)
+{
+    struct lw_detect_stage *st = opaque;
+
+    *similarity = 0;
+    *lines = 0;
+    return st->nearest != NULL ? st->nearest(st->opaque, id, similarity, lines) : 0;
+}
+
+void lw_detect_stage_set_nearest(struct lw_detect_stage *st, lw_template_nearest_fn fn)
+{
+    st->nearest = fn;
 }
 
 /* ---- sessions ---- */
@@ -556,6 +572,7 @@ struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf
     st->out.threshold = conf->threshold;
     st->out.template_text = out_template_text;
     st->out.template_resolve = out_template_resolve;
+    st->out.template_nearest = out_template_nearest;
     for (i = 0; lw_detector_plugins[i] != NULL; i++) {
         const struct lw_detector_plugin *p = lw_detector_plugins[i];
         struct det *d;
