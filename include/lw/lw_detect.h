@@ -57,6 +57,15 @@ struct lw_anomaly {
     const char *samples_json;      /* JSON array of sample lines, or NULL */
 };
 
+/* Bytes that lw_anomaly_copy() needs for @a's strings. */
+size_t lw_anomaly_strings_size(const struct lw_anomaly *a);
+/*
+ * @dst becomes @src with every string copied into @buf (lw_anomaly_strings_size(src) bytes):
+ * one allocation holds a finding that must outlive the emit call (the alert manager's queues,
+ * the engine's pending transaction).
+ */
+void lw_anomaly_copy(struct lw_anomaly *dst, const struct lw_anomaly *src, char *buf);
+
 struct lw_det_out {
     void (*emit)(void *opaque, const struct lw_anomaly *a);
     void *opaque;

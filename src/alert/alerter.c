@@ -345,49 +345,17 @@ void lw_alerter_poll(struct lw_alerter *al,
 
 /* ---- alerts ---- */
 
-static size_t slen(const char *s)
-{
-    return s != NULL ? strlen(s) + 1 : 0;
-}
-
-/* Copies @s into *@p and advances it; NULL stays NULL. */
-static const char *put_str(char **p, const char *s)
-{
-    size_t n;
-    char *d;
-
-    if (s == NULL) {
-        return NULL;
-    }
-    n = strlen(s) + 1;
-    d = *p;
-    memcpy(d, s, n);
-    *p += n;
-    return d;
-}
-
 /* A deep copy of @a with one reference per sink, or NULL. */
 static struct alert *alert_new(const struct lw_anomaly *a, uint64_t seq, const char *incident,
                                const char *severity, int64_t now_ns, unsigned refs)
 {
-    size_t n = slen(a->detector) + slen(a->kind) + slen(a->source) + slen(a->key) +
-               slen(a->summary) + slen(a->explanation_json) + slen(a->samples_json);
-    struct alert *al = lw_malloc(sizeof(*al) + n);
-    char *p;
+    struct alert *al = lw_malloc(sizeof(*al) + lw_anomaly_strings_size(a));
 
     if (al == NULL) {
         return NULL;
     }
-    p = (char *)(al + 1);
     atomic_init(&al->refs, refs);
-    al->an = *a;
-    al->an.detector = put_str(&p, a->detector);
-    al->an.kind = put_str(&p, a->kind);
-    al->an.source = put_str(&p, a->source);
-    al->an.key = put_str(&p, a->key);
-    al->an.summary = put_str(&p, a->summary);
-    al->an.explanation_json = put_str(&p, a->explanation_json);
-    al->an.samples_json = put_str(&p, a->samples_json);
+    lw_anomaly_copy(&al->an, a, (char *)(al + 1));
     snprintf(al->incident, sizeof(al->incident), "%s", incident);
     al->msg.alert_seq = seq;
     al->msg.incident = al->incident;

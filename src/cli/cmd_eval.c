@@ -18,7 +18,6 @@
 
 #include <jansson.h>
 
-#include "cli/cmd_eval_detect.h"
 #include "cli/cli.h"
 #include "eval/eval_parse.h"
 #include "lw/lw_canon.h"
@@ -602,8 +601,8 @@ done:
     return failed;
 }
 
-/* Matches "--name VALUE" and "--name=VALUE"; advances *@i past a separate value. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+int lw_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **val,
+                     const char *cmd)
 {
     size_t n = strlen(name);
 
@@ -618,11 +617,16 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
         return 0;
     }
     if (*i + 1 >= argc) {
-        fprintf(stderr, "logwarden eval parse: %s needs a value\n", name);
+        fprintf(stderr, "logwarden %s: %s needs a value\n", cmd, name);
         return -1;
     }
     *val = argv[++*i];
     return 1;
+}
+
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    return lw_cli_opt_value(argc, argv, i, name, val, "eval parse");
 }
 
 static int cmd_eval_parse(int argc, char **argv)

@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "cli/cmd_eval_detect.h"
+#include "cli/cli.h"
 #include "detect/count_model.h"
 #include "detect/seq_model.h"
 #include "eval/eval_parse.h"
@@ -835,24 +835,7 @@ out:
 
 static int opt_val(int argc, char **argv, int *i, const char *name, const char **val)
 {
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0) {
-        return 0;
-    }
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0') {
-        return 0;
-    }
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "logwarden eval detect: %s needs a value\n", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
+    return lw_cli_opt_value(argc, argv, i, name, val, "eval detect");
 }
 
 static int parse_num(const char *name, const char *v, double lo, double hi, double *out)

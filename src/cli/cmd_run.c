@@ -510,9 +510,7 @@ int lw_cmd_run(int argc, char **argv)
         lw_error("run", "%s", err);
         goto out;
     }
-    memset(&sc, 0, sizeof(sc));
-    sc.retention_s = rc.retention_s;
-    sc.window_s = rc.window_ns / 1000000000LL;
+    lw_run_conf_store(&rc, &sc);
     d.store = lw_store_open(rc.data_dir, &sc, err, sizeof(err));
     if (d.store == NULL) {
         lw_error("run", "cannot open the store in '%s': %s", rc.data_dir, err);
@@ -523,16 +521,7 @@ int lw_cmd_run(int argc, char **argv)
     if (d.reader == NULL) {
         lw_warn("run", "no read-only store connection (%s): tailed files start afresh", err);
     }
-    memset(&ec, 0, sizeof(ec));
-    ec.format = rc.format;
-    ec.workers = rc.workers;
-    ec.memory_limit_bytes = rc.memory_limit;
-    ec.window_ns = rc.window_ns;
-    ec.lateness_ns = rc.lateness_ns;
-    ec.flush_ns = rc.flush_ns;
-    ec.retention_ns = rc.retention_s * 1000000000LL;
-    ec.max_templates = rc.max_templates;
-    ec.store = d.store;
+    lw_run_conf_engine(&rc, d.store, &ec);
     if (rc.detect_enabled) {
         rc.alerts.data_dir = rc.data_dir;
         d.alerter = lw_alerter_start(&rc.alerts, err, sizeof(err));

@@ -213,24 +213,13 @@ int lw_cmd_train(int argc, char **argv)
         fprintf(stderr, "logwarden train: %s\n", err);
         goto out;
     }
-    memset(&sc, 0, sizeof(sc));
-    sc.retention_s = rc.retention_s;
-    sc.window_s = rc.window_ns / 1000000000LL;
+    lw_run_conf_store(&rc, &sc);
     store = lw_store_open(rc.data_dir, &sc, err, sizeof(err));
     if (store == NULL) {
         fprintf(stderr, "logwarden train: cannot open the store in '%s': %s\n", rc.data_dir, err);
         goto out;
     }
-    memset(&ec, 0, sizeof(ec));
-    ec.format = rc.format;
-    ec.workers = rc.workers;
-    ec.memory_limit_bytes = rc.memory_limit;
-    ec.window_ns = rc.window_ns;
-    ec.lateness_ns = rc.lateness_ns;
-    ec.flush_ns = rc.flush_ns;
-    ec.retention_ns = rc.retention_s * 1000000000LL;
-    ec.max_templates = rc.max_templates;
-    ec.store = store;
+    lw_run_conf_engine(&rc, store, &ec);
     ec.detect = &rc.detect;
     ec.learn_only = true;
     engine = lw_engine_start(&ec, err, sizeof(err));

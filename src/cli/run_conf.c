@@ -21,6 +21,8 @@
 #include <pcre2.h>
 
 #include "cli/run_conf.h"
+#include "lw/lw_engine.h"
+#include "lw/lw_store.h"
 #include "detect/seq_model.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
@@ -1444,6 +1446,28 @@ usage:
     fprintf(stderr, "Run 'logwarden run --help' for the options.\n");
     lw_run_conf_fini(rc);
     return 2;
+}
+
+void lw_run_conf_store(const struct lw_run_conf *rc, struct lw_store_conf *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+    sc->retention_s = rc->retention_s;
+    sc->window_s = rc->window_ns / NS;
+}
+
+void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
+                        struct lw_engine_conf *ec)
+{
+    memset(ec, 0, sizeof(*ec));
+    ec->format = rc->format;
+    ec->workers = rc->workers;
+    ec->memory_limit_bytes = rc->memory_limit;
+    ec->window_ns = rc->window_ns;
+    ec->lateness_ns = rc->lateness_ns;
+    ec->flush_ns = rc->flush_ns;
+    ec->retention_ns = rc->retention_s * NS;
+    ec->max_templates = rc->max_templates;
+    ec->store = store;
 }
 
 void lw_run_conf_fini(struct lw_run_conf *rc)

@@ -88,13 +88,12 @@ struct line_det {
 
 /* A finding waiting for the store transaction (owned copies). */
 struct pend_anom {
-    struct lw_store_anomaly a;
-    char *strs;                  /* one allocation holding every string of @a */
+    struct lw_anomaly a;         /* its strings live in @strs */
+    char *strs;
     bool has_alert;
     struct lw_alert_decision d;
     int64_t created_ns;
 };
-
 struct agg_ent {
     int64_t win;
     uint32_t tid;     /* template id, or level for LW_AGG_LEVEL */
@@ -983,26 +982,6 @@ static uint32_t tpl_nearest(void *opaque, uint32_t id, double *similarity, uint6
     return w.best;
 }
 
-static size_t str_size(const char *s)
-{
-    return s != NULL ? strlen(s) + 1 : 0;
-}
-
-static const char *str_put(char **p, const char *s)
-{
-    size_t n;
-    char *d;
-
-    if (s == NULL) {
-        return NULL;
-    }
-    n = strlen(s) + 1;
-    d = *p;
-    memcpy(d, s, n);
-    *p += n;
-    return d;
-}
-
 /*
  * A detector's finding: straight to the alert manager (alerts must not wait for the store), and
  * into the pending transaction with the alert manager's decision.
@@ -1014,8 +993,6 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
     struct lw_alert_decision d;
     bool has_alert = false;
     int64_t now = now_ns();
-    size_t need;
-    char *w;
 
     atomic_fetch_add(&e->anomalies, 1);
     memset(&d, 0, sizeof(d));
@@ -1040,26 +1017,14 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
         e->pend = np;
         e->cap_pend = nc;
     }
-    need = str_size(a->detector) + str_size(a->kind) + str_size(a->source) + str_size(a->key) +
-           str_size(a->summary) + str_size(a->explanation_json) + str_size(a->samples_json) + 1;
     p = &e->pend[e->n_pend];
     memset(p, 0, sizeof(*p));
-    p->strs = lw_malloc(need);
+    p->strs = lw_malloc(lw_anomaly_strings_size(a) + 1);
     if (p->strs == NULL) {
         atomic_fetch_add(&e->anomalies_unstored, 1);
         return;
     }
-    w = p->strs;
-    p->a.detector = str_put(&w, a->detector ? a->detector : "?");
-    p->a.kind = str_put(&w, a->kind);
-    p->a.source = str_put(&w, a->source);
-    p->a.key = str_put(&w, a->key);
-    p->a.summary = str_put(&w, a->summary ? a->summary : "");
-    p->a.explanation_json = str_put(&w, a->explanation_json);
-    p->a.samples_json = str_put(&w, a->samples_json);
-    p->a.ts_ns = a->ts_ns;
-    p->a.score = a->score;
-    p->a.template_id = a->template_id;
+    lw_anomaly_copy(&p->a, a, p->strs);
     p->has_alert = has_alert;
     p->d = d;
     p->created_ns = now;
@@ -1172,9 +1137,21 @@ static int store_anomalies(struct lw_engine *e)
 
     for (i = 0; i < e->n_pend && rc == LW_OK; i++) {
         struct pend_anom *p = &e->pend[i];
+        struct lw_store_anomaly sa;
         int64_t id = 0;
 
-        rc = lw_store_insert_anomaly(e->store, &p->a, &id);
+        memset(&sa, 0, sizeof(sa));
+        sa.ts_ns = p->a.ts_ns;
+        sa.detector = p->a.detector != NULL ? p->a.detector : "?";
+        sa.score = p->a.score;
+        sa.template_id = p->a.template_id;
+        sa.source = p->a.source;
+        sa.summary = p->a.summary;
+        sa.explanation_json = p->a.explanation_json;
+        sa.samples_json = p->a.samples_json;
+        sa.kind = p->a.kind;
+        sa.key = p->a.key;
+        rc = lw_store_insert_anomaly(e->store, &sa, &id);
         if (rc == LW_OK && p->has_alert) {
             struct lw_store_alert al;
             int64_t aid = 0;

@@ -170,10 +170,42 @@ struct lw__det_entry *lw__det_map_put(struct lw__det_map *m, const void *key, si
 #define CF_TINY 1e-300
 #define CF_ITER 500
 
+/* Continued fraction of Q(a, x) without its leading factor (modified Lentz), for x >= a + 1. */
+static double gamma_cf(double a, double x)
+{
+    double b, c, d, h;
+    int i;
+
+    b = x + 1 - a;
+    c = 1 / CF_TINY;
+    d = 1 / b;
+    h = d;
+    for (i = 1; i < CF_ITER; i++) {
+        double an = -i * (i - a), del;
+
+        b += 2;
+        d = an * d + b;
+        if (fabs(d) < CF_TINY) {
+            d = CF_TINY;
+        }
+        c = b + an / c;
+        if (fabs(c) < CF_TINY) {
+            c = CF_TINY;
+        }
+        d = 1 / d;
+        del = d * c;
+        h *= del;
+        if (fabs(del - 1) < CF_EPS) {
+            break;
+        }
+    }
+    return h;
+}
+
 /* Regularized lower incomplete gamma P(a, x), a > 0, x >= 0. */
 static double gamma_p(double a, double x)
 {
-    double lead, sum, term, b, c, d, h;
+    double lead, sum, term;
     int i;
 
     if (x <= 0) {
@@ -192,38 +224,13 @@ static double gamma_p(double a, double x)
         }
         return fmin(1.0, lead * sum);
     }
-    /* Continued fraction for Q = 1 - P (modified Lentz). */
-    b = x + 1 - a;
-    c = 1 / CF_TINY;
-    d = 1 / b;
-    h = d;
-    for (i = 1; i < CF_ITER; i++) {
-        double an = -i * (i - a), del;
-
-        b += 2;
-        d = an * d + b;
-        if (fabs(d) < CF_TINY) {
-            d = CF_TINY;
-        }
-        c = b + an / c;
-        if (fabs(c) < CF_TINY) {
-            c = CF_TINY;
-        }
-        d = 1 / d;
-        del = d * c;
-        h *= del;
-        if (fabs(del - 1) < CF_EPS) {
-            break;
-        }
-    }
-    return fmax(0.0, 1.0 - lead * h);
+    return fmax(0.0, 1.0 - lead * gamma_cf(a, x));
 }
 
 /* Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x), accurate when small. */
 static double gamma_q(double a, double x)
 {
-    double lead, b, c, d, h;
-    int i;
+    double lead;
 
     if (x <= 0) {
         return 1;
@@ -232,30 +239,7 @@ static double gamma_q(double a, double x)
         return 1.0 - gamma_p(a, x);
     }
     lead = exp(-x + a * log(x) - lgamma(a));
-    b = x + 1 - a;
-    c = 1 / CF_TINY;
-    d = 1 / b;
-    h = d;
-    for (i = 1; i < CF_ITER; i++) {
-        double an = -i * (i - a), del;
-
-        b += 2;
-        d = an * d + b;
-        if (fabs(d) < CF_TINY) {
-            d = CF_TINY;
-        }
-        c = b + an / c;
-        if (fabs(c) < CF_TINY) {
-            c = CF_TINY;
-        }
-        d = 1 / d;
-        del = d * c;
-        h *= del;
-        if (fabs(del - 1) < CF_EPS) {
-            break;
-        }
-    }
-    return fmin(1.0, lead * h);
+    return fmin(1.0, lead * gamma_cf(a, x));
 }
 
 /* Continued fraction of the incomplete beta function (modified Lentz). */
