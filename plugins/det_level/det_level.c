@@ -29,7 +29,7 @@
 #include "lw/lw_mem.h"
 
 #define LVL_VERSION 1u
-#define LVL_RING 8
+#define LVL_RING LW_DET_RING
 #define LVL_SAMPLES 3
 #define LVL_SAMPLE_MAX 256
 #define LVL_SOURCE_MAX 256
@@ -55,26 +55,13 @@ struct lvl_series {
 };
 
 struct lvl_ctx {
-    int64_t win_ns;
+    struct lw__det_windows win;        /* event-time windows (det_util.h) */
     uint64_t warmup_windows;
     size_t max_sources;
     uint64_t min_count;
     struct lw__det_map map;            /* source -> struct lvl_series */
-    bool started;
-    int64_t first_win;                 /* the window of the first line since start or load:
-                                        * it is partial (the run began inside it), so it is
-                                        * neither judged nor learned */
-    int64_t closed;                    /* first window not closed yet */
-    int64_t ring_win[LVL_RING];
-    uint64_t ring_total[LVL_RING];
     uint64_t anomalies;
-    uint64_t late;
 };
-
-static size_t ring_idx(int64_t w)
-{
-    return (size_t)(((w % LVL_RING) + LVL_RING) % LVL_RING);
-}
 
 static void slot_clear(struct lvl_slot *s)
 {
@@ -130,7 +117,6 @@ static bool lvl_enabled(const struct lw_detect_conf *conf)
 static void *lvl_init(const struct lw_detect_conf *conf, char *err, size_t err_len)
 {
     struct lvl_ctx *c;
-    size_t i;
 
     if (conf->volume.window_ns <= 0) {
         snprintf(err, err_len, "level: window must be positive");
@@ -141,13 +127,10 @@ static void *lvl_init(const struct lw_detect_conf *conf, char *err, size_t err_l
         snprintf(err, err_len, "level: out of memory");
         return NULL;
     }
-    c->win_ns = conf->volume.window_ns;
+    lw__det_windows_reset(&c->win, conf->volume.window_ns);
     c->warmup_windows = conf->level.warmup_windows;
     c->max_sources = conf->level.max_sources > 0 ? conf->level.max_sources : 1;
     c->min_count = conf->level.min_count;
-    for (i = 0; i < LVL_RING; i++) {
-        c->ring_win[i] = INT64_MIN;
-    }
     if (lw__det_map_init(&c->map, c->max_sources, series_free) < 0) {
         lw_free(c);
         snprintf(err, err_len, "level: out of memory");
@@ -171,7 +154,7 @@ static void report(struct lvl_ctx *c, struct lvl_series *s, const struct lvl_slo
                    double mean, double var, double share, double p, const struct lw_det_out *out)
 {
     char summary[640], *expl = NULL, *samples = NULL;
-    double win_s = (double)c->win_ns / 1e9;
+    double win_s = (double)c->win.win_ns / 1e9;
     struct lw_anomaly a;
     json_t *j;
 
@@ -195,7 +178,7 @@ static void report(struct lvl_ctx *c, struct lvl_series *s, const struct lvl_slo
     a.detector = "level";
     a.kind = "level_surge";
     a.score = lw__det_score(p);
-    a.ts_ns = slot->win * c->win_ns;
+    a.ts_ns = slot->win * c->win.win_ns;
     a.arrival_ns = 0;
     a.source = s->source;
     a.summary = summary;
@@ -233,11 +216,10 @@ static void evaluate(struct lvl_ctx *c, struct lvl_series *s, const struct lvl_s
     }
 }
 
-static void close_window(struct lvl_ctx *c, int64_t w, const struct lw_det_out *out)
+/* lw__det_close_fn: judges and teaches every source's series on window @w, clears its slot. */
+static void close_window(void *ctx, int64_t w, size_t i, bool judge, const struct lw_det_out *out)
 {
-    size_t i = ring_idx(w);
-    /* The first window of a run holds only the lines after the start: not a fair count. */
-    bool any = c->ring_win[i] == w && c->ring_total[i] > 0 && w != c->first_win;
+    struct lvl_ctx *c = ctx;
     struct lw__det_entry *e;
     struct lvl_slot empty;
 
@@ -247,7 +229,7 @@ static void close_window(struct lvl_ctx *c, int64_t w, const struct lw_det_out *
         struct lvl_series *s = e->val;
         struct lvl_slot *slot = s->ring[i].win == w ? &s->ring[i] : &empty;
 
-        if (any && w >= s->first_win) {
+        if (judge && w >= s->first_win) {
             evaluate(c, s, slot, out);
             lw__det_base_update(&s->base, (double)slot->warn);
             s->share_lines += (double)slot->lines;
@@ -261,52 +243,25 @@ static void close_window(struct lvl_ctx *c, int64_t w, const struct lw_det_out *
             slot_clear(slot);
         }
     }
-    c->ring_win[i] = INT64_MIN;
-    c->ring_total[i] = 0;
-}
-
-static void close_until(struct lvl_ctx *c, int64_t target, const struct lw_det_out *out)
-{
-    int64_t start = c->closed, w;
-
-    if (target <= start) {
-        return;
-    }
-    for (w = start; w < target && w < start + LVL_RING; w++) {
-        close_window(c, w, out);
-    }
-    c->closed = target;
 }
 
 static void lvl_observe(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out)
 {
     struct lvl_ctx *c = ctx;
-    int64_t w = lw__det_window(ev->ts_ns, c->win_ns);
+    int64_t w;
     const char *src = ev->source != NULL ? ev->source : "";
     size_t len = strnlen(src, LVL_SOURCE_MAX);
     struct lw__det_entry *e;
     struct lvl_series *s;
     struct lvl_slot *slot;
     size_t i;
+    long i_slot;
 
-    if (!c->started) {
-        c->started = true;
-        c->closed = w;
-        c->first_win = w;
-    }
-    if (w < c->closed) {
-        c->late++;
+    i_slot = lw__det_windows_line(&c->win, ev->ts_ns, &w, close_window, c, out);
+    if (i_slot < 0) {
         return;
     }
-    if (w >= c->closed + LVL_RING) {
-        close_until(c, w - LVL_RING + 1, out);
-    }
-    i = ring_idx(w);
-    if (c->ring_win[i] != w) {
-        c->ring_win[i] = w;
-        c->ring_total[i] = 0;
-    }
-    c->ring_total[i]++;
+    i = (size_t)i_slot;
     e = lw__det_map_get(&c->map, src, len, true);
     if (e != NULL) {
         s = e->val;
@@ -346,9 +301,7 @@ static void lvl_tick(void *ctx, int64_t watermark_ns, int64_t now_ns, const stru
 {
     struct lvl_ctx *c = ctx;
 
-    if (c->started) {
-        close_until(c, lw__det_window(watermark_ns, c->win_ns), out);
-    }
+    lw__det_windows_tick(&c->win, watermark_ns, close_window, c, out);
 }
 
 static int lvl_save(void *ctx, struct lw_wbuf *b)
@@ -357,7 +310,7 @@ static int lvl_save(void *ctx, struct lw_wbuf *b)
     struct lw__det_entry *e;
 
     lw_wbuf_u32(b, LVL_VERSION);
-    lw_wbuf_u64(b, (uint64_t)c->win_ns);
+    lw_wbuf_u64(b, (uint64_t)c->win.win_ns);
     lw_wbuf_u64(b, c->map.n);
     for (e = c->map.oldest; e != NULL; e = e->newer) {
         const struct lvl_series *s = e->val;
@@ -394,10 +347,10 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
                  version, LVL_VERSION);
         return LW_ECORRUPT;
     }
-    if ((int64_t)win_ns != c->win_ns) {
+    if ((int64_t)win_ns != c->win.win_ns) {
         snprintf(err, err_len,
                  "level: saved model has %.3g s windows, configured %.3g s; not loaded",
-                 (double)win_ns / 1e9, (double)c->win_ns / 1e9);
+                 (double)win_ns / 1e9, (double)c->win.win_ns / 1e9);
         return LW_EINVAL;
     }
     if (n_series > (r.len - r.off) / 44) {
@@ -457,11 +410,7 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
     }
     lw__det_map_fini(&c->map);
     c->map = m;
-    c->started = false;
-    for (i = 0; i < LVL_RING; i++) {
-        c->ring_win[i] = INT64_MIN;
-        c->ring_total[i] = 0;
-    }
+    lw__det_windows_reset(&c->win, c->win.win_ns); /* open windows were not saved */
     return LW_OK;
 }
 

@@ -43,7 +43,7 @@
 #include "lw/lw_mem.h"
 
 #define VOL_VERSION 1u
-#define VOL_RING 8                     /* open windows per series (watermark lag / window) */
+#define VOL_RING LW_DET_RING           /* open windows per series (watermark lag / window) */
 #define VOL_SAMPLES 3
 #define VOL_SAMPLE_MAX 256             /* bytes kept of a sample line */
 #define VOL_TEXT_MAX 512               /* bytes kept of a template's text */
@@ -91,29 +91,16 @@ struct vol_series {
 };
 
 struct vol_ctx {
-    int64_t win_ns;
+    struct lw__det_windows win;        /* event-time windows (det_util.h) */
     int64_t wph;                       /* windows per hour, >= 1 */
     uint64_t warmup_windows;
     size_t max_series;
     bool per_source;
     uint64_t min_count;
     struct lw__det_map map;            /* key: template id (+ source) -> struct vol_series */
-    bool started;
-    int64_t first_win;                 /* the window of the first line since start or load:
-                                        * it is partial (the run began inside it), so it is
-                                        * neither judged nor learned */
-    int64_t closed;                    /* first window not closed yet */
-    int64_t ring_win[VOL_RING];        /* total lines of all series per open window */
-    uint64_t ring_total[VOL_RING];
     uint64_t anomalies;
-    uint64_t late;                     /* lines for windows already closed */
     uint64_t merged;                   /* series dropped: their template merged or evicted */
 };
-
-static size_t ring_idx(int64_t w)
-{
-    return (size_t)(((w % VOL_RING) + VOL_RING) % VOL_RING);
-}
 
 static void slot_clear(struct vol_slot *s)
 {
@@ -193,7 +180,6 @@ static bool vol_enabled(const struct lw_detect_conf *conf)
 static void *vol_init(const struct lw_detect_conf *conf, char *err, size_t err_len)
 {
     struct vol_ctx *c;
-    size_t i;
 
     if (conf->volume.window_ns <= 0) {
         snprintf(err, err_len, "volume: window must be positive");
@@ -204,15 +190,12 @@ static void *vol_init(const struct lw_detect_conf *conf, char *err, size_t err_l
         snprintf(err, err_len, "volume: out of memory");
         return NULL;
     }
-    c->win_ns = conf->volume.window_ns;
-    c->wph = HOUR_NS / c->win_ns > 0 ? HOUR_NS / c->win_ns : 1;
+    lw__det_windows_reset(&c->win, conf->volume.window_ns);
+    c->wph = HOUR_NS / c->win.win_ns > 0 ? HOUR_NS / c->win.win_ns : 1;
     c->warmup_windows = conf->volume.warmup_windows;
     c->max_series = conf->volume.max_series >= 2 ? conf->volume.max_series : 2;
     c->per_source = conf->volume.per_source;
     c->min_count = conf->volume.min_count;
-    for (i = 0; i < VOL_RING; i++) {
-        c->ring_win[i] = INT64_MIN;
-    }
     if (lw__det_map_init(&c->map, c->max_series, series_free) < 0) {
         lw_free(c);
         snprintf(err, err_len, "volume: out of memory");
@@ -236,7 +219,7 @@ static void vol_exit(void *ctx)
 
 static void hour_slots(const struct vol_ctx *c, int64_t w, size_t *hod, size_t *how)
 {
-    int64_t hour = lw__det_window(w * c->win_ns, HOUR_NS);
+    int64_t hour = lw__det_window(w * c->win.win_ns, HOUR_NS);
 
     *hod = (size_t)(((hour % 24) + 24) % 24);
     /* The epoch fell on a Thursday 00:00 UTC; +72 h puts Monday 00:00 at slot 0. */
@@ -272,7 +255,7 @@ static void season_learn(struct vol_ctx *c, struct vol_series *s, int64_t w, dou
     double ef;
 
     if (se == NULL) {
-        if (s->base.mean < 1.0 || (w - s->first_win) * c->win_ns < HOUR_NS) {
+        if (s->base.mean < 1.0 || (w - s->first_win) * c->win.win_ns < HOUR_NS) {
             return;
         }
         se = lw_calloc(1, sizeof(*se));
@@ -312,7 +295,7 @@ static const char *expect(const struct vol_ctx *c, const struct vol_series *s, i
         return "flat";
     }
     hour_slots(c, w, &hod, &how);
-    age_ns = (w - se->start_win) * c->win_ns;
+    age_ns = (w - se->start_win) * c->win.win_ns;
     use_d = age_ns >= 2 * DAY_NS && se->err_hod < 0.8 * se->err_flat_d &&
             se->hod[hod].n >= (uint32_t)c->wph;
     use_w = age_ns >= 14 * DAY_NS && se->err_how < 0.8 * se->err_flat_w &&
@@ -342,10 +325,10 @@ static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t 
     const struct vol_slot *slot;
     char summary[768], what[160], *expl = NULL, *samples = NULL;
     const char *tpl;
-    double win_s = (double)c->win_ns / 1e9, sd = sqrt(var);
+    double win_s = (double)c->win.win_ns / 1e9, sd = sqrt(var);
     double presence = s->pres_n > 0 ? 1.0 - s->pres_zero / s->pres_n : 0;
     struct lw_anomaly a;
-    int64_t ts = w * c->win_ns;
+    int64_t ts = w * c->win.win_ns;
     json_t *j;
 
     if (s->source != NULL) {
@@ -355,7 +338,7 @@ static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t 
     }
     tpl = t != NULL && t->tpl != NULL ? t->tpl : "";
     if (strcmp(kind, "silence") == 0) {
-        ts = (w - (int64_t)s->silent_run) * c->win_ns;
+        ts = (w - (int64_t)s->silent_run) * c->win.win_ns;
         snprintf(what, sizeof(what),
                  "no lines for %.0f s (%u windows), present in %.1f%% of windows",
                  win_s * (s->silent_run + 1), s->silent_run + 1, presence * 100);
@@ -381,7 +364,7 @@ static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t 
         json_decref(j);
     }
     if (t != NULL && count > 0) {
-        slot = &t->ring[ring_idx(w)];
+        slot = &t->ring[lw__det_ring_idx(w)];
         if (slot->win == w) {
             samples = lw__det_samples_json(slot->samples, slot->n_samples);
         }
@@ -467,11 +450,10 @@ static void learn(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t c
 static struct vol_series *series_get(struct vol_ctx *c, uint32_t template_id, const char *source,
                                      int64_t w);
 
-static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *out)
+/* lw__det_close_fn: judges and teaches every series on window @w, clears its slot. */
+static void close_window(void *ctx, int64_t w, size_t i, bool any, const struct lw_det_out *out)
 {
-    size_t i = ring_idx(w);
-    /* The first window of a run holds only the lines after the start: not a fair count. */
-    bool any = c->ring_win[i] == w && c->ring_total[i] > 0 && w != c->first_win;
+    struct vol_ctx *c = ctx;
     struct lw__det_entry *e;
 
     if (any && out->template_resolve != NULL) {
@@ -583,22 +565,6 @@ static void close_window(struct vol_ctx *c, int64_t w, const struct lw_det_out *
             slot_clear(&s->ring[i]);
         }
     }
-    c->ring_win[i] = INT64_MIN;
-    c->ring_total[i] = 0;
-}
-
-/* Closes every window before @target; windows that held no line are skipped in O(1). */
-static void close_until(struct vol_ctx *c, int64_t target, const struct lw_det_out *out)
-{
-    int64_t start = c->closed, w;
-
-    if (target <= start) {
-        return;
-    }
-    for (w = start; w < target && w < start + VOL_RING; w++) {
-        close_window(c, w, out);
-    }
-    c->closed = target;
 }
 
 static struct vol_series *series_get(struct vol_ctx *c, uint32_t template_id, const char *source,
@@ -627,7 +593,7 @@ static struct vol_series *series_get(struct vol_ctx *c, uint32_t template_id, co
 static void count_line(struct vol_series *s, int64_t w, const struct lw_det_event *ev,
                        bool keep_sample)
 {
-    struct vol_slot *slot = &s->ring[ring_idx(w)];
+    struct vol_slot *slot = &s->ring[lw__det_ring_idx(w)];
 
     if (slot->win != w) {
         slot_clear(slot);
@@ -645,32 +611,13 @@ static void count_line(struct vol_series *s, int64_t w, const struct lw_det_even
 static void vol_observe(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out)
 {
     struct vol_ctx *c = ctx;
-    int64_t w = lw__det_window(ev->ts_ns, c->win_ns);
+    int64_t w;
     struct vol_series *t, *s;
-    size_t i;
 
-    if (ev->template_id == 0) {
+    if (ev->template_id == 0 ||
+        lw__det_windows_line(&c->win, ev->ts_ns, &w, close_window, c, out) < 0) {
         return;
     }
-    if (!c->started) {
-        c->started = true;
-        c->closed = w;
-        c->first_win = w;
-    }
-    if (w < c->closed) {
-        c->late++;
-        return;
-    }
-    if (w >= c->closed + VOL_RING) {
-        /* The watermark lags more than the ring holds: close the oldest windows now. */
-        close_until(c, w - VOL_RING + 1, out);
-    }
-    i = ring_idx(w);
-    if (c->ring_win[i] != w) {
-        c->ring_win[i] = w;
-        c->ring_total[i] = 0;
-    }
-    c->ring_total[i]++;
     t = series_get(c, ev->template_id, NULL, w);
     if (t == NULL) {
         return;
@@ -697,11 +644,8 @@ static void vol_tick(void *ctx, int64_t watermark_ns, int64_t now_ns, const stru
 {
     struct vol_ctx *c = ctx;
 
-    if (!c->started) {
-        return;
-    }
-    /* Window w ends at (w + 1) * win <= watermark, i.e. w < floor(watermark / win). */
-    close_until(c, lw__det_window(watermark_ns, c->win_ns), out);
+    (void)now_ns;
+    lw__det_windows_tick(&c->win, watermark_ns, close_window, c, out);
 }
 
 /* ---- save / load ---- */
@@ -720,7 +664,7 @@ static int vol_save(void *ctx, struct lw_wbuf *b)
     size_t i;
 
     lw_wbuf_u32(b, VOL_VERSION);
-    lw_wbuf_u64(b, (uint64_t)c->win_ns);
+    lw_wbuf_u64(b, (uint64_t)c->win.win_ns);
     lw_wbuf_u64(b, c->map.n);
     /* Oldest first, so that loading rebuilds the same recency order. */
     for (e = c->map.oldest; e != NULL; e = e->newer) {
@@ -874,10 +818,10 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
                  VOL_VERSION);
         return LW_ECORRUPT;
     }
-    if ((int64_t)win_ns != c->win_ns) {
+    if ((int64_t)win_ns != c->win.win_ns) {
         snprintf(err, err_len,
                  "volume: saved model has %.3g s windows, configured %.3g s; not loaded",
-                 (double)win_ns / 1e9, (double)c->win_ns / 1e9);
+                 (double)win_ns / 1e9, (double)c->win.win_ns / 1e9);
         return LW_EINVAL;
     }
     if (n_series > (r.len - r.off) / 16) {
@@ -928,11 +872,7 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
     lw__det_map_fini(&c->map);
     c->map = m;
     /* Open windows were not saved: counting starts afresh with the next line. */
-    c->started = false;
-    for (i = 0; i < VOL_RING; i++) {
-        c->ring_win[i] = INT64_MIN;
-        c->ring_total[i] = 0;
-    }
+    lw__det_windows_reset(&c->win, c->win.win_ns);
     return LW_OK;
 }
 

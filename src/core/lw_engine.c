@@ -182,6 +182,7 @@ struct lw_engine {
     struct lw_alerter *alerter;
     bool want_params;
     int64_t last_tick_ns;
+    int64_t last_snap_ns;
     int64_t det_max_ns;          /* newest event time the detectors saw (clamped to arrival) */
     struct pend_anom *pend;
     size_t n_pend;
@@ -1036,16 +1037,25 @@ static int64_t detect_watermark(const struct lw_engine *e)
     return e->det_max_ns == INT64_MIN ? INT64_MIN : e->det_max_ns - e->conf.detect->lateness_ns;
 }
 
-static void detect_tick(struct lw_engine *e)
+/* The detectors' figures for /metrics and `train`, copied under hist_mu. */
+static void detect_snapshot(struct lw_engine *e)
 {
     struct lw_detect_stats st;
 
-    lw_detect_stage_tick(e->stage, detect_watermark(e), now_ns());
-    e->last_tick_ns = mono_ns();
     lw_detect_stage_get_stats(e->stage, &st);
     pthread_mutex_lock(&e->hist_mu);
     e->det_stats = st;
     pthread_mutex_unlock(&e->hist_mu);
+    e->last_snap_ns = mono_ns();
+}
+
+static void detect_tick(struct lw_engine *e)
+{
+    lw_detect_stage_tick(e->stage, detect_watermark(e), now_ns());
+    e->last_tick_ns = mono_ns();
+    if (e->last_tick_ns - e->last_snap_ns >= DETECT_TICK_NS) {
+        detect_snapshot(e); /* not per batch: a scrape reads it at most every few seconds */
+    }
 }
 
 /*
@@ -1461,6 +1471,9 @@ static void *agg_main(void *arg)
         /* Training: the history is over, its open sessions are finished ones. */
         lw_detect_stage_end_sessions(e->stage, "timeout");
         detect_tick(e);
+    }
+    if (e->stage != NULL) {
+        detect_snapshot(e); /* the final figures (lw_engine_stop_stats) */
     }
     if (flush_store(e, true) < 0) {
         /* One more try: a busy database can succeed a moment later. */
