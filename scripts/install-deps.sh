@@ -8,7 +8,7 @@ PKGS=(
   libpcre2-dev zlib1g-dev libjansson-dev libxxhash-dev
   libsqlite3-dev sqlite3 libmicrohttpd-dev libcyaml-dev libyaml-dev
   curl gzip
-  libcmocka-dev libcurl4-openssl-dev liblapacke-dev
+  libcmocka-dev libcurl4-openssl-dev liblapacke-dev libgsl-dev
   clang libclang-rt-14-dev
   python3
 )

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_sf_gamma.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <xxhash.h>
 
 #include "detect/det_util.h"
@@ -166,130 +169,57 @@ struct lw__det_entry *lw__det_map_put(struct lw__det_map *m, const void *key, si
 
 /* ---- tails ---- */
 
-#define CF_EPS 1e-15
-#define CF_TINY 1e-300
-#define CF_ITER 500
+/*
+ * The regularized incomplete gamma and beta functions are GSL's. Its default error handler
+ * aborts; every call here checks the status instead (an underflow is a p of 0, which is what a
+ * tail that far out means), so the handler is turned off once for the process.
+ */
+static pthread_once_t gsl_once = PTHREAD_ONCE_INIT;
 
-/* Continued fraction of Q(a, x) without its leading factor (modified Lentz), for x >= a + 1. */
-static double gamma_cf(double a, double x)
+static void gsl_quiet(void)
 {
-    double b, c, d, h;
-    int i;
+    gsl_set_error_handler_off();
+}
 
-    b = x + 1 - a;
-    c = 1 / CF_TINY;
-    d = 1 / b;
-    h = d;
-    for (i = 1; i < CF_ITER; i++) {
-        double an = -i * (i - a), del;
-
-        b += 2;
-        d = an * d + b;
-        if (fabs(d) < CF_TINY) {
-            d = CF_TINY;
-        }
-        c = b + an / c;
-        if (fabs(c) < CF_TINY) {
-            c = CF_TINY;
-        }
-        d = 1 / d;
-        del = d * c;
-        h *= del;
-        if (fabs(del - 1) < CF_EPS) {
-            break;
-        }
+static double checked(int status, const gsl_sf_result *r, double lo, double hi)
+{
+    if (status == GSL_EUNDRFLW) {
+        return lo;
     }
-    return h;
+    if (status != GSL_SUCCESS || !isfinite(r->val)) {
+        return hi; /* no answer: the least surprising p, so nothing is reported on it */
+    }
+    return fmin(hi, fmax(lo, r->val));
 }
 
 /* Regularized lower incomplete gamma P(a, x), a > 0, x >= 0. */
 static double gamma_p(double a, double x)
 {
-    double lead, sum, term;
-    int i;
+    gsl_sf_result r;
 
     if (x <= 0) {
         return 0;
     }
-    lead = exp(-x + a * log(x) - lgamma(a));
-    if (x < a + 1) {
-        /* Series: P = lead * sum_n x^n / (a (a+1) ... (a+n)). */
-        sum = term = 1.0 / a;
-        for (i = 1; i < CF_ITER * 10; i++) {
-            term *= x / (a + i);
-            sum += term;
-            if (term < sum * CF_EPS) {
-                break;
-            }
-        }
-        return fmin(1.0, lead * sum);
-    }
-    return fmax(0.0, 1.0 - lead * gamma_cf(a, x));
+    pthread_once(&gsl_once, gsl_quiet);
+    return checked(gsl_sf_gamma_inc_P_e(a, x, &r), &r, 0, 1);
 }
 
 /* Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x), accurate when small. */
 static double gamma_q(double a, double x)
 {
-    double lead;
+    gsl_sf_result r;
 
     if (x <= 0) {
         return 1;
     }
-    if (x < a + 1) {
-        return 1.0 - gamma_p(a, x);
-    }
-    lead = exp(-x + a * log(x) - lgamma(a));
-    return fmin(1.0, lead * gamma_cf(a, x));
-}
-
-/* Continued fraction of the incomplete beta function (modified Lentz). */
-static double beta_cf(double a, double b, double x)
-{
-    double c = 1, d = 1 - (a + b) * x / (a + 1), h;
-    int m;
-
-    if (fabs(d) < CF_TINY) {
-        d = CF_TINY;
-    }
-    d = 1 / d;
-    h = d;
-    for (m = 1; m < CF_ITER; m++) {
-        double m2 = 2.0 * m, aa, del;
-
-        aa = m * (b - m) * x / ((a - 1 + m2) * (a + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < CF_TINY) {
-            d = CF_TINY;
-        }
-        c = 1 + aa / c;
-        if (fabs(c) < CF_TINY) {
-            c = CF_TINY;
-        }
-        d = 1 / d;
-        h *= d * c;
-        aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1 + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < CF_TINY) {
-            d = CF_TINY;
-        }
-        c = 1 + aa / c;
-        if (fabs(c) < CF_TINY) {
-            c = CF_TINY;
-        }
-        d = 1 / d;
-        del = d * c;
-        h *= del;
-        if (fabs(del - 1) < CF_EPS) {
-            break;
-        }
-    }
-    return h;
+    pthread_once(&gsl_once, gsl_quiet);
+    return checked(gsl_sf_gamma_inc_Q_e(a, x, &r), &r, 0, 1);
 }
 
 /* Regularized incomplete beta I_x(a, b). */
 static double beta_i(double a, double b, double x)
 {
-    double lead;
+    gsl_sf_result r;
 
     if (x <= 0) {
         return 0;
@@ -297,11 +227,8 @@ static double beta_i(double a, double b, double x)
     if (x >= 1) {
         return 1;
     }
-    lead = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
-    if (x < (a + 1) / (a + b + 2)) {
-        return fmin(1.0, lead * beta_cf(a, b, x) / a);
-    }
-    return fmax(0.0, 1.0 - lead * beta_cf(b, a, 1 - x) / b);
+    pthread_once(&gsl_once, gsl_quiet);
+    return checked(gsl_sf_beta_inc_e(a, b, x, &r), &r, 0, 1);
 }
 
 double lw__det_pois_sf(double k, double mu)
