@@ -34,6 +34,8 @@ struct lw_det_event {
     bool new_template;              /* this line created its template */
     uint8_t level;                  /* enum lw_level (lw_level.h), 0 when unknown */
     const char *source;             /* counting key (host or sender), "" when none; NUL-ended */
+    const char *origin;             /* where the line came from: file path, sender, "-"; for
+                                     * findings to name when there is no source; may be NULL */
     const char *msg;                /* the message without its header; not NUL-ended */
     size_t msg_len;
     const char *tpl;                /* template text at the time of the line, or NULL */
@@ -84,6 +86,12 @@ struct lw_det_out {
      * is none or the stage has no miner to ask. It walks every template: for rare findings only.
      */
     uint32_t (*template_nearest)(void *opaque, uint32_t id, double *similarity, uint64_t *lines);
+    /*
+     * Set during tick() when the windows it closes may be partial (every source went quiet, or
+     * the daemon stops): a window detector judges them for what they hold (a spike) but not for
+     * what they lack (a drop, a silence), and does not learn from them.
+     */
+    bool partial;
 };
 
 /* A session as the stage tracks it (borrowed for the call). */
@@ -256,6 +264,11 @@ void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on);
 /* One line; ev->tpl may be NULL (the stage fills it from its cache). */
 void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_event *ev);
 void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int64_t now_ns);
+/*
+ * A tick whose closed windows may be partial (lw_det_out.partial): every source is quiet, or the
+ * daemon stops. Windows up to @watermark_ns close and are judged only for what they hold.
+ */
+void lw_detect_stage_flush(struct lw_detect_stage *st, int64_t watermark_ns);
 /*
  * Ends every open session with @reason ("timeout" judges and learns them, as `train` does at the
  * end of its history; "shutdown" does neither). Open sessions are not saved across restarts.

@@ -33,7 +33,14 @@ struct lw_engine_conf {
     size_t queue_batches;        /* batches waiting for parsing; 0: default 64 */
     size_t memory_limit_bytes;   /* bytes of lines in flight; 0: default 256 MiB */
     int64_t window_ns;           /* event-time window; 0: default 10 s */
-    int64_t lateness_ns;         /* allowed lateness behind the watermark; 0: default 30 s */
+    int64_t lateness_ns;         /* allowed lateness behind the watermark, for counting and
+                                  * detection alike; 0: default 500 ms */
+    int64_t max_jump_ns;         /* a timestamp farther than this from its source's clock is
+                                  * not believed until a second line confirms it; 0: 1 h */
+    int64_t idle_ns;             /* wall time without a line before a source stops holding the
+                                  * watermark back; 0: 5 s */
+    int64_t max_lag_ns;          /* the watermark trails the newest event time by at most this;
+                                  * 0: 60 s */
     int64_t flush_ns;            /* store transaction interval; 0: default 200 ms */
     int64_t miner_save_ns;       /* periodic miner snapshot; 0: default 60 s */
     int64_t retention_ns;        /* window rows older than this are pruned; 0: default 7 days */

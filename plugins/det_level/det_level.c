@@ -231,6 +231,8 @@ static void close_window(void *ctx, int64_t w, size_t i, bool judge, const struc
 
         if (judge && w >= s->first_win) {
             evaluate(c, s, slot, out);
+        }
+        if (judge && w >= s->first_win && !out->partial) {
             lw__det_base_update(&s->base, (double)slot->warn);
             s->share_lines += (double)slot->lines;
             s->share_warn += (double)slot->warn;

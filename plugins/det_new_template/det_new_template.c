@@ -190,7 +190,9 @@ static void report(struct nt_ctx *c, const struct lw_det_event *ev, double p, do
     a.ts_ns = ev->ts_ns;
     a.arrival_ns = ev->arrival_ns;
     a.template_id = ev->template_id;
-    a.source = ev->source != NULL && ev->source[0] != '\0' ? ev->source : NULL;
+    a.source = ev->source != NULL && ev->source[0] != '\0'   ? ev->source
+               : ev->origin != NULL && ev->origin[0] != '\0' ? ev->origin
+                                                              : NULL;
     a.summary = summary;
     a.explanation_json = expl != NULL ? expl : "{}";
     a.samples_json = samples;

@@ -385,7 +385,9 @@ static void report(struct params_ctx *c, struct place *pl, const struct lw_det_e
     a.ts_ns = ev->ts_ns;
     a.arrival_ns = ev->arrival_ns;
     a.template_id = pl->template_id;
-    a.source = ev->source != NULL && ev->source[0] != '\0' ? ev->source : NULL;
+    a.source = ev->source != NULL && ev->source[0] != '\0'   ? ev->source
+               : ev->origin != NULL && ev->origin[0] != '\0' ? ev->origin
+                                                              : NULL;
     a.key = key;
     a.summary = summary;
     a.explanation_json = expl != NULL ? expl : "{}";

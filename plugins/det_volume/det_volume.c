@@ -398,6 +398,9 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
         return;
     }
     model = expect(c, s, w, &mean, &var);
+    if (out->partial && !(count > mean && count >= c->min_count)) {
+        return; /* a partial window says nothing of what it lacks */
+    }
     if (count > mean && count >= c->min_count) {
         p = lw__det_count_sf((double)count, mean, var);
         kind = "spike";
@@ -558,7 +561,7 @@ static void close_window(void *ctx, int64_t w, size_t i, bool any, const struct 
         struct vol_series *s = e->val;
         uint64_t n = s->ring[i].win == w ? s->ring[i].count : 0;
 
-        if (any && w >= s->first_win) {
+        if (any && w >= s->first_win && !out->partial) {
             learn(c, s, w, n);
         }
         if (s->ring[i].win == w) {

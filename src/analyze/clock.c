@@ -277,9 +277,9 @@ done:
     return t;
 }
 
-int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns)
+int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns, bool *all_idle)
 {
-    int64_t lo = INT64_MAX, wm;
+    int64_t lo = INT64_MAX, wm, last = INT64_MIN;
     uint64_t idle = 0;
     size_t i;
 
@@ -292,6 +292,9 @@ int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns)
         if (s->name == NULL || s->clock_ns == INT64_MIN) {
             continue;
         }
+        if (s->last_arrival_ns > last) {
+            last = s->last_arrival_ns;
+        }
         if (now_ns - s->last_arrival_ns >= c->conf.idle_ns) {
             idle++;
             continue;
@@ -301,10 +304,21 @@ int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns)
         }
     }
     c->st.sources_idle = idle;
+    if (all_idle != NULL) {
+        *all_idle = lo == INT64_MAX;
+    }
     if (lo == INT64_MAX) {
-        /* Every source is quiet: close the windows that hold the last lines. */
-        wm = c->newest_ns > INT64_MAX - c->conf.idle_close_ns ? INT64_MAX
-                                                               : c->newest_ns + c->conf.idle_close_ns;
+        /*
+         * Every source is quiet: event time is taken to go on with the wall clock since the
+         * last line came (as it does for live sources), up to idle_close past the newest line,
+         * so the windows that hold the last lines close and no empty window is made up.
+         */
+        int64_t quiet = last != INT64_MIN && now_ns > last ? now_ns - last : 0;
+
+        if (quiet > c->conf.idle_close_ns + c->conf.lateness_ns) {
+            quiet = c->conf.idle_close_ns + c->conf.lateness_ns;
+        }
+        wm = c->newest_ns + quiet - c->conf.lateness_ns;
     }
     else {
         if (lo < c->newest_ns - c->conf.max_lag_ns) {

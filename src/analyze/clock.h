@@ -15,8 +15,9 @@
  *     the allowed lateness (but never more than max_lag behind the newest event time): a
  *     backfill of several files at slightly different speeds is not "late". A
  *     source that has sent nothing for idle_ns of wall time no longer holds it back; when every
- *     source is idle the watermark moves to the newest event time plus idle_close_ns, so that
- *     the windows holding the last lines close (and nothing more: no empty windows are made up).
+ *     source is idle, event time is taken to go on with the wall clock from the newest line, up
+ *     to idle_close_ns past it, so that the windows holding the last lines close (and nothing
+ *     more: no empty windows are made up).
  *
  * Decisions about a line depend only on the lines of its source before it, so the same input
  * gives the same event times at any replay speed. Single-threaded: the engine's aggregator owns
@@ -84,9 +85,11 @@ int64_t lw_clock_line(struct lw_clock *c, const char *source, int64_t ts_ns, int
 
 /*
  * The global watermark at wall time @now_ns: event time below which no more lines are
- * expected. INT64_MIN before the first line. It never goes backwards.
+ * expected. INT64_MIN before the first line. It never goes backwards. *@all_idle (may be NULL)
+ * tells that every source is idle: the windows it closes may be partial (a backfill that ended,
+ * a pause), so detectors judge them for what they hold (a spike) but not for what they lack.
  */
-int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns);
+int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns, bool *all_idle);
 
 /* Newest event time of any source, INT64_MIN before the first line. */
 int64_t lw_clock_newest(const struct lw_clock *c);

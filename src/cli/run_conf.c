@@ -178,6 +178,9 @@ struct y_pipeline {
     char *memory_limit;
     char *window;
     char *allowed_lateness;
+    char *max_time_jump;
+    char *source_idle;
+    char *max_lag;
     char *flush_interval;
     char *max_templates;
 };
@@ -346,6 +349,9 @@ static const cyaml_schema_field_t pipeline_fields[] = {
     STR("memory_limit", struct y_pipeline, memory_limit),
     STR("window", struct y_pipeline, window),
     STR("allowed_lateness", struct y_pipeline, allowed_lateness),
+    STR("max_time_jump", struct y_pipeline, max_time_jump),
+    STR("source_idle", struct y_pipeline, source_idle),
+    STR("max_lag", struct y_pipeline, max_lag),
     STR("flush_interval", struct y_pipeline, flush_interval),
     STR("max_templates", struct y_pipeline, max_templates),
     CYAML_FIELD_END,
@@ -749,6 +755,10 @@ static int load_detect(const char *path, const struct y_detect *y, struct lw_run
     TRY(set_bool(path, "detect.enabled", y->enabled, &rc->detect_enabled));
     TRY(set_prob(path, "detect.threshold", y->threshold, &d->threshold));
     TRY(set_duration0(path, "detect.lateness", y->lateness, &d->lateness_ns));
+    if (y->lateness != NULL) {
+        /* The old name of the one lateness (pipeline.allowed_lateness wins when both are set). */
+        rc->lateness_ns = d->lateness_ns;
+    }
     if (y->new_template != NULL) {
         const struct y_new_template *t = y->new_template;
 
@@ -1026,6 +1036,12 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
                   : set_duration(path, "pipeline.allowed_lateness", p->allowed_lateness,
                                  &rc->lateness_ns);
         rc2 = rc2 ? rc2
+                  : set_duration(path, "pipeline.max_time_jump", p->max_time_jump,
+                                 &rc->max_jump_ns);
+        rc2 = rc2 ? rc2
+                  : set_duration(path, "pipeline.source_idle", p->source_idle, &rc->idle_ns);
+        rc2 = rc2 ? rc2 : set_duration(path, "pipeline.max_lag", p->max_lag, &rc->max_lag_ns);
+        rc2 = rc2 ? rc2
                   : set_duration(path, "pipeline.flush_interval", p->flush_interval,
                                  &rc->flush_ns);
         rc2 = rc2 ? rc2
@@ -1134,7 +1150,10 @@ static void defaults(struct lw_run_conf *rc)
     rc->workers = 2;
     rc->memory_limit = (size_t)256 << 20;
     rc->window_ns = 10 * NS;
-    rc->lateness_ns = 30 * NS;
+    rc->lateness_ns = 500000000LL;
+    rc->max_jump_ns = 3600 * NS;
+    rc->idle_ns = 5 * NS;
+    rc->max_lag_ns = 60 * NS;
     rc->flush_ns = 200000000LL;
     rc->retention_s = 7 * 86400;
     rc->detect_enabled = true;
@@ -1464,6 +1483,9 @@ void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
     ec->memory_limit_bytes = rc->memory_limit;
     ec->window_ns = rc->window_ns;
     ec->lateness_ns = rc->lateness_ns;
+    ec->max_jump_ns = rc->max_jump_ns;
+    ec->idle_ns = rc->idle_ns;
+    ec->max_lag_ns = rc->max_lag_ns;
     ec->flush_ns = rc->flush_ns;
     ec->retention_ns = rc->retention_s * NS;
     ec->max_templates = rc->max_templates;

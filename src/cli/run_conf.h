@@ -40,7 +40,10 @@ struct lw_run_conf {
     size_t memory_limit;
     size_t max_templates;
     int64_t window_ns;
-    int64_t lateness_ns;
+    int64_t lateness_ns;         /* the one allowed lateness (counting and detection) */
+    int64_t max_jump_ns;         /* pipeline.max_time_jump */
+    int64_t idle_ns;             /* pipeline.source_idle */
+    int64_t max_lag_ns;          /* pipeline.max_lag */
     int64_t flush_ns;
     int64_t retention_s;
     /* Detection and alerts (YAML `detect:` and `alerts:`; docs/config.md, docs/detectors.md). */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analyze/clock.h"
 #include "lw/lw_alert.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
@@ -35,7 +36,7 @@
 #define DEF_QUEUE 64
 #define DEF_MEMORY ((size_t)256 << 20)
 #define DEF_WINDOW_NS 10000000000LL
-#define DEF_LATENESS_NS 30000000000LL
+#define DEF_LATENESS_NS LW_CLOCK_DEFAULT_LATENESS_NS
 #define DEF_FLUSH_NS 200000000LL
 #define DEF_MINER_SAVE_NS 60000000000LL
 #define DEF_RETENTION_NS (7LL * 86400 * 1000000000LL)
@@ -69,6 +70,7 @@ struct batch {
     struct line_det *det;
     struct lw_param *params;
     size_t n_params;
+    bool clocked;            /* the event-time clock has set ts[] (aggregator) */
     /* Filled by the parse worker. */
     uint32_t *tid;
     int64_t *ts;
@@ -165,7 +167,7 @@ struct lw_engine {
     uint64_t pending_lines;
     uint64_t pending_batches;
     int64_t oldest_pending_ingest_ns;
-    int64_t max_event_ns;
+    struct lw_clock *clock;      /* event time of every line, the watermark (analyze/clock.h) */
     atomic_bool new_templates;   /* a worker created a template since the last miner save */
     int64_t last_miner_save_ns;
     int64_t last_prune_ns;
@@ -183,7 +185,7 @@ struct lw_engine {
     bool want_params;
     int64_t last_tick_ns;
     int64_t last_snap_ns;
-    int64_t det_max_ns;          /* newest event time the detectors saw (clamped to arrival) */
+    int64_t alert_clock_ns;      /* event-time "now" of the alert manager (never goes back) */
     struct pend_anom *pend;
     size_t n_pend;
     size_t cap_pend;
@@ -430,6 +432,26 @@ struct lw_ingest lw_engine_ingest(struct lw_engine *e)
 
 /* ---- parse workers ---- */
 
+/* The first place of @needle in @hay, or NULL (memmem is not C11). */
+static const char *find_bytes(const char *hay, size_t hay_len, const char *needle, size_t n)
+{
+    const char *p = hay;
+    const char *end = hay + hay_len;
+
+    if (n == 0 || n > hay_len) {
+        return NULL;
+    }
+    while ((p = memchr(p, needle[0], (size_t)(end - p) - n + 1)) != NULL) {
+        if (memcmp(p, needle, n) == 0) {
+            return p;
+        }
+        if (++p > end - n) {
+            break;
+        }
+    }
+    return NULL;
+}
+
 static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
                         struct lw_miner_scratch *ms, struct batch *b)
 {
@@ -460,16 +482,16 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         trunc += (b->flags[i] & LW_LINE_TRUNCATED) ? 1 : 0;
         invalid += (b->flags[i] & LW_LINE_INVALID) ? 1 : 0;
         if (res.ts_ns == LW_TS_UNKNOWN) {
-            res.ts_ns = b->ts_in[i] != LW_TS_UNKNOWN ? b->ts_in[i] : fallback;
+            res.ts_ns = b->ts_in[i];
         }
         /*
-         * Event times before 1970 or more than a day ahead are not believed (a hostile or broken
-         * header would otherwise push the watermark ahead for good): the arrival time is used.
+         * The line's own time, or none: the aggregator's event-time clock decides what a line
+         * without a believable one gets (its source's time, never the arrival time of a
+         * replayed line). The miner's first/last-seen only needs an approximation.
          */
-        if (res.ts_ns < 0 || res.ts_ns > fallback + 86400LL * 1000000000LL) {
-            res.ts_ns = fallback;
-        }
-        if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len, res.ts_ns, &mt) < 0) {
+        if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len,
+                         res.ts_ns != LW_TS_UNKNOWN && res.ts_ns >= 0 ? res.ts_ns : fallback,
+                         &mt) < 0) {
             mt.template_id = 0; /* counted under template 0: out of memory in the miner */
             mt.is_new = 0;
             mt.n_params = 0;
@@ -492,10 +514,20 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
             d->new_tpl = mt.is_new ? 1 : 0;
             d->host_off = 0;
             d->host_len = 0;
-            if (res.matched && res.host.len > 0 && res.host.len < 256 && res.host.p >= line &&
-                res.host.p + res.host.len <= line + b->len[i]) {
-                d->host_off = (uint32_t)(res.host.p - line);
-                d->host_len = (uint16_t)res.host.len;
+            if (res.matched && res.host.len > 0 && res.host.len < 256) {
+                const char *h = res.host.p;
+
+                if (h < line || h + res.host.len > line + b->len[i]) {
+                    /*
+                     * A decoded field (a JSON "host"): its bytes stand in the line as they are
+                     * unless they were escaped; an escaped host is not used.
+                     */
+                    h = find_bytes(line, b->len[i], res.host.p, res.host.len);
+                }
+                if (h != NULL) {
+                    d->host_off = (uint32_t)(h - line);
+                    d->host_len = (uint16_t)res.host.len;
+                }
             }
             d->p_start = (uint32_t)b->n_params;
             d->p_n = 0;
@@ -794,11 +826,9 @@ static void counts_failed(struct lw_engine *e)
 }
 
 /* Counts a parsed batch into the pending transaction. Returns LW_OK or LW_ENOMEM. */
-static int aggregate(struct lw_engine *e, const struct batch *b)
+static int aggregate(struct lw_engine *e, struct batch *b)
 {
     int64_t w = e->conf.window_ns;
-    int64_t watermark = e->max_event_ns == INT64_MIN ? INT64_MIN
-                                                     : e->max_event_ns - e->conf.lateness_ns;
     uint32_t src;
     uint64_t late = 0;
     size_t i;
@@ -827,16 +857,26 @@ static int aggregate(struct lw_engine *e, const struct batch *b)
         return LW_ENOMEM;
     }
     src = source_id(e, b->source);
+    if (!b->clocked) {
+        /*
+         * Once per batch (a retry after LW_ENOMEM must not run the clock twice): every line's
+         * event time from its source's clock. Late lines are counted all the same: they are
+         * never dropped, only missed by detector windows that already closed.
+         */
+        for (i = 0; i < b->n; i++) {
+            bool is_late = false;
+
+            b->ts[i] = lw_clock_line(e->clock, b->source, b->ts[i], b->arrival_ns, NULL,
+                                     &is_late);
+            late += is_late ? 1 : 0;
+        }
+        b->clocked = true;
+        atomic_fetch_add(&e->lines_late, late);
+    }
     for (i = 0; i < b->n && rc == LW_OK; i++) {
         int64_t ts = b->ts[i];
         int64_t win = ts >= 0 ? ts - ts % w : ts - ((ts % w) + w) % w;
 
-        if (ts < watermark) {
-            late++; /* counted all the same: late lines are never dropped */
-        }
-        if (ts > e->max_event_ns) {
-            e->max_event_ns = ts;
-        }
         rc = agg_add(&e->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
         if (rc == LW_OK) {
             rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i], src + 1, 1);
@@ -852,9 +892,11 @@ static int aggregate(struct lw_engine *e, const struct batch *b)
         counts_failed(e); /* cannot happen: room was made above */
         return rc;
     }
-    atomic_fetch_add(&e->lines_late, late);
-    atomic_store(&e->watermark_ns,
-                 e->max_event_ns == INT64_MIN ? 0 : e->max_event_ns - e->conf.lateness_ns);
+    {
+        int64_t wm = lw_clock_watermark(e->clock, now_ns(), NULL);
+
+        atomic_store(&e->watermark_ns, wm == INT64_MIN ? 0 : wm);
+    }
     if (e->pending_batches == 0) {
         e->oldest_pending_ingest_ns = b->ingest_ns;
     }
@@ -997,7 +1039,15 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
 
     atomic_fetch_add(&e->anomalies, 1);
     memset(&d, 0, sizeof(d));
-    if (e->alerter != NULL && lw_alerter_submit(e->alerter, a, now, &d) == LW_OK) {
+    /*
+     * The alert manager's cool-down, grouping and limits run on event time, as the findings do:
+     * a backfill is deduplicated and limited as the same events would be live.
+     */
+    if (a->ts_ns > e->alert_clock_ns) {
+        e->alert_clock_ns = a->ts_ns;
+    }
+    if (e->alerter != NULL &&
+        lw_alerter_submit(e->alerter, a, e->alert_clock_ns, &d) == LW_OK) {
         has_alert = true;
         if (d.alert) {
             atomic_fetch_add(&e->alerts, 1);
@@ -1032,10 +1082,6 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
     e->n_pend++;
 }
 
-static int64_t detect_watermark(const struct lw_engine *e)
-{
-    return e->det_max_ns == INT64_MIN ? INT64_MIN : e->det_max_ns - e->conf.detect->lateness_ns;
-}
 
 /* The detectors' figures for /metrics and `train`, copied under hist_mu. */
 static void detect_snapshot(struct lw_engine *e)
@@ -1049,9 +1095,23 @@ static void detect_snapshot(struct lw_engine *e)
     e->last_snap_ns = mono_ns();
 }
 
+/*
+ * Moves the detectors to the event-time watermark. When every source is idle the windows it
+ * closes may be partial (a paused stream, a backfill that ended): they are judged for what they
+ * hold, not for what they lack.
+ */
 static void detect_tick(struct lw_engine *e)
 {
-    lw_detect_stage_tick(e->stage, detect_watermark(e), now_ns());
+    bool idle = false;
+    int64_t now = now_ns();
+    int64_t wm = lw_clock_watermark(e->clock, now, &idle);
+
+    if (idle) {
+        lw_detect_stage_flush(e->stage, wm);
+    }
+    else {
+        lw_detect_stage_tick(e->stage, wm, now);
+    }
     e->last_tick_ns = mono_ns();
     if (e->last_tick_ns - e->last_snap_ns >= DETECT_TICK_NS) {
         detect_snapshot(e); /* not per batch: a scrape reads it at most every few seconds */
@@ -1062,33 +1122,28 @@ static void detect_tick(struct lw_engine *e)
  * Hands a counted batch's lines to the detectors, in ingest order. A line's source, for the
  * detectors, is the host its header names; without one, the sender for network inputs (syslog,
  * HTTP), and none for files and stdin: a file's path says nothing about where its lines come
- * from, and would differ between `train --from app.log.1` and `run --tail app.log`.
+ * from, and would differ between `train --from app.log.1` and `run --tail app.log`. The line's
+ * origin (the file, the sender) is passed as well: findings about one line name it when the
+ * line names no host.
  */
 static void detect_batch(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
     bool network;
     char host[256];
-    int64_t future;
 
     if (e->stage == NULL) {
         return;
     }
     network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
-    /*
-     * Event times ahead of the wall clock (a host logging local time as UTC, a broken clock) are
-     * taken as "now" by the detectors: one such line must not move their watermark hours ahead,
-     * which would close every window and end every session at once. Replayed history is in the
-     * past and unaffected. (The store's windows keep the line's own time.)
-     */
-    future = b->arrival_ns + 1000000000LL;
+    /* Event times come from the clock (aggregate()): a line dated years ahead is not believed. */
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
             const struct line_det *d = &b->det[i];
             struct lw_det_event ev;
 
             memset(&ev, 0, sizeof(ev));
-            ev.ts_ns = b->ts[i] > future ? b->arrival_ns : b->ts[i];
+            ev.ts_ns = b->ts[i];
             ev.arrival_ns = b->arrival_ns;
             ev.template_id = b->tid[i];
             ev.new_template = d->new_tpl != 0;
@@ -1101,13 +1156,11 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             else {
                 ev.source = network ? b->source : "";
             }
+            ev.origin = b->source;
             ev.msg = b->bytes + b->off[i] + d->msg_off;
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;
             ev.params = d->p_n > 0 ? b->params + d->p_start : NULL;
-            if (ev.ts_ns > e->det_max_ns) {
-                e->det_max_ns = ev.ts_ns;
-            }
             lw_detect_stage_observe(e->stage, &ev);
         }
     }
@@ -1470,7 +1523,13 @@ static void *agg_main(void *arg)
     if (e->stage != NULL && e->conf.learn_only) {
         /* Training: the history is over, its open sessions are finished ones. */
         lw_detect_stage_end_sessions(e->stage, "timeout");
-        detect_tick(e);
+    }
+    if (e->stage != NULL && lw_clock_newest(e->clock) != INT64_MIN) {
+        /*
+         * The input is over (or the daemon stops): the windows that hold the last lines close,
+         * judged for what they hold. Open sessions stay open (they are not judged unfinished).
+         */
+        lw_detect_stage_flush(e->stage, lw_clock_newest(e->clock) + e->conf.window_ns - 1);
     }
     if (e->stage != NULL) {
         detect_snapshot(e); /* the final figures (lw_engine_stop_stats) */
@@ -1517,6 +1576,7 @@ static void engine_free(struct lw_engine *e)
     lw_free(e->tpls.v);
     lw_free(e->workers);
     lw_miner_destroy(e->miner);
+    lw_clock_destroy(e->clock);
     lw_header_destroy(e->header);
     pthread_mutex_destroy(&e->hist_mu);
     pthread_cond_destroy(&e->done_cv);
@@ -1574,8 +1634,25 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     pthread_mutex_init(&e->hist_mu, NULL);
     pthread_cond_init(&e->work_cv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
-    e->max_event_ns = INT64_MIN;
-    e->det_max_ns = INT64_MIN;
+    e->alert_clock_ns = INT64_MIN;
+    {
+        struct lw_clock_conf cc;
+
+        memset(&cc, 0, sizeof(cc));
+        cc.lateness_ns = e->conf.lateness_ns;
+        cc.max_jump_ns = e->conf.max_jump_ns;
+        cc.idle_ns = e->conf.idle_ns;
+        cc.max_lag_ns = e->conf.max_lag_ns;
+        cc.idle_close_ns = e->conf.window_ns - 1;
+        if (conf->detect != NULL && conf->detect->volume.window_ns - 1 > cc.idle_close_ns) {
+            cc.idle_close_ns = conf->detect->volume.window_ns - 1;
+        }
+        e->clock = lw_clock_create(&cc);
+        if (e->clock == NULL) {
+            snprintf(err, err_len, "out of memory");
+            goto fail;
+        }
+    }
     e->last_miner_save_ns = mono_ns();
     e->last_prune_ns = now_ns();
     e->sources = lw_calloc(MAX_SOURCES, sizeof(*e->sources));

@@ -449,6 +449,15 @@ static void sess_observe(struct lw_detect_stage *st, const struct lw_det_event *
     h = XXH3_64bits(key, klen);
     slot = sess_slot(st, key, klen, h);
     s = *slot;
+    if (s != NULL && ev->ts_ns - s->last_ns > st->conf.session.timeout_ns) {
+        /*
+         * Idle past the timeout in event time: it ended before this line, whether or not a tick
+         * saw the watermark pass (that depends on the replay speed; this does not).
+         */
+        sess_end(st, s, "timeout");
+        slot = sess_slot(st, key, klen, h);
+        s = *slot;
+    }
     if (s == NULL) {
         if (st->n_open >= st->conf.session.max_open && st->oldest != NULL) {
             sess_end(st, st->oldest, "evicted");
@@ -461,7 +470,9 @@ static void sess_observe(struct lw_detect_stage *st, const struct lw_det_event *
         }
         s->h = h;
         s->first_ns = ev->ts_ns;
-        s->source = lw_strdup(ev->source ? ev->source : "");
+        s->source = lw_strdup(ev->source != NULL && ev->source[0] != '\0'   ? ev->source
+                              : ev->origin != NULL ? ev->origin
+                                                   : "");
         *slot = s;
         st->n_open++;
     }
@@ -711,6 +722,13 @@ void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int6
            st->oldest->last_ns < watermark_ns - st->conf.session.timeout_ns) {
         sess_end(st, st->oldest, "timeout");
     }
+}
+
+void lw_detect_stage_flush(struct lw_detect_stage *st, int64_t watermark_ns)
+{
+    st->out.partial = true;
+    lw_detect_stage_tick(st, watermark_ns, 0);
+    st->out.partial = false;
 }
 
 void lw_detect_stage_end_sessions(struct lw_detect_stage *st, const char *reason)

@@ -64,12 +64,12 @@ static void test_outlier_does_not_move_clock(void **state)
                                    &how, NULL), T0);
     assert_int_equal(how, LW_CLOCK_OUTLIER);
     /* The next lines are where they were: none late. */
-    (void)lw_clock_watermark(c, NOW);
+    (void)lw_clock_watermark(c, NOW, NULL);
     for (i = 1; i <= 100; i++) {
         assert_int_equal(lw_clock_line(c, "a", T0 + i * S, NOW, &how, &late), T0 + i * S);
         assert_int_equal(how, LW_CLOCK_OWN);
         assert_false(late);
-        (void)lw_clock_watermark(c, NOW);
+        (void)lw_clock_watermark(c, NOW, NULL);
     }
     /* A day past the wall clock is never believed. */
     assert_int_equal(lw_clock_line(c, "a", NOW + 2 * 86400LL * S, NOW, &how, NULL), T0 + 100 * S);
@@ -102,26 +102,33 @@ static void test_watermark_min_of_active_sources(void **state)
     bool late;
 
     (void)state;
-    assert_true(lw_clock_watermark(c, NOW) == INT64_MIN);
+    assert_true(lw_clock_watermark(c, NOW, NULL) == INT64_MIN);
     /* Two files backfilled at different speeds: the slower one holds the watermark. */
     (void)lw_clock_line(c, "fast", T0 + 50 * S, NOW, NULL, NULL);
     (void)lw_clock_line(c, "slow", T0 + 10 * S, NOW, NULL, NULL);
-    assert_int_equal(lw_clock_watermark(c, NOW), T0 + 9 * S);
+    assert_int_equal(lw_clock_watermark(c, NOW, NULL), T0 + 9 * S);
     (void)lw_clock_line(c, "slow", T0 + 11 * S, NOW, NULL, &late);
     assert_false(late);
     /* But never more than max_lag (60 s) behind the newest. */
     (void)lw_clock_line(c, "fast", T0 + 500 * S, NOW, NULL, NULL);
-    assert_int_equal(lw_clock_watermark(c, NOW), T0 + 439 * S);
+    assert_int_equal(lw_clock_watermark(c, NOW, NULL), T0 + 439 * S);
     (void)lw_clock_line(c, "slow", T0 + 12 * S, NOW, NULL, &late);
     assert_true(late);
     /* An idle source no longer holds it back. */
     (void)lw_clock_line(c, "fast", T0 + 501 * S, NOW + 10 * S, NULL, NULL);
-    assert_int_equal(lw_clock_watermark(c, NOW + 10 * S), T0 + 500 * S);
-    /* Every source idle: the window of the newest line closes, no further. */
-    assert_int_equal(lw_clock_watermark(c, NOW + 60 * S), T0 + 501 * S + 10 * S - 1);
+    assert_int_equal(lw_clock_watermark(c, NOW + 10 * S, NULL), T0 + 500 * S);
+    /* Every source idle: event time goes on with the wall clock ... */
+    {
+        bool idle = false;
+
+        assert_int_equal(lw_clock_watermark(c, NOW + 16 * S, &idle), T0 + 506 * S);
+        assert_true(idle);
+    }
+    /* ... until the window of the newest line closes, no further. */
+    assert_int_equal(lw_clock_watermark(c, NOW + 60 * S, NULL), T0 + 501 * S + 10 * S - 1);
     /* Never backwards. */
     (void)lw_clock_line(c, "slow", T0 + 13 * S, NOW + 61 * S, NULL, NULL);
-    assert_int_equal(lw_clock_watermark(c, NOW + 61 * S), T0 + 501 * S + 10 * S - 1);
+    assert_int_equal(lw_clock_watermark(c, NOW + 61 * S, NULL), T0 + 501 * S + 10 * S - 1);
     lw_clock_destroy(c);
 }
 
