@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lw/lw_alert.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
