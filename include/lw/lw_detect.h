@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_finding.h"
 #include "lw/lw_miner.h"
 
 #define LW_DETECT_ABI 1u
@@ -41,30 +42,6 @@ struct lw_det_event {
     size_t n_params;                /* parameters at the template's <*> places, in order */
     const struct lw_param *params;  /* offsets into msg */
 };
-
-/* A finding. Strings are NUL-ended and borrowed for the emit call. */
-struct lw_anomaly {
-    const char *detector;          /* plugin name: "new_template", "volume", "sequence", ... */
-    const char *kind;              /* finer kind: "spike", "drop", "silence", "unexpected", ... */
-    double score;                  /* 1 - p, in [0, 1] */
-    int64_t ts_ns;                 /* event time: of the line, or the window's start */
-    int64_t arrival_ns;            /* wall-clock arrival of the line that revealed it, or 0 */
-    uint32_t template_id;          /* 0 when not about one template */
-    const char *source;            /* NULL when not about one source */
-    const char *key;               /* session key, parameter place, ...; NULL when none */
-    const char *summary;           /* one line for humans, with the numbers */
-    const char *explanation_json;  /* JSON object: expected versus observed */
-    const char *samples_json;      /* JSON array of sample lines, or NULL */
-};
-
-/* Bytes that lw_anomaly_copy() needs for @a's strings. */
-size_t lw_anomaly_strings_size(const struct lw_anomaly *a);
-/*
- * @dst becomes @src with every string copied into @buf (lw_anomaly_strings_size(src) bytes):
- * one allocation holds a finding that must outlive the emit call (the alert manager's queues,
- * the engine's pending transaction).
- */
-void lw_anomaly_copy(struct lw_anomaly *dst, const struct lw_anomaly *src, char *buf);
 
 struct lw_det_out {
     void (*emit)(void *opaque, const struct lw_anomaly *a);
