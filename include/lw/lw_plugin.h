@@ -14,6 +14,7 @@
 
 #include "lw/lw_http.h"
 #include "lw/lw_ingest.h"
+#include "lw/lw_metrics.h"
 
 #define LW_PLUGIN_ABI 1u
 
@@ -35,8 +36,6 @@ struct lw_input_stats {
     uint64_t lines;  /* lines handed to the pipeline */
     uint64_t bytes;  /* bytes read */
 };
-
-struct lw_prom;
 
 struct lw_input_plugin {
     uint32_t abi;             /* == LW_PLUGIN_ABI, checked at start */

@@ -3,6 +3,7 @@
 
 #include "cli/run_conf.h"
 #include "lw/lw_http.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 
 static bool in_http_enabled(const struct lw_run_conf *rc)

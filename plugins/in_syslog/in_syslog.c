@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/run_conf.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_syslog.h"
 

@@ -4,6 +4,7 @@
 
 #include "cli/run_conf.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_tail.h"
 

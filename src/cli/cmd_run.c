@@ -28,6 +28,7 @@
 #include "lw/lw_http.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_store.h"
 
