@@ -20,9 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lw/lw_detect.h"
+#include "lw/lw_finding.h"
 
 #define LW_ALERT_MAX_SINKS 8
+#define LW_SINK_ABI 1u            /* struct lw_sink_plugin.abi */
 
 enum lw_sink_kind { LW_SINK_STDOUT = 1, LW_SINK_FILE, LW_SINK_WEBHOOK };
 enum lw_webhook_format { LW_WEBHOOK_JSON = 1, LW_WEBHOOK_ALERTMANAGER };
@@ -124,7 +125,7 @@ struct lw_sink_stats {
  * the sending between deliveries and when the queue is idle.
  */
 struct lw_sink_plugin {
-    uint32_t abi;                  /* == LW_DETECT_ABI */
+    uint32_t abi;                  /* == LW_SINK_ABI */
     const char *name;              /* "webhook" for plugins/out_webhook/ */
     enum lw_sink_kind kind;
     bool async_results;            /* outcomes come through env->report, not deliver()'s code */

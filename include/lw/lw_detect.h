@@ -1,6 +1,6 @@
 /*
  * Anomaly detection (DESIGN.md "analysis"): detectors are plugins behind one interface, driven by
- * the detection stage (src/detect/stage.c) on the aggregator's thread, one line at a time in
+ * the detection stage (src/analyze/stage.c, lw_analyze.h) on the aggregator's thread, one line at a time in
  * ingest order, so a detector's state is single-threaded and needs no lock.
  *
  *   observe()        every parsed line (template id, event time, level, source, parameters)
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_finding.h"
 #include "lw/lw_miner.h"
 
 #define LW_DETECT_ABI 1u
@@ -43,30 +44,6 @@ struct lw_det_event {
     size_t n_params;                /* parameters at the template's <*> places, in order */
     const struct lw_param *params;  /* offsets into msg */
 };
-
-/* A finding. Strings are NUL-ended and borrowed for the emit call. */
-struct lw_anomaly {
-    const char *detector;          /* plugin name: "new_template", "volume", "sequence", ... */
-    const char *kind;              /* finer kind: "spike", "drop", "silence", "unexpected", ... */
-    double score;                  /* 1 - p, in [0, 1] */
-    int64_t ts_ns;                 /* event time: of the line, or the window's start */
-    int64_t arrival_ns;            /* wall-clock arrival of the line that revealed it, or 0 */
-    uint32_t template_id;          /* 0 when not about one template */
-    const char *source;            /* NULL when not about one source */
-    const char *key;               /* session key, parameter place, ...; NULL when none */
-    const char *summary;           /* one line for humans, with the numbers */
-    const char *explanation_json;  /* JSON object: expected versus observed */
-    const char *samples_json;      /* JSON array of sample lines, or NULL */
-};
-
-/* Bytes that lw_anomaly_copy() needs for @a's strings. */
-size_t lw_anomaly_strings_size(const struct lw_anomaly *a);
-/*
- * @dst becomes @src with every string copied into @buf (lw_anomaly_strings_size(src) bytes):
- * one allocation holds a finding that must outlive the emit call (the alert manager's queues,
- * the engine's pending transaction).
- */
-void lw_anomaly_copy(struct lw_anomaly *dst, const struct lw_anomaly *src, char *buf);
 
 struct lw_det_out {
     void (*emit)(void *opaque, const struct lw_anomaly *a);
@@ -233,65 +210,6 @@ struct lw_detect_conf {
         size_t max_values;         /* distinct values kept per low-cardinality place; 32 */
     } params;
 };
-
-/* ---- the detection stage (src/detect/stage.c) ---- */
-
-struct lw_detect_stage;
-
-/* Looks up the text of template @id into @buf; returns its length or -1 (lw_miner_template). */
-typedef long (*lw_template_lookup)(void *opaque, uint32_t id, char *buf, size_t cap);
-/* The live template behind @id (lw_miner_resolve). */
-typedef uint32_t (*lw_template_resolver)(void *opaque, uint32_t id);
-/* Sets how the stage resolves merged template ids for its detectors (default: ids are live). */
-void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn);
-/* The nearest known template (lw_det_out.template_nearest). */
-typedef uint32_t (*lw_template_nearest_fn)(void *opaque, uint32_t id, double *similarity,
-                                           uint64_t *lines);
-void lw_detect_stage_set_nearest(struct lw_detect_stage *st, lw_template_nearest_fn fn);
-
-/*
- * Creates every enabled detector. @emit receives each finding that reaches the threshold;
- * @lookup (may be NULL) names templates in explanations. NULL with a message in @err.
- */
-struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf,
-                                               void (*emit)(void *opaque,
-                                                            const struct lw_anomaly *a),
-                                               lw_template_lookup lookup, void *opaque,
-                                               char *err, size_t err_len);
-void lw_detect_stage_destroy(struct lw_detect_stage *st);
-/* Training: the detectors learn, nothing is reported. */
-void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on);
-/* One line; ev->tpl may be NULL (the stage fills it from its cache). */
-void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_event *ev);
-void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int64_t now_ns);
-/*
- * A tick whose closed windows may be partial (lw_det_out.partial): every source is quiet, or the
- * daemon stops. Windows up to @watermark_ns close and are judged only for what they hold.
- */
-void lw_detect_stage_flush(struct lw_detect_stage *st, int64_t watermark_ns);
-/*
- * Ends every open session with @reason ("timeout" judges and learns them, as `train` does at the
- * end of its history; "shutdown" does neither). Open sessions are not saved across restarts.
- */
-void lw_detect_stage_end_sessions(struct lw_detect_stage *st, const char *reason);
-/* Every detector's model, one section each. */
-int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b);
-/* Loads what save() wrote; sections of detectors that are off or unknown are skipped. */
-int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, char *err,
-                         size_t err_len);
-
-struct lw_detect_stats {
-    uint64_t lines;                /* lines observed */
-    uint64_t anomalies;            /* findings reported */
-    uint64_t sessions_open;        /* gauge */
-    uint64_t sessions_ended;
-    uint64_t sessions_evicted;     /* at max_open */
-    uint64_t sessions_unkeyed;     /* lines without a session key */
-    size_t n_detectors;
-    const char *names[16];
-    struct lw_det_stats det[16];
-};
-void lw_detect_stage_get_stats(struct lw_detect_stage *st, struct lw_detect_stats *out);
 
 /* Fills @c with the defaults above (the engine's window as volume.window_ns). */
 void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns);

@@ -7,7 +7,8 @@
  *   - the body parser (lw_http_body_*): pure functions on a buffer, used by the server and by the
  *     fuzzer. NDJSON (one JSON object per line) or plain text, optionally gzip-compressed.
  *   - the server (lw_http_server_*): start, stop, bound port, counters.
- *   - a Prometheus text-format builder (lw_prom_*) for whoever renders /metrics.
+ * The Prometheus text-format builder (lw_prom_*) that renders /metrics is a core module
+ * (lw_metrics.h).
  */
 #ifndef LW_HTTP_H
 #define LW_HTTP_H
@@ -129,37 +130,5 @@ void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats
  * @srv. NULL does nothing. No callback runs after it returns.
  */
 void lw_http_server_stop(struct lw_http_server *srv);
-
-/* ---- Prometheus text format ------------------------------------------------------------ */
-
-/*
- * A growing buffer of Prometheus text (format 0.0.4). The "# HELP" and "# TYPE" lines of a
- * metric family are written the first time its name is appended; samples of one family should be
- * appended together (Prometheus requires a family's samples to be contiguous). Initialise with
- * {0}; the first error sticks in @rc and later calls do nothing, so callers check once at the end.
- */
-struct lw_prom {
-    char *buf;   /* NUL-terminated text, lw_malloc'd; take it or call lw_prom_fini() */
-    size_t len;  /* bytes in @buf without the NUL */
-    size_t cap;
-    int rc;      /* LW_OK or the first error (LW_ENOMEM, LW_EINVAL) */
-};
-
-/*
- * Appends one sample "name{labels} value". @labels is the inside of the braces, already escaped
- * ('job="x",code="200"'), or NULL/"" for none. @help may be NULL. @type is "counter", "gauge",
- * "untyped", ... Returns p->rc.
- */
-int lw_prom_append(struct lw_prom *p, const char *name, const char *help, const char *type,
-                   const char *labels, double value);
-/*
- * Appends a histogram: @n_bounds upper bounds in increasing order and @counts with n_bounds + 1
- * per-bucket (not cumulative) counts, the last one for +Inf; writes cumulative name_bucket{le=..}
- * samples, name_sum and name_count. Returns p->rc.
- */
-int lw_prom_histogram(struct lw_prom *p, const char *name, const char *help, const char *labels,
-                      const double *bounds, const uint64_t *counts, size_t n_bounds, double sum);
-/* Frees the buffer and resets @p to {0}. */
-void lw_prom_fini(struct lw_prom *p);
 
 #endif

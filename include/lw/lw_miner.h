@@ -91,6 +91,14 @@ struct lw_template_info {
 typedef int (*lw_template_cb)(void *opaque, const struct lw_template_info *t);
 /* Calls @cb for every live template in id order; stops when @cb returns non-zero. */
 int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque);
+/*
+ * The known template most like template @id (share of common words, Jaccard, the <*> places left
+ * out), among those made before it (parse workers run ahead of the detectors): its id, with the
+ * similarity in [0, 1] in *@similarity and the lines it has counted in *@lines. 0 when there is
+ * none (both outputs then 0) or @id is unknown (outputs untouched). It walks every template
+ * (lw_miner_foreach), so it is for rare findings only. Thread-safe (a read lock).
+ */
+uint32_t lw_miner_nearest(struct lw_miner *m, uint32_t id, double *similarity, uint64_t *lines);
 size_t lw_miner_n_templates(struct lw_miner *m);
 uint64_t lw_miner_n_evicted(struct lw_miner *m);
 

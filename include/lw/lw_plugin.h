@@ -14,15 +14,54 @@
 
 #include "lw/lw_http.h"
 #include "lw/lw_ingest.h"
+#include "lw/lw_metrics.h"
 
 #define LW_PLUGIN_ABI 1u
 
-struct lw_run_conf;
+/*
+ * Each input's own configuration section. The daemon fills them from its configuration; an
+ * input reads only its own. Strings and arrays are borrowed for the input's lifetime.
+ */
+struct lw_in_tail_conf {
+    const char *const *patterns;        /* glob patterns; none: the input is off */
+    size_t n_patterns;
+    bool from_end;                      /* new files start at their end */
+    unsigned poll_ms;
+    size_t max_line_bytes;
+};
+
+struct lw_in_syslog_conf {
+    const char *addr;                   /* NULL: the input is off */
+    bool udp;
+    bool tcp;
+    size_t max_connections;
+    unsigned idle_timeout_s;
+    size_t max_line_bytes;
+};
+
+struct lw_in_http_conf {
+    const char *addr;                   /* NULL: the input is off */
+    const char *token;
+    size_t max_body_bytes;
+    size_t max_line_bytes;
+};
+
+struct lw_in_stdin_conf {
+    bool enabled;
+    size_t max_line_bytes;
+};
+
+struct lw_input_conf {
+    struct lw_in_tail_conf tail;
+    struct lw_in_syslog_conf syslog;
+    struct lw_in_http_conf http;
+    struct lw_in_stdin_conf in_stdin;   /* not "stdin", which <stdio.h> defines */
+};
 
 /* What the daemon gives an input. Everything is borrowed for the input's lifetime. */
 struct lw_input_ctx {
     struct lw_ingest ingest;            /* where lines go (backpressure: LW_EAGAIN) */
-    const struct lw_run_conf *conf;     /* the daemon's configuration (src/cli/run_conf.h) */
+    const struct lw_input_conf *conf;   /* the inputs' configuration sections */
     /* The checkpoint stored for (input, path): 1 and *out filled, or 0 when there is none. */
     int (*resume)(void *opaque, const char *input, const char *path,
                   struct lw_ingest_checkpoint *out);
@@ -36,14 +75,12 @@ struct lw_input_stats {
     uint64_t bytes;  /* bytes read */
 };
 
-struct lw_prom;
-
 struct lw_input_plugin {
     uint32_t abi;             /* == LW_PLUGIN_ABI, checked at start */
     const char *name;         /* "tail" for plugins/in_tail/ */
     const char *description;
     /* Whether the configuration asks for this input. */
-    bool (*enabled)(const struct lw_run_conf *conf);
+    bool (*enabled)(const struct lw_input_conf *conf);
     /* Starts the input's threads; returns its instance, or NULL with a message in @err. */
     void *(*start)(const struct lw_input_ctx *ctx, char *err, size_t err_len);
     /* Stops reading, hands over what it holds if it can, frees the instance. */

@@ -1,8 +1,9 @@
 /*
- * The embedded store: one SQLite database, DIR/logwarden.db, that keeps what the daemon must not
- * lose across restarts: templates, per-window counts (per template, per template and source, per
- * level), input checkpoints, the miner state, the total of lines ever counted (stored_lines),
- * anomalies and alerts. docs/store.md describes every table and column.
+ * The store interface (struct lw_store_ops at the end, dispatched by src/store/store.c) and what
+ * its one backend keeps: one SQLite database, DIR/logwarden.db, that holds what the daemon must
+ * not lose across restarts: templates, per-window counts (per template, per template and
+ * source, per level), input checkpoints, the miner state, the total of lines ever counted
+ * (stored_lines), anomalies and alerts. docs/store.md describes every table and column.
  *
  * Threads. A struct lw_store is one SQLite connection and must be used by one thread at a time.
  * The daemon has exactly one writer (the store thread); readers (HTTP API, `logwarden status`)
@@ -284,5 +285,66 @@ int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap);
 int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len);
 /* Releases the lock and closes @fd. A negative @fd does nothing. */
 void lw_store_unlock(int fd);
+
+/*
+ * ---- The interface a backend implements. ----
+ *
+ * A backend (src/store/store_sqlite.c) fills a const struct lw_store_ops and embeds a struct
+ * lw_store as the first member of its handle. Callers never use these directly: the lw_store_*
+ * functions above (src/store/store.c) dispatch through @ops, so the engine, the CLI and the API
+ * see the store only through this header. Each member has the contract of the lw_store_*
+ * function of the same name; open and status pick no backend themselves (store.c does).
+ */
+struct lw_store_ops {
+    const char *name;  /* "sqlite" */
+    struct lw_store *(*open)(const char *dir, const struct lw_store_conf *conf, char *err,
+                             size_t err_len);
+    void (*close)(struct lw_store *s);
+    const char *(*errmsg)(const struct lw_store *s);
+    int64_t (*window_s)(const struct lw_store *s);
+    int64_t (*retention_s)(const struct lw_store *s);
+    int64_t (*window_start)(const struct lw_store *s, int64_t ts_ns);
+    int (*begin)(struct lw_store *s);
+    int (*commit)(struct lw_store *s);
+    int (*rollback)(struct lw_store *s);
+    int (*in_transaction)(const struct lw_store *s);
+    int (*add_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                            uint64_t count);
+    int (*add_source_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                            const char *source, uint64_t count);
+    int (*add_level_count)(struct lw_store *s, int64_t window_start_ns, int level, uint64_t count);
+    int (*upsert_template)(struct lw_store *s, uint32_t id, const char *text, int64_t first_ns,
+                           int64_t last_ns, uint64_t count_delta);
+    int (*set_checkpoint)(struct lw_store *s, const struct lw_ingest_checkpoint *ck,
+                          const char *input);
+    int (*delete_checkpoint)(struct lw_store *s, const char *input, const char *path);
+    int (*add_stored_lines)(struct lw_store *s, uint64_t n);
+    int (*save_miner)(struct lw_store *s, const void *blob, size_t len);
+    int (*save_models)(struct lw_store *s, const void *blob, size_t len);
+    int (*insert_anomaly)(struct lw_store *s, const struct lw_store_anomaly *a, int64_t *id_out);
+    int (*insert_alert)(struct lw_store *s, const struct lw_store_alert *a, int64_t *id_out);
+    int (*set_alert_state)(struct lw_store *s, int64_t id, const char *state, int64_t sent_ns);
+    int (*prune)(struct lw_store *s, int64_t now_ns, uint64_t *n_deleted);
+    int (*get_checkpoint)(struct lw_store *s, const char *input, const char *path,
+                          struct lw_ingest_checkpoint *out);
+    int (*foreach_checkpoint)(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
+                              void *opaque);
+    int (*load_miner)(struct lw_store *s, char **blob, size_t *len);
+    int (*load_models)(struct lw_store *s, char **blob, size_t *len);
+    int (*stored_lines)(struct lw_store *s, uint64_t *out);
+    int (*template_count)(struct lw_store *s, uint64_t *out);
+    int (*get_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                            uint64_t *out);
+    int (*get_source_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                            const char *source, uint64_t *out);
+    int (*get_level_count)(struct lw_store *s, int64_t window_start_ns, int level, uint64_t *out);
+    int (*stat)(struct lw_store *s, struct lw_store_status *out);
+    int (*status)(const char *dir, struct lw_store_status *out, char *err, size_t err_len);
+    int (*integrity_check)(struct lw_store *s, char *result, size_t cap);
+};
+
+struct lw_store {
+    const struct lw_store_ops *ops;  /* the backend's functions */
+};
 
 #endif

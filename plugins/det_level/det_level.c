@@ -27,6 +27,7 @@
 #include "lw/lw_err.h"
 #include "lw/lw_level.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_windows.h"
 
 #define LVL_VERSION 1u
 #define LVL_RING LW_DET_RING
@@ -55,7 +56,7 @@ struct lvl_series {
 };
 
 struct lvl_ctx {
-    struct lw__det_windows win;        /* event-time windows (det_util.h) */
+    struct lw__det_windows win;        /* event-time windows (lw_windows.h) */
     uint64_t warmup_windows;
     size_t max_sources;
     uint64_t min_count;

@@ -41,6 +41,7 @@
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_windows.h"
 
 #define VOL_VERSION 1u
 #define VOL_RING LW_DET_RING           /* open windows per series (watermark lag / window) */
@@ -91,7 +92,7 @@ struct vol_series {
 };
 
 struct vol_ctx {
-    struct lw__det_windows win;        /* event-time windows (det_util.h) */
+    struct lw__det_windows win;        /* event-time windows (lw_windows.h) */
     int64_t wph;                       /* windows per hour, >= 1 */
     uint64_t warmup_windows;
     size_t max_series;

@@ -1,25 +1,25 @@
 /* in_http: HTTP ingest (POST /api/v1/ingest) with /metrics and /api/v1/status (src/api/). */
 #include <string.h>
 
-#include "cli/run_conf.h"
 #include "lw/lw_http.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 
-static bool in_http_enabled(const struct lw_run_conf *rc)
+static bool in_http_enabled(const struct lw_input_conf *conf)
 {
-    return rc->http_addr != NULL;
+    return conf->http.addr != NULL;
 }
 
 static void *in_http_start(const struct lw_input_ctx *ctx, char *err, size_t err_len)
 {
-    const struct lw_run_conf *rc = ctx->conf;
+    const struct lw_in_http_conf *conf = &ctx->conf->http;
     struct lw_http_conf hc;
 
     memset(&hc, 0, sizeof(hc));
-    hc.addr = rc->http_addr;
-    hc.token = rc->http_token;
-    hc.max_body_bytes = rc->http_max_body;
-    hc.max_line_bytes = rc->max_line_bytes;
+    hc.addr = conf->addr;
+    hc.token = conf->token;
+    hc.max_body_bytes = conf->max_body_bytes;
+    hc.max_line_bytes = conf->max_line_bytes;
     hc.ingest = ctx->ingest;
     hc.metrics = ctx->metrics;
     hc.status = ctx->status;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/run_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
 #include "lw/lw_header.h"
@@ -31,9 +30,9 @@ struct in_stdin {
     atomic_uint_fast64_t bytes;
 };
 
-static bool in_stdin_enabled(const struct lw_run_conf *rc)
+static bool in_stdin_enabled(const struct lw_input_conf *conf)
 {
-    return rc->use_stdin;
+    return conf->in_stdin.enabled;
 }
 
 /* Offers a group until the pipeline takes it; gives up only when stopping. */
@@ -123,7 +122,7 @@ static void *in_stdin_start(const struct lw_input_ctx *ctx, char *err, size_t er
         return NULL;
     }
     in->ingest = ctx->ingest;
-    in->max_line_bytes = ctx->conf->max_line_bytes;
+    in->max_line_bytes = ctx->conf->in_stdin.max_line_bytes;
     if (pthread_create(&in->thread, NULL, in_stdin_main, in) != 0) {
         snprintf(err, err_len, "cannot start the stdin reader");
         lw_free(in);

@@ -1,26 +1,26 @@
 /* in_syslog: syslog over UDP and TCP (src/input/syslog_*.c). */
 #include <string.h>
 
-#include "cli/run_conf.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_syslog.h"
 
-static bool in_syslog_enabled(const struct lw_run_conf *rc)
+static bool in_syslog_enabled(const struct lw_input_conf *conf)
 {
-    return rc->syslog_addr != NULL;
+    return conf->syslog.addr != NULL;
 }
 
 static void *in_syslog_start(const struct lw_input_ctx *ctx, char *err, size_t err_len)
 {
-    const struct lw_run_conf *rc = ctx->conf;
+    const struct lw_in_syslog_conf *conf = &ctx->conf->syslog;
     struct lw_syslog_conf sc;
 
     memset(&sc, 0, sizeof(sc));
-    sc.udp_addr = rc->syslog_udp ? rc->syslog_addr : NULL;
-    sc.tcp_addr = rc->syslog_tcp ? rc->syslog_addr : NULL;
-    sc.max_msg_bytes = rc->max_line_bytes;
-    sc.max_connections = rc->syslog_max_connections;
-    sc.idle_timeout_s = rc->syslog_idle_timeout_s;
+    sc.udp_addr = conf->udp ? conf->addr : NULL;
+    sc.tcp_addr = conf->tcp ? conf->addr : NULL;
+    sc.max_msg_bytes = conf->max_line_bytes;
+    sc.max_connections = conf->max_connections;
+    sc.idle_timeout_s = conf->idle_timeout_s;
     return lw_syslog_server_start(&sc, ctx->ingest, err, err_len);
 }
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/run_conf.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_tail.h"
 
@@ -12,9 +12,9 @@ struct in_tail {
     struct lw_tail *tail;
 };
 
-static bool in_tail_enabled(const struct lw_run_conf *rc)
+static bool in_tail_enabled(const struct lw_input_conf *conf)
 {
-    return rc->n_tail > 0;
+    return conf->tail.n_patterns > 0;
 }
 
 static int in_tail_resume(void *opaque, const char *path, struct lw_ingest_checkpoint *out)
@@ -26,7 +26,7 @@ static int in_tail_resume(void *opaque, const char *path, struct lw_ingest_check
 
 static void *in_tail_start(const struct lw_input_ctx *ctx, char *err, size_t err_len)
 {
-    const struct lw_run_conf *rc = ctx->conf;
+    const struct lw_in_tail_conf *conf = &ctx->conf->tail;
     struct in_tail *t = lw_calloc(1, sizeof(*t));
     struct lw_tail_conf tc;
 
@@ -36,11 +36,11 @@ static void *in_tail_start(const struct lw_input_ctx *ctx, char *err, size_t err
     }
     t->ctx = *ctx;
     memset(&tc, 0, sizeof(tc));
-    tc.patterns = (const char *const *)rc->tail;
-    tc.n_patterns = rc->n_tail;
-    tc.start_at_end = rc->tail_from_end;
-    tc.poll_ms = rc->tail_poll_ms;
-    tc.max_line_bytes = rc->max_line_bytes;
+    tc.patterns = conf->patterns;
+    tc.n_patterns = conf->n_patterns;
+    tc.start_at_end = conf->from_end;
+    tc.poll_ms = conf->poll_ms;
+    tc.max_line_bytes = conf->max_line_bytes;
     tc.resume = in_tail_resume;
     tc.resume_opaque = t;
     t->tail = lw_tail_start(&tc, ctx->ingest, err, err_len);

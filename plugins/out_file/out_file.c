@@ -112,7 +112,7 @@ static void file_exit(void *ctx)
 }
 
 const struct lw_sink_plugin out_file_plugin = {
-    .abi = LW_DETECT_ABI,
+    .abi = LW_SINK_ABI,
     .name = "file",
     .kind = LW_SINK_FILE,
     .init = file_init,

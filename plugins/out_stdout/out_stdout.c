@@ -67,7 +67,7 @@ static void stdout_exit(void *ctx)
 }
 
 const struct lw_sink_plugin out_stdout_plugin = {
-    .abi = LW_DETECT_ABI,
+    .abi = LW_SINK_ABI,
     .name = "stdout",
     .kind = LW_SINK_STDOUT,
     .init = stdout_init,

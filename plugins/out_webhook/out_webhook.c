@@ -301,7 +301,7 @@ static void webhook_stats(void *ctx, struct lw_sink_stats *out)
 }
 
 const struct lw_sink_plugin out_webhook_plugin = {
-    .abi = LW_DETECT_ABI,
+    .abi = LW_SINK_ABI,
     .name = "webhook",
     .kind = LW_SINK_WEBHOOK,
     .async_results = true,

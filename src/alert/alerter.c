@@ -180,7 +180,7 @@ static const struct lw_sink_plugin *find_plugin(enum lw_sink_kind k)
     size_t i;
 
     for (i = 0; lw_sink_plugins[i] != NULL; i++) {
-        if (lw_sink_plugins[i]->kind == k && lw_sink_plugins[i]->abi == LW_DETECT_ABI) {
+        if (lw_sink_plugins[i]->kind == k && lw_sink_plugins[i]->abi == LW_SINK_ABI) {
             return lw_sink_plugins[i];
         }
     }

@@ -12,7 +12,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "analyze/clock.h"
+#include "lw/lw_clock.h"
 #include "lw/lw_mem.h"
 
 #define NS_PER_S 1000000000LL

@@ -31,6 +31,7 @@
 #include "lw/lw_http.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 
 #define DEFAULT_ADDR          "127.0.0.1:8080"
 #define DEFAULT_MAX_BODY      ((size_t)16 * 1024 * 1024)

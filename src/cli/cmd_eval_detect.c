@@ -29,6 +29,7 @@
 #include "detect/seq_model.h"
 #include "eval/eval_parse.h"
 #include "lw/lw_header.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"

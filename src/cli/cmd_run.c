@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/run_conf.h"
 #include "lw/lw_alert.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
@@ -27,6 +28,7 @@
 #include "lw/lw_http.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_store.h"
 
@@ -39,6 +41,7 @@ struct input {
 
 struct daemon {
     struct lw_run_conf *rc;
+    struct lw_input_conf in_conf;  /* the inputs' sections of rc (lw_run_conf_inputs) */
     struct lw_store *store;
     struct lw_store *reader;     /* a read-only connection for checkpoint look-ups */
     pthread_mutex_t reader_mu;
@@ -284,7 +287,7 @@ static struct lw_input_ctx input_ctx(struct daemon *d)
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.ingest = lw_engine_ingest(d->engine);
-    ctx.conf = d->rc;
+    ctx.conf = &d->in_conf;
     ctx.resume = resume_cb;
     ctx.metrics = metrics_cb;
     ctx.status = status_cb;
@@ -343,11 +346,12 @@ static int start_inputs(struct daemon *d, char *err, size_t err_len)
 {
     size_t i;
 
+    lw_run_conf_inputs(d->rc, &d->in_conf);
     /* HTTP first, so that /metrics and the status answer while the others start. */
     for (i = 0; lw_input_plugins[i] != NULL; i++) {
         const struct lw_input_plugin *pl = lw_input_plugins[i];
 
-        if (strcmp(pl->name, "http") == 0 && pl->enabled(d->rc) &&
+        if (strcmp(pl->name, "http") == 0 && pl->enabled(&d->in_conf) &&
             start_input(d, pl, err, err_len) < 0) {
             return LW_EINVAL;
         }
@@ -355,7 +359,7 @@ static int start_inputs(struct daemon *d, char *err, size_t err_len)
     for (i = 0; lw_input_plugins[i] != NULL; i++) {
         const struct lw_input_plugin *pl = lw_input_plugins[i];
 
-        if (strcmp(pl->name, "http") != 0 && pl->enabled(d->rc) &&
+        if (strcmp(pl->name, "http") != 0 && pl->enabled(&d->in_conf) &&
             start_input(d, pl, err, err_len) < 0) {
             return LW_EINVAL;
         }
@@ -461,9 +465,10 @@ static void reload(struct daemon *d, int argc, char **argv)
         d->rc->n_tail = nrc.n_tail;
         nrc.n_tail = 0;
         d->rc->tail_from_end = nrc.tail_from_end;
+        lw_run_conf_inputs(d->rc, &d->in_conf);
         for (k = 0; lw_input_plugins[k] != NULL; k++) {
             if (strcmp(lw_input_plugins[k]->name, "tail") == 0 &&
-                lw_input_plugins[k]->enabled(d->rc) &&
+                lw_input_plugins[k]->enabled(&d->in_conf) &&
                 start_input(d, lw_input_plugins[k], err, sizeof(err)) < 0) {
                 lw_error("run", "SIGHUP: the tail cannot restart: %s", err);
             }

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/run_conf.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"

@@ -26,6 +26,7 @@
 #include "detect/seq_model.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_plugin.h"
 
 #define NS 1000000000LL
 
@@ -1511,4 +1512,26 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_detect_conf_fini(&rc->detect);
     lw_alert_conf_fini(&rc->alerts);
     memset(rc, 0, sizeof(*rc));
+}
+
+void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
+{
+    memset(ic, 0, sizeof(*ic));
+    ic->tail.patterns = (const char *const *)rc->tail;
+    ic->tail.n_patterns = rc->n_tail;
+    ic->tail.from_end = rc->tail_from_end;
+    ic->tail.poll_ms = rc->tail_poll_ms;
+    ic->tail.max_line_bytes = rc->max_line_bytes;
+    ic->syslog.addr = rc->syslog_addr;
+    ic->syslog.udp = rc->syslog_udp;
+    ic->syslog.tcp = rc->syslog_tcp;
+    ic->syslog.max_connections = rc->syslog_max_connections;
+    ic->syslog.idle_timeout_s = rc->syslog_idle_timeout_s;
+    ic->syslog.max_line_bytes = rc->max_line_bytes;
+    ic->http.addr = rc->http_addr;
+    ic->http.token = rc->http_token;
+    ic->http.max_body_bytes = rc->http_max_body;
+    ic->http.max_line_bytes = rc->max_line_bytes;
+    ic->in_stdin.enabled = rc->use_stdin;
+    ic->in_stdin.max_line_bytes = rc->max_line_bytes;
 }

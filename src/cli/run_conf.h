@@ -64,12 +64,18 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc);
 void lw_run_conf_fini(struct lw_run_conf *rc);
 
 struct lw_engine_conf;
+struct lw_input_conf;
 struct lw_store;
 struct lw_store_conf;
 /* The store's and the engine's settings from @rc (run and train open both the same way). */
 void lw_run_conf_store(const struct lw_run_conf *rc, struct lw_store_conf *sc);
 void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
                         struct lw_engine_conf *ec);
+/*
+ * Each input's configuration section from @rc (lw_plugin.h); it borrows @rc's strings and its
+ * tail array, so fill it again after @rc changes (SIGHUP).
+ */
+void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic);
 
 /* "10s", "250ms", "7d", "1h" -> nanoseconds; returns -1 when malformed. */
 int64_t lw_parse_duration_ns(const char *s);

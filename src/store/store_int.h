@@ -1,6 +1,7 @@
 /*
  * Internals shared by the files of src/store/ (not part of the public API in lw/lw_store.h):
- * the schema and its migrations (store_schema.c) and the directory helper (store_lock.c).
+ * the SQLite backend's functions (store_sqlite.c), the schema and its migrations
+ * (store_schema.c) and the directory helper (store_lock.c).
  */
 #ifndef LW_STORE_INT_H
 #define LW_STORE_INT_H
@@ -9,6 +10,11 @@
 #include <stdint.h>
 
 #include <sqlite3.h>
+
+#include "lw/lw_store.h"
+
+/* The SQLite backend (store_sqlite.c), reached only through the interface (store.c). */
+extern const struct lw_store_ops lw__store_sqlite_ops;
 
 /* PRAGMA application_id of a logwarden store: "LWD1". Marks the file as ours. */
 #define LW__STORE_APP_ID 0x4C574431

@@ -1,7 +1,8 @@
 /*
- * The SQLite store (lw/lw_store.h): connection set-up, the statement cache, the writer's
- * upserts, the readers and retention. The schema lives in store_schema.c, the directory lock in
- * store_lock.c.
+ * The SQLite backend of the store (lw/lw_store.h): connection set-up, the statement cache, the
+ * writer's upserts, the readers and retention. It is reached only through the interface: its
+ * functions are static and exported as lw__store_sqlite_ops, which store.c dispatches to. The
+ * schema lives in store_schema.c, the directory lock in store_lock.c.
  *
  * Every statement is a constant in stmt_sql[] prepared once (SQLITE_PREPARE_PERSISTENT) on first
  * use and kept in the handle; values are bound, never printed into SQL.
@@ -151,7 +152,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN_READ] = "BEGIN",
 };
 
-struct lw_store {
+struct sqlite_store {
+    struct lw_store base;            /* the interface (lw_store.h); must come first */
     sqlite3 *db;
     char *dir;                       /* owned copy of the data directory */
     char *path;                      /* owned: DIR/logwarden.db */
@@ -172,7 +174,7 @@ static int64_t now_ns(void)
 }
 
 /* Records SQLite's message for @what and returns the LW_E* code for @rc. */
-static int fail(struct lw_store *s, int rc, const char *what)
+static int fail(struct sqlite_store *s, int rc, const char *what)
 {
     snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s", what, sqlite3_errmsg(s->db));
     rc = lw__store_rc(rc);
@@ -180,7 +182,7 @@ static int fail(struct lw_store *s, int rc, const char *what)
 }
 
 /* The cached statement @id, reset and with no bindings; NULL on failure (message in s). */
-static sqlite3_stmt *stmt(struct lw_store *s, enum stmt_id id, int *rc)
+static sqlite3_stmt *stmt(struct sqlite_store *s, enum stmt_id id, int *rc)
 {
     int src;
 
@@ -204,7 +206,7 @@ static void done(sqlite3_stmt *st)
 }
 
 /* Steps a statement that returns no row. */
-static int exec_stmt(struct lw_store *s, sqlite3_stmt *st, const char *what)
+static int exec_stmt(struct sqlite_store *s, sqlite3_stmt *st, const char *what)
 {
     int rc;
 
@@ -219,7 +221,7 @@ static int exec_stmt(struct lw_store *s, sqlite3_stmt *st, const char *what)
 }
 
 /* Runs a bind-less statement that returns one integer (0 when it returns NULL or no row). */
-static int query_u64(struct lw_store *s, enum stmt_id id, uint64_t *out, const char *what)
+static int query_u64(struct sqlite_store *s, enum stmt_id id, uint64_t *out, const char *what)
 {
     sqlite3_stmt *st;
     int rc = LW_OK;
@@ -244,7 +246,7 @@ static int query_u64(struct lw_store *s, enum stmt_id id, uint64_t *out, const c
     return rc;
 }
 
-static int set_pragmas(struct lw_store *s, const struct lw_store_conf *conf, char *err,
+static int set_pragmas(struct sqlite_store *s, const struct lw_store_conf *conf, char *err,
                        size_t err_len)
 {
     sqlite3_stmt *st = NULL;
@@ -285,7 +287,7 @@ static int set_pragmas(struct lw_store *s, const struct lw_store_conf *conf, cha
  * with an earlier window length stay valid (each is keyed by its own start); a query that adds
  * windows up must not assume one length across such a change.
  */
-static int record_conf(struct lw_store *s, char *err, size_t err_len)
+static int record_conf(struct sqlite_store *s, char *err, size_t err_len)
 {
     int rc;
 
@@ -309,11 +311,11 @@ static int record_conf(struct lw_store *s, char *err, size_t err_len)
     return LW_OK;
 }
 
-/* lw_store_open(), also giving the LW_E* code of a failure in *@rc_out. */
-static struct lw_store *open_store(const char *dir, const struct lw_store_conf *conf, int *rc_out,
-                                   char *err, size_t err_len)
+/* sqlite_open(), also giving the LW_E* code of a failure in *@rc_out. */
+static struct sqlite_store *open_store(const char *dir, const struct lw_store_conf *conf,
+                                       int *rc_out, char *err, size_t err_len)
 {
-    struct lw_store *s;
+    struct sqlite_store *s;
     struct stat sb;
     size_t dir_len;
     int flags;
@@ -330,6 +332,7 @@ static struct lw_store *open_store(const char *dir, const struct lw_store_conf *
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    s->base.ops = &lw__store_sqlite_ops;
     s->read_only = conf ? conf->read_only : 0;
     s->retention_s = conf && conf->retention_s > 0 ? conf->retention_s
                                                    : LW_STORE_DEFAULT_RETENTION_S;
@@ -393,16 +396,19 @@ fail_free:
     return NULL;
 }
 
-struct lw_store *lw_store_open(const char *dir, const struct lw_store_conf *conf, char *err,
-                               size_t err_len)
+static struct lw_store *sqlite_open(const char *dir, const struct lw_store_conf *conf, char *err,
+                                    size_t err_len)
 {
+    struct sqlite_store *s;
     int rc;
 
-    return open_store(dir, conf, &rc, err, err_len);
+    s = open_store(dir, conf, &rc, err, err_len);
+    return s != NULL ? &s->base : NULL;
 }
 
-void lw_store_close(struct lw_store *s)
+static void sqlite_close(struct lw_store *base)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     size_t i;
 
     if (s == NULL) {
@@ -420,23 +426,30 @@ void lw_store_close(struct lw_store *s)
     lw_free(s);
 }
 
-const char *lw_store_errmsg(const struct lw_store *s)
+static const char *sqlite_errmsg(const struct lw_store *base)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)base;
+
     return s->errmsg;
 }
 
-int64_t lw_store_window_s(const struct lw_store *s)
+static int64_t sqlite_window_s(const struct lw_store *base)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)base;
+
     return s->window_s;
 }
 
-int64_t lw_store_retention_s(const struct lw_store *s)
+static int64_t sqlite_retention_s(const struct lw_store *base)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)base;
+
     return s->retention_s;
 }
 
-int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns)
+static int64_t sqlite_window_start(const struct lw_store *base, int64_t ts_ns)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)base;
     int64_t w = s->window_s * 1000000000;
     int64_t r = ts_ns % w;
 
@@ -446,17 +459,20 @@ int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns)
 
 /* ---- Transactions ---- */
 
-int lw_store_in_transaction(const struct lw_store *s)
+static int sqlite_in_transaction(const struct lw_store *base)
 {
+    const struct sqlite_store *s = (const struct sqlite_store *)base;
+
     return !sqlite3_get_autocommit(s->db);
 }
 
-int lw_store_begin(struct lw_store *s)
+static int sqlite_begin(struct lw_store *base)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
-    if (lw_store_in_transaction(s)) {
+    if (sqlite_in_transaction(&s->base)) {
         snprintf(s->errmsg, sizeof(s->errmsg), "begin: a transaction is already open");
         return LW_EINVAL;
     }
@@ -464,12 +480,13 @@ int lw_store_begin(struct lw_store *s)
     return st ? exec_stmt(s, st, "begin") : rc;
 }
 
-int lw_store_commit(struct lw_store *s)
+static int sqlite_commit(struct lw_store *base)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
-    if (!lw_store_in_transaction(s)) {
+    if (!sqlite_in_transaction(&s->base)) {
         snprintf(s->errmsg, sizeof(s->errmsg), "commit: no transaction is open");
         return LW_EINVAL;
     }
@@ -478,18 +495,19 @@ int lw_store_commit(struct lw_store *s)
         rc = exec_stmt(s, st, "commit");
     }
     /* A COMMIT that fails (SQLITE_BUSY, disk full) leaves the transaction open: end it. */
-    if (rc != LW_OK && lw_store_in_transaction(s)) {
+    if (rc != LW_OK && sqlite_in_transaction(&s->base)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
     return rc;
 }
 
-int lw_store_rollback(struct lw_store *s)
+static int sqlite_rollback(struct lw_store *base)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
-    if (!lw_store_in_transaction(s)) {
+    if (!sqlite_in_transaction(&s->base)) {
         return LW_OK;
     }
     st = stmt(s, ST_ROLLBACK, &rc);
@@ -498,9 +516,10 @@ int lw_store_rollback(struct lw_store *s)
 
 /* ---- Writes ---- */
 
-int lw_store_add_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
-                              uint64_t count)
+static int sqlite_add_window_count(struct lw_store *base, int64_t window_start_ns,
+                                   uint32_t template_id, uint64_t count)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -514,9 +533,10 @@ int lw_store_add_window_count(struct lw_store *s, int64_t window_start_ns, uint3
     return exec_stmt(s, st, "add window count");
 }
 
-int lw_store_add_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
-                              const char *source, uint64_t count)
+static int sqlite_add_source_count(struct lw_store *base, int64_t window_start_ns,
+                                   uint32_t template_id, const char *source, uint64_t count)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -535,9 +555,10 @@ int lw_store_add_source_count(struct lw_store *s, int64_t window_start_ns, uint3
     return exec_stmt(s, st, "add source count");
 }
 
-int lw_store_add_level_count(struct lw_store *s, int64_t window_start_ns, int level,
-                             uint64_t count)
+static int sqlite_add_level_count(struct lw_store *base, int64_t window_start_ns, int level,
+                                  uint64_t count)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -562,9 +583,10 @@ static void bind_ts(sqlite3_stmt *st, int i, int64_t ts_ns)
     }
 }
 
-int lw_store_upsert_template(struct lw_store *s, uint32_t id, const char *text, int64_t first_ns,
-                             int64_t last_ns, uint64_t count_delta)
+static int sqlite_upsert_template(struct lw_store *base, uint32_t id, const char *text,
+                                  int64_t first_ns, int64_t last_ns, uint64_t count_delta)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -582,9 +604,10 @@ int lw_store_upsert_template(struct lw_store *s, uint32_t id, const char *text, 
     return exec_stmt(s, st, "upsert template");
 }
 
-int lw_store_set_checkpoint(struct lw_store *s, const struct lw_ingest_checkpoint *ck,
-                            const char *input)
+static int sqlite_set_checkpoint(struct lw_store *base, const struct lw_ingest_checkpoint *ck,
+                                 const char *input)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -606,8 +629,9 @@ int lw_store_set_checkpoint(struct lw_store *s, const struct lw_ingest_checkpoin
     return exec_stmt(s, st, "set checkpoint");
 }
 
-int lw_store_delete_checkpoint(struct lw_store *s, const char *input, const char *path)
+static int sqlite_delete_checkpoint(struct lw_store *base, const char *input, const char *path)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -624,8 +648,9 @@ int lw_store_delete_checkpoint(struct lw_store *s, const char *input, const char
     return exec_stmt(s, st, "delete checkpoint");
 }
 
-int lw_store_add_stored_lines(struct lw_store *s, uint64_t n)
+static int sqlite_add_stored_lines(struct lw_store *base, uint64_t n)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -637,7 +662,7 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n)
     return exec_stmt(s, st, "add stored_lines");
 }
 
-static int save_blob(struct lw_store *s, int which, const char *what, const void *blob,
+static int save_blob(struct sqlite_store *s, int which, const char *what, const void *blob,
                      size_t len)
 {
     sqlite3_stmt *st;
@@ -667,13 +692,17 @@ static int save_blob(struct lw_store *s, int which, const char *what, const void
     return exec_stmt(s, st, what);
 }
 
-int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len)
+static int sqlite_save_miner(struct lw_store *base, const void *blob, size_t len)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return save_blob(s, ST_SAVE_MINER, "miner state", blob, len);
 }
 
-int lw_store_save_models(struct lw_store *s, const void *blob, size_t len)
+static int sqlite_save_models(struct lw_store *base, const void *blob, size_t len)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return save_blob(s, ST_SAVE_MODELS, "detector models", blob, len);
 }
 
@@ -688,8 +717,10 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
     }
 }
 
-int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a, int64_t *id_out)
+static int sqlite_insert_anomaly(struct lw_store *base, const struct lw_store_anomaly *a,
+                                 int64_t *id_out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -720,8 +751,10 @@ int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a
     return rc;
 }
 
-int lw_store_insert_alert(struct lw_store *s, const struct lw_store_alert *a, int64_t *id_out)
+static int sqlite_insert_alert(struct lw_store *base, const struct lw_store_alert *a,
+                               int64_t *id_out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -749,8 +782,10 @@ int lw_store_insert_alert(struct lw_store *s, const struct lw_store_alert *a, in
     return rc;
 }
 
-int lw_store_set_alert_state(struct lw_store *s, int64_t id, const char *state, int64_t sent_ns)
+static int sqlite_set_alert_state(struct lw_store *base, int64_t id, const char *state,
+                                  int64_t sent_ns)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -773,8 +808,10 @@ int lw_store_set_alert_state(struct lw_store *s, int64_t id, const char *state, 
     return rc;
 }
 
-int lw_store_prune(struct lw_store *s, int64_t now_ns_arg, uint64_t *n_deleted)
+static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_deleted)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     static const enum stmt_id prunes[] = {
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
     };
@@ -789,8 +826,8 @@ int lw_store_prune(struct lw_store *s, int64_t now_ns_arg, uint64_t *n_deleted)
         *n_deleted = 0;
     }
     cutoff = now_ns_arg - s->retention_s * 1000000000;
-    if (!lw_store_in_transaction(s)) {
-        rc = lw_store_begin(s);
+    if (!sqlite_in_transaction(&s->base)) {
+        rc = sqlite_begin(&s->base);
         if (rc != LW_OK) {
             return rc;
         }
@@ -809,7 +846,7 @@ int lw_store_prune(struct lw_store *s, int64_t now_ns_arg, uint64_t *n_deleted)
         total += (uint64_t)sqlite3_changes64(s->db);
     }
     if (own_txn) {
-        rc = lw_store_commit(s);
+        rc = sqlite_commit(&s->base);
         if (rc != LW_OK) {
             return rc;
         }
@@ -820,16 +857,17 @@ int lw_store_prune(struct lw_store *s, int64_t now_ns_arg, uint64_t *n_deleted)
     return LW_OK;
 fail:
     if (own_txn) {
-        lw_store_rollback(s);
+        sqlite_rollback(&s->base);
     }
     return rc;
 }
 
 /* ---- Reads ---- */
 
-int lw_store_get_checkpoint(struct lw_store *s, const char *input, const char *path,
-                            struct lw_ingest_checkpoint *out)
+static int sqlite_get_checkpoint(struct lw_store *base, const char *input, const char *path,
+                                 struct lw_ingest_checkpoint *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -862,9 +900,10 @@ int lw_store_get_checkpoint(struct lw_store *s, const char *input, const char *p
     return rc;
 }
 
-int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
-                                void *opaque)
+static int sqlite_foreach_checkpoint(struct lw_store *base, const char *input,
+                                     lw_store_checkpoint_cb cb, void *opaque)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     struct lw_ingest_checkpoint ck;
     sqlite3_stmt *st;
     int rc = LW_OK;
@@ -902,7 +941,7 @@ int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_
     return rc;
 }
 
-static int load_blob(struct lw_store *s, int which, const char *what, char **blob, size_t *len)
+static int load_blob(struct sqlite_store *s, int which, const char *what, char **blob, size_t *len)
 {
     sqlite3_stmt *st;
     const void *data;
@@ -942,28 +981,36 @@ static int load_blob(struct lw_store *s, int which, const char *what, char **blo
     return LW_OK;
 }
 
-int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
+static int sqlite_load_miner(struct lw_store *base, char **blob, size_t *len)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len);
 }
 
-int lw_store_load_models(struct lw_store *s, char **blob, size_t *len)
+static int sqlite_load_models(struct lw_store *base, char **blob, size_t *len)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len);
 }
 
-int lw_store_stored_lines(struct lw_store *s, uint64_t *out)
+static int sqlite_stored_lines(struct lw_store *base, uint64_t *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return query_u64(s, ST_STORED_LINES, out, "read stored_lines");
 }
 
-int lw_store_template_count(struct lw_store *s, uint64_t *out)
+static int sqlite_template_count(struct lw_store *base, uint64_t *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
     return query_u64(s, ST_TEMPLATE_COUNT, out, "count templates");
 }
 
 /* Steps @st (bound by the caller) for one count; 0 when there is no row. */
-static int read_count(struct lw_store *s, sqlite3_stmt *st, uint64_t *out, const char *what)
+static int read_count(struct sqlite_store *s, sqlite3_stmt *st, uint64_t *out, const char *what)
 {
     int rc;
 
@@ -983,9 +1030,10 @@ static int read_count(struct lw_store *s, sqlite3_stmt *st, uint64_t *out, const
     return rc;
 }
 
-int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
-                              uint64_t *out)
+static int sqlite_get_window_count(struct lw_store *base, int64_t window_start_ns,
+                                   uint32_t template_id, uint64_t *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -998,9 +1046,10 @@ int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint3
     return read_count(s, st, out, "get window count");
 }
 
-int lw_store_get_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
-                              const char *source, uint64_t *out)
+static int sqlite_get_source_count(struct lw_store *base, int64_t window_start_ns,
+                                   uint32_t template_id, const char *source, uint64_t *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -1018,9 +1067,10 @@ int lw_store_get_source_count(struct lw_store *s, int64_t window_start_ns, uint3
     return read_count(s, st, out, "get source count");
 }
 
-int lw_store_get_level_count(struct lw_store *s, int64_t window_start_ns, int level,
-                             uint64_t *out)
+static int sqlite_get_level_count(struct lw_store *base, int64_t window_start_ns, int level,
+                                  uint64_t *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int rc = LW_OK;
 
@@ -1044,15 +1094,15 @@ static uint64_t file_size(const char *path, const char *suffix)
     return stat(buf, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
-static int stat_queries(struct lw_store *s, struct lw_store_status *out)
+static int stat_queries(struct sqlite_store *s, struct lw_store_status *out)
 {
     sqlite3_stmt *st;
     int64_t v;
     int rc;
 
-    rc = lw_store_stored_lines(s, &out->stored_lines);
+    rc = sqlite_stored_lines(&s->base, &out->stored_lines);
     if (rc == LW_OK) {
-        rc = lw_store_template_count(s, &out->n_templates);
+        rc = sqlite_template_count(&s->base, &out->n_templates);
     }
     if (rc == LW_OK) {
         rc = query_u64(s, ST_N_WINDOWS, &out->n_windows, "count windows");
@@ -1095,8 +1145,9 @@ static int stat_queries(struct lw_store *s, struct lw_store_status *out)
     return LW_OK;
 }
 
-int lw_store_stat(struct lw_store *s, struct lw_store_status *out)
+static int sqlite_stat(struct lw_store *base, struct lw_store_status *out)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st;
     int own_txn = 0;
     int rc = LW_OK;
@@ -1104,7 +1155,7 @@ int lw_store_stat(struct lw_store *s, struct lw_store_status *out)
     memset(out, 0, sizeof(*out));
     out->schema_version = s->schema_version;
     /* One read transaction, so that every number comes from the same commit. */
-    if (!lw_store_in_transaction(s)) {
+    if (!sqlite_in_transaction(&s->base)) {
         st = stmt(s, ST_BEGIN_READ, &rc);
         if (st == NULL) {
             return rc;
@@ -1117,17 +1168,17 @@ int lw_store_stat(struct lw_store *s, struct lw_store_status *out)
     }
     rc = stat_queries(s, out);
     if (own_txn) {
-        lw_store_rollback(s);
+        sqlite_rollback(&s->base);
     }
     out->db_bytes = file_size(s->path, "");
     out->wal_bytes = file_size(s->path, "-wal");
     return rc;
 }
 
-int lw_store_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
+static int sqlite_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
 {
     struct lw_store_conf conf = {.read_only = 1};
-    struct lw_store *s;
+    struct sqlite_store *s;
     struct stat sb;
     int rc;
 
@@ -1140,16 +1191,17 @@ int lw_store_status(const char *dir, struct lw_store_status *out, char *err, siz
     if (s == NULL) {
         return rc;
     }
-    rc = lw_store_stat(s, out);
+    rc = sqlite_stat(&s->base, out);
     if (rc != LW_OK) {
-        snprintf(err, err_len, "%s: %s", dir, lw_store_errmsg(s));
+        snprintf(err, err_len, "%s: %s", dir, sqlite_errmsg(&s->base));
     }
-    lw_store_close(s);
+    sqlite_close(&s->base);
     return rc;
 }
 
-int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)
+static int sqlite_integrity_check(struct lw_store *base, char *result, size_t cap)
 {
+    struct sqlite_store *s = (struct sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     size_t used = 0;
     const char *row;
@@ -1188,3 +1240,43 @@ int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)
     sqlite3_finalize(st);
     return LW_OK;
 }
+
+/* The SQLite backend as the store interface sees it (lw_store.h); only store.c names it. */
+const struct lw_store_ops lw__store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .errmsg = sqlite_errmsg,
+    .window_s = sqlite_window_s,
+    .retention_s = sqlite_retention_s,
+    .window_start = sqlite_window_start,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .in_transaction = sqlite_in_transaction,
+    .add_window_count = sqlite_add_window_count,
+    .add_source_count = sqlite_add_source_count,
+    .add_level_count = sqlite_add_level_count,
+    .upsert_template = sqlite_upsert_template,
+    .set_checkpoint = sqlite_set_checkpoint,
+    .delete_checkpoint = sqlite_delete_checkpoint,
+    .add_stored_lines = sqlite_add_stored_lines,
+    .save_miner = sqlite_save_miner,
+    .save_models = sqlite_save_models,
+    .insert_anomaly = sqlite_insert_anomaly,
+    .insert_alert = sqlite_insert_alert,
+    .set_alert_state = sqlite_set_alert_state,
+    .prune = sqlite_prune,
+    .get_checkpoint = sqlite_get_checkpoint,
+    .foreach_checkpoint = sqlite_foreach_checkpoint,
+    .load_miner = sqlite_load_miner,
+    .load_models = sqlite_load_models,
+    .stored_lines = sqlite_stored_lines,
+    .template_count = sqlite_template_count,
+    .get_window_count = sqlite_get_window_count,
+    .get_source_count = sqlite_get_source_count,
+    .get_level_count = sqlite_get_level_count,
+    .stat = sqlite_stat,
+    .status = sqlite_status,
+    .integrity_check = sqlite_integrity_check,
+};

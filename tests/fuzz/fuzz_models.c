@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"

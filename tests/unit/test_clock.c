@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "analyze/clock.h"
+#include "lw/lw_clock.h"
 
 #define S 1000000000LL
 #define NONE INT64_MIN

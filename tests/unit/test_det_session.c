@@ -18,6 +18,7 @@
 
 #include "detect/count_model.h"
 #include "detect/seq_model.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"

@@ -30,6 +30,7 @@
 #include "lw/lw_header.h"
 #include "lw/lw_http.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 
 /* ---- Capture of ingested lines -------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include <xxhash.h>
 
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_err.h"
 #include "lw/lw_log.h"

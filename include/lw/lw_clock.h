@@ -23,8 +23,8 @@
  * gives the same event times at any replay speed. Single-threaded: the engine's aggregator owns
  * the clock.
  */
-#ifndef LW_ANALYZE_CLOCK_H
-#define LW_ANALYZE_CLOCK_H
+#ifndef LW_CLOCK_H
+#define LW_CLOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -20,8 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "analyze/clock.h"
+#include "lw/lw_clock.h"
 #include "lw/lw_alert.h"
+#include "lw/lw_analyze.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
@@ -921,108 +922,11 @@ static uint32_t tpl_resolve(void *opaque, uint32_t id)
     return lw_miner_resolve(e->miner, id);
 }
 
-/* Words of a template as hashes, sorted, without the <*> places; returns how many. */
-#define NEAR_WORDS 64
-
-static size_t word_set(const char *t, uint64_t *w)
-{
-    size_t n = 0, i, j;
-
-    while (*t != '\0' && n < NEAR_WORDS) {
-        const char *e;
-
-        while (*t == ' ') {
-            t++;
-        }
-        for (e = t; *e != '\0' && *e != ' '; e++) {
-        }
-        if (e > t && !(e - t == 3 && memcmp(t, "<*>", 3) == 0)) {
-            uint64_t h = 1469598103934665603ull;
-
-            for (j = 0; j < (size_t)(e - t); j++) {
-                h = (h ^ (unsigned char)t[j]) * 1099511628211ull;
-            }
-            w[n++] = h;
-        }
-        t = e;
-    }
-    for (i = 1; i < n; i++) { /* insertion sort: a few dozen words */
-        uint64_t x = w[i];
-
-        for (j = i; j > 0 && w[j - 1] > x; j--) {
-            w[j] = w[j - 1];
-        }
-        w[j] = x;
-    }
-    return n;
-}
-
-static double jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
-{
-    size_t i = 0, j = 0, both = 0;
-
-    while (i < na && j < nb) {
-        if (a[i] == b[j]) {
-            both++;
-            i++;
-            j++;
-        }
-        else if (a[i] < b[j]) {
-            i++;
-        }
-        else {
-            j++;
-        }
-    }
-    return na + nb - both > 0 ? (double)both / (double)(na + nb - both) : 0;
-}
-
-struct near_walk {
-    uint32_t self;
-    uint64_t words[NEAR_WORDS];
-    size_t n;
-    uint32_t best;
-    double sim;
-    uint64_t lines;
-};
-
-static int near_cb(void *opaque, const struct lw_template_info *t)
-{
-    struct near_walk *w = opaque;
-    uint64_t other[NEAR_WORDS];
-    size_t n;
-    double sim;
-
-    /* Only templates made before this one: parse workers run ahead of the detectors. */
-    if (t->id >= w->self) {
-        return 0;
-    }
-    n = word_set(t->text, other);
-    sim = jaccard(w->words, w->n, other, n);
-    if (sim > w->sim || (sim == w->sim && w->best != 0 && t->count > w->lines)) {
-        w->best = t->id;
-        w->sim = sim;
-        w->lines = t->count;
-    }
-    return 0;
-}
-
 static uint32_t tpl_nearest(void *opaque, uint32_t id, double *similarity, uint64_t *lines)
 {
     struct lw_engine *e = opaque;
-    struct near_walk w;
-    char text[4096];
 
-    memset(&w, 0, sizeof(w));
-    if (lw_miner_template(e->miner, id, text, sizeof(text)) < 0) {
-        return 0;
-    }
-    w.self = id; /* not resolved: a sibling it merged into is the closest known template */
-    w.n = word_set(text, w.words);
-    (void)lw_miner_foreach(e->miner, near_cb, &w);
-    *similarity = w.sim;
-    *lines = w.lines;
-    return w.best;
+    return lw_miner_nearest(e->miner, id, similarity, lines);
 }
 
 /*

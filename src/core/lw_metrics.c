@@ -1,6 +1,6 @@
 /*
  * Prometheus text exposition format 0.0.4, written into a growing buffer (struct lw_prom of
- * lw_http.h). There is no Prometheus C client in Debian and the format is small: "# HELP",
+ * lw_metrics.h). There is no Prometheus C client in Debian and the format is small: "# HELP",
  * "# TYPE" once per family, then "name{labels} value" lines.
  */
 #include <math.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "lw/lw_err.h"
-#include "lw/lw_http.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_metrics.h"
 
 static int prom_reserve(struct lw_prom *p, size_t n)
 {

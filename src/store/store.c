@@ -1,0 +1,204 @@
+/*
+ * The store interface (lw/lw_store.h): every lw_store_* call goes through the handle's backend
+ * functions (struct lw_store_ops), so callers never name a backend. SQLite
+ * (store_sqlite.c) is the one backend today and the one lw_store_open() and lw_store_status()
+ * use; the data directory lock (store_lock.c) belongs to no backend.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lw/lw_store.h"
+#include "store/store_int.h"
+
+/* The backend a data directory is opened with. */
+static const struct lw_store_ops *default_backend(void)
+{
+    return &lw__store_sqlite_ops;
+}
+
+struct lw_store *lw_store_open(const char *dir, const struct lw_store_conf *conf, char *err,
+                               size_t err_len)
+{
+    return default_backend()->open(dir, conf, err, err_len);
+}
+
+void lw_store_close(struct lw_store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    s->ops->close(s);
+}
+
+const char *lw_store_errmsg(const struct lw_store *s)
+{
+    return s->ops->errmsg(s);
+}
+
+int64_t lw_store_window_s(const struct lw_store *s)
+{
+    return s->ops->window_s(s);
+}
+
+int64_t lw_store_retention_s(const struct lw_store *s)
+{
+    return s->ops->retention_s(s);
+}
+
+int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns)
+{
+    return s->ops->window_start(s, ts_ns);
+}
+
+int lw_store_begin(struct lw_store *s)
+{
+    return s->ops->begin(s);
+}
+
+int lw_store_commit(struct lw_store *s)
+{
+    return s->ops->commit(s);
+}
+
+int lw_store_rollback(struct lw_store *s)
+{
+    return s->ops->rollback(s);
+}
+
+int lw_store_in_transaction(const struct lw_store *s)
+{
+    return s->ops->in_transaction(s);
+}
+
+int lw_store_add_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              uint64_t count)
+{
+    return s->ops->add_window_count(s, window_start_ns, template_id, count);
+}
+
+int lw_store_add_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              const char *source, uint64_t count)
+{
+    return s->ops->add_source_count(s, window_start_ns, template_id, source, count);
+}
+
+int lw_store_add_level_count(struct lw_store *s, int64_t window_start_ns, int level, uint64_t count)
+{
+    return s->ops->add_level_count(s, window_start_ns, level, count);
+}
+
+int lw_store_upsert_template(struct lw_store *s, uint32_t id, const char *text, int64_t first_ns,
+                             int64_t last_ns, uint64_t count_delta)
+{
+    return s->ops->upsert_template(s, id, text, first_ns, last_ns, count_delta);
+}
+
+int lw_store_set_checkpoint(struct lw_store *s, const struct lw_ingest_checkpoint *ck,
+                            const char *input)
+{
+    return s->ops->set_checkpoint(s, ck, input);
+}
+
+int lw_store_delete_checkpoint(struct lw_store *s, const char *input, const char *path)
+{
+    return s->ops->delete_checkpoint(s, input, path);
+}
+
+int lw_store_add_stored_lines(struct lw_store *s, uint64_t n)
+{
+    return s->ops->add_stored_lines(s, n);
+}
+
+int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len)
+{
+    return s->ops->save_miner(s, blob, len);
+}
+
+int lw_store_save_models(struct lw_store *s, const void *blob, size_t len)
+{
+    return s->ops->save_models(s, blob, len);
+}
+
+int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a, int64_t *id_out)
+{
+    return s->ops->insert_anomaly(s, a, id_out);
+}
+
+int lw_store_insert_alert(struct lw_store *s, const struct lw_store_alert *a, int64_t *id_out)
+{
+    return s->ops->insert_alert(s, a, id_out);
+}
+
+int lw_store_set_alert_state(struct lw_store *s, int64_t id, const char *state, int64_t sent_ns)
+{
+    return s->ops->set_alert_state(s, id, state, sent_ns);
+}
+
+int lw_store_prune(struct lw_store *s, int64_t now_ns, uint64_t *n_deleted)
+{
+    return s->ops->prune(s, now_ns, n_deleted);
+}
+
+int lw_store_get_checkpoint(struct lw_store *s, const char *input, const char *path,
+                            struct lw_ingest_checkpoint *out)
+{
+    return s->ops->get_checkpoint(s, input, path, out);
+}
+
+int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
+                                void *opaque)
+{
+    return s->ops->foreach_checkpoint(s, input, cb, opaque);
+}
+
+int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
+{
+    return s->ops->load_miner(s, blob, len);
+}
+
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len)
+{
+    return s->ops->load_models(s, blob, len);
+}
+
+int lw_store_stored_lines(struct lw_store *s, uint64_t *out)
+{
+    return s->ops->stored_lines(s, out);
+}
+
+int lw_store_template_count(struct lw_store *s, uint64_t *out)
+{
+    return s->ops->template_count(s, out);
+}
+
+int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              uint64_t *out)
+{
+    return s->ops->get_window_count(s, window_start_ns, template_id, out);
+}
+
+int lw_store_get_source_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
+                              const char *source, uint64_t *out)
+{
+    return s->ops->get_source_count(s, window_start_ns, template_id, source, out);
+}
+
+int lw_store_get_level_count(struct lw_store *s, int64_t window_start_ns, int level, uint64_t *out)
+{
+    return s->ops->get_level_count(s, window_start_ns, level, out);
+}
+
+int lw_store_stat(struct lw_store *s, struct lw_store_status *out)
+{
+    return s->ops->stat(s, out);
+}
+
+int lw_store_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
+{
+    return default_backend()->status(dir, out, err, err_len);
+}
+
+int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)
+{
+    return s->ops->integrity_check(s, result, cap);
+}
