@@ -4,6 +4,9 @@
  *   2026-01-01T00:00:05.000Z CRITICAL volume/spike inc-1f2e... tpl=12 src=web1 score=0.99999: ...
  *     why: {"expected":12.5,"observed":480}
  *
+ * The leading time is the finding's event time (when it happened in the logs, so a backfill
+ * reads like the history it replays); the wall-clock time of the alert is in the JSON sinks.
+ *
  * Only this sink's thread writes to stdout; the daemon's own diagnostics go to stderr.
  */
 #include <stdio.h>
@@ -35,7 +38,7 @@ static int stdout_deliver(void *ctx, const struct lw_alert_msg *m)
     int rc;
 
     (void)ctx;
-    lw__alert_rfc3339(m->created_ns, when, sizeof(when));
+    lw__alert_rfc3339(lw__alert_event_ns(m), when, sizeof(when));
     printf("%s %s %s/%s %s", when, strcmp(m->severity, "critical") == 0 ? "CRITICAL" : "WARNING",
            a->detector != NULL ? a->detector : "?", a->kind != NULL ? a->kind : "?", m->incident);
     if (a->template_id != 0) {

@@ -38,6 +38,13 @@ void lw__alert_rfc3339(int64_t ns, char *buf, size_t len)
     snprintf(buf, len, "%s.%03dZ", day, (int)ms);
 }
 
+int64_t lw__alert_event_ns(const struct lw_alert_msg *m)
+{
+    int64_t ts = m->anomaly != NULL ? m->anomaly->ts_ns : 0;
+
+    return ts != 0 && ts != INT64_MIN ? ts : m->created_ns;
+}
+
 /* A string value, or JSON null for NULL. */
 static json_t *str_or_null(const char *s)
 {
@@ -131,6 +138,7 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
 {
     const struct lw_anomaly *a = m->anomaly;
     char starts[40];
+    char created[40];
     char tpl[16];
     char score[32];
     json_t *arr;
@@ -151,7 +159,9 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
         json_decref(ann);
         return NULL;
     }
-    lw__alert_rfc3339(m->created_ns, starts, sizeof(starts));
+    /* Event time: a replayed finding starts when it happened, not when it was replayed. */
+    lw__alert_rfc3339(lw__alert_event_ns(m), starts, sizeof(starts));
+    lw__alert_rfc3339(m->created_ns, created, sizeof(created));
     snprintf(tpl, sizeof(tpl), "%" PRIu32, a->template_id);
     snprintf(score, sizeof(score), "%.6f", a->score);
 
@@ -171,6 +181,7 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
     label(ann, "summary", a->summary);
     label(ann, "description", desc);
     label(ann, "score", score);
+    label(ann, "created", created);
     lw_free(desc);
 
     json_object_set_new(alert, "labels", labels);

@@ -668,8 +668,10 @@ static void test_alertmanager_body(void **state)
     assert_string_equal(json_string_value(json_object_get(ann, "summary")), a.summary);
     assert_string_equal(json_string_value(json_object_get(ann, "description")),
                         "{\"expected\":12,\"observed\":480}");
+    /* startsAt is the finding's event time; the wall-clock time of the alert is "created". */
     assert_string_equal(json_string_value(json_object_get(al0, "startsAt")),
-                        "2026-01-01T00:00:05.000Z");
+                        "2026-01-01T00:00:00.000Z");
+    assert_non_null(json_string_value(json_object_get(ann, "created")));
     json_decref(arr);
 }
 
