@@ -1,6 +1,9 @@
 /*
  * The alert manager (lw_alert.h). lw_alerter_submit() runs on the detection thread and decides
- * without waiting on anything slow:
+ * without waiting on anything slow. Every decision is timed on the caller's event-time clock
+ * (the @now_ns of submit, kept from stepping back), never on the wall clock: a backfill that
+ * replays hours of findings in seconds is deduplicated, grouped and limited exactly as the same
+ * findings were live. The wall clock only stamps an alert's created_ns (delivery latency).
  *
  *   1. fingerprint  xxh3 of detector, kind, template id, source and key. Seen within the
  *                   cool-down (measured from the fingerprint's last *alert*): "suppressed", and
@@ -85,7 +88,9 @@ struct lw_alerter {
     double burst;
     double critical_score;
 
-    /* Submit-thread state. */
+    /* Submit-thread state. Times are event time unless named otherwise. */
+    int64_t clock_ns;              /* the event-time clock: the highest @now_ns submitted */
+    bool clock_started;
     struct lw__lru dedup;          /* fingerprint -> (last alert, incident) */
     struct lw__lru groups;         /* attribute -> (last anomaly, incident) */
     double tokens;
@@ -347,7 +352,7 @@ void lw_alerter_poll(struct lw_alerter *al,
 
 /* A deep copy of @a with one reference per sink, or NULL. */
 static struct alert *alert_new(const struct lw_anomaly *a, uint64_t seq, const char *incident,
-                               const char *severity, int64_t now_ns, unsigned refs)
+                               const char *severity, unsigned refs)
 {
     struct alert *al = lw_malloc(sizeof(*al) + lw_anomaly_strings_size(a));
 
@@ -360,7 +365,8 @@ static struct alert *alert_new(const struct lw_anomaly *a, uint64_t seq, const c
     al->msg.alert_seq = seq;
     al->msg.incident = al->incident;
     al->msg.severity = severity;
-    al->msg.created_ns = now_ns;
+    /* Wall clock on purpose: it measures delivery latency, it decides nothing. */
+    al->msg.created_ns = wall_ns();
     al->msg.anomaly = &al->an;
     return al;
 }
@@ -788,7 +794,7 @@ static bool take_token(struct lw_alerter *al, int64_t now_ns)
         al->tokens = al->burst;
         al->bucket_ns = now_ns;
     }
-    /* A clock that steps back refills nothing rather than draining the bucket. */
+    /* submit() keeps the clock from stepping back; this guard only keeps the bucket sane. */
     if (now_ns > al->bucket_ns) {
         al->tokens += (double)(now_ns - al->bucket_ns) * al->rate_per_ns;
         if (al->tokens > al->burst) {
@@ -855,6 +861,16 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
 
     memset(out, 0, sizeof(*out));
     atomic_fetch_add(&al->submitted, 1);
+    /*
+     * The event-time clock never steps back: a finding revealed late (a session that timed out,
+     * a window closed after its lines) is judged at the clock's present, so it cannot reopen a
+     * cool-down or refill the bucket from the past.
+     */
+    if (!al->clock_started || now_ns > al->clock_ns) {
+        al->clock_ns = now_ns;
+        al->clock_started = true;
+    }
+    now_ns = al->clock_ns;
     out->severity = a->score >= al->critical_score ? "critical" : "warning";
     fp = fingerprint(a);
 
@@ -877,8 +893,7 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     alert = NULL;
     if (al->n_sinks > 0) {
         /* One reference per sink plus ours while enqueue() walks the sinks. */
-        alert = alert_new(a, seq, out->incident, out->severity, now_ns,
-                          (unsigned)al->n_sinks + 1);
+        alert = alert_new(a, seq, out->incident, out->severity, (unsigned)al->n_sinks + 1);
         if (alert == NULL) {
             /* Not counted as limited: the caller sees LW_ENOMEM and may submit again. */
             out->state = "limited";

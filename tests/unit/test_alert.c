@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,6 +56,117 @@ static struct lw_alerter *start_plain(struct lw_alert_conf *c)
         fail_msg("lw_alerter_start: %s", err);
     }
     return al;
+}
+
+static int64_t wall_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/*
+ * Five hours of findings, one every 10 s of event time, submitted as fast as the loop goes
+ * (@pace_us 0) or with a pause every 100 submissions: a backfill or a live run. Even steps
+ * repeat one fingerprint (deduplicated by the 5-minute cool-down of an alerter without a rate
+ * limit); odd steps bring a new fingerprint each to a second alerter limited to 2 a minute
+ * (burst 2). @states gets each decision.
+ */
+#define REPLAY_N 1800
+static void replay(unsigned pace_us, char states[REPLAY_N])
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *dedup;
+    struct lw_alerter *limit;
+    struct lw_alert_decision d;
+    char src[32];
+    int i;
+
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 0;
+    dedup = start_plain(&c);
+    c.rate_per_min = 2;
+    c.burst = 2;
+    limit = start_plain(&c);
+    for (i = 0; i < REPLAY_N; i++) {
+        struct lw_anomaly a;
+        int64_t t = T0 + (int64_t)i * 10 * NS;
+
+        if (i % 2 == 0) {
+            a = anomaly("volume", "spike", 7, "web1", NULL, 0.9995);
+            a.ts_ns = t;
+            assert_int_equal(lw_alerter_submit(dedup, &a, t, &d), LW_OK);
+        }
+        else {
+            snprintf(src, sizeof(src), "host%d", i);
+            a = anomaly("params", "unseen", 1000 + (uint32_t)i, src, NULL, 0.9995);
+            a.ts_ns = t;
+            assert_int_equal(lw_alerter_submit(limit, &a, t, &d), LW_OK);
+        }
+        states[i] = d.state[0]; /* 'p'ending, 's'uppressed, 'l'imited */
+        if (pace_us > 0 && i % 100 == 0) {
+            usleep(pace_us);
+        }
+    }
+    lw_alerter_stop(limit, 0);
+    lw_alerter_stop(dedup, 0);
+    lw_alert_conf_fini(&c);
+}
+
+static void test_event_time_replay(void **state)
+{
+    char fast[REPLAY_N];
+    char paced[REPLAY_N];
+    int alerts_rep = 0;
+    int alerts_new = 0;
+    int i;
+
+    (void)state;
+    replay(0, fast);
+    replay(2000, paced);
+    assert_memory_equal(fast, paced, REPLAY_N);
+    for (i = 0; i < REPLAY_N; i++) {
+        if (i % 2 == 0) {
+            /* The repeating finding alerts once per 5 min of event time: at 0, 300 s, 600 s ... */
+            assert_int_equal(fast[i], (i * 10) % 300 == 0 ? 'p' : 's');
+            alerts_rep += fast[i] == 'p';
+        }
+        else {
+            assert_true(fast[i] == 'p' || fast[i] == 'l');
+            alerts_new += fast[i] == 'p';
+        }
+    }
+    /* 5 h / 5 min cool-downs, although the replay took a fraction of a second. */
+    assert_int_equal(alerts_rep, 60);
+    /* 2 alerts per event-time minute over 5 h (one token every 30 s, findings every 20 s). */
+    assert_true(alerts_new >= 2 * 300 - 3 && alerts_new <= 2 * 300 + 3);
+}
+
+/* A finding submitted with an older event time is judged at the clock's present. */
+static void test_event_clock_never_steps_back(void **state)
+{
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_anomaly a = anomaly("volume", "spike", 1, "web1", NULL, 0.9995);
+    struct lw_anomaly late = anomaly("sequence", "unexpected", 2, "web2", "blk_1", 0.9995);
+
+    (void)state;
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 0;
+    al = start_plain(&c);
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 700 * NS, &d), LW_OK);
+    assert_true(d.alert);
+    /* Revealed late (its session timed out): its cool-down starts now, not 700 s ago. */
+    assert_int_equal(lw_alerter_submit(al, &late, T0, &d), LW_OK);
+    assert_true(d.alert);
+    assert_int_equal(lw_alerter_submit(al, &late, T0 + 800 * NS, &d), LW_OK);
+    assert_string_equal(d.state, "suppressed");
+    assert_int_equal(lw_alerter_submit(al, &late, T0 + 1000 * NS, &d), LW_OK);
+    assert_string_equal(d.state, "pending");
+    lw_alerter_stop(al, 0);
+    lw_alert_conf_fini(&c);
 }
 
 static void test_dedup_cooldown(void **state)
@@ -332,6 +444,8 @@ static void test_file_sink(void **state)
     struct lw_anomaly b = anomaly("sequence", "unexpected", 0, NULL, "blk_42", 0.9995);
     FILE *f;
     int n = 0;
+    int64_t t_before;
+    int64_t t_after;
 
     (void)state;
     assert_non_null(mkdtemp(dir));
@@ -344,8 +458,10 @@ static void test_file_sink(void **state)
     b.explanation_json = "not json";
     al = lw_alerter_start(&c, err, sizeof(err));
     assert_non_null(al);
+    t_before = wall_now_ns();
     assert_int_equal(lw_alerter_submit(al, &a, T0, &d[0]), LW_OK);
     assert_int_equal(lw_alerter_submit(al, &b, T0 + NS, &d[1]), LW_OK);
+    t_after = wall_now_ns();
     lw_alerter_get_stats(al, &st);
     assert_int_equal(st.n_sinks, 1);
     assert_string_equal(st.sink_names[0], "file");
@@ -367,8 +483,11 @@ static void test_file_sink(void **state)
         assert_non_null(json_string_value(json_object_get(o, "created")));
         ex = json_object_get(o, "explanation");
         sm = json_object_get(o, "samples");
+        /* created is the wall clock of the submission, ts the finding's event time. */
+        assert_true(json_integer_value(json_object_get(o, "created_ns")) >= t_before);
+        assert_true(json_integer_value(json_object_get(o, "created_ns")) <= t_after);
         if (n == 0) {
-            assert_string_equal(json_string_value(json_object_get(o, "created")),
+            assert_string_equal(json_string_value(json_object_get(o, "ts")),
                                 "2026-01-01T00:00:00.000Z");
             assert_string_equal(json_string_value(json_object_get(o, "detector")), "volume");
             assert_string_equal(json_string_value(json_object_get(o, "kind")), "spike");
@@ -491,6 +610,8 @@ static void test_stdout_sink(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_event_time_replay),
+        cmocka_unit_test(test_event_clock_never_steps_back),
         cmocka_unit_test(test_dedup_cooldown),
         cmocka_unit_test(test_grouping),
         cmocka_unit_test(test_rate_limit),
