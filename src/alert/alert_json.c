@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "alert/alert_json.h"
+#include "alert/alert_text.h"
 #include "lw/lw_mem.h"
 
 #define NS_PER_S 1000000000LL
@@ -45,10 +46,24 @@ int64_t lw__alert_event_ns(const struct lw_alert_msg *m)
     return ts != 0 && ts != INT64_MIN ? ts : m->created_ns;
 }
 
+/*
+ * A JSON string of @s: bytes that are not valid UTF-8 become U+FFFD (jansson refuses them, and
+ * an alert must not be lost to a stray byte in a log line). Control characters need nothing
+ * here: jansson escapes them. NULL when out of memory.
+ */
+static json_t *jstr(const char *s)
+{
+    char *fixed = lw__alert_utf8_fix(s, NULL);
+    json_t *v = json_string(fixed != NULL ? fixed : s);
+
+    lw_free(fixed);
+    return v;
+}
+
 /* A string value, or JSON null for NULL. */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? jstr(s) : json_null();
 }
 
 /* Parses @text as JSON; text that does not parse stays a string, NULL becomes null. */
@@ -60,7 +75,7 @@ static json_t *embedded(const char *text)
         return json_null();
     }
     v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v != NULL ? v : json_string(text);
+    return v != NULL ? v : jstr(text);
 }
 
 /* json_dumpb into an lw_malloc'd, NUL-ended buffer (so the caller frees with lw_free). */
@@ -130,7 +145,7 @@ char *lw__alert_json(const struct lw_alert_msg *m, size_t *len)
 static void label(json_t *labels, const char *name, const char *value)
 {
     if (value != NULL && value[0] != '\0') {
-        json_object_set_new(labels, name, json_string(value));
+        json_object_set_new(labels, name, jstr(value));
     }
 }
 

@@ -607,6 +607,128 @@ static void test_stdout_sink(void **state)
     lw_alert_conf_fini(&c);
 }
 
+/* A finding whose every text field holds what a hostile log line could put there. */
+static struct lw_anomaly hostile(void)
+{
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1\n2026-01-01T00:00:00.000Z CRITICAL forged",
+                                  "\x1b[31mblk_1\xff", 0.999995);
+
+    a.summary = "480\nlines\r\t\x7f\xe2\x80\xa8\xe2\x80\xae ok \xc3\xa9\\n";
+    a.explanation_json = "not json\n\x1b]0;title\x07";
+    return a;
+}
+
+static void test_stdout_escapes(void **state)
+{
+    char path[64] = "/tmp/lw-alert-out-XXXXXX";
+    char err[256] = "";
+    char buf[8192];
+    char want[2048];
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d[2];
+    struct lw_anomaly a = hostile();
+    int fd;
+    int saved;
+    ssize_t n;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stdout);
+    saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_STDOUT;
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d[0]), LW_OK);
+    a.key = "k2";
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d[1]), LW_OK);
+    lw_alerter_stop(al, NS);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    /* Exactly two lines per alert, every control character and bad byte spelled out. */
+    snprintf(want, sizeof(want),
+             "2026-01-01T00:00:00.000Z CRITICAL volume/spike %s tpl=7 "
+             "src=web1\\n2026-01-01T00:00:00.000Z CRITICAL forged key=\\x1b[31mblk_1\\xff "
+             "score=0.999995: 480\\nlines\\r\\t\\x7f\\u2028\\u202e ok \xc3\xa9\\n\n"
+             "  why: not json\\n\\x1b]0;title\\x07\n"
+             "2026-01-01T00:00:00.000Z CRITICAL volume/spike %s tpl=7 "
+             "src=web1\\n2026-01-01T00:00:00.000Z CRITICAL forged key=k2 "
+             "score=0.999995: 480\\nlines\\r\\t\\x7f\\u2028\\u202e ok \xc3\xa9\\n\n"
+             "  why: not json\\n\\x1b]0;title\\x07\n",
+             d[0].incident, d[1].incident);
+    assert_string_equal(buf, want);
+    lw_alert_conf_fini(&c);
+}
+
+/* The JSONL file stays one valid JSON object per line whatever bytes a finding holds. */
+static void test_file_sink_any_bytes(void **state)
+{
+    char dir[64] = "/tmp/lw-alert-XXXXXX";
+    char path[128];
+    char err[256] = "";
+    char line[8192];
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_anomaly a = hostile();
+    FILE *f;
+    int n = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+    lw_alert_conf_defaults(&c);
+    c.n_sinks = 1;
+    c.sinks[0].kind = LW_SINK_FILE;
+    c.sinks[0].path = lw_strdup(path);
+    a.samples_json = "not json either \xc0\xaf";
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    lw_alerter_stop(al, 5 * NS);
+
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+
+        if (o == NULL) {
+            fail_msg("line %d is not JSON: %s", n + 1, je.text);
+        }
+        assert_string_equal(json_string_value(json_object_get(o, "source")),
+                            "web1\n2026-01-01T00:00:00.000Z CRITICAL forged");
+        /* Bytes that are not UTF-8 become U+FFFD; control characters survive as JSON escapes. */
+        assert_string_equal(json_string_value(json_object_get(o, "key")),
+                            "\x1b[31mblk_1\xef\xbf\xbd");
+        assert_string_equal(json_string_value(json_object_get(o, "summary")), a.summary);
+        assert_string_equal(json_string_value(json_object_get(o, "explanation")),
+                            a.explanation_json);
+        assert_string_equal(json_string_value(json_object_get(o, "samples")),
+                            "not json either \xef\xbf\xbd\xef\xbf\xbd");
+        json_decref(o);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 1);
+    unlink(path);
+    rmdir(dir);
+    lw_alert_conf_fini(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +743,8 @@ int main(void)
         cmocka_unit_test(test_file_sink),
         cmocka_unit_test(test_file_sink_results),
         cmocka_unit_test(test_stdout_sink),
+        cmocka_unit_test(test_stdout_escapes),
+        cmocka_unit_test(test_file_sink_any_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
