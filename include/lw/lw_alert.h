@@ -94,6 +94,15 @@ struct lw_alert_msg {
     const char *severity;
     int64_t created_ns;            /* wall clock of lw_alerter_submit() (for latency only) */
     const struct lw_anomaly *anomaly;
+    /*
+     * What was held back before this alert (sinks print it, e.g. "12 more like this suppressed
+     * in the last 5 min"): findings of this alert's fingerprint suppressed since its previous
+     * alert, the event time from that alert to this one (0 when there was none remembered),
+     * and findings of any fingerprint limited since the previous alert of any fingerprint.
+     */
+    uint64_t suppressed_since_last;
+    int64_t suppressed_span_ns;
+    uint64_t limited_since_last;
 };
 
 /* What the alert manager gives a sink at init; borrowed for the sink's lifetime. */
@@ -204,6 +213,16 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
  */
 void lw_alerter_poll(struct lw_alerter *al,
                      void (*cb)(void *opaque, const struct lw_alert_result *r), void *opaque);
+
+/*
+ * Call every second or so on the submitting thread (the engine's tick): logs the warning about
+ * findings suppressed or limited when one is due. The warning is at most one line per minute
+ * of wall time ("alerts: 59 findings limited and 12 suppressed in the last 60 s; ..."); the
+ * first after a quiet minute is logged by submit() at once, the rest when the minute is over,
+ * by this or the next submit(), and what is left by lw_alerter_stop(). Without ticks only the
+ * timing of those later lines suffers. lw_alerter_tick(NULL) does nothing.
+ */
+void lw_alerter_tick(struct lw_alerter *al);
 
 /* A snapshot of the counters; any thread. sink_names are valid until lw_alerter_stop(). */
 void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out);

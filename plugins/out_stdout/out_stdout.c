@@ -4,6 +4,10 @@
  *   2026-01-01T00:00:05.000Z CRITICAL volume/spike inc-1f2e... tpl=12 src=web1 score=0.99999: ...
  *     why: {"expected":12.5,"observed":480}
  *
+ * The first line ends with what was held back since the previous alert, when something was:
+ * "(12 more like this suppressed in the last 5 min; 59 findings limited since the previous
+ * alert)".
+ *
  * The leading time is the finding's event time (when it happened in the logs, so a backfill
  * reads like the history it replays); the wall-clock time of the alert is in the JSON sinks.
  * Every field is escaped (alert_text.h): whatever a log line holds, an alert is two lines.
@@ -45,6 +49,7 @@ static int stdout_deliver(void *ctx, const struct lw_alert_msg *m)
 {
     const struct lw_anomaly *a = m->anomaly;
     char when[40];
+    char held[160];
     char *why = NULL;
     int rc;
 
@@ -68,6 +73,9 @@ static int stdout_deliver(void *ctx, const struct lw_alert_msg *m)
     field(" key=", a->key);
     printf(" score=%.6f: ", a->score);
     lw__alert_fputs_safe(a->summary, stdout);
+    if (lw__alert_held_back(m, held, sizeof(held))[0] != '\0') {
+        printf(" (%s)", held);
+    }
     fputc('\n', stdout);
     if (a->explanation_json != NULL) {
         why = lw__alert_json_compact(a->explanation_json);

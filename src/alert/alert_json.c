@@ -60,6 +60,46 @@ static json_t *jstr(const char *s)
     return v;
 }
 
+/* @ns as a rounded human duration: "45 s", "5 min", "3 h", "2 d". */
+static void duration(int64_t ns, char *buf, size_t len)
+{
+    int64_t s = (ns + NS_PER_S / 2) / NS_PER_S;
+
+    if (s < 120) {
+        snprintf(buf, len, "%" PRId64 " s", s);
+    }
+    else if (s < 120 * 60) {
+        snprintf(buf, len, "%" PRId64 " min", (s + 30) / 60);
+    }
+    else if (s < 48 * 3600) {
+        snprintf(buf, len, "%" PRId64 " h", (s + 1800) / 3600);
+    }
+    else {
+        snprintf(buf, len, "%" PRId64 " d", (s + 43200) / 86400);
+    }
+}
+
+const char *lw__alert_held_back(const struct lw_alert_msg *m, char *buf, size_t len)
+{
+    char span[32];
+    int n = 0;
+
+    if (len == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (m->suppressed_since_last > 0) {
+        duration(m->suppressed_span_ns, span, sizeof(span));
+        n = snprintf(buf, len, "%" PRIu64 " more like this suppressed in the last %s",
+                     m->suppressed_since_last, span);
+    }
+    if (m->limited_since_last > 0 && n >= 0 && (size_t)n < len) {
+        snprintf(buf + n, len - (size_t)n, "%s%" PRIu64 " findings limited since the previous alert",
+                 n > 0 ? "; " : "", m->limited_since_last);
+    }
+    return buf;
+}
+
 /* A string value, or JSON null for NULL. */
 static json_t *str_or_null(const char *s)
 {
@@ -136,6 +176,9 @@ char *lw__alert_json(const struct lw_alert_msg *m, size_t *len)
     json_object_set_new(o, "summary", str_or_null(a->summary));
     json_object_set_new(o, "explanation", embedded(a->explanation_json));
     json_object_set_new(o, "samples", embedded(a->samples_json));
+    json_object_set_new(o, "suppressed_since_last",
+                        json_integer((json_int_t)m->suppressed_since_last));
+    json_object_set_new(o, "limited_since_last", json_integer((json_int_t)m->limited_since_last));
     out = dump(o, len);
     json_decref(o);
     return out;
@@ -156,6 +199,9 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
     char created[40];
     char tpl[16];
     char score[32];
+    char held[160];
+    char n_sup[24];
+    char n_lim[24];
     json_t *arr;
     json_t *alert;
     json_t *labels;
@@ -197,6 +243,16 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
     label(ann, "description", desc);
     label(ann, "score", score);
     label(ann, "created", created);
+    /* Only when something was held back (empty annotations are dropped anyway). */
+    if (m->suppressed_since_last > 0) {
+        snprintf(n_sup, sizeof(n_sup), "%" PRIu64, m->suppressed_since_last);
+        label(ann, "suppressed_since_last", n_sup);
+    }
+    if (m->limited_since_last > 0) {
+        snprintf(n_lim, sizeof(n_lim), "%" PRIu64, m->limited_since_last);
+        label(ann, "limited_since_last", n_lim);
+    }
+    label(ann, "held_back", lw__alert_held_back(m, held, sizeof(held)));
     lw_free(desc);
 
     json_object_set_new(alert, "labels", labels);

@@ -22,6 +22,7 @@
 #include "lw/lw_alert.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
+#include "lw/lw_store.h"
 
 #define NS 1000000000LL
 #define T0 (1767225600LL * NS) /* 2026-01-01T00:00:00Z */
@@ -729,6 +730,191 @@ static void test_file_sink_any_bytes(void **state)
     lw_alert_conf_fini(&c);
 }
 
+/* Reads what @fd (a temporary file) holds into @buf and closes it. */
+static void slurp(int fd, const char *path, char *buf, size_t cap)
+{
+    ssize_t n = pread(fd, buf, cap - 1, 0);
+
+    close(fd);
+    unlink(path);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+
+    for (hay = strstr(hay, needle); hay != NULL; hay = strstr(hay + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * The next alert of a fingerprint says how many like it were suppressed since its previous
+ * alert, and every alert how many findings were limited since the previous one; a warning line
+ * (at most one a minute) sums up what was held back.
+ */
+static void test_held_back(void **state)
+{
+    char dir[64] = "/tmp/lw-alert-XXXXXX";
+    char path[128];
+    char out_path[64] = "/tmp/lw-alert-out-XXXXXX";
+    char err_path[64] = "/tmp/lw-alert-err-XXXXXX";
+    char err[256] = "";
+    char out[8192];
+    char log[8192];
+    char line[8192];
+    struct lw_alert_conf c;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_alert_stats st;
+    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1", NULL, 0.9995);
+    int out_fd;
+    int err_fd;
+    int saved_out;
+    int saved_err;
+    uint64_t sup[3];
+    uint64_t lim[3];
+    FILE *f;
+    int n = 0;
+    int i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
+    out_fd = mkstemp(out_path);
+    err_fd = mkstemp(err_path);
+    assert_true(out_fd >= 0 && err_fd >= 0);
+    fflush(stdout);
+    saved_out = dup(STDOUT_FILENO);
+    saved_err = dup(STDERR_FILENO);
+    assert_true(dup2(out_fd, STDOUT_FILENO) >= 0 && dup2(err_fd, STDERR_FILENO) >= 0);
+
+    lw_alert_conf_defaults(&c);
+    c.rate_per_min = 1;
+    c.burst = 1;
+    c.n_sinks = 2;
+    c.sinks[0].kind = LW_SINK_FILE;
+    c.sinks[0].path = lw_strdup(path);
+    c.sinks[1].kind = LW_SINK_STDOUT;
+    al = lw_alerter_start(&c, err, sizeof(err));
+    assert_non_null(al);
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    assert_true(d.alert);
+    for (i = 1; i <= 12; i++) {
+        assert_int_equal(lw_alerter_submit(al, &a, T0 + i * 10 * NS, &d), LW_OK);
+        assert_string_equal(d.state, "suppressed");
+    }
+    for (i = 0; i < 3; i++) {
+        struct lw_anomaly b = anomaly("params", "unseen", 100 + (uint32_t)i, "db1", NULL, 0.9995);
+
+        assert_int_equal(lw_alerter_submit(al, &b, T0 + (130 + i) * NS, &d), LW_OK);
+        assert_string_equal(d.state, i == 0 ? "pending" : "limited");
+    }
+    assert_int_equal(lw_alerter_submit(al, &a, T0 + 300 * NS, &d), LW_OK);
+    assert_true(d.alert);
+    lw_alerter_get_stats(al, &st);
+    assert_int_equal(st.suppressed, 12);
+    assert_int_equal(st.limited, 2);
+    lw_alerter_stop(al, 5 * NS);
+    fflush(stdout);
+    assert_true(dup2(saved_out, STDOUT_FILENO) >= 0 && dup2(saved_err, STDERR_FILENO) >= 0);
+    close(saved_out);
+    close(saved_err);
+    slurp(out_fd, out_path, out, sizeof(out));
+    slurp(err_fd, err_path, log, sizeof(log));
+
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL && n < 3) {
+        json_t *o = json_loads(line, 0, NULL);
+
+        assert_non_null(o);
+        sup[n] = (uint64_t)json_integer_value(json_object_get(o, "suppressed_since_last"));
+        lim[n] = (uint64_t)json_integer_value(json_object_get(o, "limited_since_last"));
+        assert_non_null(json_object_get(o, "suppressed_since_last"));
+        json_decref(o);
+        n++;
+    }
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(n, 3);
+    assert_int_equal(sup[0], 0);
+    assert_int_equal(lim[0], 0);
+    assert_int_equal(sup[1], 0);
+    assert_int_equal(lim[1], 0);
+    assert_int_equal(sup[2], 12);
+    assert_int_equal(lim[2], 2);
+
+    /* The stdout sink appends it to the alert's first line; nothing when nothing was held. */
+    assert_int_equal(count_of(out, " more like this"), 1);
+    assert_non_null(strstr(out, ": 480 lines in 10 s, expected 12 (12 more like this suppressed in "
+                                "the last 5 min; 2 findings limited since the previous alert)\n"));
+
+    /* The first held-back finding is logged at once, the rest (within the minute) at stop. */
+    assert_int_equal(count_of(log, " alerts: "), 2);
+    assert_non_null(strstr(log, " alerts: 0 findings limited and 1 suppressed in the last 1 s; "
+                                "repeats within alerts.cooldown; see logwarden status\n"));
+    assert_non_null(strstr(log, " alerts: 2 findings limited and 11 suppressed in the last "));
+    assert_non_null(strstr(log, " s; raise alerts.rate_per_min or see logwarden status\n"));
+    lw_alert_conf_fini(&c);
+}
+
+/*
+ * `logwarden status` counts the findings held back from the store: every decision has an alert
+ * row, and its state says suppressed or limited.
+ */
+static void test_status_counts_held_back(void **state)
+{
+    static const char *const states[] = {"pending", "sent", "sent", "failed", "suppressed",
+                                         "suppressed", "suppressed", "limited", "limited"};
+    char dir[64] = "/tmp/lw-alert-st-XXXXXX";
+    char err[256] = "";
+    char cmd[256];
+    struct lw_store *s;
+    struct lw_store_status st;
+    struct lw_store_anomaly sa;
+    struct lw_store_alert row;
+    size_t i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    s = lw_store_open(dir, NULL, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        int64_t id = 0;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.ts_ns = T0;
+        sa.detector = "volume";
+        sa.summary = "s";
+        assert_int_equal(lw_store_insert_anomaly(s, &sa, &id), LW_OK);
+        memset(&row, 0, sizeof(row));
+        row.anomaly_id = id;
+        row.incident = "inc-1";
+        row.severity = "warning";
+        row.state = states[i];
+        row.created_ns = wall_now_ns();
+        assert_int_equal(lw_store_insert_alert(s, &row, NULL), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s);
+
+    assert_int_equal(lw_store_status(dir, &st, err, sizeof(err)), LW_OK);
+    assert_int_equal(st.n_anomalies, 9);
+    assert_int_equal(st.n_alerts, 9);
+    assert_int_equal(st.n_alerts_pending, 1);
+    assert_int_equal(st.n_alerts_sent, 2);
+    assert_int_equal(st.n_alerts_failed, 1);
+    assert_int_equal(st.n_suppressed, 3);
+    assert_int_equal(st.n_limited, 2);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -745,6 +931,8 @@ int main(void)
         cmocka_unit_test(test_stdout_sink),
         cmocka_unit_test(test_stdout_escapes),
         cmocka_unit_test(test_file_sink_any_bytes),
+        cmocka_unit_test(test_held_back),
+        cmocka_unit_test(test_status_counts_held_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
