@@ -94,8 +94,9 @@ const char *lw__alert_held_back(const struct lw_alert_msg *m, char *buf, size_t 
                      m->suppressed_since_last, span);
     }
     if (m->limited_since_last > 0 && n >= 0 && (size_t)n < len) {
-        snprintf(buf + n, len - (size_t)n, "%s%" PRIu64 " findings limited since the previous alert",
-                 n > 0 ? "; " : "", m->limited_since_last);
+        snprintf(buf + n, len - (size_t)n,
+                 "%s%" PRIu64 " finding%s limited since the previous alert", n > 0 ? "; " : "",
+                 m->limited_since_last, m->limited_since_last == 1 ? "" : "s");
     }
     return buf;
 }

@@ -31,8 +31,9 @@ const char *lw__alert_held_back(const struct lw_alert_msg *m, char *buf, size_t 
  * One alert as a compact JSON object on one line: alert_seq, incident, severity, created (RFC
  * 3339), created_ns, detector, kind, score, ts, ts_ns, arrival_ns, template_id, source, key,
  * summary, explanation (the detector's JSON object, or its text when it does not parse),
- * samples (an array, or null), suppressed_since_last and limited_since_last (lw_alert_msg). Returns an lw_malloc'd string (the caller lw_frees it) with its
- * length in *@len, or NULL when out of memory.
+ * samples (an array, or null), suppressed_since_last and limited_since_last (lw_alert_msg).
+ * Every string is valid UTF-8 (bad bytes become U+FFFD). Returns an lw_malloc'd string (the
+ * caller lw_frees it) with its length in *@len, or NULL when out of memory.
  */
 char *lw__alert_json(const struct lw_alert_msg *m, size_t *len);
 

@@ -549,8 +549,10 @@ static void warn_flush(struct lw_alerter *al, bool force)
     if (span_s < 1) {
         span_s = 1;
     }
-    lw_warn("alerts", "%" PRIu64 " findings limited and %" PRIu64 " suppressed in the last %" PRId64
-            " s; %s", al->warn_limited, al->warn_suppressed, span_s,
+    lw_warn("alerts",
+            "%" PRIu64 " finding%s limited and %" PRIu64 " suppressed in the last %" PRId64
+            " s; %s",
+            al->warn_limited, al->warn_limited == 1 ? "" : "s", al->warn_suppressed, span_s,
             al->warn_limited > 0 ? "raise alerts.rate_per_min or see logwarden status"
                                  : "repeats within alerts.cooldown; see logwarden status");
     al->warn_suppressed = 0;

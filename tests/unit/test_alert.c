@@ -611,7 +611,8 @@ static void test_stdout_sink(void **state)
 /* A finding whose every text field holds what a hostile log line could put there. */
 static struct lw_anomaly hostile(void)
 {
-    struct lw_anomaly a = anomaly("volume", "spike", 7, "web1\n2026-01-01T00:00:00.000Z CRITICAL forged",
+    struct lw_anomaly a = anomaly("volume", "spike", 7,
+                                  "web1\n2026-01-01T00:00:00.000Z CRITICAL forged",
                                   "\x1b[31mblk_1\xff", 0.999995);
 
     a.summary = "480\nlines\r\t\x7f\xe2\x80\xa8\xe2\x80\xae ok \xc3\xa9\\n";
@@ -915,6 +916,118 @@ static void test_status_counts_held_back(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The warm-up lines: one when a detector is first seen warming up, one when it is over. */
+static void test_warmup_log(void **state)
+{
+    char err_path[64] = "/tmp/lw-alert-err-XXXXXX";
+    char log[4096];
+    struct lw_alert_warmup w = {0};
+    struct lw_detect_stats st;
+    int err_fd;
+    int saved_err;
+
+    (void)state;
+    memset(&st, 0, sizeof(st));
+    st.n_detectors = 2;
+    st.names[0] = "volume";
+    st.names[1] = "new_template";
+    st.det[0].warming_up = true;
+    st.det[0].warmup_have = 3;
+    st.det[0].warmup_need = 30;
+    st.det[0].warmup_unit = "windows";
+    st.det[1].warmup_have = 20000;
+    st.det[1].warmup_need = 20000;
+    st.det[1].warmup_unit = "lines";
+
+    err_fd = mkstemp(err_path);
+    assert_true(err_fd >= 0);
+    saved_err = dup(STDERR_FILENO);
+    assert_true(dup2(err_fd, STDERR_FILENO) >= 0);
+    lw_alert_warmup_update(&w, &st);  /* volume warming; new_template warm (a loaded model) */
+    st.det[0].warmup_have = 12;
+    lw_alert_warmup_update(&w, &st);  /* nothing new */
+    st.det[0].warming_up = false;
+    st.det[0].warmup_have = 30;
+    lw_alert_warmup_update(&w, &st);  /* volume's warm-up is over */
+    st.det[0].warming_up = true;      /* a dip (its best series evicted): no more lines */
+    st.det[0].warmup_have = 29;
+    lw_alert_warmup_update(&w, &st);
+    assert_true(dup2(saved_err, STDERR_FILENO) >= 0);
+    close(saved_err);
+    slurp(err_fd, err_path, log, sizeof(log));
+
+    assert_int_equal(count_of(log, "\n"), 2);
+    assert_non_null(strstr(log, " detect: volume: warming up, 3/30 windows; it reports nothing "
+                                "before that\n"));
+    assert_non_null(strstr(log, " detect: volume: warm-up over (30/30 windows); it reports from "
+                                "now on\n"));
+    assert_null(strstr(log, "new_template"));
+}
+
+static void on_finding(void *opaque, const struct lw_anomaly *a)
+{
+    (void)opaque;
+    (void)a;
+}
+
+/* Each detector's stats say what its warm-up needs, in its own unit. */
+static void test_detector_warmup_stats(void **state)
+{
+    struct lw_detect_conf dc;
+    struct lw_detect_stage *sg;
+    struct lw_detect_stats st;
+    char err[256] = "";
+    size_t i;
+    int k;
+    int seen = 0;
+
+    (void)state;
+    lw_detect_conf_defaults(&dc, 10 * NS);
+    sg = lw_detect_stage_create(&dc, on_finding, NULL, NULL, err, sizeof(err));
+    if (sg == NULL) {
+        fail_msg("lw_detect_stage_create: %s", err);
+    }
+    /* 100 lines of one template, one a second: 10 windows, the first partial. */
+    for (k = 0; k < 100; k++) {
+        struct lw_det_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.ts_ns = T0 + 5 * NS + (int64_t)k * NS;
+        ev.arrival_ns = ev.ts_ns;
+        ev.template_id = 1;
+        ev.level = 0;
+        ev.source = "web1";
+        ev.msg = "hello";
+        ev.msg_len = 5;
+        lw_detect_stage_observe(sg, &ev);
+        lw_detect_stage_tick(sg, ev.ts_ns, ev.ts_ns);
+    }
+    lw_detect_stage_get_stats(sg, &st);
+    for (i = 0; i < st.n_detectors; i++) {
+        const struct lw_det_stats *d = &st.det[i];
+
+        assert_non_null(d->warmup_unit);
+        assert_true(d->warmup_need > 0);
+        assert_true(d->warmup_have <= d->warmup_need);
+        assert_true(d->warming_up);
+        if (strcmp(st.names[i], "volume") == 0) {
+            assert_string_equal(d->warmup_unit, "windows");
+            assert_int_equal(d->warmup_need, 30);
+            assert_true(d->warmup_have >= 7 && d->warmup_have <= 9);
+            seen++;
+        }
+        else if (strcmp(st.names[i], "new_template") == 0) {
+            assert_string_equal(d->warmup_unit, "lines");
+            assert_int_equal(d->warmup_have, 100);
+            assert_int_equal(d->warmup_need, 20000);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    lw_detect_stage_destroy(sg);
+    lw_detect_conf_fini(&dc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -933,6 +1046,8 @@ int main(void)
         cmocka_unit_test(test_file_sink_any_bytes),
         cmocka_unit_test(test_held_back),
         cmocka_unit_test(test_status_counts_held_back),
+        cmocka_unit_test(test_warmup_log),
+        cmocka_unit_test(test_detector_warmup_stats),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
