@@ -43,10 +43,11 @@ struct lw_sink_conf {
     size_t queue;                  /* alerts waiting for this sink; default 10000 */
 };
 
+/* The durations and the rate are measured in event time (see lw_alerter_submit()). */
 struct lw_alert_conf {
     int64_t cooldown_ns;           /* same fingerprint again within it: suppressed; 5 min */
     int64_t group_ns;              /* related anomalies within it join one incident; 60 s */
-    double rate_per_min;           /* alerts per minute over all incidents; default 60 */
+    double rate_per_min;           /* alerts per event-time minute, all incidents; default 60 */
     size_t burst;                  /* token bucket size; default 20 */
     double critical_score;         /* score >= this: "critical", else "warning"; 0.99999 */
     size_t max_fingerprints;       /* dedup memory; default 100000, the oldest evicted */
@@ -92,8 +93,17 @@ struct lw_alert_msg {
     uint64_t alert_seq;
     const char *incident;
     const char *severity;
-    int64_t created_ns;            /* wall clock of lw_alerter_submit() */
+    int64_t created_ns;            /* wall clock of lw_alerter_submit() (for latency only) */
     const struct lw_anomaly *anomaly;
+    /*
+     * What was held back before this alert (sinks print it, e.g. "12 more like this suppressed
+     * in the last 5 min"): findings of this alert's fingerprint suppressed since its previous
+     * alert, the event time from that alert to this one (0 when there was none remembered),
+     * and findings of any fingerprint limited since the previous alert of any fingerprint.
+     */
+    uint64_t suppressed_since_last;
+    int64_t suppressed_span_ns;
+    uint64_t limited_since_last;
 };
 
 /* What the alert manager gives a sink at init; borrowed for the sink's lifetime. */
@@ -180,9 +190,19 @@ struct lw_alerter *lw_alerter_start(const struct lw_alert_conf *conf, char *err,
 /*
  * Decides on @a (borrowed; the alerter deep-copies what it queues) and queues an alert when it
  * is one. Never blocks on a sink: a full sink queue spools (webhook) or counts a drop and
- * reports the alert as not sent. @now_ns is the wall clock (it times the cool-down, grouping and
- * the rate limit). One thread at a time (the detection thread); LW_OK or LW_ENOMEM (then the
- * decision is "limited"-like: no alert). @out->state and ->severity are static strings.
+ * reports the alert as not sent.
+ *
+ * @now_ns is the EVENT-TIME clock (epoch ns), not the wall clock: the caller passes a monotonic
+ * event-time "now", such as the highest event time of the findings so far (the detection
+ * watermark). It alone times the cool-down, the grouping and the rate limit, so findings replayed
+ * at any speed (a backfill of 5 hours in seconds) get the decisions they got live: at 60x one
+ * 5-minute cool-down covers 5 minutes of events, not 5 hours. A @now_ns below an earlier one is
+ * taken as the earlier one (the clock never steps back), so the caller must keep it from running
+ * ahead of real time (a line stamped in the future would otherwise hold it there). The alerter
+ * reads the wall clock itself for lw_alert_msg.created_ns only.
+ *
+ * One thread at a time (the detection thread); LW_OK or LW_ENOMEM (then the decision is
+ * "limited"-like: no alert). @out->state and ->severity are static strings.
  */
 int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t now_ns,
                       struct lw_alert_decision *out);
@@ -194,6 +214,16 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
  */
 void lw_alerter_poll(struct lw_alerter *al,
                      void (*cb)(void *opaque, const struct lw_alert_result *r), void *opaque);
+
+/*
+ * Call every second or so on the submitting thread (the engine's tick): logs the warning about
+ * findings suppressed or limited when one is due. The warning is at most one line per minute
+ * of wall time ("alerts: 59 findings limited and 12 suppressed in the last 60 s; ..."); the
+ * first after a quiet minute is logged by submit() at once, the rest when the minute is over,
+ * by this or the next submit(), and what is left by lw_alerter_stop(). Without ticks only the
+ * timing of those later lines suffers. lw_alerter_tick(NULL) does nothing.
+ */
+void lw_alerter_tick(struct lw_alerter *al);
 
 /* A snapshot of the counters; any thread. sink_names are valid until lw_alerter_stop(). */
 void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out);

@@ -72,4 +72,27 @@ struct lw_detect_stats {
 };
 void lw_detect_stage_get_stats(struct lw_detect_stage *st, struct lw_detect_stats *out);
 
+/*
+ * ---- The detectors' warm-up in the log ----
+ *
+ * A detector reports nothing while it warms up. Whoever snapshots the detection stage's stats
+ * (the engine, lw_detect_stage_get_stats()) passes each snapshot here; it logs at info level,
+ * once per detector:
+ *   "detect: volume: warming up, 3/30 windows; it reports nothing before that"
+ *     for a detector warming up at the first snapshot, or when it first is later;
+ *   "detect: volume: warm-up over (30/30 windows); it reports from now on"
+ *     when it leaves its warm-up (not for a detector already warm at the first snapshot,
+ *     e.g. from a loaded model).
+ * @w starts zeroed ({0}) and is owned by the caller; one thread at a time per @w. Detectors past
+ * LW_DETECT_WARMUP_MAX are ignored. @st's detectors must keep their order between calls (one
+ * stage).
+ */
+#define LW_DETECT_WARMUP_MAX 32
+struct lw_detect_warmup {
+    bool started;                  /* the first snapshot was seen */
+    uint32_t announced;            /* bit i: detector i's warming up was logged */
+    uint32_t done;                 /* bit i: detector i is warm (and was logged if it warmed) */
+};
+void lw_detect_warmup_update(struct lw_detect_warmup *w, const struct lw_detect_stats *st);
+
 #endif

@@ -122,7 +122,17 @@ struct lw_det_stats {
     uint64_t anomalies;            /* findings reported */
     uint64_t state_items;          /* gauge: baselines, open sessions, vocabulary entries */
     uint64_t evicted;              /* state items evicted at their cap */
-    bool warming_up;               /* gauge */
+    bool warming_up;               /* gauge: reports nothing yet */
+    /*
+     * Warm-up progress: the detector has warmup_have of the warmup_need units it needs before
+     * it reports (warmup_have >= warmup_need once warm; for a windowed detector, the series
+     * furthest along). warmup_unit is a static string: "windows", "lines", "seconds" (of event
+     * time), "sessions" or "values"; NULL when the detector has no warm-up. warming_up may stay
+     * true a little after have reaches need while a model is fitted (session_counts).
+     */
+    uint64_t warmup_have;
+    uint64_t warmup_need;
+    const char *warmup_unit;
 };
 
 struct lw_detect_conf;

@@ -249,7 +249,12 @@ struct lw_store_status {
     int64_t newest_window_ns;  /* start of the newest window, 0 when there is none */
     uint64_t n_checkpoints;
     uint64_t n_anomalies;
-    uint64_t n_alerts;
+    uint64_t n_alerts;         /* rows of table alerts: one per decision, held back included */
+    uint64_t n_alerts_sent;    /* alert rows by state: delivered ... */
+    uint64_t n_alerts_failed;  /* ... given up on by a sink ... */
+    uint64_t n_alerts_pending; /* ... not yet reported by every sink ... */
+    uint64_t n_suppressed;     /* ... repeats within the cool-down (not sent) ... */
+    uint64_t n_limited;        /* ... over the rate limit (not sent) */
     int64_t window_s;          /* as recorded in meta when the store was last opened to write */
     int64_t retention_s;       /* idem */
     uint64_t db_bytes;         /* size of logwarden.db */

@@ -357,6 +357,23 @@ static void nt_stats(void *ctx, struct lw_det_stats *out)
     out->anomalies = c->anomalies;
     out->state_items = c->m.n_templates;
     out->warming_up = !c->m.warm;
+    /* Lines first; once there are enough, the event time they must span. */
+    out->warmup_unit = "lines";
+    out->warmup_need = c->warmup_lines;
+    out->warmup_have = c->m.n_lines < c->warmup_lines ? c->m.n_lines : c->warmup_lines;
+    if (c->m.warm) {
+        out->warmup_have = out->warmup_need;
+    }
+    else if (c->m.n_lines >= c->warmup_lines) {
+        int64_t span = c->m.n_lines > 0 ? c->m.max_ns - c->m.first_ns : 0;
+
+        out->warmup_unit = "seconds";
+        out->warmup_need = (uint64_t)((c->warmup_ns + 999999999) / 1000000000);
+        out->warmup_have = span > 0 ? (uint64_t)(span / 1000000000) : 0;
+        if (out->warmup_have >= out->warmup_need && out->warmup_need > 0) {
+            out->warmup_have = out->warmup_need - 1; /* warm at the next line */
+        }
+    }
 }
 
 const struct lw_detector_plugin det_new_template_plugin = {

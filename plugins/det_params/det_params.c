@@ -1115,13 +1115,23 @@ static int params_load(void *ctx, const void *p, size_t n, char *err, size_t err
 static void params_stats(void *ctx, struct lw_det_stats *out)
 {
     struct params_ctx *c = ctx;
-    struct lw__det_entry *e = c->map.newest;
+    struct lw__det_entry *e;
+    uint64_t have = 0;
 
     memset(out, 0, sizeof(*out));
     out->anomalies = c->anomalies;
     out->state_items = c->map.n;
     out->evicted = c->map.evicted;
-    out->warming_up = e == NULL || ((struct place *)e->val)->n < c->warmup_values;
+    /* The place furthest along, the walk stopping at the first warm one. */
+    for (e = c->map.newest; e != NULL && have < c->warmup_values; e = e->older) {
+        uint64_t n = ((struct place *)e->val)->n;
+
+        have = n > have ? n : have;
+    }
+    out->warmup_need = c->warmup_values > 0 ? c->warmup_values : 1;
+    out->warmup_have = have < out->warmup_need ? have : out->warmup_need;
+    out->warmup_unit = "values";
+    out->warming_up = out->warmup_have < out->warmup_need;
 }
 
 const struct lw_detector_plugin det_params_plugin = {

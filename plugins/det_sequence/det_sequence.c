@@ -282,6 +282,12 @@ static void seq_stats(void *ctx, struct lw_det_stats *out)
     out->state_items = lw_seq_model_contexts(d->m);
     out->evicted = lw_seq_model_evicted(d->m);
     out->warming_up = !ready(d);
+    out->warmup_unit = "sessions";
+    out->warmup_need = d->warmup;
+    out->warmup_have = lw_seq_model_sessions(d->m);
+    if (out->warmup_have > out->warmup_need) {
+        out->warmup_have = out->warmup_need;
+    }
 }
 
 const struct lw_detector_plugin det_sequence_plugin = {

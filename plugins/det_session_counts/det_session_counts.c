@@ -346,6 +346,13 @@ static void cnt_stats(void *ctx, struct lw_det_stats *out)
 
     out->state_items = lw_count_model_n_invariants(d->m);
     out->warming_up = !lw_count_model_fitted(d->m);
+    /* Finished sessions; at the need the model is fitted in the background, then it is warm. */
+    out->warmup_unit = "sessions";
+    out->warmup_need = d->warmup;
+    out->warmup_have = lw_count_model_added(d->m);
+    if (out->warmup_have > out->warmup_need || !out->warming_up) {
+        out->warmup_have = out->warmup_need;
+    }
 }
 
 const struct lw_detector_plugin det_session_counts_plugin = {

@@ -884,18 +884,27 @@ static void vol_stats(void *ctx, struct lw_det_stats *out)
 {
     struct vol_ctx *c = ctx;
     struct lw__det_entry *e;
-    bool warming = c->map.n == 0;
+    uint64_t have = 0;
 
     memset(out, 0, sizeof(*out));
     out->anomalies = c->anomalies;
     out->state_items = c->map.n;
     out->evicted = c->map.evicted + c->merged;
-    /* Warming up until the newest series has its warm-up windows (cheap: the head only). */
-    e = c->map.newest;
-    if (e != NULL && ((struct vol_series *)e->val)->base.n < c->warmup_windows) {
-        warming = true;
+    /*
+     * Warm once some series has its warm-up windows, i.e. the detector can report; the
+     * progress is the series furthest along. The walk stops at the first warm series, so once
+     * warm it costs a few steps (busy series are the recently used); a full walk only while
+     * nothing is warm yet.
+     */
+    for (e = c->map.newest; e != NULL && have < c->warmup_windows; e = e->older) {
+        uint64_t n = ((struct vol_series *)e->val)->base.n;
+
+        have = n > have ? n : have;
     }
-    out->warming_up = warming;
+    out->warmup_need = c->warmup_windows > 0 ? c->warmup_windows : 1;
+    out->warmup_have = have < out->warmup_need ? have : out->warmup_need;
+    out->warmup_unit = "windows";
+    out->warming_up = out->warmup_have < out->warmup_need;
 }
 
 const struct lw_detector_plugin det_volume_plugin = {

@@ -4,12 +4,21 @@
  *   2026-01-01T00:00:05.000Z CRITICAL volume/spike inc-1f2e... tpl=12 src=web1 score=0.99999: ...
  *     why: {"expected":12.5,"observed":480}
  *
+ * The first line ends with what was held back since the previous alert, when something was:
+ * "(12 more like this suppressed in the last 5 min; 59 findings limited since the previous
+ * alert)".
+ *
+ * The leading time is the finding's event time (when it happened in the logs, so a backfill
+ * reads like the history it replays); the wall-clock time of the alert is in the JSON sinks.
+ * Every field is escaped (alert_text.h): whatever a log line holds, an alert is two lines.
+ *
  * Only this sink's thread writes to stdout; the daemon's own diagnostics go to stderr.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "alert/alert_json.h"
+#include "alert/alert_text.h"
 #include "lw/lw_alert.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
@@ -27,30 +36,52 @@ static void *stdout_init(const struct lw_sink_conf *conf, const struct lw_sink_e
     return &stdout_ctx;
 }
 
+/* Writes " @label@value" when @value is set, escaped (alert_text.h). */
+static void field(const char *label, const char *value)
+{
+    if (value != NULL && value[0] != '\0') {
+        fputs(label, stdout);
+        lw__alert_fputs_safe(value, stdout);
+    }
+}
+
 static int stdout_deliver(void *ctx, const struct lw_alert_msg *m)
 {
     const struct lw_anomaly *a = m->anomaly;
     char when[40];
+    char held[160];
     char *why = NULL;
     int rc;
 
     (void)ctx;
-    lw__alert_rfc3339(m->created_ns, when, sizeof(when));
-    printf("%s %s %s/%s %s", when, strcmp(m->severity, "critical") == 0 ? "CRITICAL" : "WARNING",
-           a->detector != NULL ? a->detector : "?", a->kind != NULL ? a->kind : "?", m->incident);
+    /*
+     * Every field may come from a log line (a host name in NDJSON, a session key, a summary
+     * quoting a line), so every one is escaped: a "\n" in it must not start a forged alert
+     * line and an ESC must not reach the terminal.
+     */
+    lw__alert_rfc3339(lw__alert_event_ns(m), when, sizeof(when));
+    printf("%s %s ", when,
+           m->severity != NULL && strcmp(m->severity, "critical") == 0 ? "CRITICAL" : "WARNING");
+    lw__alert_fputs_safe(a->detector != NULL ? a->detector : "?", stdout);
+    fputc('/', stdout);
+    lw__alert_fputs_safe(a->kind != NULL ? a->kind : "?", stdout);
+    field(" ", m->incident);
     if (a->template_id != 0) {
         printf(" tpl=%u", (unsigned)a->template_id);
     }
-    if (a->source != NULL && a->source[0] != '\0') {
-        printf(" src=%s", a->source);
+    field(" src=", a->source);
+    field(" key=", a->key);
+    printf(" score=%.6f: ", a->score);
+    lw__alert_fputs_safe(a->summary, stdout);
+    if (lw__alert_held_back(m, held, sizeof(held))[0] != '\0') {
+        printf(" (%s)", held);
     }
-    if (a->key != NULL && a->key[0] != '\0') {
-        printf(" key=%s", a->key);
-    }
-    printf(" score=%.6f: %s\n", a->score, a->summary != NULL ? a->summary : "");
+    fputc('\n', stdout);
     if (a->explanation_json != NULL) {
         why = lw__alert_json_compact(a->explanation_json);
-        printf("  why: %s\n", why != NULL ? why : a->explanation_json);
+        fputs("  why: ", stdout);
+        lw__alert_fputs_safe(why != NULL ? why : a->explanation_json, stdout);
+        fputc('\n', stdout);
         lw_free(why);
     }
     rc = fflush(stdout) == 0 && !ferror(stdout) ? LW_OK : LW_EIO;

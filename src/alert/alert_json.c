@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "alert/alert_json.h"
+#include "alert/alert_text.h"
 #include "lw/lw_mem.h"
 
 #define NS_PER_S 1000000000LL
@@ -38,10 +39,72 @@ void lw__alert_rfc3339(int64_t ns, char *buf, size_t len)
     snprintf(buf, len, "%s.%03dZ", day, (int)ms);
 }
 
+int64_t lw__alert_event_ns(const struct lw_alert_msg *m)
+{
+    int64_t ts = m->anomaly != NULL ? m->anomaly->ts_ns : 0;
+
+    return ts != 0 && ts != INT64_MIN ? ts : m->created_ns;
+}
+
+/*
+ * A JSON string of @s: bytes that are not valid UTF-8 become U+FFFD (jansson refuses them, and
+ * an alert must not be lost to a stray byte in a log line). Control characters need nothing
+ * here: jansson escapes them. NULL when out of memory.
+ */
+static json_t *jstr(const char *s)
+{
+    char *fixed = lw__alert_utf8_fix(s, NULL);
+    json_t *v = json_string(fixed != NULL ? fixed : s);
+
+    lw_free(fixed);
+    return v;
+}
+
+/* @ns as a rounded human duration: "45 s", "5 min", "3 h", "2 d". */
+static void duration(int64_t ns, char *buf, size_t len)
+{
+    int64_t s = (ns + NS_PER_S / 2) / NS_PER_S;
+
+    if (s < 120) {
+        snprintf(buf, len, "%" PRId64 " s", s);
+    }
+    else if (s < 120 * 60) {
+        snprintf(buf, len, "%" PRId64 " min", (s + 30) / 60);
+    }
+    else if (s < 48 * 3600) {
+        snprintf(buf, len, "%" PRId64 " h", (s + 1800) / 3600);
+    }
+    else {
+        snprintf(buf, len, "%" PRId64 " d", (s + 43200) / 86400);
+    }
+}
+
+const char *lw__alert_held_back(const struct lw_alert_msg *m, char *buf, size_t len)
+{
+    char span[32];
+    int n = 0;
+
+    if (len == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (m->suppressed_since_last > 0) {
+        duration(m->suppressed_span_ns, span, sizeof(span));
+        n = snprintf(buf, len, "%" PRIu64 " more like this suppressed in the last %s",
+                     m->suppressed_since_last, span);
+    }
+    if (m->limited_since_last > 0 && n >= 0 && (size_t)n < len) {
+        snprintf(buf + n, len - (size_t)n,
+                 "%s%" PRIu64 " finding%s limited since the previous alert", n > 0 ? "; " : "",
+                 m->limited_since_last, m->limited_since_last == 1 ? "" : "s");
+    }
+    return buf;
+}
+
 /* A string value, or JSON null for NULL. */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? jstr(s) : json_null();
 }
 
 /* Parses @text as JSON; text that does not parse stays a string, NULL becomes null. */
@@ -53,7 +116,7 @@ static json_t *embedded(const char *text)
         return json_null();
     }
     v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v != NULL ? v : json_string(text);
+    return v != NULL ? v : jstr(text);
 }
 
 /* json_dumpb into an lw_malloc'd, NUL-ended buffer (so the caller frees with lw_free). */
@@ -114,6 +177,9 @@ char *lw__alert_json(const struct lw_alert_msg *m, size_t *len)
     json_object_set_new(o, "summary", str_or_null(a->summary));
     json_object_set_new(o, "explanation", embedded(a->explanation_json));
     json_object_set_new(o, "samples", embedded(a->samples_json));
+    json_object_set_new(o, "suppressed_since_last",
+                        json_integer((json_int_t)m->suppressed_since_last));
+    json_object_set_new(o, "limited_since_last", json_integer((json_int_t)m->limited_since_last));
     out = dump(o, len);
     json_decref(o);
     return out;
@@ -123,7 +189,7 @@ char *lw__alert_json(const struct lw_alert_msg *m, size_t *len)
 static void label(json_t *labels, const char *name, const char *value)
 {
     if (value != NULL && value[0] != '\0') {
-        json_object_set_new(labels, name, json_string(value));
+        json_object_set_new(labels, name, jstr(value));
     }
 }
 
@@ -131,8 +197,12 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
 {
     const struct lw_anomaly *a = m->anomaly;
     char starts[40];
+    char created[40];
     char tpl[16];
     char score[32];
+    char held[160];
+    char n_sup[24];
+    char n_lim[24];
     json_t *arr;
     json_t *alert;
     json_t *labels;
@@ -151,7 +221,9 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
         json_decref(ann);
         return NULL;
     }
-    lw__alert_rfc3339(m->created_ns, starts, sizeof(starts));
+    /* Event time: a replayed finding starts when it happened, not when it was replayed. */
+    lw__alert_rfc3339(lw__alert_event_ns(m), starts, sizeof(starts));
+    lw__alert_rfc3339(m->created_ns, created, sizeof(created));
     snprintf(tpl, sizeof(tpl), "%" PRIu32, a->template_id);
     snprintf(score, sizeof(score), "%.6f", a->score);
 
@@ -171,6 +243,17 @@ char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len)
     label(ann, "summary", a->summary);
     label(ann, "description", desc);
     label(ann, "score", score);
+    label(ann, "created", created);
+    /* Only when something was held back (empty annotations are dropped anyway). */
+    if (m->suppressed_since_last > 0) {
+        snprintf(n_sup, sizeof(n_sup), "%" PRIu64, m->suppressed_since_last);
+        label(ann, "suppressed_since_last", n_sup);
+    }
+    if (m->limited_since_last > 0) {
+        snprintf(n_lim, sizeof(n_lim), "%" PRIu64, m->limited_since_last);
+        label(ann, "limited_since_last", n_lim);
+    }
+    label(ann, "held_back", lw__alert_held_back(m, held, sizeof(held)));
     lw_free(desc);
 
     json_object_set_new(alert, "labels", labels);

@@ -15,18 +15,33 @@
 void lw__alert_rfc3339(int64_t ns, char *buf, size_t len);
 
 /*
+ * The time an alert is about: the finding's event time (anomaly->ts_ns), or the alert's
+ * wall-clock created_ns when the finding has none (0 or INT64_MIN).
+ */
+int64_t lw__alert_event_ns(const struct lw_alert_msg *m);
+
+/*
+ * What was held back before @m, for people: "12 more like this suppressed in the last 5 min;
+ * 59 findings limited since the previous alert" (either part alone), or "" when nothing was.
+ * Writes at most @len bytes (NUL included) into @buf and returns @buf.
+ */
+const char *lw__alert_held_back(const struct lw_alert_msg *m, char *buf, size_t len);
+
+/*
  * One alert as a compact JSON object on one line: alert_seq, incident, severity, created (RFC
  * 3339), created_ns, detector, kind, score, ts, ts_ns, arrival_ns, template_id, source, key,
- * summary, explanation (the detector's JSON object, or its text when it does not parse) and
- * samples (an array, or null). Returns an lw_malloc'd string (the caller lw_frees it) with its
- * length in *@len, or NULL when out of memory.
+ * summary, explanation (the detector's JSON object, or its text when it does not parse),
+ * samples (an array, or null), suppressed_since_last and limited_since_last (lw_alert_msg).
+ * Every string is valid UTF-8 (bad bytes become U+FFFD). Returns an lw_malloc'd string (the
+ * caller lw_frees it) with its length in *@len, or NULL when out of memory.
  */
 char *lw__alert_json(const struct lw_alert_msg *m, size_t *len);
 
 /*
  * The body of a POST to Alertmanager's /api/v2/alerts: a JSON array of one alert with labels
  * (alertname, detector, kind, severity, template_id, source, key, incident), annotations
- * (summary, description = the explanation, score) and startsAt. Same ownership as above.
+ * (summary, description = the explanation, score, created = the alert's wall-clock time) and
+ * startsAt (the finding's event time). Same ownership as above.
  */
 char *lw__alert_am_json(const struct lw_alert_msg *m, size_t *len);
 

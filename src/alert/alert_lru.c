@@ -149,6 +149,7 @@ int lw__lru_put(struct lw__lru *m, uint64_t key, int64_t t_ns, uint64_t val)
     }
     m->e[i].t_ns = t_ns;
     m->e[i].val = val;
+    m->e[i].count = 0;
     order_append(m, i);
     return LW_OK;
 }

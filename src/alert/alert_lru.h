@@ -15,6 +15,7 @@ struct lw__lru_ent {
     uint64_t key;
     int64_t t_ns;                  /* when it was last put */
     uint64_t val;
+    uint64_t count;                /* the owner's counter; zeroed by each put */
     uint32_t hnext;                /* bucket chain */
     uint32_t prev;                 /* put order: prev is older */
     uint32_t next;
@@ -37,7 +38,10 @@ int lw__lru_init(struct lw__lru *m, size_t max);
 void lw__lru_fini(struct lw__lru *m);
 /* The entry of @key, or NULL; valid until the next put. */
 struct lw__lru_ent *lw__lru_get(struct lw__lru *m, uint64_t key);
-/* Inserts or updates @key and makes it the newest; LW_OK or LW_ENOMEM (the map is unchanged). */
+/*
+ * Inserts or updates @key (with count 0) and makes it the newest; LW_OK or LW_ENOMEM (the map is
+ * unchanged).
+ */
 int lw__lru_put(struct lw__lru *m, uint64_t key, int64_t t_ns, uint64_t val);
 
 #endif

@@ -1,6 +1,9 @@
 /*
  * The alert manager (lw_alert.h). lw_alerter_submit() runs on the detection thread and decides
- * without waiting on anything slow:
+ * without waiting on anything slow. Every decision is timed on the caller's event-time clock
+ * (the @now_ns of submit, kept from stepping back), never on the wall clock: a backfill that
+ * replays hours of findings in seconds is deduplicated, grouped and limited exactly as the same
+ * findings were live. The wall clock only stamps an alert's created_ns (delivery latency).
  *
  *   1. fingerprint  xxh3 of detector, kind, template id, source and key. Seen within the
  *                   cool-down (measured from the fingerprint's last *alert*): "suppressed", and
@@ -12,7 +15,11 @@
  *                   new one. Suppressed anomalies neither join nor extend an incident.
  *   3. rate limit   a token bucket over all alerts (rate_per_min, burst): "limited". A limited
  *                   anomaly does not start a cool-down, so its next occurrence may alert.
- *   4. queue        the alert is deep-copied once, reference-counted, and pushed to every sink's
+ *   4. summary      each fingerprint counts its suppressed findings since its last alert, and one
+ *                   counter the limited findings since the last alert of any fingerprint; the next
+ *                   alert carries both (lw_alert_msg) and resets them. A warning line, at most one
+ *                   per minute of wall time, sums up what was held back (warn_flush()).
+ *   5. queue        the alert is deep-copied once, reference-counted, and pushed to every sink's
  *                   bounded queue. A full queue hands it to the sink's overflow() (the webhook
  *                   writes it to its spool right away) or counts a drop.
  *
@@ -45,6 +52,8 @@
 #define SYNC_ATTEMPTS 5
 /* Key prefixes longer than this are cut (they only feed a hash). */
 #define KEY_PREFIX_MAX 64
+/* At most one warning about suppressed and limited findings per this much wall time. */
+#define WARN_EVERY_NS (60 * NS_PER_S)
 
 /* One alert shared by the sink queues; freed when the last sink is done with it. */
 struct alert {
@@ -85,7 +94,9 @@ struct lw_alerter {
     double burst;
     double critical_score;
 
-    /* Submit-thread state. */
+    /* Submit-thread state. Times are event time unless named otherwise. */
+    int64_t clock_ns;              /* the event-time clock: the highest @now_ns submitted */
+    bool clock_started;
     struct lw__lru dedup;          /* fingerprint -> (last alert, incident) */
     struct lw__lru groups;         /* attribute -> (last anomaly, incident) */
     double tokens;
@@ -93,6 +104,12 @@ struct lw_alerter {
     bool bucket_started;
     uint64_t next_seq;
     uint64_t incident_salt;
+    uint64_t limited_since_alert;  /* limited since the last alert of any fingerprint */
+    /* The warning about what was held back; monotonic wall times. */
+    uint64_t warn_suppressed;      /* not yet in a warning */
+    uint64_t warn_limited;
+    int64_t warn_since_ns;         /* the first of those */
+    int64_t warn_last_ns;          /* the last warning; INT64_MIN: none yet */
 
     atomic_uint_fast64_t submitted;
     atomic_uint_fast64_t alerts;
@@ -347,7 +364,8 @@ void lw_alerter_poll(struct lw_alerter *al,
 
 /* A deep copy of @a with one reference per sink, or NULL. */
 static struct alert *alert_new(const struct lw_anomaly *a, uint64_t seq, const char *incident,
-                               const char *severity, int64_t now_ns, unsigned refs)
+                               const char *severity, unsigned refs, uint64_t suppressed,
+                               int64_t suppressed_span_ns, uint64_t limited)
 {
     struct alert *al = lw_malloc(sizeof(*al) + lw_anomaly_strings_size(a));
 
@@ -360,8 +378,12 @@ static struct alert *alert_new(const struct lw_anomaly *a, uint64_t seq, const c
     al->msg.alert_seq = seq;
     al->msg.incident = al->incident;
     al->msg.severity = severity;
-    al->msg.created_ns = now_ns;
+    /* Wall clock on purpose: it measures delivery latency, it decides nothing. */
+    al->msg.created_ns = wall_ns();
     al->msg.anomaly = &al->an;
+    al->msg.suppressed_since_last = suppressed;
+    al->msg.suppressed_span_ns = suppressed_span_ns;
+    al->msg.limited_since_last = limited;
     return al;
 }
 
@@ -504,6 +526,62 @@ static void *sink_main(void *arg)
     return NULL;
 }
 
+/* ---- the warning about held-back findings ---- */
+
+/*
+ * Logs what was suppressed or limited since the last warning, when there is something and a
+ * minute of wall time has passed since that warning (or at once with @force). Wall time on
+ * purpose: it paces log lines for a person, it decides nothing.
+ */
+static void warn_flush(struct lw_alerter *al, bool force)
+{
+    int64_t now;
+    int64_t span_s;
+
+    if (al->warn_suppressed == 0 && al->warn_limited == 0) {
+        return;
+    }
+    now = mono_ns();
+    if (!force && al->warn_last_ns != INT64_MIN && now - al->warn_last_ns < WARN_EVERY_NS) {
+        return;
+    }
+    span_s = (now - al->warn_since_ns + NS_PER_S - 1) / NS_PER_S;
+    if (span_s < 1) {
+        span_s = 1;
+    }
+    lw_warn("alerts",
+            "%" PRIu64 " finding%s limited and %" PRIu64 " suppressed in the last %" PRId64
+            " s; %s",
+            al->warn_limited, al->warn_limited == 1 ? "" : "s", al->warn_suppressed, span_s,
+            al->warn_limited > 0 ? "raise alerts.rate_per_min or see logwarden status"
+                                 : "repeats within alerts.cooldown; see logwarden status");
+    al->warn_suppressed = 0;
+    al->warn_limited = 0;
+    al->warn_last_ns = now;
+}
+
+/* Counts one held-back finding for the warning. */
+static void warn_count(struct lw_alerter *al, bool limited)
+{
+    if (al->warn_suppressed == 0 && al->warn_limited == 0) {
+        al->warn_since_ns = mono_ns();
+    }
+    if (limited) {
+        al->warn_limited++;
+    }
+    else {
+        al->warn_suppressed++;
+    }
+    warn_flush(al, false);
+}
+
+void lw_alerter_tick(struct lw_alerter *al)
+{
+    if (al != NULL) {
+        warn_flush(al, false);
+    }
+}
+
 /* ---- start / stop ---- */
 
 static void sink_stop(struct sink *s, int64_t deadline_ns)
@@ -600,6 +678,7 @@ struct lw_alerter *lw_alerter_start(const struct lw_alert_conf *conf, char *err,
     al->critical_score = conf->critical_score;
     al->next_seq = (uint64_t)(wall_ns() / 1000);
     al->incident_salt = (uint64_t)wall_ns() ^ (uint64_t)mono_ns();
+    al->warn_last_ns = INT64_MIN;
     max_fp = conf->max_fingerprints > 0 ? conf->max_fingerprints : 100000;
 
     if (lw__lru_init(&al->dedup, max_fp) != LW_OK ||
@@ -658,6 +737,7 @@ void lw_alerter_stop(struct lw_alerter *al, int64_t drain_ns)
     if (al == NULL) {
         return;
     }
+    warn_flush(al, true);
     deadline = mono_ns() + (drain_ns > 0 ? drain_ns : 0);
     for (i = 0; i < al->n_sinks; i++) {
         sink_stop(&al->sinks[i], deadline);
@@ -788,7 +868,7 @@ static bool take_token(struct lw_alerter *al, int64_t now_ns)
         al->tokens = al->burst;
         al->bucket_ns = now_ns;
     }
-    /* A clock that steps back refills nothing rather than draining the bucket. */
+    /* submit() keeps the clock from stepping back; this guard only keeps the bucket sane. */
     if (now_ns > al->bucket_ns) {
         al->tokens += (double)(now_ns - al->bucket_ns) * al->rate_per_ns;
         if (al->tokens > al->burst) {
@@ -852,9 +932,21 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     uint64_t inc;
     struct alert *alert;
     uint64_t seq;
+    uint64_t n_suppressed = 0;
+    int64_t span_ns = 0;
 
     memset(out, 0, sizeof(*out));
     atomic_fetch_add(&al->submitted, 1);
+    /*
+     * The event-time clock never steps back: a finding revealed late (a session that timed out,
+     * a window closed after its lines) is judged at the clock's present, so it cannot reopen a
+     * cool-down or refill the bucket from the past.
+     */
+    if (!al->clock_started || now_ns > al->clock_ns) {
+        al->clock_ns = now_ns;
+        al->clock_started = true;
+    }
+    now_ns = al->clock_ns;
     out->severity = a->score >= al->critical_score ? "critical" : "warning";
     fp = fingerprint(a);
 
@@ -862,14 +954,23 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     if (e != NULL && now_ns - e->t_ns < al->cooldown_ns) {
         out->state = "suppressed";
         snprintf(out->incident, sizeof(out->incident), "inc-%016" PRIx64, e->val);
+        e->count++;
         atomic_fetch_add(&al->suppressed, 1);
+        warn_count(al, false);
         return LW_OK;
+    }
+    if (e != NULL) {
+        /* Read now: the entry is only valid until the next put. */
+        n_suppressed = e->count;
+        span_ns = now_ns - e->t_ns;
     }
     inc = group(al, a, fp, now_ns);
     snprintf(out->incident, sizeof(out->incident), "inc-%016" PRIx64, inc);
     if (!take_token(al, now_ns)) {
         out->state = "limited";
+        al->limited_since_alert++;
         atomic_fetch_add(&al->limited, 1);
+        warn_count(al, true);
         return LW_OK;
     }
 
@@ -877,8 +978,8 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     alert = NULL;
     if (al->n_sinks > 0) {
         /* One reference per sink plus ours while enqueue() walks the sinks. */
-        alert = alert_new(a, seq, out->incident, out->severity, now_ns,
-                          (unsigned)al->n_sinks + 1);
+        alert = alert_new(a, seq, out->incident, out->severity, (unsigned)al->n_sinks + 1,
+                          n_suppressed, span_ns, al->limited_since_alert);
         if (alert == NULL) {
             /* Not counted as limited: the caller sees LW_ENOMEM and may submit again. */
             out->state = "limited";
@@ -892,6 +993,7 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     atomic_store(&al->n_fingerprints, al->dedup.n);
     atomic_store(&al->evicted, al->dedup.evicted);
     al->next_seq++;
+    al->limited_since_alert = 0;
     out->alert = true;
     out->state = "pending";
     out->alert_seq = seq;

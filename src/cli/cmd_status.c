@@ -17,8 +17,9 @@
 static const char usage_text[] =
     "usage: logwarden status [--data-dir DIR] [--json]\n"
     "\n"
-    "Prints what the store in DIR holds (lines stored, templates, windows, size) and whether a\n"
-    "daemon is running on it. Works with or without a running daemon.\n"
+    "Prints what the store in DIR holds (lines stored, templates, windows, anomalies, alerts by\n"
+    "state: sent, failed, pending, and the findings held back as suppressed or limited, size)\n"
+    "and whether a daemon is running on it. Works with or without a running daemon.\n"
     "\n"
     "  -d, --data-dir DIR  the daemon's data directory (default ./logwarden-data)\n"
     "      --json          one JSON object instead of text\n"
@@ -119,14 +120,19 @@ int lw_cmd_status(int argc, char **argv)
         }
         printf("\",\"running\":%s,\"pid\":%ld,\"stored_lines\":%llu,\"templates\":%llu,"
                "\"windows\":%llu,\"oldest_window\":\"%s\",\"newest_window\":\"%s\","
-               "\"checkpoints\":%llu,\"anomalies\":%llu,\"alerts\":%llu,\"window_s\":%lld,"
+               "\"checkpoints\":%llu,\"anomalies\":%llu,\"alerts\":%llu,\"alerts_sent\":%llu,"
+               "\"alerts_failed\":%llu,\"alerts_pending\":%llu,\"suppressed\":%llu,"
+               "\"limited\":%llu,\"window_s\":%lld,"
                "\"retention_s\":%lld,\"db_bytes\":%llu,\"wal_bytes\":%llu,"
                "\"schema_version\":%d}\n",
                pid != 0 ? "true" : "false", pid > 0 ? pid : 0,
                (unsigned long long)st.stored_lines, (unsigned long long)st.n_templates,
                (unsigned long long)st.n_windows, oldest, newest,
                (unsigned long long)st.n_checkpoints, (unsigned long long)st.n_anomalies,
-               (unsigned long long)st.n_alerts, (long long)st.window_s,
+               (unsigned long long)st.n_alerts, (unsigned long long)st.n_alerts_sent,
+               (unsigned long long)st.n_alerts_failed, (unsigned long long)st.n_alerts_pending,
+               (unsigned long long)st.n_suppressed, (unsigned long long)st.n_limited,
+               (long long)st.window_s,
                (long long)st.retention_s, (unsigned long long)st.db_bytes,
                (unsigned long long)st.wal_bytes, st.schema_version);
         return 0;
@@ -143,8 +149,17 @@ int lw_cmd_status(int argc, char **argv)
     printf("windows       %llu (%s .. %s, %llds each)\n", (unsigned long long)st.n_windows,
            oldest, newest, (long long)st.window_s);
     printf("checkpoints   %llu\n", (unsigned long long)st.n_checkpoints);
-    printf("anomalies     %llu, alerts %llu\n", (unsigned long long)st.n_anomalies,
-           (unsigned long long)st.n_alerts);
+    printf("anomalies     %llu\n", (unsigned long long)st.n_anomalies);
+    /*
+     * Every finding has an alert row whose state says what became of it, so the held-back ones
+     * are as visible as the delivered ones.
+     */
+    printf("alerts        %llu sent, %llu failed, %llu pending\n",
+           (unsigned long long)st.n_alerts_sent, (unsigned long long)st.n_alerts_failed,
+           (unsigned long long)st.n_alerts_pending);
+    printf("held back     %llu suppressed (repeats within alerts.cooldown), %llu limited "
+           "(over alerts.rate_per_min)\n",
+           (unsigned long long)st.n_suppressed, (unsigned long long)st.n_limited);
     printf("store size    %llu bytes (+%llu WAL), schema v%d, retention %llds\n",
            (unsigned long long)st.db_bytes, (unsigned long long)st.wal_bytes,
            st.schema_version, (long long)st.retention_s);

@@ -201,6 +201,7 @@ struct lw_engine {
     } results[ALERT_MAP];          /* polled delivery results, applied until a commit holds */
     size_t n_results;
     struct lw_detect_stats det_stats;
+    struct lw_detect_warmup warmup;  /* what was logged of the detectors' warm-up */
     atomic_uint_fast64_t anomalies;
     atomic_uint_fast64_t anomalies_unstored;
     atomic_uint_fast64_t alerts;
@@ -997,6 +998,12 @@ static void detect_snapshot(struct lw_engine *e)
     e->det_stats = st;
     pthread_mutex_unlock(&e->hist_mu);
     e->last_snap_ns = mono_ns();
+    if (!e->conf.learn_only) {
+        lw_detect_warmup_update(&e->warmup, &st); /* a log line when a warm-up starts or ends */
+    }
+    if (e->alerter != NULL) {
+        lw_alerter_tick(e->alerter); /* the held-back summary, at most once a minute */
+    }
 }
 
 /*

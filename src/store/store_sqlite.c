@@ -69,6 +69,7 @@ enum stmt_id {
     ST_N_CHECKPOINTS,
     ST_N_ANOMALIES,
     ST_N_ALERTS,
+    ST_ALERT_STATES,
     ST_BEGIN_READ,
     ST_COUNT
 };
@@ -149,6 +150,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_N_CHECKPOINTS] = "SELECT count(*) FROM checkpoints",
     [ST_N_ANOMALIES] = "SELECT count(*) FROM anomalies",
     [ST_N_ALERTS] = "SELECT count(*) FROM alerts",
+    [ST_ALERT_STATES] = "SELECT state, count(*) FROM alerts GROUP BY state",
     [ST_BEGIN_READ] = "BEGIN",
 };
 
@@ -1094,6 +1096,44 @@ static uint64_t file_size(const char *path, const char *suffix)
     return stat(buf, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 }
 
+/* The alert rows by state: what went out and what the alert manager held back. */
+static int alert_states(struct sqlite_store *s, struct lw_store_status *out)
+{
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = stmt(s, ST_ALERT_STATES, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(st, 0);
+        uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+
+        if (state == NULL) {
+            continue;
+        }
+        if (strcmp(state, "sent") == 0) {
+            out->n_alerts_sent += n;
+        }
+        else if (strcmp(state, "failed") == 0) {
+            out->n_alerts_failed += n;
+        }
+        else if (strcmp(state, "pending") == 0) {
+            out->n_alerts_pending += n;
+        }
+        else if (strcmp(state, "suppressed") == 0) {
+            out->n_suppressed += n;
+        }
+        else if (strcmp(state, "limited") == 0) {
+            out->n_limited += n;
+        }
+    }
+    rc = rc == SQLITE_DONE ? LW_OK : fail(s, rc, "count alerts by state");
+    done(st);
+    return rc;
+}
+
 static int stat_queries(struct sqlite_store *s, struct lw_store_status *out)
 {
     sqlite3_stmt *st;
@@ -1115,6 +1155,9 @@ static int stat_queries(struct sqlite_store *s, struct lw_store_status *out)
     }
     if (rc == LW_OK) {
         rc = query_u64(s, ST_N_ALERTS, &out->n_alerts, "count alerts");
+    }
+    if (rc == LW_OK) {
+        rc = alert_states(s, out);
     }
     if (rc != LW_OK) {
         return rc;

@@ -668,8 +668,56 @@ static void test_alertmanager_body(void **state)
     assert_string_equal(json_string_value(json_object_get(ann, "summary")), a.summary);
     assert_string_equal(json_string_value(json_object_get(ann, "description")),
                         "{\"expected\":12,\"observed\":480}");
+    /* startsAt is the finding's event time; the wall-clock time of the alert is "created". */
     assert_string_equal(json_string_value(json_object_get(al0, "startsAt")),
-                        "2026-01-01T00:00:05.000Z");
+                        "2026-01-01T00:00:00.000Z");
+    assert_non_null(json_string_value(json_object_get(ann, "created")));
+    json_decref(arr);
+}
+
+/* Bytes that are not UTF-8 in a finding still make a valid body, with nothing left out. */
+static void test_alertmanager_any_bytes(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_alerter *al;
+    struct lw_alert_decision d;
+    struct lw_anomaly a;
+    json_t *arr;
+    json_t *labels;
+    json_t *ann;
+    char body[8192];
+
+    receiver_up(&f->rx);
+    add_webhook(f, "/api/v2/alerts", LW_WEBHOOK_ALERTMANAGER);
+    al = start(f);
+
+    memset(&a, 0, sizeof(a));
+    a.detector = "volume";
+    a.kind = "spike";
+    a.score = 0.9995;
+    a.ts_ns = T0;
+    a.source = "web\xff\n1";
+    a.key = "\x1b[31mblk";
+    a.summary = "bad \xc0\xaf bytes";
+    a.explanation_json = "not json \xfe";
+    assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
+    WAIT_FOR(received(&f->rx) == 1);
+    lw_alerter_stop(al, NS);
+
+    pthread_mutex_lock(&f->rx.mu);
+    snprintf(body, sizeof(body), "%s", f->rx.bodies[0]);
+    pthread_mutex_unlock(&f->rx.mu);
+    arr = json_loads(body, 0, NULL);
+    assert_non_null(arr);
+    labels = json_object_get(json_array_get(arr, 0), "labels");
+    ann = json_object_get(json_array_get(arr, 0), "annotations");
+    assert_string_equal(json_string_value(json_object_get(labels, "source")),
+                        "web\xef\xbf\xbd\n1");
+    assert_string_equal(json_string_value(json_object_get(labels, "key")), "\x1b[31mblk");
+    assert_string_equal(json_string_value(json_object_get(ann, "summary")),
+                        "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+    assert_string_equal(json_string_value(json_object_get(ann, "description")),
+                        "not json \xef\xbf\xbd");
     json_decref(arr);
 }
 
@@ -681,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_permanent_and_retryable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alertmanager_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alertmanager_any_bytes, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
