@@ -1,18 +1,23 @@
 /*
- * The daemon's HTTP server (libmicrohttpd): POST /api/v1/ingest turns request bodies into groups
- * of lines for the pipeline (struct lw_ingest of lw_ingest.h), GET /metrics serves Prometheus text
- * and GET /api/v1/status serves JSON, both rendered by callbacks of the daemon.
+ * The daemon's HTTP server (libmicrohttpd), started by the daemon: POST /api/v1/ingest turns
+ * request bodies into groups of lines for the pipeline (struct lw_ingest of lw_ingest.h, which the
+ * HTTP input registers), GET /metrics serves Prometheus text and GET /api/v1/status serves JSON,
+ * both rendered by callbacks the daemon registers in the server's route table.
  *
  * Three parts live here:
  *   - the body parser (lw_http_body_*): pure functions on a buffer, used by the server and by the
  *     fuzzer. NDJSON (one JSON object per line) or plain text, optionally gzip-compressed.
- *   - the server (lw_http_server_*): start, stop, bound port, counters.
+ *   - the server (lw_http_server_*): start, stop, bound port, counters, and its route table
+ *     (lw_http_route_add).
+ *   - the daemon's /metrics text (lw_http_metrics_render, src/api/http_metrics.c).
  * The Prometheus text-format builder (lw_prom_*) that renders /metrics is a core module
  * (lw_metrics.h).
  */
 #ifndef LW_HTTP_H
 #define LW_HTTP_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,8 +85,9 @@ int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, siz
  * or a negative LW_E* code (the server answers 500). Called from server threads, possibly from
  * several at once.
  */
-typedef int (*lw_http_metrics_cb)(void *opaque, char **text, size_t *len);
-typedef int (*lw_http_status_cb)(void *opaque, char **json, size_t *len);
+typedef int (*lw_http_render_cb)(void *opaque, char **text, size_t *len);
+typedef lw_http_render_cb lw_http_metrics_cb;
+typedef lw_http_render_cb lw_http_status_cb;
 
 struct lw_http_conf {
     const char *addr;              /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; NULL: default */
@@ -125,10 +131,73 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
 /* The port actually bound (useful with port 0), or 0 when @srv is NULL. */
 unsigned int lw_http_server_port(const struct lw_http_server *srv);
 void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats *out);
+/* ---- Routes ---------------------------------------------------------------------------- */
+
+enum lw_http_route_kind {
+    LW_HTTP_ROUTE_INGEST = 1,  /* POST: a body of lines (NDJSON or text) for @ingest */
+    LW_HTTP_ROUTE_PROM,        /* GET: @render's Prometheus text, then the server's counters */
+    LW_HTTP_ROUTE_JSON,        /* GET: @render's JSON (NULL: the server's counters) */
+};
+
+struct lw_http_route {
+    const char *method;        /* "POST" for ingest, "GET" (which answers HEAD too) otherwise */
+    const char *path;          /* the exact path, "/api/v1/ingest" */
+    enum lw_http_route_kind kind;
+    struct lw_ingest ingest;   /* INGEST: where lines go; fn NULL answers 503 ("no pipeline") */
+    lw_http_render_cb render;  /* PROM and JSON */
+    void *opaque;              /* passed to render */
+};
+
+/*
+ * Adds route @r, or replaces the route of the same path. Every server starts with
+ * POST /api/v1/ingest, GET /metrics and GET /api/v1/status, made from its lw_http_conf. Strings
+ * in @r are copied; what @r points to must stay valid while the route is in place. A request
+ * uses the route as it was when its headers arrived. Returns LW_OK, LW_EINVAL (a method or path
+ * too long) or LW_EFULL (16 routes). Thread-safe.
+ */
+int lw_http_route_add(struct lw_http_server *srv, const struct lw_http_route *r);
+
+/*
+ * Fills @out (lw_plugin.h) so that an input can register ingest routes on @srv and read their
+ * counters without knowing the server. @srv must outlive every use of @out.
+ */
+struct lw_ingest_routes;
+void lw_http_server_routes(struct lw_http_server *srv, struct lw_ingest_routes *out);
+
 /*
  * Stops listening, waits for in-flight requests (including any waiting on backpressure) and frees
  * @srv. NULL does nothing. No callback runs after it returns.
  */
 void lw_http_server_stop(struct lw_http_server *srv);
+
+/* ---- The daemon's /metrics (src/api/http_metrics.c) ------------------------------------ */
+
+#define LW_HTTP_MAX_INPUTS 16
+
+struct lw_engine;
+struct lw_alerter;
+struct lw_input_plugin;
+
+/* A running input as the daemon lists it. */
+struct lw_http_input {
+    const struct lw_input_plugin *plugin;
+    void *inst;
+};
+
+/* What the daemon's metrics are read from; everything is borrowed while the route is in place. */
+struct lw_http_metrics_src {
+    struct lw_engine *engine;
+    struct lw_alerter *alerter;               /* NULL when detection is off */
+    bool detect;                              /* detection on: the stage's and detectors' metrics */
+    pthread_mutex_t *inputs_mu;               /* guards inputs[] and *n_inputs */
+    const struct lw_http_input *inputs;       /* at most LW_HTTP_MAX_INPUTS */
+    const size_t *n_inputs;
+};
+
+/*
+ * Renders the daemon's /metrics text (engine, detection, alerts, inputs) from @src (a struct
+ * lw_http_metrics_src); an lw_http_render_cb for a LW_HTTP_ROUTE_PROM route. Server threads.
+ */
+int lw_http_metrics_render(void *src, char **text, size_t *len);
 
 #endif

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lw/lw_http.h"
 #include "lw/lw_ingest.h"
 #include "lw/lw_metrics.h"
 
@@ -40,10 +39,27 @@ struct lw_in_syslog_conf {
 };
 
 struct lw_in_http_conf {
-    const char *addr;                   /* NULL: the input is off */
-    const char *token;
-    size_t max_body_bytes;
-    size_t max_line_bytes;
+    const char *addr;                   /* NULL: the input is off (the daemon serves no HTTP) */
+};
+
+/* Counters of the HTTP ingest routes, kept by the server. */
+struct lw_ingest_route_stats {
+    uint64_t lines;                     /* lines taken by the ingest routes */
+    uint64_t bytes;                     /* request body bytes as received (before gunzip) */
+    uint64_t rejected_lines;            /* malformed lines skipped */
+    uint64_t refused_503;               /* requests refused under backpressure */
+};
+
+/*
+ * The daemon's HTTP server as an input sees it: an input registers routes, it does not own the
+ * server. add_ingest() sends the lines of POST @path bodies (NDJSON or text) to @ingest, which
+ * must stay valid until it is replaced; an ingest with fn NULL takes the route back (503). It
+ * returns LW_OK or a negative LW_E* code. Thread-safe.
+ */
+struct lw_ingest_routes {
+    void *server;
+    int (*add_ingest)(void *server, const char *path, struct lw_ingest ingest);
+    void (*stats)(void *server, struct lw_ingest_route_stats *out);
 };
 
 struct lw_in_stdin_conf {
@@ -65,9 +81,8 @@ struct lw_input_ctx {
     /* The checkpoint stored for (input, path): 1 and *out filled, or 0 when there is none. */
     int (*resume)(void *opaque, const char *input, const char *path,
                   struct lw_ingest_checkpoint *out);
-    lw_http_metrics_cb metrics;         /* the daemon's /metrics text (for an HTTP input) */
-    lw_http_status_cb status;           /* the daemon's /api/v1/status JSON */
-    void *opaque;                       /* passed to resume, metrics and status */
+    const struct lw_ingest_routes *routes;  /* the daemon's HTTP server, NULL when none */
+    void *opaque;                       /* passed to resume */
 };
 
 struct lw_input_stats {

@@ -1,9 +1,21 @@
-/* in_http: HTTP ingest (POST /api/v1/ingest) with /metrics and /api/v1/status (src/api/). */
+/*
+ * in_http: HTTP ingest (POST /api/v1/ingest). The daemon owns the HTTP server (src/api/); this
+ * input registers its ingest route there, through the routes of lw_plugin.h, and takes it back
+ * when it stops.
+ */
+#include <stdio.h>
 #include <string.h>
 
-#include "lw/lw_http.h"
+#include "lw/lw_err.h"
+#include "lw/lw_mem.h"
 #include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
+
+#define IN_HTTP_PATH "/api/v1/ingest"
+
+struct in_http {
+    struct lw_ingest_routes routes;
+};
 
 static bool in_http_enabled(const struct lw_input_conf *conf)
 {
@@ -12,50 +24,65 @@ static bool in_http_enabled(const struct lw_input_conf *conf)
 
 static void *in_http_start(const struct lw_input_ctx *ctx, char *err, size_t err_len)
 {
-    const struct lw_in_http_conf *conf = &ctx->conf->http;
-    struct lw_http_conf hc;
+    struct in_http *h;
+    int rc;
 
-    memset(&hc, 0, sizeof(hc));
-    hc.addr = conf->addr;
-    hc.token = conf->token;
-    hc.max_body_bytes = conf->max_body_bytes;
-    hc.max_line_bytes = conf->max_line_bytes;
-    hc.ingest = ctx->ingest;
-    hc.metrics = ctx->metrics;
-    hc.status = ctx->status;
-    hc.opaque = ctx->opaque;
-    return lw_http_server_start(&hc, err, err_len);
+    if (ctx->routes == NULL) {
+        snprintf(err, err_len, "the daemon serves no HTTP");
+        return NULL;
+    }
+    h = lw_calloc(1, sizeof(*h));
+    if (h == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    h->routes = *ctx->routes;
+    rc = h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, ctx->ingest);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot register %s: %s", IN_HTTP_PATH, lw_strerror(rc));
+        lw_free(h);
+        return NULL;
+    }
+    return h;
 }
 
 static void in_http_stop(void *inst)
 {
-    lw_http_server_stop(inst);
+    struct in_http *h = inst;
+    struct lw_ingest none;
+
+    /* Requests from now on get 503; the daemon stops the server before the pipeline. */
+    memset(&none, 0, sizeof(none));
+    (void)h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, none);
+    lw_free(h);
 }
 
 static void in_http_stats(void *inst, struct lw_input_stats *out)
 {
-    struct lw_http_stats hs;
+    struct in_http *h = inst;
+    struct lw_ingest_route_stats rs;
 
-    lw_http_server_stats(inst, &hs);
-    out->lines = hs.ingest_lines;
-    out->bytes = hs.ingest_bytes;
+    h->routes.stats(h->routes.server, &rs);
+    out->lines = rs.lines;
+    out->bytes = rs.bytes;
 }
 
 static void in_http_metrics(void *inst, struct lw_prom *p)
 {
-    struct lw_http_stats hs;
+    struct in_http *h = inst;
+    struct lw_ingest_route_stats rs;
 
-    lw_http_server_stats(inst, &hs);
+    h->routes.stats(h->routes.server, &rs);
     lw_prom_append(p, "logwarden_http_503_total", "Ingest requests refused under backpressure.",
-                   "counter", NULL, (double)hs.responses_503);
+                   "counter", NULL, (double)rs.refused_503);
     lw_prom_append(p, "logwarden_http_rejected_lines_total", "Malformed ingest lines skipped.",
-                   "counter", NULL, (double)hs.ingest_rejected_lines);
+                   "counter", NULL, (double)rs.rejected_lines);
 }
 
 const struct lw_input_plugin in_http_plugin = {
     .abi = LW_PLUGIN_ABI,
     .name = "http",
-    .description = "HTTP ingest of NDJSON or text, plus /metrics and /api/v1/status",
+    .description = "HTTP ingest of NDJSON or text (routes on the daemon's HTTP server)",
     .enabled = in_http_enabled,
     .start = in_http_start,
     .stop = in_http_stop,

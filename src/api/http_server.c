@@ -1,8 +1,9 @@
 /*
  * The daemon's HTTP server on libmicrohttpd (MHD): an internal epoll thread pool, a connection
- * limit and an idle timeout (slowloris), bearer-token authentication, and three routes:
- * POST /api/v1/ingest (body parsed by http_body.c, lines handed to struct lw_ingest in groups),
- * GET /metrics and GET /api/v1/status (rendered by the daemon's callbacks).
+ * limit and an idle timeout (slowloris), bearer-token authentication, and a small route table
+ * (lw_http_route_add) that starts with three routes: POST /api/v1/ingest (body parsed by
+ * http_body.c, lines handed to struct lw_ingest in groups; an input registers where they go),
+ * GET /metrics and GET /api/v1/status (rendered by callbacks the daemon registers).
  *
  * MHD calls the access handler several times per request: once with the headers, once per chunk
  * of body, and once more with no data when the body is complete. Responses are queued on the
@@ -16,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_metrics.h"
+#include "lw/lw_plugin.h"
 
 #define DEFAULT_ADDR          "127.0.0.1:8080"
 #define DEFAULT_MAX_BODY      ((size_t)16 * 1024 * 1024)
@@ -46,6 +49,9 @@
 #define CT_JSON "application/json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
 
+#define MAX_ROUTES            16
+#define MAX_ROUTE_PATH        64
+
 enum route {
     ROUTE_NONE = 0,
     ROUTE_INGEST,
@@ -53,8 +59,21 @@ enum route {
     ROUTE_STATUS,
 };
 
+/* A route as the table keeps it (strings copied). */
+struct route_ent {
+    char method[8];                  /* "GET" (answers HEAD too) or "POST" */
+    char path[MAX_ROUTE_PATH];
+    enum lw_http_route_kind kind;
+    struct lw_ingest ingest;         /* LW_HTTP_ROUTE_INGEST; fn NULL answers 503 */
+    lw_http_render_cb render;        /* LW_HTTP_ROUTE_PROM and LW_HTTP_ROUTE_JSON; may be NULL */
+    void *opaque;                    /* passed to render */
+};
+
 struct lw_http_server {
     struct MHD_Daemon *d;
+    pthread_mutex_t routes_mu;       /* the table: requests copy their route out under it */
+    struct route_ent routes[MAX_ROUTES];
+    size_t n_routes;
     struct lw_http_conf conf;  /* copy; addr and token point at the fields below */
     char *addr;
     char *auth;                /* "Bearer <token>", or NULL when no token is required */
@@ -74,6 +93,7 @@ struct lw_http_server {
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct http_req {
     enum route route;
+    struct route_ent rt;             /* the route's copy, taken when the headers arrive */
     unsigned int status;             /* an error decided before the body is complete, or 0 */
     const char *msg;                 /* its message (static) */
     int answered;                    /* an error was queued while the body was arriving */
@@ -181,6 +201,23 @@ static int ctype_is(const char *ct, const char *want)
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* Copies the route of @path into *@out; 0 when there is none. */
+static int find_route(struct lw_http_server *srv, const char *path, struct route_ent *out)
+{
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&srv->routes_mu);
+    for (i = 0; i < srv->n_routes && !found; i++) {
+        if (strcmp(srv->routes[i].path, path) == 0) {
+            *out = srv->routes[i];
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&srv->routes_mu);
+    return found;
+}
+
 static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, const char *url,
                      const char *method, struct http_req *req)
 {
@@ -197,21 +234,16 @@ static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, co
         req->msg = "missing or wrong bearer token";
         return;
     }
-    if (strcmp(url, "/api/v1/ingest") == 0) {
-        req->route = ROUTE_INGEST;
-    }
-    else if (strcmp(url, "/metrics") == 0) {
-        req->route = ROUTE_METRICS;
-    }
-    else if (strcmp(url, "/api/v1/status") == 0) {
-        req->route = ROUTE_STATUS;
-    }
-    else {
+    if (!find_route(srv, url, &req->rt)) {
         req->status = MHD_HTTP_NOT_FOUND;
         req->msg = "not found";
         return;
     }
-    if ((req->route == ROUTE_INGEST && !is_post) || (req->route != ROUTE_INGEST && !is_get)) {
+    req->route = req->rt.kind == LW_HTTP_ROUTE_INGEST ? ROUTE_INGEST
+                 : req->rt.kind == LW_HTTP_ROUTE_PROM ? ROUTE_METRICS
+                                                      : ROUTE_STATUS;
+    if ((strcmp(req->rt.method, MHD_HTTP_METHOD_POST) == 0 && !is_post) ||
+        (strcmp(req->rt.method, MHD_HTTP_METHOD_POST) != 0 && !is_get)) {
         req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
         req->msg = "method not allowed";
         return;
@@ -312,14 +344,15 @@ static void sleep_ms(unsigned int ms)
  * Offers one group, retrying LW_EAGAIN for up to backpressure_ms with a short sleep: the
  * pipeline drains in milliseconds when it is merely busy, and a 503 makes the client wait.
  */
-static int offer(struct lw_http_server *srv, const struct lw_ingest_group *g)
+static int offer(struct lw_http_server *srv, const struct lw_ingest *ingest,
+                 const struct lw_ingest_group *g)
 {
     unsigned int waited = 0;
     unsigned int step = 5;
     int rc;
 
     for (;;) {
-        rc = srv->conf.ingest.fn(srv->conf.ingest.opaque, g);
+        rc = ingest->fn(ingest->opaque, g);
         if (rc != LW_EAGAIN || waited >= srv->conf.backpressure_ms) {
             return rc;
         }
@@ -437,7 +470,7 @@ static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Conn
         return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     atomic_fetch_add(&srv->ingest_rejected, b.n_rejected);
-    if (b.n_lines > 0 && srv->conf.ingest.fn == NULL) {
+    if (b.n_lines > 0 && req->rt.ingest.fn == NULL) {
         lw_http_body_fini(&b);
         lw_free(plain);
         return ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, 0, b.n_rejected,
@@ -456,7 +489,7 @@ static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Conn
         g.lines = &b.lines[i];
         g.n_lines = j - i;
         g.checkpoint = NULL;
-        rc = offer(srv, &g);
+        rc = offer(srv, &req->rt.ingest, &g);
         if (rc < 0) {
             break;
         }
@@ -507,7 +540,8 @@ static void own_metrics(struct lw_http_server *srv, struct lw_prom *p)
                    "counter", NULL, (double)st.ingest_bytes);
 }
 
-static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Connection *conn)
+static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                      const struct route_ent *rt)
 {
     struct lw_prom p = {0};
     char *text = NULL;
@@ -515,8 +549,8 @@ static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Con
     enum MHD_Result ret;
     int rc;
 
-    if (srv->conf.metrics != NULL) {
-        rc = srv->conf.metrics(srv->conf.opaque, &text, &len);
+    if (rt->render != NULL) {
+        rc = rt->render(rt->opaque, &text, &len);
         if (rc < 0) {
             lw_free(text);
             return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics failed");
@@ -553,7 +587,8 @@ static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Con
     return ret;
 }
 
-static enum MHD_Result handle_status(struct lw_http_server *srv, struct MHD_Connection *conn)
+static enum MHD_Result handle_status(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                     const struct route_ent *rt)
 {
     struct lw_http_stats st;
     char *json = NULL;
@@ -563,8 +598,8 @@ static enum MHD_Result handle_status(struct lw_http_server *srv, struct MHD_Conn
     int n;
     int rc;
 
-    if (srv->conf.status != NULL) {
-        rc = srv->conf.status(srv->conf.opaque, &json, &len);
+    if (rt->render != NULL) {
+        rc = rt->render(rt->opaque, &json, &len);
         if (rc < 0) {
             lw_free(json);
             return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "status failed");
@@ -644,9 +679,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_INGEST:
         return handle_ingest(srv, conn, req);
     case ROUTE_METRICS:
-        return handle_metrics(srv, conn);
+        return handle_metrics(srv, conn, &req->rt);
     case ROUTE_STATUS:
-        return handle_status(srv, conn);
+        return handle_status(srv, conn, &req->rt);
     default:
         return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, "not found");
     }
@@ -748,6 +783,106 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *
     }
 }
 
+/* Adds or replaces (same path) a route; the caller holds no lock. */
+static int route_put(struct lw_http_server *srv, const struct lw_http_route *r)
+{
+    struct route_ent e;
+    size_t i;
+    int rc = LW_OK;
+
+    if (r->method == NULL || r->path == NULL || strlen(r->method) >= sizeof(e.method) ||
+        strlen(r->path) >= sizeof(e.path)) {
+        return LW_EINVAL;
+    }
+    memset(&e, 0, sizeof(e));
+    memcpy(e.method, r->method, strlen(r->method) + 1);
+    memcpy(e.path, r->path, strlen(r->path) + 1);
+    e.kind = r->kind;
+    e.ingest = r->ingest;
+    e.render = r->render;
+    e.opaque = r->opaque;
+    pthread_mutex_lock(&srv->routes_mu);
+    for (i = 0; i < srv->n_routes; i++) {
+        if (strcmp(srv->routes[i].path, e.path) == 0) {
+            break;
+        }
+    }
+    if (i < srv->n_routes) {
+        srv->routes[i] = e;
+    }
+    else if (srv->n_routes < MAX_ROUTES) {
+        srv->routes[srv->n_routes++] = e;
+    }
+    else {
+        rc = LW_EFULL;
+    }
+    pthread_mutex_unlock(&srv->routes_mu);
+    return rc;
+}
+
+int lw_http_route_add(struct lw_http_server *srv, const struct lw_http_route *r)
+{
+    return route_put(srv, r);
+}
+
+/* The ingest contract of lw_plugin.h, for the HTTP input. */
+static int routes_add_ingest(void *server, const char *path, struct lw_ingest ingest)
+{
+    struct lw_http_route r;
+
+    memset(&r, 0, sizeof(r));
+    r.method = MHD_HTTP_METHOD_POST;
+    r.path = path;
+    r.kind = LW_HTTP_ROUTE_INGEST;
+    r.ingest = ingest;
+    return route_put(server, &r);
+}
+
+static void routes_stats(void *server, struct lw_ingest_route_stats *out)
+{
+    struct lw_http_stats st;
+
+    lw_http_server_stats(server, &st);
+    memset(out, 0, sizeof(*out));
+    out->lines = st.ingest_lines;
+    out->bytes = st.ingest_bytes;
+    out->rejected_lines = st.ingest_rejected_lines;
+    out->refused_503 = st.responses_503;
+}
+
+void lw_http_server_routes(struct lw_http_server *srv, struct lw_ingest_routes *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->server = srv;
+    out->add_ingest = routes_add_ingest;
+    out->stats = routes_stats;
+}
+
+/* The routes every server starts with, from @conf. */
+static int builtin_routes(struct lw_http_server *srv, const struct lw_http_conf *conf)
+{
+    struct lw_http_route r;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.method = MHD_HTTP_METHOD_POST;
+    r.path = "/api/v1/ingest";
+    r.kind = LW_HTTP_ROUTE_INGEST;
+    r.ingest = conf->ingest;
+    rc = route_put(srv, &r);
+    memset(&r, 0, sizeof(r));
+    r.method = MHD_HTTP_METHOD_GET;
+    r.path = "/metrics";
+    r.kind = LW_HTTP_ROUTE_PROM;
+    r.render = conf->metrics;
+    r.opaque = conf->opaque;
+    rc = rc < 0 ? rc : route_put(srv, &r);
+    r.path = "/api/v1/status";
+    r.kind = LW_HTTP_ROUTE_JSON;
+    r.render = conf->status;
+    return rc < 0 ? rc : route_put(srv, &r);
+}
+
 struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, char *err,
                                             size_t err_len)
 {
@@ -764,6 +899,11 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
         return NULL;
     }
     srv->conf = *conf;
+    pthread_mutex_init(&srv->routes_mu, NULL);
+    if (builtin_routes(srv, conf) < 0) {
+        snprintf(err, err_len, "http: cannot set up the routes");
+        goto fail_free;
+    }
     srv->addr = lw_strdup(conf->addr != NULL ? conf->addr : DEFAULT_ADDR);
     if (srv->addr == NULL) {
         snprintf(err, err_len, "http: out of memory");
@@ -833,6 +973,7 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
 fail_free:
     lw_free(srv->auth);
     lw_free(srv->addr);
+    pthread_mutex_destroy(&srv->routes_mu);
     lw_free(srv);
     return NULL;
 }
@@ -878,5 +1019,6 @@ void lw_http_server_stop(struct lw_http_server *srv)
     }
     lw_free(srv->auth);
     lw_free(srv->addr);
+    pthread_mutex_destroy(&srv->routes_mu);
     lw_free(srv);
 }

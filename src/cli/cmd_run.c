@@ -28,16 +28,10 @@
 #include "lw/lw_http.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
-#include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_store.h"
 
-#define MAX_INPUTS 16
-
-struct input {
-    const struct lw_input_plugin *plugin;
-    void *inst;
-};
+#define MAX_INPUTS LW_HTTP_MAX_INPUTS
 
 struct daemon {
     struct lw_run_conf *rc;
@@ -47,8 +41,11 @@ struct daemon {
     pthread_mutex_t reader_mu;
     struct lw_engine *engine;
     struct lw_alerter *alerter;  /* NULL when detection is off */
+    struct lw_http_server *http; /* NULL when the daemon serves no HTTP */
+    struct lw_ingest_routes routes;         /* the server's ingest routes, for the HTTP input */
+    struct lw_http_metrics_src metrics;     /* what /metrics reads */
     pthread_mutex_t inputs_mu;   /* the input list: /metrics walks it from the HTTP thread */
-    struct input inputs[MAX_INPUTS];
+    struct lw_http_input inputs[MAX_INPUTS];
     size_t n_inputs;
     int64_t started_ns;
 };
@@ -76,179 +73,7 @@ static int resume_cb(void *opaque, const char *input, const char *path,
     return rc == LW_OK ? 1 : 0;
 }
 
-/* ---- /metrics and /api/v1/status ---- */
-
-static void prom_u(struct lw_prom *p, const char *name, const char *help, const char *type,
-                   const char *labels, uint64_t v)
-{
-    lw_prom_append(p, name, help, type, labels, (double)v);
-}
-
-static int metrics_cb(void *opaque, char **text, size_t *len)
-{
-    struct daemon *d = opaque;
-    struct lw_engine_stats es;
-    struct lw_prom p = {0};
-    static const char *const C = "counter";
-    static const char *const G = "gauge";
-
-    lw_engine_get_stats(d->engine, &es);
-    prom_u(&p, "logwarden_lines_in_total", "Lines accepted from all inputs.", C, NULL,
-           es.lines_in);
-    prom_u(&p, "logwarden_bytes_in_total", "Bytes accepted from all inputs.", C, NULL,
-           es.bytes_in);
-    prom_u(&p, "logwarden_parsed_lines_total", "Lines parsed and mined.", C, NULL,
-           es.lines_parsed);
-    prom_u(&p, "logwarden_late_lines_total",
-           "Lines older than the watermark minus the allowed lateness (still counted).", C, NULL,
-           es.lines_late);
-    prom_u(&p, "logwarden_truncated_lines_total", "Lines cut at the maximum line length.", C,
-           NULL, es.lines_truncated);
-    prom_u(&p, "logwarden_invalid_lines_total", "Lines with invalid UTF-8 or NUL bytes.", C, NULL,
-           es.lines_invalid);
-    prom_u(&p, "logwarden_header_mismatch_lines_total",
-           "Lines whose header matched no layout (the whole line is the message).", C, NULL,
-           es.header_mismatch);
-    prom_u(&p, "logwarden_dropped_by_policy_lines_total",
-           "Lines dropped because the configuration allows it.", C, NULL, es.dropped_by_policy);
-    prom_u(&p, "logwarden_backpressure_total", "Groups refused because the pipeline was full.",
-           C, NULL, es.groups_refused);
-    prom_u(&p, "logwarden_stored_lines_total",
-           "Lines whose window counts are durable in the store (all runs).", C, NULL,
-           es.stored_total);
-    prom_u(&p, "logwarden_store_commits_total", "Store transactions committed.", C, NULL,
-           es.store_commits);
-    prom_u(&p, "logwarden_store_errors_total", "Store transactions that failed.", C, NULL,
-           es.store_errors);
-    prom_u(&p, "logwarden_queue_depth",
-           "Batches waiting in a stage (parse: for a worker; reorder: for an earlier batch).", G,
-           "stage=\"parse\"", es.queue_depth);
-    prom_u(&p, "logwarden_queue_depth",
-           "Batches waiting in a stage (parse: for a worker; reorder: for an earlier batch).", G,
-           "stage=\"reorder\"", es.reorder_depth);
-    prom_u(&p, "logwarden_inflight_bytes", "Bytes of lines in the pipeline.", G, NULL,
-           es.inflight_bytes);
-    prom_u(&p, "logwarden_templates", "Templates known to the miner.", G, NULL, es.templates);
-    prom_u(&p, "logwarden_anomalies_total", "Findings reported by the detectors.", C, NULL,
-           es.anomalies);
-    prom_u(&p, "logwarden_anomalies_unstored_total",
-           "Findings alerted but not stored (the store lagged past the pending cap).", C, NULL,
-           es.anomalies_unstored);
-    prom_u(&p, "logwarden_alerts_total", "Findings the alert manager turned into alerts.", C,
-           NULL, es.alerts);
-    if (d->rc->detect_enabled) {
-        struct lw_detect_stats ds;
-        char label[96];
-        size_t i;
-
-        lw_engine_get_detect_stats(d->engine, &ds);
-        prom_u(&p, "logwarden_sessions_open", "Sessions open in the detection stage.", G, NULL,
-               ds.sessions_open);
-        prom_u(&p, "logwarden_sessions_ended_total", "Sessions ended (terminal or timeout).", C,
-               NULL, ds.sessions_ended);
-        prom_u(&p, "logwarden_sessions_evicted_total",
-               "Sessions ended early at the open-session cap.", C, NULL, ds.sessions_evicted);
-        for (i = 0; i < ds.n_detectors; i++) {
-            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
-            prom_u(&p, "logwarden_detector_anomalies_total", "Findings per detector.", C, label,
-                   ds.det[i].anomalies);
-        }
-        for (i = 0; i < ds.n_detectors; i++) {
-            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
-            prom_u(&p, "logwarden_detector_state_items",
-                   "Baselines, contexts or invariants a detector keeps.", G, label,
-                   ds.det[i].state_items);
-        }
-        for (i = 0; i < ds.n_detectors; i++) {
-            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
-            prom_u(&p, "logwarden_detector_evicted_total",
-                   "State items a detector evicted at its cap.", C, label, ds.det[i].evicted);
-        }
-        for (i = 0; i < ds.n_detectors; i++) {
-            snprintf(label, sizeof(label), "detector=\"%s\"", ds.names[i]);
-            prom_u(&p, "logwarden_detector_warming_up", "1 while a detector is warming up.", G,
-                   label, ds.det[i].warming_up ? 1 : 0);
-        }
-    }
-    if (d->alerter != NULL) {
-        struct lw_alert_stats as;
-        char label[96];
-        size_t i;
-
-        lw_alerter_get_stats(d->alerter, &as);
-        prom_u(&p, "logwarden_alerts_suppressed_total",
-               "Findings suppressed as duplicates within the cool-down.", C, NULL,
-               as.suppressed);
-        prom_u(&p, "logwarden_alerts_limited_total", "Findings over the alert rate limit.", C,
-               NULL, as.limited);
-        prom_u(&p, "logwarden_incidents_total", "Incidents (groups of related alerts).", C, NULL,
-               as.incidents);
-        for (i = 0; i < as.n_sinks; i++) {
-            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
-            prom_u(&p, "logwarden_alerts_sent_total", "Alerts delivered per sink.", C, label,
-                   as.sent[i]);
-        }
-        for (i = 0; i < as.n_sinks; i++) {
-            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
-            prom_u(&p, "logwarden_alert_failures_total",
-                   "Delivery attempts that failed (retried).", C, label, as.failed[i]);
-        }
-        for (i = 0; i < as.n_sinks; i++) {
-            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
-            prom_u(&p, "logwarden_alerts_dropped_total", "Alerts lost: queue or spool full.", C,
-                   label, as.dropped[i]);
-        }
-        for (i = 0; i < as.n_sinks; i++) {
-            snprintf(label, sizeof(label), "sink=\"%s\"", as.sink_names[i]);
-            prom_u(&p, "logwarden_alerts_spooled", "Alerts waiting in a sink's spool.", G,
-                   label, as.spooled[i]);
-        }
-    }
-    lw_prom_histogram(&p, "logwarden_batch_latency_seconds",
-                      "From a batch's arrival to its counts being durable.", NULL,
-                      lw_engine_latency_bounds, es.batch_latency_buckets, 11,
-                      es.batch_latency_sum);
-    lw_prom_histogram(&p, "logwarden_store_write_seconds", "One store transaction.", NULL,
-                      lw_engine_latency_bounds, es.store_latency_buckets, 11,
-                      es.store_latency_sum);
-    {
-        /* Per-input samples of one metric must stay together in the exposition format. */
-        struct lw_input_stats st[MAX_INPUTS];
-        char label[64];
-        size_t i;
-
-        pthread_mutex_lock(&d->inputs_mu);
-        for (i = 0; i < d->n_inputs; i++) {
-            memset(&st[i], 0, sizeof(st[i]));
-            d->inputs[i].plugin->stats(d->inputs[i].inst, &st[i]);
-        }
-        for (i = 0; i < d->n_inputs; i++) {
-            snprintf(label, sizeof(label), "input=\"%s\"", d->inputs[i].plugin->name);
-            prom_u(&p, "logwarden_input_lines_total", "Lines read per input.", C, label,
-                   st[i].lines);
-        }
-        for (i = 0; i < d->n_inputs; i++) {
-            snprintf(label, sizeof(label), "input=\"%s\"", d->inputs[i].plugin->name);
-            prom_u(&p, "logwarden_input_bytes_total", "Bytes read per input.", C, label,
-                   st[i].bytes);
-        }
-        for (i = 0; i < d->n_inputs; i++) {
-            if (d->inputs[i].plugin->metrics != NULL) {
-                d->inputs[i].plugin->metrics(d->inputs[i].inst, &p);
-            }
-        }
-        pthread_mutex_unlock(&d->inputs_mu);
-    }
-    if (p.rc < 0) {
-        int rc = p.rc;
-
-        lw_prom_fini(&p);
-        return rc;
-    }
-    *text = p.buf;
-    *len = p.len;
-    return LW_OK;
-}
+/* ---- /api/v1/status (/metrics: src/api/http_metrics.c) ---- */
 
 static int status_cb(void *opaque, char **json, size_t *len)
 {
@@ -289,19 +114,18 @@ static struct lw_input_ctx input_ctx(struct daemon *d)
     ctx.ingest = lw_engine_ingest(d->engine);
     ctx.conf = &d->in_conf;
     ctx.resume = resume_cb;
-    ctx.metrics = metrics_cb;
-    ctx.status = status_cb;
+    ctx.routes = d->http != NULL ? &d->routes : NULL;
     ctx.opaque = d;
     return ctx;
 }
 
-/* Stops the inputs, newest first (the HTTP server, which serves /metrics, goes last). */
+/* Stops the inputs, newest first (the HTTP input, which was started first, goes last). */
 static void stop_inputs(struct daemon *d)
 {
     for (;;) {
-        struct input in;
+        struct lw_http_input in;
 
-        /* Out of the list under the lock, stopped outside it (stopping HTTP waits for /metrics). */
+        /* Out of the list under the lock, stopped outside it (/metrics walks the list). */
         pthread_mutex_lock(&d->inputs_mu);
         if (d->n_inputs == 0) {
             pthread_mutex_unlock(&d->inputs_mu);
@@ -311,6 +135,51 @@ static void stop_inputs(struct daemon *d)
         pthread_mutex_unlock(&d->inputs_mu);
         in.plugin->stop(in.inst);
     }
+}
+
+/*
+ * The HTTP server, when the configuration asks for it (the HTTP input then registers its ingest
+ * route): /metrics and /api/v1/status answer from now on, while the inputs start.
+ */
+static int start_http(struct daemon *d, char *err, size_t err_len)
+{
+    struct lw_http_conf hc;
+    struct lw_http_route r;
+    char herr[448];
+
+    if (d->rc->http_addr == NULL) {
+        return LW_OK;
+    }
+    memset(&hc, 0, sizeof(hc));
+    hc.addr = d->rc->http_addr;
+    hc.token = d->rc->http_token;
+    hc.max_body_bytes = d->rc->http_max_body;
+    hc.max_line_bytes = d->rc->max_line_bytes;
+    hc.status = status_cb;
+    hc.opaque = d;
+    d->http = lw_http_server_start(&hc, herr, sizeof(herr));
+    if (d->http == NULL) {
+        snprintf(err, err_len, "http: %s", herr);
+        return LW_EINVAL;
+    }
+    d->metrics.engine = d->engine;
+    d->metrics.alerter = d->alerter;
+    d->metrics.detect = d->rc->detect_enabled;
+    d->metrics.inputs_mu = &d->inputs_mu;
+    d->metrics.inputs = d->inputs;
+    d->metrics.n_inputs = &d->n_inputs;
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.path = "/metrics";
+    r.kind = LW_HTTP_ROUTE_PROM;
+    r.render = lw_http_metrics_render;
+    r.opaque = &d->metrics;
+    if (lw_http_route_add(d->http, &r) < 0) {
+        snprintf(err, err_len, "http: cannot add the /metrics route");
+        return LW_EINVAL;
+    }
+    lw_http_server_routes(d->http, &d->routes);
+    return LW_OK;
 }
 
 static int start_input(struct daemon *d, const struct lw_input_plugin *pl, char *err,
@@ -383,7 +252,7 @@ static bool inputs_done(const struct daemon *d)
     return true;
 }
 
-static struct input *find_input(struct daemon *d, const char *name)
+static struct lw_http_input *find_input(struct daemon *d, const char *name)
 {
     size_t i;
 
@@ -441,12 +310,12 @@ static void reload(struct daemon *d, int argc, char **argv)
                        "memory limit take effect after a restart");
     }
     if (tail_changed) {
-        struct input *in = find_input(d, "tail");
+        struct lw_http_input *in = find_input(d, "tail");
         size_t k;
 
         if (in != NULL) {
             /* Take the tail out of the list, keeping the others in start order. */
-            struct input old = *in;
+            struct lw_http_input old = *in;
 
             pthread_mutex_lock(&d->inputs_mu);
             k = (size_t)(in - d->inputs);
@@ -542,7 +411,7 @@ int lw_cmd_run(int argc, char **argv)
         lw_error("run", "%s", err);
         goto out;
     }
-    if (start_inputs(&d, err, sizeof(err)) < 0) {
+    if (start_http(&d, err, sizeof(err)) < 0 || start_inputs(&d, err, sizeof(err)) < 0) {
         lw_error("run", "%s", err);
         stop_inputs(&d);
         goto out_engine;
@@ -580,6 +449,8 @@ int lw_cmd_run(int argc, char **argv)
     stop_inputs(&d);
     exit_code = 0;
 out_engine:
+    /* After the inputs and before the engine: waits for in-flight ingest requests. */
+    lw_http_server_stop(d.http);
     if (lw_engine_stop(d.engine) < 0) {
         lw_error("run", "the last store transaction failed: counts since the last commit are "
                         "not stored");

@@ -1529,9 +1529,6 @@ void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
     ic->syslog.idle_timeout_s = rc->syslog_idle_timeout_s;
     ic->syslog.max_line_bytes = rc->max_line_bytes;
     ic->http.addr = rc->http_addr;
-    ic->http.token = rc->http_token;
-    ic->http.max_body_bytes = rc->http_max_body;
-    ic->http.max_line_bytes = rc->max_line_bytes;
     ic->in_stdin.enabled = rc->use_stdin;
     ic->in_stdin.max_line_bytes = rc->max_line_bytes;
 }
