@@ -49,6 +49,12 @@ void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int6
  */
 void lw_detect_stage_flush(struct lw_detect_stage *st, int64_t watermark_ns);
 /*
+ * Sessions first seen within @grace_ns of event time after the stream's first keyed line are
+ * taken to have begun before it (the daemon joined a running system): they are tracked but not
+ * judged or learned. 0 (the default, as in `eval detect`) judges every session.
+ */
+void lw_detect_stage_set_join_grace(struct lw_detect_stage *st, int64_t grace_ns);
+/*
  * Ends every open session with @reason ("timeout" judges and learns them, as `train` does at the
  * end of its history; "shutdown" does neither). Open sessions are not saved across restarts.
  */

@@ -39,6 +39,7 @@ struct sess {
     size_t n_samples;
     size_t next_sample;
     uint32_t flags;
+    bool joined;                        /* began before the stream did: its start is missing */
     struct sess *older;                 /* activity list: head is the least recently active */
     struct sess *newer;
 };
@@ -68,6 +69,9 @@ struct lw_detect_stage {
     void *opaque;
     struct lw_det_out out;
     /* Sessions. */
+    int64_t join_grace_ns;           /* sessions first seen this soon after the stream's start */
+    int64_t stream_start_ns;         /* event time of the first keyed line, INT64_MIN before */
+    uint64_t sessions_joined;
     pcre2_code *re;
     pcre2_match_data *md;
     struct sess **tab;                  /* open addressing, linear probing */
@@ -375,7 +379,7 @@ static void sess_end(struct lw_detect_stage *st, struct sess *s, const char *rea
     sess_view(s, &v);
     v.end_reason = reason;
     v.flags = &s->flags;
-    for (i = 0; i < st->n_det; i++) {
+    for (i = 0; i < st->n_det && !s->joined; i++) {
         if (st->det[i].p->session_end != NULL) {
             v.flag_bit = st->det[i].bit;
             st->det[i].p->session_end(st->det[i].ctx, &v, &st->out);
@@ -471,6 +475,16 @@ static void sess_observe(struct lw_detect_stage *st, const struct lw_det_event *
         }
         s->h = h;
         s->first_ns = ev->ts_ns;
+        if (st->stream_start_ns == INT64_MIN) {
+            st->stream_start_ns = ev->ts_ns;
+        }
+        /*
+         * A session first seen within the grace after the stream began was most likely open
+         * before it (a daemon started on a running system): its missing start is no anomaly.
+         * It is tracked, so its later lines do not open another, but neither judged nor learned.
+         */
+        s->joined = st->join_grace_ns > 0 && ev->ts_ns - st->stream_start_ns < st->join_grace_ns;
+        st->sessions_joined += s->joined ? 1 : 0;
         s->source = lw_strdup(ev->source != NULL && ev->source[0] != '\0'   ? ev->source
                               : ev->origin != NULL ? ev->origin
                                                    : "");
@@ -542,7 +556,7 @@ sampled:
     }
     sess_view(s, &v);
     v.flags = &s->flags;
-    for (i = 0; i < st->n_det; i++) {
+    for (i = 0; i < st->n_det && !s->joined; i++) {
         if (st->det[i].p->session_event != NULL) {
             v.flag_bit = st->det[i].bit;
             st->det[i].p->session_event(st->det[i].ctx, &v, ev, &st->out);
@@ -569,6 +583,7 @@ struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf
         return NULL;
     }
     st->conf = *conf;
+    st->stream_start_ns = INT64_MIN;
     st->conf.session.key_pattern = NULL; /* borrowed below, never freed here */
     if (st->conf.session.max_open == 0) {
         st->conf.session.max_open = 100000;
@@ -723,6 +738,11 @@ void lw_detect_stage_tick(struct lw_detect_stage *st, int64_t watermark_ns, int6
            st->oldest->last_ns < watermark_ns - st->conf.session.timeout_ns) {
         sess_end(st, st->oldest, "timeout");
     }
+}
+
+void lw_detect_stage_set_join_grace(struct lw_detect_stage *st, int64_t grace_ns)
+{
+    st->join_grace_ns = grace_ns;
 }
 
 void lw_detect_stage_flush(struct lw_detect_stage *st, int64_t watermark_ns)

@@ -12,6 +12,8 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,6 +118,7 @@ enum ev_type { EV_HB, EV_SRC, EV_BLOCK, EV_BURST };
 enum src_kind { SRC_HDFS, SRC_SSH, SRC_WEB, SRC_JSON, SRC_KERN, N_SRC };
 
 /* Mean gap between events of each source, ms: about 180 lines per simulated second in all. */
+#define PREROLL_MS 120000ull         /* block sessions simulated before the first line */
 static const double src_mean_ms[N_SRC] = {140.0, 220.0, 17.0, 34.0, 350.0};
 
 struct event {
@@ -147,6 +150,7 @@ struct lw_demo {
     uint64_t rng;
     uint64_t line_no;                /* lines written */
     uint64_t now_ms;                 /* simulated clock, ms since the epoch */
+    bool prerolled;                  /* the simulation ran up to the start (preroll()) */
     uint64_t seq;
 
     struct event *heap;
@@ -968,14 +972,14 @@ struct lw_demo *lw__demo_create(const struct lw_demo_conf *conf, FILE *out)
         h->name = host_names[i];
         h->role = host_roles[i];
         if (h->role == ROLE_DN || h->role == ROLE_NN) {
-            snprintf(h->ip, sizeof(h->ip), "10.251.%u.%u", 30 + i * 7, 10 + rnd_below(&d->rng,
-                                                                                    200));
+            /* One cluster whatever the seed: its history and its live log share addresses. */
+            snprintf(h->ip, sizeof(h->ip), "10.251.%u.%u", 30 + i * 7, 10 + (i * 37 + 11) % 200);
         }
         else {
             snprintf(h->ip, sizeof(h->ip), "10.0.9.%u", 10 + i);
         }
         h->agent_pid = 300 + rnd_below(&d->rng, 3000);
-        h->boot_ms = start_ms - 3600000ull * (1 + rnd_below(&d->rng, 24 * 30));
+        h->boot_ms = start_ms - 3600000ull * (1 + (i * 7919u + 13u) % (24u * 30u));
         /* Spread the first beats over one interval so hosts do not beat in lockstep. */
         if (push(d, start_ms + (uint64_t)i * conf->heartbeat_s * 1000 / N_HOSTS +
                         rnd_below(&d->rng, 500),
@@ -988,7 +992,9 @@ struct lw_demo *lw__demo_create(const struct lw_demo_conf *conf, FILE *out)
     }
     d->free_session = 0;
     for (k = 0; k < N_SRC; k++) {
-        if (push(d, start_ms + rnd_gap_ms(&d->rng, src_mean_ms[k]), EV_SRC, k) < 0) {
+        uint64_t t0 = k == SRC_HDFS ? start_ms - PREROLL_MS : start_ms;
+
+        if (push(d, t0 + rnd_gap_ms(&d->rng, src_mean_ms[k]), EV_SRC, k) < 0) {
             goto fail;
         }
     }
@@ -1001,12 +1007,95 @@ fail:
     return NULL;
 }
 
+/* Runs one event of the simulation (it may write lines to d->out). */
+static void handle(struct lw_demo *d, struct event e)
+{
+    int idx;
+
+    switch ((enum ev_type)e.type) {
+    case EV_HB:
+        if (d->now_ms >= d->hosts[e.idx].silent_until) {
+            write_heartbeat(d, &d->hosts[e.idx]);
+        }
+        /* A little jitter, as real agents have. */
+        (void)push(d, e.t_ms + d->conf.heartbeat_s * 1000ull - 40 + rnd_below(&d->rng, 80),
+                   EV_HB, e.idx);
+        break;
+    case EV_BLOCK:
+        (void)block_step(d, e.idx);
+        break;
+    case EV_BURST:
+        write_burst(d);
+        if (d->burst_left > 0) {
+            (void)push(d, d->now_ms + 5 + rnd_below(&d->rng, 14), EV_BURST, 0);
+        }
+        break;
+    case EV_SRC:
+        switch ((enum src_kind)e.idx) {
+        case SRC_HDFS:
+            idx = new_session(d);
+            if (idx >= 0) {
+                (void)block_step(d, (uint32_t)idx);
+            }
+            break;
+        case SRC_SSH:
+            write_ssh(d);
+            break;
+        case SRC_WEB:
+            write_web(d);
+            break;
+        case SRC_JSON:
+            write_json(d);
+            break;
+        default:
+            write_kern(d);
+            break;
+        }
+        (void)push(d, d->now_ms + rnd_gap_ms(&d->rng, src_mean_ms[e.idx]), EV_SRC, e.idx);
+        break;
+    }
+}
+
+/*
+ * The cluster was running before the log starts: block sessions are already in flight at the
+ * first line (a fresh start would show no deletions or verifications for the first windows,
+ * which no running system looks like). The simulation runs PREROLL_MS ahead of the start with
+ * its output thrown away.
+ */
+static void preroll(struct lw_demo *d)
+{
+    FILE *out = d->out;
+    FILE *null = fopen("/dev/null", "w");
+    uint64_t start_ms = (uint64_t)d->conf.start_s * 1000;
+
+    d->prerolled = true;
+    if (null == NULL) {
+        return;
+    }
+    d->out = null;
+    d->now_ms = start_ms - PREROLL_MS;
+    while (d->n_heap > 0 && d->heap[0].t_ms < start_ms) {
+        struct event e = pop(d);
+
+        if (e.t_ms > d->now_ms) {
+            d->now_ms = e.t_ms;
+        }
+        handle(d, e);
+    }
+    fclose(null);
+    d->out = out;
+    d->line_no = 0;
+    d->now_ms = start_ms;
+}
+
 int lw__demo_step(struct lw_demo *d)
 {
     struct event e;
     uint64_t before;
-    int idx;
 
+    if (!d->prerolled) {
+        preroll(d);
+    }
     for (;;) {
         if (d->line_no >= d->conf.n_lines) {
             return 0;
@@ -1019,48 +1108,7 @@ int lw__demo_step(struct lw_demo *d)
         if (e.t_ms > d->now_ms) {
             d->now_ms = e.t_ms;
         }
-        switch ((enum ev_type)e.type) {
-        case EV_HB:
-            if (d->now_ms >= d->hosts[e.idx].silent_until) {
-                write_heartbeat(d, &d->hosts[e.idx]);
-            }
-            /* A little jitter, as real agents have. */
-            (void)push(d, e.t_ms + d->conf.heartbeat_s * 1000ull - 40 + rnd_below(&d->rng, 80),
-                       EV_HB, e.idx);
-            break;
-        case EV_BLOCK:
-            (void)block_step(d, e.idx);
-            break;
-        case EV_BURST:
-            write_burst(d);
-            if (d->burst_left > 0) {
-                (void)push(d, d->now_ms + 5 + rnd_below(&d->rng, 14), EV_BURST, 0);
-            }
-            break;
-        case EV_SRC:
-            switch ((enum src_kind)e.idx) {
-            case SRC_HDFS:
-                idx = new_session(d);
-                if (idx >= 0) {
-                    (void)block_step(d, (uint32_t)idx);
-                }
-                break;
-            case SRC_SSH:
-                write_ssh(d);
-                break;
-            case SRC_WEB:
-                write_web(d);
-                break;
-            case SRC_JSON:
-                write_json(d);
-                break;
-            default:
-                write_kern(d);
-                break;
-            }
-            (void)push(d, d->now_ms + rnd_gap_ms(&d->rng, src_mean_ms[e.idx]), EV_SRC, e.idx);
-            break;
-        }
+        handle(d, e);
         if (d->line_no > before) {
             return 1;
         }

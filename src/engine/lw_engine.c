@@ -1606,6 +1606,9 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         e->want_params = conf->detect->params.enabled;
         lw_detect_stage_learn_only(e->stage, conf->learn_only);
         lw_detect_stage_set_resolver(e->stage, tpl_resolve);
+        if (!conf->learn_only) {
+            lw_detect_stage_set_join_grace(e->stage, conf->detect->session.timeout_ns);
+        }
         lw_detect_stage_set_nearest(e->stage, tpl_nearest);
         rc = lw_store_load_models(e->store, &blob, &blob_len);
         if (rc == LW_OK && blob != NULL) {
