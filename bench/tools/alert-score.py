@@ -192,6 +192,10 @@ def main():
                     help="wall time (Unix s) at which a live generator started writing the log")
     ap.add_argument("--rate", type=float, help="its lines per wall-clock second (with --live-start)")
     ap.add_argument("--label", default="", help="printed as run=LABEL at the start of the last line")
+    ap.add_argument("--silence-tail", type=float, default=40.0,
+                    help="silent_heartbeat truths this close (s) to the log's end cannot be seen "
+                         "yet and are not scored (40: the 10 s beat plus two 10 s windows and "
+                         "a margin)")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="list missed incidents and examples of false alerts")
     ap.add_argument("--examples", type=int, default=3,
@@ -206,6 +210,13 @@ def main():
     for t in truths:
         t["ts"] = times[t["line"] - 1] if 0 < t["line"] <= len(times) else None
     incidents = group_incidents(truths, args.group)
+    # A silence can only be seen once the stream has gone on without the host's beats for a few
+    # windows: one that starts within --silence-tail seconds of the log's end is not scored.
+    end_ts = next((t for t in reversed(times) if t is not None), None)
+    unobservable = [i for i in incidents if i["kind"] == "silent_heartbeat" and
+                    i["ts"] is not None and end_ts is not None and
+                    end_ts - i["ts"] < args.silence_tail]
+    incidents = [i for i in incidents if i not in unobservable]
     alerts = load_alerts_jsonl(args.alerts) if args.alerts else load_alerts_db(args.db)
     live = (args.live_start, args.rate) if args.live_start is not None else None
     score(alerts, incidents, live, times)
@@ -228,7 +239,7 @@ def main():
               "truth_lines": len(truths), "incidents_alerted": found,
               "incident_recall": recall, "kinds": kinds,
               "false_by_detector_kind": {"%s/%s" % k: n for k, n in by_kind.most_common()},
-              "log_lines": len(times), "log_span_s": (end - times[0]) if end and times[0] else None}
+              "not_scored": len(unobservable), "log_lines": len(times), "log_span_s": (end - times[0]) if end and times[0] else None}
     if args.json:
         if args.verbose:
             result["missed"] = [{"line": i["line"], "kind": i["kind"], "desc": i["desc"]}
@@ -238,6 +249,9 @@ def main():
 
     print("incidents: %d injected (%d truth lines), %d with an alert" %
           (len(incidents), len(truths), found))
+    for i in unobservable:
+        print("not scored: line %d %s %s (%.0f s before the log ends)" %
+              (i["line"], i["kind"], i["desc"], end_ts - i["ts"]))
     print("%-18s %9s %8s %7s %7s" % ("truth kind", "incidents", "alerted", "missed", "recall"))
     for k, v in kinds.items():
         print("%-18s %9d %8d %7d %7.3f" % (k, v["incidents"], v["alerted"], v["missed"], v["recall"]))

@@ -45,7 +45,7 @@ struct lw_sink_conf {
 
 /* The durations and the rate are measured in event time (see lw_alerter_submit()). */
 struct lw_alert_conf {
-    int64_t cooldown_ns;           /* same fingerprint again within it: suppressed; 5 min */
+    int64_t cooldown_ns;           /* same fingerprint again within it: suppressed; 60 s */
     int64_t group_ns;              /* related anomalies within it join one incident; 60 s */
     double rate_per_min;           /* alerts per event-time minute, all incidents; default 60 */
     size_t burst;                  /* token bucket size; default 20 */

@@ -151,7 +151,7 @@ static int64_t wall_ns(void)
 void lw_alert_conf_defaults(struct lw_alert_conf *c)
 {
     memset(c, 0, sizeof(*c));
-    c->cooldown_ns = 300 * NS_PER_S;
+    c->cooldown_ns = 60 * NS_PER_S;
     c->group_ns = 60 * NS_PER_S;
     c->rate_per_min = 60;
     c->burst = 20;

@@ -1067,7 +1067,7 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             else {
                 ev.source = network ? b->source : "";
             }
-            ev.origin = b->source;
+            ev.origin = strcmp(b->source, "-") != 0 ? b->source : NULL;
             ev.msg = b->bytes + b->off[i] + d->msg_off;
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;

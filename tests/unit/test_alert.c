@@ -86,6 +86,7 @@ static void replay(unsigned pace_us, char states[REPLAY_N])
     int i;
 
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 0;
     dedup = start_plain(&c);
     c.rate_per_min = 2;
@@ -156,6 +157,7 @@ static void test_event_clock_never_steps_back(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 0;
     al = start_plain(&c);
     assert_int_equal(lw_alerter_submit(al, &a, T0 + 700 * NS, &d), LW_OK);
@@ -182,6 +184,7 @@ static void test_dedup_cooldown(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 0;
     al = start_plain(&c);
 
@@ -239,6 +242,7 @@ static void test_grouping(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 0;
     al = start_plain(&c);
 
@@ -285,6 +289,7 @@ static void test_rate_limit(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 1;
     c.burst = 3;
     al = start_plain(&c);
@@ -332,6 +337,7 @@ static void test_severity(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     al = start_plain(&c);
     assert_int_equal(lw_alerter_submit(al, &a, T0, &d), LW_OK);
     assert_string_equal(d.severity, "critical");
@@ -360,6 +366,7 @@ static void test_fingerprint_eviction(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 0;
     c.max_fingerprints = 2;
     al = start_plain(&c);
@@ -387,6 +394,7 @@ static void test_conf_errors(void **state)
 
     (void)state;
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_WEBHOOK;
     err[0] = '\0';
@@ -453,6 +461,7 @@ static void test_file_sink(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_FILE;
     c.sinks[0].path = lw_strdup(path);
@@ -539,6 +548,7 @@ static void test_file_sink_results(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_FILE;
     c.sinks[0].name = lw_strdup("audit");
@@ -586,6 +596,7 @@ static void test_stdout_sink(void **state)
     assert_true(dup2(fd, STDOUT_FILENO) >= 0);
 
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_STDOUT;
     al = lw_alerter_start(&c, err, sizeof(err));
@@ -644,6 +655,7 @@ static void test_stdout_escapes(void **state)
     assert_true(dup2(fd, STDOUT_FILENO) >= 0);
 
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_STDOUT;
     al = lw_alerter_start(&c, err, sizeof(err));
@@ -694,6 +706,7 @@ static void test_file_sink_any_bytes(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/alerts.jsonl", dir);
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.n_sinks = 1;
     c.sinks[0].kind = LW_SINK_FILE;
     c.sinks[0].path = lw_strdup(path);
@@ -794,6 +807,7 @@ static void test_held_back(void **state)
     assert_true(dup2(out_fd, STDOUT_FILENO) >= 0 && dup2(err_fd, STDERR_FILENO) >= 0);
 
     lw_alert_conf_defaults(&c);
+    c.cooldown_ns = 300 * NS; /* the cases below are written for a 5 min cool-down */
     c.rate_per_min = 1;
     c.burst = 1;
     c.n_sinks = 2;

@@ -115,7 +115,7 @@ static void test_defaults(void **state)
     assert_int_equal(rc.alerts.n_sinks, 1);
     assert_int_equal(rc.alerts.sinks[0].kind, LW_SINK_STDOUT);
     assert_null(rc.alerts.sinks[0].name);
-    assert_int_equal(rc.alerts.cooldown_ns, 300 * NS);
+    assert_int_equal(rc.alerts.cooldown_ns, 60 * NS);
     assert_ptr_equal(rc.alerts.data_dir, rc.data_dir);
     lw_run_conf_fini(&rc);
 }
