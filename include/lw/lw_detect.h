@@ -69,6 +69,11 @@ struct lw_det_out {
      * what they lack (a drop, a silence), and does not learn from them.
      */
     bool partial;
+    /*
+     * The stream is normal history (`logwarden train`): nothing is reported, and what would
+     * have been reported is learned as normal like the rest.
+     */
+    bool training;
 };
 
 /* A session as the stage tracks it (borrowed for the call). */
@@ -87,6 +92,9 @@ struct lw_session {
     uint32_t *flags;               /* a word per session for detectors: bit (1 << detector's
                                     * index in lw_detector_plugins), e.g. "already reported" */
     uint32_t flag_bit;             /* the calling detector's bit */
+    bool joined;                   /* open before the stream began (the daemon joined a running
+                                    * system): its first events are missing, so its start is no
+                                    * evidence and its path is not to be learned */
 };
 
 #define LW_SESSION_SAMPLES 3

@@ -714,6 +714,8 @@ static bool quiet(const struct place *pl, int64_t ts_ns)
     return d < PARAM_QUIET_NS;
 }
 
+static bool merge_siblings(struct params_ctx *c, const struct lw_det_out *out);
+
 static void params_observe(void *ctx, const struct lw_det_event *ev, const struct lw_det_out *out)
 {
     struct params_ctx *c = ctx;
@@ -767,6 +769,25 @@ static void params_observe(void *ctx, const struct lw_det_event *ev, const struc
             numeric = dim == place_dim(pl);
         }
         reported = false;
+        if (pl->n >= c->warmup_values && !quiet(pl, ev->ts_ns) &&
+            ((!pl->high_card && find_value(pl, h) == NULL) ||
+             (pl->high_card && numeric && outside_range(pl, x, &beyond))) &&
+            merge_siblings(c, out)) {
+            /*
+             * A finding is in sight: what the miner's merged siblings taught first (the tick
+             * folds them in too, but when depends on the replay speed; the verdict must not).
+             */
+            uint32_t live = out->template_resolve(out->opaque, ev->template_id);
+
+            pl = live != 0 ? place_get(c, live, (uint32_t)ev->n_params, (uint32_t)i) : NULL;
+            if (pl != NULL && !pl->high_card && value == NULL) {
+                value = lw__det_text(vs, prm->len, PARAM_VALUE_MAX);
+            }
+            if (pl == NULL || (!pl->high_card && value == NULL)) {
+                lw_free(value);
+                continue;
+            }
+        }
         if (pl->n >= c->warmup_values && !quiet(pl, ev->ts_ns)) {
             if (!pl->high_card) {
                 if (find_value(pl, h) == NULL) {
@@ -852,42 +873,63 @@ static void place_merge(struct params_ctx *c, struct place *dst, const struct pl
  * the sibling's places, so that the values they taught are not "new" there. Places of evicted
  * templates age out of the LRU by themselves.
  */
+/*
+ * Folds the places of templates the miner merged into a sibling into the live template's
+ * places. Returns whether anything was folded.
+ */
+static bool merge_siblings(struct params_ctx *c, const struct lw_det_out *out)
+{
+    struct lw__det_entry *e;
+    uint32_t todo[32][4];
+    size_t n = 0, k;
+    bool any = false;
+
+    if (out->template_resolve == NULL) {
+        return false;
+    }
+    do {
+        n = 0;
+        for (e = c->map.newest; e != NULL && n < 32; e = e->older) {
+            const struct place *pl = e->val;
+            uint32_t to = out->template_resolve(out->opaque, pl->template_id);
+
+            if (to != 0 && to != pl->template_id) {
+                todo[n][0] = pl->template_id;
+                todo[n][1] = pl->arity;
+                todo[n][2] = pl->pos;
+                todo[n][3] = to;
+                n++;
+            }
+        }
+        for (k = 0; k < n; k++) {
+            /* The destination first: making it may evict, and the source is looked up after. */
+            struct place *dst = place_get(c, todo[k][3], todo[k][1], todo[k][2]);
+            struct lw__det_entry *se = lw__det_map_get(&c->map, todo[k],
+                                                       sizeof(todo[k][0]) * 3, false);
+
+            if (se == NULL) {
+                continue;
+            }
+            if (dst != NULL && se->val != dst) {
+                place_merge(c, dst, se->val);
+            }
+            lw__det_map_remove(&c->map, se);
+            c->merged++;
+            any = true;
+        }
+    } while (n == 32);
+    return any;
+}
+
 static void params_tick(void *ctx, int64_t watermark_ns, int64_t now_ns,
                         const struct lw_det_out *out)
 {
     struct params_ctx *c = ctx;
-    struct lw__det_entry *e;
-    uint32_t todo[32][4];
-    size_t n = 0, k;
 
     (void)watermark_ns;
     (void)now_ns;
-    if (out->template_resolve == NULL || c->ticks++ % 64 != 0) {
-        return;
-    }
-    for (e = c->map.newest; e != NULL && n < 32; e = e->older) {
-        const struct place *pl = e->val;
-        uint32_t to = out->template_resolve(out->opaque, pl->template_id);
-
-        if (to != 0 && to != pl->template_id) {
-            todo[n][0] = pl->template_id;
-            todo[n][1] = pl->arity;
-            todo[n][2] = pl->pos;
-            todo[n][3] = to;
-            n++;
-        }
-    }
-    for (k = 0; k < n; k++) {
-        /* The destination first: making it may evict, and the source is looked up after. */
-        struct place *dst = place_get(c, todo[k][3], todo[k][1], todo[k][2]);
-        struct lw__det_entry *se = lw__det_map_get(&c->map, todo[k], sizeof(todo[k][0]) * 3,
-                                                   false);
-
-        if (dst != NULL && se != NULL && se->val != dst) {
-            place_merge(c, dst, se->val);
-            lw__det_map_remove(&c->map, se);
-            c->merged++;
-        }
+    if (c->ticks++ % 64 == 0) {
+        (void)merge_siblings(c, out);
     }
 }
 

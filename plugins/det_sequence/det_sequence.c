@@ -28,6 +28,7 @@ struct det_sequence {
     struct lw_seq_model *m;
     struct lw_seq_model *q;    /* quarantine: the paths of reported sessions */
     uint64_t warmup;
+    size_t history;            /* h */
     double rate;               /* 1 - threshold: the share of sessions that makes a path normal */
     uint64_t learned_skipped;  /* sessions not learned: evicted or cut short */
 };
@@ -58,6 +59,7 @@ static void *seq_init(const struct lw_detect_conf *c, char *err, size_t err_len)
     lw_seq_model_set_min_count(d->q, RECUR);
     d->rate = 1.0 - c->threshold;
     d->warmup = c->sequence.warmup_sessions;
+    d->history = c->sequence.history;
     return d;
 }
 
@@ -186,6 +188,9 @@ static void seq_session_event(void *ctx, const struct lw_session *s,
         return;
     }
     i = s->n_events - 1;
+    if (s->joined && i < d->history) {
+        return; /* its history before this event is missing, not a begin */
+    }
     if (!lw_seq_model_check(d->m, s->events, s->n_events, i, &v) && v.score >= out->threshold &&
         !lw_seq_model_check(d->q, s->events, s->n_events, i, NULL)) {
         *s->flags |= s->flag_bit; /* one report per session */
@@ -199,7 +204,8 @@ static void seq_session_end(void *ctx, const struct lw_session *s, const struct 
     struct lw_seq_verdict v;
     bool judged = strcmp(s->end_reason, "timeout") == 0 || strcmp(s->end_reason, "terminal") == 0;
 
-    if (!judged || s->n_dropped > 0 || s->n_events == 0) {
+    if (!judged || s->n_dropped > 0 || s->n_events == 0 ||
+        (s->joined && s->n_events < d->history)) {
         d->learned_skipped++;
         return; /* an evicted or cut session says nothing about where sessions end */
     }
@@ -210,6 +216,10 @@ static void seq_session_end(void *ctx, const struct lw_session *s, const struct 
             *s->flags |= s->flag_bit;
             report(d, s, s->n_events, &v, s->last_ns, 0, out);
         }
+    }
+    if (s->joined) {
+        d->learned_skipped++;
+        return; /* a path without its start is not one to learn */
     }
     /* A path is normal in the quarantine from RECUR times and a share `rate` of the sessions. */
     {

@@ -272,8 +272,8 @@ static void cnt_session_end(void *ctx, const struct lw_session *s, const struct 
     bool judged = strcmp(s->end_reason, "timeout") == 0 || strcmp(s->end_reason, "terminal") == 0;
 
     fit_collect(d, false);
-    if (!judged || s->n_dropped > 0 || s->n_events == 0) {
-        return;
+    if (!judged || s->n_dropped > 0 || s->n_events == 0 || s->joined) {
+        return; /* counts of a session without its start are not comparable */
     }
     if (lw_count_model_fitted(d->m)) {
         struct lw_count_verdict v;

@@ -43,7 +43,7 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_windows.h"
 
-#define VOL_VERSION 1u
+#define VOL_VERSION 2u                 /* 2: the count memory (1 still loads, without it) */
 #define VOL_RING LW_DET_RING           /* open windows per series (watermark lag / window) */
 #define VOL_SAMPLES 3
 #define VOL_SAMPLE_MAX 256             /* bytes kept of a sample line */
@@ -51,6 +51,9 @@
 #define VOL_SOURCE_MAX 256             /* bytes of a source name that key a series */
 #define VOL_REGULAR 0.9                /* presence share that makes a series regular */
 #define VOL_PRES_MAX 2000.0            /* presence counts are halved past this (long memory) */
+#define VOL_MEM_BINS 128               /* count / expected, four bins an octave, 2^-16..2^16 */
+#define VOL_MEM_TOTAL_MAX 60000u       /* counts are halved past this: about a week of windows */
+#define VOL_MEM_MIN 3                  /* occurrences that make a count "seen before" */
 #define HOUR_NS 3600000000000LL
 #define DAY_NS (24 * HOUR_NS)
 
@@ -77,6 +80,21 @@ struct vol_season {
     struct vol_sslot how[168];
 };
 
+/*
+ * The count memory: how many past windows were about each multiple of what the series expected
+ * then ((count + 1) / (expected + 1), a log-binned histogram, each bin a quarter octave wide,
+ * slowly forgotten). What a series has done several times in its normal history (an hourly
+ * batch five times its usual rate, lulls at half of it) is not reported again, whatever the
+ * mean and variance say; what it has never done still is. Ratios rather than counts, so that a
+ * night at daytime volume is still news to a series whose days are busy. Only windows past the
+ * warm-up are remembered (before, the expectation means little), and windows that were
+ * reported are not: an anomaly does not become normal by recurring.
+ */
+struct vol_mem {
+    uint32_t total;                    /* windows remembered */
+    uint16_t bin[VOL_MEM_BINS];
+};
+
 struct vol_series {
     uint32_t template_id;
     char *source;                      /* NULL for the template series */
@@ -89,6 +107,8 @@ struct vol_series {
     uint8_t alarm;                     /* enum vol_alarm: the episode being reported */
     int64_t first_win;                 /* first window with a line */
     struct vol_season *season;         /* NULL until the series qualifies */
+    struct vol_mem *mem;               /* NULL until the series learns its first window */
+    bool reported;                     /* the window being closed was reported */
 };
 
 struct vol_ctx {
@@ -130,6 +150,7 @@ static void series_free(void *val)
     lw_free(s->source);
     lw_free(s->tpl);
     lw_free(s->season);
+    lw_free(s->mem);
     lw_free(s);
 }
 
@@ -314,6 +335,55 @@ static const char *expect(const struct vol_ctx *c, const struct vol_series *s, i
     return "flat";
 }
 
+/* ---- the count memory ---- */
+
+static size_t mem_bin(uint64_t count, double expected)
+{
+    double b = (double)VOL_MEM_BINS / 2 +
+               floor(4.0 * log2(((double)count + 1.0) / (fmax(expected, 0) + 1.0)));
+
+    return b < 0 ? 0 : b >= VOL_MEM_BINS ? VOL_MEM_BINS - 1 : (size_t)b;
+}
+
+static void mem_learn(struct vol_series *s, uint64_t count, double expected)
+{
+    size_t i;
+
+    if (s->mem == NULL) {
+        s->mem = lw_calloc(1, sizeof(*s->mem));
+        if (s->mem == NULL) {
+            return; /* no memory of counts; the baseline still works */
+        }
+    }
+    if (s->mem->total >= VOL_MEM_TOTAL_MAX) {
+        s->mem->total = 0;
+        for (i = 0; i < VOL_MEM_BINS; i++) {
+            s->mem->bin[i] /= 2;
+            s->mem->total += s->mem->bin[i];
+        }
+    }
+    s->mem->bin[mem_bin(count, expected)]++;
+    s->mem->total++;
+}
+
+/*
+ * The share of remembered windows at about @count / @expected or more (@above) or less: "about"
+ * is the same quarter-octave bin. 0 when fewer than VOL_MEM_MIN such windows are remembered.
+ */
+static double mem_share(const struct vol_series *s, uint64_t count, double expected, bool above)
+{
+    size_t b = mem_bin(count, expected), i;
+    uint64_t n = 0;
+
+    if (s->mem == NULL || s->mem->total == 0) {
+        return 0;
+    }
+    for (i = above ? b : 0; i < (above ? VOL_MEM_BINS : b + 1); i++) {
+        n += s->mem->bin[i];
+    }
+    return n >= VOL_MEM_MIN ? (double)n / s->mem->total : 0;
+}
+
 /* ---- reporting ---- */
 
 static void report(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t count,
@@ -395,15 +465,15 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
     const char *model, *kind = NULL;
     uint8_t alarm = ALARM_NONE;
 
-    if (s->base.n < c->warmup_windows || s->base.n == 0) {
-        return;
+    if (s->base.n < c->warmup_windows || s->base.n == 0 || out->training) {
+        return; /* history to train on is normal: nothing to judge */
     }
     model = expect(c, s, w, &mean, &var);
     if (out->partial && !(count > mean && count >= c->min_count)) {
         return; /* a partial window says nothing of what it lacks */
     }
     if (count > mean && count >= c->min_count) {
-        p = lw__det_count_sf((double)count, mean, var);
+        p = fmax(lw__det_count_sf((double)count, mean, var), mem_share(s, count, mean, true));
         kind = "spike";
         alarm = ALARM_SPIKE;
     }
@@ -415,7 +485,7 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
         alarm = ALARM_SILENCE;
     }
     else if ((double)count < mean && mean >= (double)c->min_count) {
-        p = lw__det_count_cdf((double)count, mean, var);
+        p = fmax(lw__det_count_cdf((double)count, mean, var), mem_share(s, count, mean, false));
         kind = "drop";
         alarm = ALARM_DROP;
     }
@@ -426,6 +496,7 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
         }
         return;
     }
+    s->reported = true; /* anomalous: not remembered as normal, reported or not */
     if (s->alarm == alarm) {
         return;
     }
@@ -447,6 +518,13 @@ static void learn(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_t c
         s->pres_n /= 2;
         s->pres_zero /= 2;
     }
+    if (!s->reported && s->base.n >= c->warmup_windows && s->base.n > 0) {
+        double mean, var;
+
+        (void)expect(c, s, w, &mean, &var);
+        mem_learn(s, count, mean);
+    }
+    s->reported = false;
     season_learn(c, s, w, (double)count);
     lw__det_base_update(&s->base, (double)count);
 }
@@ -701,6 +779,13 @@ static int vol_save(void *ctx, struct lw_wbuf *b)
                 save_sslot(b, &se->how[i]);
             }
         }
+        lw_wbuf_u32(b, s->mem != NULL ? 1u : 0u);
+        if (s->mem != NULL) {
+            lw_wbuf_u32(b, s->mem->total);
+            for (i = 0; i < VOL_MEM_BINS; i++) {
+                lw_wbuf_u32(b, s->mem->bin[i]);
+            }
+        }
     }
     return b->err;
 }
@@ -721,7 +806,7 @@ static bool load_sslot(struct lw_rbuf *r, struct vol_sslot *s)
 }
 
 /* Reads one series; NULL with @why set when the bytes are bad (or on ENOMEM: @why "memory"). */
-static struct vol_series *load_series(struct lw_rbuf *r, const char **why)
+static struct vol_series *load_series(struct lw_rbuf *r, uint32_t version, const char **why)
 {
     struct vol_series *s;
     const char *src, *tpl;
@@ -797,6 +882,38 @@ static struct vol_series *load_series(struct lw_rbuf *r, const char **why)
             return NULL;
         }
     }
+    if (version >= 2) {
+        uint32_t has_mem = lw_rbuf_u32(r), sum = 0, v;
+
+        if (has_mem > 1) {
+            series_free(s);
+            *why = "bad count memory";
+            return NULL;
+        }
+        if (has_mem) {
+            s->mem = lw_calloc(1, sizeof(*s->mem));
+            if (s->mem == NULL) {
+                series_free(s);
+                *why = "memory";
+                return NULL;
+            }
+            s->mem->total = lw_rbuf_u32(r);
+            for (i = 0; i < VOL_MEM_BINS; i++) {
+                v = lw_rbuf_u32(r);
+                if (v > UINT16_MAX) {
+                    r->err = LW_ECORRUPT;
+                    break;
+                }
+                s->mem->bin[i] = (uint16_t)v;
+                sum += v;
+            }
+            if (r->err != 0 || sum != s->mem->total || sum > 2 * VOL_MEM_TOTAL_MAX) {
+                series_free(s);
+                *why = "bad count memory";
+                return NULL;
+            }
+        }
+    }
     return s;
 }
 
@@ -817,7 +934,7 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
         snprintf(err, err_len, "volume: saved model is truncated");
         return LW_ECORRUPT;
     }
-    if (version != VOL_VERSION) {
+    if (version != 1 && version != VOL_VERSION) {
         snprintf(err, err_len, "volume: saved model version %u, expected %u", version,
                  VOL_VERSION);
         return LW_ECORRUPT;
@@ -838,7 +955,7 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
         return LW_ENOMEM;
     }
     for (i = 0; i < n_series; i++) {
-        struct vol_series *s = load_series(&r, &why);
+        struct vol_series *s = load_series(&r, version, &why);
         char key[5 + VOL_SOURCE_MAX];
         size_t kn;
 

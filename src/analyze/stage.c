@@ -379,7 +379,8 @@ static void sess_end(struct lw_detect_stage *st, struct sess *s, const char *rea
     sess_view(s, &v);
     v.end_reason = reason;
     v.flags = &s->flags;
-    for (i = 0; i < st->n_det && !s->joined; i++) {
+    v.joined = s->joined;
+    for (i = 0; i < st->n_det; i++) {
         if (st->det[i].p->session_end != NULL) {
             v.flag_bit = st->det[i].bit;
             st->det[i].p->session_end(st->det[i].ctx, &v, &st->out);
@@ -479,9 +480,9 @@ static void sess_observe(struct lw_detect_stage *st, const struct lw_det_event *
             st->stream_start_ns = ev->ts_ns;
         }
         /*
-         * A session first seen within the grace after the stream began was most likely open
+         * A session first seen within the grace after the stream began may have been open
          * before it (a daemon started on a running system): its missing start is no anomaly.
-         * It is tracked, so its later lines do not open another, but neither judged nor learned.
+         * The detectors judge only what they can of it (lw_session.joined) and learn nothing.
          */
         s->joined = st->join_grace_ns > 0 && ev->ts_ns - st->stream_start_ns < st->join_grace_ns;
         st->sessions_joined += s->joined ? 1 : 0;
@@ -556,7 +557,8 @@ sampled:
     }
     sess_view(s, &v);
     v.flags = &s->flags;
-    for (i = 0; i < st->n_det && !s->joined; i++) {
+    v.joined = s->joined;
+    for (i = 0; i < st->n_det; i++) {
         if (st->det[i].p->session_event != NULL) {
             v.flag_bit = st->det[i].bit;
             st->det[i].p->session_event(st->det[i].ctx, &v, ev, &st->out);
@@ -692,6 +694,7 @@ void lw_detect_stage_destroy(struct lw_detect_stage *st)
 void lw_detect_stage_learn_only(struct lw_detect_stage *st, bool on)
 {
     st->learn_only = on;
+    st->out.training = on;
     /* Above 1 no score qualifies: detectors then keep no "reported" state while training. */
     st->out.threshold = on ? 2.0 : st->conf.threshold;
 }

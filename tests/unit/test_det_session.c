@@ -444,7 +444,7 @@ static void test_volume_merge_quiet(void **state)
 {
     struct lw_detect_conf c;
     struct sink *sk = lw_calloc(1, sizeof(*sk));
-    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false};
+    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false, false};
     struct lw_det_event ev;
     char err[256];
     void *ctx;
@@ -489,7 +489,7 @@ static void test_params_merge_roundtrip(void **state)
 {
     struct lw_detect_conf c;
     struct sink *sk = lw_calloc(1, sizeof(*sk));
-    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false};
+    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false, false};
     const char *msg = "took 42 ms";
     struct lw_param prm = {5, 2};
     struct lw_det_event ev;

@@ -483,6 +483,74 @@ static void test_volume_seasonal(void **state)
     assert_int_equal(n_recs, 1);
 }
 
+
+/*
+ * Baselines that remember: a batch of about 250 lines every 60 windows (ten minutes), in the
+ * normal history a model is trained on, is not a spike once history has shown it several
+ * times; a burst ten times larger, never seen, still is. A window closed as partial (every
+ * source quiet, or shutdown) is judged for a spike but not for a drop, and not learned.
+ */
+static void vol_batch_window(void *ctx, int64_t w0, int n, const struct lw_det_out *o)
+{
+    struct line l;
+    int k;
+
+    for (k = 0; k < n; k++) {
+        mkline(&l, w0 + k * (10 * NS / (n + 1)), 1, LW_LEVEL_INFO, "", "batch row");
+        det_volume_plugin.observe(ctx, &l.ev, o);
+    }
+    if (!o->partial) {
+        mkline(&l, w0 + NS, 2, LW_LEVEL_INFO, "", "flat");
+        det_volume_plugin.observe(ctx, &l.ev, o);
+    }
+    det_volume_plugin.tick(ctx, w0 + 10 * NS, 0, o);
+}
+
+static void test_volume_remembers(void **state)
+{
+    static const struct lw_det_out train = {
+        .emit = on_emit, .opaque = NULL, .threshold = 0.999, .training = true};
+    static const struct lw_det_out partial = {
+        .emit = on_emit, .opaque = NULL, .threshold = 0.999, .partial = true};
+    struct lw_detect_conf conf;
+    int64_t w0 = 1700000000 * NS;
+    void *ctx;
+    int i;
+
+    (void)state;
+    reset_recs();
+    rng_state = 11;
+    vol_conf(&conf);
+    conf.volume.per_source = false;
+    ctx = start(&det_volume_plugin, &conf);
+    /* Training history: six hours, a batch every ten minutes. */
+    for (i = 0; i < 6 * 360; i++, w0 += 10 * NS) {
+        vol_batch_window(ctx, w0, i % 60 == 59 ? 240 + (int)rnd(21) : 1 + (int)rnd(3), &train);
+    }
+    assert_int_equal(n_recs, 0);
+    /* Live: the batch again, and again: quiet. */
+    for (i = 0; i < 180; i++, w0 += 10 * NS) {
+        vol_batch_window(ctx, w0, i % 60 == 59 ? 240 + (int)rnd(21) : 1 + (int)rnd(3), &out);
+    }
+    assert_int_equal(n_recs, 0);
+    /* A burst never seen: reported. */
+    vol_batch_window(ctx, w0, 2500, &out);
+    w0 += 10 * NS;
+    assert_int_equal(count_kind("spike"), 1);
+    vol_batch_window(ctx, w0, 2, &out);
+    w0 += 10 * NS;
+    /* A partial window holding no line of a series that always has some: no drop, no silence. */
+    reset_recs();
+    vol_batch_window(ctx, w0, 0, &partial);
+    w0 += 10 * NS;
+    vol_batch_window(ctx, w0, 2, &partial);
+    w0 += 10 * NS;
+    assert_int_equal(n_recs, 0);
+    /* And a partial window with a burst in it: the burst counts. */
+    vol_batch_window(ctx, w0, 2500, &partial);
+    assert_int_equal(count_kind("spike"), 1);
+}
+
 /* ---- level ---- */
 
 static void lvl_window(void *ctx, int64_t w0, const char *src, int lines, int warns)
@@ -751,6 +819,7 @@ int main(void)
         cmocka_unit_test_teardown(test_volume, teardown),
         cmocka_unit_test_teardown(test_volume_cap, teardown),
         cmocka_unit_test_teardown(test_volume_seasonal, teardown),
+        cmocka_unit_test_teardown(test_volume_remembers, teardown),
         cmocka_unit_test_teardown(test_level, teardown),
         cmocka_unit_test_teardown(test_params, teardown),
         cmocka_unit_test_teardown(test_params_noisy, teardown),
