@@ -71,7 +71,14 @@ struct lw_engine_stats {
     uint64_t reorder_depth;      /* gauge: parsed batches waiting for an earlier one */
     uint64_t inflight_bytes;     /* gauge */
     uint64_t templates;          /* gauge */
-    int64_t watermark_ns;        /* gauge: highest event time seen minus the allowed lateness */
+    int64_t watermark_ns;        /* gauge: the event-time watermark (lw_clock.h) */
+    /* The event-time clock (lw_clock.h): how lines got their event time. */
+    uint64_t time_inherited;     /* no timestamp: their source's last event time */
+    uint64_t time_arrival;       /* no timestamp, and their source never had one */
+    uint64_t time_outliers;      /* a timestamp too far from their source's clock */
+    uint64_t time_jumps;         /* confirmed jumps of a source's clock */
+    uint64_t sources;            /* gauge: sources with a clock */
+    uint64_t sources_idle;       /* gauge: of which quiet (not holding the watermark) */
     /* Latency histograms (seconds): ingest to durable, and one store transaction. */
     uint64_t batch_latency_buckets[12];
     double batch_latency_sum;

@@ -38,8 +38,23 @@ int lw_http_metrics_render(void *src, char **text, size_t *len)
     prom_u(&p, "logwarden_parsed_lines_total", "Lines parsed and mined.", C, NULL,
            es.lines_parsed);
     prom_u(&p, "logwarden_late_lines_total",
-           "Lines older than the watermark minus the allowed lateness (still counted).", C, NULL,
-           es.lines_late);
+           "Lines behind the event-time watermark when they came (still counted; closed detector "
+           "windows miss them).", C, NULL, es.lines_late);
+    prom_u(&p, "logwarden_time_inherited_lines_total",
+           "Lines without a timestamp that took their source's last event time.", C, NULL,
+           es.time_inherited);
+    prom_u(&p, "logwarden_time_arrival_lines_total",
+           "Lines without a timestamp from a source that never had one (arrival time).", C,
+           NULL, es.time_arrival);
+    prom_u(&p, "logwarden_time_outlier_lines_total",
+           "Lines whose timestamp was too far from their source's clock to be believed.", C,
+           NULL, es.time_outliers);
+    prom_u(&p, "logwarden_time_jumps_total",
+           "Jumps of a source's clock confirmed by a second line.", C, NULL, es.time_jumps);
+    prom_u(&p, "logwarden_sources", "Sources with an event-time clock.", G, NULL, es.sources);
+    prom_u(&p, "logwarden_sources_idle",
+           "Sources quiet long enough that they no longer hold the watermark back.", G, NULL,
+           es.sources_idle);
     prom_u(&p, "logwarden_truncated_lines_total", "Lines cut at the maximum line length.", C,
            NULL, es.lines_truncated);
     prom_u(&p, "logwarden_invalid_lines_total", "Lines with invalid UTF-8 or NUL bytes.", C, NULL,

@@ -168,7 +168,8 @@ struct lw_engine {
     uint64_t pending_lines;
     uint64_t pending_batches;
     int64_t oldest_pending_ingest_ns;
-    struct lw_clock *clock;      /* event time of every line, the watermark (analyze/clock.h) */
+    struct lw_clock *clock;      /* event time of every line, the watermark (lw_clock.h) */
+    struct lw_clock_stats clock_stats;  /* a copy for readers, under hist_mu */
     atomic_bool new_templates;   /* a worker created a template since the last miner save */
     int64_t last_miner_save_ns;
     int64_t last_prune_ns;
@@ -874,6 +875,9 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         }
         b->clocked = true;
         atomic_fetch_add(&e->lines_late, late);
+        pthread_mutex_lock(&e->hist_mu);
+        lw_clock_get_stats(e->clock, &e->clock_stats);
+        pthread_mutex_unlock(&e->hist_mu);
     }
     for (i = 0; i < b->n && rc == LW_OK; i++) {
         int64_t ts = b->ts[i];
@@ -1716,6 +1720,14 @@ void lw_engine_get_stats(struct lw_engine *e, struct lw_engine_stats *out)
     out->groups_refused = atomic_load(&e->groups_refused);
     out->lines_parsed = atomic_load(&e->lines_parsed);
     out->lines_late = atomic_load(&e->lines_late);
+    pthread_mutex_lock(&e->hist_mu);
+    out->time_inherited = e->clock_stats.inherited;
+    out->time_arrival = e->clock_stats.arrival;
+    out->time_outliers = e->clock_stats.outliers;
+    out->time_jumps = e->clock_stats.jumps;
+    out->sources = e->clock_stats.sources;
+    out->sources_idle = e->clock_stats.sources_idle;
+    pthread_mutex_unlock(&e->hist_mu);
     out->lines_truncated = atomic_load(&e->lines_truncated);
     out->lines_invalid = atomic_load(&e->lines_invalid);
     out->header_mismatch = atomic_load(&e->header_mismatch);
