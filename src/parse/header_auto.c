@@ -159,7 +159,9 @@ static int parse_json(const char *line, size_t len, int ref_year, struct scr *sc
     static const char *const level_keys[] = {"level", "severity", "lvl", "log.level", "LEVEL",
                                              "PRIORITY", NULL};
     static const char *const time_keys[] = {"time", "timestamp", "@timestamp", "ts", "t", NULL};
-    static const char *const host_keys[] = {"host", "hostname", "_HOSTNAME", NULL};
+    /* Where the line comes from: its host, else the service that wrote it. */
+    static const char *const host_keys[] = {"host", "hostname", "_HOSTNAME", "service",
+                                            "service.name", "service_name", NULL};
     static const char *const comp_keys[] = {"logger", "logger_name", "component", "module",
                                             "SYSLOG_IDENTIFIER", NULL};
     json_error_t jerr;
