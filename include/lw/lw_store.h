@@ -157,6 +157,12 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n);
 int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
 /* Replaces the saved detector models (lw_detect_stage_save output), like the miner state. */
 int lw_store_save_models(struct lw_store *s, const void *blob, size_t len);
+/*
+ * Leaves a short text for `logwarden status` under @key (replacing the last one): the
+ * detectors' warm-up ("detectors"). Borrowed; at most LW_STORE_NOTE_MAX - 1 bytes are read back.
+ */
+int lw_store_set_note(struct lw_store *s, const char *key, const char *text);
+#define LW_STORE_NOTE_MAX 2048
 
 /* An anomaly as a detector reports it; every pointer is borrowed for the call. */
 struct lw_store_anomaly {
@@ -257,6 +263,7 @@ struct lw_store_status {
     uint64_t n_limited;        /* ... over the rate limit (not sent) */
     int64_t window_s;          /* as recorded in meta when the store was last opened to write */
     int64_t retention_s;       /* idem */
+    char detectors[LW_STORE_NOTE_MAX];  /* the note "detectors" (JSON array), "" when none */
     uint64_t db_bytes;         /* size of logwarden.db */
     uint64_t wal_bytes;        /* size of logwarden.db-wal, 0 when absent */
 };
@@ -326,6 +333,7 @@ struct lw_store_ops {
     int (*add_stored_lines)(struct lw_store *s, uint64_t n);
     int (*save_miner)(struct lw_store *s, const void *blob, size_t len);
     int (*save_models)(struct lw_store *s, const void *blob, size_t len);
+    int (*set_note)(struct lw_store *s, const char *key, const char *text);
     int (*insert_anomaly)(struct lw_store *s, const struct lw_store_anomaly *a, int64_t *id_out);
     int (*insert_alert)(struct lw_store *s, const struct lw_store_alert *a, int64_t *id_out);
     int (*set_alert_state)(struct lw_store *s, int64_t id, const char *state, int64_t sent_ns);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "lw/lw_err.h"
 #include "lw/lw_store.h"
@@ -39,6 +41,21 @@ static void iso(int64_t ns, char *buf, size_t cap)
     }
     gmtime_r(&t, &tm);
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * The detectors' warm-up as the daemon last saved it (a JSON array in the store), or NULL when
+ * there is none or it does not read as one. Caller json_decref()s.
+ */
+static json_t *warmup_note(const struct lw_store_status *st)
+{
+    json_t *j = st->detectors[0] != '\0' ? json_loads(st->detectors, 0, NULL) : NULL;
+
+    if (j != NULL && !json_is_array(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 /* The pid of the daemon holding DIR's lock: 0 when none runs, -1 when it cannot be told. */
@@ -124,7 +141,7 @@ int lw_cmd_status(int argc, char **argv)
                "\"alerts_failed\":%llu,\"alerts_pending\":%llu,\"suppressed\":%llu,"
                "\"limited\":%llu,\"window_s\":%lld,"
                "\"retention_s\":%lld,\"db_bytes\":%llu,\"wal_bytes\":%llu,"
-               "\"schema_version\":%d}\n",
+               "\"schema_version\":%d,\"detectors\":",
                pid != 0 ? "true" : "false", pid > 0 ? pid : 0,
                (unsigned long long)st.stored_lines, (unsigned long long)st.n_templates,
                (unsigned long long)st.n_windows, oldest, newest,
@@ -135,6 +152,14 @@ int lw_cmd_status(int argc, char **argv)
                (long long)st.window_s,
                (long long)st.retention_s, (unsigned long long)st.db_bytes,
                (unsigned long long)st.wal_bytes, st.schema_version);
+        {
+            json_t *w = warmup_note(&st);
+            char *txt = w != NULL ? json_dumps(w, JSON_COMPACT) : NULL;
+
+            printf("%s}\n", txt != NULL ? txt : "[]");
+            free(txt);
+            json_decref(w);
+        }
         return 0;
     }
     printf("data dir      %s\n", dir);
@@ -160,6 +185,25 @@ int lw_cmd_status(int argc, char **argv)
     printf("held back     %llu suppressed (repeats within alerts.cooldown), %llu limited "
            "(over alerts.rate_per_min)\n",
            (unsigned long long)st.n_suppressed, (unsigned long long)st.n_limited);
+    {
+        /* What each detector still needs before it reports, as of the last model save. */
+        json_t *w = warmup_note(&st);
+        size_t i;
+
+        for (i = 0; w != NULL && i < json_array_size(w); i++) {
+            json_t *d = json_array_get(w, i);
+            const char *name = json_string_value(json_object_get(d, "detector"));
+            const char *unit = json_string_value(json_object_get(d, "unit"));
+            json_int_t have = json_integer_value(json_object_get(d, "have"));
+            json_int_t need = json_integer_value(json_object_get(d, "need"));
+
+            printf("%-14s%s %s (%lld of %lld %s)\n", i == 0 ? "detectors" : "",
+                   name != NULL ? name : "?",
+                   json_is_true(json_object_get(d, "warming_up")) ? "warming up" : "ready",
+                   (long long)have, (long long)need, unit != NULL ? unit : "");
+        }
+        json_decref(w);
+    }
     printf("store size    %llu bytes (+%llu WAL), schema v%d, retention %llds\n",
            (unsigned long long)st.db_bytes, (unsigned long long)st.wal_bytes,
            st.schema_version, (long long)st.retention_s);

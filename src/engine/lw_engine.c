@@ -913,6 +913,39 @@ static int aggregate(struct lw_engine *e, struct batch *b)
 
 /* ---- detection ---- */
 
+/*
+ * What each detector's warm-up still needs, for `logwarden status` (a note in the store, saved
+ * with the models): [{"detector":"volume","warming_up":true,"have":12,"need":30,
+ * "unit":"windows"}, ...]. Detector names and units are the plugins' own constant strings.
+ */
+static int save_warmup_note(struct lw_engine *e, struct lw_store *s)
+{
+    struct lw_detect_stats st;
+    char buf[LW_STORE_NOTE_MAX];
+    size_t i, n = 0;
+    int w;
+
+    lw_detect_stage_get_stats(e->stage, &st);
+    buf[n++] = '[';
+    for (i = 0; i < st.n_detectors; i++) {
+        const struct lw_det_stats *d = &st.det[i];
+
+        w = snprintf(buf + n, sizeof(buf) - n,
+                     "%s{\"detector\":\"%s\",\"warming_up\":%s,\"have\":%llu,\"need\":%llu,"
+                     "\"unit\":\"%s\"}",
+                     i > 0 ? "," : "", st.names[i], d->warming_up ? "true" : "false",
+                     (unsigned long long)d->warmup_have, (unsigned long long)d->warmup_need,
+                     d->warmup_unit != NULL ? d->warmup_unit : "");
+        if (w < 0 || (size_t)w >= sizeof(buf) - n - 1) {
+            break; /* the note is cut at whole entries */
+        }
+        n += (size_t)w;
+    }
+    buf[n++] = ']';
+    buf[n] = '\0';
+    return lw_store_set_note(s, "detectors", buf);
+}
+
 static long tpl_lookup(void *opaque, uint32_t id, char *buf, size_t cap)
 {
     struct lw_engine *e = opaque;
@@ -1292,6 +1325,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
                 rc = lw_store_save_models(s, wb.p, wb.len);
             }
             lw_wbuf_free(&wb);
+            if (rc == LW_OK) {
+                rc = save_warmup_note(e, s);
+            }
         }
     }
     if (rc == LW_OK) {

@@ -119,6 +119,11 @@ int lw_store_save_models(struct lw_store *s, const void *blob, size_t len)
     return s->ops->save_models(s, blob, len);
 }
 
+int lw_store_set_note(struct lw_store *s, const char *key, const char *text)
+{
+    return s->ops->set_note(s, key, text);
+}
+
 int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a, int64_t *id_out)
 {
     return s->ops->insert_anomaly(s, a, id_out);

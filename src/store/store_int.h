@@ -32,6 +32,9 @@ int lw__store_migrate(sqlite3 *db, const char *dir, int read_only, int *version,
 int lw__store_meta_get_int(sqlite3 *db, const char *key, int64_t *out);
 /* Sets meta @key to the integer @value (outside or inside a transaction). */
 int lw__store_meta_set_int(sqlite3 *db, const char *key, int64_t value);
+/* The text of meta @key into @buf (NUL-ended, cut to @cap); LW_ENOENT when absent. */
+int lw__store_meta_get_text(sqlite3 *db, const char *key, char *buf, size_t cap);
+int lw__store_meta_set_text(sqlite3 *db, const char *key, const char *value);
 
 /* Maps a SQLite result code onto an LW_E* code. */
 int lw__store_rc(int sqlite_rc);

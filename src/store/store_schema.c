@@ -180,6 +180,50 @@ int lw__store_meta_set_int(sqlite3 *db, const char *key, int64_t value)
     return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
 }
 
+int lw__store_meta_get_text(sqlite3 *db, const char *key, char *buf, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return lw__store_rc(rc);
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT && cap > 0) {
+        snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = LW_OK;
+    }
+    else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = LW_ENOENT;
+    }
+    else {
+        rc = lw__store_rc(rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lw__store_meta_set_text(sqlite3 *db, const char *key, const char *value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db,
+                            "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+                            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return lw__store_rc(rc);
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
+}
+
 /* Runs a query that returns one integer (a pragma, a count). */
 static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 {

@@ -701,6 +701,21 @@ static int sqlite_save_miner(struct lw_store *base, const void *blob, size_t len
     return save_blob(s, ST_SAVE_MINER, "miner state", blob, len);
 }
 
+/* Notes live in meta as "note.<key>". */
+static int sqlite_set_note(struct lw_store *base, const char *key, const char *text)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char k[128];
+    int rc;
+
+    snprintf(k, sizeof(k), "note.%s", key);
+    rc = lw__store_meta_set_text(s->db, k, text);
+    if (rc != LW_OK) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "note %s: %s", key, sqlite3_errmsg(s->db));
+    }
+    return rc;
+}
+
 static int sqlite_save_models(struct lw_store *base, const void *blob, size_t len)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -1185,6 +1200,10 @@ static int stat_queries(struct sqlite_store *s, struct lw_store_status *out)
     if (lw__store_meta_get_int(s->db, "retention_s", &v) == LW_OK) {
         out->retention_s = v;
     }
+    if (lw__store_meta_get_text(s->db, "note.detectors", out->detectors, sizeof(out->detectors)) !=
+        LW_OK) {
+        out->detectors[0] = '\0';
+    }
     return LW_OK;
 }
 
@@ -1306,6 +1325,7 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .add_stored_lines = sqlite_add_stored_lines,
     .save_miner = sqlite_save_miner,
     .save_models = sqlite_save_models,
+    .set_note = sqlite_set_note,
     .insert_anomaly = sqlite_insert_anomaly,
     .insert_alert = sqlite_insert_alert,
     .set_alert_state = sqlite_set_alert_state,

@@ -16,6 +16,14 @@ fail() { echo "FAIL: $*"; [ -f "$T/run.err" ] && tail -20 "$T/run.err"; exit 1; 
 
 "$LW" train --from "$T/history.log" -d "$T/data" >"$T/train.out" 2>&1 || fail "train: $(cat "$T/train.out")"
 grep -q "models saved" "$T/train.out" || fail "train said: $(cat "$T/train.out")"
+# status tells what each detector's warm-up still needs (here: nothing, after the history)
+"$LW" status -d "$T/data" >"$T/status.out" || fail "status failed"
+grep -q "volume ready (30 of 30 windows)" "$T/status.out" || fail "status: $(cat "$T/status.out")"
+"$LW" status -d "$T/data" --json | python3 -c '
+import json, sys
+d = {x["detector"]: x for x in json.load(sys.stdin)["detectors"]}
+assert not d["volume"]["warming_up"] and d["volume"]["need"] == 30, d
+' || fail "status --json: no detectors warm-up"
 
 printf 'alerts:\n  sinks:\n    - {type: stdout}\n    - {type: file, path: %s}\n' \
   "$T/alerts.jsonl" >"$T/lw.yaml"
