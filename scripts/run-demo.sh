@@ -5,30 +5,41 @@
 # seconds), so that the anomalies the generator injects show up as alerts on this terminal
 # (the daemon's stdout sink) within seconds of the start, each with its explanation.
 # Runs RUN_SECONDS seconds (default 120; 0 = until Ctrl-C), printing the store's status every
-# 10 s, then stops the daemon cleanly (SIGTERM) and prints the final status.
+# 10 s, then stops the daemon cleanly (SIGTERM), prints the final status and scores the alerts
+# the daemon sent against the generator's own record of what it injected
+# (bench/tools/alert-score.py: alert precision and incident recall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LW=${LW:-build/logwarden}
 SECS=${RUN_SECONDS:-120}
 RATE=${DEMO_RATE:-2000}
 mkdir -p build/demo
-rm -f build/demo/demo.log
+rm -f build/demo/demo.log build/demo/alerts.jsonl build/demo/truth.tsv
 NOW=$(date +%s)
 echo "make run: training the detectors on an hour of normal demo history..."
 "$LW" demo --lines 700000 --anomalies off --seed 4242 --start $((NOW - 3600)) \
   --out build/demo/history.txt
 "$LW" train --from build/demo/history.txt
 rm -f build/demo/history.txt
-"$LW" demo --rate "$RATE" --lines 1000000000 --seed "$NOW" --start "$NOW" --out build/demo/demo.log &
+T0=$(date +%s.%N)
+"$LW" demo --rate "$RATE" --lines 1000000000 --seed "$NOW" --start "$NOW" --out build/demo/demo.log \
+  --truth build/demo/truth.tsv &
 GEN=$!
-"$LW" run --tail 'build/demo/*.log' &
+"$LW" run --tail 'build/demo/*.log' --alert-file build/demo/alerts.jsonl &
 DAEMON=$!
 stop() {
   kill "$GEN" 2>/dev/null || true
+  wait "$GEN" 2>/dev/null || true  # the generator writes its truth file when it stops
   kill -TERM "$DAEMON" 2>/dev/null || true
   wait "$DAEMON" 2>/dev/null || true
   echo
   "$LW" status
+  if [ -s build/demo/truth.tsv ] && [ -f build/demo/alerts.jsonl ]; then
+    echo
+    echo "The alerts above against what the generator injected (build/demo/truth.tsv):"
+    python3 bench/tools/alert-score.py --alerts build/demo/alerts.jsonl --truth build/demo/truth.tsv \
+      --log build/demo/demo.log --live-start "$T0" --rate "$RATE" || true
+  fi
 }
 trap 'stop; exit 0' INT TERM
 sleep 1

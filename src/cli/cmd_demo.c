@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,14 @@ static void sleep_s(double s)
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+static volatile sig_atomic_t demo_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    demo_stop = 1;
 }
 
 int lw_cmd_demo(int argc, char **argv)
@@ -240,7 +249,10 @@ int lw_cmd_demo(int argc, char **argv)
     if (conf.rate > 0) {
         t0 = now_s();
     }
-    while (lw__demo_step(d) == 1) {
+    /* SIGTERM or Ctrl-C ends the output where it is, and the truth so far is still written. */
+    signal(SIGTERM, on_stop_signal);
+    signal(SIGINT, on_stop_signal);
+    while (!demo_stop && lw__demo_step(d) == 1) {
         if (conf.rate > 0 && lw__demo_lines(d) % chunk == 0) {
             fflush(out);
             ahead = t0 + (double)lw__demo_lines(d) / (double)conf.rate - now_s();
