@@ -55,7 +55,9 @@ typedef int (*lw_syslog_frame_cb)(void *opaque, const char *data, size_t len, ui
 struct lw_syslog_framer {
     uint64_t n_frames;          /* messages passed to the callback */
     uint64_t n_bytes;           /* bytes consumed by feed */
-    uint64_t n_framing_errors;  /* bad octet-count prefixes (each resynchronised at a line end) */
+    uint64_t n_framing_errors;  /* bad octet-count prefixes, and counts above max_bytes; after
+                                 * each the framer resynchronises on the next line end or the
+                                 * next "LEN SP <" frame start */
     uint64_t n_truncated;       /* messages cut at max_bytes (or cut short by the end of stream) */
 
     size_t max_bytes;           /* messages longer than this are truncated */
@@ -67,6 +69,11 @@ struct lw_syslog_framer {
     int overflow;               /* the frame being built is over the bound */
     int tentative;              /* AUTO saw a digit first: octet counting until "LEN SP <" is
                                  * disproved (then the stream is newline-framed, no error) */
+    int rs_state;               /* resync: 0 scanning, 1 in a candidate's digits, 2 after its SP */
+    int rs_prev_digit;          /* resync: the previous byte was a digit (no frame starts here) */
+    uint64_t rs_len;            /* resync: the candidate's length */
+    size_t rs_digits;           /* resync: the candidate's digits so far */
+    size_t rs_mark;             /* resync: @len where the candidate's digits began */
     char *buf;                  /* the partial frame, lw_malloc'ed lazily, at most max_bytes + 1 */
     size_t len;                 /* bytes in @buf */
     size_t cap;                 /* capacity of @buf */
@@ -121,7 +128,7 @@ struct lw_syslog_stats {
     uint64_t bytes;                 /* bytes received (TCP stream bytes, UDP datagram bytes) */
     uint64_t connections_open;
     uint64_t connections_total;     /* TCP connections accepted (rejected ones included) */
-    uint64_t framing_errors;        /* bad octet-count prefixes */
+    uint64_t framing_errors;        /* bad octet-count prefixes and counts over max_msg_bytes */
     uint64_t truncated;             /* messages over max_msg_bytes, cut */
     uint64_t dropped_udp;           /* UDP messages the ingest refused (LW_EAGAIN or error) */
     uint64_t dropped;               /* TCP messages the ingest refused with an error, or left

@@ -182,7 +182,8 @@ static void test_frame_oversize(void **state)
     (void)state;
     /* A message of exactly max bytes, even followed by CR LF, is not truncated. */
     check_frames(S("<1>0123456789abcdef\n<2>ok\n<3>45678\r\n"), 8, want_nl, flags_nl, 0);
-    check_frames(S("20 <1>0123456789abcdefg5 <2>ok"), 8, want_oc, flags_oc, 0);
+    /* A count over max bytes is a framing error; the frame after it is found again. */
+    check_frames(S("20 <1>0123456789abcdefg5 <2>ok"), 8, want_oc, flags_oc, 1);
 }
 
 static void test_frame_bad_length(void **state)
@@ -210,6 +211,27 @@ static void test_frame_huge_length(void **state)
     check_frames(S("081109 203615 148 INFO dfs.DataNode: a\n"
                    "081109 203616 149 INFO dfs.DataNode: b\n"),
                  0, want_raw, NULL, 0);
+}
+
+/*
+ * A count above max_bytes can not be a frame this input takes: it is a framing error, and the
+ * framer looks for the next frame start ("LEN SP <") instead of swallowing the announced number
+ * of bytes (RFC 6587, 3.4.1: fall back to finding the next frame). The bytes after the bad count
+ * are not lost: they form a message of their own, cut at max_bytes.
+ */
+static void test_frame_count_over_limit(void **state)
+{
+    static const char *const want[] = {"<13>first", "<13>second", "<13>third", "<13>fourth",
+                                       NULL};
+    static const char *const want_lf[] = {"<13>bad count", "<13>next", NULL};
+    static const char *const want_long[] = {"<13>aaaa", "<14>ok", NULL};
+    static const uint32_t flags_long[] = {LW_LINE_TRUNCATED, 0};
+
+    (void)state;
+    check_frames(S("9 <13>first9999999999 <13>second9 <13>third10 <13>fourth"), 0, want, NULL, 1);
+    check_frames(S("9999999999 <13>bad count\n8 <13>next"), 0, want_lf, NULL, 1);
+    check_frames(S("200 <13>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa6 <14>ok"), 8, want_long,
+                 flags_long, 1);
 }
 
 static void test_frame_finish_partial(void **state)
@@ -851,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_frame_oversize),
         cmocka_unit_test(test_frame_bad_length),
         cmocka_unit_test(test_frame_huge_length),
+        cmocka_unit_test(test_frame_count_over_limit),
         cmocka_unit_test(test_frame_finish_partial),
         cmocka_unit_test(test_frame_stop),
         cmocka_unit_test(test_frame_binary_and_invalid),
