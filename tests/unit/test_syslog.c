@@ -316,6 +316,8 @@ struct rec {
     size_t n_groups;
     atomic_int refuse;          /* answer LW_EAGAIN while set */
     atomic_int refused;         /* LW_EAGAIN answers given */
+    atomic_int hold;            /* the ingest blocks while set (the server reads nothing) */
+    atomic_int entered;         /* calls of the ingest */
 };
 
 static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
@@ -323,6 +325,12 @@ static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
     struct rec *r = opaque;
     size_t i;
 
+    atomic_fetch_add(&r->entered, 1);
+    while (atomic_load(&r->hold)) {
+        struct timespec ts = {0, 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
     if (atomic_load(&r->refuse)) {
         atomic_fetch_add(&r->refused, 1);
         return LW_EAGAIN;
@@ -846,6 +854,74 @@ static void test_server_oversize(void **state)
     rec_fini(&r);
 }
 
+/*
+ * UDP has no flow control: while the server is busy, datagrams beyond the socket's receive
+ * buffer are dropped by the kernel. Every datagram sent must show up either as a message or in
+ * the drop counters, never nowhere.
+ */
+#define N_UDP 5000
+
+static void test_server_udp_kernel_drops(void **state)
+{
+    struct lw_syslog_conf conf = {0};
+    struct lw_syslog_server *srv;
+    struct lw_syslog_stats st;
+    struct rec r;
+    char buf[128];
+    int waited;
+    int fd;
+    int i;
+
+    (void)state;
+    rec_init(&r);
+    conf.udp_addr = "127.0.0.1:0";
+    /* The default asks for 8 MiB; whatever was granted is reported (at least the old default). */
+    srv = start(&r, &conf);
+    lw_syslog_server_stats(srv, &st);
+    assert_true(st.udp_rcvbuf_bytes >= 200u * 1024u);
+    lw_syslog_server_stop(srv);
+
+    conf.udp_rcvbuf_bytes = 4096;  /* the kernel's minimum, so that it must drop */
+    srv = start(&r, &conf);
+    fd = udp_socket(lw_syslog_server_port(srv, 0));
+    atomic_store(&r.hold, 1);
+    assert_int_equal(send(fd, "<13>first", 9, 0), 9);
+    for (waited = 0; waited < 5000 && atomic_load(&r.entered) == 0; waited += 5) {
+        sleep_ms(5);
+    }
+    assert_int_equal(atomic_load(&r.entered), 1);
+    /* The server thread is inside the ingest: everything below queues in the kernel. */
+    for (i = 1; i < N_UDP; i++) {
+        snprintf(buf, sizeof(buf), "<13>Dec  4 12:00:00 host app: datagram number %06d", i);
+        assert_int_equal(send(fd, buf, strlen(buf), 0), (ssize_t)strlen(buf));
+    }
+    atomic_store(&r.hold, 0);
+    (void)rec_wait(&r, 2, 2000);
+    sleep_ms(100);
+    /* Kernel drops are announced by the next datagram queued after them. */
+    assert_int_equal(send(fd, "<13>last", 8, 0), 8);
+    for (waited = 0; waited < 10000; waited += 10) {
+        lw_syslog_server_stats(srv, &st);
+        if (st.messages + st.dropped_udp >= N_UDP + 1) {
+            break;
+        }
+        sleep_ms(10);
+    }
+    sleep_ms(50);
+    lw_syslog_server_stats(srv, &st);
+    print_message("udp: sent %d, messages %llu, dropped_udp %llu (kernel %llu), rcvbuf %llu\n",
+                  N_UDP + 1, (unsigned long long)st.messages, (unsigned long long)st.dropped_udp,
+                  (unsigned long long)st.dropped_udp_kernel,
+                  (unsigned long long)st.udp_rcvbuf_bytes);
+    assert_true(st.dropped_udp_kernel > 0);
+    assert_int_equal(st.dropped_udp, st.dropped_udp_kernel);
+    assert_int_equal(st.messages + st.dropped_udp, N_UDP + 1);
+    assert_int_equal(st.messages, rec_count(&r));
+    close(fd);
+    lw_syslog_server_stop(srv);
+    rec_fini(&r);
+}
+
 static void test_server_bad_conf(void **state)
 {
     struct lw_syslog_conf conf = {0};
@@ -884,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_server_idle_timeout),
         cmocka_unit_test(test_server_max_connections),
         cmocka_unit_test(test_server_oversize),
+        cmocka_unit_test(test_server_udp_kernel_drops),
         cmocka_unit_test(test_server_bad_conf),
     };
 
