@@ -1214,10 +1214,25 @@ static void sib_adopt(struct lw_tail *t, struct tail_stream *st, struct sib *s, 
     }
 }
 
-/* Is @s one of the files being read (by inode)? */
+/*
+ * Is @s one of the files being read, or a copy of one (gzip compressing a rotated file that is
+ * still open here writes its content under a new inode)? The copy is then known: the open file
+ * delivers that content, and once finished its position covers the copy too.
+ */
 static int sib_open(struct lw_tail *t, const struct sib *s)
 {
-    return find_id(t, s->dev, s->ino) != NULL;
+    struct tail_file *f;
+
+    if (find_id(t, s->dev, s->ino) != NULL) {
+        return 1;
+    }
+    for (f = t->files; f != NULL; f = f->next) {
+        if (!f->closed && f->fd >= 0 && f->read_off > 0 &&
+            sib_at(s, f->dev, f->ino, file_fp_at(f, f->read_off), f->read_off)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /*

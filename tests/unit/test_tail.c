@@ -832,6 +832,44 @@ static void test_resume_rotated_gzip(void **state)
     assert_string_equal(fx->rec.data[500], "b0");
 }
 
+/*
+ * Running: x.log.1 (still open, waiting out rotate_wait_ms) is shifted to x.log.2 and compressed
+ * to x.log.2.gz, as logrotate's delaycompress does. The .gz is a copy of a file being read: its
+ * lines must not come twice.
+ */
+static void test_rotate_compressed_while_open(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    char r1[400];
+    char r2[400];
+    char cmd[1000];
+
+    snprintf(r1, sizeof(r1), "%s/x.log.1", fx->dir);
+    snprintf(r2, sizeof(r2), "%s/x.log.2", fx->dir);
+    append_lines(fx->path, "a", 0, 300);
+    conf.rotate_wait_ms = 3000;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "b", 0, 10);
+    assert_int_equal(rec_wait(&fx->rec, 310), 310);
+    assert_int_equal(rename(r1, r2), 0);
+    snprintf(cmd, sizeof(cmd), "gzip -n '%s'", r2);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "c", 0, 10);
+    rec_wait(&fx->rec, 320);
+    msleep(10 * POLL_MS);
+    lw_tail_stop(t);
+    print_message("compressed while open: %zu lines of 320\n", fx->rec.n);
+    assert_int_equal(fx->rec.n, 320);
+    assert_seq(&fx->rec, "a", 300);
+    assert_seq(&fx->rec, "b", 10);
+    assert_seq(&fx->rec, "c", 10);
+}
+
 static void test_crlf(void **state)
 {
     struct fixture *fx = *state;
@@ -1141,6 +1179,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_twice_between_polls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_inode_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_rotated_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_compressed_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
