@@ -10,7 +10,10 @@
  * thread with epoll over non-blocking sockets and feeds each connection's bytes to its own
  * framer; when the ingest answers LW_EAGAIN it stops polling that connection, so TCP flow control
  * pushes back on the sender. UDP cannot push back: a group the ingest refuses is dropped and
- * counted in dropped_udp.
+ * counted in dropped_udp, and so are the datagrams the kernel drops when the socket's receive
+ * buffer is full (read from SO_RXQ_OVFL; they are counted when the next datagram is read). The
+ * receive buffer is raised to udp_rcvbuf_bytes (8 MiB by default) so that a burst or a pause of
+ * the pipeline costs as little as possible.
  *
  * The message handed over is the whole syslog message, header included: the pipeline's header
  * parser (lw_header in automatic mode) extracts host, time and level from it.
@@ -29,6 +32,7 @@
 #define LW_SYSLOG_DEFAULT_IDLE_S    300u
 #define LW_SYSLOG_DEFAULT_BATCH     1024u
 #define LW_SYSLOG_DEFAULT_FLUSH_MS  50u
+#define LW_SYSLOG_DEFAULT_UDP_RCVBUF (8u * 1024u * 1024u) /* SO_RCVBUF asked for the UDP socket */
 
 /* ---- Framing (RFC 6587) ---------------------------------------------------------------- */
 
@@ -55,7 +59,9 @@ typedef int (*lw_syslog_frame_cb)(void *opaque, const char *data, size_t len, ui
 struct lw_syslog_framer {
     uint64_t n_frames;          /* messages passed to the callback */
     uint64_t n_bytes;           /* bytes consumed by feed */
-    uint64_t n_framing_errors;  /* bad octet-count prefixes (each resynchronised at a line end) */
+    uint64_t n_framing_errors;  /* bad octet-count prefixes, and counts above max_bytes; after
+                                 * each the framer resynchronises on the next line end or the
+                                 * next "LEN SP <" frame start */
     uint64_t n_truncated;       /* messages cut at max_bytes (or cut short by the end of stream) */
 
     size_t max_bytes;           /* messages longer than this are truncated */
@@ -67,6 +73,11 @@ struct lw_syslog_framer {
     int overflow;               /* the frame being built is over the bound */
     int tentative;              /* AUTO saw a digit first: octet counting until "LEN SP <" is
                                  * disproved (then the stream is newline-framed, no error) */
+    int rs_state;               /* resync: 0 scanning, 1 in a candidate's digits, 2 after its SP */
+    int rs_prev_digit;          /* resync: the previous byte was a digit (no frame starts here) */
+    uint64_t rs_len;            /* resync: the candidate's length */
+    size_t rs_digits;           /* resync: the candidate's digits so far */
+    size_t rs_mark;             /* resync: @len where the candidate's digits began */
     char *buf;                  /* the partial frame, lw_malloc'ed lazily, at most max_bytes + 1 */
     size_t len;                 /* bytes in @buf */
     size_t cap;                 /* capacity of @buf */
@@ -114,6 +125,10 @@ struct lw_syslog_conf {
     unsigned flush_ms;          /* 0: LW_SYSLOG_DEFAULT_FLUSH_MS; longest a line may wait in an
                                    open group. Groups are sent as soon as the socket has nothing
                                    more to read, so today no line waits at all */
+    size_t udp_rcvbuf_bytes;    /* 0: LW_SYSLOG_DEFAULT_UDP_RCVBUF. The UDP socket's receive
+                                   buffer: SO_RCVBUFFORCE when the process may (CAP_NET_ADMIN),
+                                   else SO_RCVBUF, which the kernel caps at net.core.rmem_max
+                                   (a warning says so; stats report what was granted) */
 };
 
 struct lw_syslog_stats {
@@ -121,9 +136,14 @@ struct lw_syslog_stats {
     uint64_t bytes;                 /* bytes received (TCP stream bytes, UDP datagram bytes) */
     uint64_t connections_open;
     uint64_t connections_total;     /* TCP connections accepted (rejected ones included) */
-    uint64_t framing_errors;        /* bad octet-count prefixes */
+    uint64_t framing_errors;        /* bad octet-count prefixes and counts over max_msg_bytes */
     uint64_t truncated;             /* messages over max_msg_bytes, cut */
-    uint64_t dropped_udp;           /* UDP messages the ingest refused (LW_EAGAIN or error) */
+    uint64_t dropped_udp;           /* UDP datagrams lost: refused by the ingest (LW_EAGAIN or
+                                       error) plus dropped_udp_kernel */
+    uint64_t dropped_udp_kernel;    /* UDP datagrams the kernel dropped on a full receive buffer
+                                       (SO_RXQ_OVFL; seen when the next datagram is read) */
+    uint64_t udp_rcvbuf_bytes;      /* the UDP receive buffer granted (SO_RCVBUF as read back:
+                                       the kernel doubles the value for its bookkeeping) */
     uint64_t dropped;               /* TCP messages the ingest refused with an error, or left
                                        undelivered at stop */
     uint64_t rejected_connections;  /* closed at once: over max_connections, or out of fds */

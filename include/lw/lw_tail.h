@@ -9,11 +9,17 @@
  * file systems, it sees renames, truncations and deletions the same way, and at the default 250 ms
  * it costs one glob plus one fstat per file per poll. The price is up to poll_ms of latency.
  *
- * Identity. A tailed file is identified by (st_dev, st_ino). Once it holds at least 1024 bytes it
- * also gets a fingerprint, XXH64 (seed 0) of its first 1024 bytes; while it is shorter the
- * fingerprint is 0 and (dev, ino) alone identifies it. The fingerprint is what tells a resumed
- * checkpoint that the inode was not reused by another file, and it also catches a file that was
- * truncated and refilled past its old size between two polls (its first KiB changed).
+ * Streams and identity. A path a pattern matches is a stream: the file at that path plus its
+ * rotated siblings, the files in the same directory whose name is the path's name followed by a
+ * rotation suffix (rotate_patterns: "x.log.1", "x.log-20261204", each optionally ".gz"). A
+ * sibling that a pattern matches too (with "*.log*") belongs to the stream, not to a stream of
+ * its own. All the files of a stream are delivered with the stream's path as source name and
+ * checkpoint path, one file at a time, oldest first (by modification time; for equal times a
+ * higher ".N" is older), so the one checkpoint stored for the path says how far the stream was
+ * read. A file is identified by its content, not its inode: the fingerprint of a position is
+ * XXH64 of the file's first min(offset, 1 KiB) bytes (decompressed for .gz), so inode reuse, a
+ * compressed copy and a renamed file are all told apart or recognised. A file being followed also
+ * keeps XXH64 of its first KiB, which catches a truncation refilled past the old size.
  *
  * Lines. LF ends a line; a CR before it is stripped. A line longer than max_line_bytes is
  * delivered once, cut to max_line_bytes (at a UTF-8 boundary when possible) and flagged
@@ -31,31 +37,35 @@
  * drop the group, count it in errors and log it. A file with a large backlog is read 16 blocks
  * at a time, then the other files get their turn before it goes on (without sleeping).
  *
- * Rotation.
+ * Rotation (nothing accepted is lost, as long as the files are still there).
  *  - Rename (x.log -> x.log.1, a new x.log created): when the path no longer leads to the open
- *    file, the old file is read to its end; once it has not grown for one full poll it is closed.
- *    Only then is the new x.log read, from offset 0, so the lines (and checkpoints) of one path
- *    stay in order and the newest checkpoint for a path is always the current file's. If the new
- *    name still matches a pattern, the file simply goes on being followed under that name, and
- *    its checkpoints carry that name.
- *  - Truncation and copytruncate: a size below the read offset (or a changed fingerprint) means
+ *    file, the old file is read to its end and closed once it has not grown for rotate_wait_ms
+ *    (a writer may append to it until it reopens). The new x.log is read from 0 once the old file
+ *    has been read to its end; while the old one waits out rotate_wait_ms the new one goes on
+ *    (late lines of the old file then come after some of the new one's).
+ *  - Rotations between two polls: whenever the path changes, the siblings are listed and every
+ *    one that is neither open nor known to be finished (a file created and renamed away within
+ *    one poll, a compressed copy that grew) is read, oldest first, before the new file.
+ *  - Truncation and copytruncate: a size below the read offset (or a changed first KiB) means
  *    the file was truncated; reading starts again at 0 and it is logged and counted. Lines
- *    written between the copy and the truncation are lost: that is inherent to copytruncate,
- *    which no reader can avoid. If the file is refilled past its old size between two polls and
- *    keeps the same first KiB (or is still under 1 KiB), the truncation is not seen.
+ *    written between the copy and the truncation are lost: that is inherent to copytruncate.
  *  - Deletion: the open file is read to its end and closed like a renamed one.
+ *  - Compressed siblings are read through zlib. A plain file and its ".gz" (gzip still at work)
+ *    count once. A gzip stream that ends early is retried at each poll.
  *
- * Resume. Whenever a file is found that is not followed yet, resume() is asked for the last
- * checkpoint stored for its path. When the checkpoint's dev/ino match and its fingerprint matches
- * (or the checkpoint has fingerprint 0 and its offset is not beyond the file's size), reading
- * continues at checkpoint.offset. When it names another file, the current file is read from 0;
- * and if the file the checkpoint names is found in the same directory under another name (for
- * example x.log.1 after a rotation while logwarden was down), that file is read from the
- * checkpoint's offset to its end and closed, unless it matches a pattern itself, in which case it
- * is followed from that offset. Files without a checkpoint start at their end when start_at_end
- * is set and they are present at start (when the file does not end with LF, the rest of the
- * line being written is skipped, so no half line is delivered); otherwise, and always for files
- * that appear later, at 0.
+ * Resume. When a stream is first seen, resume() is asked for the checkpoint of its path, and the
+ * stream's files (siblings oldest first, then the file at the path) are searched for the one the
+ * checkpoint lies in (same fingerprint over the checkpoint's first min(offset, 1 KiB) bytes, and
+ * at least offset bytes; a different inode only with a full KiB, or for a .gz). That file goes on
+ * at the checkpoint's offset, the files after it are read from 0, the ones before are finished.
+ * So any number of rotations while logwarden was stopped lose nothing as long as the rotated
+ * files are still there and match rotate_patterns. When no file holds the checkpoint, every file
+ * of the stream is read from 0 (duplicates rather than loss) and a warning says so. Checkpoints
+ * written before short files had a fingerprint (fingerprint 0) are matched by inode and offset.
+ * Without a checkpoint, siblings are read from 0 unless start_at_end is set (then only siblings
+ * modified after the tail started are), and the file at the path starts at 0, or at its end when
+ * start_at_end is set and it is present at start (when it does not end with LF, the rest of the
+ * line being written is skipped, so no half line is delivered).
  */
 #ifndef LW_TAIL_H
 #define LW_TAIL_H
@@ -72,6 +82,12 @@
  */
 typedef int (*lw_tail_resume_cb)(void *opaque, const char *path, struct lw_ingest_checkpoint *out);
 
+/*
+ * Rotated siblings by default: "x.log.1", "x.log.2" ... and "x.log-20261204" (dates, or any
+ * suffix that starts with "-" and a digit), each optionally followed by ".gz".
+ */
+#define LW_TAIL_DEFAULT_ROTATE { ".[0-9]*", "-[0-9]*" }
+
 struct lw_tail_conf {
     const char *const *patterns; /* glob(3) patterns (say, every "*.log" in /var/log); copied */
     size_t n_patterns;           /* at least 1 */
@@ -81,6 +97,15 @@ struct lw_tail_conf {
     size_t read_bytes;           /* bytes per read(2); 0: default 1 MiB */
     size_t batch_lines;          /* lines per group at most; 0: default 4096 */
     size_t max_files;            /* files followed at once at most; 0: default 1024 */
+    const char *const *rotate_patterns; /* fnmatch(3) patterns of the suffix a rotation adds to
+                                   a file's name ("x.log" + ".1"), tried after removing a final
+                                   ".gz"; copied. NULL: LW_TAIL_DEFAULT_ROTATE */
+    size_t n_rotate_patterns;    /* entries of rotate_patterns; 0 with a non-NULL list turns
+                                   sibling discovery off */
+    bool skip_gzip;              /* rotated siblings ending in ".gz" are ignored (default: they
+                                   are read through zlib) */
+    unsigned rotate_wait_ms;     /* a file no longer at its path is closed once read to its end
+                                   and unchanged this long; 0: default 5000 */
     lw_tail_resume_cb resume;    /* NULL: no checkpoints are looked up */
     void *resume_opaque;
 };

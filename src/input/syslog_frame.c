@@ -6,10 +6,16 @@
  * counting ("<len> <msg>"), anything else non-transparent framing (the message ends at LF or
  * NUL). In octet-counting mode each frame start is checked again: a frame that starts with '<'
  * is taken as newline-framed (senders that mix both exist), and a malformed length prefix
- * (leading zero, more than 10 digits, no space after the digits, any other byte) is a framing
- * error: it is counted and the scanner falls back to newline framing until the next line end,
- * which resynchronises it on the next frame start. The bytes read so far are not lost: they
- * start the fallback message.
+ * (leading zero, more than 10 digits, no space after the digits, any other byte) or a length
+ * above max_bytes is a framing error. It is counted and the scanner resynchronises as RFC 6587
+ * (3.4.1) suggests, by looking for the next frame: the bytes that follow form a fallback message
+ * that ends at the next line end (LF or NUL) or just before the next "LEN SP <" whose LEN is a
+ * length this framer takes (1..max_bytes, not glued to a digit before it). So a count such as
+ * 9999999999 costs one message, not every frame after it on the connection. The bytes read so
+ * far are not lost: a malformed prefix starts the fallback message; an over-long count is
+ * dropped and the message starts after it. A legitimate frame longer than max_bytes is handled
+ * the same way: one truncated message, then the next frame (unless its body happens to contain
+ * "LEN SP <" text, where the resync takes it as a frame start).
  *
  * Messages that lie wholly inside the caller's buffer are passed without a copy. Otherwise the
  * bytes are collected in @fr->buf, which never grows beyond max_bytes + 1 (the extra byte lets
@@ -30,6 +36,7 @@ enum {
     ST_LEN_SP,    /* AUTO, tentative: "LEN SP" seen; a '<' next confirms octet counting */
     ST_BODY,      /* reading body_left more bytes of an octet-counted frame */
     ST_LINE,      /* reading a newline-framed message up to LF or NUL */
+    ST_RESYNC,    /* after a framing error: a message up to LF, NUL or the next frame start */
 };
 
 #define LEN_DIGITS_MAX 10u /* "4294967295" is the longest prefix taken */
@@ -153,11 +160,74 @@ static void reset_frame(struct lw_syslog_framer *fr)
     fr->body_left = 0;
 }
 
-/* A bad length prefix: count it and read the rest of the line as a newline-framed message. */
+/*
+ * A bad length prefix: count it and collect what follows as a fallback message until the next
+ * line end or frame start. @fr->buf keeps what was read of the prefix.
+ */
 static void fall_back(struct lw_syslog_framer *fr)
 {
     fr->n_framing_errors++;
-    fr->state = ST_LINE;
+    fr->state = ST_RESYNC;
+    fr->rs_state = 0;
+    fr->rs_prev_digit = fr->n_digits > 0;
+}
+
+/* A well-formed count above max_bytes: an error too, but the count itself is dropped. */
+static void count_over_limit(struct lw_syslog_framer *fr)
+{
+    fr->len = 0;
+    fr->overflow = 0;
+    fr->n_digits = 0;
+    fr->tentative = 0;
+    fall_back(fr);
+}
+
+/*
+ * One byte of a fallback message. Returns 1 when it was consumed, 0 when a frame start was
+ * confirmed at @c ('<'): the message before the candidate is passed to @cb (*@rc gets its
+ * answer) and the state is now ST_BODY with @c not consumed.
+ */
+static int resync_byte(struct lw_syslog_framer *fr, const char *p, lw_syslog_frame_cb cb,
+                       void *opaque, int *rc)
+{
+    unsigned char c = (unsigned char)*p;
+
+    switch (fr->rs_state) {
+    case 1:
+        if (is_digit(c) && fr->rs_digits < LEN_DIGITS_MAX) {
+            fr->rs_len = fr->rs_len * 10 + (uint64_t)(c - '0');
+            fr->rs_digits++;
+        }
+        else {
+            fr->rs_state = c == ' ' ? 2 : 0;
+        }
+        break;
+    case 2:
+        if (c == '<' && fr->rs_len <= fr->max_bytes) {
+            /* The candidate's digits and space are not part of the message before it. */
+            fr->len = fr->rs_mark;
+            *rc = emit(fr, fr->buf, fr->len, fr->overflow, 0, cb, opaque);
+            reset_frame(fr);
+            fr->body_len = fr->rs_len;
+            fr->body_left = fr->rs_len;
+            fr->rs_state = 0;
+            fr->state = ST_BODY;
+            return 0;
+        }
+        fr->rs_state = 0;
+        break;
+    default:
+        break;
+    }
+    if (fr->rs_state == 0 && c >= '1' && c <= '9' && !fr->rs_prev_digit) {
+        fr->rs_state = 1;
+        fr->rs_len = (uint64_t)(c - '0');
+        fr->rs_digits = 1;
+        fr->rs_mark = fr->len;
+    }
+    fr->rs_prev_digit = is_digit(c);
+    store(fr, p, 1);
+    return 1;
 }
 
 ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, size_t len,
@@ -210,6 +280,10 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
                 fr->state = ST_LEN_SP;
                 i++;
             }
+            else if (c == ' ' && fr->n_digits > 0 && fr->body_len > fr->max_bytes) {
+                count_over_limit(fr);
+                i++;
+            }
             else if (c == ' ' && fr->n_digits > 0) {
                 fr->state = ST_BODY;
                 fr->body_left = fr->body_len;
@@ -230,7 +304,10 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
 
         case ST_LEN_SP:
             fr->tentative = 0;
-            if (c == '<') {
+            if (c == '<' && fr->body_len > fr->max_bytes) {
+                count_over_limit(fr);  /* octet counting after all, with a bad count */
+            }
+            else if (c == '<') {
                 fr->state = ST_BODY;
                 fr->body_left = fr->body_len;
                 fr->len = 0;
@@ -292,6 +369,29 @@ ptrdiff_t lw_syslog_framer_feed(struct lw_syslog_framer *fr, const char *buf, si
             break;
         }
 
+        case ST_RESYNC: {
+            int ended = 0;
+
+            /* Byte by byte: this only runs after a framing error, until the next frame. */
+            while (i < len && !ended) {
+                c = (unsigned char)buf[i];
+                if (c == '\n' || c == '\0') {
+                    i++;
+                    fr->state = ST_START;
+                    rc = emit(fr, fr->buf, fr->len, fr->overflow, 0, cb, opaque);
+                    reset_frame(fr);
+                    ended = 1;
+                }
+                else if (resync_byte(fr, buf + i, cb, opaque, &rc)) {
+                    i++;
+                }
+                else {
+                    ended = 1;
+                }
+            }
+            break;
+        }
+
         default:
             fr->state = ST_START;
             break;
@@ -322,6 +422,7 @@ int lw_syslog_framer_finish(struct lw_syslog_framer *fr, lw_syslog_frame_cb cb, 
         rc = emit(fr, fr->buf, fr->len, 1, 1, cb, opaque);
         break;
     case ST_LINE:
+    case ST_RESYNC:
         rc = emit(fr, fr->buf, fr->len, fr->overflow, 0, cb, opaque);
         break;
     default:

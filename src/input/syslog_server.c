@@ -14,6 +14,10 @@
  *
  * UDP. Datagrams are received into one batch buffer; consecutive datagrams from the same sender
  * form a group. UDP has no flow control, so a group the ingest refuses is dropped and counted.
+ * So are the datagrams the kernel drops when the receive buffer is full: with SO_RXQ_OVFL set,
+ * each datagram carries the socket's drop counter as it was when the datagram was queued, and
+ * the difference from the last value seen is added to the drop counters. The counter is 32 bits
+ * and wraps; differences are taken modulo 2^32.
  *
  * Idle connections are kept in least-recently-active order, so the idle sweep looks only at the
  * oldest ones. Connections closed while a batch of epoll events is being handled are freed after
@@ -27,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -139,6 +144,9 @@ struct lw_syslog_server {
     atomic_uint_fast64_t framing_errors;
     atomic_uint_fast64_t truncated;
     atomic_uint_fast64_t dropped_udp;
+    atomic_uint_fast64_t dropped_udp_kernel;
+    uint32_t kernel_drops_seen;      /* the last SO_RXQ_OVFL value read */
+    uint64_t udp_rcvbuf;             /* the receive buffer granted */
     atomic_uint_fast64_t dropped;
     atomic_uint_fast64_t rejected;
     atomic_uint_fast64_t idle_closed;
@@ -783,9 +791,36 @@ static void udp_flush(struct lw_syslog_server *srv)
     srv->ug.len = 0;
 }
 
+/* Adds the kernel drops announced by the SO_RXQ_OVFL message of @msg, if any. */
+static void udp_kernel_drops(struct lw_syslog_server *srv, struct msghdr *msg)
+{
+    struct cmsghdr *cm;
+    uint32_t total;
+    uint32_t delta;
+
+    for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL &&
+            cm->cmsg_len >= CMSG_LEN(sizeof(total))) {
+            memcpy(&total, CMSG_DATA(cm), sizeof(total));
+            delta = total - srv->kernel_drops_seen;
+            if (delta > 0) {
+                srv->kernel_drops_seen = total;
+                add(&srv->dropped_udp_kernel, delta);
+                add(&srv->dropped_udp, delta);
+            }
+        }
+    }
+}
+
 static void on_udp(struct lw_syslog_server *srv)
 {
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(uint32_t))];
+    } ctl;
     struct sockaddr_storage ss;
+    struct msghdr msg;
+    struct iovec iov;
     socklen_t sl;
     struct group *g = &srv->ug;
     uint32_t flags;
@@ -802,16 +837,25 @@ static void on_udp(struct lw_syslog_server *srv)
                 return; /* no memory for a batch: leave the datagrams to the kernel */
             }
         }
-        sl = sizeof(ss);
         /* One byte over the bound tells a datagram that is too long. */
-        n = recvfrom(srv->udp.fd, g->buf + g->len, srv->max_msg + 1, 0, (struct sockaddr *)&ss,
-                     &sl);
+        iov.iov_base = g->buf + g->len;
+        iov.iov_len = srv->max_msg + 1;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_name = &ss;
+        msg.msg_namelen = sizeof(ss);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        n = recvmsg(srv->udp.fd, &msg, 0);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             break;
         }
+        sl = msg.msg_namelen;
+        udp_kernel_drops(srv, &msg);
         add(&srv->bytes, (uint64_t)n);
         if (g->n > 0 && (sl != srv->ug_addr_len || memcmp(&ss, &srv->ug_addr, sl) != 0)) {
             /* Another sender: its datagram starts the next group. */
@@ -1015,6 +1059,36 @@ fail:
     return LW_EIO;
 }
 
+/*
+ * Asks for drop counts on every datagram and for a receive buffer of @bytes. SO_RCVBUFFORCE
+ * goes past net.core.rmem_max but needs CAP_NET_ADMIN; SO_RCVBUF is capped silently, so the
+ * granted size is read back (the kernel reports twice what it was given) and a shortfall logged.
+ * Returns the granted size. Nothing here is fatal: the socket works with any buffer.
+ */
+static uint64_t udp_tune(int fd, size_t bytes)
+{
+    int want = bytes > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)bytes;
+    int one = 1;
+    int got = 0;
+    socklen_t gl = sizeof(got);
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
+        lw_warn(COMP, "SO_RXQ_OVFL: %s: kernel drops will not be counted", strerror(errno));
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) < 0) {
+        return 0;
+    }
+    if ((uint64_t)got < (uint64_t)want) {
+        lw_warn(COMP, "udp receive buffer is %d bytes, not the %d asked for: raise "
+                "net.core.rmem_max (or run with CAP_NET_ADMIN) to lose fewer datagrams in bursts",
+                got / 2, want);
+    }
+    return (uint64_t)got;
+}
+
 static int ep_add(int ep, int fd, struct listener *l)
 {
     struct epoll_event ev;
@@ -1110,6 +1184,9 @@ struct lw_syslog_server *lw_syslog_server_start(const struct lw_syslog_conf *con
         if (rc < 0) {
             goto fail;
         }
+        srv->udp_rcvbuf = udp_tune(srv->udp.fd, conf->udp_rcvbuf_bytes
+                                                    ? conf->udp_rcvbuf_bytes
+                                                    : LW_SYSLOG_DEFAULT_UDP_RCVBUF);
         if (ep_add(srv->ep, srv->udp.fd, &srv->udp) < 0) {
             snprintf(err, err_len, "syslog: epoll: %s", strerror(errno));
             goto fail;
@@ -1152,6 +1229,8 @@ void lw_syslog_server_stats(const struct lw_syslog_server *srv, struct lw_syslog
     out->framing_errors = atomic_load(&s->framing_errors);
     out->truncated = atomic_load(&s->truncated);
     out->dropped_udp = atomic_load(&s->dropped_udp);
+    out->dropped_udp_kernel = atomic_load(&s->dropped_udp_kernel);
+    out->udp_rcvbuf_bytes = s->udp_rcvbuf;
     out->dropped = atomic_load(&s->dropped);
     out->rejected_connections = atomic_load(&s->rejected);
     out->idle_closed = atomic_load(&s->idle_closed);

@@ -12,16 +12,25 @@
  * keeps a thousand idle files cheap.
  *
  * Reads use pread(2) at the tail's own offset, so the fd position never matters and a truncation
- * is just "the size is now below my offset".
+ * is just "the size is now below my offset". Compressed rotated files are the exception: zlib
+ * reads them forward from the fd, and offsets are in decompressed bytes.
+ *
+ * Streams. The glob only says which paths exist; each matched path is mapped to its stream (the
+ * path itself, or the path it is a rotated sibling of), and each stream is looked at once per
+ * poll with one stat(2) of its path. The directory is listed only when that path changes (or the
+ * stream is new), so an idle stream costs no more than an idle file did.
  */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,6 +38,7 @@
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+#include <zlib.h>
 
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
@@ -46,6 +56,8 @@
 #define TAIL_FP_BYTES          1024u  /* bytes hashed for the fingerprint */
 #define TAIL_READS_PER_POLL    16     /* reads of one file per poll before the next file's turn */
 #define TAIL_RETRY_MS          5      /* pause between offers of a refused group */
+#define TAIL_STREAM_KEEP_POLLS 240    /* polls an empty, unmatched stream is remembered */
+#define TAIL_DEFAULT_ROTATE_WAIT_MS 5000u
 
 /* What the reader does with bytes up to the next LF. */
 enum tail_skip {
@@ -54,9 +66,18 @@ enum tail_skip {
     SKIP_SILENT,     /* drop them: the start of this line was before where we began reading */
 };
 
+struct tail_stream;
+
 struct tail_file {
-    char *path;              /* the name the file was last found under */
-    int fd;                  /* -1: it could not be opened (retried after lw_tail_reopen) */
+    const char *path;        /* its stream's path: the source name and checkpoint key */
+    char *name;              /* where the file was found (for messages) */
+    struct tail_stream *st;  /* the stream it belongs to */
+    int fd;                  /* -1 once closed */
+    gzFile gz;               /* a compressed rotated file: read through zlib (owns @fd) */
+    uint64_t gz_pos;         /* decompressed offset of the next gzread */
+    int gz_end;              /* gzread found the end: 1 clean, 2 cut short (being written?) */
+    char *head;              /* gz only: the first decompressed bytes (up to TAIL_FP_BYTES) */
+    size_t head_len;
     uint64_t dev;
     uint64_t ino;
     uint64_t fp;             /* XXH64 of the first 1024 bytes; 0 while the file is shorter */
@@ -67,9 +88,41 @@ struct tail_file {
     size_t carry_cap;
     enum tail_skip skip;
     uint64_t seen;           /* generation of the last glob that matched the file */
-    unsigned unmatched_polls;/* polls in a row in which no pattern matched it */
+    unsigned unmatched_polls;/* polls in a row in which it was not at its stream's path */
+    uint64_t grew_ms;        /* monotonic time its size last changed (or it was opened) */
     int closed;              /* done: removed from the list after this poll */
     struct tail_file *next;
+};
+
+/* A position a stream's files were read up to: a checkpoint, or a file read to its end. */
+struct tail_pos {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t fp;             /* fp_of() the first min(offset, TAIL_FP_BYTES) bytes */
+    uint64_t offset;
+    int used;                /* matched a file at the last listing */
+};
+
+/*
+ * A stream: one path that a pattern matches (say /var/log/app.log) together with its rotated
+ * siblings (app.log.1, app.log-20261204.gz). Its files are read one at a time, oldest first, and
+ * all carry the stream's path as source name and checkpoint key, so the one checkpoint stored for
+ * the path says how far the whole stream was read.
+ */
+struct tail_stream {
+    char *path;
+    struct tail_file *live;  /* the file found at @path at the last poll, or NULL */
+    size_t n_files;          /* files of the list that belong to it */
+    int fresh;               /* not examined yet: resume decides where it starts */
+    int base_known;          /* @base_* describe what @path named at the last poll */
+    int base_exists;
+    uint64_t base_dev;
+    uint64_t base_ino;
+    uint64_t seen;           /* generation of the last glob that matched it or a sibling */
+    unsigned unseen_polls;
+    struct tail_pos *done;   /* siblings read to their end (or older than where resume began) */
+    size_t n_done;
+    struct tail_stream *next;
 };
 
 struct lw_tail {
@@ -82,6 +135,11 @@ struct lw_tail {
     size_t read_bytes;
     size_t batch_lines;
     size_t max_files;
+    char **rotate;             /* suffix patterns of rotated siblings */
+    size_t n_rotate;
+    bool skip_gzip;
+    unsigned rotate_wait_ms;
+    struct timespec started;   /* CLOCK_REALTIME at start, against file mtimes */
     lw_tail_resume_cb resume;
     void *resume_opaque;
     struct lw_ingest ingest;
@@ -94,8 +152,9 @@ struct lw_tail {
     atomic_int reopen;
 
     /* Thread-owned state. */
-    struct tail_file *files;   /* in discovery order */
+    struct tail_file *files;   /* in discovery order: per stream, the order of reading */
     size_t n_files;
+    struct tail_stream *streams;
     uint64_t gen;              /* glob generation */
     int full_warned;           /* max_files was reported */
     char *buf;                 /* shared read buffer */
@@ -132,6 +191,14 @@ static void sleep_ms(unsigned ms)
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Waits @ms or until stop or reopen is asked. */
@@ -179,6 +246,18 @@ static uint64_t fingerprint(int fd)
     return XXH64(head, sizeof(head), 0);
 }
 
+/*
+ * The fingerprint of a checkpoint or a finished file: XXH64 of the file's first
+ * min(offset, 1 KiB) bytes, never 0 (0 marks a checkpoint written before short files had one).
+ * For offsets of 1 KiB and more it equals fingerprint(), as older checkpoints stored it.
+ */
+static uint64_t fp_of(const char *p, size_t n)
+{
+    uint64_t h = XXH64(p, n, 0);
+
+    return h != 0 ? h : 1;
+}
+
 static struct tail_file *find_id(struct lw_tail *t, uint64_t dev, uint64_t ino)
 {
     struct tail_file *f;
@@ -191,17 +270,9 @@ static struct tail_file *find_id(struct lw_tail *t, uint64_t dev, uint64_t ino)
     return NULL;
 }
 
-/* Returns 1 when @path currently names the file (@dev, @ino). */
-static int path_is(const char *path, uint64_t dev, uint64_t ino)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
-}
-
-/* Appends a file to the list. Takes ownership of @fd (closed on failure). */
-static struct tail_file *file_add(struct lw_tail *t, const char *path, int fd, uint64_t dev,
-                                  uint64_t ino)
+/* Appends a file of @st to the list. Takes ownership of @fd (closed on failure). */
+static struct tail_file *file_add(struct lw_tail *t, struct tail_stream *st, const char *name,
+                                  int fd, uint64_t dev, uint64_t ino)
 {
     struct tail_file *f;
     struct tail_file **pp;
@@ -210,15 +281,19 @@ static struct tail_file *file_add(struct lw_tail *t, const char *path, int fd, u
     if (f == NULL) {
         goto fail;
     }
-    f->path = lw_strdup(path);
-    if (f->path == NULL) {
+    f->name = lw_strdup(name);
+    if (f->name == NULL) {
         lw_free(f);
         goto fail;
     }
+    f->path = st->path;
+    f->st = st;
+    st->n_files++;
     f->fd = fd;
     f->dev = dev;
     f->ino = ino;
     f->seen = t->gen;
+    f->grew_ms = now_ms();
     for (pp = &t->files; *pp != NULL; pp = &(*pp)->next) {
     }
     *pp = f;
@@ -232,25 +307,112 @@ fail:
         close(fd);
     }
     count(&t->n_errors, 1);
-    lw_error("tail", "'%s': out of memory", path);
+    lw_error("tail", "'%s': out of memory", name);
     return NULL;
+}
+
+/* Closes the descriptor (through zlib for a compressed file, whose gzFile owns it). */
+static void fd_release(struct tail_file *f)
+{
+    if (f->gz != NULL) {
+        gzclose(f->gz);
+        f->gz = NULL;
+    }
+    else if (f->fd >= 0) {
+        close(f->fd);
+    }
+    f->fd = -1;
 }
 
 static void file_close(struct lw_tail *t, struct tail_file *f)
 {
     if (f->fd >= 0) {
-        close(f->fd);
-        f->fd = -1;
+        fd_release(f);
         atomic_fetch_sub_explicit(&t->n_files_open, 1, memory_order_relaxed);
+    }
+    if (f->st->live == f) {
+        f->st->live = NULL;
     }
     f->closed = 1;
 }
 
 static void file_free(struct tail_file *f)
 {
-    lw_free(f->path);
+    fd_release(f);
+    if (f->st->live == f) {
+        f->st->live = NULL;
+    }
+    f->st->n_files--;
+    lw_free(f->name);
+    lw_free(f->head);
     lw_free(f->carry);
     lw_free(f);
+}
+
+/*
+ * Reads up to @n bytes at offset @off of @f's content (decompressed for a .gz file, which is
+ * read forward; zlib emulates a seek by reading). Returns the bytes read, 0 at the end, or -1.
+ */
+static ssize_t file_read(struct tail_file *f, char *buf, size_t n, uint64_t off)
+{
+    ssize_t r;
+    int err = Z_OK;
+
+    if (f->gz == NULL) {
+        do {
+            r = pread(f->fd, buf, n, (off_t)off);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    if (off != f->gz_pos) {
+        if (gzseek(f->gz, (z_off_t)off, SEEK_SET) != (z_off_t)off) {
+            return -1;
+        }
+        f->gz_pos = off;
+    }
+    r = gzread(f->gz, buf, n > (size_t)INT_MAX ? (unsigned)INT_MAX : (unsigned)n);
+    if (r < 0) {
+        gzerror(f->gz, &err);
+        if (err != Z_BUF_ERROR) {
+            return -1;
+        }
+        /* The file ends inside the stream: gzip may still be writing it. Try again later. */
+        gzclearerr(f->gz);
+        f->gz_end = 2;
+        return 0;
+    }
+    f->gz_pos += (uint64_t)r;
+    if (r == 0) {
+        f->gz_end = 1;
+    }
+    return r;
+}
+
+/* Returns the fingerprint of @f's first min(@off, 1 KiB) bytes, or 0 when they can't be read. */
+static uint64_t file_fp_at(struct tail_file *f, uint64_t off)
+{
+    char head[TAIL_FP_BYTES];
+    size_t n = off < TAIL_FP_BYTES ? (size_t)off : TAIL_FP_BYTES;
+    size_t got = 0;
+    ssize_t r;
+
+    if (n == TAIL_FP_BYTES && f->fp != 0) {
+        return f->fp;
+    }
+    if (f->gz != NULL) {
+        return n <= f->head_len ? fp_of(f->head, n) : 0;
+    }
+    while (got < n) {
+        r = pread(f->fd, head + got, n - got, (off_t)got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return 0;
+        }
+        got += (size_t)r;
+    }
+    return fp_of(head, n);
 }
 
 /* Frees the entries marked closed. */
@@ -318,7 +480,7 @@ static int group_offer(struct lw_tail *t, struct tail_file *f)
     cp.path = f->path;
     cp.dev = f->dev;
     cp.ino = f->ino;
-    cp.fingerprint = f->fp;
+    cp.fingerprint = file_fp_at(f, t->group_end);
     cp.offset = t->group_end;
     g.source = &src;
     g.lines = t->lines;
@@ -426,9 +588,7 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
     int rc;
 
     *got = 0;
-    do {
-        n = pread(f->fd, buf + carry, t->read_bytes, (off_t)f->read_off);
-    } while (n < 0 && errno == EINTR);
+    n = file_read(f, buf + carry, t->read_bytes, f->read_off);
     if (n < 0) {
         return LW_EIO;
     }
@@ -536,10 +696,113 @@ static int file_flush_last(struct lw_tail *t, struct tail_file *f)
 static void file_truncated(struct lw_tail *t, struct tail_file *f, uint64_t size)
 {
     lw_warn("tail", "'%s' was truncated (size %llu, offset %llu): reading again from 0",
-            f->path, (unsigned long long)size, (unsigned long long)f->read_off);
+            f->name, (unsigned long long)size, (unsigned long long)f->read_off);
     count(&t->n_truncations, 1);
     file_seek(f, 0, 0);
     f->fp = 0;
+}
+
+/* Remembers that @f's stream was read to the end of @f (so a later listing skips it). */
+static void stream_done_add(struct tail_stream *st, uint64_t dev, uint64_t ino, uint64_t fp,
+                            uint64_t offset)
+{
+    struct tail_pos *v;
+    size_t i;
+
+    for (i = 0; i < st->n_done; i++) {
+        if (st->done[i].dev == dev && st->done[i].ino == ino) {
+            st->done[i].fp = fp;
+            st->done[i].offset = offset;
+            return;
+        }
+    }
+    v = lw_realloc(st->done, (st->n_done + 1) * sizeof(*v));
+    if (v == NULL) {
+        return;  /* at worst the file is read again at the next rotation: duplicates, no loss */
+    }
+    st->done = v;
+    v[st->n_done].dev = dev;
+    v[st->n_done].ino = ino;
+    v[st->n_done].fp = fp;
+    v[st->n_done].offset = offset;
+    v[st->n_done].used = 1;
+    st->n_done++;
+}
+
+/* A file that is no longer at its stream's path was read to its end: delivers its last line. */
+static int file_finish(struct lw_tail *t, struct tail_file *f)
+{
+    int rc;
+
+    rc = file_flush_last(t, f);
+    if (rc < 0) {
+        return rc;
+    }
+    lw_info("tail", "'%s' (%s) closed after rotation or deletion at offset %llu", f->name,
+            f->path, (unsigned long long)f->read_off);
+    stream_done_add(f->st, f->dev, f->ino, file_fp_at(f, f->read_off), f->read_off);
+    count(&t->n_rotations, 1);
+    file_close(t, f);
+    return 0;
+}
+
+/* Reads what is new in @f, up to TAIL_READS_PER_POLL blocks. Returns as file_poll() does. */
+static int file_read_some(struct lw_tail *t, struct tail_file *f)
+{
+    size_t got;
+    int reads;
+    int rc;
+
+    for (reads = 0; reads < TAIL_READS_PER_POLL; reads++) {
+        if (stopping(t)) {
+            return 0;
+        }
+        rc = file_chunk(t, f, &got);
+        if (rc == LW_EAGAIN) {
+            return rc;
+        }
+        if (rc == LW_ENOMEM) {
+            /* Nothing was consumed: the same bytes are tried again at the next poll. */
+            count(&t->n_errors, 1);
+            lw_error("tail", "'%s': out of memory, retrying", f->name);
+            return 0;
+        }
+        if (rc < 0) {
+            count(&t->n_errors, 1);
+            lw_error("tail", "cannot read '%s'%s", f->name,
+                     f->gz != NULL ? ": corrupt gzip data" : "");
+            file_close(t, f);
+            return 0;
+        }
+        if (got < t->read_bytes) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * A compressed rotated file: read to the end of its gzip stream, then closed once its
+ * compressed size has not changed for a whole poll. A stream that ends early (gzip still writing
+ * it) is retried at each poll; if it stays cut short, what could be read was read.
+ */
+static int gz_poll(struct lw_tail *t, struct tail_file *f, int matched, uint64_t size)
+{
+    if (size != f->last_size || f->unmatched_polls == 1) {
+        f->grew_ms = now_ms();
+    }
+    if (!matched && f->gz_end != 0 && f->unmatched_polls >= 2 && size == f->last_size &&
+        now_ms() - f->grew_ms >= t->rotate_wait_ms) {
+        if (f->gz_end == 2) {
+            count(&t->n_errors, 1);
+            lw_warn("tail", "'%s' ends inside its gzip stream: read up to offset %llu", f->name,
+                    (unsigned long long)f->read_off);
+        }
+        return file_finish(t, f);
+    }
+    f->last_size = size;
+    f->gz_end = 0;
+    return file_read_some(t, f);
 }
 
 /*
@@ -552,10 +815,7 @@ static int file_poll(struct lw_tail *t, struct tail_file *f)
     struct stat st;
     uint64_t size;
     uint64_t fp;
-    size_t got;
     int matched = f->seen == t->gen;
-    int reads;
-    int rc;
 
     f->unmatched_polls = matched ? 0 : f->unmatched_polls + 1;
     if (f->fd < 0) {
@@ -566,11 +826,14 @@ static int file_poll(struct lw_tail *t, struct tail_file *f)
     }
     if (fstat(f->fd, &st) < 0) {
         count(&t->n_errors, 1);
-        lw_error("tail", "cannot stat '%s': %s", f->path, strerror(errno));
+        lw_error("tail", "cannot stat '%s': %s", f->name, strerror(errno));
         file_close(t, f);
         return 0;
     }
     size = (uint64_t)st.st_size;
+    if (f->gz != NULL) {
+        return gz_poll(t, f, matched, size);
+    }
     if (size < f->read_off) {
         file_truncated(t, f, size);
     }
@@ -586,285 +849,679 @@ static int file_poll(struct lw_tail *t, struct tail_file *f)
     }
     /*
      * Renamed away or deleted: it was read to its end at the poll that found it unmatched; once
-     * it has not grown for a whole poll interval after that, the writer has moved on.
+     * it has not grown for rotate_wait_ms after that, the writer has moved on (a writer that
+     * reopens its file after a signal may go on appending to the old one for a moment).
      */
-    if (!matched && f->unmatched_polls >= 2 && size == f->read_off && size == f->last_size) {
-        rc = file_flush_last(t, f);
-        if (rc < 0) {
-            return rc;
-        }
-        lw_info("tail", "'%s' closed after rotation or deletion at offset %llu", f->path,
-                (unsigned long long)f->read_off);
-        count(&t->n_rotations, 1);
-        file_close(t, f);
-        return 0;
+    if (size != f->last_size || f->unmatched_polls == 1) {
+        f->grew_ms = now_ms();  /* it changed, or it just left its path: the wait starts */
+    }
+    if (!matched && f->unmatched_polls >= 2 && size == f->read_off && size == f->last_size &&
+        now_ms() - f->grew_ms >= t->rotate_wait_ms) {
+        return file_finish(t, f);
     }
     f->last_size = size;
-    for (reads = 0; reads < TAIL_READS_PER_POLL; reads++) {
-        if (stopping(t)) {
-            return 0;
-        }
-        rc = file_chunk(t, f, &got);
-        if (rc == LW_EAGAIN) {
-            return rc;
-        }
-        if (rc == LW_ENOMEM) {
-            /* Nothing was consumed: the same bytes are tried again at the next poll. */
-            count(&t->n_errors, 1);
-            lw_error("tail", "'%s': out of memory, retrying", f->path);
-            return 0;
-        }
-        if (rc < 0) {
-            count(&t->n_errors, 1);
-            lw_error("tail", "cannot read '%s': %s", f->path, strerror(errno));
-            file_close(t, f);
-            return 0;
-        }
-        if (got < t->read_bytes) {
-            return 0;
-        }
-    }
-    return 1;
+    return file_read_some(t, f);
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Discovery and resume.                                                                       */
+/* Discovery, rotated siblings and resume.                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* A file found by a glob that is not followed yet. */
-struct cand {
-    char *path;
-    int fd;                         /* -1 when it could not be opened */
+/* A file that may hold lines of a stream: a rotated sibling, or the file at the stream's path. */
+struct sib {
+    char *name;
+    int fd;                       /* -1 once handed over or closed */
+    int gz;
     uint64_t dev;
     uint64_t ino;
-    uint64_t size;
-    uint64_t fp;
-    int has_cp;                     /* resume() returned a checkpoint for @path */
-    struct lw_ingest_checkpoint cp;
-    int resolved;                   /* @start is decided */
-    uint64_t start;
+    uint64_t size;                /* st_size; for gzip the trailer's size mod 2^32 */
+    struct timespec mtime;
+    long num;                     /* N of a ".N" suffix, or -1 */
+    char head[TAIL_FP_BYTES];     /* its first bytes (decompressed) */
+    size_t head_len;
 };
 
-struct cands {
-    struct cand *v;
+struct sibs {
+    struct sib *v;
     size_t n;
-    size_t cap;
 };
 
-static void cands_free(struct cands *cs)
+static void sibs_free(struct sibs *ss)
 {
     size_t i;
 
-    for (i = 0; i < cs->n; i++) {
-        lw_free(cs->v[i].path);
-        if (cs->v[i].fd >= 0) {
-            close(cs->v[i].fd);
+    for (i = 0; i < ss->n; i++) {
+        if (ss->v[i].fd >= 0) {
+            close(ss->v[i].fd);
         }
+        lw_free(ss->v[i].name);
     }
-    lw_free(cs->v);
+    lw_free(ss->v);
+    ss->v = NULL;
+    ss->n = 0;
 }
 
-/* Does checkpoint @cp describe the file (@dev, @ino, @fp, @size)? */
-static int cp_matches(const struct lw_ingest_checkpoint *cp, uint64_t dev, uint64_t ino,
-                      uint64_t fp, uint64_t size)
+/* Reads up to 1 KiB from the start of @s (decompressing a gzip file) into s->head. */
+static void sib_read_head(struct sib *s)
 {
-    if (cp->dev != dev || cp->ino != ino || cp->offset > size) {
-        return 0;
+    unsigned char tail[4];
+    ssize_t r;
+    gzFile gz;
+    int dfd;
+    int n;
+
+    s->head_len = 0;
+    if (!s->gz) {
+        while (s->head_len < sizeof(s->head)) {
+            r = pread(s->fd, s->head + s->head_len, sizeof(s->head) - s->head_len,
+                      (off_t)s->head_len);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                break;
+            }
+            s->head_len += (size_t)r;
+        }
+        return;
     }
-    /* A checkpoint taken while the file was under 1 KiB can only be checked by its offset. */
-    return cp->fingerprint == 0 || cp->fingerprint == fp;
+    /* The gzip trailer ends with the uncompressed size mod 2^32 (RFC 1952, ISIZE). */
+    if (s->size >= 18 && pread(s->fd, tail, 4, (off_t)(s->size - 4)) == 4) {
+        s->size = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 |
+                  (uint64_t)tail[3] << 24;
+    }
+    else {
+        s->size = UINT64_MAX;  /* no trailer yet: never "ends at" any offset */
+    }
+    dfd = dup(s->fd);
+    if (dfd < 0) {
+        return;
+    }
+    gz = gzdopen(dfd, "rb");
+    if (gz == NULL) {
+        close(dfd);
+        return;
+    }
+    n = gzread(gz, s->head, (unsigned)sizeof(s->head));
+    s->head_len = n > 0 ? (size_t)n : 0;
+    gzclose(gz);
 }
 
-/* Opens @path for a candidate; on failure keeps the candidate with fd -1 (logged, counted). */
-static int cand_open(struct lw_tail *t, struct cands *cs, const char *path, const struct stat *sst)
+/* Opens and identifies @path. Returns LW_OK, or a negative code (the entry is then skipped). */
+static int sib_probe(struct sib *s, const char *path, int gz)
 {
-    struct cand *c;
-    struct stat st = *sst;
-    int fd;
+    struct stat st;
+    const char *dot;
 
-    if (cs->n == cs->cap) {
-        size_t cap = cs->cap ? cs->cap * 2 : 16;
-        struct cand *v = lw_realloc(cs->v, cap * sizeof(*v));
-
-        if (v == NULL) {
-            return LW_ENOMEM;
-        }
-        cs->v = v;
-        cs->cap = cap;
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    /* O_NONBLOCK: should the name have become a FIFO since it was listed, open must not hang. */
+    s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (s->fd < 0) {
+        return LW_EIO;
     }
-    c = &cs->v[cs->n];
-    memset(c, 0, sizeof(*c));
-    c->path = lw_strdup(path);
-    if (c->path == NULL) {
+    if (fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(s->fd);
+        s->fd = -1;
+        return LW_EIO;
+    }
+    s->name = lw_strdup(path);
+    if (s->name == NULL) {
+        close(s->fd);
+        s->fd = -1;
         return LW_ENOMEM;
     }
-    /* O_NONBLOCK: should the name have become a FIFO since the glob, open must not hang. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        count(&t->n_errors, 1);
-        lw_warn("tail", "cannot open '%s': %s", path, strerror(errno));
+    s->gz = gz;
+    s->dev = (uint64_t)st.st_dev;
+    s->ino = (uint64_t)st.st_ino;
+    s->size = (uint64_t)st.st_size;
+    s->mtime = st.st_mtim;
+    s->num = -1;
+    dot = strrchr(path, '.');
+    if (gz && dot != NULL) {
+        /* "x.log.3.gz": the number is before the ".gz". */
+        const char *q = dot;
+
+        while (q > path && q[-1] != '.') {
+            q--;
+        }
+        dot = q > path ? q - 1 : NULL;
     }
-    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        /* Identity comes from the fd: the name may have moved since the glob. */
-        count(&t->n_errors, 1);
-        lw_warn("tail", "cannot stat '%s' or not a regular file", path);
-        close(fd);
-        fd = -1;
+    if (dot != NULL && dot[1] >= '0' && dot[1] <= '9') {
+        s->num = strtol(dot + 1, NULL, 10);
     }
-    c->fd = fd;
-    c->dev = (uint64_t)st.st_dev;
-    c->ino = (uint64_t)st.st_ino;
-    c->size = (uint64_t)st.st_size;
-    c->fp = fd >= 0 ? fingerprint(fd) : 0;
-    cs->n++;
+    sib_read_head(s);
     return LW_OK;
 }
 
 /*
- * The checkpoint of @c names another file, probably @c's predecessor renamed by a rotation while
- * we were not running. Looks for it in @c's directory and, when found unread to its end, follows
- * it from the checkpoint as an unmatched file: read to its end, then closed.
+ * Does position @p (a checkpoint, or a file read to its end) lie in @s's content? Then @s is the
+ * file @p was taken in, or a copy of it (a compressed one, or one copied by copytruncate), and @s
+ * can be read from p->offset on. The content decides: the fingerprint of @s's first
+ * min(offset, 1 KiB) bytes must be the position's. Only the same inode may match on fewer than
+ * 1 KiB (short heads are too alike to tell copies apart), except for a compressed file, which is
+ * a copy by nature. Positions of checkpoints written before short files had a fingerprint
+ * (fingerprint 0) are matched by inode and size alone, as they used to be.
  */
-static void resume_rotated(struct lw_tail *t, const struct cand *c)
+static int sib_at(const struct sib *s, uint64_t dev, uint64_t ino, uint64_t fp, uint64_t offset)
 {
-    const struct lw_ingest_checkpoint *cp = &c->cp;
-    const char *slash = strrchr(c->path, '/');
-    char dir[4096];
-    char path[4096];
-    struct dirent *de;
-    struct tail_file *f;
-    struct stat st;
-    uint64_t fp;
-    DIR *d;
-    int fd;
+    size_t n = offset < TAIL_FP_BYTES ? (size_t)offset : TAIL_FP_BYTES;
+    int same = s->dev == dev && s->ino == ino;
 
-    if (find_id(t, cp->dev, cp->ino) != NULL) {
-        return;
+    if (!s->gz && offset > s->size) {
+        return 0;
     }
+    if (offset == 0 || fp == 0) {
+        return same;
+    }
+    if (n > s->head_len || fp_of(s->head, n) != fp) {
+        return 0;
+    }
+    return same || n == TAIL_FP_BYTES || s->gz;
+}
+
+/* Has @s nothing after @offset? (For gzip, as far as its trailer tells.) */
+static int sib_ends_at(const struct sib *s, uint64_t offset)
+{
+    return s->gz ? (s->size & 0xffffffffu) == (offset & 0xffffffffu) : s->size == offset;
+}
+
+/* The position "@s read to its end". */
+static void sib_done(struct tail_stream *st, const struct sib *s)
+{
+    uint64_t end = s->size;
+    size_t n = end < TAIL_FP_BYTES ? (size_t)end : TAIL_FP_BYTES;
+
+    if (n > s->head_len) {
+        n = s->head_len;
+    }
+    stream_done_add(st, s->dev, s->ino, end > 0 ? fp_of(s->head, n) : 0, end);
+}
+
+/* Oldest first: by modification time, then a higher ".N" first, then by name. */
+static int sib_cmp(const void *a, const void *b)
+{
+    const struct sib *x = a;
+    const struct sib *y = b;
+
+    if (x->mtime.tv_sec != y->mtime.tv_sec) {
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    }
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec) {
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    }
+    if (x->num != y->num) {
+        return x->num > y->num ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+/* Is @suffix (what follows a stream's name) the suffix of a rotated sibling? Sets *@gz. */
+static int rotated_suffix(const struct lw_tail *t, const char *suffix, int *gz)
+{
+    char buf[256];
+    size_t len = strlen(suffix);
+    size_t i;
+
+    *gz = 0;
+    if (len == 0 || len >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, suffix, len + 1);
+    if (len > 3 && strcmp(buf + len - 3, ".gz") == 0) {
+        if (t->skip_gzip) {
+            return 0;
+        }
+        buf[len - 3] = '\0';
+        *gz = 1;
+    }
+    for (i = 0; i < t->n_rotate; i++) {
+        if (fnmatch(t->rotate[i], buf, 0) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Splits @path into its directory (into @dir) and returns its last component. */
+static const char *split_dir(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+
     if (slash == NULL) {
-        snprintf(dir, sizeof(dir), ".");
+        snprintf(dir, cap, ".");
+        return path;
     }
-    else {
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->path + (slash == c->path)), c->path);
-    }
+    snprintf(dir, cap, "%.*s", (int)(slash - path + (slash == path)), path);
+    return slash + 1;
+}
+
+/*
+ * Lists the rotated siblings of @path (not @path itself), oldest first, opened. A plain file
+ * and its ".gz" are the same content (gzip is still writing the second): the plain one is kept.
+ */
+static void sibs_list(struct lw_tail *t, const char *path, struct sibs *out)
+{
+    char dir[4096];
+    char full[4096];
+    const char *base = split_dir(path, dir, sizeof(dir));
+    size_t blen = strlen(base);
+    struct dirent *de;
+    struct sib *v;
+    size_t cap = 0;
+    size_t i;
+    size_t j;
+    DIR *d;
+    int gz;
+
+    out->v = NULL;
+    out->n = 0;
     d = opendir(dir);
     if (d == NULL) {
         return;
     }
     while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+        if (strncmp(de->d_name, base, blen) != 0 || !rotated_suffix(t, de->d_name + blen, &gz)) {
             continue;
         }
-        if ((uint64_t)de->d_ino != cp->ino) {
+        if (snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= (int)sizeof(full)) {
             continue;
         }
-        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
-            continue;
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = lw_realloc(out->v, cap * sizeof(*v));
+            if (v == NULL) {
+                break;
+            }
+            out->v = v;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0) {
-            continue;
+        if (sib_probe(&out->v[out->n], full, gz) == LW_OK) {
+            out->n++;
         }
-        fp = fingerprint(fd);
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-            !cp_matches(cp, (uint64_t)st.st_dev, (uint64_t)st.st_ino, fp, (uint64_t)st.st_size) ||
-            t->n_files >= t->max_files) {
-            close(fd);
-            continue;
-        }
-        f = file_add(t, path, fd, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-        if (f != NULL) {
-            f->seen = t->gen - 1;  /* unmatched: read to the end, then closed */
-            f->fp = fp;
-            file_seek(f, cp->offset, 0);
-            f->last_size = (uint64_t)st.st_size;
-            lw_info("tail", "'%s' (was '%s') resumes at offset %llu", path, c->path,
-                    (unsigned long long)cp->offset);
-        }
-        break;
     }
     closedir(d);
-}
-
-/* Decides where each candidate starts (resume rules in lw_tail.h) and starts following it. */
-static void cands_adopt(struct lw_tail *t, struct cands *cs, int initial)
-{
-    struct tail_file *f;
-    struct cand *c;
-    struct cand *o;
-    size_t i;
-    size_t j;
-    char last;
-    int silent;
-
-    for (i = 0; i < cs->n; i++) {
-        c = &cs->v[i];
-        if (c->fd >= 0 && t->resume != NULL) {
-            memset(&c->cp, 0, sizeof(c->cp));
-            c->has_cp = t->resume(t->resume_opaque, c->path, &c->cp) == 1;
-        }
-        if (c->has_cp && cp_matches(&c->cp, c->dev, c->ino, c->fp, c->size)) {
-            c->start = c->cp.offset;
-            c->resolved = 1;
-        }
-    }
-    /* Checkpoints that name another file: that file was rotated away under a new name. */
-    for (i = 0; i < cs->n; i++) {
-        c = &cs->v[i];
-        if (!c->has_cp || c->resolved) {
+    for (i = 0; i < out->n; i++) {
+        if (!out->v[i].gz) {
             continue;
         }
-        for (j = 0; j < cs->n; j++) {
-            o = &cs->v[j];
-            if (j != i && !o->resolved && o->fd >= 0 &&
-                cp_matches(&c->cp, o->dev, o->ino, o->fp, o->size)) {
-                o->start = c->cp.offset;
-                o->resolved = 1;
+        for (j = 0; j < out->n; j++) {
+            size_t l = strlen(out->v[j].name);
+
+            if (!out->v[j].gz && strncmp(out->v[i].name, out->v[j].name, l) == 0 &&
+                strcmp(out->v[i].name + l, ".gz") == 0) {
+                close(out->v[i].fd);
+                lw_free(out->v[i].name);
+                out->v[i] = out->v[--out->n];
+                i--;
                 break;
             }
         }
-        if (j == cs->n) {
-            resume_rotated(t, c);
-        }
     }
-    for (i = 0; i < cs->n; i++) {
-        c = &cs->v[i];
-        silent = 0;
-        if (!c->resolved) {
-            c->start = 0;
-            if (c->has_cp) {
-                lw_info("tail", "'%s' is not the file of its checkpoint: reading from 0",
-                        c->path);
-            }
-            else if (initial && t->start_at_end && c->fd >= 0) {
-                c->start = c->size;
-                /* Begin at a line start: the rest of a line being written is dropped. */
-                silent = c->size > 0 && (pread(c->fd, &last, 1, (off_t)(c->size - 1)) != 1 ||
-                                         last != '\n');
-            }
-        }
-        f = file_add(t, c->path, c->fd, c->dev, c->ino);
-        c->fd = -1;  /* owned by the file now (or closed by file_add) */
-        if (f == NULL) {
-            continue;
-        }
-        f->fp = c->fp;
-        f->last_size = c->size;
-        file_seek(f, c->start, silent);
+    if (out->n > 1) {
+        qsort(out->v, out->n, sizeof(*out->v), sib_cmp);
     }
 }
 
-/* Globs the patterns, marks the files still matched and starts following new ones. */
+/*
+ * Starts reading @s as a file of @st at @start; @live: it is the file at the stream's path.
+ * Takes @s->fd. Files are appended to the list, which is the order they are read in.
+ */
+static void sib_adopt(struct lw_tail *t, struct tail_stream *st, struct sib *s, uint64_t start,
+                      int live, int silent)
+{
+    struct tail_file *f;
+    int fd = s->fd;
+
+    if (t->n_files >= t->max_files) {
+        if (!t->full_warned) {
+            lw_warn("tail", "max_files (%zu) reached: '%s' and others are not followed",
+                    t->max_files, s->name);
+            t->full_warned = 1;
+        }
+        return;
+    }
+    s->fd = -1;
+    f = file_add(t, st, s->name, fd, s->dev, s->ino);
+    if (f == NULL) {
+        return;
+    }
+    if (s->gz) {
+        f->head = lw_malloc(TAIL_FP_BYTES);
+        /* Reading the head through a dup() moved the shared file offset: zlib reads from it. */
+        f->gz = f->head != NULL && lseek(fd, 0, SEEK_SET) == 0 ? gzdopen(fd, "rb") : NULL;
+        if (f->gz == NULL) {
+            count(&t->n_errors, 1);
+            lw_error("tail", "'%s': cannot read it with zlib", s->name);
+            file_close(t, f);
+            return;
+        }
+        memcpy(f->head, s->head, s->head_len);
+        f->head_len = s->head_len;
+        f->fp = s->head_len == TAIL_FP_BYTES ? fp_of(s->head, TAIL_FP_BYTES) : 0;
+    }
+    else {
+        f->fp = s->head_len == TAIL_FP_BYTES ? XXH64(s->head, TAIL_FP_BYTES, 0) : 0;
+        f->last_size = s->size;
+    }
+    file_seek(f, start, silent);
+    f->seen = live ? t->gen : t->gen - 1;  /* a sibling is read to its end, then closed */
+    if (live) {
+        st->live = f;
+    }
+    if (!live || start > 0) {
+        lw_info("tail", "'%s' (%s) read from offset %llu", s->name, st->path,
+                (unsigned long long)start);
+    }
+}
+
+/*
+ * Is @s one of the files being read, or a copy of one (gzip compressing a rotated file that is
+ * still open here writes its content under a new inode)? The copy is then known: the open file
+ * delivers that content, and once finished its position covers the copy too.
+ */
+static int sib_open(struct lw_tail *t, const struct sib *s)
+{
+    struct tail_file *f;
+
+    if (find_id(t, s->dev, s->ino) != NULL) {
+        return 1;
+    }
+    for (f = t->files; f != NULL; f = f->next) {
+        if (!f->closed && f->fd >= 0 && f->read_off > 0 &&
+            sib_at(s, f->dev, f->ino, file_fp_at(f, f->read_off), f->read_off)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Rotation while running: @st's path no longer leads to the file being read. Every sibling that
+ * is neither being read nor known to be finished was written since the last look (created and
+ * renamed away between two polls, say): it is read, oldest first, from where a finished file it
+ * copies ended, or from 0; then the new file at the path (@base, NULL when there is none).
+ */
+static void stream_rotated(struct lw_tail *t, struct tail_stream *st, struct sib *base)
+{
+    struct sibs ss;
+    struct tail_pos *p;
+    size_t i;
+    size_t k;
+    int found;
+
+    sibs_list(t, st->path, &ss);
+    for (k = 0; k < st->n_done; k++) {
+        st->done[k].used = 0;
+    }
+    for (i = 0; i < ss.n; i++) {
+        if (sib_open(t, &ss.v[i])) {
+            continue;
+        }
+        found = 0;
+        for (k = 0; k < st->n_done && !found; k++) {
+            p = &st->done[k];
+            if (sib_at(&ss.v[i], p->dev, p->ino, p->fp, p->offset)) {
+                found = 1;
+                p->used = 1;
+                if (!sib_ends_at(&ss.v[i], p->offset)) {
+                    sib_adopt(t, st, &ss.v[i], p->offset, 0, 0);  /* it grew after we closed it */
+                }
+            }
+        }
+        if (!found) {
+            sib_adopt(t, st, &ss.v[i], 0, 0, 0);
+        }
+    }
+    /* Finished files no longer in the directory will not be seen again. */
+    for (k = 0; k < st->n_done;) {
+        if (!st->done[k].used) {
+            st->done[k] = st->done[--st->n_done];
+        }
+        else {
+            k++;
+        }
+    }
+    if (base != NULL && !sib_open(t, base)) {
+        sib_adopt(t, st, base, 0, 1, 0);
+    }
+    sibs_free(&ss);
+}
+
+/*
+ * First look at a stream (at start, or when its path first matches): where does reading begin?
+ * The files are its rotated siblings, oldest first, then the file at its path (@base, or NULL).
+ *  - With a checkpoint: the file the checkpoint lies in goes on from its offset, the files after
+ *    it are read from 0, the ones before are finished. When no file holds the checkpoint (it was
+ *    deleted, or was compressed with skip_gzip), every file is read from 0: lines may come twice,
+ *    none is lost.
+ *  - Without one: siblings are read from 0 unless start_at_end is set (then only those modified
+ *    since the tail started are), and the file at the path from 0, or from its end when
+ *    start_at_end is set and it was there at start.
+ */
+static void stream_discover(struct lw_tail *t, struct tail_stream *st, struct sib *base,
+                            int initial)
+{
+    struct lw_ingest_checkpoint cp;
+    struct sibs ss;
+    struct sib *s;
+    size_t n;
+    size_t m;
+    size_t i;
+    int has_cp = 0;
+    int silent = 0;
+    char last;
+
+    sibs_list(t, st->path, &ss);
+    n = ss.n + (base != NULL);
+    if (t->resume != NULL) {
+        memset(&cp, 0, sizeof(cp));
+        has_cp = t->resume(t->resume_opaque, st->path, &cp) == 1;
+    }
+    if (has_cp) {
+        for (m = 0; m < n; m++) {
+            s = m < ss.n ? &ss.v[m] : base;
+            if (sib_at(s, cp.dev, cp.ino, cp.fingerprint, cp.offset)) {
+                break;
+            }
+        }
+        if (m == n) {
+            if (n > 0) {
+                lw_warn("tail", "'%s': no file holds its checkpoint (offset %llu): reading %zu "
+                        "file(s) from 0", st->path, (unsigned long long)cp.offset, n);
+            }
+            m = 0;
+            cp.offset = 0;
+        }
+        for (i = 0; i < n; i++) {
+            s = i < ss.n ? &ss.v[i] : base;
+            if (i < m || (i == m && s != base && sib_ends_at(s, cp.offset))) {
+                sib_done(st, s);
+            }
+            else {
+                sib_adopt(t, st, s, i == m ? cp.offset : 0, s == base, 0);
+            }
+        }
+        sibs_free(&ss);
+        return;
+    }
+    for (i = 0; i < ss.n; i++) {
+        s = &ss.v[i];
+        if (!t->start_at_end || s->mtime.tv_sec > t->started.tv_sec ||
+            (s->mtime.tv_sec == t->started.tv_sec && s->mtime.tv_nsec >= t->started.tv_nsec)) {
+            sib_adopt(t, st, s, 0, 0, 0);
+        }
+        else {
+            sib_done(st, s);
+        }
+    }
+    if (base != NULL) {
+        if (initial && t->start_at_end && !base->gz) {
+            /* Begin at a line start: the rest of a line being written is dropped. */
+            silent = base->size > 0 &&
+                     (pread(base->fd, &last, 1, (off_t)(base->size - 1)) != 1 || last != '\n');
+            sib_adopt(t, st, base, base->size, 1, silent);
+        }
+        else {
+            sib_adopt(t, st, base, 0, 1, 0);
+        }
+    }
+    sibs_free(&ss);
+}
+
+/* One poll of a stream: is its file still at its path, and if not, what is new? */
+static void stream_check(struct lw_tail *t, struct tail_stream *st, int initial)
+{
+    struct tail_file *f;
+    struct sib base;
+    struct stat sb;
+    int exists;
+    int have_base = 0;
+
+    exists = stat(st->path, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!st->fresh && exists && st->live != NULL && !st->live->closed &&
+        st->live->dev == (uint64_t)sb.st_dev && st->live->ino == (uint64_t)sb.st_ino) {
+        st->live->seen = t->gen;
+        return;
+    }
+    if (!st->fresh && exists && (f = find_id(t, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino))) {
+        /* A followed file was renamed to this path (from another stream's, say): it goes on. */
+        if (f->st != st) {
+            lw_info("tail", "'%s' was renamed to '%s'", f->name, st->path);
+            if (f->st->live == f) {
+                f->st->live = NULL;
+            }
+            f->st->n_files--;
+            f->st = st;
+            f->path = st->path;
+            st->n_files++;
+        }
+        f->seen = t->gen;
+        st->live = f;
+        st->base_known = 0;
+        return;
+    }
+    if (!st->fresh && st->base_known && exists == st->base_exists &&
+        (!exists || (st->base_dev == (uint64_t)sb.st_dev && st->base_ino == (uint64_t)sb.st_ino))) {
+        return;  /* nothing changed at the path since the last look */
+    }
+    st->base_known = 1;
+    st->base_exists = exists;
+    st->base_dev = exists ? (uint64_t)sb.st_dev : 0;
+    st->base_ino = exists ? (uint64_t)sb.st_ino : 0;
+    if (exists && sib_probe(&base, st->path, 0) == LW_OK) {
+        have_base = 1;
+    }
+    else if (exists) {
+        count(&t->n_errors, 1);
+        lw_warn("tail", "cannot open '%s': %s", st->path, strerror(errno));
+        st->base_known = 0;  /* tried again at the next poll */
+    }
+    if (st->live != NULL && (!have_base || st->live->dev != base.dev ||
+                             st->live->ino != base.ino)) {
+        st->live = NULL;
+    }
+    if (st->fresh) {
+        st->fresh = 0;
+        stream_discover(t, st, have_base ? &base : NULL, initial);
+    }
+    else {
+        stream_rotated(t, st, have_base ? &base : NULL);
+    }
+    if (have_base) {
+        if (base.fd >= 0) {
+            close(base.fd);
+        }
+        lw_free(base.name);
+    }
+}
+
+/*
+ * The stream a matched path belongs to: the path itself, or, when it is a rotated sibling
+ * (its name is a stream's name plus a rotation suffix) of a path a pattern matches, that path.
+ * Writes it into @out.
+ */
+static void stream_of(const struct lw_tail *t, const char *path, char *out, size_t cap)
+{
+    size_t len = strlen(path);
+    const char *slash = strrchr(path, '/');
+    size_t start = slash != NULL ? (size_t)(slash - path) + 2 : 1;
+    size_t i;
+    size_t k;
+    int gz;
+
+    for (i = len; i-- > start;) {
+        if (!rotated_suffix(t, path + i, &gz) || i >= cap) {
+            continue;
+        }
+        memcpy(out, path, i);
+        out[i] = '\0';
+        for (k = 0; k < t->n_patterns; k++) {
+            if (fnmatch(t->patterns[k], out, FNM_PATHNAME | FNM_PERIOD) == 0) {
+                return;
+            }
+        }
+    }
+    snprintf(out, cap, "%s", path);
+}
+
+/* Finds or creates the stream of @path. */
+static struct tail_stream *stream_get(struct lw_tail *t, const char *path)
+{
+    struct tail_stream *st;
+    struct tail_stream **pp;
+
+    for (pp = &t->streams; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->path, path) == 0) {
+            return *pp;
+        }
+    }
+    st = lw_calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    st->path = lw_strdup(path);
+    if (st->path == NULL) {
+        lw_free(st);
+        return NULL;
+    }
+    st->fresh = 1;
+    *pp = st;
+    return st;
+}
+
+static void stream_free(struct tail_stream *st)
+{
+    lw_free(st->path);
+    lw_free(st->done);
+    lw_free(st);
+}
+
+/* Forgets streams that have had no file and no match for a while. */
+static void streams_sweep(struct lw_tail *t)
+{
+    struct tail_stream **pp = &t->streams;
+    struct tail_stream *st;
+
+    while ((st = *pp) != NULL) {
+        st->unseen_polls = st->seen == t->gen ? 0 : st->unseen_polls + 1;
+        if (st->n_files == 0 && st->unseen_polls > TAIL_STREAM_KEEP_POLLS) {
+            *pp = st->next;
+            stream_free(st);
+        }
+        else {
+            pp = &st->next;
+        }
+    }
+}
+
+/* Globs the patterns, then looks at every stream: new ones, rotations, the files at the paths. */
 static void scan(struct lw_tail *t, int initial)
 {
-    struct cands cs = { 0 };
-    struct tail_file *f;
-    struct stat st;
+    struct tail_stream *st;
+    char spath[4096];
     glob_t g;
     size_t i;
     size_t j;
-    size_t k;
-    int glob_failed = 0;
     int rc;
 
     t->gen++;
@@ -873,68 +1530,28 @@ static void scan(struct lw_tail *t, int initial)
         if (rc == GLOB_NOMATCH) {
             continue;
         }
-        if (rc != 0) {
-            /* A transient failure must not look like every file vanished. */
-            glob_failed = 1;
-            if (rc == GLOB_NOSPACE) {
-                globfree(&g);
-                continue;
-            }
+        if (rc == GLOB_NOSPACE) {
+            globfree(&g);
+            continue;
         }
         for (j = 0; j < g.gl_pathc; j++) {
-            const char *path = g.gl_pathv[j];
-
-            if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-                continue;
-            }
-            f = find_id(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-            if (f != NULL) {
-                f->seen = t->gen;
-                if (strcmp(f->path, path) != 0 && !path_is(f->path, f->dev, f->ino)) {
-                    /* Renamed to a name that still matches: follow it under that name. */
-                    char *p = lw_strdup(path);
-
-                    if (p != NULL) {
-                        lw_info("tail", "'%s' was renamed to '%s'", f->path, path);
-                        lw_free(f->path);
-                        f->path = p;
-                    }
-                }
-                continue;
-            }
-            for (k = 0; k < cs.n; k++) {
-                if (cs.v[k].dev == (uint64_t)st.st_dev && cs.v[k].ino == (uint64_t)st.st_ino) {
-                    break;
-                }
-            }
-            if (k < cs.n) {
-                continue;  /* a second name (or pattern) for the same file */
-            }
-            if (t->n_files + cs.n >= t->max_files) {
-                if (!t->full_warned) {
-                    lw_warn("tail", "max_files (%zu) reached: '%s' and others are not followed",
-                            t->max_files, path);
-                    t->full_warned = 1;
-                }
-                continue;
-            }
-            if (cand_open(t, &cs, path, &st) < 0) {
+            stream_of(t, g.gl_pathv[j], spath, sizeof(spath));
+            st = stream_get(t, spath);
+            if (st == NULL) {
                 count(&t->n_errors, 1);
-                lw_error("tail", "'%s': out of memory", path);
+                lw_error("tail", "'%s': out of memory", spath);
+                continue;
             }
+            st->seen = t->gen;
         }
         globfree(&g);
     }
-    if (glob_failed) {
-        for (f = t->files; f != NULL; f = f->next) {
-            f->seen = t->gen;
-        }
-    }
-    if (t->n_files + cs.n < t->max_files) {
+    if (t->n_files < t->max_files) {
         t->full_warned = 0;
     }
-    cands_adopt(t, &cs, initial);
-    cands_free(&cs);
+    for (st = t->streams; st != NULL; st = st->next) {
+        stream_check(t, st, initial);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -942,17 +1559,26 @@ static void scan(struct lw_tail *t, int initial)
 /* ------------------------------------------------------------------------------------------ */
 
 /*
- * Is an older file that was known by @f's name (renamed away or deleted) still being read to its
- * end? Then @f waits: its lines come after the old file's, and so do its checkpoints, so the
- * newest checkpoint stored for a path is always the current file's. Otherwise a late group of the
- * old file would replace it and a restart would read the new file again from 0.
+ * Is an older file of @f's stream (renamed away, deleted, or a rotated sibling found unread)
+ * still being read to its end? Then @f waits: its lines come after the old file's, and so do its
+ * checkpoints, so the newest checkpoint stored for a path is always the one that says how far
+ * the stream was read. Otherwise a late group of the old file would replace it and a restart
+ * would read the new file again from 0, or skip what is left of the old one.
  */
 static int after_predecessor(struct lw_tail *t, const struct tail_file *f)
 {
     const struct tail_file *g;
 
     for (g = t->files; g != NULL && g != f; g = g->next) {
-        if (!g->closed && g->fd >= 0 && g->seen != t->gen && strcmp(g->path, f->path) == 0) {
+        if (g->closed || g->fd < 0 || g->st != f->st) {
+            continue;
+        }
+        /*
+         * It blocks until it has been read to its end and has stayed there for a poll. While it
+         * waits out rotate_wait_ms in case its writer appends late, the next file goes on.
+         */
+        if (g->unmatched_polls < 2 ||
+            (g->gz != NULL ? g->gz_end == 0 : g->read_off < g->last_size)) {
             return 1;
         }
     }
@@ -962,31 +1588,24 @@ static int after_predecessor(struct lw_tail *t, const struct tail_file *f)
 static void *tail_main(void *arg)
 {
     struct lw_tail *t = arg;
+    struct tail_stream *st;
     struct tail_file *f;
-    size_t n_unmatched;
     int initial = 1;
     int busy;
     int rc;
 
     while (!stopping(t)) {
         if (atomic_exchange(&t->reopen, 0)) {
-            /* Files that could not be opened are forgotten, so the glob tries them again. */
-            for (f = t->files; f != NULL; f = f->next) {
-                if (f->fd < 0) {
-                    f->closed = 1;
-                }
+            /* Every path is looked at again, so files that could not be opened are retried. */
+            for (st = t->streams; st != NULL; st = st->next) {
+                st->base_known = 0;
             }
-            files_sweep(t);
         }
         scan(t, initial);
         initial = 0;
         busy = 0;
-        n_unmatched = 0;
-        for (f = t->files; f != NULL; f = f->next) {
-            n_unmatched += f->seen != t->gen;
-        }
         for (f = t->files; f != NULL && !stopping(t); f = f->next) {
-            if (n_unmatched > 0 && f->seen == t->gen && after_predecessor(t, f)) {
+            if (after_predecessor(t, f)) {
                 continue;
             }
             rc = file_poll(t, f);
@@ -996,6 +1615,7 @@ static void *tail_main(void *arg)
             busy |= rc;
         }
         files_sweep(t);
+        streams_sweep(t);
         if (!busy) {
             wait_poll(t, t->poll_ms);
         }
@@ -1005,20 +1625,26 @@ static void *tail_main(void *arg)
 
 static void tail_free(struct lw_tail *t)
 {
+    struct tail_stream *st;
     struct tail_file *f;
     size_t i;
 
     while ((f = t->files) != NULL) {
         t->files = f->next;
-        if (f->fd >= 0) {
-            close(f->fd);
-        }
         file_free(f);
+    }
+    while ((st = t->streams) != NULL) {
+        t->streams = st->next;
+        stream_free(st);
     }
     for (i = 0; i < t->n_patterns; i++) {
         lw_free(t->patterns[i]);
     }
     lw_free(t->patterns);
+    for (i = 0; i < t->n_rotate; i++) {
+        lw_free(t->rotate[i]);
+    }
+    lw_free(t->rotate);
     lw_free(t->buf);
     lw_free(t->lines);
     lw_free(t);
@@ -1027,8 +1653,11 @@ static void tail_free(struct lw_tail *t)
 struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest ingest, char *err,
                               size_t err_len)
 {
+    static const char *const default_rotate[] = LW_TAIL_DEFAULT_ROTATE;
+    const char *const *rotate;
     pthread_condattr_t ca;
     struct lw_tail *t;
+    size_t n_rotate;
     size_t i;
     int rc;
 
@@ -1069,6 +1698,27 @@ struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest 
             goto fail_free;
         }
     }
+    rotate = conf->rotate_patterns != NULL ? conf->rotate_patterns : default_rotate;
+    n_rotate = conf->rotate_patterns != NULL ? conf->n_rotate_patterns
+                                             : sizeof(default_rotate) / sizeof(*default_rotate);
+    t->rotate = lw_calloc(n_rotate ? n_rotate : 1, sizeof(*t->rotate));
+    if (t->rotate == NULL) {
+        goto fail_free;
+    }
+    t->n_rotate = n_rotate;
+    for (i = 0; i < n_rotate; i++) {
+        if (rotate[i] == NULL || rotate[i][0] == '\0') {
+            snprintf(err, err_len, "tail: rotate pattern %zu is empty", i);
+            goto fail_free_quiet;
+        }
+        t->rotate[i] = lw_strdup(rotate[i]);
+        if (t->rotate[i] == NULL) {
+            goto fail_free;
+        }
+    }
+    t->skip_gzip = conf->skip_gzip;
+    t->rotate_wait_ms = conf->rotate_wait_ms ? conf->rotate_wait_ms : TAIL_DEFAULT_ROTATE_WAIT_MS;
+    clock_gettime(CLOCK_REALTIME, &t->started);
     /* Room for an unfinished line of max + 1 bytes plus one whole read. */
     t->buf_cap = t->max_line + 2 + t->read_bytes;
     t->buf = lw_malloc(t->buf_cap);

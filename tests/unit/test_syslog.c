@@ -182,7 +182,8 @@ static void test_frame_oversize(void **state)
     (void)state;
     /* A message of exactly max bytes, even followed by CR LF, is not truncated. */
     check_frames(S("<1>0123456789abcdef\n<2>ok\n<3>45678\r\n"), 8, want_nl, flags_nl, 0);
-    check_frames(S("20 <1>0123456789abcdefg5 <2>ok"), 8, want_oc, flags_oc, 0);
+    /* A count over max bytes is a framing error; the frame after it is found again. */
+    check_frames(S("20 <1>0123456789abcdefg5 <2>ok"), 8, want_oc, flags_oc, 1);
 }
 
 static void test_frame_bad_length(void **state)
@@ -210,6 +211,27 @@ static void test_frame_huge_length(void **state)
     check_frames(S("081109 203615 148 INFO dfs.DataNode: a\n"
                    "081109 203616 149 INFO dfs.DataNode: b\n"),
                  0, want_raw, NULL, 0);
+}
+
+/*
+ * A count above max_bytes can not be a frame this input takes: it is a framing error, and the
+ * framer looks for the next frame start ("LEN SP <") instead of swallowing the announced number
+ * of bytes (RFC 6587, 3.4.1: fall back to finding the next frame). The bytes after the bad count
+ * are not lost: they form a message of their own, cut at max_bytes.
+ */
+static void test_frame_count_over_limit(void **state)
+{
+    static const char *const want[] = {"<13>first", "<13>second", "<13>third", "<13>fourth",
+                                       NULL};
+    static const char *const want_lf[] = {"<13>bad count", "<13>next", NULL};
+    static const char *const want_long[] = {"<13>aaaa", "<14>ok", NULL};
+    static const uint32_t flags_long[] = {LW_LINE_TRUNCATED, 0};
+
+    (void)state;
+    check_frames(S("9 <13>first9999999999 <13>second9 <13>third10 <13>fourth"), 0, want, NULL, 1);
+    check_frames(S("9999999999 <13>bad count\n8 <13>next"), 0, want_lf, NULL, 1);
+    check_frames(S("200 <13>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa6 <14>ok"), 8, want_long,
+                 flags_long, 1);
 }
 
 static void test_frame_finish_partial(void **state)
@@ -294,6 +316,8 @@ struct rec {
     size_t n_groups;
     atomic_int refuse;          /* answer LW_EAGAIN while set */
     atomic_int refused;         /* LW_EAGAIN answers given */
+    atomic_int hold;            /* the ingest blocks while set (the server reads nothing) */
+    atomic_int entered;         /* calls of the ingest */
 };
 
 static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
@@ -301,6 +325,12 @@ static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
     struct rec *r = opaque;
     size_t i;
 
+    atomic_fetch_add(&r->entered, 1);
+    while (atomic_load(&r->hold)) {
+        struct timespec ts = {0, 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
     if (atomic_load(&r->refuse)) {
         atomic_fetch_add(&r->refused, 1);
         return LW_EAGAIN;
@@ -824,6 +854,74 @@ static void test_server_oversize(void **state)
     rec_fini(&r);
 }
 
+/*
+ * UDP has no flow control: while the server is busy, datagrams beyond the socket's receive
+ * buffer are dropped by the kernel. Every datagram sent must show up either as a message or in
+ * the drop counters, never nowhere.
+ */
+#define N_UDP 5000
+
+static void test_server_udp_kernel_drops(void **state)
+{
+    struct lw_syslog_conf conf = {0};
+    struct lw_syslog_server *srv;
+    struct lw_syslog_stats st;
+    struct rec r;
+    char buf[128];
+    int waited;
+    int fd;
+    int i;
+
+    (void)state;
+    rec_init(&r);
+    conf.udp_addr = "127.0.0.1:0";
+    /* The default asks for 8 MiB; whatever was granted is reported (at least the old default). */
+    srv = start(&r, &conf);
+    lw_syslog_server_stats(srv, &st);
+    assert_true(st.udp_rcvbuf_bytes >= 200u * 1024u);
+    lw_syslog_server_stop(srv);
+
+    conf.udp_rcvbuf_bytes = 4096;  /* the kernel's minimum, so that it must drop */
+    srv = start(&r, &conf);
+    fd = udp_socket(lw_syslog_server_port(srv, 0));
+    atomic_store(&r.hold, 1);
+    assert_int_equal(send(fd, "<13>first", 9, 0), 9);
+    for (waited = 0; waited < 5000 && atomic_load(&r.entered) == 0; waited += 5) {
+        sleep_ms(5);
+    }
+    assert_int_equal(atomic_load(&r.entered), 1);
+    /* The server thread is inside the ingest: everything below queues in the kernel. */
+    for (i = 1; i < N_UDP; i++) {
+        snprintf(buf, sizeof(buf), "<13>Dec  4 12:00:00 host app: datagram number %06d", i);
+        assert_int_equal(send(fd, buf, strlen(buf), 0), (ssize_t)strlen(buf));
+    }
+    atomic_store(&r.hold, 0);
+    (void)rec_wait(&r, 2, 2000);
+    sleep_ms(100);
+    /* Kernel drops are announced by the next datagram queued after them. */
+    assert_int_equal(send(fd, "<13>last", 8, 0), 8);
+    for (waited = 0; waited < 10000; waited += 10) {
+        lw_syslog_server_stats(srv, &st);
+        if (st.messages + st.dropped_udp >= N_UDP + 1) {
+            break;
+        }
+        sleep_ms(10);
+    }
+    sleep_ms(50);
+    lw_syslog_server_stats(srv, &st);
+    print_message("udp: sent %d, messages %llu, dropped_udp %llu (kernel %llu), rcvbuf %llu\n",
+                  N_UDP + 1, (unsigned long long)st.messages, (unsigned long long)st.dropped_udp,
+                  (unsigned long long)st.dropped_udp_kernel,
+                  (unsigned long long)st.udp_rcvbuf_bytes);
+    assert_true(st.dropped_udp_kernel > 0);
+    assert_int_equal(st.dropped_udp, st.dropped_udp_kernel);
+    assert_int_equal(st.messages + st.dropped_udp, N_UDP + 1);
+    assert_int_equal(st.messages, rec_count(&r));
+    close(fd);
+    lw_syslog_server_stop(srv);
+    rec_fini(&r);
+}
+
 static void test_server_bad_conf(void **state)
 {
     struct lw_syslog_conf conf = {0};
@@ -851,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_frame_oversize),
         cmocka_unit_test(test_frame_bad_length),
         cmocka_unit_test(test_frame_huge_length),
+        cmocka_unit_test(test_frame_count_over_limit),
         cmocka_unit_test(test_frame_finish_partial),
         cmocka_unit_test(test_frame_stop),
         cmocka_unit_test(test_frame_binary_and_invalid),
@@ -861,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_server_idle_timeout),
         cmocka_unit_test(test_server_max_connections),
         cmocka_unit_test(test_server_oversize),
+        cmocka_unit_test(test_server_udp_kernel_drops),
         cmocka_unit_test(test_server_bad_conf),
     };
 

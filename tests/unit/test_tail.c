@@ -289,6 +289,9 @@ static struct lw_tail *start(struct fixture *fx, struct lw_tail_conf *conf)
     if (c.poll_ms == 0) {
         c.poll_ms = POLL_MS;
     }
+    if (c.rotate_wait_ms == 0) {
+        c.rotate_wait_ms = 10 * POLL_MS;
+    }
     t = lw_tail_start(&c, ing, err, sizeof(err));
     if (t == NULL) {
         fail_msg("lw_tail_start: %s", err);
@@ -475,7 +478,11 @@ static void test_rotate_rename(void **state)
     assert_int_equal(st.lines, 1700);
 }
 
-/* With "*.log*" the rotated x.log.1 still matches: it goes on being followed under that name. */
+/*
+ * With "*.log*" the rotated x.log.1 matches too, but it is a rotated sibling of x.log: its lines
+ * keep x.log's name (one stream, one checkpoint), and it is read to its end before the new x.log,
+ * including what its writer appends late (within rotate_wait_ms).
+ */
 static void test_rotate_within_pattern(void **state)
 {
     struct fixture *fx = *state;
@@ -504,14 +511,9 @@ static void test_rotate_within_pattern(void **state)
     assert_seq(&fx->rec, "a", 150);
     assert_seq(&fx->rec, "b", 50);
     for (i = 0; i < fx->rec.n; i++) {
-        if (strcmp(fx->rec.data[i], "a149") == 0) {
-            assert_string_equal(fx->rec.name[i], old);
-        }
-        if (fx->rec.data[i][0] == 'b') {
-            assert_string_equal(fx->rec.name[i], fx->path);
-        }
+        assert_string_equal(fx->rec.name[i], fx->path);
     }
-    assert_int_equal(st.files_open, 2);
+    assert_int_equal(st.files_open, 2);  /* x.log.1 waits out rotate_wait_ms */
     assert_int_equal(st.rotations, 0);
 }
 
@@ -576,11 +578,11 @@ static void test_resume_short_file(void **state)
     struct store s = { 0 };
     struct lw_tail *t;
 
-    append_lines(fx->path, "s", 0, 3);  /* under 1 KiB: identified by dev/ino only */
+    append_lines(fx->path, "s", 0, 3);  /* under 1 KiB: the fingerprint covers what was read */
     t = start(fx, &conf);
     assert_int_equal(rec_wait(&fx->rec, 3), 3);
     lw_tail_stop(t);
-    assert_int_equal(fx->rec.cp.fingerprint, 0);
+    assert_int_not_equal(fx->rec.cp.fingerprint, 0);
     s.has = 1;
     s.cp = fx->rec.cp;
     snprintf(s.path, sizeof(s.path), "%s", fx->path);
@@ -650,6 +652,222 @@ static void test_resume_after_rotation(void **state)
     assert_seq(&fx->rec, "a", 330);
     assert_seq(&fx->rec, "b", 40);
     assert_int_equal(st.rotations, 1);
+}
+
+/* The stored checkpoint for x.log after the last group the recorder took. */
+static void store_take(struct fixture *fx, struct store *s)
+{
+    assert_true(fx->rec.has_cp);
+    s->has = 1;
+    s->cp = fx->rec.cp;
+    snprintf(s->path, sizeof(s->path), "%s", fx->path);
+}
+
+/* Counts the recorded lines that start with @prefix. */
+static int rec_prefixed(struct rec *r, const char *prefix)
+{
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < r->n; i++) {
+        n += strncmp(r->data[i], prefix, strlen(prefix)) == 0;
+    }
+    return n;
+}
+
+/*
+ * Stopped, x.log was rotated twice (x.log -> x.log.1 -> x.log.2, a new x.log each time): the
+ * rest of x.log.2 (the checkpoint's file), all of x.log.1, then x.log, in that order.
+ */
+static void test_resume_two_rotations(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+    char r1[400];
+    char r2[400];
+
+    snprintf(r1, sizeof(r1), "%s/x.log.1", fx->dir);
+    snprintf(r2, sizeof(r2), "%s/x.log.2", fx->dir);
+    append_lines(fx->path, "a", 0, 300);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    lw_tail_stop(t);
+    store_take(fx, &s);
+
+    append_lines(fx->path, "a", 300, 330);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "b", 0, 40);
+    assert_int_equal(rename(r1, r2), 0);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "c", 0, 20);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    rec_wait(&fx->rec, 390);
+    wait_open(t, 1);
+    lw_tail_stop(t);
+    print_message("two rotations while stopped: a %d/330 b %d/40 c %d/20\n",
+                  rec_prefixed(&fx->rec, "a"), rec_prefixed(&fx->rec, "b"),
+                  rec_prefixed(&fx->rec, "c"));
+    assert_int_equal(fx->rec.n, 390);
+    assert_seq(&fx->rec, "a", 330);
+    assert_seq(&fx->rec, "b", 40);
+    assert_seq(&fx->rec, "c", 20);
+    assert_string_equal(fx->rec.data[329], "a329");
+    assert_string_equal(fx->rec.data[330], "b0");
+    assert_string_equal(fx->rec.data[370], "c0");
+}
+
+/*
+ * Running, with a poll interval longer than the rotations take: x.log is rotated twice between
+ * two polls, so the middle file (created and renamed away in between) is never seen at x.log.
+ */
+static void test_rotate_twice_between_polls(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    char r1[400];
+    char r2[400];
+
+    snprintf(r1, sizeof(r1), "%s/x.log.1", fx->dir);
+    snprintf(r2, sizeof(r2), "%s/x.log.2", fx->dir);
+    append_lines(fx->path, "a", 0, 100);
+    conf.poll_ms = 400;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 100), 100);
+    append_lines(fx->path, "a", 100, 110);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "b", 0, 40);
+    assert_int_equal(rename(r1, r2), 0);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "c", 0, 20);
+    rec_wait(&fx->rec, 170);
+    msleep(3 * 400);
+    lw_tail_stop(t);
+    print_message("two rotations between polls: a %d/110 b %d/40 c %d/20\n",
+                  rec_prefixed(&fx->rec, "a"), rec_prefixed(&fx->rec, "b"),
+                  rec_prefixed(&fx->rec, "c"));
+    assert_int_equal(fx->rec.n, 170);
+    assert_seq(&fx->rec, "a", 110);
+    assert_seq(&fx->rec, "b", 40);
+    assert_seq(&fx->rec, "c", 20);
+    assert_string_equal(fx->rec.data[110], "b0");
+}
+
+/*
+ * Stopped, a short x.log (under 1 KiB) was deleted and a new one written; the file system gave
+ * the new file the old inode. The checkpoint must not resume the new file at the old offset.
+ * The reuse is made certain by giving the checkpoint the new file's dev/ino.
+ */
+static void test_resume_inode_reused(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+    struct stat st;
+    uint64_t old_ino;
+
+    append_lines(fx->path, "o", 0, 15);
+    assert_int_equal(stat(fx->path, &st), 0);
+    old_ino = (uint64_t)st.st_ino;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 15), 15);
+    lw_tail_stop(t);
+    store_take(fx, &s);
+
+    assert_int_equal(unlink(fx->path), 0);
+    append_lines(fx->path, "new line ", 0, 25);
+    assert_int_equal(stat(fx->path, &st), 0);
+    print_message("inode reuse: old %llu new %llu (file system %s it)\n",
+                  (unsigned long long)old_ino, (unsigned long long)st.st_ino,
+                  old_ino == (uint64_t)st.st_ino ? "reused" : "did not reuse");
+    s.cp.dev = (uint64_t)st.st_dev;
+    s.cp.ino = (uint64_t)st.st_ino;
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    rec_wait(&fx->rec, 40);
+    lw_tail_stop(t);
+    print_message("inode reuse: new lines %d/25\n", rec_prefixed(&fx->rec, "new line "));
+    assert_seq(&fx->rec, "new line ", 25);
+}
+
+/* Stopped, x.log was rotated with a date suffix and compressed: the rest is read from the .gz. */
+static void test_resume_rotated_gzip(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+    char r1[400];
+    char cmd[1000];
+
+    snprintf(r1, sizeof(r1), "%s/x.log-20261204", fx->dir);
+    append_lines(fx->path, "a", 0, 300);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    lw_tail_stop(t);
+    store_take(fx, &s);
+
+    append_lines(fx->path, "a", 300, 500);
+    assert_int_equal(rename(fx->path, r1), 0);
+    snprintf(cmd, sizeof(cmd), "gzip -n '%s'", r1);
+    assert_int_equal(system(cmd), 0);
+    append_lines(fx->path, "b", 0, 40);
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    rec_wait(&fx->rec, 540);
+    wait_open(t, 1);
+    lw_tail_stop(t);
+    print_message("rotated and gzipped while stopped: a %d/500 b %d/40\n",
+                  rec_prefixed(&fx->rec, "a"), rec_prefixed(&fx->rec, "b"));
+    assert_int_equal(fx->rec.n, 540);
+    assert_seq(&fx->rec, "a", 500);
+    assert_seq(&fx->rec, "b", 40);
+    assert_string_equal(fx->rec.data[500], "b0");
+}
+
+/*
+ * Running: x.log.1 (still open, waiting out rotate_wait_ms) is shifted to x.log.2 and compressed
+ * to x.log.2.gz, as logrotate's delaycompress does. The .gz is a copy of a file being read: its
+ * lines must not come twice.
+ */
+static void test_rotate_compressed_while_open(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_tail *t;
+    char r1[400];
+    char r2[400];
+    char cmd[1000];
+
+    snprintf(r1, sizeof(r1), "%s/x.log.1", fx->dir);
+    snprintf(r2, sizeof(r2), "%s/x.log.2", fx->dir);
+    append_lines(fx->path, "a", 0, 300);
+    conf.rotate_wait_ms = 3000;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 300), 300);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "b", 0, 10);
+    assert_int_equal(rec_wait(&fx->rec, 310), 310);
+    assert_int_equal(rename(r1, r2), 0);
+    snprintf(cmd, sizeof(cmd), "gzip -n '%s'", r2);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rename(fx->path, r1), 0);
+    append_lines(fx->path, "c", 0, 10);
+    rec_wait(&fx->rec, 320);
+    msleep(10 * POLL_MS);
+    lw_tail_stop(t);
+    print_message("compressed while open: %zu lines of 320\n", fx->rec.n);
+    assert_int_equal(fx->rec.n, 320);
+    assert_seq(&fx->rec, "a", 300);
+    assert_seq(&fx->rec, "b", 10);
+    assert_seq(&fx->rec, "c", 10);
 }
 
 static void test_crlf(void **state)
@@ -957,6 +1175,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_short_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_bad_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_two_rotations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_twice_between_polls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_inode_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_rotated_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotate_compressed_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crlf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, setup, teardown),
