@@ -54,6 +54,8 @@ struct lw_clock_conf {
                               * this (plus lateness): a source that far behind is late;
                               * 0: default 60 s */
     size_t max_sources;      /* 0: default 65536; beyond it the least recent source goes */
+    int64_t window_ns;       /* a line is late when its window ended before the watermark;
+                              * 0: when it is behind the watermark */
 };
 
 struct lw_clock_stats {
@@ -77,7 +79,8 @@ void lw_clock_destroy(struct lw_clock *c);
  * Decides the event time of one line of source @source (a NUL-ended name: file path, host,
  * stream; "" is a source too). @ts_ns is the line's parsed timestamp or INT64_MIN for none;
  * @arrival_ns the wall clock when it was accepted. Returns the event time to use and sets *@how
- * (may be NULL). *@late (may be NULL) tells whether the line is behind the current watermark.
+ * (may be NULL). *@late (may be NULL) tells whether the line is late: its window (window_ns)
+ * ended at or before the current watermark, so detectors that closed it miss the line.
  * Never fails: without memory for a new source the line keeps its timestamp (or arrival time).
  */
 int64_t lw_clock_line(struct lw_clock *c, const char *source, int64_t ts_ns, int64_t arrival_ns,

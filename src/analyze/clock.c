@@ -183,6 +183,12 @@ static struct src *get(struct lw_clock *c, const char *name)
     return find(c, name, h);
 }
 
+/* Window index of @t (floor division, also for negative times). */
+static int64_t win_of(int64_t t, int64_t w)
+{
+    return t >= 0 ? t / w : -((-t + w - 1) / w);
+}
+
 static int64_t dist(int64_t a, int64_t b)
 {
     return a > b ? a - b : b - a;
@@ -262,7 +268,9 @@ done:
     if (t > c->newest_ns) {
         c->newest_ns = t;
     }
-    if (c->wm_ns != INT64_MIN && t < c->wm_ns) {
+    if (c->wm_ns != INT64_MIN &&
+        (c->conf.window_ns > 0 ? win_of(t, c->conf.window_ns) < win_of(c->wm_ns, c->conf.window_ns)
+                               : t < c->wm_ns)) {
         c->st.late++;
         if (late != NULL) {
             *late = true;

@@ -170,6 +170,8 @@ struct lw_engine {
     int64_t oldest_pending_ingest_ns;
     struct lw_clock *clock;      /* event time of every line, the watermark (lw_clock.h) */
     struct lw_clock_stats clock_stats;  /* a copy for readers, under hist_mu */
+    int64_t last_agg_arrival_ns; /* arrival (wall) of the last batch counted */
+    size_t agg_batch_bytes;      /* bytes of the batch being counted (still in inflight) */
     atomic_bool new_templates;   /* a worker created a template since the last miner save */
     int64_t last_miner_save_ns;
     int64_t last_prune_ns;
@@ -828,6 +830,24 @@ static void counts_failed(struct lw_engine *e)
     lw_error("engine", "counting failed after room was reserved: counts may be off");
 }
 
+/*
+ * The wall time against which the clock judges sources idle: "now" once the aggregator has
+ * caught up with everything the inputs handed over, else the arrival time of the last batch it
+ * counted. A source whose lines still wait in the queue (a busy machine, a burst) has not gone
+ * quiet, however long ago they arrived.
+ */
+static int64_t clock_now(struct lw_engine *e, int64_t now)
+{
+    bool behind;
+
+    pthread_mutex_lock(&e->mu);
+    behind = e->inflight_bytes > e->agg_batch_bytes;
+    pthread_mutex_unlock(&e->mu);
+    return behind && e->last_agg_arrival_ns != 0 && e->last_agg_arrival_ns < now
+               ? e->last_agg_arrival_ns
+               : now;
+}
+
 /* Counts a parsed batch into the pending transaction. Returns LW_OK or LW_ENOMEM. */
 static int aggregate(struct lw_engine *e, struct batch *b)
 {
@@ -874,6 +894,8 @@ static int aggregate(struct lw_engine *e, struct batch *b)
             late += is_late ? 1 : 0;
         }
         b->clocked = true;
+        e->last_agg_arrival_ns = b->arrival_ns;
+        e->agg_batch_bytes = b->mem;
         atomic_fetch_add(&e->lines_late, late);
         pthread_mutex_lock(&e->hist_mu);
         lw_clock_get_stats(e->clock, &e->clock_stats);
@@ -899,7 +921,7 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         return rc;
     }
     {
-        int64_t wm = lw_clock_watermark(e->clock, now_ns(), NULL);
+        int64_t wm = lw_clock_watermark(e->clock, clock_now(e, now_ns()), NULL);
 
         atomic_store(&e->watermark_ns, wm == INT64_MIN ? 0 : wm);
     }
@@ -1052,7 +1074,7 @@ static void detect_tick(struct lw_engine *e)
 {
     bool idle = false;
     int64_t now = now_ns();
-    int64_t wm = lw_clock_watermark(e->clock, now, &idle);
+    int64_t wm = lw_clock_watermark(e->clock, clock_now(e, now), &idle);
 
     if (idle) {
         lw_detect_stage_flush(e->stage, wm);
@@ -1454,6 +1476,7 @@ static void *agg_main(void *arg)
             pthread_mutex_lock(&e->mu);
             e->inflight_bytes -= b->mem;
             pthread_mutex_unlock(&e->mu);
+            e->agg_batch_bytes = 0;
             batch_free(b);
         }
         if (done) {
@@ -1595,6 +1618,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         cc.idle_ns = e->conf.idle_ns;
         cc.max_lag_ns = e->conf.max_lag_ns;
         cc.idle_close_ns = e->conf.window_ns - 1;
+        cc.window_ns = e->conf.window_ns;
         if (conf->detect != NULL && conf->detect->volume.window_ns - 1 > cc.idle_close_ns) {
             cc.idle_close_ns = conf->detect->volume.window_ns - 1;
         }

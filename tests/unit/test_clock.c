@@ -176,6 +176,32 @@ static void test_source_cap(void **state)
     lw_clock_destroy(c);
 }
 
+
+/* With windows, a line is late only when its window has closed: 1 s time stamps among ms ones. */
+static void test_late_by_window(void **state)
+{
+    struct lw_clock_conf cf;
+    struct lw_clock *c;
+    bool late = true;
+
+    (void)state;
+    memset(&cf, 0, sizeof(cf));
+    cf.lateness_ns = S / 2;
+    cf.window_ns = 10 * S;
+    c = lw_clock_create(&cf);
+    (void)lw_clock_line(c, "mix", T0 + 9 * S + 900000000LL, NOW, NULL, NULL);
+    (void)lw_clock_watermark(c, NOW, NULL);
+    /* 0.9 s behind the watermark's source, in a window still open: not late. */
+    (void)lw_clock_line(c, "mix", T0 + 9 * S, NOW, NULL, &late);
+    assert_false(late);
+    (void)lw_clock_line(c, "mix", T0 + 10 * S + 600000000LL, NOW, NULL, NULL);
+    (void)lw_clock_watermark(c, NOW, NULL);
+    /* The watermark (10.1 s) has passed the end of [0, 10): a line for it is late. */
+    (void)lw_clock_line(c, "mix", T0 + 9 * S + 990000000LL, NOW, NULL, &late);
+    assert_true(late);
+    lw_clock_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_watermark_min_of_active_sources),
         cmocka_unit_test(test_speed_independent),
         cmocka_unit_test(test_source_cap),
+        cmocka_unit_test(test_late_by_window),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
