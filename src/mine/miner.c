@@ -844,6 +844,21 @@ static uint8_t wordy(const char *p, size_t len)
     return alpha;
 }
 
+/*
+ * Whether a template token reads as a word in the template's printed form. A token that lw_canon
+ * prints as <*> ("root", "admin", "true", a path) does not: the template already shows a
+ * variable there, so a line with another word at that place belongs to it. Were the token a
+ * word, that line would wait in a sibling template of its own ("Failed password for user ..."
+ * next to "Failed password for <*> ...", which it matches as printed), announced as a new
+ * template and merged a few lines later. Called where template tokens are made, not per line.
+ */
+static uint8_t tpl_tok_wordy(const char *p, size_t len)
+{
+    char c[8];
+
+    return wordy(p, len) && !(lw_canon(p, len, c, sizeof(c)) == 3 && memcmp(c, WILD, 3) == 0);
+}
+
 /* Whether two tokens hold the same letters in the same order, masks and punctuation aside. */
 static bool same_letters(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -1007,7 +1022,7 @@ static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s,
         }
         tk->h = s->tok_h[i];
         tk->cls = s->tok_cls[i];
-        tk->wordy = s->tok_wordy[i];
+        tk->wordy = s->tok_wordy[i] ? tpl_tok_wordy(p, tk->len) : 0;
         tk->wild = tk->len == 3 && memcmp(p, WILD, 3) == 0;
     }
     t->first_ns = LW_TS_UNKNOWN;
@@ -2052,7 +2067,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                 tk->suf = (uint16_t)suf;
                 tk->h = XXH3_64bits(tk->s, len);
                 tk->cls = tk->part ? TOK_MASKED : classify(tk->s, len);
-                tk->wordy = tk->part ? 0 : wordy(tk->s, len);
+                tk->wordy = tk->part ? 0 : tpl_tok_wordy(tk->s, len);
             }
             r->o += len;
         }

@@ -707,6 +707,33 @@ static void test_same_text_on_generalise(void **state)
     fx_fini(&fx);
 }
 
+/*
+ * A template made from a "root" line prints "Failed password for <*> ...". A "user" line matches
+ * that text; it must not wait in a sibling template of its own ("Failed password for user ...",
+ * announced as new and merged a few lines later) just because "root" was a word.
+ */
+static void test_printed_variable_is_no_sibling_word(void **state)
+{
+    struct lw_match mt;
+    uint32_t a;
+
+    (void)state;
+    fx_init(&fx, 0, 0);
+    a = add_ts(&fx, "Failed password for root from 10.0.0.1 port 22 ssh2", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    add_ts(&fx, "Failed password for user from 10.0.0.2 port 22 ssh2", 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    expect_text(fx.m, a, "Failed password for <*> from <*> port <*> ssh2");
+    /* A word that prints as a word still makes a sibling ("cupsd startup" / "cupsd shutdown"). */
+    a = add_ts(&fx, "cupsd startup succeeded", 0, &mt);
+    add_ts(&fx, "cupsd shutdown succeeded", 0, &mt);
+    assert_int_not_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 1);
+    assert_int_equal(lw_miner_n_templates(fx.m), 3);
+    fx_fini(&fx);
+}
+
 static void test_empty_and_blank(void **state)
 {
     struct lw_match mt;
@@ -790,6 +817,7 @@ int main(void)
         cmocka_unit_test_teardown(test_empty_and_blank, teardown),
         cmocka_unit_test_teardown(test_same_text_on_create, teardown),
         cmocka_unit_test_teardown(test_same_text_on_generalise, teardown),
+        cmocka_unit_test_teardown(test_printed_variable_is_no_sibling_word, teardown),
         cmocka_unit_test_teardown(test_hdfs_smoke, teardown),
         cmocka_unit_test_teardown(test_bug_evicted_id_from_thread_cache, teardown),
     };
