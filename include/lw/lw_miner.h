@@ -2,7 +2,10 @@
  * Online template miner. One pass, streaming, bounded work per line: a message is masked,
  * tokenised and matched against the known templates; an unmatched message creates a template,
  * a near match generalises one (differing tokens become <*>). Templates are kept in canonical
- * form (lw_canon.h). Template ids are stable for the life of the miner and across save/load.
+ * form (lw_canon.h), one id per text: a line whose template would print the text of a known one
+ * goes to that one, and when generalising makes two templates print the same text, the younger
+ * is merged into the older and its id becomes an alias (lw_miner_resolve()). Template ids are
+ * stable for the life of the miner and across save/load (aliases included).
  *
  * The miner is shared by the parse threads: lw_miner_add() may be called concurrently; a line
  * whose shape the calling thread has seen before takes no lock at all (per-thread cache), any
@@ -35,7 +38,8 @@ struct lw_param {
 
 struct lw_match {
     uint32_t template_id;  /* >= 1 */
-    int is_new;            /* 1 when this message created the template */
+    int is_new;            /* 1 when this message created the template; 0 when it went to an
+                            * existing one, also one whose text its own would have repeated */
     size_t n_params;
     struct lw_param params[LW_MINER_MAX_PARAMS];
 };
@@ -76,8 +80,10 @@ const char *lw_miner_scratch_text(const struct lw_miner_scratch *s, size_t *len)
  */
 long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap);
 /*
- * The live template behind @id: @id itself, the template a merged one became (its alias), or 0
- * when it was evicted or never existed. Thread-safe (a read lock).
+ * The live template behind @id: @id itself, the template a merged one became (its alias: a
+ * sibling merge, or two templates that came to print the same text), or 0 when it was evicted or
+ * never existed. Ids that lw_miner_add() returned before a merge keep resolving after it, also
+ * across save/load. Thread-safe (a read lock).
  */
 uint32_t lw_miner_resolve(struct lw_miner *m, uint32_t id);
 

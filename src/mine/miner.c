@@ -13,6 +13,14 @@
  * otherwise a new template is created. Templates only ever gain wildcards, so a shape that
  * matched a template keeps matching it, which is what makes the caches safe.
  *
+ * One id per template text. Two templates can differ in their tokens and still print the same
+ * canonical text (lw_canon turns "root" and "admin", digit runs and paths into <*>), and a
+ * generalised template can come to print the text of another. So the miner keeps an index from
+ * canonical text to template, consulted only where a template is created or its text changes:
+ * a line that would create a template whose text is known goes to the template that has it, and
+ * a template whose new text another one has is merged with it, the younger into the older; the
+ * younger id becomes an alias of the older one, as for merged siblings (lw_miner_resolve()).
+ *
  * Counts are kept per thread and folded into the templates every LW_FLUSH_LINES lines or when
  * the per-thread table fills, under the write lock.
  */
@@ -74,12 +82,14 @@ struct tpl {
     struct tok *tok;
     char *text;          /* canonical text */
     size_t text_len;
+    uint64_t text_h;     /* hash of text, the key in the text index */
     uint64_t count;
     int64_t first_ns;
     int64_t last_ns;
     uint64_t last_seq;   /* miner sequence at the last match, for eviction */
     size_t live_idx;     /* index in miner->live */
     struct tpl *id_next; /* chain in the id map */
+    struct tpl *text_next; /* chain in the text index */
 };
 
 /* A template id that was merged into another one keeps resolving to it. */
@@ -110,6 +120,7 @@ struct lw_miner {
     struct lw_masker *masker;
     struct tpl **id_map;        /* buckets, chained by id_next */
     struct alias **alias_map;   /* ids of templates merged into others, same bucket count */
+    struct tpl **text_map;      /* canonical text -> live template, same bucket count */
     size_t n_alias;
     size_t id_map_mask;
     struct tpl **live;          /* every live template, for eviction sampling and foreach */
@@ -299,6 +310,47 @@ static void id_remove(struct lw_miner *m, struct tpl *t)
     }
 }
 
+/*
+ * The text index: live templates by canonical text. It is only read and written where a
+ * template is created or its text changes (the slow path, under the write lock, and load), never
+ * per line. Between a template's new text and the tpl_dedup() that follows it, two live
+ * templates may share a text, so a chain can hold equal texts.
+ */
+static void text_insert(struct lw_miner *m, struct tpl *t)
+{
+    size_t b = t->text_h & m->id_map_mask;
+
+    t->text_next = m->text_map[b];
+    m->text_map[b] = t;
+}
+
+static void text_remove(struct lw_miner *m, struct tpl *t)
+{
+    struct tpl **pp = &m->text_map[t->text_h & m->id_map_mask];
+
+    while (*pp != NULL && *pp != t) {
+        pp = &(*pp)->text_next;
+    }
+    if (*pp == t) {
+        *pp = t->text_next;
+    }
+}
+
+/* The oldest live template other than @self whose canonical text is that of @t, or NULL. */
+static struct tpl *text_find(const struct lw_miner *m, const struct tpl *t, const struct tpl *self)
+{
+    struct tpl *x = m->text_map[t->text_h & m->id_map_mask];
+    struct tpl *best = NULL;
+
+    for (; x != NULL; x = x->text_next) {
+        if (x != self && x->text_h == t->text_h && x->text_len == t->text_len &&
+            memcmp(x->text, t->text, t->text_len) == 0 && (best == NULL || x->id < best->id)) {
+            best = x;
+        }
+    }
+    return best;
+}
+
 static int vec_push(struct tpl_vec *v, struct tpl *t)
 {
     if (v->n == v->cap) {
@@ -390,7 +442,19 @@ static int tpl_render(struct tpl *t)
     lw_free(t->text);
     t->text = canon;
     t->text_len = n;
+    t->text_h = XXH3_64bits(canon, n);
     return LW_OK;
+}
+
+/* Re-renders live template @t and files it under its new text in the index. */
+static int tpl_retext(struct lw_miner *m, struct tpl *t)
+{
+    int rc;
+
+    text_remove(m, t);
+    rc = tpl_render(t); /* on failure the old text stays, and so does its key */
+    text_insert(m, t);
+    return rc;
 }
 
 /* ---- life cycle ---- */
@@ -429,13 +493,15 @@ struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, si
     }
     m->id_map = lw_calloc(buckets, sizeof(*m->id_map));
     m->alias_map = lw_calloc(buckets, sizeof(*m->alias_map));
+    m->text_map = lw_calloc(buckets, sizeof(*m->text_map));
     m->id_map_mask = buckets - 1;
     m->live = lw_calloc(m->max_templates, sizeof(*m->live));
     m->by_len = lw_calloc(m->max_tokens + 1, sizeof(*m->by_len));
     m->gcache = lw_calloc(GCACHE_SIZE, sizeof(*m->gcache));
     m->next_id = 1;
     m->rng = 0x243f6a8885a308d3ull;
-    if (m->id_map == NULL || m->alias_map == NULL || m->live == NULL || m->by_len == NULL || m->gcache == NULL) {
+    if (m->id_map == NULL || m->alias_map == NULL || m->text_map == NULL || m->live == NULL ||
+        m->by_len == NULL || m->gcache == NULL) {
         lw_miner_destroy(m);
         goto fail_nomem;
     }
@@ -472,6 +538,7 @@ void lw_miner_destroy(struct lw_miner *m)
     lw_free(m->live);
     alias_clear(m);
     lw_free(m->alias_map);
+    lw_free(m->text_map);
     lw_free(m->id_map);
     lw_free(m->gcache);
     lw_masker_destroy(m->masker);
@@ -777,6 +844,21 @@ static uint8_t wordy(const char *p, size_t len)
     return alpha;
 }
 
+/*
+ * Whether a template token reads as a word in the template's printed form. A token that lw_canon
+ * prints as <*> ("root", "admin", "true", a path) does not: the template already shows a
+ * variable there, so a line with another word at that place belongs to it. Were the token a
+ * word, that line would wait in a sibling template of its own ("Failed password for user ..."
+ * next to "Failed password for <*> ...", which it matches as printed), announced as a new
+ * template and merged a few lines later. Called where template tokens are made, not per line.
+ */
+static uint8_t tpl_tok_wordy(const char *p, size_t len)
+{
+    char c[8];
+
+    return wordy(p, len) && !(lw_canon(p, len, c, sizeof(c)) == 3 && memcmp(c, WILD, 3) == 0);
+}
+
 /* Whether two tokens hold the same letters in the same order, masks and punctuation aside. */
 static bool same_letters(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -940,7 +1022,7 @@ static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s,
         }
         tk->h = s->tok_h[i];
         tk->cls = s->tok_cls[i];
-        tk->wordy = s->tok_wordy[i];
+        tk->wordy = s->tok_wordy[i] ? tpl_tok_wordy(p, tk->len) : 0;
         tk->wild = tk->len == 3 && memcmp(p, WILD, 3) == 0;
     }
     t->first_ns = LW_TS_UNKNOWN;
@@ -957,6 +1039,7 @@ static struct tpl *tpl_new(struct lw_miner *m, const struct lw_miner_scratch *s,
 static void tpl_unlink(struct lw_miner *m, struct tpl *t)
 {
     id_remove(m, t);
+    text_remove(m, t);
     vec_remove(&m->by_len[t->n_tok], t);
     m->live[t->live_idx] = m->live[m->n_live - 1];
     m->live[t->live_idx]->live_idx = t->live_idx;
@@ -994,6 +1077,94 @@ static bool tok_covers(const struct tok *a, const struct tok *b)
                memcmp(a->s + a->len - a->suf, b->s + b->len - a->suf, a->suf) == 0;
     }
     return tok_same(a, b);
+}
+
+/*
+ * Generalises @keep so that it covers every line @o covers (templates of one token count; with
+ * different counts nothing changes). Returns whether a token changed; the text is not rendered.
+ */
+static bool tpl_cover(struct tpl *keep, const struct tpl *o)
+{
+    bool changed = false;
+    uint32_t k;
+
+    if (keep->n_tok != o->n_tok) {
+        return false;
+    }
+    for (k = 0; k < keep->n_tok; k++) {
+        struct tok *tk = &keep->tok[k];
+        const struct tok *ok = &o->tok[k];
+
+        if (tok_covers(tk, ok)) {
+            continue;
+        }
+        if (!ok->wild) {
+            /* @ok's literal is one of the values it covers; its pattern may be wider. */
+            tok_generalize(tk, ok->s, ok->len);
+        }
+        if (ok->wild || !tok_covers(tk, ok)) {
+            tk->wild = 1;
+            tk->part = 0;
+        }
+        changed = true;
+    }
+    return changed;
+}
+
+/*
+ * Merges live template @drop into live template @keep: @drop's id becomes an alias of @keep,
+ * its counts and times are folded in, @keep is generalised to cover it (its text is not
+ * rendered), and @drop is unlinked (which bumps the epoch, clearing the thread caches) and freed.
+ * Returns LW_OK, or LW_ENOMEM with nothing changed.
+ */
+static int tpl_merge(struct lw_miner *m, struct tpl *keep, struct tpl *drop)
+{
+    int rc = alias_add(m, drop->id, keep->id);
+
+    if (rc < 0) {
+        return rc;
+    }
+    keep->count += drop->count;
+    if (drop->first_ns != LW_TS_UNKNOWN &&
+        (keep->first_ns == LW_TS_UNKNOWN || drop->first_ns < keep->first_ns)) {
+        keep->first_ns = drop->first_ns;
+    }
+    if (drop->last_ns > keep->last_ns) {
+        keep->last_ns = drop->last_ns;
+    }
+    if (drop->last_seq > keep->last_seq) {
+        keep->last_seq = drop->last_seq;
+    }
+    (void)tpl_cover(keep, drop);
+    tpl_unlink(m, drop);
+    tpl_free(drop);
+    return LW_OK;
+}
+
+/*
+ * One id per template text. Called after the text of live template *@tp changed: while another
+ * live template has the same canonical text, the younger of the two (the larger id) is merged
+ * into the older, whose text may change in turn. *@tp becomes the survivor. When the alias table
+ * is full the duplicate stays (the ids of merged templates must keep resolving). Returns LW_OK
+ * or LW_ENOMEM (the templates stay consistent, possibly with a duplicate text).
+ */
+static int tpl_dedup(struct lw_miner *m, struct tpl **tp)
+{
+    struct tpl *t = *tp;
+    struct tpl *o;
+    int rc = LW_OK;
+
+    while (rc == LW_OK && (o = text_find(m, t, t)) != NULL && m->n_alias < m->max_templates) {
+        struct tpl *keep = o->id < t->id ? o : t;
+
+        rc = tpl_merge(m, keep, keep == o ? t : o);
+        if (rc == LW_OK) {
+            rc = tpl_retext(m, keep);
+        }
+        t = keep;
+    }
+    *tp = t;
+    return rc;
 }
 
 /*
@@ -1045,42 +1216,16 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
         }
     }
     for (i = 0; i < n_sib; i++) {
-        struct tpl *o = sib[i];
         int rc;
 
-        if (o == target) {
+        if (sib[i] == target) {
             continue;
         }
-        rc = alias_add(m, o->id, target->id);
+        rc = tpl_merge(m, target, sib[i]);
         if (rc < 0) {
-            (void)tpl_render(target); /* keep text and tokens in step */
+            (void)tpl_retext(m, target); /* keep text and tokens in step */
             return rc;
         }
-        target->count += o->count;
-        if (o->first_ns != LW_TS_UNKNOWN &&
-            (target->first_ns == LW_TS_UNKNOWN || o->first_ns < target->first_ns)) {
-            target->first_ns = o->first_ns;
-        }
-        if (o->last_ns > target->last_ns) {
-            target->last_ns = o->last_ns;
-        }
-        if (o->last_seq > target->last_seq) {
-            target->last_seq = o->last_seq;
-        }
-        for (k = 0; k < target->n_tok; k++) {
-            struct tok *tk = &target->tok[k];
-
-            if (!tk->wild && !tok_same(tk, &o->tok[k])) {
-                if (o->tok[k].wild) {
-                    tk->wild = 1;
-                }
-                else {
-                    tok_generalize(tk, o->tok[k].s, o->tok[k].len);
-                }
-            }
-        }
-        tpl_unlink(m, o);
-        tpl_free(o);
     }
     /* The line itself may differ from the merged template in variable-looking tokens. */
     for (k = 0; k < target->n_tok; k++) {
@@ -1090,8 +1235,11 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
             tok_generalize(tk, s->sb + s->sh_off[k], s->sh_len[k]);
         }
     }
+    if (tpl_retext(m, target) < 0 || tpl_dedup(m, &target) < 0) {
+        return LW_ENOMEM;
+    }
     *id = target->id;
-    return tpl_render(target) < 0 ? LW_ENOMEM : 1;
+    return 1;
 }
 
 /* Evicts the least recently matched of a few sampled templates (Redis' approximated LRU). */
@@ -1126,6 +1274,7 @@ static int tpl_insert(struct lw_miner *m, struct tpl *t)
     t->live_idx = m->n_live;
     m->live[m->n_live++] = t;
     id_insert(m, t);
+    text_insert(m, t);
     return LW_OK;
 }
 
@@ -1157,8 +1306,9 @@ static uint32_t match_covered(struct lw_miner *m, struct lw_miner_scratch *s, si
     size_t best_eq = 0;
     size_t i;
 
-    if (g->h == h && g->n_tok == n_tok && g->id != 0 && id_lookup(m, g->id) != NULL) {
-        return g->id;
+    /* The entry may name a template merged since: give the live one, never the alias. */
+    if (g->h == h && g->n_tok == n_tok && g->id != 0 && (best = id_lookup(m, g->id)) != NULL) {
+        return best->id;
     }
     token_features(s, n_tok);
     for (i = 0; i < cands->n; i++) {
@@ -1195,8 +1345,8 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
     int rc = LW_OK;
 
     *is_new = 0;
-    if (g->h == h && g->n_tok == n_tok && g->id != 0 && id_lookup(m, g->id) != NULL) {
-        *id = g->id;
+    if (g->h == h && g->n_tok == n_tok && g->id != 0 && (best = id_lookup(m, g->id)) != NULL) {
+        *id = best->id;
         return LW_OK;
     }
     for (i = 0; i < n_tok; i++) {
@@ -1264,15 +1414,39 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
             }
         }
         if (changed) {
-            rc = tpl_render(best);
+            rc = tpl_retext(m, best);
+            if (rc == LW_OK) {
+                rc = tpl_dedup(m, &best);
+            }
         }
         *id = best->id;
     }
     else {
         struct tpl *t = tpl_new(m, s, n_tok);
+        struct tpl *same;
 
         if (t == NULL) {
             return LW_ENOMEM;
+        }
+        same = text_find(m, t, NULL);
+        if (same != NULL) {
+            /*
+             * The line would make a template whose canonical text is already known (the words
+             * that differ are variables to lw_canon: "root" and "admin", digits, paths): it
+             * belongs to that template, which is widened to cover it so that its shape matches
+             * from now on. A second id would print as the same template.
+             */
+            bool widened = tpl_cover(same, t);
+
+            tpl_free(t);
+            if (widened) {
+                rc = tpl_retext(m, same);
+                if (rc == LW_OK) {
+                    rc = tpl_dedup(m, &same);
+                }
+            }
+            *id = same->id;
+            goto cache;
         }
         t->id = m->next_id++;
         rc = tpl_insert(m, t);
@@ -1893,7 +2067,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                 tk->suf = (uint16_t)suf;
                 tk->h = XXH3_64bits(tk->s, len);
                 tk->cls = tk->part ? TOK_MASKED : classify(tk->s, len);
-                tk->wordy = tk->part ? 0 : wordy(tk->s, len);
+                tk->wordy = tk->part ? 0 : tpl_tok_wordy(tk->s, len);
             }
             r->o += len;
         }
@@ -1954,6 +2128,35 @@ static int parse_aliases(struct lw_miner *m, struct rbuf *r, char *err, size_t e
     return LW_OK;
 }
 
+/*
+ * A state saved before template texts were kept unique (or before a change to lw_canon's
+ * rules) may hold one canonical text under several ids: merge them as tpl_dedup() would have,
+ * the younger into the older, which stays the id every one of them resolves to. Merges reorder
+ * m->live, so passes repeat until one changes nothing; each merge removes a template, so that
+ * ends.
+ */
+static int dedup_all(struct lw_miner *m)
+{
+    bool again = true;
+
+    while (again) {
+        size_t i;
+
+        again = false;
+        for (i = 0; i < m->n_live; i++) {
+            struct tpl *t = m->live[i];
+            size_t n_live = m->n_live;
+            int rc = tpl_dedup(m, &t);
+
+            if (rc < 0) {
+                return rc;
+            }
+            again |= m->n_live != n_live;
+        }
+    }
+    return LW_OK;
+}
+
 /* Exchanges the template tables of two miners with the same limits. */
 static void swap_tables(struct lw_miner *a, struct lw_miner *b)
 {
@@ -1965,6 +2168,7 @@ static void swap_tables(struct lw_miner *a, struct lw_miner *b)
     } while (0)
     LW_SWAP(id_map);
     LW_SWAP(alias_map);
+    LW_SWAP(text_map);
     LW_SWAP(n_alias);
     LW_SWAP(live);
     LW_SWAP(n_live);
@@ -2047,6 +2251,12 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
                 tmp->next_id = tmp->live[i]->id + 1;
             }
         }
+        rc = dedup_all(tmp);
+        if (rc < 0) {
+            snprintf(err, err_len, "out of memory");
+        }
+    }
+    if (rc == LW_OK) {
         pthread_rwlock_wrlock(&m->lock);
         swap_tables(m, tmp);
         memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));

@@ -577,6 +577,163 @@ static void test_foreach_and_seen(void **state)
     fx_fini(&fx);
 }
 
+/* ---- one id per template text ---- */
+
+#define MAX_TEXTS 64
+
+struct texts {
+    size_t n;
+    uint32_t id[MAX_TEXTS];
+    char text[MAX_TEXTS][256];
+};
+
+static int texts_cb(void *opaque, const struct lw_template_info *t)
+{
+    struct texts *x = opaque;
+
+    assert_true(x->n < MAX_TEXTS);
+    x->id[x->n] = t->id;
+    snprintf(x->text[x->n], sizeof(x->text[x->n]), "%s", t->text);
+    x->n++;
+    return 0;
+}
+
+/* No two live templates of @m print the same text. */
+static void expect_unique_texts(struct lw_miner *m)
+{
+    struct texts x;
+    size_t i;
+    size_t j;
+
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(lw_miner_foreach(m, texts_cb, &x), 0);
+    for (i = 0; i < x.n; i++) {
+        for (j = i + 1; j < x.n; j++) {
+            if (strcmp(x.text[i], x.text[j]) == 0) {
+                print_error("templates %u and %u both print '%s'\n", x.id[i], x.id[j],
+                            x.text[i]);
+                fail();
+            }
+        }
+    }
+}
+
+/*
+ * A line whose template would print the text of a known template must land in that one, not
+ * make a new id with the same text (a false "new template" alert and a split count). "root" and
+ * "admin" are words, but variables to lw_canon: "Failed password for <*> ..." as printed covers
+ * any user, and "mode true false null root" prints as "mode <*> <*> <*> <*>" like a line that
+ * shares nothing with it but the first word (too little for the similarity threshold).
+ */
+static void test_same_text_on_create(void **state)
+{
+    static const char l2[] = "Failed password for admin from 10.0.0.2 port 2222 ssh2";
+    static const char l3[] = "Failed password for oracle from 10.0.0.3 port 22 ssh2";
+    struct lw_match mt;
+    uint32_t a;
+    uint32_t b;
+
+    (void)state;
+    fx_init(&fx, 0, 0);
+    a = add_ts(&fx, "Failed password for root from 10.0.0.1 port 22 ssh2", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    expect_text(fx.m, a, "Failed password for <*> from <*> port <*> ssh2");
+    lw_miner_scratch_params(fx.s, 1);
+    add_ts(&fx, l2, 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    /* The template took the position as a variable: the user is a parameter now. */
+    assert_int_equal(mt.n_params, 3);
+    expect_param(l2, &mt, 0, "admin");
+    /* And other users match it at once. */
+    add_ts(&fx, l3, 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    expect_param(l3, &mt, 0, "oracle");
+    assert_int_equal(lw_miner_n_templates(fx.m), 1);
+    expect_text(fx.m, a, "Failed password for <*> from <*> port <*> ssh2");
+
+    b = add_ts(&fx, "mode true false null root", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    expect_text(fx.m, b, "mode <*> <*> <*> <*>");
+    add_ts(&fx, "mode admin null true false", 0, &mt);
+    assert_int_equal(mt.template_id, b);
+    assert_int_equal(mt.is_new, 0);
+    assert_int_equal(mt.n_params, 4);
+    expect_text(fx.m, b, "mode <*> <*> <*> <*>");
+    assert_int_equal(lw_miner_n_templates(fx.m), 2);
+    expect_unique_texts(fx.m);
+    fx_fini(&fx);
+}
+
+/*
+ * Two templates with different texts; a line generalises the older one to the younger one's
+ * text. The younger is merged into the older and its id becomes an alias of it.
+ */
+static void test_same_text_on_generalise(void **state)
+{
+    struct lw_template_info v[8];
+    struct lw_match mt;
+    uint32_t a;
+    uint32_t b;
+
+    (void)state;
+    fx_init(&fx, 0, 0);
+    a = add_ts(&fx, "job x1 state root", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    expect_text(fx.m, a, "job x1 state <*>");
+    /* Too far from the first ("x1" and "admin" differ) for the similarity threshold. */
+    b = add_ts(&fx, "job 17 state admin", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    assert_int_not_equal(a, b);
+    expect_text(fx.m, b, "job <*> state <*>");
+    /* "x1" becomes a variable: the first template now prints what the second does. */
+    add_ts(&fx, "job y2 state root", 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    assert_int_equal(lw_miner_n_templates(fx.m), 1);
+    assert_int_equal(lw_miner_resolve(fx.m, b), a);
+    expect_text(fx.m, a, "job <*> state <*>");
+    expect_text(fx.m, b, "job <*> state <*>");
+    /* The second template's shape is still in the shared cache: it gives the live id. */
+    add_ts(&fx, "job 18 state admin", 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    lw_miner_scratch_flush(fx.s);
+    memset(v, 0, sizeof(v));
+    assert_int_equal(lw_miner_foreach(fx.m, collect_cb, v), 0);
+    assert_int_equal(v[a].count, 4);
+    expect_unique_texts(fx.m);
+    fx_fini(&fx);
+}
+
+/*
+ * A template made from a "root" line prints "Failed password for <*> ...". A "user" line matches
+ * that text; it must not wait in a sibling template of its own ("Failed password for user ...",
+ * announced as new and merged a few lines later) just because "root" was a word.
+ */
+static void test_printed_variable_is_no_sibling_word(void **state)
+{
+    struct lw_match mt;
+    uint32_t a;
+
+    (void)state;
+    fx_init(&fx, 0, 0);
+    a = add_ts(&fx, "Failed password for root from 10.0.0.1 port 22 ssh2", 0, &mt);
+    assert_int_equal(mt.is_new, 1);
+    add_ts(&fx, "Failed password for user from 10.0.0.2 port 22 ssh2", 0, &mt);
+    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 0);
+    expect_text(fx.m, a, "Failed password for <*> from <*> port <*> ssh2");
+    /* A word that prints as a word still makes a sibling ("cupsd startup" / "cupsd shutdown"). */
+    a = add_ts(&fx, "cupsd startup succeeded", 0, &mt);
+    add_ts(&fx, "cupsd shutdown succeeded", 0, &mt);
+    assert_int_not_equal(mt.template_id, a);
+    assert_int_equal(mt.is_new, 1);
+    assert_int_equal(lw_miner_n_templates(fx.m), 3);
+    fx_fini(&fx);
+}
+
 static void test_empty_and_blank(void **state)
 {
     struct lw_match mt;
@@ -658,6 +815,9 @@ int main(void)
         cmocka_unit_test_teardown(test_concurrent, teardown),
         cmocka_unit_test_teardown(test_foreach_and_seen, teardown),
         cmocka_unit_test_teardown(test_empty_and_blank, teardown),
+        cmocka_unit_test_teardown(test_same_text_on_create, teardown),
+        cmocka_unit_test_teardown(test_same_text_on_generalise, teardown),
+        cmocka_unit_test_teardown(test_printed_variable_is_no_sibling_word, teardown),
         cmocka_unit_test_teardown(test_hdfs_smoke, teardown),
         cmocka_unit_test_teardown(test_bug_evicted_id_from_thread_cache, teardown),
     };

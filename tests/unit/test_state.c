@@ -451,6 +451,122 @@ static void test_bug_duplicate_id_empties_miner(void **state)
     expect_load_fails(copy, len, LW_ECORRUPT, "duplicate id");
 }
 
+static const char fail_root[] = "Failed password for root from 10.0.0.1 port 22 ssh2";
+static const char fail_admin[] = "Failed password for admin from 10.0.0.2 port 22 ssh2";
+static const char fail_jdoe[] = "Failed password for jdoe from 10.0.0.3 port 22 ssh2";
+static const char fail_mary[] = "Failed password for mary from 10.0.0.4 port 22 ssh2";
+static const char fail_null[] = "Failed password for null from 10.0.0.5 port 22 ssh2";
+
+/* Texts of the live templates are pairwise different. */
+static void expect_unique_texts(struct lw_miner *m)
+{
+    struct snap s;
+    size_t i;
+    size_t j;
+
+    take_snap(m, &s);
+    for (i = 0; i < s.n; i++) {
+        for (j = i + 1; j < s.n; j++) {
+            if (strcmp(s.t[i].text, s.t[j].text) == 0) {
+                print_error("templates %u and %u both print '%s'\n", s.t[i].id, s.t[j].id,
+                            s.t[i].text);
+                fail();
+            }
+        }
+    }
+}
+
+/* After a load, a line whose template would repeat a loaded text goes to the loaded template. */
+static void test_loaded_then_same_text(void **state)
+{
+    size_t len = 0;
+    uint32_t a;
+    uint32_t b;
+
+    (void)state;
+    m1 = lw_miner_create(NULL, NULL, 0);
+    assert_non_null(m1);
+    a = add_line(m1, fail_root);
+    b = add_line(m1, "mode true false null root"); /* prints as "mode <*> <*> <*> <*>" */
+    assert_int_equal(lw_miner_save_buf(m1, &buf, &len), LW_OK);
+    m2 = lw_miner_create(NULL, NULL, 0);
+    assert_non_null(m2);
+    assert_int_equal(lw_miner_load_buf(m2, buf, len, NULL, 0), LW_OK);
+    assert_int_equal(add_line(m2, fail_admin), a);
+    assert_int_equal(add_line(m2, fail_jdoe), a);
+    /* Nothing in common with the loaded template but the first word and the printed text. */
+    assert_int_equal(add_line(m2, "mode admin null true false"), b);
+    assert_int_equal(lw_miner_n_templates(m2), 2);
+    expect_unique_texts(m2);
+}
+
+/* Offset of the first occurrence of @s in @b[0..len), which must hold it. */
+static size_t find_bytes(const char *b, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    size_t i;
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(b + i, s, n) == 0) {
+            return i;
+        }
+    }
+    fail_msg("'%s' is not in the buffer", s);
+    return 0;
+}
+
+/*
+ * A version 1 state that holds one text under two ids, as the miner wrote them before texts were
+ * kept unique: the load merges them into the older id, the younger resolves to it, before and
+ * after another save and load (the alias is saved).
+ */
+static void test_load_merges_same_text(void **state)
+{
+    struct snap s;
+    size_t len = 0;
+    char err[256] = "";
+    uint32_t a;
+    uint32_t b;
+
+    (void)state;
+    m1 = lw_miner_create(NULL, NULL, 0);
+    assert_non_null(m1);
+    a = add_line(m1, fail_jdoe);
+    b = add_line(m1, fail_mary); /* a sibling word: a template of its own */
+    assert_int_not_equal(a, b);
+    assert_int_equal(lw_miner_save_buf(m1, &buf, &len), LW_OK);
+    /* "null" and "root" print as <*>: the two records now print the same text. */
+    memcpy(buf + find_bytes(buf, len, "jdoe"), "null", 4);
+    memcpy(buf + find_bytes(buf, len, "mary"), "root", 4);
+    fix_checksum(buf, len);
+
+    m2 = lw_miner_create(NULL, NULL, 0);
+    assert_non_null(m2);
+    assert_int_equal(lw_miner_load_buf(m2, buf, len, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_miner_n_templates(m2), 1);
+    assert_int_equal(lw_miner_resolve(m2, b), a);
+    take_snap(m2, &s);
+    assert_int_equal(s.t[0].id, a);
+    assert_int_equal(s.t[0].count, 2);
+    assert_string_equal(s.t[0].text, "Failed password for <*> from <*> port <*> ssh2");
+    assert_int_equal(add_line(m2, fail_null), a);
+    assert_int_equal(add_line(m2, fail_root), a);
+    assert_int_equal(add_line(m2, fail_admin), a);
+    assert_int_equal(lw_miner_n_templates(m2), 1);
+
+    /* Round trip into a fresh miner (m1 is done with). */
+    lw_free(buf);
+    buf = NULL;
+    assert_int_equal(lw_miner_save_buf(m2, &buf, &len), LW_OK);
+    lw_miner_destroy(m1);
+    m1 = lw_miner_create(NULL, NULL, 0);
+    assert_non_null(m1);
+    assert_int_equal(lw_miner_load_buf(m1, buf, len, err, sizeof(err)), LW_OK);
+    assert_int_equal(lw_miner_resolve(m1, b), a);
+    assert_int_equal(lw_miner_n_templates(m1), 1);
+    assert_int_equal(add_line(m1, fail_jdoe), a);
+}
+
 /* More templates than the target's max_templates: refused, the miner unchanged. */
 static void test_too_many(void **state)
 {
@@ -480,6 +596,8 @@ int main(void)
         cmocka_unit_test_teardown(test_missing_and_dir, teardown),
         cmocka_unit_test_teardown(test_too_many, teardown),
         cmocka_unit_test_teardown(test_bug_duplicate_id_empties_miner, teardown),
+        cmocka_unit_test_teardown(test_loaded_then_same_text, teardown),
+        cmocka_unit_test_teardown(test_load_merges_same_text, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
