@@ -44,6 +44,11 @@ static void usage(FILE *f)
             "  -d, --data-dir DIR    the store to train (default ./logwarden-data)\n"
             "  -f, --format FMT      header layout in <Field> notation (default: automatic)\n"
             "  -j, --workers N       parse threads (default 2)\n"
+            "      --multiline MODE  how continuation lines (stack traces, tracebacks) join the\n"
+            "                        line before them: auto (default), off, regex or start\n"
+            "      --multiline-regex RE  the pattern of modes regex (lines matching RE continue;\n"
+            "                        implied by RE alone) and start (lines NOT matching RE do)\n"
+            "      --max-multiline-lines N  physical lines per record at most (default 500)\n"
             "  -h, --help            this text\n"
             "\n"
             "example:\n"
@@ -72,8 +77,9 @@ static int offer(struct lw_ingest *in, const struct lw_ingest_group *g)
     }
 }
 
-static int feed(struct lw_ingest *in, const char *path, size_t max_line, uint64_t *n_lines,
-                uint64_t *n_bytes, bool progress, double t0)
+static int feed(struct lw_ingest *in, const char *path, size_t max_line,
+                const struct lw_multiline_conf *ml, uint64_t *n_lines, uint64_t *n_bytes,
+                bool progress, double t0)
 {
     struct lw_reader_conf rconf = {0};
     struct lw_ingest_source src = {"train", path, NULL};
@@ -87,6 +93,7 @@ static int feed(struct lw_ingest *in, const char *path, size_t max_line, uint64_
     double last = mono_s();
 
     rconf.max_line_bytes = max_line;
+    lw_reader_conf_multiline(&rconf, ml);
     if (lines == NULL || buf == NULL) {
         fprintf(stderr, "logwarden train: out of memory\n");
         rc = -1;
@@ -152,6 +159,7 @@ int lw_cmd_train(int argc, char **argv)
     struct lw_store *store = NULL;
     struct lw_engine *engine = NULL;
     struct lw_ingest in;
+    struct lw_multiline_conf ml;
     struct lw_detect_stats ds;
     struct lw_engine_stats es;
     char err[512];
@@ -229,9 +237,10 @@ int lw_cmd_train(int argc, char **argv)
         goto out;
     }
     in = lw_engine_ingest(engine);
+    lw_run_conf_multiline(&rc.files_ml, &ml);
     t0 = mono_s();
     for (i = 0; i < n_from; i++) {
-        if (feed(&in, from[i], rc.max_line_bytes, &n_lines, &n_bytes, progress, t0) < 0) {
+        if (feed(&in, from[i], rc.max_line_bytes, &ml, &n_lines, &n_bytes, progress, t0) < 0) {
             break;
         }
     }
