@@ -2,7 +2,8 @@
 # Multi-line records in `run` and `train`: a Java log whose errors carry stack traces and a
 # Python log with tracebacks, read from stdin, posted as HTTP text and NDJSON, and trained on with
 # `train --from`. With the default (auto) each stack trace joins the line it belongs to, so a
-# record is one log event; --multiline off and the YAML keys change that per input.
+# record is one log event, mined by its first line (and a Java exception line right after it)
+# rather than by its whole stack; --multiline off and the YAML keys change that per input.
 set -euo pipefail
 LW=${1:?usage: test_multiline.sh /path/to/logwarden}
 T=$(mktemp -d)
@@ -57,6 +58,16 @@ q() { sqlite3 "$1/logwarden.db" "$2"; }
   || fail "stdin run"
 [ "$(stored "$T/d1")" -eq 400 ] || fail "stdin auto: stored_lines $(stored "$T/d1"), want 400"
 
+# --- what the miner sees: the first line and the exception line, never the frames. 200 errors
+# with different stacks make one template per exception class, not one per stack.
+n=$(q "$T/d1" "SELECT count(*) FROM templates")
+[ "$n" -le 6 ] || fail "java: $n templates, want a handful: $(q "$T/d1" "SELECT text FROM templates LIMIT 10")"
+for c in java.lang.IllegalStateException java.io.IOException com.acme.billing.PaymentDeclinedException; do
+  k=$(q "$T/d1" "SELECT sum(count) FROM templates WHERE text LIKE 'request failed for user <*> $c: %'")
+  [ -n "$k" ] && [ "$k" -ge 66 ] || fail "no template names $c: $(q "$T/d1" "SELECT text FROM templates")"
+done
+q "$T/d1" "SELECT text FROM templates" | grep -q "Cls.java" && fail "a stack frame was mined"
+
 # --- --multiline off: every physical line is a record again
 "$LW" run --stdin --no-syslog --no-http --no-detect --multiline off -d "$T/d2" <"$T/java.log" \
   >>"$T/daemon.log" 2>&1 || fail "stdin run --multiline off"
@@ -82,6 +93,8 @@ grep -q "inputs.http.multiline_regex" "$T/bad.out" || fail "no key named: $(cat 
 "$LW" run --stdin --no-syslog --no-http --no-detect -d "$T/d5" <"$T/py.log" >>"$T/daemon.log" 2>&1 \
   || fail "stdin run (python)"
 [ "$(stored "$T/d5")" -eq 200 ] || fail "python: stored_lines $(stored "$T/d5"), want 200"
+n=$(q "$T/d5" "SELECT count(*) FROM templates")
+[ "$n" -le 3 ] || fail "python: $n templates: $(q "$T/d5" "SELECT text FROM templates LIMIT 10")"
 
 # --- HTTP: text bodies join, NDJSON bodies are one record per line
 free_port() {
