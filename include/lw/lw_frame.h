@@ -18,7 +18,9 @@
 
 enum lw_multiline_mode {
     LW_MULTILINE_OFF = 0,
-    LW_MULTILINE_AUTO,  /* lines starting with white space, "at ", "Caused by:", "..." continue */
+    LW_MULTILINE_AUTO,  /* lines starting with white space, "at ", "Caused by:", "...", a Java
+                         * exception line ("pkg.FooException: msg") and Python tracebacks
+                         * continue */
     LW_MULTILINE_REGEX, /* lines matching @continue_regex continue the previous line */
     LW_MULTILINE_START, /* lines NOT matching @start_regex continue the previous line */
 };
@@ -28,6 +30,17 @@ struct lw_reader_conf {
     enum lw_multiline_mode multiline;
     const char *regex;              /* PCRE2 pattern for LW_MULTILINE_REGEX / _START */
     size_t max_multiline_lines;     /* 0: default 500 physical lines joined at most */
+};
+
+/*
+ * How an input joins continuation lines, as its configuration states it (inputs.<name>.multiline,
+ * multiline_regex, max_multiline_lines in docs/config.md). Every input that frames text uses the
+ * same struct; lw_reader_conf_multiline() copies it into a reader's configuration.
+ */
+struct lw_multiline_conf {
+    enum lw_multiline_mode mode;
+    const char *regex;              /* PCRE2 pattern for _REGEX and _START; borrowed */
+    size_t max_lines;               /* physical lines joined at most; 0: default 500 */
 };
 
 struct lw_line {
@@ -75,6 +88,32 @@ void lw_reader_destroy(struct lw_reader *r);
 typedef int (*lw_line_cb)(void *opaque, const struct lw_line *line);
 int lw_frame_buffer(const char *buf, size_t len, const struct lw_reader_conf *conf, lw_line_cb cb,
                     void *opaque);
+
+/* Sets the multi-line fields of @rconf from @ml (NULL: no joining). */
+void lw_reader_conf_multiline(struct lw_reader_conf *rconf, const struct lw_multiline_conf *ml);
+
+/*
+ * Reads a mode name ("auto", "off", "regex", "start") into *@out. Returns LW_OK or LW_EINVAL.
+ */
+int lw_multiline_mode_parse(const char *name, enum lw_multiline_mode *out);
+/* The name of @mode ("auto", "off", "regex", "start"). */
+const char *lw_multiline_mode_name(enum lw_multiline_mode mode);
+
+/*
+ * Checks @ml as a reader would at open: a pattern for the regex modes that compiles, none for the
+ * others. Returns LW_OK, or LW_EINVAL (LW_ENOMEM) with a message in @err (capacity @err_len).
+ * Thread-safe.
+ */
+int lw_multiline_check(const struct lw_multiline_conf *ml, char *err, size_t err_len);
+
+/*
+ * Returns 1 when @s[0..len) is a Java (or .NET, Kotlin) exception line: a qualified class name
+ * whose simple name ends in "Exception", "Error" or "Throwable", alone or followed by ':' and
+ * a message ("java.lang.IllegalStateException: boom", "com.x.Outer$FooException"), else 0.
+ * LW_MULTILINE_AUTO joins such a line to the line before it, and the engine mines it together
+ * with the first line of a record. Thread-safe.
+ */
+int lw_exception_line(const char *s, size_t len);
 
 /* Returns 1 when @s[0..len) is valid UTF-8 without NUL bytes, else 0. */
 int lw_utf8_valid(const char *s, size_t len);

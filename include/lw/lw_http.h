@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_frame.h"
 #include "lw/lw_ingest.h"
 #include "lw/lw_level.h"
 
@@ -43,7 +44,7 @@ struct lw_http_body {
     size_t n_lines;                /* accepted lines */
     size_t n_rejected;             /* malformed lines (bad JSON, not an object, no message) */
     size_t n_blank;                /* empty or all-blank lines, skipped and not counted */
-    size_t n_physical;             /* physical lines seen: n_lines + n_rejected + n_blank */
+    size_t n_physical;             /* lines (records) seen: n_lines + n_rejected + n_blank */
     char *store;                   /* unescaped strings (NDJSON), owned */
     size_t store_len;
     size_t store_cap;
@@ -56,6 +57,11 @@ struct lw_http_body {
  * @max_line_bytes (0: 65536) are truncated and flagged LW_LINE_TRUNCATED; lines with invalid
  * UTF-8 or NUL bytes are passed on and flagged LW_LINE_INVALID.
  *
+ * In text mode @ml (NULL: none) joins continuation lines into one record of several physical
+ * lines separated by '\n', flagged LW_LINE_MULTI (a joined record is copied into the body's
+ * store); each record is one entry of @lines and counts once in n_physical. NDJSON ignores @ml:
+ * each line is one record. A bad @ml regex returns LW_EINVAL.
+ *
  * NDJSON objects carry the line in "message" (or "msg", or "log"), an optional "time" (an RFC 3339
  * string or anything lw_ts_parse() reads, or an epoch number whose magnitude picks s, ms, us or
  * ns), "level" and "host"; other fields are ignored. A line that is not a JSON object with a
@@ -65,7 +71,8 @@ struct lw_http_body {
  * Thread-safe (no shared state).
  */
 int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
-                       size_t max_line_bytes, struct lw_http_body *out);
+                       size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                       struct lw_http_body *out);
 void lw_http_body_fini(struct lw_http_body *b);
 
 /*
@@ -144,6 +151,8 @@ struct lw_http_route {
     const char *path;          /* the exact path, "/api/v1/ingest" */
     enum lw_http_route_kind kind;
     struct lw_ingest ingest;   /* INGEST: where lines go; fn NULL answers 503 ("no pipeline") */
+    const struct lw_multiline_conf *multiline;  /* INGEST text bodies: copied, its regex
+                                                 * borrowed; NULL: LW_MULTILINE_AUTO */
     lw_http_render_cb render;  /* PROM and JSON */
     void *opaque;              /* passed to render */
 };

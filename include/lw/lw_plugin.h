@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_frame.h"
 #include "lw/lw_ingest.h"
 #include "lw/lw_metrics.h"
 
@@ -40,6 +41,7 @@ struct lw_in_syslog_conf {
 
 struct lw_in_http_conf {
     const char *addr;                   /* NULL: the input is off (the daemon serves no HTTP) */
+    struct lw_multiline_conf multiline; /* text/plain bodies (NDJSON: one record per line) */
 };
 
 /* Counters of the HTTP ingest routes, kept by the server. */
@@ -53,18 +55,22 @@ struct lw_ingest_route_stats {
 /*
  * The daemon's HTTP server as an input sees it: an input registers routes, it does not own the
  * server. add_ingest() sends the lines of POST @path bodies (NDJSON or text) to @ingest, which
- * must stay valid until it is replaced; an ingest with fn NULL takes the route back (503). It
- * returns LW_OK or a negative LW_E* code. Thread-safe.
+ * must stay valid until it is replaced; an ingest with fn NULL takes the route back (503).
+ * @text_multiline says how text bodies join continuation lines (NULL: LW_MULTILINE_AUTO); the
+ * struct is copied, its regex borrowed while the route is in place. It returns LW_OK or a
+ * negative LW_E* code. Thread-safe.
  */
 struct lw_ingest_routes {
     void *server;
-    int (*add_ingest)(void *server, const char *path, struct lw_ingest ingest);
+    int (*add_ingest)(void *server, const char *path, struct lw_ingest ingest,
+                      const struct lw_multiline_conf *text_multiline);
     void (*stats)(void *server, struct lw_ingest_route_stats *out);
 };
 
 struct lw_in_stdin_conf {
     bool enabled;
     size_t max_line_bytes;
+    struct lw_multiline_conf multiline; /* continuation lines join the line they follow */
 };
 
 struct lw_input_conf {

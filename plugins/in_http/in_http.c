@@ -1,7 +1,8 @@
 /*
  * in_http: HTTP ingest (POST /api/v1/ingest). The daemon owns the HTTP server (src/api/); this
  * input registers its ingest route there, through the routes of lw_plugin.h, and takes it back
- * when it stops.
+ * when it stops. Text bodies join continuation lines as inputs.http.multiline says (default
+ * auto); NDJSON bodies are one record per line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 struct in_http {
     struct lw_ingest_routes routes;
+    struct lw_multiline_conf multiline;  /* text bodies; the route copies it, borrows its regex */
 };
 
 static bool in_http_enabled(const struct lw_input_conf *conf)
@@ -37,7 +39,8 @@ static void *in_http_start(const struct lw_input_ctx *ctx, char *err, size_t err
         return NULL;
     }
     h->routes = *ctx->routes;
-    rc = h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, ctx->ingest);
+    h->multiline = ctx->conf->http.multiline;
+    rc = h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, ctx->ingest, &h->multiline);
     if (rc < 0) {
         snprintf(err, err_len, "cannot register %s: %s", IN_HTTP_PATH, lw_strerror(rc));
         lw_free(h);
@@ -53,7 +56,7 @@ static void in_http_stop(void *inst)
 
     /* Requests from now on get 503; the daemon stops the server before the pipeline. */
     memset(&none, 0, sizeof(none));
-    (void)h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, none);
+    (void)h->routes.add_ingest(h->routes.server, IN_HTTP_PATH, none, NULL);
     lw_free(h);
 }
 

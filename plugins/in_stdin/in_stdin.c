@@ -1,8 +1,11 @@
 /*
  * in_stdin: lines from standard input. A reader thread frames them (lw_frame.h) into groups and
- * offers each to the pipeline until it is taken; it ends at the end of input. Stopped while a
- * read blocks (a terminal, a silent pipe), the lines of its unfinished group are not counted:
- * only a full group or the end of input hands lines over.
+ * offers each to the pipeline until it is taken; it ends at the end of input. Continuation lines
+ * (a stack trace, a Python traceback) are joined to the line they follow as
+ * inputs.stdin.multiline says (default auto), so a record may hold several physical lines;
+ * joining needs the line after a record, so the last record waits for it or the end of input.
+ * Stopped while a read blocks (a terminal, a silent pipe), the lines of its unfinished group are
+ * not counted: only a full group or the end of input hands lines over.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +26,7 @@
 struct in_stdin {
     struct lw_ingest ingest;
     size_t max_line_bytes;
+    struct lw_multiline_conf multiline;   /* regex borrowed from the daemon's configuration */
     pthread_t thread;
     atomic_bool stopping;
     atomic_bool done;
@@ -67,6 +71,7 @@ static void *in_stdin_main(void *arg)
     struct lw_line line;
 
     rconf.max_line_bytes = in->max_line_bytes;
+    lw_reader_conf_multiline(&rconf, &in->multiline);
     r = lw_reader_open_fd(0, &rconf, err, sizeof(err));
     lines = lw_calloc(GROUP_LINES, sizeof(*lines));
     /* Lines are copied, so that a group can wait for the pipeline while the reader moves on. */
@@ -123,6 +128,7 @@ static void *in_stdin_start(const struct lw_input_ctx *ctx, char *err, size_t er
     }
     in->ingest = ctx->ingest;
     in->max_line_bytes = ctx->conf->in_stdin.max_line_bytes;
+    in->multiline = ctx->conf->in_stdin.multiline;
     if (pthread_create(&in->thread, NULL, in_stdin_main, in) != 0) {
         snprintf(err, err_len, "cannot start the stdin reader");
         lw_free(in);

@@ -14,7 +14,9 @@
  *
  * Memory: unescaped strings (message, host) go into one store sized up front from the body (an
  * unescaped JSON string is never longer than its escaped form, and each line adds at most two
- * NULs), so the store never moves and line pointers into it stay valid.
+ * NULs), so the store never moves and line pointers into it stay valid. Text bodies use the store
+ * for joined multi-line records only (the framer's join buffer is reused for the next record); a
+ * joined record is never longer than the body bytes it came from, so @len bytes always suffice.
  */
 #include <errno.h>
 #include <limits.h>
@@ -833,6 +835,21 @@ static int on_text_line(void *opaque, const struct lw_line *line)
     }
     l = &b->lines[b->n_lines];
     l->data = line->data;
+    if (line->flags & LW_LINE_MULTI) {
+        /* Joined in the framer's buffer, which the next record reuses: keep a copy. */
+        if (b->store == NULL) {
+            b->store = lw_malloc(b->store_cap);
+            if (b->store == NULL) {
+                return LW_ENOMEM;
+            }
+        }
+        if (b->store_len + line->len > b->store_cap) {
+            return LW_ENOMEM; /* cannot happen: see the file comment */
+        }
+        memcpy(b->store + b->store_len, line->data, line->len);
+        l->data = b->store + b->store_len;
+        b->store_len += line->len;
+    }
     l->len = line->len;
     l->flags = line->flags;
     l->ts_ns = LW_TS_UNKNOWN;
@@ -844,7 +861,8 @@ static int on_text_line(void *opaque, const struct lw_line *line)
 }
 
 int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
-                       size_t max_line_bytes, struct lw_http_body *out)
+                       size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                       struct lw_http_body *out)
 {
     struct lw_reader_conf conf;
     int rc;
@@ -861,6 +879,8 @@ int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt
     }
     memset(&conf, 0, sizeof(conf));
     conf.max_line_bytes = max_line_bytes;
+    lw_reader_conf_multiline(&conf, ml);
+    out->store_cap = len; /* allocated at the first joined record */
     rc = lw_frame_buffer(buf, len, &conf, on_text_line, out);
     return rc < 0 ? rc : LW_OK;
 }

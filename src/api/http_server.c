@@ -65,6 +65,7 @@ struct route_ent {
     char path[MAX_ROUTE_PATH];
     enum lw_http_route_kind kind;
     struct lw_ingest ingest;         /* LW_HTTP_ROUTE_INGEST; fn NULL answers 503 */
+    struct lw_multiline_conf multiline;  /* LW_HTTP_ROUTE_INGEST text bodies; regex borrowed */
     lw_http_render_cb render;        /* LW_HTTP_ROUTE_PROM and LW_HTTP_ROUTE_JSON; may be NULL */
     void *opaque;                    /* passed to render */
 };
@@ -427,7 +428,8 @@ static enum MHD_Result ingest_counts(struct lw_http_server *srv, struct MHD_Conn
  * Parses the whole body first, then offers groups of up to GROUP_LINES lines (a new group also
  * starts where the "host" field changes, since the host travels in the group's source). When a
  * group is refused the rest is not accepted either: the answer is 503 with the number of lines
- * taken before, so that a client can resend exactly the rest.
+ * taken before, so that a client can resend exactly the rest. A text body's record of several
+ * joined physical lines (inputs.http.multiline) counts as one line there.
  */
 static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Connection *conn,
                                      struct http_req *req)
@@ -463,7 +465,14 @@ static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Conn
         data = plain;
         len = plain_len;
     }
-    rc = lw_http_body_parse(data != NULL ? data : "", len, req->fmt, srv->conf.max_line_bytes, &b);
+    rc = lw_http_body_parse(data != NULL ? data : "", len, req->fmt, srv->conf.max_line_bytes,
+                            &req->rt.multiline, &b);
+    if (rc == LW_EINVAL) {
+        /* Only a multi-line regex the configuration check let through could do this. */
+        lw_http_body_fini(&b);
+        lw_free(plain);
+        return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "bad multi-line regex");
+    }
     if (rc < 0) {
         lw_http_body_fini(&b);
         lw_free(plain);
@@ -799,6 +808,10 @@ static int route_put(struct lw_http_server *srv, const struct lw_http_route *r)
     memcpy(e.path, r->path, strlen(r->path) + 1);
     e.kind = r->kind;
     e.ingest = r->ingest;
+    e.multiline.mode = LW_MULTILINE_AUTO;
+    if (r->multiline != NULL) {
+        e.multiline = *r->multiline;
+    }
     e.render = r->render;
     e.opaque = r->opaque;
     pthread_mutex_lock(&srv->routes_mu);
@@ -826,7 +839,8 @@ int lw_http_route_add(struct lw_http_server *srv, const struct lw_http_route *r)
 }
 
 /* The ingest contract of lw_plugin.h, for the HTTP input. */
-static int routes_add_ingest(void *server, const char *path, struct lw_ingest ingest)
+static int routes_add_ingest(void *server, const char *path, struct lw_ingest ingest,
+                             const struct lw_multiline_conf *text_multiline)
 {
     struct lw_http_route r;
 
@@ -835,6 +849,7 @@ static int routes_add_ingest(void *server, const char *path, struct lw_ingest in
     r.path = path;
     r.kind = LW_HTTP_ROUTE_INGEST;
     r.ingest = ingest;
+    r.multiline = text_multiline;
     return route_put(server, &r);
 }
 

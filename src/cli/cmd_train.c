@@ -1,10 +1,12 @@
 /*
- * `logwarden train --from FILE...`: builds every model from history. The files go through the
- * daemon's own pipeline (header, miner, detection stage) with the detectors learning and
- * reporting nothing; at the end the open sessions count as finished, and the miner state and
- * the detectors' models are saved in the store, where `logwarden run` loads them at start.
+ * `logwarden train --from FILE...`: builds every model from history. The files, merged by event
+ * time, go through the daemon's own pipeline (header, miner, detection stage) with the
+ * detectors learning and reporting nothing; at the end the open sessions count as finished, and
+ * the miner state and the detectors' models are saved in the store, where `logwarden run` loads
+ * them at start.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,7 +35,8 @@ static void usage(FILE *f)
             "\n"
             "Builds every model from history: mines the templates and teaches every detector\n"
             "(new templates, volume and level baselines, session sequences and counts, parameter\n"
-            "ranges) on the files, in order, as if they were normal traffic. The models are\n"
+            "ranges) on the files, merged by the time of their lines (each file in time order),\n"
+            "as if they were normal traffic. The models are\n"
             "saved in the store with the miner's state; `logwarden run` on the same data\n"
             "directory loads them and reports from its first line. Training twice adds to what\n"
             "was learned.\n"
@@ -44,6 +47,11 @@ static void usage(FILE *f)
             "  -d, --data-dir DIR    the store to train (default ./logwarden-data)\n"
             "  -f, --format FMT      header layout in <Field> notation (default: automatic)\n"
             "  -j, --workers N       parse threads (default 2)\n"
+            "      --multiline MODE  how continuation lines (stack traces, tracebacks) join the\n"
+            "                        line before them: auto (default), off, regex or start\n"
+            "      --multiline-regex RE  the pattern of modes regex (lines matching RE continue;\n"
+            "                        implied by RE alone) and start (lines NOT matching RE do)\n"
+            "      --max-multiline-lines N  physical lines per record at most (default 500)\n"
             "  -h, --help            this text\n"
             "\n"
             "example:\n"
@@ -72,72 +80,253 @@ static int offer(struct lw_ingest *in, const struct lw_ingest_group *g)
     }
 }
 
-static int feed(struct lw_ingest *in, const char *path, size_t max_line, uint64_t *n_lines,
-                uint64_t *n_bytes, bool progress, double t0)
+/*
+ * The files of --from, merged by event time. Each file is assumed to be in time order; the
+ * merge always takes the file whose next record is oldest, so that every file's lines arrive as
+ * they happened and none is "late" for the event-time windows (read one after another, every
+ * file after the first would be hours behind the pipeline's clock). A record's time comes from
+ * the engine's own header parser (lw_header, lw_ts_parse) on its first line; a record without
+ * one keeps the time of the record before it in its file, so it stays with that record.
+ *
+ * A file is opened only when the merge reaches the time of its first record (read once at
+ * start), so rotated files that follow one another cost one reader at a time, not one each.
+ * Groups hold the lines of one file (the source travels with the group); to keep them large
+ * when files interleave closely, the file being read goes on while its records are at most
+ * half the allowed lateness ahead of the other files' next records, which no source's clock
+ * counts as late.
+ */
+struct train_file {
+    const char *path;
+    struct lw_reader *r;    /* open while the file takes part in the merge */
+    struct lw_line head;    /* its next record, borrowed from @r */
+    int64_t key;            /* @head's event time, or the last one before it; INT64_MIN: none */
+    int64_t first_key;      /* the first record's, from the look at start */
+    bool done;              /* read to its end (or never opened: empty) */
+};
+
+struct train_merge {
+    struct lw_ingest *in;
+    struct lw_reader_conf rconf;
+    struct lw_header *header;
+    struct lw_header_state *hst;
+    struct train_file *files;
+    size_t n_files;
+    size_t *order;          /* files by first_key: opened in this order */
+    size_t next_open;       /* the next file of @order to open */
+    int64_t slack_ns;
+    /* The group being filled: lines of one file. */
+    struct lw_ingest_line *lines;
+    char *buf;
+    size_t n;
+    size_t used;
+    size_t group_file;
+    uint64_t n_lines;
+    uint64_t n_bytes;
+    bool progress;
+    double t0;
+    double last;
+};
+
+/* The event time of @l's first physical line, or LW_TS_UNKNOWN. */
+static int64_t record_ts(struct train_merge *m, const struct lw_line *l)
 {
-    struct lw_reader_conf rconf = {0};
-    struct lw_ingest_source src = {"train", path, NULL};
-    struct lw_ingest_line *lines = lw_calloc(GROUP_LINES, sizeof(*lines));
-    char *buf = lw_malloc(GROUP_BYTES + max_line + 8);
-    struct lw_reader *r = NULL;
-    struct lw_line line;
+    struct lw_header_result res;
+    const char *nl = (l->flags & LW_LINE_MULTI) ? memchr(l->data, '\n', l->len) : NULL;
+    size_t len = nl != NULL ? (size_t)(nl - l->data) : l->len;
+
+    if (lw_header_parse(m->header, m->hst, l->data, len, &res) < 0) {
+        return LW_TS_UNKNOWN;
+    }
+    return res.ts_ns;
+}
+
+/* Reads @f's next record into its head: 1, 0 at its end (closed), or -1 (reported). */
+static int file_next(struct train_merge *m, struct train_file *f)
+{
+    int64_t ts;
+    int rc = lw_reader_next(f->r, &f->head);
+
+    if (rc < 0) {
+        fprintf(stderr, "logwarden train: reading %s failed: %s\n", f->path,
+                lw_reader_error(f->r));
+        return -1;
+    }
+    if (rc == 0) {
+        lw_reader_destroy(f->r);
+        f->r = NULL;
+        f->done = true;
+        return 0;
+    }
+    if (m->n_files > 1) {
+        ts = record_ts(m, &f->head);
+        if (ts != LW_TS_UNKNOWN) {
+            f->key = ts;
+        }
+    }
+    return 1;
+}
+
+static int file_open(struct train_merge *m, struct train_file *f)
+{
     char err[256];
-    size_t n = 0, used = 0;
-    int rc = 0, more;
-    double last = mono_s();
 
-    rconf.max_line_bytes = max_line;
-    if (lines == NULL || buf == NULL) {
-        fprintf(stderr, "logwarden train: out of memory\n");
-        rc = -1;
-        goto out;
+    f->r = strcmp(f->path, "-") == 0 ? lw_reader_open_fd(0, &m->rconf, err, sizeof(err))
+                                     : lw_reader_open(f->path, &m->rconf, err, sizeof(err));
+    if (f->r == NULL) {
+        fprintf(stderr, "logwarden train: %s: %s\n", f->path, err);
+        return -1;
     }
-    r = strcmp(path, "-") == 0 ? lw_reader_open_fd(0, &rconf, err, sizeof(err))
-                               : lw_reader_open(path, &rconf, err, sizeof(err));
-    if (r == NULL) {
-        fprintf(stderr, "logwarden train: %s: %s\n", path, err);
-        rc = -1;
-        goto out;
-    }
-    do {
-        more = lw_reader_next(r, &line);
-        if (more > 0) {
-            memcpy(buf + used, line.data, line.len);
-            lines[n].data = buf + used;
-            lines[n].len = line.len;
-            lines[n].flags = line.flags;
-            lines[n].ts_ns = LW_TS_UNKNOWN;
-            used += line.len;
-            n++;
-            *n_bytes += line.len + 1;
-        }
-        if (n > 0 && (more <= 0 || n == GROUP_LINES || used >= GROUP_BYTES)) {
-            struct lw_ingest_group g = {&src, lines, n, NULL};
+    f->key = INT64_MIN;
+    return file_next(m, f);
+}
 
-            if (offer(in, &g) < 0) {
-                fprintf(stderr, "logwarden train: the pipeline refused lines of %s\n", path);
-                rc = -1;
-                goto out;
-            }
-            *n_lines += n;
-            n = 0;
-            used = 0;
-            if (progress && mono_s() - last >= 1.0) {
-                last = mono_s();
-                fprintf(stderr, "\r%llu lines (%.0f lines/s)  ", (unsigned long long)*n_lines,
-                        (double)*n_lines / (last - t0));
+/* Hands the group to the pipeline. */
+static int flush_group(struct train_merge *m)
+{
+    struct train_file *f = &m->files[m->group_file];
+    struct lw_ingest_source src = {"train", f->path, NULL};
+    struct lw_ingest_group g = {&src, m->lines, m->n, NULL};
+
+    if (m->n == 0) {
+        return 0;
+    }
+    if (offer(m->in, &g) < 0) {
+        fprintf(stderr, "logwarden train: the pipeline refused lines of %s\n", f->path);
+        return -1;
+    }
+    m->n_lines += m->n;
+    m->n = 0;
+    m->used = 0;
+    if (m->progress && mono_s() - m->last >= 1.0) {
+        m->last = mono_s();
+        fprintf(stderr, "\r%llu lines (%.0f lines/s)  ", (unsigned long long)m->n_lines,
+                (double)m->n_lines / (m->last - m->t0));
+    }
+    return 0;
+}
+
+/* Copies @i's head into the group (flushing first when the file changes or it is full). */
+static int take(struct train_merge *m, size_t i)
+{
+    const struct lw_line *l = &m->files[i].head;
+
+    if (m->n > 0 && (m->group_file != i || m->n == GROUP_LINES || m->used >= GROUP_BYTES) &&
+        flush_group(m) < 0) {
+        return -1;
+    }
+    m->group_file = i;
+    memcpy(m->buf + m->used, l->data, l->len);
+    m->lines[m->n].data = m->buf + m->used;
+    m->lines[m->n].len = l->len;
+    m->lines[m->n].flags = l->flags;
+    m->lines[m->n].ts_ns = LW_TS_UNKNOWN;
+    m->lines[m->n].level = 0;
+    m->used += l->len;
+    m->n++;
+    m->n_bytes += l->len + 1;
+    return 0;
+}
+
+/* Reads each file's first record for its time, then closes it (stdin stays open). */
+static int look_ahead(struct train_merge *m)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < m->n_files; i++) {
+        struct train_file *f = &m->files[i];
+        int rc = file_open(m, f);
+
+        if (rc < 0) {
+            return -1;
+        }
+        f->first_key = f->key;
+        if (rc > 0 && strcmp(f->path, "-") != 0) {
+            lw_reader_destroy(f->r);
+            f->r = NULL;
+        }
+        m->order[i] = i;
+    }
+    /* Insertion sort by first_key, stable: files with equal times keep the command's order. */
+    for (i = 1; i < m->n_files; i++) {
+        size_t k = m->order[i];
+
+        for (j = i; j > 0 && m->files[m->order[j - 1]].first_key > m->files[k].first_key; j--) {
+            m->order[j] = m->order[j - 1];
+        }
+        m->order[j] = k;
+    }
+    return 0;
+}
+
+/*
+ * Feeds every file to the pipeline in event-time order. Returns 0, or -1 (reported) with what
+ * was read before handed over.
+ */
+static int merge_feed(struct train_merge *m)
+{
+    for (;;) {
+        size_t i;
+        size_t best = SIZE_MAX;
+        int64_t bound = INT64_MAX;
+
+        /* Open the files whose first record is due (the earliest first when none is open). */
+        for (i = 0; i < m->n_files; i++) {
+            const struct train_file *f = &m->files[i];
+
+            if (f->r != NULL && (best == SIZE_MAX || f->key < m->files[best].key)) {
+                best = i;
             }
         }
-    } while (more > 0);
-    if (more < 0) {
-        fprintf(stderr, "logwarden train: reading %s failed\n", path);
-        rc = -1;
+        while (m->next_open < m->n_files) {
+            struct train_file *f = &m->files[m->order[m->next_open]];
+
+            if (best != SIZE_MAX && f->first_key > m->files[best].key) {
+                break;
+            }
+            m->next_open++;
+            if (f->r == NULL && !f->done && file_open(m, f) < 0) {
+                return -1;
+            }
+            if (f->r != NULL &&
+                (best == SIZE_MAX || f->key < m->files[best].key ||
+                 (f->key == m->files[best].key && (size_t)(f - m->files) < best))) {
+                best = (size_t)(f - m->files);
+            }
+        }
+        if (best == SIZE_MAX) {
+            break;
+        }
+        /* The oldest next record of the other files, and of the files not open yet. */
+        for (i = 0; i < m->n_files; i++) {
+            if (i != best && m->files[i].r != NULL && m->files[i].key < bound) {
+                bound = m->files[i].key;
+            }
+        }
+        if (m->next_open < m->n_files &&
+            m->files[m->order[m->next_open]].first_key < bound) {
+            bound = m->files[m->order[m->next_open]].first_key;
+        }
+        if (bound != INT64_MAX) {
+            bound = bound > INT64_MAX - m->slack_ns ? INT64_MAX : bound + m->slack_ns;
+        }
+        /* A run of @best's records up to the bound (at least one). */
+        do {
+            int rc;
+
+            if (take(m, best) < 0) {
+                return -1;
+            }
+            rc = file_next(m, &m->files[best]);
+            if (rc < 0) {
+                return -1;
+            }
+            if (rc == 0) {
+                break;
+            }
+        } while (m->files[best].key <= bound);
     }
-out:
-    lw_reader_destroy(r);
-    lw_free(lines);
-    lw_free(buf);
-    return rc;
+    return flush_group(m);
 }
 
 int lw_cmd_train(int argc, char **argv)
@@ -152,6 +341,9 @@ int lw_cmd_train(int argc, char **argv)
     struct lw_store *store = NULL;
     struct lw_engine *engine = NULL;
     struct lw_ingest in;
+    struct lw_multiline_conf ml;
+    struct train_merge m;
+    bool merged;
     struct lw_detect_stats ds;
     struct lw_engine_stats es;
     char err[512];
@@ -229,12 +421,50 @@ int lw_cmd_train(int argc, char **argv)
         goto out;
     }
     in = lw_engine_ingest(engine);
-    t0 = mono_s();
-    for (i = 0; i < n_from; i++) {
-        if (feed(&in, from[i], rc.max_line_bytes, &n_lines, &n_bytes, progress, t0) < 0) {
-            break;
+    lw_run_conf_multiline(&rc.files_ml, &ml);
+    memset(&m, 0, sizeof(m));
+    m.in = &in;
+    m.rconf.max_line_bytes = rc.max_line_bytes;
+    lw_reader_conf_multiline(&m.rconf, &ml);
+    m.n_files = n_from;
+    m.slack_ns = rc.lateness_ns / 2;
+    m.progress = progress;
+    m.t0 = mono_s();
+    m.last = m.t0;
+    m.header = lw_header_create(rc.format, err, sizeof(err));
+    m.hst = m.header != NULL ? lw_header_state_create(m.header) : NULL;
+    m.files = lw_calloc(n_from, sizeof(*m.files));
+    m.order = lw_calloc(n_from, sizeof(*m.order));
+    m.lines = lw_calloc(GROUP_LINES, sizeof(*m.lines));
+    m.buf = lw_malloc(GROUP_BYTES + rc.max_line_bytes + 8);
+    t0 = m.t0;
+    merged = false;
+    if (m.header == NULL || m.hst == NULL || m.files == NULL || m.order == NULL ||
+        m.lines == NULL || m.buf == NULL) {
+        fprintf(stderr, "logwarden train: %s\n", m.header == NULL ? err : "out of memory");
+    }
+    else {
+        for (i = 0; i < n_from; i++) {
+            m.files[i].path = from[i];
+        }
+        merged = look_ahead(&m) == 0 && merge_feed(&m) == 0;
+        if (!merged) {
+            (void)flush_group(&m); /* what was read before the failure is trained on */
         }
     }
+    n_lines = m.n_lines;
+    n_bytes = m.n_bytes;
+    if (m.files != NULL) {
+        for (i = 0; i < n_from; i++) {
+            lw_reader_destroy(m.files[i].r);
+        }
+    }
+    lw_free(m.files);
+    lw_free(m.order);
+    lw_free(m.lines);
+    lw_free(m.buf);
+    lw_header_state_destroy(m.hst);
+    lw_header_destroy(m.header);
     if (progress) {
         fprintf(stderr, "\r%80s\r", "");
     }
@@ -244,9 +474,8 @@ int lw_cmd_train(int argc, char **argv)
         goto out;
     }
     engine = NULL;
-    if (i < n_from) {
-        fprintf(stderr, "logwarden train: stopped at %s; what was read before is saved\n",
-                from[i]);
+    if (!merged) {
+        fprintf(stderr, "logwarden train: stopped; what was read before is saved\n");
         goto out;
     }
     printf("trained on %llu lines (%.1f MB) in %.1f s: %llu templates, %llu sessions\n",

@@ -52,6 +52,11 @@ static const char usage_text[] =
     "                          also read from LOGWARDEN_HTTP_TOKEN)\n"
     "      --stdin             read lines from standard input too (stops at its end when it\n"
     "                          is the only input)\n"
+    "      --multiline MODE    how stdin and HTTP text bodies join continuation lines (stack\n"
+    "                          traces): auto (default), off, regex or start\n"
+    "      --multiline-regex RE  lines matching RE continue the previous line (mode regex,\n"
+    "                          implied), or with --multiline start: lines NOT matching RE do\n"
+    "      --max-multiline-lines N  physical lines joined into one record at most (default 500)\n"
     "  -f, --format FMT        header layout in <Field> notation (default: automatic)\n"
     "  -j, --workers N         parse threads (default 2)\n"
     "      --window DUR        event-time window (default 10s)\n"
@@ -161,10 +166,16 @@ struct y_http {
     char *listen;
     char *token;
     char *max_body;
+    char *multiline;
+    char *multiline_regex;
+    char *max_multiline_lines;
 };
 
 struct y_stdin {
     char *enabled;
+    char *multiline;
+    char *multiline_regex;
+    char *max_multiline_lines;
 };
 
 struct y_inputs {
@@ -329,11 +340,17 @@ static const cyaml_schema_field_t http_fields[] = {
     STR("listen", struct y_http, listen),
     STR("token", struct y_http, token),
     STR("max_body", struct y_http, max_body),
+    STR("multiline", struct y_http, multiline),
+    STR("multiline_regex", struct y_http, multiline_regex),
+    STR("max_multiline_lines", struct y_http, max_multiline_lines),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t stdin_fields[] = {
     BOOLP("enabled", struct y_stdin, enabled),
+    STR("multiline", struct y_stdin, multiline),
+    STR("multiline_regex", struct y_stdin, multiline_regex),
+    STR("max_multiline_lines", struct y_stdin, max_multiline_lines),
     CYAML_FIELD_END,
 };
 
@@ -746,6 +763,52 @@ static int set_key_pattern(const char *where, const char *v, char **out)
     return *out != NULL ? 0 : bad_conf(where, "out of memory");
 }
 
+/*
+ * One input's multi-line keys; @input is "inputs.stdin" or "inputs.http". The combination is
+ * checked once the flags are in (check_multiline()), since a flag may complete it.
+ */
+static int load_multiline(const char *path, const char *input, const char *mode,
+                          const char *regex, const char *max_lines, struct lw_run_multiline *m)
+{
+    char key[64];
+
+    if (mode != NULL) {
+        snprintf(key, sizeof(key), "%s.multiline", input);
+        if (lw_multiline_mode_parse(mode, &m->mode) < 0) {
+            return bad(path, key, mode, "auto, off, regex or start");
+        }
+    }
+    if (regex != NULL) {
+        if (regex[0] == '\0') {
+            return bad_conf(path, "%s.multiline_regex: the pattern is empty", input);
+        }
+        set_str(&m->regex, regex);
+    }
+    snprintf(key, sizeof(key), "%s.max_multiline_lines", input);
+    return set_sz(path, key, max_lines, 1, LW_RUN_MAX_MULTILINE_LINES, &m->max_lines);
+}
+
+/*
+ * Refuses a pattern mode without a pattern, a pattern with a mode that uses none, and a pattern
+ * that does not compile. @mode_key and @regex_key name the keys (or flags) for the message.
+ */
+static int check_multiline(const char *where, const char *mode_key, const char *regex_key,
+                           const struct lw_run_multiline *m)
+{
+    struct lw_multiline_conf ml;
+    char err[256];
+
+    lw_run_conf_multiline(m, &ml);
+    if ((ml.mode == LW_MULTILINE_REGEX || ml.mode == LW_MULTILINE_START) && ml.regex == NULL) {
+        return bad_conf(where, "%s: %s needs a pattern (%s)", mode_key,
+                        lw_multiline_mode_name(ml.mode), regex_key);
+    }
+    if (lw_multiline_check(&ml, err, sizeof(err)) < 0) {
+        return bad_conf(where, "%s: %s", regex_key, err);
+    }
+    return 0;
+}
+
 static int load_detect(const char *path, const struct y_detect *y, struct lw_run_conf *rc,
                        bool *volume_window_set)
 {
@@ -1121,11 +1184,17 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
         }
         set_str(&rc->http_token, h->token);
         rc2 = rc2 ? rc2 : set_size(path, "inputs.http.max_body", h->max_body, &rc->http_max_body);
+        rc2 = rc2 ? rc2
+                  : load_multiline(path, "inputs.http", h->multiline, h->multiline_regex,
+                                   h->max_multiline_lines, &rc->http_ml);
     }
     if (y->inputs != NULL && y->inputs->in_stdin != NULL) {
+        struct y_stdin *s = y->inputs->in_stdin;
+
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.stdin.enabled", s->enabled, &rc->use_stdin);
         rc2 = rc2 ? rc2
-                  : set_bool(path, "inputs.stdin.enabled", y->inputs->in_stdin->enabled,
-                             &rc->use_stdin);
+                  : load_multiline(path, "inputs.stdin", s->multiline, s->multiline_regex,
+                                   s->max_multiline_lines, &rc->stdin_ml);
     }
     if (rc2 == 0 && y->detect != NULL) {
         rc2 = load_detect(path, y->detect, rc, volume_window_set);
@@ -1148,6 +1217,9 @@ static void defaults(struct lw_run_conf *rc)
     rc->syslog_tcp = true;
     rc->http_addr = lw_strdup("127.0.0.1:8080");
     rc->max_line_bytes = 65536;
+    rc->stdin_ml.mode = LW_MULTILINE_AUTO;
+    rc->http_ml.mode = LW_MULTILINE_AUTO;
+    rc->files_ml.mode = LW_MULTILINE_AUTO;
     rc->workers = 2;
     rc->memory_limit = (size_t)256 << 20;
     rc->window_ns = 10 * NS;
@@ -1205,7 +1277,39 @@ enum {
     OPT_THRESHOLD,
     OPT_ALERT_FILE,
     OPT_ALERT_WEBHOOK,
+    OPT_MULTILINE,
+    OPT_MULTILINE_REGEX,
+    OPT_MULTILINE_MAX,
 };
+
+/* The multi-line flags, which override every input's setting once all flags are read. */
+struct ml_flags {
+    bool mode_set;
+    enum lw_multiline_mode mode;
+    const char *regex;          /* borrowed from argv */
+    size_t max_lines;           /* 0: not given */
+};
+
+static int apply_multiline_flags(const struct ml_flags *f, struct lw_run_multiline *m)
+{
+    if (f->mode_set) {
+        m->mode = f->mode;
+        if (f->regex == NULL && m->mode != LW_MULTILINE_REGEX && m->mode != LW_MULTILINE_START) {
+            lw_free(m->regex); /* the file's pattern belonged to a mode the flag replaced */
+            m->regex = NULL;
+        }
+    }
+    else if (f->regex != NULL && m->mode != LW_MULTILINE_START) {
+        m->mode = LW_MULTILINE_REGEX;
+    }
+    if (f->regex != NULL) {
+        set_str(&m->regex, f->regex);
+    }
+    if (f->max_lines > 0) {
+        m->max_lines = f->max_lines;
+    }
+    return m->regex == NULL && f->regex != NULL ? 2 : 0;
+}
 
 /*
  * A sink from --alert-file or --alert-webhook. It is named after its kind like a sink of the
@@ -1301,11 +1405,15 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
         {"alert-file", required_argument, NULL, OPT_ALERT_FILE},
         {"alert-webhook", required_argument, NULL, OPT_ALERT_WEBHOOK},
+        {"multiline", required_argument, NULL, OPT_MULTILINE},
+        {"multiline-regex", required_argument, NULL, OPT_MULTILINE_REGEX},
+        {"max-multiline-lines", required_argument, NULL, OPT_MULTILINE_MAX},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
     const char *env_token = getenv("LOGWARDEN_HTTP_TOKEN");
+    struct ml_flags mlf = {0};
     bool volume_window_set = false;
     int c;
     int r;
@@ -1420,6 +1528,26 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
                 goto usage;
             }
             break;
+        case OPT_MULTILINE:
+            if (lw_multiline_mode_parse(optarg, &mlf.mode) < 0) {
+                bad("--multiline", "value", optarg, "auto, off, regex or start");
+                goto usage;
+            }
+            mlf.mode_set = true;
+            break;
+        case OPT_MULTILINE_REGEX:
+            if (optarg[0] == '\0') {
+                bad_conf("--multiline-regex", "the pattern is empty");
+                goto usage;
+            }
+            mlf.regex = optarg;
+            break;
+        case OPT_MULTILINE_MAX:
+            if (set_sz("--max-multiline-lines", "value", optarg, 1, LW_RUN_MAX_MULTILINE_LINES,
+                       &mlf.max_lines) != 0) {
+                goto usage;
+            }
+            break;
         default:
             goto usage;
         }
@@ -1427,6 +1555,27 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     if (optind < argc) {
         fprintf(stderr, "logwarden run: unexpected argument '%s' (files go with --tail)\n",
                 argv[optind]);
+        goto usage;
+    }
+    if (mlf.mode_set || mlf.regex != NULL || mlf.max_lines > 0) {
+        if (apply_multiline_flags(&mlf, &rc->stdin_ml) != 0 ||
+            apply_multiline_flags(&mlf, &rc->http_ml) != 0 ||
+            apply_multiline_flags(&mlf, &rc->files_ml) != 0) {
+            fprintf(stderr, "logwarden run: out of memory\n");
+            goto usage;
+        }
+        /* The flags set all three alike: one check names them. */
+        if (check_multiline("flags", "--multiline", "--multiline-regex", &rc->stdin_ml) != 0 ||
+            check_multiline("flags", "--multiline", "--multiline-regex", &rc->http_ml) != 0) {
+            goto usage;
+        }
+    }
+    else if (check_multiline(config != NULL ? config : "configuration",
+                             "inputs.stdin.multiline", "inputs.stdin.multiline_regex",
+                             &rc->stdin_ml) != 0 ||
+             check_multiline(config != NULL ? config : "configuration",
+                             "inputs.http.multiline", "inputs.http.multiline_regex",
+                             &rc->http_ml) != 0) {
         goto usage;
     }
     if (rc->http_token == NULL && env_token != NULL && env_token[0] != '\0') {
@@ -1509,6 +1658,9 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_free(rc->syslog_addr);
     lw_free(rc->http_addr);
     lw_free(rc->http_token);
+    lw_free(rc->stdin_ml.regex);
+    lw_free(rc->http_ml.regex);
+    lw_free(rc->files_ml.regex);
     lw_detect_conf_fini(&rc->detect);
     lw_alert_conf_fini(&rc->alerts);
     memset(rc, 0, sizeof(*rc));
@@ -1529,6 +1681,15 @@ void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
     ic->syslog.idle_timeout_s = rc->syslog_idle_timeout_s;
     ic->syslog.max_line_bytes = rc->max_line_bytes;
     ic->http.addr = rc->http_addr;
+    lw_run_conf_multiline(&rc->http_ml, &ic->http.multiline);
     ic->in_stdin.enabled = rc->use_stdin;
     ic->in_stdin.max_line_bytes = rc->max_line_bytes;
+    lw_run_conf_multiline(&rc->stdin_ml, &ic->in_stdin.multiline);
+}
+
+void lw_run_conf_multiline(const struct lw_run_multiline *m, struct lw_multiline_conf *out)
+{
+    out->mode = m->mode;
+    out->regex = m->regex;
+    out->max_lines = m->max_lines;
 }

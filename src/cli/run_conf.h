@@ -11,8 +11,17 @@
 
 #include "lw/lw_alert.h"
 #include "lw/lw_detect.h"
+#include "lw/lw_frame.h"
 
 #define LW_RUN_MAX_TAIL 64
+#define LW_RUN_MAX_MULTILINE_LINES 100000u
+
+/* One input's joining: inputs.<name>.multiline, multiline_regex and max_multiline_lines. */
+struct lw_run_multiline {
+    enum lw_multiline_mode mode;
+    char *regex;                /* owned; NULL unless mode is regex or start */
+    size_t max_lines;           /* 0: the reader's default (500) */
+};
 
 struct lw_run_conf {
     char *config_path;
@@ -35,6 +44,14 @@ struct lw_run_conf {
     size_t http_max_body;
     bool use_stdin;
     size_t max_line_bytes;
+    /*
+     * Multi-line joining, auto by default: stdin, HTTP text bodies, and the files of `train
+     * --from` (no configuration section; only the flags set it). --multiline and its companions
+     * override all three.
+     */
+    struct lw_run_multiline stdin_ml;
+    struct lw_run_multiline http_ml;
+    struct lw_run_multiline files_ml;
     /* Pipeline and store. */
     size_t workers;
     size_t memory_limit;
@@ -76,6 +93,8 @@ void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
  * tail array, so fill it again after @rc changes (SIGHUP).
  */
 void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic);
+/* @m as a reader's setting; @out borrows @m's regex. */
+void lw_run_conf_multiline(const struct lw_run_multiline *m, struct lw_multiline_conf *out);
 
 /* "10s", "250ms", "7d", "1h" -> nanoseconds; returns -1 when malformed. */
 int64_t lw_parse_duration_ns(const char *s);

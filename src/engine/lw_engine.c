@@ -457,6 +457,35 @@ static const char *find_bytes(const char *hay, size_t hay_len, const char *needl
     return NULL;
 }
 
+/*
+ * How much of a message the miner sees: all of a one-line message; of a message of several lines
+ * (a joined record with its stack trace, a JSON message with newlines) the first line, plus the
+ * second when it names an exception ("java.lang.IllegalStateException: boom"), so that the
+ * exception class is part of the template. The frames below are left out: every distinct stack
+ * would otherwise become a template of its own. A Python traceback's final "ValueError: x" line
+ * is not mined, since it is not next to the first line and the miner takes one span: the result
+ * is always a prefix of @msg, so parameter offsets stay offsets into the message.
+ */
+static size_t mined_len(const char *msg, size_t len)
+{
+    const char *nl = memchr(msg, '\n', len);
+    const char *second;
+    const char *end;
+
+    if (nl == NULL) {
+        return len;
+    }
+    second = nl + 1;
+    end = memchr(second, '\n', (size_t)(msg + len - second));
+    if (end == NULL) {
+        end = msg + len;
+    }
+    if (lw_exception_line(second, (size_t)(end - second))) {
+        return (size_t)(end - msg);
+    }
+    return (size_t)(nl - msg);
+}
+
 static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
                         struct lw_miner_scratch *ms, struct batch *b)
 {
@@ -475,13 +504,40 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         struct lw_header_result res;
         struct lw_match mt;
         const char *line = b->bytes + b->off[i];
+        size_t first_len = b->len[i];
+        size_t msg_len;
+        size_t mine_len;
+        bool inside;
 
-        if (lw_header_parse(e->header, hst, line, b->len[i], &res) < 0) {
+        if (b->flags[i] & LW_LINE_MULTI) {
+            /* A joined record: its header is on its first physical line. */
+            const char *nl = memchr(line, '\n', b->len[i]);
+
+            first_len = nl != NULL ? (size_t)(nl - line) : b->len[i];
+        }
+        if (lw_header_parse(e->header, hst, line, first_len, &res) < 0) {
             res.msg.p = line;
-            res.msg.len = b->len[i];
+            res.msg.len = first_len;
             res.ts_ns = LW_TS_UNKNOWN;
             res.level = LW_LEVEL_UNKNOWN;
             res.matched = 0;
+        }
+        /*
+         * The message is a span of the line, except when the header decoded it (a JSON "msg"
+         * with escapes): then the whole line stands for it in what the detectors get, and its
+         * parameters, whose offsets are into the decoded text, are not passed on. A message
+         * that ends the first line of a joined record runs on to the record's end: the rest
+         * (the stack trace) is kept for samples and explanations, and mined_len() decides
+         * what the miner sees.
+         */
+        inside = res.msg.p >= line && res.msg.p + res.msg.len <= line + first_len;
+        msg_len = res.msg.len;
+        if (inside && first_len < b->len[i] && res.msg.p + res.msg.len == line + first_len) {
+            msg_len = (size_t)(line + b->len[i] - res.msg.p);
+        }
+        mine_len = msg_len;
+        if (msg_len != res.msg.len || !inside) {
+            mine_len = mined_len(res.msg.p, msg_len);
         }
         mismatch += res.matched ? 0 : 1;
         trunc += (b->flags[i] & LW_LINE_TRUNCATED) ? 1 : 0;
@@ -494,7 +550,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
          * without a believable one gets (its source's time, never the arrival time of a
          * replayed line). The miner's first/last-seen only needs an approximation.
          */
-        if (lw_miner_add(e->miner, ms, res.msg.p, res.msg.len,
+        if (lw_miner_add(e->miner, ms, res.msg.p, mine_len,
                          res.ts_ns != LW_TS_UNKNOWN && res.ts_ns >= 0 ? res.ts_ns : fallback,
                          &mt) < 0) {
             mt.template_id = 0; /* counted under template 0: out of memory in the miner */
@@ -507,15 +563,9 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         b->tid[i] = mt.template_id;
         if (b->det != NULL) {
             struct line_det *d = &b->det[i];
-            /*
-             * The message is a span of the line, except when the header decoded it (a JSON
-             * "msg" with escapes): then the whole line stands for it and its parameters, whose
-             * offsets are into the decoded text, are not passed on.
-             */
-            bool inside = res.msg.p >= line && res.msg.p + res.msg.len <= line + b->len[i];
 
             d->msg_off = inside ? (uint32_t)(res.msg.p - line) : 0;
-            d->msg_len = inside ? (uint32_t)res.msg.len : b->len[i];
+            d->msg_len = inside ? (uint32_t)msg_len : b->len[i];
             d->new_tpl = mt.is_new ? 1 : 0;
             d->host_off = 0;
             d->host_len = 0;

@@ -752,6 +752,54 @@ static int is_exception_line(const struct lw_line *l)
     return 1;
 }
 
+static int java_ident(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$';
+}
+
+static int ends_with(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+
+    return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/*
+ * The suffix rule keeps ordinary lines that merely start with a dotted word ("app.service: up",
+ * "v1.2 released") from being joined to the line before them.
+ */
+int lw_exception_line(const char *s, size_t len)
+{
+    size_t i = 0;
+    size_t seg = 0;
+    size_t n_seg = 0;
+
+    for (;;) {
+        if (i >= len || !java_ident((unsigned char)s[i]) || (s[i] >= '0' && s[i] <= '9')) {
+            return 0; /* a segment must start with a letter, '_' or '$' */
+        }
+        seg = i;
+        while (i < len && java_ident((unsigned char)s[i])) {
+            i++;
+        }
+        n_seg++;
+        if (i < len && s[i] == '.') {
+            i++;
+            continue;
+        }
+        break;
+    }
+    if (n_seg < 2) {
+        return 0;
+    }
+    if (i < len && (s[i] != ':' || (i + 1 < len && s[i + 1] != ' '))) {
+        return 0;
+    }
+    return ends_with(s + seg, i - seg, "Exception") || ends_with(s + seg, i - seg, "Error") ||
+           ends_with(s + seg, i - seg, "Throwable");
+}
+
 /* "... 12 more" (Java's elided frames) without leading white space. */
 static int is_more_line(const struct lw_line *l)
 {
@@ -785,6 +833,9 @@ static int auto_continues(struct lw_reader *r, const struct lw_line *l)
         has_prefix(l, "During handling of the above exception", 38) ||
         has_prefix(l, "The above exception was the direct cause", 40)) {
         return 1;
+    }
+    if (lw_exception_line(l->data, l->len)) {
+        return 1; /* the exception a Java logger prints on the line after its message */
     }
     if (r->tb && is_exception_line(l)) {
         r->tb = 0;
@@ -925,6 +976,61 @@ static int reader_next(struct lw_reader *r, struct lw_line *line)
 int lw_reader_next(struct lw_reader *r, struct lw_line *line)
 {
     return reader_next(r, line);
+}
+
+void lw_reader_conf_multiline(struct lw_reader_conf *rconf, const struct lw_multiline_conf *ml)
+{
+    if (ml == NULL) {
+        rconf->multiline = LW_MULTILINE_OFF;
+        rconf->regex = NULL;
+        rconf->max_multiline_lines = 0;
+        return;
+    }
+    rconf->multiline = ml->mode;
+    rconf->regex = ml->regex;
+    rconf->max_multiline_lines = ml->max_lines;
+}
+
+static const char *const mode_names[] = {"off", "auto", "regex", "start"};
+
+int lw_multiline_mode_parse(const char *name, enum lw_multiline_mode *out)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (enum lw_multiline_mode)i;
+            return LW_OK;
+        }
+    }
+    return LW_EINVAL;
+}
+
+const char *lw_multiline_mode_name(enum lw_multiline_mode mode)
+{
+    if ((size_t)mode < sizeof(mode_names) / sizeof(mode_names[0])) {
+        return mode_names[mode];
+    }
+    return "?";
+}
+
+int lw_multiline_check(const struct lw_multiline_conf *ml, char *err, size_t err_len)
+{
+    struct lw_reader_conf rconf;
+    struct lw_reader r;
+    int rc;
+
+    if (ml->regex != NULL && ml->mode != LW_MULTILINE_REGEX && ml->mode != LW_MULTILINE_START) {
+        snprintf(err, err_len, "a multi-line regex is only used by the modes regex and start, "
+                               "not %s", lw_multiline_mode_name(ml->mode));
+        return LW_EINVAL;
+    }
+    memset(&rconf, 0, sizeof(rconf));
+    lw_reader_conf_multiline(&rconf, ml);
+    /* The very setup a reader does at open: the same messages, and the regex compiled once. */
+    rc = reader_init(&r, &rconf, err, err_len);
+    reader_fini(&r);
+    return rc < 0 ? rc : LW_OK;
 }
 
 int lw_frame_buffer(const char *buf, size_t len, const struct lw_reader_conf *conf, lw_line_cb cb,

@@ -93,6 +93,36 @@ static void check_jansson(const char *buf, size_t len, size_t max_line,
     }
 }
 
+/*
+ * Text bodies with the default joining of the HTTP input: every record is kept (joined ones in
+ * the body's store), within the line limit, and no more records than without joining.
+ */
+static void check_joined(const char *buf, size_t len, size_t max_line)
+{
+    static const struct lw_multiline_conf ml = {LW_MULTILINE_AUTO, NULL, 0};
+    struct lw_http_body b;
+    size_t i;
+
+    if (lw_http_body_parse(buf, len, LW_HTTP_BODY_TEXT, max_line, &ml, &b) != LW_OK) {
+        abort();
+    }
+    if (b.n_lines + b.n_rejected + b.n_blank != b.n_physical || b.n_rejected != 0) {
+        abort();
+    }
+    for (i = 0; i < b.n_lines; i++) {
+        const struct lw_ingest_line *l = &b.lines[i];
+        int in_buf = l->data >= buf && l->data + l->len <= buf + len;
+        int in_store = b.store != NULL && l->data >= b.store &&
+                       l->data + l->len <= b.store + b.store_len;
+
+        if (l->len == 0 || l->len > max_line || !(in_buf || in_store) ||
+            (in_store != !!(l->flags & LW_LINE_MULTI))) {
+            abort();
+        }
+    }
+    lw_http_body_fini(&b);
+}
+
 static void check(const char *buf, size_t len, enum lw_http_body_format fmt, size_t max_line)
 {
     struct lw_http_body b;
@@ -100,7 +130,7 @@ static void check(const char *buf, size_t len, enum lw_http_body_format fmt, siz
     size_t i;
     int rc;
 
-    rc = lw_http_body_parse(buf, len, fmt, max_line, &b);
+    rc = lw_http_body_parse(buf, len, fmt, max_line, NULL, &b);
     if (rc != LW_OK) {
         abort();
     }
@@ -142,6 +172,9 @@ static void check(const char *buf, size_t len, enum lw_http_body_format fmt, siz
         }
     }
     lw_http_body_fini(&b);
+    if (fmt == LW_HTTP_BODY_TEXT) {
+        check_joined(buf, len, max_line);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

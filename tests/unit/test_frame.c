@@ -423,23 +423,84 @@ static void test_multiline_auto_java(void **state)
     struct captured c;
 
     (void)state;
-    /* The exception class line is not a continuation by itself; its frames are. */
-    assert_int_equal(frame(java_log, sizeof(java_log) - 1, &conf, &c), 4);
+    /*
+     * The exception line a Java logger prints after its message continues that message, so the
+     * record keeps the message's time and level; the frames continue it too.
+     */
+    assert_int_equal(frame(java_log, sizeof(java_log) - 1, &conf, &c), 3);
     assert_string_equal(c.data[0], "2026-01-01 10:00:00 INFO start");
     assert_int_equal(c.flags[0], 0);
-    assert_string_equal(c.data[1], "2026-01-01 10:00:01 ERROR request failed");
-    assert_string_equal(c.data[2], "java.lang.IllegalStateException: boom\n"
+    assert_string_equal(c.data[1], "2026-01-01 10:00:01 ERROR request failed\n"
+                                   "java.lang.IllegalStateException: boom\n"
                                    "\tat com.example.Foo.bar(Foo.java:10)\n"
                                    "\tat com.example.Main.main(Main.java:3)\n"
                                    "Caused by: java.io.IOException: disk\n"
                                    "\tat com.example.Disk.write(Disk.java:7)\n"
                                    "\t... 2 more");
-    assert_int_equal(c.flags[2], LW_LINE_MULTI);
-    assert_int_equal(c.lineno[2], 3);
-    assert_int_equal(c.offset[2], 31 + 41);
-    assert_string_equal(c.data[3], "2026-01-01 10:00:02 INFO done");
-    assert_int_equal(c.lineno[3], 9);
+    assert_int_equal(c.flags[1], LW_LINE_MULTI);
+    assert_int_equal(c.lineno[1], 2);
+    assert_int_equal(c.offset[1], 31);
+    assert_string_equal(c.data[2], "2026-01-01 10:00:02 INFO done");
+    assert_int_equal(c.lineno[2], 9);
     cap_free(&c);
+    /* A dotted word that names no exception starts a record of its own. */
+    assert_int_equal(frame(S("a\napp.service: up\ncom.x.FooException\n"), &conf, &c), 2);
+    assert_string_equal(c.data[1], "app.service: up\ncom.x.FooException");
+    cap_free(&c);
+}
+
+static void test_exception_line(void **state)
+{
+    (void)state;
+    assert_true(lw_exception_line(S("java.lang.IllegalStateException: boom")));
+    assert_true(lw_exception_line(S("java.lang.IllegalStateException:")));
+    assert_true(lw_exception_line(S("com.x.FooException")));
+    assert_true(lw_exception_line(S("com.x.Outer$InnerError: e")));
+    assert_true(lw_exception_line(S("System.InvalidOperationException: no")));
+    assert_true(lw_exception_line(S("java.lang.Throwable")));
+    assert_false(lw_exception_line(S("FooException: single name")));
+    assert_false(lw_exception_line(S("app.service: up")));
+    assert_false(lw_exception_line(S("com.x.FooException:no space")));
+    assert_false(lw_exception_line(S("com.x.FooException is bad")));
+    assert_false(lw_exception_line(S("com.x.")));
+    assert_false(lw_exception_line(S(".x.FooException")));
+    assert_false(lw_exception_line(S("com.1x.FooException")));
+    assert_false(lw_exception_line(S("")));
+}
+
+static void test_multiline_conf(void **state)
+{
+    struct lw_multiline_conf ml = {LW_MULTILINE_AUTO, NULL, 0};
+    struct lw_reader_conf rconf = {0};
+    enum lw_multiline_mode m;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(lw_multiline_mode_parse("start", &m), LW_OK);
+    assert_int_equal(m, LW_MULTILINE_START);
+    assert_int_equal(lw_multiline_mode_parse("off", &m), LW_OK);
+    assert_int_equal(m, LW_MULTILINE_OFF);
+    assert_int_equal(lw_multiline_mode_parse("Auto", &m), LW_EINVAL);
+    assert_string_equal(lw_multiline_mode_name(LW_MULTILINE_REGEX), "regex");
+    assert_int_equal(lw_multiline_check(&ml, err, sizeof(err)), LW_OK);
+    ml.regex = "^x";
+    assert_int_equal(lw_multiline_check(&ml, err, sizeof(err)), LW_EINVAL);
+    assert_non_null(strstr(err, "only used by"));
+    ml.mode = LW_MULTILINE_START;
+    ml.max_lines = 9;
+    assert_int_equal(lw_multiline_check(&ml, err, sizeof(err)), LW_OK);
+    ml.regex = "([";
+    assert_int_equal(lw_multiline_check(&ml, err, sizeof(err)), LW_EINVAL);
+    assert_non_null(strstr(err, "bad multi-line regex"));
+    ml.regex = NULL;
+    assert_int_equal(lw_multiline_check(&ml, err, sizeof(err)), LW_EINVAL);
+    ml.regex = "^x";
+    lw_reader_conf_multiline(&rconf, &ml);
+    assert_int_equal(rconf.multiline, LW_MULTILINE_START);
+    assert_string_equal(rconf.regex, "^x");
+    assert_int_equal(rconf.max_multiline_lines, 9);
+    lw_reader_conf_multiline(&rconf, NULL);
+    assert_int_equal(rconf.multiline, LW_MULTILINE_OFF);
 }
 
 static void test_multiline_auto_python(void **state)
@@ -743,6 +804,8 @@ int main(void)
         cmocka_unit_test(test_gzip_concatenated),
         cmocka_unit_test(test_gzip_truncated),
         cmocka_unit_test(test_multiline_auto_java),
+        cmocka_unit_test(test_exception_line),
+        cmocka_unit_test(test_multiline_conf),
         cmocka_unit_test(test_multiline_auto_python),
         cmocka_unit_test(test_multiline_regex),
         cmocka_unit_test(test_multiline_start),

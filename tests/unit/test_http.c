@@ -373,7 +373,7 @@ static void test_body_ndjson_fields(void **state)
                      "{\"message\":\"last\"}";
     struct lw_http_body b;
 
-    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_NDJSON, 0, &b), LW_OK);
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_NDJSON, 0, NULL, &b), LW_OK);
     assert_int_equal(b.n_lines, 6);
     assert_int_equal(b.n_rejected, 4);
     assert_int_equal(b.n_blank, 1);
@@ -401,7 +401,7 @@ static void test_body_ndjson_truncate(void **state)
     const char *in = "{\"message\":\"abcdefghij\"}\n";
     struct lw_http_body b;
 
-    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_NDJSON, 4, &b), LW_OK);
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_NDJSON, 4, NULL, &b), LW_OK);
     assert_int_equal(b.n_lines, 1);
     assert_int_equal(b.lines[0].len, 4);
     assert_true(b.lines[0].flags & LW_LINE_TRUNCATED);
@@ -413,7 +413,7 @@ static void test_body_text(void **state)
     const char *in = "first\r\nsecond\n\n \nthird";
     struct lw_http_body b;
 
-    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_TEXT, 0, &b), LW_OK);
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_TEXT, 0, NULL, &b), LW_OK);
     assert_int_equal(b.n_lines, 3);
     assert_int_equal(b.n_blank, 2);
     assert_int_equal(b.n_rejected, 0);
@@ -421,6 +421,40 @@ static void test_body_text(void **state)
     assert_memory_equal(b.lines[1].data, "second", 6);
     assert_memory_equal(b.lines[2].data, "third", 5);
     assert_true(b.lines[2].ts_ns == LW_TS_UNKNOWN);
+    lw_http_body_fini(&b);
+}
+
+static void test_body_text_multiline(void **state)
+{
+    const char *in = "10:00 ERROR failed\r\n"
+                     "java.lang.IllegalStateException: boom\n"
+                     "\tat a.B.c(B.java:1)\n"
+                     "\n"
+                     "10:01 INFO ok\n"
+                     "  indented\n";
+    const struct lw_multiline_conf ml = {LW_MULTILINE_AUTO, NULL, 0};
+    const struct lw_multiline_conf bad = {LW_MULTILINE_REGEX, "([", 0};
+    struct lw_http_body b;
+
+    (void)state;
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_TEXT, 0, &ml, &b), LW_OK);
+    assert_int_equal(b.n_lines, 2);
+    assert_int_equal(b.n_blank, 1);
+    assert_true(b.lines[0].flags & LW_LINE_MULTI);
+    assert_int_equal(b.lines[0].len, strlen("10:00 ERROR failed\njava.lang.IllegalStateException: "
+                                            "boom\n\tat a.B.c(B.java:1)"));
+    assert_memory_equal(b.lines[0].data, "10:00 ERROR failed\njava.lang.IllegalStateException: "
+                                         "boom\n\tat a.B.c(B.java:1)", b.lines[0].len);
+    assert_memory_equal(b.lines[1].data, "10:01 INFO ok\n  indented", b.lines[1].len);
+    lw_http_body_fini(&b);
+    /* NDJSON is one record per line whatever the setting. */
+    in = "{\"message\":\"a\"}\n{\"message\":\" b\"}\n";
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_NDJSON, 0, &ml, &b), LW_OK);
+    assert_int_equal(b.n_lines, 2);
+    lw_http_body_fini(&b);
+    in = "x\n";
+    assert_int_equal(lw_http_body_parse(in, strlen(in), LW_HTTP_BODY_TEXT, 0, &bad, &b),
+                     LW_EINVAL);
     lw_http_body_fini(&b);
 }
 
@@ -572,6 +606,15 @@ static void test_ingest_text_groups(void **state)
     assert_string_equal(f.cap.lines[2499].data, "text 2499");
     assert_true(f.cap.lines[0].ts_ns == LW_TS_UNKNOWN);
     assert_null(f.cap.lines[0].host);
+    /* Text bodies join continuation lines by default (a route added with no setting). */
+    off = (size_t)sprintf(body, "boom\n  at x\nnext\n");
+    request(f.port, "POST", "/api/v1/ingest", "Content-Type: text/plain\r\n", body, off, &r);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(r.body, "{\"accepted\":2,\"rejected\":0}\n");
+    resp_fini(&r);
+    assert_int_equal(f.cap.n, 2502);
+    assert_string_equal(f.cap.lines[2500].data, "boom\n  at x");
+    assert_int_equal(f.cap.lines[2500].flags, LW_LINE_MULTI);
     free(body);
     stop(&f);
     capture_fini(&f.cap);
@@ -956,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_body_ndjson_fields),
         cmocka_unit_test(test_body_ndjson_truncate),
         cmocka_unit_test(test_body_text),
+        cmocka_unit_test(test_body_text_multiline),
         cmocka_unit_test(test_gunzip),
         cmocka_unit_test(test_prom),
         cmocka_unit_test(test_ingest_ndjson),

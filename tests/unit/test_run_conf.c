@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cli/run_conf.h"
+#include "lw/lw_plugin.h"
 
 #define NS 1000000000LL
 
@@ -357,6 +358,20 @@ static const struct bad_case bad_cases[] = {
      "    {type: stdout, name: c}, {type: stdout, name: d}, {type: stdout, name: e},\n"
      "    {type: stdout, name: f}, {type: stdout, name: g}, {type: stdout, name: h}]\n",
      {"--alert-file", "/tmp/x", NULL}, "alerts.sinks: at most 8 sinks"},
+    {"inputs: {stdin: {multiline: yes}}\n", {NULL},
+     "inputs.stdin.multiline: 'yes' is not auto, off, regex or start"},
+    {"inputs: {http: {multiline: start}}\n", {NULL},
+     "inputs.http.multiline: start needs a pattern (inputs.http.multiline_regex)"},
+    {"inputs: {stdin: {multiline: regex, multiline_regex: '(['}}\n", {NULL},
+     "inputs.stdin.multiline_regex: bad multi-line regex '(['"},
+    {"inputs: {stdin: {multiline_regex: '^x'}}\n", {NULL},
+     "inputs.stdin.multiline_regex: a multi-line regex is only used by the modes regex and "
+     "start, not auto"},
+    {"inputs: {http: {max_multiline_lines: 0}}\n", {NULL},
+     "inputs.http.max_multiline_lines: '0' is not a whole number from 1 to 100000"},
+    {NULL, {"--multiline", "on", NULL}, "--multiline: value: 'on' is not auto, off, regex"},
+    {NULL, {"--multiline", "start", NULL}, "--multiline: start needs a pattern"},
+    {NULL, {"--multiline-regex", "(", NULL}, "--multiline-regex: bad multi-line regex"},
     {NULL, {"--threshold", "2", NULL}, "--threshold: value: '2' is not a number in (0, 1]"},
     {NULL, {"--alert-webhook", "127.0.0.1:9093", NULL},
      "--alert-webhook: value: '127.0.0.1:9093' is not a URL starting with http://"},
@@ -382,6 +397,55 @@ static void test_bad_values(void **state)
     }
 }
 
+/*
+ * Multi-line joining: auto for stdin, HTTP text and train's files by default; per input in the
+ * file; the flags override every input, and a mode without a pattern drops the file's pattern.
+ */
+static void test_multiline(void **state)
+{
+    static const char *const start_flags[] = {"--multiline-regex", "^\\d{4}-",
+                                              "--max-multiline-lines", "50", NULL};
+    static const char *const off_flag[] = {"--multiline", "off", NULL};
+    struct lw_run_conf rc;
+    struct lw_input_conf ic;
+
+    (void)state;
+    assert_int_equal(parse(&rc, false, NULL), 0);
+    assert_int_equal(rc.stdin_ml.mode, LW_MULTILINE_AUTO);
+    assert_int_equal(rc.http_ml.mode, LW_MULTILINE_AUTO);
+    assert_int_equal(rc.files_ml.mode, LW_MULTILINE_AUTO);
+    lw_run_conf_fini(&rc);
+
+    write_yaml("inputs:\n"
+               "  stdin: {multiline: start, multiline_regex: '^\\[', max_multiline_lines: 9}\n"
+               "  http: {multiline: 'off'}\n");
+    assert_int_equal(parse(&rc, true, NULL), 0);
+    lw_run_conf_inputs(&rc, &ic);
+    assert_int_equal(ic.in_stdin.multiline.mode, LW_MULTILINE_START);
+    assert_string_equal(ic.in_stdin.multiline.regex, "^\\[");
+    assert_int_equal(ic.in_stdin.multiline.max_lines, 9);
+    assert_int_equal(ic.http.multiline.mode, LW_MULTILINE_OFF);
+    assert_null(ic.http.multiline.regex);
+    assert_int_equal(rc.files_ml.mode, LW_MULTILINE_AUTO);
+    lw_run_conf_fini(&rc);
+
+    /* A pattern alone means mode regex, except where the mode is start. */
+    assert_int_equal(parse(&rc, true, start_flags), 0);
+    assert_int_equal(rc.stdin_ml.mode, LW_MULTILINE_START);
+    assert_string_equal(rc.stdin_ml.regex, "^\\d{4}-");
+    assert_int_equal(rc.stdin_ml.max_lines, 50);
+    assert_int_equal(rc.http_ml.mode, LW_MULTILINE_REGEX);
+    assert_int_equal(rc.files_ml.mode, LW_MULTILINE_REGEX);
+    assert_string_equal(rc.files_ml.regex, "^\\d{4}-");
+    lw_run_conf_fini(&rc);
+
+    assert_int_equal(parse(&rc, true, off_flag), 0);
+    assert_int_equal(rc.stdin_ml.mode, LW_MULTILINE_OFF);
+    assert_null(rc.stdin_ml.regex);
+    assert_int_equal(rc.files_ml.mode, LW_MULTILINE_OFF);
+    lw_run_conf_fini(&rc);
+}
+
 /* lw_run_conf_fini() frees the strings of detect: and alerts: and leaves zeros (ASan checks). */
 static void test_fini(void **state)
 {
@@ -405,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_volume_window),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_multiline),
         cmocka_unit_test(test_fini),
     };
 
