@@ -69,6 +69,8 @@ grep -q future_line "$T/truth-future.tsv" || fail "no future line injected: $(ca
 "$LW" train --from "$T/history.log" -d "$T/trained" >"$T/train.out" 2>&1 || fail "train: $(cat "$T/train.out")"
 grep -q "models saved" "$T/train.out" || fail "train said: $(cat "$T/train.out")"
 
+BASE=$(status_field "$T/trained" stored_lines)
+
 run_stream() { # NAME LOG: sets LATE
   local name=$1 log=$2 d=$T/data-$1 port i n prev=-1 same=0
   cp -r "$T/trained" "$d"
@@ -76,20 +78,21 @@ run_stream() { # NAME LOG: sets LATE
   "$LW" run --stdin --no-syslog --http "127.0.0.1:$port" -d "$d" --alert-file "$T/$name.alerts.jsonl" \
     <"$log" >"$T/$name.out" 2>"$T/$name.err" &
   PID=$!
-  # Every line read, then the store's line count stable for a second.
+  # Every record read (stack traces are joined into one record each, so there are fewer records
+  # than physical lines) and stored: both counts equal and unchanged for a second.
   for i in $(seq 1 1200); do
     kill -0 "$PID" 2>/dev/null || fail "$name: the daemon exited"
-    n=$(metric "$port" logwarden_lines_in_total || true)
-    if [ -n "$n" ] && [ "$n" -ge "$LINES" ]; then
-      n=$(metric "$port" logwarden_stored_lines_total || true)
-      if [ -n "$n" ] && [ "$n" = "$prev" ]; then
-        same=$((same + 1))
-        [ "$same" -ge 10 ] && break
-      else
-        same=0
-      fi
-      prev=$n
+    local lin
+    lin=$(metric "$port" logwarden_lines_in_total || true)
+    n=$(metric "$port" logwarden_stored_lines_total || true)
+    if [ -n "$n" ] && [ -n "$lin" ] && [ "$lin" -gt 0 ] && [ "$((n - BASE))" = "$lin" ] &&
+      [ "$n" = "$prev" ]; then
+      same=$((same + 1))
+      [ "$same" -ge 10 ] && break
+    else
+      same=0
     fi
+    prev=$n
     sleep 0.1
   done
   [ "$same" -ge 10 ] || fail "$name: lines in $(metric "$port" logwarden_lines_in_total), stored $n: not done"
