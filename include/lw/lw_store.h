@@ -51,6 +51,9 @@ struct lw_store_conf {
     int busy_timeout_ms;      /* 0: 5000; how long a statement waits for another connection */
     int read_only;            /* 1: open with SQLITE_OPEN_READONLY, never create or migrate */
     int sync_full;            /* 1: synchronous=FULL (fsync every commit; survives power loss) */
+    uint64_t max_bytes;       /* 0: no cap; else the database file may not grow past this (rounded
+                               * down to whole pages): a write that needs more fails with
+                               * LW_EFULL exactly as on a full disk (PRAGMA max_page_count) */
 };
 
 /*
@@ -96,10 +99,17 @@ int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns);
  * Every write function may be called inside lw_store_begin() .. lw_store_commit() (the normal
  * case: one transaction per pipeline group) or alone, when it commits on its own. They return
  * LW_OK, LW_EINVAL (bad argument), LW_ENOMEM, LW_EAGAIN (the database stayed locked by another
- * connection for busy_timeout_ms), LW_ECORRUPT, or LW_EIO (disk full, I/O error, a read-only
- * handle).
+ * connection for busy_timeout_ms), LW_ECORRUPT, LW_EFULL (no space: the file system is full
+ * (ENOSPC, EDQUOT) or the database reached conf.max_bytes) or LW_EIO (other I/O errors, a
+ * read-only handle).
  * After a failed write inside a transaction, call lw_store_rollback(): the transaction may hold
  * part of the group.
+ *
+ * A full disk. On LW_EFULL lw_store_errmsg() reads "disk full: DIR/logwarden.db: N bytes free"
+ * (N for an unprivileged process, statvfs f_bavail), or "store full: DIR/logwarden.db reached
+ * its cap of N bytes" for conf.max_bytes. Nothing of the failed transaction is stored and
+ * nothing committed before is harmed: offer the same transaction again once space is back (it
+ * then commits; nothing else needs to be done to the handle).
  */
 
 /*

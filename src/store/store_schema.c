@@ -129,6 +129,8 @@ int lw__store_rc(int sqlite_rc)
         return LW_EINVAL;
     case SQLITE_TOOBIG:
         return LW_ETOOBIG;
+    case SQLITE_FULL:
+        return LW_EFULL;
     case SQLITE_NOTFOUND:
         return LW_ENOENT;
     default:

@@ -20,10 +20,12 @@
  * Worst commits took 25-35 ms (the automatic WAL checkpoint, which fsyncs), 100 ms with
  * sync_full. The pipeline needs a few thousand upserts/s in ~5 commits/s: 1-2% of one core.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -163,6 +165,7 @@ struct sqlite_store {
     int64_t window_s;
     int read_only;
     int schema_version;
+    uint64_t max_bytes;              /* conf.max_bytes: 0, or the cap behind max_page_count */
     sqlite3_stmt *st[ST_COUNT];      /* prepared on first use */
     char errmsg[512];
 };
@@ -175,9 +178,56 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Whether @rc says there is no space left. SQLite answers SQLITE_FULL for a short write or
+ * max_page_count, but a write(2), ftruncate(2) or fallocate(2) that fails with ENOSPC on some
+ * paths (the WAL index, a truncate) comes back as an SQLITE_IOERR_* code: the errno decides.
+ */
+static int no_space(struct sqlite_store *s, int rc)
+{
+    int e;
+
+    if ((rc & 0xff) == SQLITE_FULL) {
+        return 1;
+    }
+    if ((rc & 0xff) != SQLITE_IOERR) {
+        return 0;
+    }
+    e = sqlite3_system_errno(s->db);
+    return e == ENOSPC || e == EDQUOT;
+}
+
+/*
+ * The message of a full store: which file, and how much room is left, so that the operator
+ * knows where to free space (the daemon logs it with what it does about it).
+ */
+static void full_msg(struct sqlite_store *s)
+{
+    unsigned long long free_bytes = 0;
+    struct statvfs vfs;
+
+    if (statvfs(s->dir, &vfs) == 0) {
+        free_bytes = (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+    }
+    /*
+     * SQLite clears the errno of a short write, so the cap and a full disk look alike: with a
+     * cap set and room on the disk, it is the cap.
+     */
+    if (s->max_bytes > 0 && free_bytes >= ((unsigned long long)1 << 20)) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "store full: %s reached its cap of %llu bytes",
+                 s->path, (unsigned long long)s->max_bytes);
+        return;
+    }
+    snprintf(s->errmsg, sizeof(s->errmsg), "disk full: %s: %llu bytes free", s->path, free_bytes);
+}
+
 /* Records SQLite's message for @what and returns the LW_E* code for @rc. */
 static int fail(struct sqlite_store *s, int rc, const char *what)
 {
+    if (no_space(s, rc)) {
+        full_msg(s);
+        return LW_EFULL;
+    }
     snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s", what, sqlite3_errmsg(s->db));
     rc = lw__store_rc(rc);
     return rc == LW_OK ? LW_EIO : rc;
@@ -277,6 +327,23 @@ static int set_pragmas(struct sqlite_store *s, const struct lw_store_conf *conf,
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK && s->max_bytes > 0) {
+        char sql[96];
+        int64_t page_size = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            page_size = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        if (page_size <= 0) {
+            page_size = 4096;
+        }
+        /* Constant text with one number of ours in it: nothing comes from data. */
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu",
+                 (unsigned long long)(s->max_bytes / (uint64_t)page_size));
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", s->path, sqlite3_errmsg(s->db));
         return lw__store_rc(rc);
@@ -339,6 +406,7 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
     s->retention_s = conf && conf->retention_s > 0 ? conf->retention_s
                                                    : LW_STORE_DEFAULT_RETENTION_S;
     s->window_s = conf && conf->window_s > 0 ? conf->window_s : LW_STORE_DEFAULT_WINDOW_S;
+    s->max_bytes = conf ? conf->max_bytes : 0;
     dir_len = strlen(dir);
     s->dir = lw_strdup(dir);
     s->path = lw_malloc(dir_len + sizeof("/" LW_STORE_DB_NAME));
@@ -710,7 +778,10 @@ static int sqlite_set_note(struct lw_store *base, const char *key, const char *t
 
     snprintf(k, sizeof(k), "note.%s", key);
     rc = lw__store_meta_set_text(s->db, k, text);
-    if (rc != LW_OK) {
+    if (rc == LW_EFULL) {
+        full_msg(s);
+    }
+    else if (rc != LW_OK) {
         snprintf(s->errmsg, sizeof(s->errmsg), "note %s: %s", key, sqlite3_errmsg(s->db));
     }
     return rc;

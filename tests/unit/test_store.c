@@ -625,6 +625,66 @@ static void test_integrity_check(void **state)
     lw_store_close(s);
 }
 
+/*
+ * A full store (issue "nothing accepted is ever lost", full disk): with max_bytes the database
+ * cannot grow, as on a full file system. A write that needs room fails with LW_EFULL and a
+ * message naming the file (not "input/output error"); the failed transaction leaves nothing
+ * behind, what was committed before is intact, and the same transaction commits once there is
+ * room again.
+ */
+static int fill_txn(struct lw_store *s, int n_rows)
+{
+    char source[64];
+    int rc = LW_OK;
+    int i;
+
+    rc = lw_store_begin(s);
+    for (i = 0; i < n_rows && rc == LW_OK; i++) {
+        snprintf(source, sizeof(source), "host-%06d.example.org", i);
+        rc = lw_store_add_source_count(s, T0 + (int64_t)i * 10 * NS, (uint32_t)(i % 50) + 1,
+                                       source, 1);
+    }
+    if (rc == LW_OK) {
+        rc = lw_store_add_stored_lines(s, (uint64_t)n_rows);
+    }
+    if (rc == LW_OK) {
+        rc = lw_store_commit(s);
+    }
+    else {
+        lw_store_rollback(s);
+    }
+    return rc;
+}
+
+static void test_full_store(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store_conf capped = {.max_bytes = 256 * 1024};
+    struct lw_store *s = open_ok(f, &capped);
+    uint64_t n = 0;
+    int rc;
+
+    assert_int_equal(fill_txn(s, 10), LW_OK);
+    rc = fill_txn(s, 20000);
+    assert_int_equal(rc, LW_EFULL);
+    assert_non_null(strstr(lw_store_errmsg(s), "store full: "));
+    assert_non_null(strstr(lw_store_errmsg(s), LW_STORE_DB_NAME));
+    assert_false(lw_store_in_transaction(s));
+    /* Nothing of the failed transaction, all of the one before; the handle still works. */
+    assert_int_equal(lw_store_stored_lines(s, &n), LW_OK);
+    assert_int_equal(n, 10);
+    assert_int_equal(fill_txn(s, 5), LW_OK);
+    assert_int_equal(lw_store_integrity_check(s, (char[64]){0}, 64), LW_OK);
+    lw_store_close(s);
+
+    /* Room again: the same transaction commits. */
+    s = open_ok(f, NULL);
+    assert_int_equal(fill_txn(s, 20000), LW_OK);
+    assert_int_equal(lw_store_stored_lines(s, &n), LW_OK);
+    assert_int_equal(n, 20015);
+    lw_store_close(s);
+}
+
 static void test_window_start(void **state)
 {
     struct fixture *f = *state;
@@ -658,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integrity_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
