@@ -21,12 +21,14 @@
  * sync_full. The pipeline needs a few thousand upserts/s in ~5 commits/s: 1-2% of one core.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -380,6 +382,107 @@ static int record_conf(struct sqlite_store *s, char *err, size_t err_len)
     return LW_OK;
 }
 
+/* The size of @path + @suffix, or -1 when it does not exist (or cannot be looked at). */
+static long long size_of(const char *path, const char *suffix)
+{
+    char buf[4096];
+    struct stat sb;
+
+    if ((size_t)snprintf(buf, sizeof(buf), "%s%s", path, suffix) >= sizeof(buf) ||
+        stat(buf, &sb) != 0) {
+        return -1;
+    }
+    return (long long)sb.st_size;
+}
+
+/*
+ * Creates a new store at @s->path, or says why not. The database is built under a temporary name
+ * (mode 0600, so its -wal and -shm, which SQLite creates with the database's mode, are private
+ * too), its schema committed, and only then renamed into place (and the directory fsynced). So a
+ * logwarden.db that exists has always been initialised, and an empty one can only be a damaged
+ * store, never a new one (open_store() refuses it). A left-over temporary file is from a start
+ * that did not finish, and is replaced.
+ */
+static int create_store(struct sqlite_store *s, char *err, size_t err_len)
+{
+    char tmp[4096];
+    char aux[4200];
+    sqlite3 *db = NULL;
+    int version = 0;
+    int fd;
+    int rc;
+
+    /*
+     * A WAL without its database holds commits that would be replayed into the new file: that
+     * is someone's history, not ours to overwrite.
+     */
+    if (size_of(s->path, "-wal") > 0) {
+        snprintf(err, err_len,
+                 "%s is missing but its WAL %s-wal is there: logwarden will not start a fresh"
+                 " store over it. Restore %s from a backup, or move %s-wal away to start afresh",
+                 s->path, s->path, s->path, s->path);
+        return LW_ECORRUPT;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", s->path) >= sizeof(tmp)) {
+        snprintf(err, err_len, "data directory path too long");
+        return LW_EINVAL;
+    }
+    unlink(tmp);
+    snprintf(aux, sizeof(aux), "%s-journal", tmp);
+    unlink(aux);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot create %s: %s", tmp, strerror(errno));
+        return errno == ENOSPC || errno == EDQUOT ? LW_EFULL : LW_EIO;
+    }
+    close(fd);
+    rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open %s: %s", tmp,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        rc = lw__store_rc(rc) == LW_OK ? LW_EIO : lw__store_rc(rc);
+        goto fail;
+    }
+    /* Rollback-journal mode here (synchronous=FULL by default): every step is on disk. */
+    rc = lw__store_migrate(db, s->dir, 0, &version, err, err_len);
+    if (rc != LW_OK) {
+        goto fail;
+    }
+    if (sqlite3_close(db) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot close %s", tmp);
+        db = NULL;
+        rc = LW_EIO;
+        goto fail;
+    }
+    db = NULL;
+    if (rename(tmp, s->path) != 0) {
+        snprintf(err, err_len, "cannot rename %s to %s: %s", tmp, s->path, strerror(errno));
+        rc = LW_EIO;
+        goto fail;
+    }
+    fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    return LW_OK;
+fail:
+    sqlite3_close(db);
+    unlink(tmp);
+    return rc;
+}
+
+/* The message for a logwarden.db of 0 bytes (see create_store()). */
+static void empty_msg(const struct sqlite_store *s, char *err, size_t err_len)
+{
+    snprintf(err, err_len,
+             "%s is empty (0 bytes): the store's history and checkpoints are gone (a truncated"
+             " or replaced file?). logwarden will not start a fresh store over it: restore it"
+             " from a backup, or move it away (mv %s %s.empty, with its -wal and -shm files if"
+             " any) to start afresh",
+             s->path, s->path, s->path);
+}
+
 /* sqlite_open(), also giving the LW_E* code of a failure in *@rc_out. */
 static struct sqlite_store *open_store(const char *dir, const struct lw_store_conf *conf,
                                        int *rc_out, char *err, size_t err_len)
@@ -430,7 +533,24 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
         if (*rc_out != LW_OK) {
             goto fail_free;
         }
-        flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        if (stat(s->path, &sb) != 0) {
+            if (errno != ENOENT) {
+                snprintf(err, err_len, "cannot look at %s: %s", s->path, strerror(errno));
+                *rc_out = LW_EIO;
+                goto fail_free;
+            }
+            *rc_out = create_store(s, err, err_len);
+            if (*rc_out != LW_OK) {
+                goto fail_free;
+            }
+            sb.st_size = 1;
+        }
+        flags = SQLITE_OPEN_READWRITE;
+    }
+    if (sb.st_size == 0) {
+        empty_msg(s, err, err_len);
+        *rc_out = LW_ECORRUPT;
+        goto fail_free;
     }
     /* NOMUTEX: a handle is used by one thread at a time, so SQLite's own mutex is not needed. */
     rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);

@@ -685,6 +685,104 @@ static void test_full_store(void **state)
     lw_store_close(s);
 }
 
+/* The mode bits of DIR/@name (or of DIR itself for ""), -1 when it does not exist. */
+static int mode_of(const struct fixture *f, const char *name)
+{
+    char path[256];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s%s%s", f->dir, name[0] ? "/" : "", name);
+    return stat(path, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+/*
+ * The store holds log contents: a data directory logwarden creates is 0700, the database and
+ * the WAL and shared-memory files next to it 0600 (whatever the umask allows more), and so is
+ * the lock file.
+ */
+static void test_new_store_is_private(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(022);
+    struct lw_store *s;
+    int fd = -1;
+    char err[256];
+
+    assert_int_equal(lw_store_lock(f->dir, &fd, err, sizeof(err)), LW_OK);
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_stored_lines(s, 1), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_int_equal(mode_of(f, ""), 0700);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME "-wal"), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME "-shm"), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_LOCK_NAME), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME ".new"), -1);
+    lw_store_close(s);
+    lw_store_unlock(fd);
+    umask(old);
+}
+
+/*
+ * A logwarden.db of 0 bytes is a store whose data is gone (truncated, replaced), not a new one:
+ * it is refused with a message naming the file and what to do, never silently replaced by a
+ * fresh store (history and checkpoints gone). A WAL whose database is missing is refused too.
+ */
+static void test_empty_db_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store_status st;
+    struct lw_store *s;
+    char path[256];
+    char moved[300];
+    char err[1024] = "";
+
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_stored_lines(s, 42), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s);
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(truncate(path, 0), 0);
+
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "0 bytes"));
+    assert_non_null(strstr(err, "move it away"));
+    /* Still 0 bytes: nothing was created over it. */
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME) >= 0, 1);
+    {
+        struct stat sb;
+
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_size, 0);
+    }
+    err[0] = '\0';
+    assert_int_not_equal(lw_store_status(f->dir, &st, err, sizeof(err)), LW_OK);
+    assert_non_null(strstr(err, "0 bytes"));
+
+    /* Moved away as the message says: a fresh store. */
+    snprintf(moved, sizeof(moved), "%s.empty", path);
+    assert_int_equal(rename(path, moved), 0);
+    s = open_ok(f, NULL);
+    lw_store_close(s);
+
+    /* A WAL left without its database. */
+    unlink(path);
+    snprintf(moved, sizeof(moved), "%s-wal", path);
+    {
+        FILE *w = fopen(moved, "w");
+
+        assert_non_null(w);
+        fputs("not empty", w);
+        fclose(w);
+    }
+    err[0] = '\0';
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "-wal is there"));
+}
+
 static void test_window_start(void **state)
 {
     struct fixture *f = *state;
@@ -719,6 +817,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_integrity_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_store_is_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_db_refused, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
