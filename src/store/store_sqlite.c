@@ -483,6 +483,48 @@ static void empty_msg(const struct sqlite_store *s, char *err, size_t err_len)
              s->path, s->path, s->path);
 }
 
+/*
+ * PRAGMA quick_check on the writer's open: a damaged page is otherwise found only when a write
+ * touches it, and from then on every transaction fails. quick_check reads every page once (it
+ * skips the index-content comparison of integrity_check), about a second per GiB. Returns LW_OK,
+ * or LW_ECORRUPT with the first problems and what to do in @err.
+ */
+static int check_pages(struct sqlite_store *s, char *err, size_t err_len)
+{
+    char found[512] = "";
+    sqlite3_stmt *st = NULL;
+    size_t used = 0;
+    const char *row;
+    int n_rows = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(5)", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row = (const char *)sqlite3_column_text(st, 0);
+        n_rows++;
+        if (row != NULL && used < sizeof(found)) {
+            used += (size_t)snprintf(found + used, sizeof(found) - used, "%s%s",
+                                     used > 0 ? "; " : "", row);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE && n_rows == 1 && strcmp(found, "ok") == 0) {
+        return LW_OK;
+    }
+    if (rc != SQLITE_DONE && lw__store_rc(rc) != LW_ECORRUPT) {
+        snprintf(err, err_len, "%s: cannot check the database: %s", s->path,
+                 sqlite3_errmsg(s->db));
+        return lw__store_rc(rc) == LW_OK ? LW_EIO : lw__store_rc(rc);
+    }
+    snprintf(err, err_len,
+             "%s is damaged (PRAGMA quick_check: %s): logwarden will not write to it. Restore it"
+             " from a backup; or save what can be read (sqlite3 %s .recover | sqlite3"
+             " recovered.db) and move it away (with its -wal and -shm files) to start afresh",
+             s->path, rc == SQLITE_DONE ? found : sqlite3_errmsg(s->db), s->path);
+    return LW_ECORRUPT;
+}
+
 /* sqlite_open(), also giving the LW_E* code of a failure in *@rc_out. */
 static struct sqlite_store *open_store(const char *dir, const struct lw_store_conf *conf,
                                        int *rc_out, char *err, size_t err_len)
@@ -562,8 +604,19 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
     }
     sqlite3_extended_result_codes(s->db, 1);
     *rc_out = set_pragmas(s, conf, err, err_len);
+    if (*rc_out == LW_ECORRUPT) {
+        /* Too damaged for the journal mode switch: say it the way check_pages() does. */
+        check_pages(s, err, err_len);
+        goto fail_close;
+    }
     if (*rc_out != LW_OK) {
         goto fail_close;
+    }
+    if (!s->read_only) {
+        *rc_out = check_pages(s, err, err_len);
+        if (*rc_out != LW_OK) {
+            goto fail_close;
+        }
     }
     *rc_out = lw__store_migrate(s->db, dir, s->read_only, &s->schema_version, err, err_len);
     if (*rc_out != LW_OK) {

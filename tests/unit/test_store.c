@@ -783,6 +783,49 @@ static void test_empty_db_refused(void **state)
     assert_non_null(strstr(err, "-wal is there"));
 }
 
+/*
+ * A damaged page is found when the writer opens the store (PRAGMA quick_check), not later when
+ * every transaction that touches it fails: the open is refused with a message naming the file,
+ * the problem and what to do.
+ */
+static void test_damaged_page_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f, NULL);
+    char path[256];
+    char err[1024] = "";
+    unsigned char junk[16];
+    struct stat sb;
+    long page;
+    FILE *db;
+    int i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < 5000; i++) {
+        assert_int_equal(lw_store_add_window_count(s, T0 + (int64_t)i * 10 * NS, 7, 1), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s); /* the last close checkpoints the WAL into the database file */
+
+    /* Scribble over the header of a page in the middle of window_counts' b-tree. */
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= 20 * 4096);
+    page = (long)(sb.st_size / 4096) / 2;
+    memset(junk, 0x5a, sizeof(junk));
+    db = fopen(path, "r+b");
+    assert_non_null(db);
+    assert_int_equal(fseek(db, page * 4096, SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), db), sizeof(junk));
+    fclose(db);
+
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "is damaged"));
+    assert_non_null(strstr(err, "quick_check"));
+    assert_non_null(strstr(err, "backup"));
+}
+
 static void test_window_start(void **state)
 {
     struct fixture *f = *state;
@@ -819,6 +862,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_store_is_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_db_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_page_refused, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
