@@ -247,6 +247,11 @@ int lw_store_load_models(struct lw_store *s, char **blob, size_t *len);
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);
+/*
+ * The highest template id in table templates, 0 when it is empty. The engine compares it with
+ * the saved miner state at start: ids at or below it must never be handed out again.
+ */
+int lw_store_max_template_id(struct lw_store *s, uint32_t *out);
 /* The count of one window row; 0 (and LW_OK) when there is no such row. */
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                               uint64_t *out);
@@ -356,6 +361,7 @@ struct lw_store_ops {
     int (*load_models)(struct lw_store *s, char **blob, size_t *len);
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
+    int (*max_template_id)(struct lw_store *s, uint32_t *out);
     int (*get_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                             uint64_t *out);
     int (*get_source_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,

@@ -176,6 +176,11 @@ int lw_store_template_count(struct lw_store *s, uint64_t *out)
     return s->ops->template_count(s, out);
 }
 
+int lw_store_max_template_id(struct lw_store *s, uint32_t *out)
+{
+    return s->ops->max_template_id(s, out);
+}
+
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                               uint64_t *out)
 {

@@ -65,6 +65,7 @@ enum stmt_id {
     ST_LOAD_MODELS,
     ST_STORED_LINES,
     ST_TEMPLATE_COUNT,
+    ST_MAX_TEMPLATE_ID,
     ST_GET_WINDOW,
     ST_GET_SOURCE,
     ST_GET_LEVEL,
@@ -133,6 +134,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD_MODELS] = "SELECT blob FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
     [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
+    [ST_MAX_TEMPLATE_ID] = "SELECT max(id) FROM templates",
     [ST_GET_WINDOW] = "SELECT count FROM window_counts WHERE window_start_ns = ?1"
                       " AND template_id = ?2",
     [ST_GET_SOURCE] = "SELECT count FROM window_source_counts WHERE window_start_ns = ?1"
@@ -1270,6 +1272,17 @@ static int sqlite_template_count(struct lw_store *base, uint64_t *out)
     return query_u64(s, ST_TEMPLATE_COUNT, out, "count templates");
 }
 
+static int sqlite_max_template_id(struct lw_store *base, uint32_t *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    uint64_t v = 0;
+    int rc;
+
+    rc = query_u64(s, ST_MAX_TEMPLATE_ID, &v, "max template id");
+    *out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    return rc;
+}
+
 /* Steps @st (bound by the caller) for one count; 0 when there is no row. */
 static int read_count(struct sqlite_store *s, sqlite3_stmt *st, uint64_t *out, const char *what)
 {
@@ -1580,6 +1593,7 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .load_models = sqlite_load_models,
     .stored_lines = sqlite_stored_lines,
     .template_count = sqlite_template_count,
+    .max_template_id = sqlite_max_template_id,
     .get_window_count = sqlite_get_window_count,
     .get_source_count = sqlite_get_source_count,
     .get_level_count = sqlite_get_level_count,

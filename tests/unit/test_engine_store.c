@@ -296,11 +296,94 @@ static void test_full_disk_at_stop(void **state)
     close_faulty(s);
 }
 
+/* The text of template @id in the store, "" when there is none. */
+static void template_text(const struct fixture *f, uint32_t id, char *buf, size_t cap)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    buf[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT text FROM templates WHERE id = ?1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void raw_exec(const struct fixture *f, const char *sql)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/*
+ * The miner_state row is gone while templates exist: the miner used to start again at id 1 and
+ * give a new template the id (and, in table templates, overwrite the text) of an old one. Ids
+ * now continue after the highest stored one.
+ */
+static void test_missing_miner_state(void **state)
+{
+    struct fixture *f = *state;
+    char first[256];
+    char text[256];
+    struct lw_store *s;
+    struct lw_engine *e;
+    uint32_t max_before = 0;
+    uint32_t max_after = 0;
+    uint32_t id;
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "alpha", 10), LW_OK);
+    assert_int_equal(offer(e, "beta", 10), LW_OK);
+    assert_int_equal(offer(e, "gamma", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_max_template_id(s, &max_before), LW_OK);
+    assert_true(max_before >= 3);
+    close_faulty(s);
+    template_text(f, 1, first, sizeof(first));
+    assert_true(first[0] != '\0');
+
+    raw_exec(f, "DELETE FROM miner_state");
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "zeta", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_max_template_id(s, &max_after), LW_OK);
+    close_faulty(s);
+
+    /* The old templates keep their texts; the new one has an id of its own. */
+    template_text(f, 1, text, sizeof(text));
+    assert_string_equal(text, first);
+    assert_true(max_after > max_before);
+    for (id = max_before + 1; id <= max_after; id++) {
+        template_text(f, id, text, sizeof(text));
+        if (strstr(text, "zeta") != NULL) {
+            break;
+        }
+    }
+    assert_true(id <= max_after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_disk_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_at_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
