@@ -34,7 +34,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 2
+#define LW_STORE_SCHEMA_VERSION 3
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
@@ -165,7 +165,10 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n);
  * group that created templates (or before it).
  */
 int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
-/* Replaces the saved detector models (lw_detect_stage_save output), like the miner state. */
+/*
+ * Replaces the saved detector models (lw_detect_stage_save output), like the miner state, with
+ * an XXH64 of @blob beside it (the models carry no checksum of their own).
+ */
 int lw_store_save_models(struct lw_store *s, const void *blob, size_t len);
 /*
  * Leaves a short text for `logwarden status` under @key (replacing the last one): the
@@ -242,8 +245,13 @@ int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_
  * lw_free() (*@blob, *@len). LW_ENOENT when none was saved.
  */
 int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len);
-/* The saved detector models, as lw_store_load_miner(); LW_ENOENT when none was saved. */
-int lw_store_load_models(struct lw_store *s, char **blob, size_t *len);
+/*
+ * The saved detector models, as lw_store_load_miner(); LW_ENOENT when none was saved. The blob
+ * is checked against the XXH64 saved beside it: LW_ECORRUPT (nothing returned, the message
+ * says so) when they differ. A row saved before checksums existed (schema 2) has none: LW_OK,
+ * with *@checked 0 (1 when the checksum matched; @checked may be NULL).
+ */
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *checked);
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);
@@ -358,7 +366,7 @@ struct lw_store_ops {
     int (*foreach_checkpoint)(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
                               void *opaque);
     int (*load_miner)(struct lw_store *s, char **blob, size_t *len);
-    int (*load_models)(struct lw_store *s, char **blob, size_t *len);
+    int (*load_models)(struct lw_store *s, char **blob, size_t *len, int *checked);
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
     int (*max_template_id)(struct lw_store *s, uint32_t *out);

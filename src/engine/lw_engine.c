@@ -1824,7 +1824,21 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
             lw_detect_stage_set_join_grace(e->stage, conf->detect->session.timeout_ns);
         }
         lw_detect_stage_set_nearest(e->stage, tpl_nearest);
-        rc = lw_store_load_models(e->store, &blob, &blob_len);
+        {
+            int checked = 0;
+
+            rc = lw_store_load_models(e->store, &blob, &blob_len, &checked);
+            if (rc == LW_OK && !checked) {
+                lw_warn("engine", "the detector models in the store were saved without a"
+                                  " checksum (by an older logwarden): loaded unchecked; the next"
+                                  " save adds one");
+            }
+            else if (rc < 0 && rc != LW_ENOENT) {
+                /* A bit flip must not become a model: learn again from the logs. */
+                lw_warn("engine", "%s; the detectors start learning afresh",
+                        lw_store_errmsg(e->store));
+            }
+        }
         if (rc == LW_OK && blob != NULL) {
             char lerr[256] = "";
 

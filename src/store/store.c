@@ -161,9 +161,9 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
     return s->ops->load_miner(s, blob, len);
 }
 
-int lw_store_load_models(struct lw_store *s, char **blob, size_t *len)
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *checked)
 {
-    return s->ops->load_models(s, blob, len);
+    return s->ops->load_models(s, blob, len, checked);
 }
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out)

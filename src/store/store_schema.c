@@ -102,6 +102,11 @@ static const char *const migrations[] = {
     ");"
     "ALTER TABLE anomalies ADD COLUMN kind TEXT;"
     "ALTER TABLE anomalies ADD COLUMN key TEXT;",
+    /*
+     * 2 -> 3: an XXH64 of the models blob (as a signed INTEGER), checked at load; NULL in rows
+     * saved before.
+     */
+    "ALTER TABLE model_state ADD COLUMN checksum INTEGER;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,

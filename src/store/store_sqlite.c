@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
@@ -114,7 +116,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ADD_STORED] = "INSERT INTO counters(name, value) VALUES ('stored_lines', ?1)"
                       " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
     [ST_SAVE_MINER] = "INSERT OR REPLACE INTO miner_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
-    [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
+    [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns, checksum)"
+                       " VALUES (1, ?1, ?2, ?3)",
     [ST_INSERT_ANOMALY] = "INSERT INTO anomalies(ts_ns, detector, score, template_id, source,"
                           " summary, explanation, samples, kind, key)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -131,7 +134,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
                               " WHERE input = ?1 ORDER BY path",
     [ST_LOAD_MINER] = "SELECT blob FROM miner_state WHERE id = 1",
-    [ST_LOAD_MODELS] = "SELECT blob FROM model_state WHERE id = 1",
+    [ST_LOAD_MODELS] = "SELECT blob, checksum FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
     [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
     [ST_MAX_TEMPLATE_ID] = "SELECT max(id) FROM templates",
@@ -934,6 +937,9 @@ static int save_blob(struct sqlite_store *s, int which, const char *what, const 
         sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 2, now_ns());
+    if (which == ST_SAVE_MODELS) {
+        sqlite3_bind_int64(st, 3, (int64_t)XXH64(blob, len, 0));
+    }
     return exec_stmt(s, st, what);
 }
 
@@ -1204,7 +1210,13 @@ static int sqlite_foreach_checkpoint(struct lw_store *base, const char *input,
     return rc;
 }
 
-static int load_blob(struct sqlite_store *s, int which, const char *what, char **blob, size_t *len)
+/*
+ * Loads the blob of @which; with @checked non-NULL the statement's second column is its XXH64
+ * (NULL in rows saved before checksums: *@checked 0), and a blob that does not match it is
+ * LW_ECORRUPT.
+ */
+static int load_blob(struct sqlite_store *s, int which, const char *what, char **blob, size_t *len,
+                     int *checked)
 {
     sqlite3_stmt *st;
     const void *data;
@@ -1240,6 +1252,25 @@ static int load_blob(struct sqlite_store *s, int which, const char *what, char *
         memcpy(*blob, data, (size_t)n);
     }
     *len = (size_t)n;
+    if (checked != NULL) {
+        *checked = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        if (*checked) {
+            uint64_t want = (uint64_t)sqlite3_column_int64(st, 1);
+            uint64_t got = XXH64(*blob, (size_t)n, 0);
+
+            if (want != got) {
+                snprintf(s->errmsg, sizeof(s->errmsg),
+                         "%s: %s: %d bytes that fail their checksum (saved %016llx, computed"
+                         " %016llx): damaged in the file",
+                         what, s->path, n, (unsigned long long)want, (unsigned long long)got);
+                lw_free(*blob);
+                *blob = NULL;
+                *len = 0;
+                done(st);
+                return LW_ECORRUPT;
+            }
+        }
+    }
     done(st);
     return LW_OK;
 }
@@ -1248,14 +1279,16 @@ static int sqlite_load_miner(struct lw_store *base, char **blob, size_t *len)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
 
-    return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len);
+    return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len, NULL);
 }
 
-static int sqlite_load_models(struct lw_store *base, char **blob, size_t *len)
+static int sqlite_load_models(struct lw_store *base, char **blob, size_t *len, int *checked)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
+    int ignored;
 
-    return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len);
+    return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len,
+                     checked != NULL ? checked : &ignored);
 }
 
 static int sqlite_stored_lines(struct lw_store *base, uint64_t *out)

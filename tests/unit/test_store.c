@@ -826,6 +826,69 @@ static void test_damaged_page_refused(void **state)
     assert_non_null(strstr(err, "backup"));
 }
 
+/*
+ * The detectors' models carry no checksum of their own: a bit flipped in the file used to load
+ * as a model without a word. The store keeps an XXH64 beside the blob and refuses a blob that
+ * does not match it (LW_ECORRUPT, a message naming it); a row saved before checksums (NULL)
+ * still loads, flagged unchecked.
+ */
+static void test_models_checksum(void **state)
+{
+    struct fixture *f = *state;
+    char models[300];
+    struct lw_store *s;
+    char *got = NULL;
+    size_t len = 0;
+    int checked = -1;
+    size_t i;
+
+    for (i = 0; i < sizeof(models); i++) {
+        models[i] = (char)(i * 7);
+    }
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_save_models(s, models, sizeof(models)), LW_OK);
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_OK);
+    assert_int_equal(checked, 1);
+    assert_int_equal(len, sizeof(models));
+    assert_memory_equal(got, models, sizeof(models));
+    lw_free(got);
+    lw_store_close(s);
+
+    /* One bit flipped in the file (byte 100 of the blob). */
+    {
+        char path[256];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+
+        models[100] ^= 0x10;
+        snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "UPDATE model_state SET blob = ?1", -1, &st,
+                                            NULL),
+                         SQLITE_OK);
+        sqlite3_bind_blob(st, 1, models, sizeof(models), SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    s = open_ok(f, NULL);
+    got = NULL;
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_ECORRUPT);
+    assert_null(got);
+    assert_non_null(strstr(lw_store_errmsg(s), "checksum"));
+    assert_non_null(strstr(lw_store_errmsg(s), "detector models"));
+    lw_store_close(s);
+
+    /* A row from before checksums: loaded, flagged unchecked. */
+    raw_exec(f, "UPDATE model_state SET checksum = NULL");
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_OK);
+    assert_int_equal(checked, 0);
+    assert_int_equal(len, sizeof(models));
+    lw_free(got);
+    lw_store_close(s);
+}
+
 static void test_window_start(void **state)
 {
     struct fixture *f = *state;
@@ -863,6 +926,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_store_is_private, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_db_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_page_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_models_checksum, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
