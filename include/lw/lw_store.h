@@ -34,7 +34,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 2
+#define LW_STORE_SCHEMA_VERSION 3
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
@@ -51,6 +51,9 @@ struct lw_store_conf {
     int busy_timeout_ms;      /* 0: 5000; how long a statement waits for another connection */
     int read_only;            /* 1: open with SQLITE_OPEN_READONLY, never create or migrate */
     int sync_full;            /* 1: synchronous=FULL (fsync every commit; survives power loss) */
+    uint64_t max_bytes;       /* 0: no cap; else the database file may not grow past this (rounded
+                               * down to whole pages): a write that needs more fails with
+                               * LW_EFULL exactly as on a full disk (PRAGMA max_page_count) */
 };
 
 /*
@@ -96,10 +99,17 @@ int64_t lw_store_window_start(const struct lw_store *s, int64_t ts_ns);
  * Every write function may be called inside lw_store_begin() .. lw_store_commit() (the normal
  * case: one transaction per pipeline group) or alone, when it commits on its own. They return
  * LW_OK, LW_EINVAL (bad argument), LW_ENOMEM, LW_EAGAIN (the database stayed locked by another
- * connection for busy_timeout_ms), LW_ECORRUPT, or LW_EIO (disk full, I/O error, a read-only
- * handle).
+ * connection for busy_timeout_ms), LW_ECORRUPT, LW_EFULL (no space: the file system is full
+ * (ENOSPC, EDQUOT) or the database reached conf.max_bytes) or LW_EIO (other I/O errors, a
+ * read-only handle).
  * After a failed write inside a transaction, call lw_store_rollback(): the transaction may hold
  * part of the group.
+ *
+ * A full disk. On LW_EFULL lw_store_errmsg() reads "disk full: DIR/logwarden.db: N bytes free"
+ * (N for an unprivileged process, statvfs f_bavail), or "store full: DIR/logwarden.db reached
+ * its cap of N bytes" for conf.max_bytes. Nothing of the failed transaction is stored and
+ * nothing committed before is harmed: offer the same transaction again once space is back (it
+ * then commits; nothing else needs to be done to the handle).
  */
 
 /*
@@ -155,7 +165,10 @@ int lw_store_add_stored_lines(struct lw_store *s, uint64_t n);
  * group that created templates (or before it).
  */
 int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
-/* Replaces the saved detector models (lw_detect_stage_save output), like the miner state. */
+/*
+ * Replaces the saved detector models (lw_detect_stage_save output), like the miner state, with
+ * an XXH64 of @blob beside it (the models carry no checksum of their own).
+ */
 int lw_store_save_models(struct lw_store *s, const void *blob, size_t len);
 /*
  * Leaves a short text for `logwarden status` under @key (replacing the last one): the
@@ -232,11 +245,21 @@ int lw_store_foreach_checkpoint(struct lw_store *s, const char *input, lw_store_
  * lw_free() (*@blob, *@len). LW_ENOENT when none was saved.
  */
 int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len);
-/* The saved detector models, as lw_store_load_miner(); LW_ENOENT when none was saved. */
-int lw_store_load_models(struct lw_store *s, char **blob, size_t *len);
+/*
+ * The saved detector models, as lw_store_load_miner(); LW_ENOENT when none was saved. The blob
+ * is checked against the XXH64 saved beside it: LW_ECORRUPT (nothing returned, the message
+ * says so) when they differ. A row saved before checksums existed (schema 2) has none: LW_OK,
+ * with *@checked 0 (1 when the checksum matched; @checked may be NULL).
+ */
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *checked);
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);
+/*
+ * The highest template id in table templates, 0 when it is empty. The engine compares it with
+ * the saved miner state at start: ids at or below it must never be handed out again.
+ */
+int lw_store_max_template_id(struct lw_store *s, uint32_t *out);
 /* The count of one window row; 0 (and LW_OK) when there is no such row. */
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                               uint64_t *out);
@@ -343,9 +366,10 @@ struct lw_store_ops {
     int (*foreach_checkpoint)(struct lw_store *s, const char *input, lw_store_checkpoint_cb cb,
                               void *opaque);
     int (*load_miner)(struct lw_store *s, char **blob, size_t *len);
-    int (*load_models)(struct lw_store *s, char **blob, size_t *len);
+    int (*load_models)(struct lw_store *s, char **blob, size_t *len, int *checked);
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
+    int (*max_template_id)(struct lw_store *s, uint32_t *out);
     int (*get_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                             uint64_t *out);
     int (*get_source_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,

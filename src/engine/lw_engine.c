@@ -33,6 +33,9 @@
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #define DEF_WORKERS 2
 #define DEF_QUEUE 64
 #define DEF_MEMORY ((size_t)256 << 20)
@@ -46,6 +49,9 @@
 #define MAX_PENDING_ANOMALIES 10000   /* findings waiting for the store transaction */
 #define DETECT_TICK_NS 100000000LL     /* detectors' clock when no batch comes */
 #define ALERT_MAP 4096                 /* alert_seq -> alerts row, for delivery results */
+#define STORE_RETRY_NS 1000000000LL    /* retry of a store that cannot commit (disk full) */
+#define STORE_LOG_EVERY_NS (60LL * 1000000000LL)  /* repeat of "disk full" and the like */
+#define STOP_RETRY_NS (30LL * 1000000000LL)  /* at stop, how long a full store is waited for */
 
 const double lw_engine_latency_bounds[12] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                              0.25,  0.5,   1.0,  2.5,   5.0,  1e300};
@@ -182,6 +188,14 @@ struct lw_engine {
         uint32_t id;
     } *src_map;                  /* open addressing, 2 * MAX_SOURCES slots */
     int last_rc;
+    /*
+     * Set while the store cannot commit (a full disk, a locked or damaged database): new groups
+     * are refused with LW_EAGAIN (backpressure) so that what is held in memory stays what was
+     * accepted before, and the pending transaction is retried until it commits.
+     */
+    atomic_bool store_blocked;
+    int64_t blocked_since_ns;    /* mono time of the first failure of the current episode */
+    int64_t last_block_log_ns;   /* when the failure was last logged (rate limit) */
 
     /* Detection (aggregator thread only, except the stats snapshot under hist_mu). */
     struct lw_detect_stage *stage;
@@ -335,7 +349,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         pthread_mutex_unlock(&e->mu);
         return LW_EAGAIN;
     }
-    if (e->q_len >= e->conf.queue_batches ||
+    if (e->q_len >= e->conf.queue_batches || atomic_load(&e->store_blocked) ||
         (e->inflight_bytes > 0 && e->inflight_bytes + size > e->conf.memory_limit_bytes)) {
         pthread_mutex_unlock(&e->mu);
         atomic_fetch_add(&e->groups_refused, 1);
@@ -1299,12 +1313,50 @@ static void pending_clear(struct lw_engine *e)
     e->pending_batches = 0;
 }
 
+/*
+ * A transaction failed (it was rolled back; its counts stay pending): pause ingest and say why,
+ * once when it starts and then at most every STORE_LOG_EVERY_NS, naming the file and what the
+ * operator can do. The store's message is taken before anything else runs on the handle.
+ */
+static void store_failed(struct lw_engine *e, int rc, const char *msg)
+{
+    int64_t now = mono_ns();
+    unsigned long long pending = (unsigned long long)e->pending_lines;
+
+    if (!atomic_load(&e->store_blocked)) {
+        atomic_store(&e->store_blocked, true);
+        e->blocked_since_ns = now;
+        e->last_block_log_ns = 0;
+    }
+    if (e->last_block_log_ns != 0 && now - e->last_block_log_ns < STORE_LOG_EVERY_NS) {
+        return;
+    }
+    e->last_block_log_ns = now;
+    if (rc == LW_EFULL) {
+        /* "disk full: DIR/logwarden.db: N bytes free" (or the store's own cap). */
+        lw_error("engine", "%s; ingest paused until space is freed (%llu accepted lines pending,"
+                           " retried every %lld s)",
+                 msg, pending, STORE_RETRY_NS / 1000000000LL);
+    }
+    else if (rc == LW_ECORRUPT) {
+        lw_error("engine", "the store is damaged: %s; ingest paused (%llu accepted lines pending);"
+                           " stop logwarden and see the damaged-store section of docs/daemon.md",
+                 msg, pending);
+    }
+    else {
+        lw_error("engine", "store transaction failed: %s (%s); ingest paused, %llu accepted lines"
+                           " pending and retried",
+                 msg, lw_strerror(rc), pending);
+    }
+}
+
 /* Writes the pending counts in one transaction. */
 static int flush_store(struct lw_engine *e, bool force_miner)
 {
     struct lw_store *s = e->store;
     int64_t t0 = mono_ns();
     int64_t now = now_ns();
+    char msg[512];
     char small[1024];
     char *text = small;
     size_t text_cap = sizeof(small);
@@ -1405,7 +1457,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     if (rc == LW_OK) {
         rc = lw_store_commit(s);
     }
-    else {
+    if (rc < 0) {
+        /* The store's message, before a rollback can replace it. */
+        snprintf(msg, sizeof(msg), "%s", rc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(s));
         lw_store_rollback(s);
     }
     if (rc < 0) {
@@ -1414,11 +1468,17 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         }
         atomic_fetch_add(&e->store_errors, 1);
         e->last_rc = rc;
-        lw_error("engine", "store transaction failed: %s (the counts stay pending)",
-                 lw_strerror(rc));
+        store_failed(e, rc, msg);
         return rc;
     }
     e->last_rc = LW_OK;
+    if (atomic_load(&e->store_blocked)) {
+        lw_info("engine", "the store commits again after %.1f s: %llu pending lines stored;"
+                          " ingest resumed",
+                (double)(mono_ns() - e->blocked_since_ns) / 1e9,
+                (unsigned long long)e->pending_lines);
+        atomic_store(&e->store_blocked, false);
+    }
     if (save_miner) {
         e->last_miner_save_ns = t0;
     }
@@ -1461,6 +1521,34 @@ static bool store_stuck(const struct lw_engine *e)
     return e->last_rc < 0 && e->pending_batches >= 256;
 }
 
+/*
+ * The last transaction, at stop. What it holds was accepted (HTTP answered 202, syslog was read),
+ * so a store that cannot commit now (a full disk, a locked database) is given STOP_RETRY_NS to
+ * come back before those lines are given up; a damaged one is not waited for.
+ */
+static void final_flush(struct lw_engine *e)
+{
+    int64_t t0 = mono_ns();
+    int rc;
+
+    rc = flush_store(e, true);
+    if (rc < 0 && rc != LW_ECORRUPT) {
+        lw_warn("engine", "stopping: the store cannot commit the last %llu accepted lines;"
+                          " retrying for up to %lld s (free space now if the disk is full)",
+                (unsigned long long)e->pending_lines, STOP_RETRY_NS / 1000000000LL);
+    }
+    while (rc < 0 && rc != LW_ECORRUPT && mono_ns() - t0 < STOP_RETRY_NS) {
+        usleep((useconds_t)(STORE_RETRY_NS / 1000));
+        rc = flush_store(e, true);
+    }
+    if (rc < 0) {
+        lw_error("engine", "%llu accepted lines are not stored: lines from files are read again"
+                           " at the next start (their checkpoints were not committed), lines"
+                           " from syslog, HTTP and stdin are lost",
+                 (unsigned long long)e->pending_lines);
+    }
+}
+
 static void *agg_main(void *arg)
 {
     struct lw_engine *e = arg;
@@ -1470,7 +1558,11 @@ static void *agg_main(void *arg)
         struct batch *b = NULL;
         bool done = false;
         struct timespec until;
-        int64_t deadline = last_flush + e->conf.flush_ns;
+        /* A store that cannot commit is retried once a second, not at every flush interval. */
+        int64_t deadline = last_flush + (atomic_load(&e->store_blocked) &&
+                                                 e->conf.flush_ns < STORE_RETRY_NS
+                                             ? STORE_RETRY_NS
+                                             : e->conf.flush_ns);
         int64_t rt;
 
         pthread_mutex_lock(&e->mu);
@@ -1558,14 +1650,67 @@ static void *agg_main(void *arg)
     if (e->stage != NULL) {
         detect_snapshot(e); /* the final figures (lw_engine_stop_stats) */
     }
-    if (flush_store(e, true) < 0) {
-        /* One more try: a busy database can succeed a moment later. */
-        flush_store(e, true);
-    }
+    final_flush(e);
     return NULL;
 }
 
 /* ---- life cycle ---- */
+
+/*
+ * Template ids must never be handed out twice: window rows, anomalies and the templates table
+ * keep the old meaning of an id. When the store holds templates up to @max_id but the miner
+ * state is missing, or is older than those templates (a lost or restored miner_state row), the
+ * miner would start again at a lower id. Its state is then saved, its next id set past @max_id
+ * and loaded back, in the documented state layout ("LWMINER1", u32 version, u32 next_id at
+ * byte 12, ..., XXH64 of everything before it at the end). The earlier templates' texts are in
+ * the store, not in the miner: their lines get new ids from now on, and their history stays
+ * under the old ones. Returns LW_OK (and whether ids moved in *@moved), or an error in @err.
+ */
+static int continue_ids(struct lw_engine *e, uint32_t max_id, bool *moved, char *err,
+                        size_t err_len)
+{
+    char lerr[256] = "";
+    uint32_t next_id;
+    uint64_t sum;
+    char *blob = NULL;
+    size_t len = 0;
+    int rc;
+
+    *moved = false;
+    rc = lw_miner_save_buf(e->miner, &blob, &len);
+    if (rc < 0) {
+        snprintf(err, err_len, "the miner state cannot be saved: %s", lw_strerror(rc));
+        return rc;
+    }
+    if (len < 32 || memcmp(blob, "LWMINER1", 8) != 0 || blob[8] != 1) {
+        lw_free(blob);
+        snprintf(err, err_len, "the miner state has an unknown layout");
+        return LW_EVERSION;
+    }
+    next_id = (uint32_t)(unsigned char)blob[12] | (uint32_t)(unsigned char)blob[13] << 8 |
+              (uint32_t)(unsigned char)blob[14] << 16 | (uint32_t)(unsigned char)blob[15] << 24;
+    if (next_id > max_id || max_id == UINT32_MAX) {
+        lw_free(blob);
+        return LW_OK;
+    }
+    next_id = max_id + 1;
+    blob[12] = (char)(next_id & 0xff);
+    blob[13] = (char)(next_id >> 8 & 0xff);
+    blob[14] = (char)(next_id >> 16 & 0xff);
+    blob[15] = (char)(next_id >> 24 & 0xff);
+    sum = XXH64(blob, len - 8, 0);
+    for (int i = 0; i < 8; i++) {
+        blob[len - 8 + (size_t)i] = (char)(sum >> (8 * i) & 0xff);
+    }
+    rc = lw_miner_load_buf(e->miner, blob, len, lerr, sizeof(lerr));
+    lw_free(blob);
+    if (rc < 0) {
+        snprintf(err, err_len, "the miner's ids cannot be moved past %u: %s", max_id, lerr);
+        return rc;
+    }
+    *moved = true;
+    return LW_OK;
+}
 
 static void engine_free(struct lw_engine *e)
 {
@@ -1702,11 +1847,40 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
 
         rc = lw_miner_load_buf(e->miner, blob, blob_len, lerr, sizeof(lerr));
         lw_free(blob);
+        blob = NULL;
         if (rc < 0) {
             snprintf(err, err_len, "the miner state in the store cannot be loaded: %s", lerr);
             goto fail;
         }
         lw_info("engine", "miner state loaded: %zu templates", lw_miner_n_templates(e->miner));
+    }
+    else if (rc != LW_ENOENT && rc != LW_OK) {
+        /* Starting with an empty miner here would hand out the stored templates' ids again. */
+        snprintf(err, err_len, "the miner state in the store cannot be read: %s",
+                 lw_store_errmsg(e->store));
+        goto fail;
+    }
+    {
+        uint32_t max_id = 0;
+        bool moved = false;
+        int mrc = lw_store_max_template_id(e->store, &max_id);
+
+        if (mrc < 0) {
+            snprintf(err, err_len, "the store's templates cannot be read: %s",
+                     lw_store_errmsg(e->store));
+            goto fail;
+        }
+        if (max_id > 0 && continue_ids(e, max_id, &moved, err, err_len) < 0) {
+            goto fail;
+        }
+        if (moved) {
+            atomic_store(&e->new_templates, true); /* saved with the first counts */
+            lw_warn("engine", "the store holds templates up to id %u but %s: new templates are"
+                              " numbered from %u on so that no id is reused (lines of the earlier"
+                              " templates get new ids; their history stays under the old ones)",
+                    max_id, rc == LW_ENOENT ? "no miner state" : "an older miner state",
+                    max_id + 1);
+        }
     }
     if (lw_store_stored_lines(e->store, &total) == LW_OK) {
         atomic_store(&e->stored_total, total);
@@ -1724,7 +1898,21 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
             lw_detect_stage_set_join_grace(e->stage, conf->detect->session.timeout_ns);
         }
         lw_detect_stage_set_nearest(e->stage, tpl_nearest);
-        rc = lw_store_load_models(e->store, &blob, &blob_len);
+        {
+            int checked = 0;
+
+            rc = lw_store_load_models(e->store, &blob, &blob_len, &checked);
+            if (rc == LW_OK && !checked) {
+                lw_warn("engine", "the detector models in the store were saved without a"
+                                  " checksum (by an older logwarden): loaded unchecked; the next"
+                                  " save adds one");
+            }
+            else if (rc < 0 && rc != LW_ENOENT) {
+                /* A bit flip must not become a model: learn again from the logs. */
+                lw_warn("engine", "%s; the detectors start learning afresh",
+                        lw_store_errmsg(e->store));
+            }
+        }
         if (rc == LW_OK && blob != NULL) {
             char lerr[256] = "";
 

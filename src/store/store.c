@@ -161,9 +161,9 @@ int lw_store_load_miner(struct lw_store *s, char **blob, size_t *len)
     return s->ops->load_miner(s, blob, len);
 }
 
-int lw_store_load_models(struct lw_store *s, char **blob, size_t *len)
+int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *checked)
 {
-    return s->ops->load_models(s, blob, len);
+    return s->ops->load_models(s, blob, len, checked);
 }
 
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out)
@@ -174,6 +174,11 @@ int lw_store_stored_lines(struct lw_store *s, uint64_t *out)
 int lw_store_template_count(struct lw_store *s, uint64_t *out)
 {
     return s->ops->template_count(s, out);
+}
+
+int lw_store_max_template_id(struct lw_store *s, uint32_t *out)
+{
+    return s->ops->max_template_id(s, out);
 }
 
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,

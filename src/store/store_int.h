@@ -39,7 +39,10 @@ int lw__store_meta_set_text(sqlite3 *db, const char *key, const char *value);
 /* Maps a SQLite result code onto an LW_E* code. */
 int lw__store_rc(int sqlite_rc);
 
-/* mkdir -p @dir with mode 0755. LW_OK, or LW_EIO with a message in @err. */
+/*
+ * mkdir -p @dir: the directories it creates get mode 0755, @dir itself 0700 (modes of existing
+ * ones are left alone). LW_OK, or LW_EIO with a message in @err.
+ */
 int lw__store_mkdirs(const char *dir, char *err, size_t err_len);
 
 #endif

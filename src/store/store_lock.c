@@ -30,11 +30,16 @@ int lw__store_mkdirs(const char *dir, char *err, size_t err_len)
         return LW_EINVAL;
     }
     memcpy(path, dir, len + 1);
-    /* Create each parent in turn; EEXIST is fine, whatever it is we check at the end. */
+    /*
+     * Create each parent in turn; EEXIST is fine, whatever it is we check at the end. The data
+     * directory itself is the daemon's alone (0700): the store holds log contents; parents are
+     * ordinary directories.
+     */
     for (i = 1; i <= len; i++) {
         if (path[i] == '/' || path[i] == '\0') {
             path[i] = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(path, i == len || dir[i + 1] == '\0' ? 0700 : 0755) != 0 &&
+                errno != EEXIST) {
                 snprintf(err, err_len, "cannot create directory %s: %s", path, strerror(errno));
                 return LW_EIO;
             }
@@ -80,7 +85,7 @@ int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len)
         snprintf(err, err_len, "data directory path too long");
         return LW_EINVAL;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return LW_EIO;

@@ -102,6 +102,11 @@ static const char *const migrations[] = {
     ");"
     "ALTER TABLE anomalies ADD COLUMN kind TEXT;"
     "ALTER TABLE anomalies ADD COLUMN key TEXT;",
+    /*
+     * 2 -> 3: an XXH64 of the models blob (as a signed INTEGER), checked at load; NULL in rows
+     * saved before.
+     */
+    "ALTER TABLE model_state ADD COLUMN checksum INTEGER;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,
@@ -129,6 +134,8 @@ int lw__store_rc(int sqlite_rc)
         return LW_EINVAL;
     case SQLITE_TOOBIG:
         return LW_ETOOBIG;
+    case SQLITE_FULL:
+        return LW_EFULL;
     case SQLITE_NOTFOUND:
         return LW_ENOENT;
     default:

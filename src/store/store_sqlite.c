@@ -20,13 +20,19 @@
  * Worst commits took 25-35 ms (the automatic WAL checkpoint, which fsyncs), 100 ms with
  * sync_full. The pipeline needs a few thousand upserts/s in ~5 commits/s: 1-2% of one core.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
@@ -61,6 +67,7 @@ enum stmt_id {
     ST_LOAD_MODELS,
     ST_STORED_LINES,
     ST_TEMPLATE_COUNT,
+    ST_MAX_TEMPLATE_ID,
     ST_GET_WINDOW,
     ST_GET_SOURCE,
     ST_GET_LEVEL,
@@ -109,7 +116,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ADD_STORED] = "INSERT INTO counters(name, value) VALUES ('stored_lines', ?1)"
                       " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
     [ST_SAVE_MINER] = "INSERT OR REPLACE INTO miner_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
-    [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns) VALUES (1, ?1, ?2)",
+    [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns, checksum)"
+                       " VALUES (1, ?1, ?2, ?3)",
     [ST_INSERT_ANOMALY] = "INSERT INTO anomalies(ts_ns, detector, score, template_id, source,"
                           " summary, explanation, samples, kind, key)"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -126,9 +134,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
                               " WHERE input = ?1 ORDER BY path",
     [ST_LOAD_MINER] = "SELECT blob FROM miner_state WHERE id = 1",
-    [ST_LOAD_MODELS] = "SELECT blob FROM model_state WHERE id = 1",
+    [ST_LOAD_MODELS] = "SELECT blob, checksum FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
     [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
+    [ST_MAX_TEMPLATE_ID] = "SELECT max(id) FROM templates",
     [ST_GET_WINDOW] = "SELECT count FROM window_counts WHERE window_start_ns = ?1"
                       " AND template_id = ?2",
     [ST_GET_SOURCE] = "SELECT count FROM window_source_counts WHERE window_start_ns = ?1"
@@ -163,6 +172,7 @@ struct sqlite_store {
     int64_t window_s;
     int read_only;
     int schema_version;
+    uint64_t max_bytes;              /* conf.max_bytes: 0, or the cap behind max_page_count */
     sqlite3_stmt *st[ST_COUNT];      /* prepared on first use */
     char errmsg[512];
 };
@@ -175,9 +185,56 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * Whether @rc says there is no space left. SQLite answers SQLITE_FULL for a short write or
+ * max_page_count, but a write(2), ftruncate(2) or fallocate(2) that fails with ENOSPC on some
+ * paths (the WAL index, a truncate) comes back as an SQLITE_IOERR_* code: the errno decides.
+ */
+static int no_space(struct sqlite_store *s, int rc)
+{
+    int e;
+
+    if ((rc & 0xff) == SQLITE_FULL) {
+        return 1;
+    }
+    if ((rc & 0xff) != SQLITE_IOERR) {
+        return 0;
+    }
+    e = sqlite3_system_errno(s->db);
+    return e == ENOSPC || e == EDQUOT;
+}
+
+/*
+ * The message of a full store: which file, and how much room is left, so that the operator
+ * knows where to free space (the daemon logs it with what it does about it).
+ */
+static void full_msg(struct sqlite_store *s)
+{
+    unsigned long long free_bytes = 0;
+    struct statvfs vfs;
+
+    if (statvfs(s->dir, &vfs) == 0) {
+        free_bytes = (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+    }
+    /*
+     * SQLite clears the errno of a short write, so the cap and a full disk look alike: with a
+     * cap set and room on the disk, it is the cap.
+     */
+    if (s->max_bytes > 0 && free_bytes >= ((unsigned long long)1 << 20)) {
+        snprintf(s->errmsg, sizeof(s->errmsg), "store full: %s reached its cap of %llu bytes",
+                 s->path, (unsigned long long)s->max_bytes);
+        return;
+    }
+    snprintf(s->errmsg, sizeof(s->errmsg), "disk full: %s: %llu bytes free", s->path, free_bytes);
+}
+
 /* Records SQLite's message for @what and returns the LW_E* code for @rc. */
 static int fail(struct sqlite_store *s, int rc, const char *what)
 {
+    if (no_space(s, rc)) {
+        full_msg(s);
+        return LW_EFULL;
+    }
     snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s", what, sqlite3_errmsg(s->db));
     rc = lw__store_rc(rc);
     return rc == LW_OK ? LW_EIO : rc;
@@ -277,6 +334,23 @@ static int set_pragmas(struct sqlite_store *s, const struct lw_store_conf *conf,
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK && s->max_bytes > 0) {
+        char sql[96];
+        int64_t page_size = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            page_size = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        if (page_size <= 0) {
+            page_size = 4096;
+        }
+        /* Constant text with one number of ours in it: nothing comes from data. */
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu",
+                 (unsigned long long)(s->max_bytes / (uint64_t)page_size));
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         snprintf(err, err_len, "%s: %s", s->path, sqlite3_errmsg(s->db));
         return lw__store_rc(rc);
@@ -313,6 +387,149 @@ static int record_conf(struct sqlite_store *s, char *err, size_t err_len)
     return LW_OK;
 }
 
+/* The size of @path + @suffix, or -1 when it does not exist (or cannot be looked at). */
+static long long size_of(const char *path, const char *suffix)
+{
+    char buf[4096];
+    struct stat sb;
+
+    if ((size_t)snprintf(buf, sizeof(buf), "%s%s", path, suffix) >= sizeof(buf) ||
+        stat(buf, &sb) != 0) {
+        return -1;
+    }
+    return (long long)sb.st_size;
+}
+
+/*
+ * Creates a new store at @s->path, or says why not. The database is built under a temporary name
+ * (mode 0600, so its -wal and -shm, which SQLite creates with the database's mode, are private
+ * too), its schema committed, and only then renamed into place (and the directory fsynced). So a
+ * logwarden.db that exists has always been initialised, and an empty one can only be a damaged
+ * store, never a new one (open_store() refuses it). A left-over temporary file is from a start
+ * that did not finish, and is replaced.
+ */
+static int create_store(struct sqlite_store *s, char *err, size_t err_len)
+{
+    char tmp[4096];
+    char aux[4200];
+    sqlite3 *db = NULL;
+    int version = 0;
+    int fd;
+    int rc;
+
+    /*
+     * A WAL without its database holds commits that would be replayed into the new file: that
+     * is someone's history, not ours to overwrite.
+     */
+    if (size_of(s->path, "-wal") > 0) {
+        snprintf(err, err_len,
+                 "%s is missing but its WAL %s-wal is there: logwarden will not start a fresh"
+                 " store over it. Restore %s from a backup, or move %s-wal away to start afresh",
+                 s->path, s->path, s->path, s->path);
+        return LW_ECORRUPT;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", s->path) >= sizeof(tmp)) {
+        snprintf(err, err_len, "data directory path too long");
+        return LW_EINVAL;
+    }
+    unlink(tmp);
+    snprintf(aux, sizeof(aux), "%s-journal", tmp);
+    unlink(aux);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, err_len, "cannot create %s: %s", tmp, strerror(errno));
+        return errno == ENOSPC || errno == EDQUOT ? LW_EFULL : LW_EIO;
+    }
+    close(fd);
+    rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open %s: %s", tmp,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        rc = lw__store_rc(rc) == LW_OK ? LW_EIO : lw__store_rc(rc);
+        goto fail;
+    }
+    /* Rollback-journal mode here (synchronous=FULL by default): every step is on disk. */
+    rc = lw__store_migrate(db, s->dir, 0, &version, err, err_len);
+    if (rc != LW_OK) {
+        goto fail;
+    }
+    if (sqlite3_close(db) != SQLITE_OK) {
+        snprintf(err, err_len, "cannot close %s", tmp);
+        db = NULL;
+        rc = LW_EIO;
+        goto fail;
+    }
+    db = NULL;
+    if (rename(tmp, s->path) != 0) {
+        snprintf(err, err_len, "cannot rename %s to %s: %s", tmp, s->path, strerror(errno));
+        rc = LW_EIO;
+        goto fail;
+    }
+    fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    return LW_OK;
+fail:
+    sqlite3_close(db);
+    unlink(tmp);
+    return rc;
+}
+
+/* The message for a logwarden.db of 0 bytes (see create_store()). */
+static void empty_msg(const struct sqlite_store *s, char *err, size_t err_len)
+{
+    snprintf(err, err_len,
+             "%s is empty (0 bytes): the store's history and checkpoints are gone (a truncated"
+             " or replaced file?). logwarden will not start a fresh store over it: restore it"
+             " from a backup, or move it away (mv %s %s.empty, with its -wal and -shm files if"
+             " any) to start afresh",
+             s->path, s->path, s->path);
+}
+
+/*
+ * PRAGMA quick_check on the writer's open: a damaged page is otherwise found only when a write
+ * touches it, and from then on every transaction fails. quick_check reads every page once (it
+ * skips the index-content comparison of integrity_check), about a second per GiB. Returns LW_OK,
+ * or LW_ECORRUPT with the first problems and what to do in @err.
+ */
+static int check_pages(struct sqlite_store *s, char *err, size_t err_len)
+{
+    char found[512] = "";
+    sqlite3_stmt *st = NULL;
+    size_t used = 0;
+    const char *row;
+    int n_rows = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(5)", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row = (const char *)sqlite3_column_text(st, 0);
+        n_rows++;
+        if (row != NULL && used < sizeof(found)) {
+            used += (size_t)snprintf(found + used, sizeof(found) - used, "%s%s",
+                                     used > 0 ? "; " : "", row);
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE && n_rows == 1 && strcmp(found, "ok") == 0) {
+        return LW_OK;
+    }
+    if (rc != SQLITE_DONE && lw__store_rc(rc) != LW_ECORRUPT) {
+        snprintf(err, err_len, "%s: cannot check the database: %s", s->path,
+                 sqlite3_errmsg(s->db));
+        return lw__store_rc(rc) == LW_OK ? LW_EIO : lw__store_rc(rc);
+    }
+    snprintf(err, err_len,
+             "%s is damaged (PRAGMA quick_check: %s): logwarden will not write to it. Restore it"
+             " from a backup; or save what can be read (sqlite3 %s .recover | sqlite3"
+             " recovered.db) and move it away (with its -wal and -shm files) to start afresh",
+             s->path, rc == SQLITE_DONE ? found : sqlite3_errmsg(s->db), s->path);
+    return LW_ECORRUPT;
+}
+
 /* sqlite_open(), also giving the LW_E* code of a failure in *@rc_out. */
 static struct sqlite_store *open_store(const char *dir, const struct lw_store_conf *conf,
                                        int *rc_out, char *err, size_t err_len)
@@ -339,6 +556,7 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
     s->retention_s = conf && conf->retention_s > 0 ? conf->retention_s
                                                    : LW_STORE_DEFAULT_RETENTION_S;
     s->window_s = conf && conf->window_s > 0 ? conf->window_s : LW_STORE_DEFAULT_WINDOW_S;
+    s->max_bytes = conf ? conf->max_bytes : 0;
     dir_len = strlen(dir);
     s->dir = lw_strdup(dir);
     s->path = lw_malloc(dir_len + sizeof("/" LW_STORE_DB_NAME));
@@ -362,7 +580,24 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
         if (*rc_out != LW_OK) {
             goto fail_free;
         }
-        flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+        if (stat(s->path, &sb) != 0) {
+            if (errno != ENOENT) {
+                snprintf(err, err_len, "cannot look at %s: %s", s->path, strerror(errno));
+                *rc_out = LW_EIO;
+                goto fail_free;
+            }
+            *rc_out = create_store(s, err, err_len);
+            if (*rc_out != LW_OK) {
+                goto fail_free;
+            }
+            sb.st_size = 1;
+        }
+        flags = SQLITE_OPEN_READWRITE;
+    }
+    if (sb.st_size == 0) {
+        empty_msg(s, err, err_len);
+        *rc_out = LW_ECORRUPT;
+        goto fail_free;
     }
     /* NOMUTEX: a handle is used by one thread at a time, so SQLite's own mutex is not needed. */
     rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
@@ -374,8 +609,19 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
     }
     sqlite3_extended_result_codes(s->db, 1);
     *rc_out = set_pragmas(s, conf, err, err_len);
+    if (*rc_out == LW_ECORRUPT) {
+        /* Too damaged for the journal mode switch: say it the way check_pages() does. */
+        check_pages(s, err, err_len);
+        goto fail_close;
+    }
     if (*rc_out != LW_OK) {
         goto fail_close;
+    }
+    if (!s->read_only) {
+        *rc_out = check_pages(s, err, err_len);
+        if (*rc_out != LW_OK) {
+            goto fail_close;
+        }
     }
     *rc_out = lw__store_migrate(s->db, dir, s->read_only, &s->schema_version, err, err_len);
     if (*rc_out != LW_OK) {
@@ -691,6 +937,9 @@ static int save_blob(struct sqlite_store *s, int which, const char *what, const 
         sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
     }
     sqlite3_bind_int64(st, 2, now_ns());
+    if (which == ST_SAVE_MODELS) {
+        sqlite3_bind_int64(st, 3, (int64_t)XXH64(blob, len, 0));
+    }
     return exec_stmt(s, st, what);
 }
 
@@ -710,7 +959,10 @@ static int sqlite_set_note(struct lw_store *base, const char *key, const char *t
 
     snprintf(k, sizeof(k), "note.%s", key);
     rc = lw__store_meta_set_text(s->db, k, text);
-    if (rc != LW_OK) {
+    if (rc == LW_EFULL) {
+        full_msg(s);
+    }
+    else if (rc != LW_OK) {
         snprintf(s->errmsg, sizeof(s->errmsg), "note %s: %s", key, sqlite3_errmsg(s->db));
     }
     return rc;
@@ -958,7 +1210,13 @@ static int sqlite_foreach_checkpoint(struct lw_store *base, const char *input,
     return rc;
 }
 
-static int load_blob(struct sqlite_store *s, int which, const char *what, char **blob, size_t *len)
+/*
+ * Loads the blob of @which; with @checked non-NULL the statement's second column is its XXH64
+ * (NULL in rows saved before checksums: *@checked 0), and a blob that does not match it is
+ * LW_ECORRUPT.
+ */
+static int load_blob(struct sqlite_store *s, int which, const char *what, char **blob, size_t *len,
+                     int *checked)
 {
     sqlite3_stmt *st;
     const void *data;
@@ -994,6 +1252,25 @@ static int load_blob(struct sqlite_store *s, int which, const char *what, char *
         memcpy(*blob, data, (size_t)n);
     }
     *len = (size_t)n;
+    if (checked != NULL) {
+        *checked = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        if (*checked) {
+            uint64_t want = (uint64_t)sqlite3_column_int64(st, 1);
+            uint64_t got = XXH64(*blob, (size_t)n, 0);
+
+            if (want != got) {
+                snprintf(s->errmsg, sizeof(s->errmsg),
+                         "%s: %s: %d bytes that fail their checksum (saved %016llx, computed"
+                         " %016llx): damaged in the file",
+                         what, s->path, n, (unsigned long long)want, (unsigned long long)got);
+                lw_free(*blob);
+                *blob = NULL;
+                *len = 0;
+                done(st);
+                return LW_ECORRUPT;
+            }
+        }
+    }
     done(st);
     return LW_OK;
 }
@@ -1002,14 +1279,16 @@ static int sqlite_load_miner(struct lw_store *base, char **blob, size_t *len)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
 
-    return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len);
+    return load_blob(s, ST_LOAD_MINER, "load miner state", blob, len, NULL);
 }
 
-static int sqlite_load_models(struct lw_store *base, char **blob, size_t *len)
+static int sqlite_load_models(struct lw_store *base, char **blob, size_t *len, int *checked)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
+    int ignored;
 
-    return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len);
+    return load_blob(s, ST_LOAD_MODELS, "load detector models", blob, len,
+                     checked != NULL ? checked : &ignored);
 }
 
 static int sqlite_stored_lines(struct lw_store *base, uint64_t *out)
@@ -1024,6 +1303,17 @@ static int sqlite_template_count(struct lw_store *base, uint64_t *out)
     struct sqlite_store *s = (struct sqlite_store *)base;
 
     return query_u64(s, ST_TEMPLATE_COUNT, out, "count templates");
+}
+
+static int sqlite_max_template_id(struct lw_store *base, uint32_t *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    uint64_t v = 0;
+    int rc;
+
+    rc = query_u64(s, ST_MAX_TEMPLATE_ID, &v, "max template id");
+    *out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    return rc;
 }
 
 /* Steps @st (bound by the caller) for one count; 0 when there is no row. */
@@ -1336,6 +1626,7 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .load_models = sqlite_load_models,
     .stored_lines = sqlite_stored_lines,
     .template_count = sqlite_template_count,
+    .max_template_id = sqlite_max_template_id,
     .get_window_count = sqlite_get_window_count,
     .get_source_count = sqlite_get_source_count,
     .get_level_count = sqlite_get_level_count,

@@ -625,6 +625,270 @@ static void test_integrity_check(void **state)
     lw_store_close(s);
 }
 
+/*
+ * A full store (issue "nothing accepted is ever lost", full disk): with max_bytes the database
+ * cannot grow, as on a full file system. A write that needs room fails with LW_EFULL and a
+ * message naming the file (not "input/output error"); the failed transaction leaves nothing
+ * behind, what was committed before is intact, and the same transaction commits once there is
+ * room again.
+ */
+static int fill_txn(struct lw_store *s, int n_rows)
+{
+    char source[64];
+    int rc = LW_OK;
+    int i;
+
+    rc = lw_store_begin(s);
+    for (i = 0; i < n_rows && rc == LW_OK; i++) {
+        snprintf(source, sizeof(source), "host-%06d.example.org", i);
+        rc = lw_store_add_source_count(s, T0 + (int64_t)i * 10 * NS, (uint32_t)(i % 50) + 1,
+                                       source, 1);
+    }
+    if (rc == LW_OK) {
+        rc = lw_store_add_stored_lines(s, (uint64_t)n_rows);
+    }
+    if (rc == LW_OK) {
+        rc = lw_store_commit(s);
+    }
+    else {
+        lw_store_rollback(s);
+    }
+    return rc;
+}
+
+static void test_full_store(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store_conf capped = {.max_bytes = 256 * 1024};
+    struct lw_store *s = open_ok(f, &capped);
+    uint64_t n = 0;
+    int rc;
+
+    assert_int_equal(fill_txn(s, 10), LW_OK);
+    rc = fill_txn(s, 20000);
+    assert_int_equal(rc, LW_EFULL);
+    assert_non_null(strstr(lw_store_errmsg(s), "store full: "));
+    assert_non_null(strstr(lw_store_errmsg(s), LW_STORE_DB_NAME));
+    assert_false(lw_store_in_transaction(s));
+    /* Nothing of the failed transaction, all of the one before; the handle still works. */
+    assert_int_equal(lw_store_stored_lines(s, &n), LW_OK);
+    assert_int_equal(n, 10);
+    assert_int_equal(fill_txn(s, 5), LW_OK);
+    assert_int_equal(lw_store_integrity_check(s, (char[64]){0}, 64), LW_OK);
+    lw_store_close(s);
+
+    /* Room again: the same transaction commits. */
+    s = open_ok(f, NULL);
+    assert_int_equal(fill_txn(s, 20000), LW_OK);
+    assert_int_equal(lw_store_stored_lines(s, &n), LW_OK);
+    assert_int_equal(n, 20015);
+    lw_store_close(s);
+}
+
+/* The mode bits of DIR/@name (or of DIR itself for ""), -1 when it does not exist. */
+static int mode_of(const struct fixture *f, const char *name)
+{
+    char path[256];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s%s%s", f->dir, name[0] ? "/" : "", name);
+    return stat(path, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+/*
+ * The store holds log contents: a data directory logwarden creates is 0700, the database and
+ * the WAL and shared-memory files next to it 0600 (whatever the umask allows more), and so is
+ * the lock file.
+ */
+static void test_new_store_is_private(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(022);
+    struct lw_store *s;
+    int fd = -1;
+    char err[256];
+
+    assert_int_equal(lw_store_lock(f->dir, &fd, err, sizeof(err)), LW_OK);
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_stored_lines(s, 1), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_int_equal(mode_of(f, ""), 0700);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME "-wal"), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME "-shm"), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_LOCK_NAME), 0600);
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME ".new"), -1);
+    lw_store_close(s);
+    lw_store_unlock(fd);
+    umask(old);
+}
+
+/*
+ * A logwarden.db of 0 bytes is a store whose data is gone (truncated, replaced), not a new one:
+ * it is refused with a message naming the file and what to do, never silently replaced by a
+ * fresh store (history and checkpoints gone). A WAL whose database is missing is refused too.
+ */
+static void test_empty_db_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store_status st;
+    struct lw_store *s;
+    char path[256];
+    char moved[300];
+    char err[1024] = "";
+
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_stored_lines(s, 42), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s);
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(truncate(path, 0), 0);
+
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "0 bytes"));
+    assert_non_null(strstr(err, "move it away"));
+    /* Still 0 bytes: nothing was created over it. */
+    assert_int_equal(mode_of(f, LW_STORE_DB_NAME) >= 0, 1);
+    {
+        struct stat sb;
+
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_size, 0);
+    }
+    err[0] = '\0';
+    assert_int_not_equal(lw_store_status(f->dir, &st, err, sizeof(err)), LW_OK);
+    assert_non_null(strstr(err, "0 bytes"));
+
+    /* Moved away as the message says: a fresh store. */
+    snprintf(moved, sizeof(moved), "%s.empty", path);
+    assert_int_equal(rename(path, moved), 0);
+    s = open_ok(f, NULL);
+    lw_store_close(s);
+
+    /* A WAL left without its database. */
+    unlink(path);
+    snprintf(moved, sizeof(moved), "%s-wal", path);
+    {
+        FILE *w = fopen(moved, "w");
+
+        assert_non_null(w);
+        fputs("not empty", w);
+        fclose(w);
+    }
+    err[0] = '\0';
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "-wal is there"));
+}
+
+/*
+ * A damaged page is found when the writer opens the store (PRAGMA quick_check), not later when
+ * every transaction that touches it fails: the open is refused with a message naming the file,
+ * the problem and what to do.
+ */
+static void test_damaged_page_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f, NULL);
+    char path[256];
+    char err[1024] = "";
+    unsigned char junk[16];
+    struct stat sb;
+    long page;
+    FILE *db;
+    int i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < 5000; i++) {
+        assert_int_equal(lw_store_add_window_count(s, T0 + (int64_t)i * 10 * NS, 7, 1), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    lw_store_close(s); /* the last close checkpoints the WAL into the database file */
+
+    /* Scribble over the header of a page in the middle of window_counts' b-tree. */
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= 20 * 4096);
+    page = (long)(sb.st_size / 4096) / 2;
+    memset(junk, 0x5a, sizeof(junk));
+    db = fopen(path, "r+b");
+    assert_non_null(db);
+    assert_int_equal(fseek(db, page * 4096, SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), db), sizeof(junk));
+    fclose(db);
+
+    assert_null(lw_store_open(f->dir, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "is damaged"));
+    assert_non_null(strstr(err, "quick_check"));
+    assert_non_null(strstr(err, "backup"));
+}
+
+/*
+ * The detectors' models carry no checksum of their own: a bit flipped in the file used to load
+ * as a model without a word. The store keeps an XXH64 beside the blob and refuses a blob that
+ * does not match it (LW_ECORRUPT, a message naming it); a row saved before checksums (NULL)
+ * still loads, flagged unchecked.
+ */
+static void test_models_checksum(void **state)
+{
+    struct fixture *f = *state;
+    char models[300];
+    struct lw_store *s;
+    char *got = NULL;
+    size_t len = 0;
+    int checked = -1;
+    size_t i;
+
+    for (i = 0; i < sizeof(models); i++) {
+        models[i] = (char)(i * 7);
+    }
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_save_models(s, models, sizeof(models)), LW_OK);
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_OK);
+    assert_int_equal(checked, 1);
+    assert_int_equal(len, sizeof(models));
+    assert_memory_equal(got, models, sizeof(models));
+    lw_free(got);
+    lw_store_close(s);
+
+    /* One bit flipped in the file (byte 100 of the blob). */
+    {
+        char path[256];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+
+        models[100] ^= 0x10;
+        snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "UPDATE model_state SET blob = ?1", -1, &st,
+                                            NULL),
+                         SQLITE_OK);
+        sqlite3_bind_blob(st, 1, models, sizeof(models), SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    s = open_ok(f, NULL);
+    got = NULL;
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_ECORRUPT);
+    assert_null(got);
+    assert_non_null(strstr(lw_store_errmsg(s), "checksum"));
+    assert_non_null(strstr(lw_store_errmsg(s), "detector models"));
+    lw_store_close(s);
+
+    /* A row from before checksums: loaded, flagged unchecked. */
+    raw_exec(f, "UPDATE model_state SET checksum = NULL");
+    s = open_ok(f, NULL);
+    assert_int_equal(lw_store_load_models(s, &got, &len, &checked), LW_OK);
+    assert_int_equal(checked, 0);
+    assert_int_equal(len, sizeof(models));
+    lw_free(got);
+    lw_store_close(s);
+}
+
 static void test_window_start(void **state)
 {
     struct fixture *f = *state;
@@ -658,6 +922,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integrity_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_store_is_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_db_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_page_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_models_checksum, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

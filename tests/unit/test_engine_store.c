@@ -1,0 +1,390 @@
+/*
+ * Unit tests for how the pipeline (lw_engine.h) lives with its store: a store that cannot
+ * commit (a full disk) pauses ingest with LW_EAGAIN, keeps what was accepted and commits it
+ * once space is back, also when that happens while the engine stops; and a store whose miner
+ * state is missing while templates exist does not hand out their ids again.
+ *
+ * A full disk is simulated by interposing the handle's backend functions (struct lw_store_ops
+ * of lw_store.h is public): commit fails with LW_EFULL while `g_full` is set, as the SQLite
+ * backend does on SQLITE_FULL (tests/unit/test_store.c covers that part with a real cap). The
+ * real full disk is tests/integration/test_store_full.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "lw/lw_engine.h"
+#include "lw/lw_err.h"
+#include "lw/lw_header.h"
+#include "lw/lw_store.h"
+
+struct fixture {
+    char root[64];
+    char dir[128];
+};
+
+static void rm_tree(const char *path)
+{
+    char child[512];
+    struct dirent *e;
+    struct stat sb;
+    DIR *d;
+
+    if (lstat(path, &sb) != 0) {
+        return;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        unlink(path);
+        return;
+    }
+    d = opendir(path);
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                continue;
+            }
+            snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+            rm_tree(child);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        return -1;
+    }
+    snprintf(f->root, sizeof(f->root), "/tmp/lw-engst-XXXXXX");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    rm_tree(f->root);
+    free(f);
+    return 0;
+}
+
+/* ---- a store whose commits fail while the "disk" is full ---- */
+
+static atomic_int g_full;
+static atomic_int g_failed_commits;
+static const struct lw_store_ops *g_real;
+static struct lw_store_ops g_faulty;
+
+static int faulty_commit(struct lw_store *s)
+{
+    if (atomic_load(&g_full)) {
+        atomic_fetch_add(&g_failed_commits, 1);
+        g_real->rollback(s);
+        return LW_EFULL;
+    }
+    return g_real->commit(s);
+}
+
+static struct lw_store *open_faulty(const struct fixture *f)
+{
+    char err[256] = "";
+    struct lw_store *s = lw_store_open(f->dir, NULL, err, sizeof(err));
+
+    if (s == NULL) {
+        fail_msg("lw_store_open: %s", err);
+    }
+    g_real = s->ops;
+    g_faulty = *s->ops;
+    g_faulty.commit = faulty_commit;
+    s->ops = &g_faulty;
+    atomic_store(&g_full, 0);
+    atomic_store(&g_failed_commits, 0);
+    return s;
+}
+
+static void close_faulty(struct lw_store *s)
+{
+    s->ops = g_real;
+    lw_store_close(s);
+}
+
+static struct lw_engine *start_engine(struct lw_store *s)
+{
+    struct lw_engine_conf ec;
+    char err[256] = "";
+    struct lw_engine *e;
+
+    memset(&ec, 0, sizeof(ec));
+    ec.workers = 1;
+    ec.queue_batches = 4;
+    ec.flush_ns = 20000000LL;
+    ec.store = s;
+    e = lw_engine_start(&ec, err, sizeof(err));
+    if (e == NULL) {
+        fail_msg("lw_engine_start: %s", err);
+    }
+    return e;
+}
+
+/* Offers one group of @n lines whose words start with @word; the lw_ingest_fn's answer. */
+static int offer(struct lw_engine *e, const char *word, int n)
+{
+    static const struct lw_ingest_source src = {"test", "-", NULL};
+    struct lw_ingest in = lw_engine_ingest(e);
+    struct lw_ingest_line lines[64];
+    char buf[64][96];
+    struct lw_ingest_group g = {.source = &src, .lines = lines, .n_lines = (size_t)n};
+    int i;
+
+    assert_true(n <= 64);
+    for (i = 0; i < n; i++) {
+        lines[i].len = (size_t)snprintf(buf[i], sizeof(buf[i]),
+                                        "2026-01-01T00:00:%02dZ INFO %s request %d served", i % 60,
+                                        word, i);
+        lines[i].data = buf[i];
+        lines[i].flags = 0;
+        lines[i].ts_ns = LW_TS_UNKNOWN;
+        lines[i].level = 0;
+    }
+    return in.fn(in.opaque, &g);
+}
+
+static struct lw_engine_stats stats(struct lw_engine *e)
+{
+    struct lw_engine_stats st;
+
+    lw_engine_get_stats(e, &st);
+    return st;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Waits up to 10 s for every accepted line to be durable. */
+static void wait_all_stored(struct lw_engine *e)
+{
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        struct lw_engine_stats st = stats(e);
+
+        if (st.lines_stored == st.lines_in) {
+            return;
+        }
+        sleep_ms(10);
+    }
+    fail_msg("lines_in %llu, lines_stored %llu after 10 s",
+             (unsigned long long)stats(e).lines_in, (unsigned long long)stats(e).lines_stored);
+}
+
+static uint64_t stored_total(const struct fixture *f)
+{
+    struct lw_store_status st;
+    char err[256] = "";
+
+    assert_int_equal(lw_store_status(f->dir, &st, err, sizeof(err)), LW_OK);
+    return st.stored_lines;
+}
+
+/*
+ * While the store cannot commit, ingest answers LW_EAGAIN (it used to take up to 256 more
+ * batches into memory, and the inputs kept answering 202); the lines accepted before are kept
+ * and committed once the disk has room again, and ingest resumes.
+ */
+static void test_full_disk_backpressure(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_faulty(f);
+    struct lw_engine *e = start_engine(s);
+    uint64_t accepted_while_full = 0;
+    int i;
+
+    assert_int_equal(offer(e, "alpha", 50), LW_OK);
+    wait_all_stored(e);
+
+    atomic_store(&g_full, 1);
+    assert_int_equal(offer(e, "beta", 50), LW_OK);
+    for (i = 0; i < 500 && atomic_load(&g_failed_commits) == 0; i++) {
+        sleep_ms(10);
+    }
+    assert_true(atomic_load(&g_failed_commits) > 0);
+    /* Every group offered now is refused: memory holds only what was accepted. */
+    for (i = 0; i < 300; i++) {
+        if (offer(e, "gamma", 50) == LW_OK) {
+            accepted_while_full += 50;
+        }
+    }
+    assert_int_equal(accepted_while_full, 0);
+    assert_true(stats(e).groups_refused >= 300);
+    assert_int_equal(stats(e).lines_in, 100);
+    assert_int_equal(stats(e).lines_stored, 50);
+    /* Retried, not given up: still pending after a few retries. */
+    sleep_ms(1500);
+    assert_true(atomic_load(&g_failed_commits) >= 2);
+    assert_int_equal(stats(e).lines_stored, 50);
+
+    /* Space is back: the pending transaction commits and ingest resumes. */
+    atomic_store(&g_full, 0);
+    wait_all_stored(e);
+    for (i = 0; i < 200 && offer(e, "delta", 50) == LW_EAGAIN; i++) {
+        sleep_ms(10);
+    }
+    assert_true(i < 200);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(stored_total(f), 150);
+    close_faulty(s);
+}
+
+static void *free_space_later(void *arg)
+{
+    (void)arg;
+    sleep_ms(2500);
+    atomic_store(&g_full, 0);
+    return NULL;
+}
+
+/*
+ * The engine stops (SIGTERM) while the disk is full: the last transaction is retried for a
+ * while rather than given up after two tries, so space freed meanwhile still saves every
+ * accepted line, and stop reports success.
+ */
+static void test_full_disk_at_stop(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_faulty(f);
+    struct lw_engine *e = start_engine(s);
+    pthread_t t;
+    int i;
+
+    assert_int_equal(offer(e, "alpha", 40), LW_OK);
+    wait_all_stored(e);
+    atomic_store(&g_full, 1);
+    assert_int_equal(offer(e, "beta", 40), LW_OK);
+    for (i = 0; i < 500 && atomic_load(&g_failed_commits) == 0; i++) {
+        sleep_ms(10);
+    }
+    assert_int_equal(pthread_create(&t, NULL, free_space_later, NULL), 0);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(stored_total(f), 80);
+    close_faulty(s);
+}
+
+/* The text of template @id in the store, "" when there is none. */
+static void template_text(const struct fixture *f, uint32_t id, char *buf, size_t cap)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    buf[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT text FROM templates WHERE id = ?1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void raw_exec(const struct fixture *f, const char *sql)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/*
+ * The miner_state row is gone while templates exist: the miner used to start again at id 1 and
+ * give a new template the id (and, in table templates, overwrite the text) of an old one. Ids
+ * now continue after the highest stored one.
+ */
+static void test_missing_miner_state(void **state)
+{
+    struct fixture *f = *state;
+    char first[256];
+    char text[256];
+    struct lw_store *s;
+    struct lw_engine *e;
+    uint32_t max_before = 0;
+    uint32_t max_after = 0;
+    uint32_t id;
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "alpha", 10), LW_OK);
+    assert_int_equal(offer(e, "beta", 10), LW_OK);
+    assert_int_equal(offer(e, "gamma", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_max_template_id(s, &max_before), LW_OK);
+    assert_true(max_before >= 3);
+    close_faulty(s);
+    template_text(f, 1, first, sizeof(first));
+    assert_true(first[0] != '\0');
+
+    raw_exec(f, "DELETE FROM miner_state");
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "zeta", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_max_template_id(s, &max_after), LW_OK);
+    close_faulty(s);
+
+    /* The old templates keep their texts; the new one has an id of its own. */
+    template_text(f, 1, text, sizeof(text));
+    assert_string_equal(text, first);
+    assert_true(max_after > max_before);
+    for (id = max_before + 1; id <= max_after; id++) {
+        template_text(f, id, text, sizeof(text));
+        if (strstr(text, "zeta") != NULL) {
+            break;
+        }
+    }
+    assert_true(id <= max_after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_disk_backpressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_at_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
