@@ -25,7 +25,10 @@ T0=$(date +%s.%N)
 "$LW" demo --rate "$RATE" --lines 1000000000 --seed "$NOW" --start "$NOW" --out build/demo/demo.log \
   --truth build/demo/truth.tsv &
 GEN=$!
-"$LW" run --tail 'build/demo/*.log' --alert-file build/demo/alerts.jsonl &
+# Alerts go to this terminal (stdout) and to a JSONL file that is scored at the end.
+printf 'alerts:\n  sinks:\n    - {type: stdout}\n    - {type: file, path: build/demo/alerts.jsonl}\n' \
+  >build/demo/logwarden.yaml
+"$LW" run --tail 'build/demo/*.log' -c build/demo/logwarden.yaml &
 DAEMON=$!
 stop() {
   kill "$GEN" 2>/dev/null || true

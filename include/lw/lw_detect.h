@@ -191,6 +191,8 @@ struct lw_detect_conf {
         size_t max_series;         /* template and template+source baselines; default 50000 */
         bool per_source;           /* also template+source series; default true */
         uint64_t min_count;        /* spikes need at least this many lines; default 10 */
+        double min_ratio;          /* and this many times the expectation (drops: a fraction
+                                    * 1 / min_ratio of it, or less); default 2.5 */
     } volume;
     struct {
         bool enabled;

@@ -118,6 +118,7 @@ struct vol_ctx {
     size_t max_series;
     bool per_source;
     uint64_t min_count;
+    double min_ratio;                  /* effect size: spikes >= ratio * expected, drops <= 1/ratio */
     struct lw__det_map map;            /* key: template id (+ source) -> struct vol_series */
     uint64_t anomalies;
     uint64_t merged;                   /* series dropped: their template merged or evicted */
@@ -218,6 +219,7 @@ static void *vol_init(const struct lw_detect_conf *conf, char *err, size_t err_l
     c->max_series = conf->volume.max_series >= 2 ? conf->volume.max_series : 2;
     c->per_source = conf->volume.per_source;
     c->min_count = conf->volume.min_count;
+    c->min_ratio = conf->volume.min_ratio > 1 ? conf->volume.min_ratio : 1;
     if (lw__det_map_init(&c->map, c->max_series, series_free) < 0) {
         lw_free(c);
         snprintf(err, err_len, "volume: out of memory");
@@ -464,15 +466,23 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
     double mean, var, p = 1;
     const char *model, *kind = NULL;
     uint8_t alarm = ALARM_NONE;
+    bool spike;
 
     if (s->base.n < c->warmup_windows || s->base.n == 0 || out->training) {
         return; /* history to train on is normal: nothing to judge */
     }
     model = expect(c, s, w, &mean, &var);
-    if (out->partial && !(count > mean && count >= c->min_count)) {
+    /*
+     * An effect worth a person's time: a spike holds at least min_ratio times the expectation
+     * and min_count lines more than it, a drop at most 1 / min_ratio of it. Below that, the
+     * tail of a busy series (retries that come in clusters) would alert on its own noise.
+     */
+    spike = count > mean && count >= c->min_count &&
+            (double)count >= fmax(c->min_ratio * mean, mean + (double)c->min_count);
+    if (out->partial && !spike) {
         return; /* a partial window says nothing of what it lacks */
     }
-    if (count > mean && count >= c->min_count) {
+    if (spike) {
         p = fmax(lw__det_count_sf((double)count, mean, var), mem_share(s, count, mean, true));
         kind = "spike";
         alarm = ALARM_SPIKE;
@@ -484,7 +494,8 @@ static void evaluate(struct vol_ctx *c, struct vol_series *s, int64_t w, uint64_
         kind = "silence";
         alarm = ALARM_SILENCE;
     }
-    else if ((double)count < mean && mean >= (double)c->min_count) {
+    else if ((double)count < mean && mean >= (double)c->min_count &&
+             (double)count * c->min_ratio <= mean) {
         p = fmax(lw__det_count_cdf((double)count, mean, var), mem_share(s, count, mean, false));
         kind = "drop";
         alarm = ALARM_DROP;

@@ -215,6 +215,7 @@ struct y_volume {
     char *max_series;
     char *per_source;
     char *min_count;
+    char *min_ratio;
 };
 
 struct y_level {
@@ -394,6 +395,7 @@ static const cyaml_schema_field_t volume_fields[] = {
     STR("max_series", struct y_volume, max_series),
     BOOLP("per_source", struct y_volume, per_source),
     STR("min_count", struct y_volume, min_count),
+    STR("min_ratio", struct y_volume, min_ratio),
     CYAML_FIELD_END,
 };
 
@@ -844,6 +846,7 @@ static int load_detect(const char *path, const struct y_detect *y, struct lw_run
         TRY(set_bool(path, "detect.volume.per_source", v->per_source, &d->volume.per_source));
         TRY(set_num(path, "detect.volume.min_count", v->min_count, 0, UINT64_MAX,
                     &d->volume.min_count));
+        TRY(set_rate(path, "detect.volume.min_ratio", v->min_ratio, &d->volume.min_ratio));
     }
     if (y->level != NULL) {
         const struct y_level *l = y->level;

@@ -21,6 +21,7 @@ void lw_detect_conf_defaults(struct lw_detect_conf *c, int64_t window_ns)
     c->volume.max_series = 50000;
     c->volume.per_source = true;
     c->volume.min_count = 10;
+    c->volume.min_ratio = 2.5;
     c->level.enabled = true;
     c->level.warmup_windows = 30;
     c->level.max_sources = 10000;

@@ -551,6 +551,34 @@ static void test_volume_remembers(void **state)
     assert_int_equal(count_kind("spike"), 1);
 }
 
+
+/* The effect a volume finding needs: about twice a busy series' usual count is its own noise. */
+static void test_volume_min_ratio(void **state)
+{
+    struct lw_detect_conf conf;
+    int64_t w0 = 1700000000 * NS;
+    void *ctx;
+    int i;
+
+    (void)state;
+    reset_recs();
+    rng_state = 5;
+    vol_conf(&conf);
+    conf.volume.per_source = false;
+    ctx = start(&det_volume_plugin, &conf);
+    for (i = 0; i < 300; i++, w0 += 10 * NS) {
+        vol_batch_window(ctx, w0, 9 + (int)rnd(7), &out);
+    }
+    assert_int_equal(n_recs, 0);
+    vol_batch_window(ctx, w0, 27, &out); /* 2.2 times: not reported */
+    w0 += 10 * NS;
+    assert_int_equal(n_recs, 0);
+    vol_batch_window(ctx, w0, 12, &out);
+    w0 += 10 * NS;
+    vol_batch_window(ctx, w0, 60, &out); /* 5 times: a spike */
+    assert_int_equal(count_kind("spike"), 1);
+}
+
 /* ---- level ---- */
 
 static void lvl_window(void *ctx, int64_t w0, const char *src, int lines, int warns)
@@ -820,6 +848,7 @@ int main(void)
         cmocka_unit_test_teardown(test_volume_cap, teardown),
         cmocka_unit_test_teardown(test_volume_seasonal, teardown),
         cmocka_unit_test_teardown(test_volume_remembers, teardown),
+        cmocka_unit_test_teardown(test_volume_min_ratio, teardown),
         cmocka_unit_test_teardown(test_level, teardown),
         cmocka_unit_test_teardown(test_params, teardown),
         cmocka_unit_test_teardown(test_params_noisy, teardown),
