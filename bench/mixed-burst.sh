@@ -80,11 +80,15 @@ print(t - $TRAIN_LINES / 100.0)")" --out "$W/history.log"
     "$LW" run --stdin --no-syslog --http "127.0.0.1:$port" -d "$d" --alert-file "$d.alerts.jsonl" \
         <"$W/mixed.log" >"$d.stdout" 2>"$d.log" &
     LW_PID=$!
+    # Stack traces are joined into one record each, so fewer records than lines come in: wait
+    # until the count of records stops moving.
+    prev=-1
     for i in $(seq 600); do
         v=$(metric "$port" lines_in_total)
-        [ -n "$v" ] && [ "$v" -ge "$LINES" ] && break
+        [ -n "$v" ] && [ "$v" -gt 0 ] && [ "$v" = "$prev" ] && break
+        prev=$v
         kill -0 "$LW_PID" 2>/dev/null || { echo "daemon exited: $(tail -3 "$d.log")" >&2; exit 1; }
-        sleep 0.5
+        sleep 1
     done
     sleep "$SETTLE"
     echo "== $name: /metrics"

@@ -119,7 +119,10 @@ def group_incidents(truths, gap_s):
     for t in sorted(truths, key=lambda x: (x.get("ts") or 0, x["line"])):
         k = (t["kind"], t["key"])
         inc = last.get(k)
-        if inc is not None and t.get("ts") is not None and inc["ts_end"] is not None and \
+        # A template is new once: the generator injecting the same never-seen text again later
+        # is no new incident for a template miner (the first one already made it known).
+        again = inc is not None and t["kind"] == "new_template"
+        if again or inc is not None and t.get("ts") is not None and inc["ts_end"] is not None and \
                 t["ts"] - inc["ts_end"] < gap_s:
             inc["truths"].append(t)
             inc["ts_end"] = t["ts"]
