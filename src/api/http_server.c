@@ -164,6 +164,11 @@ static enum MHD_Result respond_error(struct lw_http_server *srv, struct MHD_Conn
         return respond(srv, conn, status, CT_JSON, body, (size_t)n,
                        MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    if (status == MHD_HTTP_BAD_REQUEST) {
+        /* A request refused this way may leave bytes on the connection that are no request. */
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_CONNECTION,
+                       "close");
+    }
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
         return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_ALLOW,
                        "POST");
@@ -217,6 +222,91 @@ static int find_route(struct lw_http_server *srv, const char *path, struct route
     }
     pthread_mutex_unlock(&srv->routes_mu);
     return found;
+}
+
+/*
+ * Request smuggling: a body whose length two parties could read differently. libmicrohttpd
+ * 0.9.75 lets through Content-Length together with Transfer-Encoding (it reads the body as
+ * chunked), several Content-Length headers (it takes one of them), header names with a space
+ * before the colon (kept as "Transfer-Encoding " and ignored), and codings other than chunked
+ * (it then waits for the connection to close). A proxy in front may well read such a request
+ * the other way, and what one of them takes for the body the other takes for the next request.
+ * RFC 9112 section 6.3 says a server must refuse such messages and close the connection.
+ */
+struct framing {
+    unsigned int n_cl;   /* Content-Length headers */
+    unsigned int n_te;   /* Transfer-Encoding headers */
+    int te_chunked;      /* every Transfer-Encoding is exactly "chunked" */
+    int cl_digits;       /* every Content-Length is digits only */
+    int bad_name;        /* a header name that is not an RFC 9110 token */
+};
+
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+    size_t i;
+
+    (void)kind;
+    if (key_size == 0) {
+        f->bad_name = 1;
+    }
+    for (i = 0; i < key_size; i++) {
+        if (!is_tchar((unsigned char)key[i])) {
+            f->bad_name = 1;
+        }
+    }
+    if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0) {
+        f->n_cl++;
+        if (value == NULL || value_size == 0) {
+            f->cl_digits = 0;
+        }
+        for (i = 0; value != NULL && i < value_size; i++) {
+            if (value[i] < '0' || value[i] > '9') {
+                f->cl_digits = 0;
+            }
+        }
+    }
+    else if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
+        f->n_te++;
+        if (value == NULL || value_size != 7 || strncasecmp(value, "chunked", 7) != 0) {
+            f->te_chunked = 0;
+        }
+    }
+    return MHD_YES;
+}
+
+/* The reason a request's framing is refused (400), or NULL when it is unambiguous. */
+static const char *framing_error(struct MHD_Connection *conn, const char *version)
+{
+    struct framing f = {0, 0, 1, 1, 0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.bad_name) {
+        return "malformed header name";
+    }
+    if (f.n_cl > 0 && f.n_te > 0) {
+        return "both Content-Length and Transfer-Encoding";
+    }
+    if (f.n_cl > 1) {
+        return "several Content-Length headers";
+    }
+    if (!f.cl_digits) {
+        return "malformed Content-Length";
+    }
+    if (f.n_te > 1 || !f.te_chunked) {
+        return "Transfer-Encoding must be chunked, once";
+    }
+    if (f.n_te > 0 && strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        return "Transfer-Encoding needs HTTP/1.1";
+    }
+    return NULL;
 }
 
 static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, const char *url,
@@ -647,6 +737,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         }
         *con_cls = req;
+        req->msg = framing_error(conn, version);
+        if (req->msg != NULL) {
+            /* Answer before reading any body, and close: the rest of the stream is unframed. */
+            req->status = MHD_HTTP_BAD_REQUEST;
+            req->answered = 1;
+            return respond_error(srv, conn, req->status, req->msg);
+        }
         classify(srv, conn, url, method, req);
         if (req->status != 0 && has_body(conn)) {
             return respond_error(srv, conn, req->status, req->msg);
