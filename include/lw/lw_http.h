@@ -17,6 +17,7 @@
 #define LW_HTTP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,25 @@
 #include "lw/lw_frame.h"
 #include "lw/lw_ingest.h"
 #include "lw/lw_level.h"
+
+/* ---- Memory budget --------------------------------------------------------------------- */
+
+/*
+ * Bytes that request bodies may hold at once, shared by every request of one server: bodies as
+ * received, their decompressed form and the parser's buffers are taken from it before they are
+ * allocated, and given back when freed. A request that finds the budget spent is answered 503
+ * with Retry-After instead of growing the daemon. Thread-safe (lock-free).
+ */
+struct lw_http_budget {
+    atomic_size_t used_bytes;   /* taken now */
+    atomic_size_t peak_bytes;   /* the most ever taken at once */
+    size_t limit_bytes;         /* 0: no limit */
+};
+
+/* Takes @n bytes from @bg (NULL: no budget). Returns LW_OK, or LW_EFULL and takes nothing. */
+int lw_http_budget_take(struct lw_http_budget *bg, size_t n);
+/* Gives back @n bytes taken before. NULL does nothing. */
+void lw_http_budget_give(struct lw_http_budget *bg, size_t n);
 
 /* ---- Body parsing ---------------------------------------------------------------------- */
 
@@ -49,7 +69,21 @@ struct lw_http_body {
     size_t store_len;
     size_t store_cap;
     size_t cap;                    /* capacity of the arrays */
+    /* Set by lw_http_body_parse_parts() only. */
+    struct lw_http_budget *budget; /* what the arrays and the store are taken from, or NULL */
+    size_t charged_bytes;          /* taken from @budget, given back by lw_http_body_fini() */
+    size_t part_lines;             /* lines per part; 0: the whole body in one */
+    int (*part_cb)(void *opaque, const struct lw_http_body *part);
+    void *part_opaque;
 };
+
+/*
+ * Called by lw_http_body_parse_parts() with each part of up to @part_lines lines: @part->lines
+ * (and hosts, levels) hold that part only, valid until the callback returns; the counters
+ * (n_rejected, n_blank, n_physical) count everything parsed so far. Returns 0 to go on, or a
+ * negative LW_E* code that stops parsing and is returned.
+ */
+typedef int (*lw_http_part_cb)(void *opaque, const struct lw_http_body *part);
 
 /*
  * Parses @buf[0..len) in @fmt into @out (which it initialises; call lw_http_body_fini() after,
@@ -76,6 +110,21 @@ int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt
 void lw_http_body_fini(struct lw_http_body *b);
 
 /*
+ * Like lw_http_body_parse(), but hands the lines to @cb in parts of at most @part_lines lines
+ * (> 0) and reuses its arrays and its string store for the next part, so that memory depends on
+ * the part size and the longest line, not on the number of lines in the body (one 16 MiB body of
+ * one-byte lines would otherwise cost 8 million line entries, ~450 MB). Every allocation is taken
+ * from @budget first (NULL: none); LW_EFULL when it is spent. Returns LW_OK, LW_EFULL, LW_ENOMEM,
+ * LW_EINVAL (bad @ml regex) or what @cb returned. Call lw_http_body_fini(@out) after, whatever
+ * the result: it gives the budget back. A text record joined from several lines is never split
+ * between parts.
+ */
+int lw_http_body_parse_parts(const char *buf, size_t len, enum lw_http_body_format fmt,
+                             size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                             size_t part_lines, struct lw_http_budget *budget,
+                             lw_http_part_cb cb, void *opaque, struct lw_http_body *out);
+
+/*
  * Inflates a gzip (or zlib) body, concatenated gzip members included. On success sets *@out
  * (allocated with lw_malloc, caller frees with lw_free; NUL-terminated for convenience) and
  * *@out_len and returns LW_OK. Returns LW_ETOOBIG as soon as the output would exceed @max_bytes
@@ -83,6 +132,14 @@ void lw_http_body_fini(struct lw_http_body *b);
  * LW_ENOMEM. On failure *@out is NULL.
  */
 int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, size_t *out_len);
+/*
+ * lw_http_gunzip() whose output buffer is taken from @budget (NULL: none) as it grows: returns
+ * LW_EFULL when the budget is spent. On success *@charged is what was taken (the caller gives it
+ * back after freeing *@out); on failure nothing stays taken and *@charged is 0.
+ */
+int lw_http_gunzip_budget(const char *in, size_t len, size_t max_bytes,
+                          struct lw_http_budget *budget, char **out, size_t *out_len,
+                          size_t *charged);
 
 /* ---- Server ---------------------------------------------------------------------------- */
 
@@ -100,6 +157,8 @@ struct lw_http_conf {
     const char *addr;              /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; NULL: default */
     const char *token;             /* bearer token; required unless addr is a loopback address */
     size_t max_body_bytes;         /* 0: 16 MiB; applies to the body as sent and as decompressed */
+    size_t max_buffered_bytes;     /* all requests' bodies at once (lw_http_budget); 0: 64 MiB;
+                                    * at least max_body_bytes */
     size_t max_line_bytes;         /* 0: 65536; longer lines are truncated and flagged */
     unsigned int max_connections;  /* 0: 1024 */
     unsigned int timeout_s;        /* idle connection timeout, 0: 30 s (defeats slowloris) */
@@ -122,6 +181,9 @@ struct lw_http_stats {
     uint64_t responses_4xx;
     uint64_t responses_5xx;
     uint64_t responses_503;          /* backpressure refusals (also counted in responses_5xx) */
+    uint64_t budget_refused;         /* 503s because the body budget was spent (also in 503) */
+    uint64_t buffered_bytes;         /* body bytes held now (lw_http_budget) */
+    uint64_t buffered_peak_bytes;    /* the most ever held at once */
 };
 
 struct lw_http_server;

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,63 @@
 #include "lw/lw_mem.h"
 
 #define DEFAULT_MAX_LINE_BYTES 65536
+#define PART_STORE_BYTES       (256 * 1024)  /* the NDJSON store of one part, at least */
+
+int lw_http_budget_take(struct lw_http_budget *bg, size_t n)
+{
+    size_t used;
+    size_t peak;
+
+    if (bg == NULL || n == 0) {
+        return LW_OK;
+    }
+    used = atomic_load(&bg->used_bytes);
+    do {
+        if (bg->limit_bytes != 0 && (n > bg->limit_bytes || used > bg->limit_bytes - n)) {
+            return LW_EFULL;
+        }
+    } while (!atomic_compare_exchange_weak(&bg->used_bytes, &used, used + n));
+    peak = atomic_load(&bg->peak_bytes);
+    while (used + n > peak && !atomic_compare_exchange_weak(&bg->peak_bytes, &peak, used + n)) {
+    }
+    return LW_OK;
+}
+
+void lw_http_budget_give(struct lw_http_budget *bg, size_t n)
+{
+    if (bg != NULL && n != 0) {
+        atomic_fetch_sub(&bg->used_bytes, n);
+    }
+}
+
+/* lw_realloc of a body buffer from @old_size to @new_size bytes, the growth taken first. */
+static void *charged_realloc(struct lw_http_body *b, void *p, size_t old_size, size_t new_size)
+{
+    void *np;
+
+    if (new_size > old_size && lw_http_budget_take(b->budget, new_size - old_size) < 0) {
+        return NULL;
+    }
+    np = lw_realloc(p, new_size);
+    if (np == NULL) {
+        if (new_size > old_size) {
+            lw_http_budget_give(b->budget, new_size - old_size);
+        }
+        return NULL;
+    }
+    b->charged_bytes += new_size - old_size;
+    return np;
+}
+
+/* LW_EFULL when @b's budget is what refused the last allocation, else LW_ENOMEM. */
+static int alloc_error(const struct lw_http_body *b, size_t want)
+{
+    if (b->budget != NULL && b->budget->limit_bytes != 0 &&
+        atomic_load(&b->budget->used_bytes) + want > b->budget->limit_bytes) {
+        return LW_EFULL;
+    }
+    return LW_ENOMEM;
+}
 
 static int is_blank(const char *s, size_t len)
 {
@@ -60,19 +118,22 @@ static int body_reserve(struct lw_http_body *b)
         return LW_OK;
     }
     cap = b->cap ? b->cap * 2 : 256;
-    lines = lw_realloc(b->lines, cap * sizeof(*lines));
+    if (b->part_lines > 0 && cap > b->part_lines) {
+        cap = b->part_lines;
+    }
+    lines = charged_realloc(b, b->lines, b->cap * sizeof(*lines), cap * sizeof(*lines));
     if (lines == NULL) {
-        return LW_ENOMEM;
+        return alloc_error(b, (cap - b->cap) * sizeof(*lines));
     }
     b->lines = lines;
-    hosts = lw_realloc(b->hosts, cap * sizeof(*hosts));
+    hosts = charged_realloc(b, b->hosts, b->cap * sizeof(*hosts), cap * sizeof(*hosts));
     if (hosts == NULL) {
-        return LW_ENOMEM;
+        return alloc_error(b, (cap - b->cap) * sizeof(*hosts));
     }
     b->hosts = hosts;
-    levels = lw_realloc(b->levels, cap * sizeof(*levels));
+    levels = charged_realloc(b, b->levels, b->cap * sizeof(*levels), cap * sizeof(*levels));
     if (levels == NULL) {
-        return LW_ENOMEM;
+        return alloc_error(b, (cap - b->cap) * sizeof(*levels));
     }
     b->levels = levels;
     b->cap = cap;
@@ -774,6 +835,28 @@ reject:
     return LW_OK;
 }
 
+/*
+ * In parts mode, hands the lines collected so far to the callback and starts an empty part: the
+ * arrays and the store are reused, the counters go on. Does nothing otherwise.
+ */
+static int flush_part(struct lw_http_body *b)
+{
+    int rc;
+
+    if (b->part_cb == NULL) {
+        return LW_OK;
+    }
+    if (b->n_lines > 0) {
+        rc = b->part_cb(b->part_opaque, b);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    b->n_lines = 0;
+    b->store_len = 0;
+    return LW_OK;
+}
+
 static int parse_ndjson(const char *buf, size_t len, size_t max_line, struct lw_http_body *b)
 {
     const char *p = buf;
@@ -785,16 +868,32 @@ static int parse_ndjson(const char *buf, size_t len, size_t max_line, struct lw_
     time_t now;
     int ref_year;
     int rc;
+    size_t longest = 0;
+    size_t need;
 
-    for (nl = buf; nl < end && (nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL; nl++) {
+    for (p = buf; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        llen = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        longest = llen > longest ? llen : longest;
+        if (nl == NULL) {
+            break;
+        }
         n_nl++;
     }
+    p = buf;
     /* See the file comment: every string fits in the bytes it was escaped in, plus two NULs. */
-    b->store_cap = len + 2 * (n_nl + 1);
-    b->store = lw_malloc(b->store_cap);
-    if (b->store == NULL) {
-        return LW_ENOMEM;
+    need = len + 2 * (n_nl + 1);
+    if (b->part_cb != NULL) {
+        /* One part at a time: at least the longest line, which must fit in an empty store. */
+        size_t part = longest + 2 > PART_STORE_BYTES ? longest + 2 : PART_STORE_BYTES;
+
+        need = need < part ? need : part;
     }
+    b->store = charged_realloc(b, NULL, 0, need);
+    if (b->store == NULL) {
+        return alloc_error(b, need);
+    }
+    b->store_cap = need;
     now = time(NULL);
     ref_year = gmtime_r(&now, &tm) != NULL ? tm.tm_year + 1900 : 2026;
     while (p < end) {
@@ -805,6 +904,13 @@ static int parse_ndjson(const char *buf, size_t len, size_t max_line, struct lw_
             b->n_blank++;
         }
         else {
+            if ((b->part_lines > 0 && b->n_lines >= b->part_lines) ||
+                b->store_cap - b->store_len < llen + 2) {
+                rc = flush_part(b);
+                if (rc < 0) {
+                    return rc;
+                }
+            }
             rc = parse_json_line(b, p, llen, max_line, ref_year);
             if (rc < 0) {
                 return rc;
@@ -815,7 +921,7 @@ static int parse_ndjson(const char *buf, size_t len, size_t max_line, struct lw_
         }
         p = nl + 1;
     }
-    return LW_OK;
+    return flush_part(b);
 }
 
 static int on_text_line(void *opaque, const struct lw_line *line)
@@ -829,6 +935,34 @@ static int on_text_line(void *opaque, const struct lw_line *line)
         b->n_blank++;
         return 0;
     }
+    if (b->part_lines > 0 && b->n_lines >= b->part_lines) {
+        rc = flush_part(b);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    if ((line->flags & LW_LINE_MULTI) && b->part_cb != NULL &&
+        b->store_cap - b->store_len < line->len) {
+        /* Parts mode grows the store as needed; earlier lines of the part point into it. */
+        size_t cap = b->store_cap;
+
+        rc = flush_part(b);
+        if (rc < 0) {
+            return rc;
+        }
+        while (cap < line->len) {
+            cap = cap < 64 * 1024 ? 64 * 1024 : cap * 2;
+        }
+        if (cap != b->store_cap) {
+            char *ns = charged_realloc(b, b->store, b->store_cap, cap);
+
+            if (ns == NULL) {
+                return alloc_error(b, cap - b->store_cap);
+            }
+            b->store = ns;
+            b->store_cap = cap;
+        }
+    }
     rc = body_reserve(b);
     if (rc < 0) {
         return rc;
@@ -838,9 +972,9 @@ static int on_text_line(void *opaque, const struct lw_line *line)
     if (line->flags & LW_LINE_MULTI) {
         /* Joined in the framer's buffer, which the next record reuses: keep a copy. */
         if (b->store == NULL) {
-            b->store = lw_malloc(b->store_cap);
+            b->store = charged_realloc(b, NULL, 0, b->store_cap);
             if (b->store == NULL) {
-                return LW_ENOMEM;
+                return alloc_error(b, b->store_cap);
             }
         }
         if (b->store_len + line->len > b->store_cap) {
@@ -860,14 +994,13 @@ static int on_text_line(void *opaque, const struct lw_line *line)
     return 0;
 }
 
-int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
-                       size_t max_line_bytes, const struct lw_multiline_conf *ml,
-                       struct lw_http_body *out)
+static int body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
+                      size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                      struct lw_http_body *out)
 {
     struct lw_reader_conf conf;
     int rc;
 
-    memset(out, 0, sizeof(*out));
     if (max_line_bytes == 0) {
         max_line_bytes = DEFAULT_MAX_LINE_BYTES;
     }
@@ -880,9 +1013,34 @@ int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt
     memset(&conf, 0, sizeof(conf));
     conf.max_line_bytes = max_line_bytes;
     lw_reader_conf_multiline(&conf, ml);
-    out->store_cap = len; /* allocated at the first joined record */
+    /* Allocated at the first joined record; in parts mode grown as records need. */
+    out->store_cap = out->part_cb != NULL ? 0 : len;
     rc = lw_frame_buffer(buf, len, &conf, on_text_line, out);
-    return rc < 0 ? rc : LW_OK;
+    if (rc < 0) {
+        return rc;
+    }
+    return flush_part(out);
+}
+
+int lw_http_body_parse(const char *buf, size_t len, enum lw_http_body_format fmt,
+                       size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                       struct lw_http_body *out)
+{
+    memset(out, 0, sizeof(*out));
+    return body_parse(buf, len, fmt, max_line_bytes, ml, out);
+}
+
+int lw_http_body_parse_parts(const char *buf, size_t len, enum lw_http_body_format fmt,
+                             size_t max_line_bytes, const struct lw_multiline_conf *ml,
+                             size_t part_lines, struct lw_http_budget *budget,
+                             lw_http_part_cb cb, void *opaque, struct lw_http_body *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->budget = budget;
+    out->part_lines = part_lines > 0 ? part_lines : 1;
+    out->part_cb = cb;
+    out->part_opaque = opaque;
+    return body_parse(buf, len, fmt, max_line_bytes, ml, out);
 }
 
 void lw_http_body_fini(struct lw_http_body *b)
@@ -894,10 +1052,20 @@ void lw_http_body_fini(struct lw_http_body *b)
     lw_free(b->hosts);
     lw_free(b->levels);
     lw_free(b->store);
+    lw_http_budget_give(b->budget, b->charged_bytes);
     memset(b, 0, sizeof(*b));
 }
 
 int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, size_t *out_len)
+{
+    size_t charged;
+
+    return lw_http_gunzip_budget(in, len, max_bytes, NULL, out, out_len, &charged);
+}
+
+int lw_http_gunzip_budget(const char *in, size_t len, size_t max_bytes,
+                          struct lw_http_budget *budget, char **out, size_t *out_len,
+                          size_t *charged)
 {
     z_stream zs;
     char *buf;
@@ -909,6 +1077,7 @@ int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, siz
 
     *out = NULL;
     *out_len = 0;
+    *charged = 0;
     /* Start at 4x the input (typical log compression is 5-10x), then double up to the limit. */
     cap = len < (SIZE_MAX - 1) / 4 ? len * 4 : SIZE_MAX - 1;
     if (cap < 4096) {
@@ -924,14 +1093,21 @@ int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, siz
      * One spare byte beyond @cap: filling it proves the output is over the limit (or that the
      * buffer must grow); one more for the NUL.
      */
+    if (lw_http_budget_take(budget, cap + 2) < 0) {
+        return LW_EFULL;
+    }
     buf = lw_malloc(cap + 2);
     if (buf == NULL) {
+        lw_http_budget_give(budget, cap + 2);
         return LW_ENOMEM;
     }
+    *charged = cap + 2;
     memset(&zs, 0, sizeof(zs));
     /* 15 + 32: the largest window, gzip or zlib header detected automatically. */
     if (inflateInit2(&zs, 15 + 32) != Z_OK) {
         lw_free(buf);
+        lw_http_budget_give(budget, *charged);
+        *charged = 0;
         return LW_ENOMEM;
     }
     zs.next_in = (Bytef *)(uintptr_t)in;
@@ -944,16 +1120,24 @@ int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, siz
             zs.avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
         }
         if (done == cap + 1) {
+            size_t ncap = cap > max_bytes / 2 ? max_bytes : cap * 2;
+
             if (cap >= max_bytes) {
                 rc = LW_ETOOBIG;
                 goto fail;
             }
-            cap = cap > max_bytes / 2 ? max_bytes : cap * 2;
-            nbuf = lw_realloc(buf, cap + 2);
+            if (lw_http_budget_take(budget, ncap - cap) < 0) {
+                rc = LW_EFULL;
+                goto fail;
+            }
+            nbuf = lw_realloc(buf, ncap + 2);
             if (nbuf == NULL) {
+                lw_http_budget_give(budget, ncap - cap);
                 rc = LW_ENOMEM;
                 goto fail;
             }
+            *charged += ncap - cap;
+            cap = ncap;
             buf = nbuf;
         }
         zs.next_out = (Bytef *)buf + done;
@@ -997,5 +1181,7 @@ int lw_http_gunzip(const char *in, size_t len, size_t max_bytes, char **out, siz
 fail:
     inflateEnd(&zs);
     lw_free(buf);
+    lw_http_budget_give(budget, *charged);
+    *charged = 0;
     return rc;
 }

@@ -38,6 +38,7 @@
 
 #define DEFAULT_ADDR          "127.0.0.1:8080"
 #define DEFAULT_MAX_BODY      ((size_t)16 * 1024 * 1024)
+#define DEFAULT_MAX_BUFFERED  ((size_t)64 * 1024 * 1024)
 #define DEFAULT_MAX_CONN      1024u
 #define DEFAULT_TIMEOUT_S     30u
 #define DEFAULT_THREADS       2u
@@ -89,6 +90,8 @@ struct lw_http_server {
     atomic_uint_fast64_t r4xx;
     atomic_uint_fast64_t r5xx;
     atomic_uint_fast64_t r503;
+    atomic_uint_fast64_t budget_refused;
+    struct lw_http_budget budget;    /* every request's body bytes (lw_http.h) */
 };
 
 /* Per-request state, from the first call of the access handler to the completion callback. */
@@ -103,7 +106,11 @@ struct http_req {
     char *body;                      /* the body as received, lw_malloc'd */
     size_t len;
     size_t cap;
+    size_t charged;                  /* bytes of @body taken from the server's budget */
 };
+
+#define MSG_BUDGET "too many request bodies in memory, retry later"
+
 
 /* ---- Responses --------------------------------------------------------------------------- */
 
@@ -164,9 +171,18 @@ static enum MHD_Result respond_error(struct lw_http_server *srv, struct MHD_Conn
         return respond(srv, conn, status, CT_JSON, body, (size_t)n,
                        MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     }
+    if (status == MHD_HTTP_BAD_REQUEST) {
+        /* A request refused this way may leave bytes on the connection that are no request. */
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_CONNECTION,
+                       "close");
+    }
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
         return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_ALLOW,
                        "POST");
+    }
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE) {
+        return respond(srv, conn, status, CT_JSON, body, (size_t)n, MHD_HTTP_HEADER_RETRY_AFTER,
+                       "1");
     }
     return respond(srv, conn, status, CT_JSON, body, (size_t)n, NULL, NULL);
 }
@@ -217,6 +233,91 @@ static int find_route(struct lw_http_server *srv, const char *path, struct route
     }
     pthread_mutex_unlock(&srv->routes_mu);
     return found;
+}
+
+/*
+ * Request smuggling: a body whose length two parties could read differently. libmicrohttpd
+ * 0.9.75 lets through Content-Length together with Transfer-Encoding (it reads the body as
+ * chunked), several Content-Length headers (it takes one of them), header names with a space
+ * before the colon (kept as "Transfer-Encoding " and ignored), and codings other than chunked
+ * (it then waits for the connection to close). A proxy in front may well read such a request
+ * the other way, and what one of them takes for the body the other takes for the next request.
+ * RFC 9112 section 6.3 says a server must refuse such messages and close the connection.
+ */
+struct framing {
+    unsigned int n_cl;   /* Content-Length headers */
+    unsigned int n_te;   /* Transfer-Encoding headers */
+    int te_chunked;      /* every Transfer-Encoding is exactly "chunked" */
+    int cl_digits;       /* every Content-Length is digits only */
+    int bad_name;        /* a header name that is not an RFC 9110 token */
+};
+
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+    size_t i;
+
+    (void)kind;
+    if (key_size == 0) {
+        f->bad_name = 1;
+    }
+    for (i = 0; i < key_size; i++) {
+        if (!is_tchar((unsigned char)key[i])) {
+            f->bad_name = 1;
+        }
+    }
+    if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0) {
+        f->n_cl++;
+        if (value == NULL || value_size == 0) {
+            f->cl_digits = 0;
+        }
+        for (i = 0; value != NULL && i < value_size; i++) {
+            if (value[i] < '0' || value[i] > '9') {
+                f->cl_digits = 0;
+            }
+        }
+    }
+    else if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
+        f->n_te++;
+        if (value == NULL || value_size != 7 || strncasecmp(value, "chunked", 7) != 0) {
+            f->te_chunked = 0;
+        }
+    }
+    return MHD_YES;
+}
+
+/* The reason a request's framing is refused (400), or NULL when it is unambiguous. */
+static const char *framing_error(struct MHD_Connection *conn, const char *version)
+{
+    struct framing f = {0, 0, 1, 1, 0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.bad_name) {
+        return "malformed header name";
+    }
+    if (f.n_cl > 0 && f.n_te > 0) {
+        return "both Content-Length and Transfer-Encoding";
+    }
+    if (f.n_cl > 1) {
+        return "several Content-Length headers";
+    }
+    if (!f.cl_digits) {
+        return "malformed Content-Length";
+    }
+    if (f.n_te > 1 || !f.te_chunked) {
+        return "Transfer-Encoding must be chunked, once";
+    }
+    if (f.n_te > 0 && strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        return "Transfer-Encoding needs HTTP/1.1";
+    }
+    return NULL;
 }
 
 static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, const char *url,
@@ -286,10 +387,24 @@ static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, co
             req->msg = "request body too large";
             return;
         }
-        /* Reserve up front so that the body is copied once. */
+        /*
+         * Reserve up front so that the body is copied once; the whole body is taken from the
+         * budget now, so that a request that cannot be held is refused before it is read.
+         */
         if (n > 0) {
+            if (lw_http_budget_take(&srv->budget, (size_t)n) < 0) {
+                atomic_fetch_add(&srv->budget_refused, 1);
+                req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                req->msg = MSG_BUDGET;
+                return;
+            }
             req->body = lw_malloc((size_t)n);
-            req->cap = req->body != NULL ? (size_t)n : 0;
+            if (req->body == NULL) {
+                lw_http_budget_give(&srv->budget, (size_t)n);
+                return;
+            }
+            req->cap = (size_t)n;
+            req->charged = (size_t)n;
         }
     }
 }
@@ -304,7 +419,8 @@ static int has_body(struct MHD_Connection *conn)
     return (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
 }
 
-static int body_append(struct http_req *req, const char *data, size_t n, size_t max)
+static int body_append(struct lw_http_server *srv, struct http_req *req, const char *data,
+                       size_t n, size_t max)
 {
     char *nbuf;
     size_t cap;
@@ -317,9 +433,19 @@ static int body_append(struct http_req *req, const char *data, size_t n, size_t 
         while (cap - req->len < n) {
             cap = cap > max / 2 ? max : cap * 2;
         }
+        /* A chunked body (no Content-Length) is taken from the budget as it grows. */
+        if (cap > req->charged && lw_http_budget_take(&srv->budget, cap - req->charged) < 0) {
+            return LW_EFULL;
+        }
         nbuf = lw_realloc(req->body, cap);
         if (nbuf == NULL) {
+            if (cap > req->charged) {
+                lw_http_budget_give(&srv->budget, cap - req->charged);
+            }
             return LW_ENOMEM;
+        }
+        if (cap > req->charged) {
+            req->charged = cap;
         }
         req->body = nbuf;
         req->cap = cap;
@@ -424,37 +550,90 @@ static enum MHD_Result ingest_counts(struct lw_http_server *srv, struct MHD_Conn
     return respond(srv, conn, status, CT_JSON, body, (size_t)n, NULL, NULL);
 }
 
+/* What handle_ingest's parts callback needs, and what it found. */
+struct ingest_run {
+    struct lw_http_server *srv;
+    const struct lw_ingest *ingest;
+    struct lw_ingest_source *src;
+    size_t accepted;     /* lines taken */
+    int rc;              /* LW_OK, or why the pipeline refused a group */
+};
+
 /*
- * Parses the whole body first, then offers groups of up to GROUP_LINES lines (a new group also
- * starts where the "host" field changes, since the host travels in the group's source). When a
- * group is refused the rest is not accepted either: the answer is 503 with the number of lines
- * taken before, so that a client can resend exactly the rest. A text body's record of several
- * joined physical lines (inputs.http.multiline) counts as one line there.
+ * Offers one part of the body in groups of up to GROUP_LINES lines (a new group also starts
+ * where the "host" field changes, since the host travels in the group's source). A refused group
+ * stops the parse: nothing after it is accepted.
+ */
+static int ingest_part(void *opaque, const struct lw_http_body *part)
+{
+    struct ingest_run *run = opaque;
+    struct lw_ingest_group g;
+    size_t i;
+    size_t j;
+    int rc;
+
+    if (run->ingest->fn == NULL) {
+        run->rc = LW_EAGAIN;
+        return LW_EAGAIN;
+    }
+    for (i = 0; i < part->n_lines; i = j) {
+        j = i + 1;
+        while (j < part->n_lines && j - i < GROUP_LINES &&
+               same_host(part->hosts[i], part->hosts[j])) {
+            j++;
+        }
+        run->src->host = part->hosts[i];
+        g.source = run->src;
+        g.lines = &part->lines[i];
+        g.n_lines = j - i;
+        g.checkpoint = NULL;
+        rc = offer(run->srv, run->ingest, &g);
+        if (rc < 0) {
+            run->rc = rc;
+            return rc;
+        }
+        run->accepted += j - i;
+    }
+    return LW_OK;
+}
+
+/*
+ * Parses the body in parts of GROUP_LINES lines and offers each part as it is parsed, so that
+ * the parser's memory does not grow with the number of lines (lw_http_body_parse_parts). A gzip
+ * body is inflated whole first (at most max_body) and the body as received is freed before
+ * parsing. Every buffer is taken from the server's budget; a spent budget answers 503 with the
+ * lines taken so far. When a group is refused the rest is not accepted either: the answer is
+ * 503 with the number of lines taken before, so that a client can resend exactly the rest. A
+ * text body's record of several joined physical lines (inputs.http.multiline) counts as one
+ * line there.
  */
 static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Connection *conn,
                                      struct http_req *req)
 {
     struct lw_http_body b;
     struct lw_ingest_source src;
-    struct lw_ingest_group g;
+    struct ingest_run run;
     char name[INET6_ADDRSTRLEN + 16];
     const char *data = req->body;
     size_t len = req->len;
     char *plain = NULL;
     size_t plain_len = 0;
-    size_t i;
-    size_t j;
-    size_t accepted = 0;
+    size_t plain_charged = 0;
     enum MHD_Result ret;
     int rc;
 
     atomic_fetch_add(&srv->ingest_requests, 1);
     atomic_fetch_add(&srv->ingest_bytes, req->len);
     if (req->gzip) {
-        rc = lw_http_gunzip(req->body, req->len, srv->conf.max_body_bytes, &plain, &plain_len);
+        rc = lw_http_gunzip_budget(req->body, req->len, srv->conf.max_body_bytes, &srv->budget,
+                                   &plain, &plain_len, &plain_charged);
         if (rc == LW_ETOOBIG) {
             return respond_error(srv, conn, HTTP_TOO_LARGE,
                                  "decompressed body too large");
+        }
+        if (rc == LW_EFULL) {
+            atomic_fetch_add(&srv->budget_refused, 1);
+            return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, MSG_BUDGET);
         }
         if (rc == LW_ENOMEM) {
             return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -462,64 +641,62 @@ static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Conn
         if (rc < 0) {
             return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, "corrupt gzip body");
         }
+        /* The compressed form is no longer needed: give its bytes to other requests. */
+        lw_free(req->body);
+        req->body = NULL;
+        lw_http_budget_give(&srv->budget, req->charged);
+        req->charged = 0;
+        req->len = 0;
+        req->cap = 0;
         data = plain;
         len = plain_len;
-    }
-    rc = lw_http_body_parse(data != NULL ? data : "", len, req->fmt, srv->conf.max_line_bytes,
-                            &req->rt.multiline, &b);
-    if (rc == LW_EINVAL) {
-        /* Only a multi-line regex the configuration check let through could do this. */
-        lw_http_body_fini(&b);
-        lw_free(plain);
-        return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "bad multi-line regex");
-    }
-    if (rc < 0) {
-        lw_http_body_fini(&b);
-        lw_free(plain);
-        return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    }
-    atomic_fetch_add(&srv->ingest_rejected, b.n_rejected);
-    if (b.n_lines > 0 && req->rt.ingest.fn == NULL) {
-        lw_http_body_fini(&b);
-        lw_free(plain);
-        return ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, 0, b.n_rejected,
-                             "no pipeline");
     }
     client_name(conn, name, sizeof(name));
     src.input = "http";
     src.name = name;
-    for (i = 0; i < b.n_lines; i = j) {
-        j = i + 1;
-        while (j < b.n_lines && j - i < GROUP_LINES && same_host(b.hosts[i], b.hosts[j])) {
-            j++;
-        }
-        src.host = b.hosts[i];
-        g.source = &src;
-        g.lines = &b.lines[i];
-        g.n_lines = j - i;
-        g.checkpoint = NULL;
-        rc = offer(srv, &req->rt.ingest, &g);
-        if (rc < 0) {
-            break;
-        }
-        accepted += j - i;
+    src.host = NULL;
+    memset(&run, 0, sizeof(run));
+    run.srv = srv;
+    run.ingest = &req->rt.ingest;
+    run.src = &src;
+    rc = lw_http_body_parse_parts(data != NULL ? data : "", len, req->fmt,
+                                  srv->conf.max_line_bytes, &req->rt.multiline, GROUP_LINES,
+                                  &srv->budget, ingest_part, &run, &b);
+    atomic_fetch_add(&srv->ingest_rejected, b.n_rejected);
+    atomic_fetch_add(&srv->ingest_lines, run.accepted);
+    if (rc == LW_OK) {
+        ret = ingest_counts(srv, conn, MHD_HTTP_ACCEPTED, run.accepted, b.n_rejected, NULL);
     }
-    atomic_fetch_add(&srv->ingest_lines, accepted);
-    if (rc == LW_EAGAIN && i < b.n_lines) {
-        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, accepted, b.n_rejected,
+    else if (run.rc == LW_EAGAIN && req->rt.ingest.fn == NULL) {
+        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, 0, b.n_rejected,
+                            "no pipeline");
+    }
+    else if (run.rc == LW_EAGAIN) {
+        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, run.accepted, b.n_rejected,
                             "pipeline full, retry the lines after the accepted ones");
     }
-    else if (i < b.n_lines) {
-        lw_warn("http", "ingest from %s: %zu lines dropped: %s", name, b.n_lines - accepted,
-                lw_strerror(rc));
-        ret = ingest_counts(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, accepted, b.n_rejected,
-                            "pipeline error");
+    else if (run.rc < 0) {
+        lw_warn("http", "ingest from %s: the lines after the first %zu dropped: %s", name,
+                run.accepted, lw_strerror(run.rc));
+        ret = ingest_counts(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, run.accepted,
+                            b.n_rejected, "pipeline error");
+    }
+    else if (rc == LW_EINVAL) {
+        /* Only a multi-line regex the configuration check let through could do this. */
+        ret = respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "bad multi-line regex");
+    }
+    else if (rc == LW_EFULL) {
+        atomic_fetch_add(&srv->budget_refused, 1);
+        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, run.accepted, b.n_rejected,
+                            MSG_BUDGET ", the lines after the accepted ones");
     }
     else {
-        ret = ingest_counts(srv, conn, MHD_HTTP_ACCEPTED, accepted, b.n_rejected, NULL);
+        ret = ingest_counts(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, run.accepted, b.n_rejected,
+                            "out of memory, retry the lines after the accepted ones");
     }
     lw_http_body_fini(&b);
     lw_free(plain);
+    lw_http_budget_give(&srv->budget, plain_charged);
     return ret;
 }
 
@@ -547,6 +724,15 @@ static void own_metrics(struct lw_http_server *srv, struct lw_prom *p)
                    (double)st.ingest_rejected_lines);
     lw_prom_append(p, "lw_http_ingest_bytes_total", "HTTP ingest body bytes as received.",
                    "counter", NULL, (double)st.ingest_bytes);
+    lw_prom_append(p, "lw_http_budget_refused_total",
+                   "Requests refused with 503 because max_buffered was taken by other bodies.",
+                   "counter", NULL, (double)st.budget_refused);
+    lw_prom_append(p, "lw_http_buffered_bytes",
+                   "Request body bytes held in memory now (bodies, decompressed, parse buffers).",
+                   "gauge", NULL, (double)st.buffered_bytes);
+    lw_prom_append(p, "lw_http_buffered_peak_bytes",
+                   "The most request body bytes held in memory at once since start.", "gauge",
+                   NULL, (double)st.buffered_peak_bytes);
 }
 
 static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Connection *conn,
@@ -647,6 +833,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         }
         *con_cls = req;
+        req->msg = framing_error(conn, version);
+        if (req->msg != NULL) {
+            /* Answer before reading any body, and close: the rest of the stream is unframed. */
+            req->status = MHD_HTTP_BAD_REQUEST;
+            req->answered = 1;
+            return respond_error(srv, conn, req->status, req->msg);
+        }
         classify(srv, conn, url, method, req);
         if (req->status != 0 && has_body(conn)) {
             return respond_error(srv, conn, req->status, req->msg);
@@ -655,10 +848,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size > 0) {
         if (req->status == 0 && req->route == ROUTE_INGEST) {
-            rc = body_append(req, upload_data, *upload_data_size, srv->conf.max_body_bytes);
+            rc = body_append(srv, req, upload_data, *upload_data_size,
+                             srv->conf.max_body_bytes);
             if (rc == LW_ETOOBIG) {
                 req->status = HTTP_TOO_LARGE;
                 req->msg = "request body too large";
+            }
+            else if (rc == LW_EFULL) {
+                atomic_fetch_add(&srv->budget_refused, 1);
+                req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                req->msg = MSG_BUDGET;
             }
             else if (rc < 0) {
                 req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -699,10 +898,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct lw_http_server *srv = cls;
     struct http_req *req = *con_cls;
 
     if (req != NULL) {
         lw_free(req->body);
+        lw_http_budget_give(&srv->budget, req->charged);
         lw_free(req);
         *con_cls = NULL;
     }
@@ -929,6 +1130,17 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
     if (srv->conf.max_body_bytes == 0) {
         srv->conf.max_body_bytes = DEFAULT_MAX_BODY;
     }
+    if (srv->conf.max_buffered_bytes == 0) {
+        srv->conf.max_buffered_bytes = DEFAULT_MAX_BUFFERED;
+    }
+    if (srv->conf.max_buffered_bytes < srv->conf.max_body_bytes) {
+        snprintf(err, err_len,
+                 "http: max_buffered (%zu bytes) is smaller than max_body (%zu bytes): a "
+                 "body of max_body could never be taken",
+                 srv->conf.max_buffered_bytes, srv->conf.max_body_bytes);
+        goto fail_free;
+    }
+    srv->budget.limit_bytes = srv->conf.max_buffered_bytes;
     if (srv->conf.max_connections == 0) {
         srv->conf.max_connections = DEFAULT_MAX_CONN;
     }
@@ -1015,6 +1227,9 @@ void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats
     out->responses_4xx = atomic_load(&s->r4xx);
     out->responses_5xx = atomic_load(&s->r5xx);
     out->responses_503 = atomic_load(&s->r503);
+    out->budget_refused = atomic_load(&s->budget_refused);
+    out->buffered_bytes = atomic_load(&s->budget.used_bytes);
+    out->buffered_peak_bytes = atomic_load(&s->budget.peak_bytes);
 }
 
 void lw_http_server_stop(struct lw_http_server *srv)

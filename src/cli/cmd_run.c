@@ -154,6 +154,7 @@ static int start_http(struct daemon *d, char *err, size_t err_len)
     hc.addr = d->rc->http_addr;
     hc.token = d->rc->http_token;
     hc.max_body_bytes = d->rc->http_max_body;
+    hc.max_buffered_bytes = d->rc->http_max_buffered;
     hc.max_line_bytes = d->rc->max_line_bytes;
     hc.status = status_cb;
     hc.opaque = d;

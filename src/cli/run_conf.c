@@ -166,6 +166,7 @@ struct y_http {
     char *listen;
     char *token;
     char *max_body;
+    char *max_buffered;
     char *multiline;
     char *multiline_regex;
     char *max_multiline_lines;
@@ -341,6 +342,7 @@ static const cyaml_schema_field_t http_fields[] = {
     STR("listen", struct y_http, listen),
     STR("token", struct y_http, token),
     STR("max_body", struct y_http, max_body),
+    STR("max_buffered", struct y_http, max_buffered),
     STR("multiline", struct y_http, multiline),
     STR("multiline_regex", struct y_http, multiline_regex),
     STR("max_multiline_lines", struct y_http, max_multiline_lines),
@@ -1187,6 +1189,9 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
         }
         set_str(&rc->http_token, h->token);
         rc2 = rc2 ? rc2 : set_size(path, "inputs.http.max_body", h->max_body, &rc->http_max_body);
+        rc2 = rc2 ? rc2
+                  : set_size(path, "inputs.http.max_buffered", h->max_buffered,
+                             &rc->http_max_buffered);
         rc2 = rc2 ? rc2
                   : load_multiline(path, "inputs.http", h->multiline, h->multiline_regex,
                                    h->max_multiline_lines, &rc->http_ml);

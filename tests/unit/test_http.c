@@ -458,6 +458,94 @@ static void test_body_text_multiline(void **state)
     lw_http_body_fini(&b);
 }
 
+struct parts {
+    size_t n_parts;
+    size_t n_lines;
+    size_t max_part;
+    int ok;         /* every line is "line <i>" in order */
+};
+
+static int count_part(void *opaque, const struct lw_http_body *part)
+{
+    struct parts *p = opaque;
+    char want[32];
+    size_t i;
+
+    p->n_parts++;
+    p->max_part = part->n_lines > p->max_part ? part->n_lines : p->max_part;
+    for (i = 0; i < part->n_lines; i++) {
+        snprintf(want, sizeof(want), "line %zu", p->n_lines + i);
+        if (part->lines[i].len != strlen(want) ||
+            memcmp(part->lines[i].data, want, part->lines[i].len) != 0) {
+            p->ok = 0;
+        }
+    }
+    p->n_lines += part->n_lines;
+    return 0;
+}
+
+/* Parts bound the parser's memory; a spent budget is LW_EFULL and everything is given back. */
+static void test_body_parts(void **state)
+{
+    struct lw_http_budget bg;
+    struct lw_http_body b;
+    struct parts p;
+    char *text;
+    char *nd;
+    size_t off = 0;
+    size_t nd_off = 0;
+    size_t i;
+    const size_t n = 3000;
+
+    (void)state;
+    text = malloc(n * 16);
+    nd = malloc(n * 40);
+    assert_non_null(text);
+    assert_non_null(nd);
+    for (i = 0; i < n; i++) {
+        off += (size_t)sprintf(text + off, "line %zu\n", i);
+        nd_off += (size_t)sprintf(nd + nd_off, "{\"message\":\"line %zu\"}\n", i);
+    }
+    memset(&bg, 0, sizeof(bg));
+    memset(&p, 0, sizeof(p));
+    p.ok = 1;
+    assert_int_equal(lw_http_body_parse_parts(text, off, LW_HTTP_BODY_TEXT, 0, NULL, 1024, &bg,
+                                              count_part, &p, &b),
+                     LW_OK);
+    assert_int_equal(p.n_lines, n);
+    assert_int_equal(p.n_parts, 3);
+    assert_int_equal(p.max_part, 1024);
+    assert_true(p.ok);
+    assert_int_equal(b.n_physical, n);
+    assert_true(atomic_load(&bg.used_bytes) > 0);
+    assert_true(atomic_load(&bg.used_bytes) < 1024 * 64);
+    lw_http_body_fini(&b);
+    assert_int_equal(atomic_load(&bg.used_bytes), 0);
+
+    memset(&p, 0, sizeof(p));
+    p.ok = 1;
+    assert_int_equal(lw_http_body_parse_parts(nd, nd_off, LW_HTTP_BODY_NDJSON, 0, NULL, 1000,
+                                              &bg, count_part, &p, &b),
+                     LW_OK);
+    assert_int_equal(p.n_lines, n);
+    assert_int_equal(p.n_parts, 3);
+    assert_true(p.ok);
+    lw_http_body_fini(&b);
+    assert_int_equal(atomic_load(&bg.used_bytes), 0);
+
+    /* A budget too small for the arrays of one part. */
+    bg.limit_bytes = 4096;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_http_body_parse_parts(text, off, LW_HTTP_BODY_TEXT, 0, NULL, 1024, &bg,
+                                              count_part, &p, &b),
+                     LW_EFULL);
+    lw_http_body_fini(&b);
+    assert_int_equal(atomic_load(&bg.used_bytes), 0);
+    assert_true(atomic_load(&bg.peak_bytes) <= 512 * 1024);  /* NDJSON store: 256 KiB at most */
+    free(text);
+    free(nd);
+}
+
 static void test_gunzip(void **state)
 {
     const char *text = "hello\nworld\n";
@@ -1000,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_body_ndjson_truncate),
         cmocka_unit_test(test_body_text),
         cmocka_unit_test(test_body_text_multiline),
+        cmocka_unit_test(test_body_parts),
         cmocka_unit_test(test_gunzip),
         cmocka_unit_test(test_prom),
         cmocka_unit_test(test_ingest_ndjson),
