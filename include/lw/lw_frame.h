@@ -107,6 +107,34 @@ const char *lw_multiline_mode_name(enum lw_multiline_mode mode);
 int lw_multiline_check(const struct lw_multiline_conf *ml, char *err, size_t err_len);
 
 /*
+ * The joining rules alone, for inputs that frame lines themselves and must know where every
+ * record starts (the file tail keeps byte offsets for its checkpoints). They are the reader's
+ * own rules, so a file joined by the tail and the same file joined by a reader give the same
+ * records. A record starts with lw_multiline_first() on its first physical line, which returns
+ * the record's state; lw_multiline_continues() says whether the next physical line continues
+ * the record and updates that state (a Python traceback waits for its exception line). The
+ * caller stops a record at lw_multiline_max_lines() physical lines itself, as a reader does.
+ * One thread at a time (the regex's match data is shared).
+ */
+struct lw_multiline;
+
+/*
+ * Compiles @ml. Returns NULL for LW_MULTILINE_OFF (or @ml NULL) with @err set to "", and NULL
+ * with a message in @err (capacity @err_len) when @ml is wrong (as lw_multiline_check() says)
+ * or memory runs out. @ml->regex is copied (compiled).
+ */
+struct lw_multiline *lw_multiline_create(const struct lw_multiline_conf *ml, char *err,
+                                         size_t err_len);
+/* @m may be NULL. */
+void lw_multiline_destroy(struct lw_multiline *m);
+/* The state of a record whose first physical line is @s[0..len). */
+unsigned lw_multiline_first(struct lw_multiline *m, const char *s, size_t len);
+/* Returns 1 when @s[0..len) continues the record in *@state (and updates it), else 0. */
+int lw_multiline_continues(struct lw_multiline *m, unsigned *state, const char *s, size_t len);
+/* Physical lines a record holds at most (max_lines, or the default 500). */
+size_t lw_multiline_max_lines(const struct lw_multiline *m);
+
+/*
  * Returns 1 when @s[0..len) is a Java (or .NET, Kotlin) exception line: a qualified class name
  * whose simple name ends in "Exception", "Error" or "Throwable", alone or followed by ':' and
  * a message ("java.lang.IllegalStateException: boom", "com.x.Outer$FooException"), else 0.

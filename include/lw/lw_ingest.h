@@ -27,7 +27,8 @@ struct lw_ingest_checkpoint {
     const char *path;      /* the file's path when the group was read */
     uint64_t dev;          /* st_dev */
     uint64_t ino;          /* st_ino */
-    uint64_t fingerprint;  /* XXH64 of the file's first bytes (up to 1 KiB), 0 when shorter */
+    uint64_t fingerprint;  /* XXH64 of the file's first min(offset, 1 KiB) bytes; 0 only in
+                              checkpoints written before short files had one */
     uint64_t offset;       /* byte offset just after the group's last line */
 };
 

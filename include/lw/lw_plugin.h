@@ -28,6 +28,11 @@ struct lw_in_tail_conf {
     bool from_end;                      /* new files start at their end */
     unsigned poll_ms;
     size_t max_line_bytes;
+    struct lw_multiline_conf multiline; /* continuation lines join the line they follow */
+    const char *const *rotate_patterns; /* suffixes of rotated siblings; NULL: the default */
+    size_t n_rotate_patterns;           /* 0 with a non-NULL list: no sibling discovery */
+    bool skip_gzip;                     /* rotated siblings ending in .gz are ignored */
+    unsigned rotate_wait_ms;            /* 0: the tail's default (5 s) */
 };
 
 struct lw_in_syslog_conf {
@@ -37,6 +42,7 @@ struct lw_in_syslog_conf {
     size_t max_connections;
     unsigned idle_timeout_s;
     size_t max_line_bytes;
+    size_t udp_rcvbuf_bytes;            /* the UDP socket's receive buffer; 0: default 8 MiB */
 };
 
 struct lw_in_http_conf {

@@ -30,6 +30,16 @@
  * only when the file is closed for good (renamed out of the patterns or deleted, and read to its
  * end), because then no more bytes can arrive.
  *
+ * Multi-line records. With conf.multiline (lw_frame.h; off when zeroed) continuation lines join
+ * the line before them by the reader's own rules (lw_multiline_*()), into one record flagged
+ * LW_LINE_MULTI with '\n' between its physical lines, cut at max_line_bytes and at max_lines
+ * physical lines as the reader cuts them. A file's last record is held back while the next line
+ * may still continue it, and handed over when a line that does not continue it arrives, when
+ * the file has been read to its end and no byte came for 200 ms, when the file is finished
+ * (rotated away or deleted and read to its end, or truncated), or at stop. A record never spans
+ * two files, and a newer file of a stream waits while an older one holds a record. A group's
+ * checkpoint offset never passes the start of a held record, so a crash reads it again.
+ *
  * Groups and checkpoints. Lines go out in groups of at most batch_lines, all from one file, with
  * source {"tail", path} and a checkpoint {path, dev, ino, fingerprint, offset} whose offset is the
  * byte just after the group's last line (after its LF). On LW_EAGAIN the same group is offered
@@ -74,6 +84,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_frame.h"
 #include "lw/lw_ingest.h"
 
 /*
@@ -106,6 +117,9 @@ struct lw_tail_conf {
                                    are read through zlib) */
     unsigned rotate_wait_ms;     /* a file no longer at its path is closed once read to its end
                                    and unchanged this long; 0: default 5000 */
+    struct lw_multiline_conf multiline; /* continuation lines join the line they follow (see
+                                   "Multi-line records" above); zero: off. The regex is
+                                   compiled at start (not kept) */
     lw_tail_resume_cb resume;    /* NULL: no checkpoints are looked up */
     void *resume_opaque;
 };

@@ -21,6 +21,7 @@ static void *in_syslog_start(const struct lw_input_ctx *ctx, char *err, size_t e
     sc.max_msg_bytes = conf->max_line_bytes;
     sc.max_connections = conf->max_connections;
     sc.idle_timeout_s = conf->idle_timeout_s;
+    sc.udp_rcvbuf_bytes = conf->udp_rcvbuf_bytes;
     return lw_syslog_server_start(&sc, ctx->ingest, err, err_len);
 }
 
@@ -48,8 +49,15 @@ static void in_syslog_metrics(void *inst, struct lw_prom *p)
     lw_prom_append(p, "logwarden_syslog_framing_errors_total", "Bad octet-count prefixes.",
                    "counter", NULL, (double)ss.framing_errors);
     lw_prom_append(p, "logwarden_syslog_dropped_udp_total",
-                   "UDP messages refused under backpressure.", "counter", NULL,
-                   (double)ss.dropped_udp);
+                   "UDP messages lost: refused under backpressure or dropped by the kernel on a "
+                   "full receive buffer.", "counter", NULL, (double)ss.dropped_udp);
+    lw_prom_append(p, "logwarden_syslog_udp_kernel_drops_total",
+                   "UDP messages the kernel dropped on a full receive buffer (also counted in "
+                   "logwarden_syslog_dropped_udp_total).", "counter", NULL,
+                   (double)ss.dropped_udp_kernel);
+    lw_prom_append(p, "logwarden_syslog_udp_rcvbuf_bytes",
+                   "The UDP socket's receive buffer as the kernel granted it.", "gauge", NULL,
+                   (double)ss.udp_rcvbuf_bytes);
     lw_prom_append(p, "logwarden_syslog_idle_closed_total",
                    "Connections closed for silence or to make room at max_connections.",
                    "counter", NULL, (double)ss.idle_closed);

@@ -41,6 +41,11 @@ static void *in_tail_start(const struct lw_input_ctx *ctx, char *err, size_t err
     tc.start_at_end = conf->from_end;
     tc.poll_ms = conf->poll_ms;
     tc.max_line_bytes = conf->max_line_bytes;
+    tc.multiline = conf->multiline;
+    tc.rotate_patterns = conf->rotate_patterns;
+    tc.n_rotate_patterns = conf->n_rotate_patterns;
+    tc.skip_gzip = conf->skip_gzip;
+    tc.rotate_wait_ms = conf->rotate_wait_ms;
     tc.resume = in_tail_resume;
     tc.resume_opaque = t;
     t->tail = lw_tail_start(&tc, ctx->ingest, err, err_len);

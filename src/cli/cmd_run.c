@@ -286,6 +286,26 @@ static bool str_eq(const char *a, const char *b)
  * (the tail restarts and resumes every file from its checkpoint); anything else is reported as
  * needing a restart. Then the tail looks for new files.
  */
+/* Whether the tail's settings other than its patterns and start_at differ. */
+static bool tail_settings_differ(const struct lw_run_conf *a, const struct lw_run_conf *b)
+{
+    size_t i;
+
+    if (a->tail_ml.mode != b->tail_ml.mode || a->tail_ml.max_lines != b->tail_ml.max_lines ||
+        !str_eq(a->tail_ml.regex, b->tail_ml.regex) || a->tail_poll_ms != b->tail_poll_ms ||
+        a->tail_skip_gzip != b->tail_skip_gzip ||
+        a->tail_rotate_wait_ms != b->tail_rotate_wait_ms ||
+        a->tail_rotate_set != b->tail_rotate_set || a->n_tail_rotate != b->n_tail_rotate) {
+        return true;
+    }
+    for (i = 0; i < a->n_tail_rotate; i++) {
+        if (strcmp(a->tail_rotate[i], b->tail_rotate[i]) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void reload(struct daemon *d, int argc, char **argv)
 {
     struct lw_run_conf nrc;
@@ -306,9 +326,15 @@ static void reload(struct daemon *d, int argc, char **argv)
     if (!str_eq(nrc.syslog_addr, d->rc->syslog_addr) || !str_eq(nrc.http_addr, d->rc->http_addr) ||
         !str_eq(nrc.http_token, d->rc->http_token) || !str_eq(nrc.format, d->rc->format) ||
         !str_eq(nrc.data_dir, d->rc->data_dir) || nrc.workers != d->rc->workers ||
-        nrc.window_ns != d->rc->window_ns || nrc.memory_limit != d->rc->memory_limit) {
+        nrc.window_ns != d->rc->window_ns || nrc.memory_limit != d->rc->memory_limit ||
+        nrc.syslog_udp_rcvbuf != d->rc->syslog_udp_rcvbuf) {
         lw_warn("run", "SIGHUP: changes to listeners, format, data dir, workers, window or "
                        "memory limit take effect after a restart");
+    }
+    if (tail_settings_differ(&nrc, d->rc)) {
+        lw_warn("run", "SIGHUP: changes to the tail's settings other than paths and start_at "
+                       "(multi-line joining, poll interval, rotation) take effect after a "
+                       "restart");
     }
     if (tail_changed) {
         struct lw_http_input *in = find_input(d, "tail");

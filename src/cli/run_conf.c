@@ -8,6 +8,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -52,8 +53,8 @@ static const char usage_text[] =
     "                          also read from LOGWARDEN_HTTP_TOKEN)\n"
     "      --stdin             read lines from standard input too (stops at its end when it\n"
     "                          is the only input)\n"
-    "      --multiline MODE    how stdin and HTTP text bodies join continuation lines (stack\n"
-    "                          traces): auto (default), off, regex or start\n"
+    "      --multiline MODE    how tailed files, stdin and HTTP text bodies join continuation\n"
+    "                          lines (stack traces): auto (default), off, regex or start\n"
     "      --multiline-regex RE  lines matching RE continue the previous line (mode regex,\n"
     "                          implied), or with --multiline start: lines NOT matching RE do\n"
     "      --max-multiline-lines N  physical lines joined into one record at most (default 500)\n"
@@ -150,6 +151,13 @@ struct y_tail {
     unsigned paths_count;
     char *start_at;
     char *poll_interval;
+    char *multiline;
+    char *multiline_regex;
+    char *max_multiline_lines;
+    char **rotate_patterns;
+    unsigned rotate_patterns_count;
+    char *skip_gzip;
+    char *rotate_wait;
 };
 
 struct y_syslog {
@@ -159,6 +167,7 @@ struct y_syslog {
     char *tcp;
     char *max_connections;
     char *idle_timeout;
+    char *udp_rcvbuf;
 };
 
 struct y_http {
@@ -324,6 +333,13 @@ static const cyaml_schema_field_t tail_fields[] = {
     CYAML_FIELD_SEQUENCE("paths", OPT, struct y_tail, paths, &str_entry, 0, LW_RUN_MAX_TAIL),
     STR("start_at", struct y_tail, start_at),
     STR("poll_interval", struct y_tail, poll_interval),
+    STR("multiline", struct y_tail, multiline),
+    STR("multiline_regex", struct y_tail, multiline_regex),
+    STR("max_multiline_lines", struct y_tail, max_multiline_lines),
+    CYAML_FIELD_SEQUENCE("rotate_patterns", OPT, struct y_tail, rotate_patterns, &str_entry, 0,
+                         LW_RUN_MAX_ROTATE),
+    BOOLP("skip_gzip", struct y_tail, skip_gzip),
+    STR("rotate_wait", struct y_tail, rotate_wait),
     CYAML_FIELD_END,
 };
 
@@ -334,6 +350,7 @@ static const cyaml_schema_field_t syslog_fields[] = {
     BOOLP("tcp", struct y_syslog, tcp),
     STR("max_connections", struct y_syslog, max_connections),
     STR("idle_timeout", struct y_syslog, idle_timeout),
+    STR("udp_rcvbuf", struct y_syslog, udp_rcvbuf),
     CYAML_FIELD_END,
 };
 
@@ -793,6 +810,36 @@ static int load_multiline(const char *path, const char *input, const char *mode,
 }
 
 /*
+ * inputs.tail.rotate_patterns: fnmatch(3) patterns of the suffix a rotation adds ("x.log" +
+ * ".1"); they replace the defaults. libcyaml reads an empty list as no key at all, so `[]`
+ * keeps the defaults.
+ */
+static int load_rotate(const char *path, const struct y_tail *t, struct lw_run_conf *rc)
+{
+    unsigned i;
+
+    if (t->rotate_patterns_count == 0) {
+        return 0;
+    }
+    for (i = 0; i < rc->n_tail_rotate; i++) {
+        lw_free(rc->tail_rotate[i]);
+    }
+    rc->n_tail_rotate = 0;
+    rc->tail_rotate_set = true;
+    for (i = 0; i < t->rotate_patterns_count; i++) {
+        if (t->rotate_patterns[i] == NULL || t->rotate_patterns[i][0] == '\0') {
+            return bad_conf(path, "inputs.tail.rotate_patterns[%u]: the pattern is empty", i);
+        }
+        rc->tail_rotate[rc->n_tail_rotate] = lw_strdup(t->rotate_patterns[i]);
+        if (rc->tail_rotate[rc->n_tail_rotate] == NULL) {
+            return bad_conf(path, "out of memory");
+        }
+        rc->n_tail_rotate++;
+    }
+    return 0;
+}
+
+/*
  * Refuses a pattern mode without a pattern, a pattern with a mode that uses none, and a pattern
  * that does not compile. @mode_key and @regex_key name the keys (or flags) for the message.
  */
@@ -1149,6 +1196,23 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
         if (d > 0) {
             rc->tail_poll_ms = (unsigned)(d / 1000000);
         }
+        rc2 = rc2 ? rc2
+                  : load_multiline(path, "inputs.tail", t->multiline, t->multiline_regex,
+                                   t->max_multiline_lines, &rc->tail_ml);
+        rc2 = rc2 ? rc2 : load_rotate(path, t, rc);
+        rc2 = rc2 ? rc2 : set_bool(path, "inputs.tail.skip_gzip", t->skip_gzip,
+                                   &rc->tail_skip_gzip);
+        d = 0;
+        rc2 = rc2 ? rc2 : set_duration(path, "inputs.tail.rotate_wait", t->rotate_wait, &d);
+        if (d > 0) {
+            if (d < 1000000 || d / 1000000 > UINT_MAX) {
+                rc2 = bad(path, "inputs.tail.rotate_wait", t->rotate_wait,
+                          "a duration from 1ms to 49d");
+            }
+            else {
+                rc->tail_rotate_wait_ms = (unsigned)(d / 1000000);
+            }
+        }
     }
     if (y->inputs != NULL && y->inputs->syslog != NULL) {
         struct y_syslog *s = y->inputs->syslog;
@@ -1172,6 +1236,12 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
         rc2 = rc2 ? rc2 : set_duration(path, "inputs.syslog.idle_timeout", s->idle_timeout, &d);
         if (d > 0) {
             rc->syslog_idle_timeout_s = (unsigned)(d / NS);
+        }
+        rc2 = rc2 ? rc2
+                  : set_size(path, "inputs.syslog.udp_rcvbuf", s->udp_rcvbuf,
+                             &rc->syslog_udp_rcvbuf);
+        if (rc2 == 0 && rc->syslog_udp_rcvbuf > (size_t)INT_MAX) {
+            rc2 = bad(path, "inputs.syslog.udp_rcvbuf", s->udp_rcvbuf, "a size up to 2GiB");
         }
     }
     if (y->inputs != NULL && y->inputs->http != NULL) {
@@ -1228,6 +1298,7 @@ static void defaults(struct lw_run_conf *rc)
     rc->stdin_ml.mode = LW_MULTILINE_AUTO;
     rc->http_ml.mode = LW_MULTILINE_AUTO;
     rc->files_ml.mode = LW_MULTILINE_AUTO;
+    rc->tail_ml.mode = LW_MULTILINE_AUTO;
     rc->workers = 2;
     rc->memory_limit = (size_t)256 << 20;
     rc->window_ns = 10 * NS;
@@ -1568,11 +1639,12 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     if (mlf.mode_set || mlf.regex != NULL || mlf.max_lines > 0) {
         if (apply_multiline_flags(&mlf, &rc->stdin_ml) != 0 ||
             apply_multiline_flags(&mlf, &rc->http_ml) != 0 ||
-            apply_multiline_flags(&mlf, &rc->files_ml) != 0) {
+            apply_multiline_flags(&mlf, &rc->files_ml) != 0 ||
+            apply_multiline_flags(&mlf, &rc->tail_ml) != 0) {
             fprintf(stderr, "logwarden run: out of memory\n");
             goto usage;
         }
-        /* The flags set all three alike: one check names them. */
+        /* The flags set every input alike: one check names them. */
         if (check_multiline("flags", "--multiline", "--multiline-regex", &rc->stdin_ml) != 0 ||
             check_multiline("flags", "--multiline", "--multiline-regex", &rc->http_ml) != 0) {
             goto usage;
@@ -1583,7 +1655,10 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
                              &rc->stdin_ml) != 0 ||
              check_multiline(config != NULL ? config : "configuration",
                              "inputs.http.multiline", "inputs.http.multiline_regex",
-                             &rc->http_ml) != 0) {
+                             &rc->http_ml) != 0 ||
+             check_multiline(config != NULL ? config : "configuration",
+                             "inputs.tail.multiline", "inputs.tail.multiline_regex",
+                             &rc->tail_ml) != 0) {
         goto usage;
     }
     if (rc->http_token == NULL && env_token != NULL && env_token[0] != '\0') {
@@ -1658,6 +1733,11 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
         lw_free(rc->tail[i]);
     }
     rc->n_tail = 0;
+    for (i = 0; i < rc->n_tail_rotate; i++) {
+        lw_free(rc->tail_rotate[i]);
+    }
+    rc->n_tail_rotate = 0;
+    lw_free(rc->tail_ml.regex);
     lw_free(rc->config_path);
     lw_free(rc->data_dir);
     lw_free(rc->data_dir_json);
@@ -1682,12 +1762,20 @@ void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
     ic->tail.from_end = rc->tail_from_end;
     ic->tail.poll_ms = rc->tail_poll_ms;
     ic->tail.max_line_bytes = rc->max_line_bytes;
+    lw_run_conf_multiline(&rc->tail_ml, &ic->tail.multiline);
+    if (rc->tail_rotate_set) {
+        ic->tail.rotate_patterns = (const char *const *)rc->tail_rotate;
+        ic->tail.n_rotate_patterns = rc->n_tail_rotate;
+    }
+    ic->tail.skip_gzip = rc->tail_skip_gzip;
+    ic->tail.rotate_wait_ms = rc->tail_rotate_wait_ms;
     ic->syslog.addr = rc->syslog_addr;
     ic->syslog.udp = rc->syslog_udp;
     ic->syslog.tcp = rc->syslog_tcp;
     ic->syslog.max_connections = rc->syslog_max_connections;
     ic->syslog.idle_timeout_s = rc->syslog_idle_timeout_s;
     ic->syslog.max_line_bytes = rc->max_line_bytes;
+    ic->syslog.udp_rcvbuf_bytes = rc->syslog_udp_rcvbuf;
     ic->http.addr = rc->http_addr;
     lw_run_conf_multiline(&rc->http_ml, &ic->http.multiline);
     ic->in_stdin.enabled = rc->use_stdin;

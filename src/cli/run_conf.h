@@ -14,6 +14,7 @@
 #include "lw/lw_frame.h"
 
 #define LW_RUN_MAX_TAIL 64
+#define LW_RUN_MAX_ROTATE 16
 #define LW_RUN_MAX_MULTILINE_LINES 100000u
 
 /* One input's joining: inputs.<name>.multiline, multiline_regex and max_multiline_lines. */
@@ -34,11 +35,18 @@ struct lw_run_conf {
     size_t n_tail;
     bool tail_from_end;
     unsigned tail_poll_ms;
+    char *tail_rotate[LW_RUN_MAX_ROTATE];  /* inputs.tail.rotate_patterns, owned */
+    size_t n_tail_rotate;
+    bool tail_rotate_set;       /* the key was given: the list replaces the tail's defaults */
+    bool tail_skip_gzip;
+    unsigned tail_rotate_wait_ms;  /* 0: the tail's default */
+    struct lw_run_multiline tail_ml;
     char *syslog_addr;          /* NULL: off */
     bool syslog_udp;
     bool syslog_tcp;
     size_t syslog_max_connections;
     unsigned syslog_idle_timeout_s;
+    size_t syslog_udp_rcvbuf;   /* 0: the server's default */
     char *http_addr;            /* NULL: off */
     char *http_token;
     size_t http_max_body;
@@ -46,9 +54,9 @@ struct lw_run_conf {
     bool use_stdin;
     size_t max_line_bytes;
     /*
-     * Multi-line joining, auto by default: stdin, HTTP text bodies, and the files of `train
-     * --from` (no configuration section; only the flags set it). --multiline and its companions
-     * override all three.
+     * Multi-line joining, auto by default: stdin, HTTP text bodies, the file tail (tail_ml
+     * above), and the files of `train --from` (no configuration section; only the flags set
+     * it). --multiline and its companions override all four.
      */
     struct lw_run_multiline stdin_ml;
     struct lw_run_multiline http_ml;

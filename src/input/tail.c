@@ -11,6 +11,14 @@
  * files, because the thread reads one file at a time. A file costs an fd and its carry, which
  * keeps a thousand idle files cheap.
  *
+ * Multi-line joining sits between the framing and the group (phys_line()): physical lines feed
+ * the file's held record, and only a complete record enters the group, so the group's
+ * checkpoint (the end of its last record) can never pass the start of the record held back.
+ * A held record points into the read buffer while its chunk is framed and is copied into its
+ * file's own buffer before the next read; a completed multi-line record is copied once more,
+ * into the group's join buffer (one per tail, fixed size). An idle file's record buffer is
+ * freed when its record goes out.
+ *
  * Reads use pread(2) at the tail's own offset, so the fd position never matters and a truncation
  * is just "the size is now below my offset". Compressed rotated files are the exception: zlib
  * reads them forward from the fd, and offsets are in decompressed bytes.
@@ -58,6 +66,8 @@
 #define TAIL_RETRY_MS          5      /* pause between offers of a refused group */
 #define TAIL_STREAM_KEEP_POLLS 240    /* polls an empty, unmatched stream is remembered */
 #define TAIL_DEFAULT_ROTATE_WAIT_MS 5000u
+#define TAIL_ML_IDLE_MS        200u   /* a held record is complete once its file is this quiet */
+#define TAIL_JOIN_BYTES        (1024u * 1024u)  /* joined text per group, besides one record */
 
 /* What the reader does with bytes up to the next LF. */
 enum tail_skip {
@@ -67,6 +77,27 @@ enum tail_skip {
 };
 
 struct tail_stream;
+
+/*
+ * The record a file holds back while multi-line joining is on: its last complete physical
+ * lines, which the next line may still continue. It is handed over when a line that does not
+ * continue it arrives, when its file has been quiet for TAIL_ML_IDLE_MS, when the file is done
+ * (rotated away or deleted and read to its end, or truncated), or at stop. Until then no
+ * checkpoint passes @start, so a crash reads it again.
+ */
+struct tail_rec {
+    int held;                /* a record is held */
+    const char *data;        /* its text: in t->buf while a chunk is framed, or in @buf */
+    size_t len;
+    uint32_t flags;          /* LW_LINE_* */
+    size_t n_phys;           /* physical lines in it */
+    int full;                /* max_line_bytes reached: further continuation lines are dropped */
+    int own;                 /* @data is @buf */
+    unsigned state;          /* lw_multiline_continues() state */
+    uint64_t end;            /* file offset after its last physical line */
+    char *buf;               /* owned copy (at most max_line_bytes) */
+    size_t cap;
+};
 
 struct tail_file {
     const char *path;        /* its stream's path: the source name and checkpoint key */
@@ -90,6 +121,8 @@ struct tail_file {
     uint64_t seen;           /* generation of the last glob that matched the file */
     unsigned unmatched_polls;/* polls in a row in which it was not at its stream's path */
     uint64_t grew_ms;        /* monotonic time its size last changed (or it was opened) */
+    uint64_t data_ms;        /* monotonic time bytes were last read from it */
+    struct tail_rec rec;     /* the record held back (multi-line joining only) */
     int closed;              /* done: removed from the list after this poll */
     struct tail_file *next;
 };
@@ -139,6 +172,8 @@ struct lw_tail {
     size_t n_rotate;
     bool skip_gzip;
     unsigned rotate_wait_ms;
+    struct lw_multiline *ml;   /* joining rules; NULL: every line is a record */
+    size_t ml_max_lines;
     struct timespec started;   /* CLOCK_REALTIME at start, against file mtimes */
     lw_tail_resume_cb resume;
     void *resume_opaque;
@@ -162,6 +197,9 @@ struct lw_tail {
     struct lw_ingest_line *lines;  /* the group being built: batch_lines entries */
     size_t n_lines;
     uint64_t group_end;        /* offset after the group's last line */
+    char *join;                /* joined records of the group being built (fixed size) */
+    size_t join_len;
+    size_t join_cap;
 
     /* Counters. */
     atomic_uint_least64_t n_files_open;
@@ -346,6 +384,7 @@ static void file_free(struct tail_file *f)
     lw_free(f->name);
     lw_free(f->head);
     lw_free(f->carry);
+    lw_free(f->rec.buf);
     lw_free(f);
 }
 
@@ -439,6 +478,7 @@ static void file_seek(struct tail_file *f, uint64_t off, int silent)
     f->read_off = off;
     f->carry_len = 0;
     f->skip = silent ? SKIP_SILENT : SKIP_NONE;
+    f->rec.held = 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -510,6 +550,7 @@ static int group_offer(struct lw_tail *t, struct tail_file *f)
                  lw_strerror(rc));
     }
     t->n_lines = 0;
+    t->join_len = 0;
     return LW_OK;
 }
 
@@ -565,6 +606,188 @@ static void carry_set(struct tail_file *f, const char *data, size_t len)
     f->carry_len = len;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Multi-line records.                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Makes room for a held record of @len bytes. */
+static int rec_reserve(struct tail_rec *r, size_t len)
+{
+    char *p;
+    size_t cap;
+
+    if (len > r->cap) {
+        cap = r->cap ? r->cap : 256;
+        while (cap < len) {
+            cap *= 2;
+        }
+        p = lw_realloc(r->buf, cap);
+        if (p == NULL) {
+            return LW_ENOMEM;
+        }
+        if (r->own) {
+            r->data = p;
+        }
+        r->buf = p;
+        r->cap = cap;
+    }
+    return LW_OK;
+}
+
+/* Copies the held record into its own buffer, before the bytes it points into are reused. */
+static int rec_own(struct tail_rec *r)
+{
+    if (!r->held || r->own) {
+        return LW_OK;
+    }
+    if (rec_reserve(r, r->len) < 0) {
+        return LW_ENOMEM;
+    }
+    if (r->len > 0) {
+        memcpy(r->buf, r->data, r->len);
+    }
+    r->data = r->buf;
+    r->own = 1;
+    return LW_OK;
+}
+
+/* Starts a record with a physical line ending at file offset @end; @data is borrowed. */
+static void rec_begin(struct lw_tail *t, struct tail_rec *r, const char *data, size_t len,
+                      uint32_t flags, uint64_t end)
+{
+    r->held = 1;
+    r->own = 0;
+    r->data = data;
+    r->len = len;
+    r->flags = flags;
+    r->n_phys = 1;
+    r->full = 0;
+    r->end = end;
+    r->state = lw_multiline_first(t->ml, data, len);
+}
+
+/*
+ * Appends "\n" and a continuation line to the held record, cut at max_line_bytes as the reader
+ * cuts a group (lw_frame.c group_append()), so that both give the same records.
+ */
+static int rec_join(struct lw_tail *t, struct tail_rec *r, const char *data, size_t len,
+                    uint32_t flags)
+{
+    size_t room = t->max_line - r->len;
+    size_t n = 1 + len;
+    uint32_t add = LW_LINE_MULTI | (flags & LW_LINE_TRUNCATED);
+    int full = 0;
+
+    if (n > room) {
+        full = 1;
+        add |= LW_LINE_TRUNCATED;
+        n = room;
+        if (n > 1) {
+            n = 1 + utf8_cut(data, n - 1);
+        }
+    }
+    if (rec_own(r) < 0 || rec_reserve(r, r->len + n) < 0) {
+        return LW_ENOMEM;
+    }
+    if (n > 0) {
+        r->buf[r->len] = '\n';
+        memcpy(r->buf + r->len + 1, data, n - 1);
+        r->len += n;
+    }
+    r->flags |= add;
+    r->full = full;
+    return LW_OK;
+}
+
+/*
+ * Adds the held record to the group. A record in its own buffer is copied into t->join first
+ * (the file's buffer takes the next record at once); when that is full, the group goes out.
+ */
+static int rec_emit(struct lw_tail *t, struct tail_file *f)
+{
+    struct tail_rec *r = &f->rec;
+    const char *data = r->len > 0 ? r->data : "";
+    int rc;
+
+    if (r->own && r->len > 0) {
+        if (t->join_len + r->len > t->join_cap) {
+            rc = group_offer(t, f);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        memcpy(t->join + t->join_len, r->data, r->len);
+        data = t->join + t->join_len;
+        t->join_len += r->len;
+    }
+    r->held = 0;
+    return group_add(t, f, data, r->len, r->flags, r->end);
+}
+
+/*
+ * A physical line ending at file offset @end. Without joining it is a record; with joining it
+ * continues the held record or completes it (the held one goes into the group, this one is
+ * held). @data is borrowed until the group is offered or the record is owned.
+ */
+static int phys_line(struct lw_tail *t, struct tail_file *f, const char *data, size_t len,
+                     uint32_t flags, uint64_t end)
+{
+    struct tail_rec *r = &f->rec;
+    unsigned state;
+    int rc;
+
+    if (t->ml == NULL) {
+        return group_add(t, f, data, len, flags, end);
+    }
+    if (r->held) {
+        state = r->state;
+        if (r->n_phys < t->ml_max_lines && lw_multiline_continues(t->ml, &state, data, len)) {
+            rc = r->full ? LW_OK : rec_join(t, r, data, len, flags);
+            if (rc == LW_OK) {
+                r->state = state;
+                r->n_phys++;
+                r->end = end;
+                return LW_OK;
+            }
+            /* Out of memory: the record goes as it is, and this line starts the next one. */
+            count(&t->n_errors, 1);
+            lw_error("tail", "'%s': out of memory joining a record", f->name);
+        }
+        rc = rec_emit(t, f);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    rec_begin(t, r, data, len, flags, end);
+    return LW_OK;
+}
+
+/*
+ * Hands over the held record on its own: its file has been quiet, is done, or the tail stops.
+ * Its buffer is freed, so that an idle file costs no more than it did without joining.
+ */
+static int rec_flush(struct lw_tail *t, struct tail_file *f)
+{
+    int rc;
+
+    if (!f->rec.held) {
+        return LW_OK;
+    }
+    t->n_lines = 0;
+    t->join_len = 0;
+    rc = rec_emit(t, f);
+    if (rc == LW_OK) {
+        rc = group_offer(t, f);
+    }
+    if (!f->rec.held) {
+        lw_free(f->rec.buf);
+        f->rec.buf = NULL;
+        f->rec.cap = 0;
+        f->rec.own = 0;
+    }
+    return rc;
+}
+
 /*
  * Reads one block of @f after its carry and hands out the complete lines in it. Sets *@got to
  * the bytes read (0 at the end of the file). Returns LW_OK, LW_EIO, LW_ENOMEM, or LW_EAGAIN when
@@ -615,8 +838,10 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
     }
     count(&t->n_bytes, (uint64_t)n);
     *got = (size_t)n;
+    f->data_ms = now_ms();
     base = f->read_off - carry;
     t->n_lines = 0;
+    t->join_len = 0;
 
     if (f->skip != SKIP_NONE) {
         nl = memchr(buf + carry, '\n', (size_t)n);
@@ -626,7 +851,7 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
         }
         i = (size_t)(nl - buf) + 1;
         if (f->skip == SKIP_TRUNC) {
-            rc = group_add(t, f, buf, carry, LW_LINE_TRUNCATED, base + i);
+            rc = phys_line(t, f, buf, carry, LW_LINE_TRUNCATED, base + i);
             if (rc < 0) {
                 return rc;
             }
@@ -643,13 +868,25 @@ static int file_chunk(struct lw_tail *t, struct tail_file *f, size_t *got)
             len = utf8_cut(buf + i, t->max_line);
             flags = LW_LINE_TRUNCATED;
         }
-        rc = group_add(t, f, buf + i, len, flags, base + (size_t)(nl - buf) + 1);
+        rc = phys_line(t, f, buf + i, len, flags, base + (size_t)(nl - buf) + 1);
         if (rc < 0) {
             return rc;
         }
         i = (size_t)(nl - buf) + 1;
     }
-    /* The group points into t->buf: it must be out before the buffer is written again. */
+    /*
+     * The group and the held record point into t->buf: both must be out of it before the buffer
+     * is written again. A record that can not be copied is handed over as it is (a trace may be
+     * split, nothing is lost).
+     */
+    if (rec_own(&f->rec) < 0) {
+        count(&t->n_errors, 1);
+        lw_error("tail", "'%s': out of memory holding a record", f->name);
+        rc = rec_emit(t, f);
+        if (rc < 0) {
+            return rc;
+        }
+    }
     rc = group_offer(t, f);
     if (rc < 0) {
         return rc;
@@ -675,15 +912,16 @@ static int file_flush_last(struct lw_tail *t, struct tail_file *f)
 {
     int rc;
 
-    if (f->carry_len == 0 && f->skip != SKIP_TRUNC) {
-        return LW_OK;
-    }
-    if (f->skip == SKIP_SILENT) {
-        return LW_OK;
+    if ((f->carry_len == 0 && f->skip != SKIP_TRUNC) || f->skip == SKIP_SILENT) {
+        return rec_flush(t, f);  /* a record held at the end of a finished file is complete */
     }
     t->n_lines = 0;
-    rc = group_add(t, f, f->carry, f->carry_len,
+    t->join_len = 0;
+    rc = phys_line(t, f, f->carry_len > 0 ? f->carry : "", f->carry_len,
                    f->skip == SKIP_TRUNC ? LW_LINE_TRUNCATED : 0, f->read_off);
+    if (rc == LW_OK && f->rec.held) {
+        rc = rec_emit(t, f);  /* it points into the carry: out now */
+    }
     if (rc < 0) {
         return rc;
     }
@@ -698,6 +936,8 @@ static void file_truncated(struct lw_tail *t, struct tail_file *f, uint64_t size
     lw_warn("tail", "'%s' was truncated (size %llu, offset %llu): reading again from 0",
             f->name, (unsigned long long)size, (unsigned long long)f->read_off);
     count(&t->n_truncations, 1);
+    /* The record held back was the old content's last: nothing can continue it now. */
+    (void)rec_flush(t, f);
     file_seek(f, 0, 0);
     f->fp = 0;
 }
@@ -775,6 +1015,10 @@ static int file_read_some(struct lw_tail *t, struct tail_file *f)
             return 0;
         }
         if (got < t->read_bytes) {
+            /* Read to the end: a record held back is complete once the file stays quiet. */
+            if (f->rec.held && now_ms() - f->data_ms >= TAIL_ML_IDLE_MS) {
+                return rec_flush(t, f);
+            }
             return 0;
         }
     }
@@ -1577,7 +1821,7 @@ static int after_predecessor(struct lw_tail *t, const struct tail_file *f)
          * It blocks until it has been read to its end and has stayed there for a poll. While it
          * waits out rotate_wait_ms in case its writer appends late, the next file goes on.
          */
-        if (g->unmatched_polls < 2 ||
+        if (g->unmatched_polls < 2 || g->rec.held ||
             (g->gz != NULL ? g->gz_end == 0 : g->read_off < g->last_size)) {
             return 1;
         }
@@ -1620,6 +1864,15 @@ static void *tail_main(void *arg)
             wait_poll(t, t->poll_ms);
         }
     }
+    /*
+     * Stopping: a record held back is complete as far as this run can tell. It is offered once;
+     * refused, its checkpoint is never passed on and the next start reads it again.
+     */
+    for (f = t->files; f != NULL; f = f->next) {
+        if (f->fd >= 0 && f->rec.held) {
+            (void)rec_flush(t, f);
+        }
+    }
     return NULL;
 }
 
@@ -1645,6 +1898,8 @@ static void tail_free(struct lw_tail *t)
         lw_free(t->rotate[i]);
     }
     lw_free(t->rotate);
+    lw_multiline_destroy(t->ml);
+    lw_free(t->join);
     lw_free(t->buf);
     lw_free(t->lines);
     lw_free(t);
@@ -1659,6 +1914,7 @@ struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest 
     struct lw_tail *t;
     size_t n_rotate;
     size_t i;
+    char merr[256];
     int rc;
 
     if (conf == NULL || conf->patterns == NULL || conf->n_patterns == 0 || ingest.fn == NULL) {
@@ -1713,6 +1969,19 @@ struct lw_tail *lw_tail_start(const struct lw_tail_conf *conf, struct lw_ingest 
         }
         t->rotate[i] = lw_strdup(rotate[i]);
         if (t->rotate[i] == NULL) {
+            goto fail_free;
+        }
+    }
+    t->ml = lw_multiline_create(&conf->multiline, merr, sizeof(merr));
+    if (t->ml == NULL && merr[0] != '\0') {
+        snprintf(err, err_len, "tail: %s", merr);
+        goto fail_free_quiet;
+    }
+    if (t->ml != NULL) {
+        t->ml_max_lines = lw_multiline_max_lines(t->ml);
+        t->join_cap = TAIL_JOIN_BYTES + t->max_line;
+        t->join = lw_malloc(t->join_cap);
+        if (t->join == NULL) {
             goto fail_free;
         }
     }

@@ -991,6 +991,76 @@ void lw_reader_conf_multiline(struct lw_reader_conf *rconf, const struct lw_mult
     rconf->max_multiline_lines = ml->max_lines;
 }
 
+/*
+ * The rules are a reader that never reads: the same setup (reader_init) and the same
+ * continues(), so the tail joins exactly as the reader does.
+ */
+struct lw_multiline {
+    struct lw_reader r;
+};
+
+struct lw_multiline *lw_multiline_create(const struct lw_multiline_conf *ml, char *err,
+                                         size_t err_len)
+{
+    struct lw_reader_conf rconf;
+    struct lw_multiline *m;
+
+    if (err_len > 0) {
+        err[0] = '\0';
+    }
+    if (ml == NULL || ml->mode == LW_MULTILINE_OFF) {
+        return NULL;
+    }
+    if (lw_multiline_check(ml, err, err_len) < 0) {
+        return NULL;
+    }
+    m = lw_malloc(sizeof(*m));
+    if (m == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    memset(&rconf, 0, sizeof(rconf));
+    lw_reader_conf_multiline(&rconf, ml);
+    if (reader_init(&m->r, &rconf, err, err_len) < 0) {
+        reader_fini(&m->r);
+        lw_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void lw_multiline_destroy(struct lw_multiline *m)
+{
+    if (m != NULL) {
+        reader_fini(&m->r);
+        lw_free(m);
+    }
+}
+
+unsigned lw_multiline_first(struct lw_multiline *m, const char *s, size_t len)
+{
+    struct lw_line l = {s, len, 0, 0, 0};
+
+    (void)m;
+    return (unsigned)is_tb_start(&l);
+}
+
+int lw_multiline_continues(struct lw_multiline *m, unsigned *state, const char *s, size_t len)
+{
+    struct lw_line l = {s, len, 0, 0, 0};
+    int rc;
+
+    m->r.tb = (int)*state;
+    rc = continues(&m->r, &l);
+    *state = (unsigned)m->r.tb;
+    return rc;
+}
+
+size_t lw_multiline_max_lines(const struct lw_multiline *m)
+{
+    return m->r.max_ml;
+}
+
 static const char *const mode_names[] = {"off", "auto", "regex", "start"};
 
 int lw_multiline_mode_parse(const char *name, enum lw_multiline_mode *out)

@@ -372,6 +372,16 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--multiline", "on", NULL}, "--multiline: value: 'on' is not auto, off, regex"},
     {NULL, {"--multiline", "start", NULL}, "--multiline: start needs a pattern"},
     {NULL, {"--multiline-regex", "(", NULL}, "--multiline-regex: bad multi-line regex"},
+    {"inputs: {tail: {multiline: start}}\n", {NULL},
+     "inputs.tail.multiline: start needs a pattern (inputs.tail.multiline_regex)"},
+    {"inputs: {tail: {max_multiline_lines: 0}}\n", {NULL},
+     "inputs.tail.max_multiline_lines: '0' is not a whole number from 1 to 100000"},
+    {"inputs: {tail: {rotate_patterns: ['']}}\n", {NULL},
+     "inputs.tail.rotate_patterns[0]: the pattern is empty"},
+    {"inputs: {tail: {skip_gzip: maybe}}\n", {NULL}, "inputs.tail.skip_gzip: 'maybe'"},
+    {"inputs: {tail: {rotate_wait: soon}}\n", {NULL}, "inputs.tail.rotate_wait: 'soon'"},
+    {"inputs: {syslog: {udp_rcvbuf: lots}}\n", {NULL}, "inputs.syslog.udp_rcvbuf: 'lots'"},
+    {"inputs: {syslog: {udp_rcvbuf: 4GiB}}\n", {NULL}, "inputs.syslog.udp_rcvbuf: '4GiB'"},
     {NULL, {"--threshold", "2", NULL}, "--threshold: value: '2' is not a number in (0, 1]"},
     {NULL, {"--alert-webhook", "127.0.0.1:9093", NULL},
      "--alert-webhook: value: '127.0.0.1:9093' is not a URL starting with http://"},
@@ -446,6 +456,60 @@ static void test_multiline(void **state)
     lw_run_conf_fini(&rc);
 }
 
+/*
+ * The tail's and syslog's keys: joining (auto by default, per input in the file, the flags
+ * override it as they override every input), rotated siblings, gzip, rotate wait, and the
+ * syslog UDP receive buffer, down to the inputs' configuration sections.
+ */
+static void test_tail_syslog_keys(void **state)
+{
+    static const char *const off_flag[] = {"--multiline", "off", NULL};
+    struct lw_run_conf rc;
+    struct lw_input_conf ic;
+
+    (void)state;
+    assert_int_equal(parse(&rc, false, NULL), 0);
+    lw_run_conf_inputs(&rc, &ic);
+    assert_int_equal(ic.tail.multiline.mode, LW_MULTILINE_AUTO);
+    assert_null(ic.tail.rotate_patterns);
+    assert_false(ic.tail.skip_gzip);
+    assert_int_equal(ic.tail.rotate_wait_ms, 0);
+    assert_int_equal(ic.syslog.udp_rcvbuf_bytes, 0);
+    lw_run_conf_fini(&rc);
+
+    write_yaml("inputs:\n"
+               "  tail:\n"
+               "    paths: ['/var/log/*.log']\n"
+               "    multiline: start\n"
+               "    multiline_regex: '^\\d{4}-'\n"
+               "    max_multiline_lines: 40\n"
+               "    rotate_patterns: ['.[0-9]*', '.old']\n"
+               "    skip_gzip: true\n"
+               "    rotate_wait: 2s\n"
+               "  syslog: {udp_rcvbuf: 2MiB}\n");
+    assert_int_equal(parse(&rc, true, NULL), 0);
+    lw_run_conf_inputs(&rc, &ic);
+    assert_int_equal(ic.tail.multiline.mode, LW_MULTILINE_START);
+    assert_string_equal(ic.tail.multiline.regex, "^\\d{4}-");
+    assert_int_equal(ic.tail.multiline.max_lines, 40);
+    assert_int_equal(ic.tail.n_rotate_patterns, 2);
+    assert_string_equal(ic.tail.rotate_patterns[0], ".[0-9]*");
+    assert_string_equal(ic.tail.rotate_patterns[1], ".old");
+    assert_true(ic.tail.skip_gzip);
+    assert_int_equal(ic.tail.rotate_wait_ms, 2000);
+    assert_int_equal(ic.syslog.udp_rcvbuf_bytes, 2u << 20);
+    assert_int_equal(ic.in_stdin.multiline.mode, LW_MULTILINE_AUTO);
+    lw_run_conf_fini(&rc);
+
+    /* The flags override the tail too; an empty list keeps the default suffixes. */
+    write_yaml("inputs: {tail: {multiline: auto, rotate_patterns: []}}\n");
+    assert_int_equal(parse(&rc, true, off_flag), 0);
+    lw_run_conf_inputs(&rc, &ic);
+    assert_int_equal(ic.tail.multiline.mode, LW_MULTILINE_OFF);
+    assert_null(ic.tail.rotate_patterns);
+    lw_run_conf_fini(&rc);
+}
+
 /* lw_run_conf_fini() frees the strings of detect: and alerts: and leaves zeros (ASan checks). */
 static void test_fini(void **state)
 {
@@ -470,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_multiline),
+        cmocka_unit_test(test_tail_syslog_keys),
         cmocka_unit_test(test_fini),
     };
 

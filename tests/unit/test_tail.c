@@ -50,6 +50,8 @@ struct rec {
     struct lw_ingest_checkpoint cp;  /* the last one; cp.path is not kept */
     size_t max_group;      /* largest group seen */
     size_t n_bad;          /* malformed groups (checked on the test's thread) */
+    const char *freeze_on; /* once a group with this line is taken, refuse all (a dead pipeline) */
+    int frozen;
 };
 
 static void rec_init(struct rec *r)
@@ -80,6 +82,11 @@ static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
     size_t i;
 
     pthread_mutex_lock(&r->mu);
+    if (r->frozen) {
+        r->n_eagain++;
+        pthread_mutex_unlock(&r->mu);
+        return LW_EAGAIN;
+    }
     if (r->eagain_left > 0) {
         r->eagain_left--;
         r->n_eagain++;
@@ -113,6 +120,9 @@ static int rec_ingest(void *opaque, const struct lw_ingest_group *g)
         r->flags[r->n] = g->lines[i].flags;
         r->name[r->n] = strdup(g->source->name);
         assert_non_null(r->name[r->n]);
+        if (r->freeze_on != NULL && strcmp(r->data[r->n], r->freeze_on) == 0) {
+            r->frozen = 1;
+        }
         r->n++;
     }
     r->n_groups++;
@@ -1116,6 +1126,225 @@ static void test_matches_framer(void **state)
     free(text);
 }
 
+static int count_line(void *opaque, const struct lw_line *l)
+{
+    (void)opaque;
+    (void)l;
+    return 0;
+}
+
+/* Appends one record of a Java or Python application log, chosen by @x. */
+static size_t java_record(char *out, size_t cap, uint32_t x, int i)
+{
+    switch ((x >> 8) % 6) {
+    case 0:
+        return (size_t)snprintf(out, cap,
+                                "2026-12-04 10:00:%02d ERROR request %d failed\n"
+                                "java.lang.IllegalStateException: state %d invalid\n"
+                                "\tat com.example.Svc.run(Svc.java:%d)\n"
+                                "\tat com.example.Main.main(Main.java:12)\n"
+                                "Caused by: java.io.IOException: disk full\n"
+                                "\tat com.example.Io.write(Io.java:7)\n"
+                                "\t... 3 more\n",
+                                i % 60, i, i, i % 500);
+    case 1:
+        return (size_t)snprintf(out, cap,
+                                "2026-12-04 10:00:%02d ERROR job %d crashed\n"
+                                "Traceback (most recent call last):\n"
+                                "  File \"job.py\", line %d, in run\n"
+                                "    do()\n"
+                                "ValueError: bad value %d\n",
+                                i % 60, i, i % 90, i);
+    case 2:
+        return (size_t)snprintf(out, cap, "2026-12-04 10:00:%02d WARN slow query %d\n"
+                                          "    select * from t where id = %d\n",
+                                i % 60, i, i);
+    default:
+        return (size_t)snprintf(out, cap, "2026-12-04 10:00:%02d INFO request %d ok\n", i % 60,
+                                i);
+    }
+}
+
+/*
+ * A Java and Python application log with stack traces, written in random pieces (one trace
+ * split across several polls on purpose) while tiny reads split it anywhere: with multi-line
+ * joining the tail must hand over exactly the records lw_frame_buffer() makes of the whole
+ * text, and its last checkpoint is the end of the file.
+ */
+static void test_multiline_records(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_reader_conf rc = { 0 };
+    struct ref ref = { 0 };
+    struct lw_tail *t;
+    char *text;
+    size_t cap = 48 * 1024;
+    size_t len = 0;
+    size_t split = 0;
+    size_t off;
+    size_t piece;
+    uint32_t x = 4242;
+    int n_records;
+    int i = 0;
+    int fd;
+
+    text = malloc(cap);
+    assert_non_null(text);
+    while (len < cap - 1024) {
+        x = x * 1103515245u + 12345u;
+        if (split == 0 && len > cap / 2 && (x >> 8) % 6 == 0) {
+            split = len + 60;  /* inside this trace: after its message and exception lines */
+        }
+        len += java_record(text + len, cap - len, x, i++);
+    }
+    assert_true(split > 0);
+    conf.multiline.mode = LW_MULTILINE_AUTO;
+    conf.max_line_bytes = 256;  /* long traces are cut, as the reader cuts them */
+    conf.read_bytes = 7;
+    conf.batch_lines = 13;
+    t = start(fx, &conf);
+    fd = open(fx->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    assert_true(fd >= 0);
+    for (off = 0; off < len; off += piece) {
+        x = x * 1103515245u + 12345u;
+        piece = 1 + (x >> 16) % 3000;
+        if (off < split && off + piece > split) {
+            piece = split - off;
+        }
+        if (piece > len - off) {
+            piece = len - off;
+        }
+        write_all(fd, text + off, piece);
+        if (off + piece == split) {
+            msleep(3 * POLL_MS);  /* the trace's first lines are read and held */
+        }
+    }
+    close(fd);
+    rc.max_line_bytes = 256;
+    rc.multiline = LW_MULTILINE_AUTO;
+    n_records = lw_frame_buffer(text, len, &rc, count_line, NULL);
+    assert_true(n_records > 0 && n_records < i * 2);
+    assert_int_equal(rec_wait(&fx->rec, (size_t)n_records), (size_t)n_records);
+    lw_tail_stop(t);
+    ref.rec = &fx->rec;
+    assert_int_equal(lw_frame_buffer(text, len, &rc, ref_cmp, &ref), n_records);
+    assert_int_equal(ref.n_diff, 0);
+    assert_int_equal(fx->rec.cp.offset, len);
+    free(text);
+}
+
+/*
+ * A crash while a trace is being written: the checkpoint taken with the line before it stops
+ * at the trace's first byte (the trace is held back, not handed over in part), so a restart
+ * from that checkpoint delivers the trace whole, once, and nothing is lost.
+ */
+static void test_multiline_crash(void **state)
+{
+    struct fixture *fx = *state;
+    static const char head[] = "2026-12-04 10:00:00 INFO started\n";
+    static const char trace1[] = "2026-12-04 10:00:01 ERROR request 7 failed\n"
+                                 "java.lang.IllegalStateException: boom\n"
+                                 "\tat com.example.Svc.run(Svc.java:42)\n";
+    static const char trace2[] = "\tat com.example.Main.main(Main.java:12)\n"
+                                 "Caused by: java.io.IOException: disk full\n"
+                                 "\t... 3 more\n"
+                                 "2026-12-04 10:00:02 INFO recovered\n";
+    struct lw_tail_conf conf = { 0 };
+    struct store s = { 0 };
+    struct lw_tail *t;
+    unsigned waited = 0;
+
+    conf.multiline.mode = LW_MULTILINE_AUTO;
+    fx->rec.freeze_on = "2026-12-04 10:00:00 INFO started";
+    append(fx->path, head);
+    append(fx->path, trace1);
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 1), 1);
+    /* The pipeline is dead from here on: the held trace is offered (quiet file) and refused. */
+    while (fx->rec.n_eagain == 0 && waited < DEADLINE_MS) {
+        msleep(5);
+        waited += 5;
+    }
+    assert_true(fx->rec.n_eagain > 0);
+    lw_tail_stop(t);  /* the kill: nothing after the first group was acknowledged */
+    assert_int_equal(fx->rec.n, 1);
+    assert_int_equal(fx->rec.cp.offset, strlen(head));
+
+    append(fx->path, trace2);
+    s.has = 1;
+    s.cp = fx->rec.cp;
+    snprintf(s.path, sizeof(s.path), "%s", fx->path);
+    fx->rec.frozen = 0;
+    fx->rec.freeze_on = NULL;
+    conf.resume = store_resume;
+    conf.resume_opaque = &s;
+    t = start(fx, &conf);
+    assert_int_equal(rec_wait(&fx->rec, 3), 3);
+    lw_tail_stop(t);
+    assert_string_equal(fx->rec.data[1], "2026-12-04 10:00:01 ERROR request 7 failed\n"
+                                         "java.lang.IllegalStateException: boom\n"
+                                         "\tat com.example.Svc.run(Svc.java:42)\n"
+                                         "\tat com.example.Main.main(Main.java:12)\n"
+                                         "Caused by: java.io.IOException: disk full\n"
+                                         "\t... 3 more");
+    assert_int_equal(fx->rec.flags[1], LW_LINE_MULTI);
+    assert_string_equal(fx->rec.data[2], "2026-12-04 10:00:02 INFO recovered");
+    assert_int_equal(fx->rec.flags[2], 0);
+    assert_int_equal(fx->rec.cp.offset, file_size(fx->path));
+}
+
+/*
+ * A record held at the end of a rotated file is complete: it comes whole and before the new
+ * file's lines, and a record never spans two files (the new file's first line starts its own).
+ */
+static void test_multiline_rotate(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    char old[320];
+    struct lw_tail *t;
+    unsigned waited = 0;
+
+    conf.multiline.mode = LW_MULTILINE_AUTO;
+    t = start(fx, &conf);
+    append(fx->path, "a 1\nERROR x\n\tat a.B.c(B.java:1)\n");
+    while (rec_count(&fx->rec) < 1 && waited < DEADLINE_MS) {
+        msleep(2);
+        waited += 2;
+    }
+    snprintf(old, sizeof(old), "%s.1", fx->path);
+    assert_int_equal(rename(fx->path, old), 0);
+    append(fx->path, "\tat z.Z.z(Z.java:9)\nb 1\n");
+    assert_int_equal(rec_wait(&fx->rec, 4), 4);
+    lw_tail_stop(t);
+    assert_string_equal(fx->rec.data[0], "a 1");
+    assert_string_equal(fx->rec.data[1], "ERROR x\n\tat a.B.c(B.java:1)");
+    assert_int_equal(fx->rec.flags[1], LW_LINE_MULTI);
+    assert_string_equal(fx->rec.data[2], "\tat z.Z.z(Z.java:9)");
+    assert_string_equal(fx->rec.data[3], "b 1");
+}
+
+/* A bad multi-line setting is refused at start. */
+static void test_multiline_bad_conf(void **state)
+{
+    struct fixture *fx = *state;
+    struct lw_tail_conf conf = { 0 };
+    struct lw_ingest ing = { rec_ingest, &fx->rec };
+    const char *pats[1];
+    char err[256] = "";
+
+    pats[0] = fx->pattern;
+    conf.patterns = pats;
+    conf.n_patterns = 1;
+    conf.multiline.mode = LW_MULTILINE_REGEX;
+    conf.multiline.regex = "(";
+    assert_null(lw_tail_start(&conf, ing, err, sizeof(err)));
+    assert_non_null(strstr(err, "regex"));
+    conf.multiline.regex = NULL;
+    assert_null(lw_tail_start(&conf, ing, err, sizeof(err)));
+}
+
 static void test_stop_under_backpressure(void **state)
 {
     struct fixture *fx = *state;
@@ -1190,6 +1419,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_under_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matches_framer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiline_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiline_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiline_rotate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiline_bad_conf, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
