@@ -44,6 +44,7 @@ struct out_webhook {
     atomic_uint_fast64_t failed;   /* attempts that will be retried */
     atomic_uint_fast64_t refused;  /* alerts refused for good */
     char errbuf[CURL_ERROR_SIZE];
+    char url_shown[256];           /* the URL for logs: no user:password@, no ?query or #part */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -96,6 +97,28 @@ static bool add_header(struct out_webhook *w, const char *h)
     return true;
 }
 
+
+/*
+ * @url as it may be logged: a webhook URL may hold secrets, in its user:password@ part or its
+ * query ("?token=..."), and the log is read by more people than the configuration. Returns @buf.
+ */
+static const char *url_for_log(const char *url, char *buf, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    const char *host = p != NULL ? p + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    size_t keep = strcspn(url, "?#");
+
+    if (at != NULL) {
+        snprintf(buf, cap, "%.*s***@%.*s%s", (int)(host - url), url,
+                 (int)(keep - (size_t)(at + 1 - url)), at + 1, url[keep] != '\0' ? "?***" : "");
+    }
+    else {
+        snprintf(buf, cap, "%.*s%s", (int)keep, url, url[keep] != '\0' ? "?***" : "");
+    }
+    return buf;
+}
 static void *webhook_init(const struct lw_sink_conf *conf, const struct lw_sink_env *env,
                           char *err, size_t err_len)
 {
@@ -109,7 +132,10 @@ static void *webhook_init(const struct lw_sink_conf *conf, const struct lw_sink_
         return NULL;
     }
     if (strncmp(conf->url, "http://", 7) != 0 && strncmp(conf->url, "https://", 8) != 0) {
-        snprintf(err, err_len, "url %s: only http:// and https:// are supported", conf->url);
+        char shown[256];
+
+        snprintf(err, err_len, "url %s: only http:// and https:// are supported",
+                 url_for_log(conf->url, shown, sizeof(shown)));
         return NULL;
     }
     if (conf->token != NULL && strlen(conf->token) > sizeof(auth) - 32) {
@@ -121,6 +147,7 @@ static void *webhook_init(const struct lw_sink_conf *conf, const struct lw_sink_
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    (void)url_for_log(conf->url, w->url_shown, sizeof(w->url_shown));
     w->conf = conf;
     w->env = env;
     if (webhook_spool_open(&w->spool, conf->spool_dir, conf->spool_max_bytes, env, conf->name,
@@ -262,7 +289,7 @@ static int64_t webhook_pump(void *ctx, int64_t now_ns, int64_t deadline_ns)
             if (w->backoff_ns == 0) {
                 /* Once per outage: the backoff says how often it is retried. */
                 lw_warn("alert", "sink %s: %s: %s; alerts are kept in %s and retried",
-                        w->conf->name, w->conf->url, w->errbuf, w->conf->spool_dir);
+                        w->conf->name, w->url_shown, w->errbuf, w->conf->spool_dir);
                 w->backoff_ns = w->conf->backoff_min_ns;
             }
             else {
@@ -277,10 +304,10 @@ static int64_t webhook_pump(void *ctx, int64_t now_ns, int64_t deadline_ns)
         if (out == POST_REFUSED) {
             atomic_fetch_add(&w->refused, 1);
             lw_error("alert", "sink %s: %s refused alert %" PRIu64 " with HTTP %ld; dropped",
-                     w->conf->name, w->conf->url, seq, status);
+                     w->conf->name, w->url_shown, seq, status);
         }
         else if (w->backoff_ns != 0) {
-            lw_info("alert", "sink %s: %s answers again", w->conf->name, w->conf->url);
+            lw_info("alert", "sink %s: %s answers again", w->conf->name, w->url_shown);
         }
         w->backoff_ns = 0;
         /* Reported before the file goes, so an empty spool means every result is out. */

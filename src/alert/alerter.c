@@ -209,6 +209,22 @@ static char *dup_or_null(const char *s)
     return s != NULL ? lw_strdup(s) : NULL;
 }
 
+/* A sink name that is safe as a file name: [A-Za-z0-9_.-]{1,64}, no leading dot. */
+static bool sink_name_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (i >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-' || (c == '.' && i > 0))) {
+            return false;
+        }
+    }
+    return i > 0;
+}
+
 /* Copies @in into @out with the defaults filled in; LW_OK, LW_EINVAL or LW_ENOMEM. */
 static int sink_conf_resolve(const struct lw_sink_conf *in, const char *data_dir,
                              struct lw_sink_conf *out, char *err, size_t err_len)
@@ -222,6 +238,14 @@ static int sink_conf_resolve(const struct lw_sink_conf *in, const char *data_dir
         return LW_EINVAL;
     }
     *out = *in;
+    if (in->name != NULL && in->name[0] != '\0' && !sink_name_ok(in->name)) {
+        /* The name becomes a folder under the data directory (the webhook's spool). */
+        snprintf(err, err_len,
+                 "alerts: sink name '%.64s' is not allowed: use 1 to 64 of A-Z a-z 0-9 _ . -, "
+                 "not starting with a dot",
+                 in->name);
+        return LW_EINVAL;
+    }
     out->name = lw_strdup(in->name != NULL && in->name[0] != '\0' ? in->name : kn);
     out->path = dup_or_null(in->path);
     out->url = dup_or_null(in->url);

@@ -599,6 +599,21 @@ static int set_bool(const char *where, const char *key, const char *v, bool *out
     return bad(where, key, v, "true or false");
 }
 
+#define TOKEN_MIN 8
+
+/* A bearer token worth the name: TOKEN_MIN or more visible ASCII characters. */
+static bool token_ok(const char *t)
+{
+    size_t i;
+
+    for (i = 0; t[i] != '\0'; i++) {
+        if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return i >= TOKEN_MIN;
+}
+
 static int set_duration(const char *where, const char *key, const char *v, int64_t *out)
 {
     int64_t d;
@@ -1663,6 +1678,14 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     }
     if (rc->http_token == NULL && env_token != NULL && env_token[0] != '\0') {
         rc->http_token = lw_strdup(env_token);
+    }
+    if (rc->http_token != NULL && !token_ok(rc->http_token)) {
+        /* A token of one space, or "x", guards nothing: refuse it rather than look secure. */
+        fprintf(stderr, "logwarden run: the HTTP token must be at least %d characters with no "
+                        "white space or control characters (generate one with: openssl rand -hex "
+                        "24)\n",
+                TOKEN_MIN);
+        goto usage;
     }
     if (rc->log_level != NULL) {
         int lvl = lw_log_level_parse(rc->log_level);
