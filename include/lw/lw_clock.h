@@ -87,6 +87,14 @@ int64_t lw_clock_line(struct lw_clock *c, const char *source, int64_t ts_ns, int
                       enum lw_clock_how *how, bool *late);
 
 /*
+ * lw_clock_line() for @n lines of one source (a batch), in order: each @ts_ns[i] (INT64_MIN for
+ * none) is replaced by the line's event time. The source is looked up once, not per line.
+ * Returns how many were late.
+ */
+uint64_t lw_clock_lines(struct lw_clock *c, const char *source, int64_t *ts_ns, size_t n,
+                        int64_t arrival_ns);
+
+/*
  * The global watermark at wall time @now_ns: event time below which no more lines are
  * expected. INT64_MIN before the first line. It never goes backwards. *@all_idle (may be NULL)
  * tells that every source is idle: the windows it closes may be partial (a backfill that ended,

@@ -1008,31 +1008,20 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
     return LW_OK;
 }
 
+static const struct lw__det_base *vol_base(const void *val)
+{
+    return &((const struct vol_series *)val)->base;
+}
+
 static void vol_stats(void *ctx, struct lw_det_stats *out)
 {
     struct vol_ctx *c = ctx;
-    struct lw__det_entry *e;
-    uint64_t have = 0;
 
     memset(out, 0, sizeof(*out));
     out->anomalies = c->anomalies;
     out->state_items = c->map.n;
     out->evicted = c->map.evicted + c->merged;
-    /*
-     * Warm once some series has its warm-up windows, i.e. the detector can report; the
-     * progress is the series furthest along. The walk stops at the first warm series, so once
-     * warm it costs a few steps (busy series are the recently used); a full walk only while
-     * nothing is warm yet.
-     */
-    for (e = c->map.newest; e != NULL && have < c->warmup_windows; e = e->older) {
-        uint64_t n = ((struct vol_series *)e->val)->base.n;
-
-        have = n > have ? n : have;
-    }
-    out->warmup_need = c->warmup_windows > 0 ? c->warmup_windows : 1;
-    out->warmup_have = have < out->warmup_need ? have : out->warmup_need;
-    out->warmup_unit = "windows";
-    out->warming_up = out->warmup_have < out->warmup_need;
+    lw__det_warmup_series(&c->map, c->warmup_windows, vol_base, out);
 }
 
 const struct lw_detector_plugin det_volume_plugin = {

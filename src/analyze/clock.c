@@ -194,10 +194,10 @@ static int64_t dist(int64_t a, int64_t b)
     return a > b ? a - b : b - a;
 }
 
-int64_t lw_clock_line(struct lw_clock *c, const char *source, int64_t ts_ns, int64_t arrival_ns,
-                      enum lw_clock_how *how, bool *late)
+/* One line of source @s (NULL: no memory for the source). */
+static int64_t line_at(struct lw_clock *c, struct src *s, int64_t ts_ns, int64_t arrival_ns,
+                       enum lw_clock_how *how, bool *late)
 {
-    struct src *s = get(c, source != NULL ? source : "");
     enum lw_clock_how h = LW_CLOCK_OWN;
     int64_t t;
     bool bad = ts_ns != INT64_MIN && (ts_ns < 0 || ts_ns > arrival_ns + FUTURE_NS);
@@ -283,6 +283,28 @@ done:
         *how = h;
     }
     return t;
+}
+
+int64_t lw_clock_line(struct lw_clock *c, const char *source, int64_t ts_ns, int64_t arrival_ns,
+                      enum lw_clock_how *how, bool *late)
+{
+    return line_at(c, get(c, source != NULL ? source : ""), ts_ns, arrival_ns, how, late);
+}
+
+uint64_t lw_clock_lines(struct lw_clock *c, const char *source, int64_t *ts_ns, size_t n,
+                        int64_t arrival_ns)
+{
+    /* The source is looked up once: it cannot move while its own lines are placed. */
+    struct src *s = get(c, source != NULL ? source : "");
+    uint64_t late = 0;
+    bool is_late;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        ts_ns[i] = line_at(c, s, ts_ns[i], arrival_ns, NULL, &is_late);
+        late += is_late ? 1 : 0;
+    }
+    return late;
 }
 
 int64_t lw_clock_watermark(struct lw_clock *c, int64_t now_ns, bool *all_idle)

@@ -314,6 +314,24 @@ double lw__det_base_var(const struct lw__det_base *b)
     return fmax(b->var, fmax(b->mean, 0.25));
 }
 
+void lw__det_warmup_series(const struct lw__det_map *m, uint64_t need,
+                           const struct lw__det_base *(*base)(const void *val),
+                           struct lw_det_stats *out)
+{
+    const struct lw__det_entry *e;
+    uint64_t have = 0;
+
+    for (e = m->newest; e != NULL && have < need; e = e->older) {
+        uint64_t n = base(e->val)->n;
+
+        have = n > have ? n : have;
+    }
+    out->warmup_need = need > 0 ? need : 1;
+    out->warmup_have = have < out->warmup_need ? have : out->warmup_need;
+    out->warmup_unit = "windows";
+    out->warming_up = out->warmup_have < out->warmup_need;
+}
+
 void lw__det_base_update(struct lw__det_base *b, double x)
 {
     double alpha, d;

@@ -95,6 +95,17 @@ void lw__det_base_update(struct lw__det_base *b, double x);
 /* The variance used to score: at least the mean (Poisson), so that a flat series is not rigid. */
 double lw__det_base_var(const struct lw__det_base *b);
 
+/*
+ * The warm-up of a window detector whose series each learn a baseline (volume, level): warm once
+ * some series has @need windows (it can report), the progress being the series furthest along.
+ * @base gives a series' baseline from its map value. The walk starts at the most recently used
+ * series and stops at the first warm one, so once warm it costs a few steps; a full walk only
+ * while nothing is warm yet. Fills out->warmup_* and out->warming_up.
+ */
+void lw__det_warmup_series(const struct lw__det_map *m, uint64_t need,
+                           const struct lw__det_base *(*base)(const void *val),
+                           struct lw_det_stats *out);
+
 /* ---- text and JSON ---- */
 
 /*

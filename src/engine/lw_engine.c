@@ -950,13 +950,7 @@ static int aggregate(struct lw_engine *e, struct batch *b)
          * event time from its source's clock. Late lines are counted all the same: they are
          * never dropped, only missed by detector windows that already closed.
          */
-        for (i = 0; i < b->n; i++) {
-            bool is_late = false;
-
-            b->ts[i] = lw_clock_line(e->clock, b->source, b->ts[i], b->arrival_ns, NULL,
-                                     &is_late);
-            late += is_late ? 1 : 0;
-        }
+        late = lw_clock_lines(e->clock, b->source, b->ts, b->n, b->arrival_ns);
         b->clocked = true;
         e->last_agg_arrival_ns = b->arrival_ns;
         e->agg_batch_bytes = b->mem;

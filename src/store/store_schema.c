@@ -143,26 +143,57 @@ int lw__store_rc(int sqlite_rc)
     }
 }
 
-int lw__store_meta_get_int(sqlite3 *db, const char *key, int64_t *out)
+/*
+ * Steps the meta row of @key: SQLITE_ROW with *@st positioned on it, SQLITE_DONE when there is
+ * none, or an SQLite error. The caller finalizes *@st in every case.
+ */
+static int meta_row(sqlite3 *db, const char *key, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, st, NULL);
+
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC);
+    return sqlite3_step(*st);
+}
+
+/* Sets meta @key to @text, or to @value when @text is NULL. */
+static int meta_put(sqlite3 *db, const char *key, const char *text, int64_t value)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+                            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            -1, &st, NULL);
     if (rc != SQLITE_OK) {
         return lw__store_rc(rc);
     }
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (text != NULL) {
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    }
+    else {
+        sqlite3_bind_int64(st, 2, value);
+    }
     rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
+}
+
+int lw__store_meta_get_int(sqlite3 *db, const char *key, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = meta_row(db, key, &st);
+
     if (rc == SQLITE_ROW) {
         *out = sqlite3_column_int64(st, 0);
         rc = LW_OK;
     }
-    else if (rc == SQLITE_DONE) {
-        rc = LW_ENOENT;
-    }
     else {
-        rc = lw__store_rc(rc);
+        rc = rc == SQLITE_DONE ? LW_ENOENT : lw__store_rc(rc);
     }
     sqlite3_finalize(st);
     return rc;
@@ -170,43 +201,20 @@ int lw__store_meta_get_int(sqlite3 *db, const char *key, int64_t *out)
 
 int lw__store_meta_set_int(sqlite3 *db, const char *key, int64_t value)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO meta(key, value) VALUES (?1, ?2)"
-                            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return lw__store_rc(rc);
-    }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, value);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
+    return meta_put(db, key, NULL, value);
 }
 
 int lw__store_meta_get_text(sqlite3 *db, const char *key, char *buf, size_t cap)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
+    int rc = meta_row(db, key, &st);
 
-    rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return lw__store_rc(rc);
-    }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT && cap > 0) {
         snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = LW_OK;
     }
-    else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-        rc = LW_ENOENT;
-    }
     else {
-        rc = lw__store_rc(rc);
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_ENOENT : lw__store_rc(rc);
     }
     sqlite3_finalize(st);
     return rc;
@@ -214,21 +222,7 @@ int lw__store_meta_get_text(sqlite3 *db, const char *key, char *buf, size_t cap)
 
 int lw__store_meta_set_text(sqlite3 *db, const char *key, const char *value)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    rc = sqlite3_prepare_v2(db,
-                            "INSERT INTO meta(key, value) VALUES (?1, ?2)"
-                            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        return lw__store_rc(rc);
-    }
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? LW_OK : lw__store_rc(rc);
+    return meta_put(db, key, value, 0);
 }
 
 /* Runs a query that returns one integer (a pragma, a count). */

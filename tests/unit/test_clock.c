@@ -152,6 +152,29 @@ static void test_speed_independent(void **state)
     lw_clock_destroy(b);
 }
 
+/* A batch through lw_clock_lines() gets the same event times as line by line. */
+static void test_batch_same_as_lines(void **state)
+{
+    static const int64_t ts[] = {0, NONE, 1, 99999, 3, NONE, 4, 8000, 8001, NONE, 5};
+    int64_t batch[sizeof(ts) / sizeof(ts[0])];
+    struct lw_clock *a = mk();
+    struct lw_clock *b = mk();
+    size_t i, n = sizeof(ts) / sizeof(ts[0]);
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        batch[i] = ts[i] == NONE ? NONE : T0 + ts[i] * S;
+    }
+    assert_int_equal(lw_clock_lines(b, "src", batch, n, NOW), 0);
+    for (i = 0; i < n; i++) {
+        int64_t t = ts[i] == NONE ? NONE : T0 + ts[i] * S;
+
+        assert_int_equal(lw_clock_line(a, "src", t, NOW, NULL, NULL), batch[i]);
+    }
+    lw_clock_destroy(a);
+    lw_clock_destroy(b);
+}
+
 static void test_source_cap(void **state)
 {
     struct lw_clock_conf cf;
@@ -210,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_confirmed_jump),
         cmocka_unit_test(test_watermark_min_of_active_sources),
         cmocka_unit_test(test_speed_independent),
+        cmocka_unit_test(test_batch_same_as_lines),
         cmocka_unit_test(test_source_cap),
         cmocka_unit_test(test_late_by_window),
     };
