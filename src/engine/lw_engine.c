@@ -912,6 +912,18 @@ static int64_t clock_now(struct lw_engine *e, int64_t now)
                : now;
 }
 
+/*
+ * The clock's watermark at wall time @now (a walk over the sources: once per batch or tick),
+ * published for /metrics. *@idle as lw_clock_watermark().
+ */
+static int64_t engine_watermark(struct lw_engine *e, int64_t now, bool *idle)
+{
+    int64_t wm = lw_clock_watermark(e->clock, clock_now(e, now), idle);
+
+    atomic_store(&e->watermark_ns, wm == INT64_MIN ? 0 : wm);
+    return wm;
+}
+
 /* Counts a parsed batch into the pending transaction. Returns LW_OK or LW_ENOMEM. */
 static int aggregate(struct lw_engine *e, struct batch *b)
 {
@@ -978,10 +990,9 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         counts_failed(e); /* cannot happen: room was made above */
         return rc;
     }
-    {
-        int64_t wm = lw_clock_watermark(e->clock, clock_now(e, now_ns()), NULL);
-
-        atomic_store(&e->watermark_ns, wm == INT64_MIN ? 0 : wm);
+    if (e->stage == NULL) {
+        /* With detection, detect_tick() right after this batch moves the watermark. */
+        (void)engine_watermark(e, now_ns(), NULL);
     }
     if (e->pending_batches == 0) {
         e->oldest_pending_ingest_ns = b->ingest_ns;
@@ -1132,7 +1143,7 @@ static void detect_tick(struct lw_engine *e)
 {
     bool idle = false;
     int64_t now = now_ns();
-    int64_t wm = lw_clock_watermark(e->clock, clock_now(e, now), &idle);
+    int64_t wm = engine_watermark(e, now, &idle);
 
     if (idle) {
         lw_detect_stage_flush(e->stage, wm);
