@@ -15,6 +15,7 @@
 #ifndef LW_MINER_H
 #define LW_MINER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -106,6 +107,12 @@ int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque);
  */
 uint32_t lw_miner_nearest(struct lw_miner *m, uint32_t id, double *similarity, uint64_t *lines);
 size_t lw_miner_n_templates(struct lw_miner *m);
+/*
+ * Makes the next new template's id at least @max_id + 1: ids already used elsewhere (a store
+ * whose templates outlived the miner's state) are never handed out again. Returns whether the
+ * next id moved. Any thread.
+ */
+bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id);
 uint64_t lw_miner_n_evicted(struct lw_miner *m);
 
 /*

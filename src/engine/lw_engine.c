@@ -1661,62 +1661,6 @@ static void *agg_main(void *arg)
 
 /* ---- life cycle ---- */
 
-/*
- * Template ids must never be handed out twice: window rows, anomalies and the templates table
- * keep the old meaning of an id. When the store holds templates up to @max_id but the miner
- * state is missing, or is older than those templates (a lost or restored miner_state row), the
- * miner would start again at a lower id. Its state is then saved, its next id set past @max_id
- * and loaded back, in the documented state layout ("LWMINER1", u32 version, u32 next_id at
- * byte 12, ..., XXH64 of everything before it at the end). The earlier templates' texts are in
- * the store, not in the miner: their lines get new ids from now on, and their history stays
- * under the old ones. Returns LW_OK (and whether ids moved in *@moved), or an error in @err.
- */
-static int continue_ids(struct lw_engine *e, uint32_t max_id, bool *moved, char *err,
-                        size_t err_len)
-{
-    char lerr[256] = "";
-    uint32_t next_id;
-    uint64_t sum;
-    char *blob = NULL;
-    size_t len = 0;
-    int rc;
-
-    *moved = false;
-    rc = lw_miner_save_buf(e->miner, &blob, &len);
-    if (rc < 0) {
-        snprintf(err, err_len, "the miner state cannot be saved: %s", lw_strerror(rc));
-        return rc;
-    }
-    if (len < 32 || memcmp(blob, "LWMINER1", 8) != 0 || blob[8] != 1) {
-        lw_free(blob);
-        snprintf(err, err_len, "the miner state has an unknown layout");
-        return LW_EVERSION;
-    }
-    next_id = (uint32_t)(unsigned char)blob[12] | (uint32_t)(unsigned char)blob[13] << 8 |
-              (uint32_t)(unsigned char)blob[14] << 16 | (uint32_t)(unsigned char)blob[15] << 24;
-    if (next_id > max_id || max_id == UINT32_MAX) {
-        lw_free(blob);
-        return LW_OK;
-    }
-    next_id = max_id + 1;
-    blob[12] = (char)(next_id & 0xff);
-    blob[13] = (char)(next_id >> 8 & 0xff);
-    blob[14] = (char)(next_id >> 16 & 0xff);
-    blob[15] = (char)(next_id >> 24 & 0xff);
-    sum = XXH64(blob, len - 8, 0);
-    for (int i = 0; i < 8; i++) {
-        blob[len - 8 + (size_t)i] = (char)(sum >> (8 * i) & 0xff);
-    }
-    rc = lw_miner_load_buf(e->miner, blob, len, lerr, sizeof(lerr));
-    lw_free(blob);
-    if (rc < 0) {
-        snprintf(err, err_len, "the miner's ids cannot be moved past %u: %s", max_id, lerr);
-        return rc;
-    }
-    *moved = true;
-    return LW_OK;
-}
-
 static void engine_free(struct lw_engine *e)
 {
     size_t i;
@@ -1875,9 +1819,12 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
                      lw_store_errmsg(e->store));
             goto fail;
         }
-        if (max_id > 0 && continue_ids(e, max_id, &moved, err, err_len) < 0) {
-            goto fail;
-        }
+        /*
+         * Template ids must never be handed out twice: window rows, anomalies and the
+         * templates table keep the old meaning of an id. A missing or older miner state (a lost
+         * or restored miner_state row) would start again at a lower id.
+         */
+        moved = max_id > 0 && lw_miner_continue_ids(e->miner, max_id);
         if (moved) {
             atomic_store(&e->new_templates, true); /* saved with the first counts */
             lw_warn("engine", "the store holds templates up to id %u but %s: new templates are"

@@ -1815,6 +1815,19 @@ size_t lw_miner_n_templates(struct lw_miner *m)
     return n;
 }
 
+bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id)
+{
+    bool moved = false;
+
+    pthread_rwlock_wrlock(&m->lock);
+    if (m->next_id <= max_id && max_id < UINT32_MAX) {
+        m->next_id = max_id + 1;
+        moved = true;
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return moved;
+}
+
 uint64_t lw_miner_n_evicted(struct lw_miner *m)
 {
     uint64_t n;
