@@ -155,7 +155,11 @@ typedef lw_http_render_cb lw_http_status_cb;
 
 struct lw_http_conf {
     const char *addr;              /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; NULL: default */
-    const char *token;             /* bearer token; required unless addr is a loopback address */
+    const char *token;             /* read-write bearer token; required unless addr is a
+                                    * loopback address */
+    const char *read_token;        /* read-only bearer token (GET of READ routes); optional,
+                                    * needs @token */
+    size_t max_api_body_bytes;     /* HANDLER request bodies (JSON of the API); 0: 1 MiB */
     size_t max_body_bytes;         /* 0: 16 MiB; applies to the body as sent and as decompressed */
     size_t max_buffered_bytes;     /* all requests' bodies at once (lw_http_budget); 0: 64 MiB;
                                     * at least max_body_bytes */
@@ -206,17 +210,90 @@ enum lw_http_route_kind {
     LW_HTTP_ROUTE_INGEST = 1,  /* POST: a body of lines (NDJSON or text) for @ingest */
     LW_HTTP_ROUTE_PROM,        /* GET: @render's Prometheus text, then the server's counters */
     LW_HTTP_ROUTE_JSON,        /* GET: @render's JSON (NULL: the server's counters) */
+    LW_HTTP_ROUTE_HANDLER,     /* any method: @handler answers (query API, dashboard assets) */
 };
 
+/*
+ * What a caller may do. Without tokens (loopback only) every caller may do everything. With
+ * tokens, "Authorization: Bearer <token>" grants LW_HTTP_ACCESS_WRITE and the read token
+ * LW_HTTP_ACCESS_READ; a route asks for one level: PUBLIC routes need no token (the dashboard's
+ * static files, which hold no data), READ routes either token, WRITE routes the read-write token
+ * (401 without a valid token, 403 with the read token). A HANDLER route asks for its @access on
+ * GET and HEAD and for WRITE on every other method.
+ */
+enum lw_http_access {
+    LW_HTTP_ACCESS_PUBLIC = 0,
+    LW_HTTP_ACCESS_READ,
+    LW_HTTP_ACCESS_WRITE,
+};
+
+#define LW_HTTP_MAX_ARGS     32   /* query-string arguments a handler sees; more: 400 */
+#define LW_HTTP_MAX_HEADERS  4    /* extra response headers a handler may set */
+
+/*
+ * A request as a HANDLER route sees it; everything is borrowed until the handler returns.
+ * Query-string arguments are decoded (percent and '+'); an argument given without '=' has the
+ * value "". The body is there for methods other than GET and HEAD, at most
+ * lw_http_conf.max_api_body_bytes (larger: 413 before the handler runs), NUL-terminated.
+ */
+struct lw_http_req {
+    const char *method;                        /* "GET", "HEAD", "POST", "DELETE", ... */
+    const char *path;                          /* without the query string */
+    const char *arg_keys[LW_HTTP_MAX_ARGS];
+    const char *arg_vals[LW_HTTP_MAX_ARGS];
+    size_t n_args;
+    const char *body;                          /* NULL when there is none */
+    size_t body_len;
+    enum lw_http_access access;                /* what the caller's token allows */
+    void *conn;                                /* the server's; for lw_http_req_header() */
+};
+
+/* The value of query argument @key (the first when repeated), or NULL. */
+const char *lw_http_req_arg(const struct lw_http_req *req, const char *key);
+/* The value of request header @name (case-insensitive), or NULL. */
+const char *lw_http_req_header(const struct lw_http_req *req, const char *name);
+
+/*
+ * A handler's answer. The server zeroes it before the call. @body is taken over by the server
+ * (lw_free) unless @body_static is set, in which case it must stay valid for the server's life
+ * (compiled-in assets). @content_type and header names are static strings; header values are
+ * copied. A HEAD request gets the headers and no body.
+ */
+struct lw_http_resp {
+    unsigned int status;                       /* 0: 200 */
+    const char *content_type;                  /* NULL: application/json */
+    char *body;
+    size_t body_len;
+    int body_static;
+    const char *hdr_names[LW_HTTP_MAX_HEADERS];
+    char hdr_values[LW_HTTP_MAX_HEADERS][128];
+    size_t n_hdrs;
+};
+
+/*
+ * Answers @req in @resp. Returns LW_OK (whatever the status in @resp), or a negative LW_E* code
+ * (the server answers 500 and frees a body set before). Called from server threads, possibly
+ * several at once for one route.
+ */
+typedef int (*lw_http_handler_cb)(void *opaque, const struct lw_http_req *req,
+                                  struct lw_http_resp *resp);
+
 struct lw_http_route {
-    const char *method;        /* "POST" for ingest, "GET" (which answers HEAD too) otherwise */
-    const char *path;          /* the exact path, "/api/v1/ingest" */
+    const char *method;        /* "POST" for ingest, "GET" (which answers HEAD too) for PROM and
+                                * JSON, "*" or one method for HANDLER */
+    const char *path;          /* the exact path, "/api/v1/ingest"; with @prefix every path that
+                                * starts with it ("/api/v1/templates/") */
+    int prefix;                /* match by prefix (the longest prefix route wins; an exact
+                                * route wins over any prefix route) */
     enum lw_http_route_kind kind;
+    enum lw_http_access access; /* what a caller needs (see enum lw_http_access); INGEST routes
+                                 * always need WRITE, PROM and JSON at least READ */
     struct lw_ingest ingest;   /* INGEST: where lines go; fn NULL answers 503 ("no pipeline") */
     const struct lw_multiline_conf *multiline;  /* INGEST text bodies: copied, its regex
                                                  * borrowed; NULL: LW_MULTILINE_AUTO */
     lw_http_render_cb render;  /* PROM and JSON */
-    void *opaque;              /* passed to render */
+    lw_http_handler_cb handler; /* HANDLER */
+    void *opaque;              /* passed to render and handler */
 };
 
 /*
@@ -224,7 +301,7 @@ struct lw_http_route {
  * POST /api/v1/ingest, GET /metrics and GET /api/v1/status, made from its lw_http_conf. Strings
  * in @r are copied; what @r points to must stay valid while the route is in place. A request
  * uses the route as it was when its headers arrived. Returns LW_OK, LW_EINVAL (a method or path
- * too long) or LW_EFULL (16 routes). Thread-safe.
+ * too long) or LW_EFULL (64 routes). Thread-safe.
  */
 int lw_http_route_add(struct lw_http_server *srv, const struct lw_http_route *r);
 

@@ -50,7 +50,8 @@
 #define CT_JSON "application/json"
 #define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
 
-#define MAX_ROUTES            16
+#define DEFAULT_MAX_API_BODY  ((size_t)1024 * 1024)
+#define MAX_ROUTES            64
 #define MAX_ROUTE_PATH        64
 
 enum route {
@@ -58,13 +59,18 @@ enum route {
     ROUTE_INGEST,
     ROUTE_METRICS,
     ROUTE_STATUS,
+    ROUTE_HANDLER,
 };
 
 /* A route as the table keeps it (strings copied). */
 struct route_ent {
-    char method[8];                  /* "GET" (answers HEAD too) or "POST" */
+    char method[8];                  /* "GET" (answers HEAD too), "POST", ... or "*" */
     char path[MAX_ROUTE_PATH];
+    size_t path_len;
+    int prefix;                      /* @path is a prefix */
+    enum lw_http_access access;      /* what GET and HEAD need (other methods: WRITE) */
     enum lw_http_route_kind kind;
+    lw_http_handler_cb handler;      /* LW_HTTP_ROUTE_HANDLER */
     struct lw_ingest ingest;         /* LW_HTTP_ROUTE_INGEST; fn NULL answers 503 */
     struct lw_multiline_conf multiline;  /* LW_HTTP_ROUTE_INGEST text bodies; regex borrowed */
     lw_http_render_cb render;        /* LW_HTTP_ROUTE_PROM and LW_HTTP_ROUTE_JSON; may be NULL */
@@ -80,6 +86,8 @@ struct lw_http_server {
     char *addr;
     char *auth;                /* "Bearer <token>", or NULL when no token is required */
     size_t auth_len;
+    char *read_auth;           /* "Bearer <read token>", or NULL */
+    size_t read_auth_len;
     unsigned int port;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t ingest_requests;
@@ -107,6 +115,7 @@ struct http_req {
     size_t len;
     size_t cap;
     size_t charged;                  /* bytes of @body taken from the server's budget */
+    enum lw_http_access access;      /* what the caller's token allows */
 };
 
 #define MSG_BUDGET "too many request bodies in memory, retry later"
@@ -190,24 +199,35 @@ static enum MHD_Result respond_error(struct lw_http_server *srv, struct MHD_Conn
 /* ---- Request classification ---------------------------------------------------------------- */
 
 /* Compares in time that depends only on the expected length, not on where the bytes differ. */
-static int auth_ok(const struct lw_http_server *srv, const char *given)
+static int secret_eq(const char *want, size_t want_len, const char *given)
 {
-    size_t glen;
+    size_t glen = strlen(given);
     size_t i;
     unsigned char diff;
 
-    if (srv->auth == NULL) {
-        return 1;
-    }
-    if (given == NULL) {
-        return 0;
-    }
-    glen = strlen(given);
-    diff = glen != srv->auth_len;
-    for (i = 0; i < srv->auth_len; i++) {
-        diff |= (unsigned char)srv->auth[i] ^ (unsigned char)(i < glen ? given[i] : 0);
+    diff = glen != want_len;
+    for (i = 0; i < want_len; i++) {
+        diff |= (unsigned char)want[i] ^ (unsigned char)(i < glen ? given[i] : 0);
     }
     return diff == 0;
+}
+
+/* What the Authorization header @given allows (enum lw_http_access). */
+static enum lw_http_access caller_access(const struct lw_http_server *srv, const char *given)
+{
+    int rw;
+    int ro;
+
+    if (srv->auth == NULL) {
+        return LW_HTTP_ACCESS_WRITE;  /* loopback without tokens: the machine's users */
+    }
+    if (given == NULL) {
+        return LW_HTTP_ACCESS_PUBLIC;
+    }
+    /* Both are compared, so that the time taken does not tell which one matched. */
+    rw = secret_eq(srv->auth, srv->auth_len, given);
+    ro = srv->read_auth != NULL && secret_eq(srv->read_auth, srv->read_auth_len, given);
+    return rw ? LW_HTTP_ACCESS_WRITE : ro ? LW_HTTP_ACCESS_READ : LW_HTTP_ACCESS_PUBLIC;
 }
 
 /* Content-Type without parameters ("application/json; charset=utf-8"), case-insensitive. */
@@ -218,21 +238,33 @@ static int ctype_is(const char *ct, const char *want)
     return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Copies the route of @path into *@out; 0 when there is none. */
+/*
+ * Copies the route of @path into *@out: the exact route, else the longest prefix route; 0 when
+ * there is none.
+ */
 static int find_route(struct lw_http_server *srv, const char *path, struct route_ent *out)
 {
+    const struct route_ent *best = NULL;
     size_t i;
-    int found = 0;
 
     pthread_mutex_lock(&srv->routes_mu);
-    for (i = 0; i < srv->n_routes && !found; i++) {
-        if (strcmp(srv->routes[i].path, path) == 0) {
-            *out = srv->routes[i];
-            found = 1;
+    for (i = 0; i < srv->n_routes; i++) {
+        const struct route_ent *r = &srv->routes[i];
+
+        if (!r->prefix && strcmp(r->path, path) == 0) {
+            best = r;
+            break;
+        }
+        if (r->prefix && strncmp(r->path, path, r->path_len) == 0 &&
+            (best == NULL || r->path_len > best->path_len)) {
+            best = r;
         }
     }
+    if (best != NULL) {
+        *out = *best;
+    }
     pthread_mutex_unlock(&srv->routes_mu);
-    return found;
+    return best != NULL;
 }
 
 /*
@@ -329,25 +361,53 @@ static void classify(struct lw_http_server *srv, struct MHD_Connection *conn, co
     int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                  strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    enum lw_http_access need;
 
-    if (!auth_ok(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_AUTHORIZATION))) {
-        req->status = MHD_HTTP_UNAUTHORIZED;
-        req->msg = "missing or wrong bearer token";
-        return;
-    }
+    req->access = caller_access(srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_AUTHORIZATION));
     if (!find_route(srv, url, &req->rt)) {
-        req->status = MHD_HTTP_NOT_FOUND;
-        req->msg = "not found";
+        /* Without a token a caller learns nothing, not even which paths exist. */
+        req->status = req->access == LW_HTTP_ACCESS_PUBLIC ? MHD_HTTP_UNAUTHORIZED
+                                                           : MHD_HTTP_NOT_FOUND;
+        req->msg = req->status == MHD_HTTP_NOT_FOUND ? "not found"
+                                                     : "missing or wrong bearer token";
         return;
     }
-    req->route = req->rt.kind == LW_HTTP_ROUTE_INGEST ? ROUTE_INGEST
-                 : req->rt.kind == LW_HTTP_ROUTE_PROM ? ROUTE_METRICS
-                                                      : ROUTE_STATUS;
-    if ((strcmp(req->rt.method, MHD_HTTP_METHOD_POST) == 0 && !is_post) ||
-        (strcmp(req->rt.method, MHD_HTTP_METHOD_POST) != 0 && !is_get)) {
-        req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
-        req->msg = "method not allowed";
+    req->route = req->rt.kind == LW_HTTP_ROUTE_INGEST    ? ROUTE_INGEST
+                 : req->rt.kind == LW_HTTP_ROUTE_PROM    ? ROUTE_METRICS
+                 : req->rt.kind == LW_HTTP_ROUTE_HANDLER ? ROUTE_HANDLER
+                                                         : ROUTE_STATUS;
+    if (req->route == ROUTE_HANDLER) {
+        if (strcmp(req->rt.method, "*") != 0 && strcmp(req->rt.method, method) != 0 &&
+            !(strcmp(req->rt.method, MHD_HTTP_METHOD_GET) == 0 && is_get)) {
+            req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+            req->msg = "method not allowed";
+            return;
+        }
+        need = is_get ? req->rt.access : LW_HTTP_ACCESS_WRITE;
+    }
+    else {
+        if ((strcmp(req->rt.method, MHD_HTTP_METHOD_POST) == 0 && !is_post) ||
+            (strcmp(req->rt.method, MHD_HTTP_METHOD_POST) != 0 && !is_get)) {
+            req->status = MHD_HTTP_METHOD_NOT_ALLOWED;
+            req->msg = "method not allowed";
+            return;
+        }
+        need = req->route == ROUTE_INGEST ? LW_HTTP_ACCESS_WRITE : LW_HTTP_ACCESS_READ;
+    }
+    if (req->access < need) {
+        req->status = req->access == LW_HTTP_ACCESS_PUBLIC ? MHD_HTTP_UNAUTHORIZED
+                                                           : MHD_HTTP_FORBIDDEN;
+        req->msg = req->status == MHD_HTTP_FORBIDDEN ? "this token may only read"
+                                                     : "missing or wrong bearer token";
+        return;
+    }
+    if (req->route == ROUTE_HANDLER) {
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > srv->conf.max_api_body_bytes) {
+            req->status = HTTP_TOO_LARGE;
+            req->msg = "request body too large";
+        }
         return;
     }
     if (req->route != ROUTE_INGEST) {
@@ -816,6 +876,114 @@ static enum MHD_Result handle_status(struct lw_http_server *srv, struct MHD_Conn
     return respond(srv, conn, MHD_HTTP_OK, CT_JSON, own, (size_t)n, NULL, NULL);
 }
 
+/* ---- Handler routes (query API, dashboard) ------------------------------------------------ */
+
+struct args_ctx {
+    struct lw_http_req *req;
+    int overflow;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct args_ctx *a = cls;
+
+    (void)kind;
+    if (a->req->n_args >= LW_HTTP_MAX_ARGS) {
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->req->arg_keys[a->req->n_args] = key;
+    a->req->arg_vals[a->req->n_args] = value != NULL ? value : "";
+    a->req->n_args++;
+    return MHD_YES;
+}
+
+const char *lw_http_req_arg(const struct lw_http_req *req, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < req->n_args; i++) {
+        if (strcmp(req->arg_keys[i], key) == 0) {
+            return req->arg_vals[i];
+        }
+    }
+    return NULL;
+}
+
+const char *lw_http_req_header(const struct lw_http_req *req, const char *name)
+{
+    return req->conn != NULL
+               ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name)
+               : NULL;
+}
+
+static enum MHD_Result handle_handler(struct lw_http_server *srv, struct MHD_Connection *conn,
+                                      const char *url, const char *method, struct http_req *req)
+{
+    struct lw_http_req hr;
+    struct lw_http_resp resp;
+    struct args_ctx ac;
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    unsigned int status;
+    size_t i;
+    int rc;
+
+    memset(&hr, 0, sizeof(hr));
+    memset(&resp, 0, sizeof(resp));
+    hr.method = method;
+    hr.path = url;
+    hr.access = req->access;
+    hr.conn = conn;
+    ac.req = &hr;
+    ac.overflow = 0;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
+    if (ac.overflow) {
+        return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, "too many query arguments");
+    }
+    if (req->len > 0) {
+        /* NUL-terminate for the handler's parsers; the budget was taken for req->cap. */
+        if (body_append(srv, req, "", 1, srv->conf.max_api_body_bytes + 1) < 0) {
+            return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, MSG_BUDGET);
+        }
+        hr.body = req->body;
+        hr.body_len = req->len - 1;
+    }
+    rc = req->rt.handler != NULL ? req->rt.handler(req->rt.opaque, &hr, &resp) : LW_EINVAL;
+    if (rc < 0) {
+        if (!resp.body_static) {
+            lw_free(resp.body);
+        }
+        return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+    }
+    status = resp.status != 0 ? resp.status : MHD_HTTP_OK;
+    mr = MHD_create_response_from_buffer(resp.body_len, resp.body != NULL ? resp.body : (void *)"",
+                                         resp.body_static || resp.body == NULL
+                                             ? MHD_RESPMEM_PERSISTENT
+                                             : MHD_RESPMEM_MUST_COPY);
+    if (!resp.body_static) {
+        lw_free(resp.body);
+    }
+    if (mr == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp.content_type != NULL ? resp.content_type : CT_JSON);
+    for (i = 0; i < resp.n_hdrs && i < LW_HTTP_MAX_HEADERS; i++) {
+        if (resp.hdr_names[i] != NULL) {
+            resp.hdr_values[i][sizeof(resp.hdr_values[i]) - 1] = '\0';
+            MHD_add_response_header(mr, resp.hdr_names[i], resp.hdr_values[i]);
+        }
+    }
+    ret = MHD_queue_response(conn, status, mr);
+    MHD_destroy_response(mr);
+    if (ret == MHD_YES) {
+        count_status(srv, status);
+    }
+    return ret;
+}
+
 /* ---- MHD callbacks ------------------------------------------------------------------------ */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -847,9 +1015,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (req->status == 0 && req->route == ROUTE_INGEST) {
+        if (req->status == 0 && (req->route == ROUTE_INGEST || req->route == ROUTE_HANDLER)) {
             rc = body_append(srv, req, upload_data, *upload_data_size,
-                             srv->conf.max_body_bytes);
+                             req->route == ROUTE_HANDLER ? srv->conf.max_api_body_bytes
+                                                         : srv->conf.max_body_bytes);
             if (rc == LW_ETOOBIG) {
                 req->status = HTTP_TOO_LARGE;
                 req->msg = "request body too large";
@@ -890,6 +1059,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return handle_metrics(srv, conn, &req->rt);
     case ROUTE_STATUS:
         return handle_status(srv, conn, &req->rt);
+    case ROUTE_HANDLER:
+        return handle_handler(srv, conn, url, method, req);
     default:
         return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, "not found");
     }
@@ -1007,6 +1178,10 @@ static int route_put(struct lw_http_server *srv, const struct lw_http_route *r)
     memset(&e, 0, sizeof(e));
     memcpy(e.method, r->method, strlen(r->method) + 1);
     memcpy(e.path, r->path, strlen(r->path) + 1);
+    e.path_len = strlen(r->path);
+    e.prefix = r->prefix;
+    e.access = r->access;
+    e.handler = r->handler;
     e.kind = r->kind;
     e.ingest = r->ingest;
     e.multiline.mode = LW_MULTILINE_AUTO;
@@ -1017,7 +1192,7 @@ static int route_put(struct lw_http_server *srv, const struct lw_http_route *r)
     e.opaque = r->opaque;
     pthread_mutex_lock(&srv->routes_mu);
     for (i = 0; i < srv->n_routes; i++) {
-        if (strcmp(srv->routes[i].path, e.path) == 0) {
+        if (strcmp(srv->routes[i].path, e.path) == 0 && srv->routes[i].prefix == e.prefix) {
             break;
         }
     }
@@ -1153,6 +1328,10 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
     if (srv->conf.backpressure_ms == 0) {
         srv->conf.backpressure_ms = DEFAULT_BACKPRESSURE;
     }
+    if (srv->conf.max_api_body_bytes == 0) {
+        srv->conf.max_api_body_bytes = DEFAULT_MAX_API_BODY;
+    }
+    srv->conf.read_token = NULL;
     loopback = parse_addr(srv->addr, &ss, &sslen);
     if (loopback < 0) {
         snprintf(err, err_len, "http: bad listen address '%s' (want ip:port or [ipv6]:port)",
@@ -1170,6 +1349,22 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
         }
         memcpy(srv->auth, "Bearer ", 7);
         memcpy(srv->auth + 7, conf->token, tlen + 1);
+        if (conf->read_token != NULL && conf->read_token[0] != '\0') {
+            tlen = strlen(conf->read_token);
+            srv->read_auth_len = 7 + tlen;
+            srv->read_auth = lw_malloc(srv->read_auth_len + 1);
+            if (srv->read_auth == NULL) {
+                snprintf(err, err_len, "http: out of memory");
+                goto fail_free;
+            }
+            memcpy(srv->read_auth, "Bearer ", 7);
+            memcpy(srv->read_auth + 7, conf->read_token, tlen + 1);
+        }
+    }
+    else if (conf->read_token != NULL && conf->read_token[0] != '\0') {
+        snprintf(err, err_len,
+                 "http: a read token needs a read-write token too (set the token as well)");
+        goto fail_free;
     }
     else if (!loopback) {
         snprintf(err, err_len,
@@ -1198,6 +1393,7 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
     (void)sslen;
     return srv;
 fail_free:
+    lw_free(srv->read_auth);
     lw_free(srv->auth);
     lw_free(srv->addr);
     pthread_mutex_destroy(&srv->routes_mu);
@@ -1238,8 +1434,8 @@ void lw_http_server_stop(struct lw_http_server *srv)
         return;
     }
     MHD_stop_daemon(srv->d);
+    /* Tokens are secrets: do not leave them in freed memory. */
     if (srv->auth != NULL) {
-        /* The token is a secret: do not leave it in freed memory. */
         volatile char *v = srv->auth;
         size_t i;
 
@@ -1247,6 +1443,15 @@ void lw_http_server_stop(struct lw_http_server *srv)
             v[i] = 0;
         }
     }
+    if (srv->read_auth != NULL) {
+        volatile char *v = srv->read_auth;
+        size_t i;
+
+        for (i = 0; i < srv->read_auth_len; i++) {
+            v[i] = 0;
+        }
+    }
+    lw_free(srv->read_auth);
     lw_free(srv->auth);
     lw_free(srv->addr);
     pthread_mutex_destroy(&srv->routes_mu);

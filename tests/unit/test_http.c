@@ -873,6 +873,164 @@ static void test_token(void **state)
     capture_fini(&f.cap);
 }
 
+/* A handler that echoes what it saw: method, path, argument a, body. */
+static int echo_handler(void *opaque, const struct lw_http_req *req, struct lw_http_resp *resp)
+{
+    const char *a = lw_http_req_arg(req, "a");
+    char *out = lw_malloc(512);
+
+    (void)opaque;
+    if (out == NULL) {
+        return LW_ENOMEM;
+    }
+    resp->body_len = (size_t)snprintf(out, 512, "%s %s a=%s n=%zu body=%s access=%d", req->method,
+                                      req->path, a != NULL ? a : "-", req->n_args,
+                                      req->body != NULL ? req->body : "-", (int)req->access);
+    resp->body = out;
+    resp->content_type = "text/plain";
+    resp->status = strcmp(req->path, "/x/teapot") == 0 ? 418 : 200;
+    resp->hdr_names[0] = "Cache-Control";
+    snprintf(resp->hdr_values[0], sizeof(resp->hdr_values[0]), "no-store");
+    resp->n_hdrs = 1;
+    return LW_OK;
+}
+
+static int static_handler(void *opaque, const struct lw_http_req *req, struct lw_http_resp *resp)
+{
+    (void)opaque;
+    (void)req;
+    resp->body = (char *)(uintptr_t) "<html>hi</html>";
+    resp->body_len = 15;
+    resp->body_static = 1;
+    resp->content_type = "text/html";
+    return LW_OK;
+}
+
+static int fail_handler(void *opaque, const struct lw_http_req *req, struct lw_http_resp *resp)
+{
+    (void)opaque;
+    (void)req;
+    resp->body = lw_malloc(8); /* freed by the server on failure too */
+    return LW_EIO;
+}
+
+static void add_handler(struct lw_http_server *srv, const char *method, const char *path,
+                        int prefix, enum lw_http_access access, lw_http_handler_cb h)
+{
+    struct lw_http_route r;
+
+    memset(&r, 0, sizeof(r));
+    r.method = method;
+    r.path = path;
+    r.prefix = prefix;
+    r.kind = LW_HTTP_ROUTE_HANDLER;
+    r.access = access;
+    r.handler = h;
+    assert_int_equal(lw_http_route_add(srv, &r), LW_OK);
+}
+
+static void test_handler_routes(void **state)
+{
+    struct fixture f;
+    struct lw_http_conf conf;
+    struct resp r;
+    char big[2048];
+
+    (void)state;
+    capture_init(&f.cap);
+    memset(&conf, 0, sizeof(conf));
+    conf.max_api_body_bytes = 1024;
+    start(&f, &conf);
+    add_handler(f.srv, "*", "/x/", 1, LW_HTTP_ACCESS_READ, echo_handler);
+    add_handler(f.srv, "GET", "/x/exact", 0, LW_HTTP_ACCESS_READ, static_handler);
+    add_handler(f.srv, "GET", "/fail", 0, LW_HTTP_ACCESS_READ, fail_handler);
+    /* Prefix match, decoded arguments, extra headers, the handler's status. */
+    request(f.port, "GET", "/x/a/b?a=1%202&b&c=3", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "GET /x/a/b a=1 2 n=3 body=- access=2");
+    assert_string_equal(resp_header(&r, "Cache-Control"), "no-store");
+    assert_string_equal(resp_header(&r, "Content-Type"), "text/plain");
+    resp_fini(&r);
+    request(f.port, "GET", "/x/teapot", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 418);
+    resp_fini(&r);
+    /* An exact route wins over a prefix route; static bodies are not freed. */
+    request(f.port, "GET", "/x/exact", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "<html>hi</html>");
+    resp_fini(&r);
+    request(f.port, "POST", "/x/exact", NULL, "{}", 2, &r);
+    assert_int_equal(r.status, 405);
+    resp_fini(&r);
+    /* Bodies reach the handler NUL-terminated; too large ones get 413 before it runs. */
+    request(f.port, "POST", "/x/rule", "Content-Type: application/json\r\n", "{\"k\":1}", 7,
+            &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "POST /x/rule a=- n=0 body={\"k\":1} access=2");
+    resp_fini(&r);
+    memset(big, 'x', sizeof(big));
+    request(f.port, "POST", "/x/rule", NULL, big, sizeof(big), &r);
+    assert_int_equal(r.status, 413);
+    resp_fini(&r);
+    request(f.port, "GET", "/fail", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 500);
+    resp_fini(&r);
+    request(f.port, "GET", "/y", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 404);
+    resp_fini(&r);
+    stop(&f);
+    capture_fini(&f.cap);
+}
+
+static void test_read_token(void **state)
+{
+    struct fixture f;
+    struct lw_http_conf conf;
+    struct resp r;
+    const char *rw = "Authorization: Bearer write-token-1\r\n";
+    const char *ro = "Authorization: Bearer read-token-1\r\n";
+
+    (void)state;
+    capture_init(&f.cap);
+    memset(&conf, 0, sizeof(conf));
+    conf.token = "write-token-1";
+    conf.read_token = "read-token-1";
+    start(&f, &conf);
+    add_handler(f.srv, "*", "/api/v1/x", 0, LW_HTTP_ACCESS_READ, echo_handler);
+    add_handler(f.srv, "GET", "/", 1, LW_HTTP_ACCESS_PUBLIC, static_handler);
+    /* Public assets need no token; data does. */
+    request(f.port, "GET", "/index.html", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_fini(&r);
+    request(f.port, "GET", "/api/v1/x", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    resp_fini(&r);
+    request(f.port, "GET", "/api/v1/x", ro, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "access=1"));
+    resp_fini(&r);
+    request(f.port, "GET", "/metrics", ro, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    resp_fini(&r);
+    /* The read token may not write: no ingest, no POST to the API. */
+    request(f.port, "POST", "/api/v1/x", ro, "{}", 2, &r);
+    assert_int_equal(r.status, 403);
+    resp_fini(&r);
+    request(f.port, "POST", "/api/v1/ingest", ro, "x\n", 2, &r);
+    assert_int_equal(r.status, 403);
+    resp_fini(&r);
+    assert_int_equal(f.cap.n, 0);
+    request(f.port, "POST", "/api/v1/x", rw, "{}", 2, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "access=2"));
+    resp_fini(&r);
+    request(f.port, "POST", "/api/v1/ingest", rw, "x\n", 2, &r);
+    assert_int_equal(r.status, 202);
+    resp_fini(&r);
+    stop(&f);
+    capture_fini(&f.cap);
+}
+
 static void test_start_refusals(void **state)
 {
     struct lw_http_conf conf;
@@ -1097,6 +1255,8 @@ int main(void)
         cmocka_unit_test(test_ingest_malformed),
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_handler_routes),
+        cmocka_unit_test(test_read_token),
         cmocka_unit_test(test_start_refusals),
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_metrics_status),
