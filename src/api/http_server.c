@@ -517,14 +517,6 @@ static void client_name(struct MHD_Connection *conn, char *out, size_t cap)
     }
 }
 
-static int same_host(const char *a, const char *b)
-{
-    if (a == b) {
-        return 1;
-    }
-    return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
 static enum MHD_Result ingest_counts(struct lw_http_server *srv, struct MHD_Connection *conn,
                                      unsigned int status, size_t accepted, size_t rejected,
                                      const char *error)
@@ -560,8 +552,9 @@ struct ingest_run {
 };
 
 /*
- * Offers one part of the body in groups of up to GROUP_LINES lines (a new group also starts
- * where the "host" field changes, since the host travels in the group's source). A refused group
+ * Offers one part of the body (up to GROUP_LINES lines) as one group. Lines that name a "host"
+ * travel with it in the group's per-line hosts, so a body that interleaves many hosts is still
+ * one batch per part for the pipeline, not one per run of same-host lines. A refused group
  * stops the parse: nothing after it is accepted.
  */
 static int ingest_part(void *opaque, const struct lw_http_body *part)
@@ -569,31 +562,32 @@ static int ingest_part(void *opaque, const struct lw_http_body *part)
     struct ingest_run *run = opaque;
     struct lw_ingest_group g;
     size_t i;
-    size_t j;
     int rc;
 
     if (run->ingest->fn == NULL) {
         run->rc = LW_EAGAIN;
         return LW_EAGAIN;
     }
-    for (i = 0; i < part->n_lines; i = j) {
-        j = i + 1;
-        while (j < part->n_lines && j - i < GROUP_LINES &&
-               same_host(part->hosts[i], part->hosts[j])) {
-            j++;
-        }
-        run->src->host = part->hosts[i];
-        g.source = run->src;
-        g.lines = &part->lines[i];
-        g.n_lines = j - i;
-        g.checkpoint = NULL;
-        rc = offer(run->srv, run->ingest, &g);
-        if (rc < 0) {
-            run->rc = rc;
-            return rc;
-        }
-        run->accepted += j - i;
+    if (part->n_lines == 0) {
+        return LW_OK;
     }
+    memset(&g, 0, sizeof(g));
+    run->src->host = NULL;
+    for (i = 0; i < part->n_lines; i++) {
+        if (part->hosts[i] != NULL) {
+            g.hosts = part->hosts; /* some line names a host */
+            break;
+        }
+    }
+    g.source = run->src;
+    g.lines = part->lines;
+    g.n_lines = part->n_lines;
+    rc = offer(run->srv, run->ingest, &g);
+    if (rc < 0) {
+        run->rc = rc;
+        return rc;
+    }
+    run->accepted += part->n_lines;
     return LW_OK;
 }
 
