@@ -155,6 +155,9 @@ static int start_http(struct daemon *d, char *err, size_t err_len)
     hc.token = d->rc->http_token;
     hc.max_body_bytes = d->rc->http_max_body;
     hc.max_buffered_bytes = d->rc->http_max_buffered;
+    hc.max_connections = (unsigned int)d->rc->http_max_connections;
+    hc.max_connections_per_ip = (unsigned int)d->rc->http_max_connections_per_ip;
+    hc.timeout_s = d->rc->http_idle_timeout_s;
     hc.max_line_bytes = d->rc->max_line_bytes;
     hc.status = status_cb;
     hc.opaque = d;
