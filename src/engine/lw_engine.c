@@ -87,6 +87,7 @@ struct batch {
     struct line_det *det;
     struct lw_param *params;
     size_t n_params;
+    size_t det_mem;          /* bytes of det and params (capacity), charged after the parse */
     bool clocked;            /* the event-time clock has set ts[] (aggregator) */
     /* Filled by the parse worker. */
     uint32_t *tid;
@@ -647,6 +648,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
     if (e->stage != NULL) {
         /* Without room for these the lines still count; the detectors then skip the batch. */
         b->det = lw_malloc(b->n * sizeof(*b->det));
+        b->det_mem = b->det != NULL ? b->n * sizeof(*b->det) : 0;
     }
     for (i = 0; i < b->n; i++) {
         struct lw_header_result res;
@@ -759,6 +761,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         b->ts[i] = res.ts_ns;
         b->level[i] = (uint8_t)(res.level != LW_LEVEL_UNKNOWN ? res.level : b->level_in[i]);
     }
+    b->det_mem += pcap * sizeof(struct lw_param);
     atomic_fetch_add(&e->lines_parsed, b->n);
     atomic_fetch_add(&e->header_mismatch, mismatch);
     atomic_fetch_add(&e->lines_truncated, trunc);
@@ -811,6 +814,13 @@ static void *worker_main(void *arg)
         parse_batch(e, hst, ms, b);
 
         pthread_mutex_lock(&e->mu);
+        /*
+         * What the parse added for the detectors (line positions, parameters: often more than
+         * half the batch's own size) is held until the batch is counted: it is charged to the
+         * memory budget too, so that new groups wait for it to be freed.
+         */
+        e->inflight_bytes += b->det_mem;
+        b->mem += b->det_mem;
         pp = &e->parsed;
         while (*pp != NULL && (*pp)->seq < b->seq) {
             pp = &(*pp)->next;
