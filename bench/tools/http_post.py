@@ -28,9 +28,12 @@ import threading
 import time
 
 
-def prepare(path, body_lines):
-    """Returns (ndjson path, offsets) where offsets[i] is where body i starts; cached."""
-    out = path + ".ndjson"
+def prepare(path, body_lines, hosts=0):
+    """Returns (ndjson path, offsets) where offsets[i] is where body i starts; cached.
+
+    With hosts > 0 every object also names a "host", host-0 .. host-(hosts-1) in turn line by
+    line (the mixed-host case: no two neighbouring lines share a host)."""
+    out = path + (".hosts%d" % hosts if hosts > 0 else "") + ".ndjson"
     idx = "%s.%d.idx" % (out, body_lines)
     if not (os.path.exists(out) and os.path.exists(idx)):
         sys.stderr.write("http_post: converting %s to NDJSON...\n" % path)
@@ -41,7 +44,8 @@ def prepare(path, body_lines):
         with open(path, "rb") as f, open(out + ".part", "wb") as o:
             buf = []
             for raw in f:
-                s = b'{"message":' + dumps(raw.rstrip(b"\r\n").decode("utf-8", "replace")).encode() + b"}\n"
+                pre = b'{"host":"host-%d",' % (n % hosts) if hosts > 0 else b"{"
+                s = pre + b'"message":' + dumps(raw.rstrip(b"\r\n").decode("utf-8", "replace")).encode() + b"}\n"
                 buf.append(s)
                 pos += len(s)
                 n += 1
@@ -179,7 +183,7 @@ def send_body(c, view, nlines, st, stop_on_503=None):
 
 
 def cmd_post(a):
-    path, offs = prepare(a.file, a.body_lines)
+    path, offs = prepare(a.file, a.body_lines, a.hosts)
     with open(path, "rb") as f:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mm)
@@ -217,7 +221,7 @@ def cmd_post(a):
 
 
 def cmd_flood(a):
-    path, offs = prepare(a.file, a.body_lines)
+    path, offs = prepare(a.file, a.body_lines, a.hosts)
     with open(path, "rb") as f:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mm)
@@ -308,6 +312,8 @@ def main():
         q.add_argument("--port", type=int, required=name != "prepare")
         q.add_argument("--token", default=os.environ.get("LOGWARDEN_HTTP_TOKEN"))
         q.add_argument("--body-lines", type=int, default=5000)
+        q.add_argument("--hosts", type=int, default=0,
+                       help="name HOSTS hosts in turn, one per line (0: no host field)")
         if name != "sink":
             q.add_argument("--conns", type=int, default=2)
             q.add_argument("file")
@@ -316,7 +322,7 @@ def main():
             q.add_argument("--max-bodies", type=int, default=200)
     a = p.parse_args()
     if a.cmd == "prepare":
-        path, offs = prepare(a.file, a.body_lines)
+        path, offs = prepare(a.file, a.body_lines, a.hosts)
         print(json.dumps({"ndjson": path, "bodies": len(offs) - 1}))
         return
     {"post": cmd_post, "flood": cmd_flood, "sink": cmd_sink}[a.cmd](a)

@@ -95,6 +95,16 @@ uint64_t lw_clock_lines(struct lw_clock *c, const char *source, int64_t *ts_ns, 
                         int64_t arrival_ns);
 
 /*
+ * lw_clock_lines() for @n lines of several sources (a batch whose lines name their hosts): line
+ * i belongs to source @names[@src_of[i]] (@src_of[i] < @n_names). Lines are placed in order, so
+ * each source sees its own lines in order and the result is the same as lw_clock_line() line by
+ * line. Each source is looked up once per call, not per line. Returns how many were late.
+ */
+uint64_t lw_clock_lines_multi(struct lw_clock *c, const char *const *names, size_t n_names,
+                              const uint32_t *src_of, int64_t *ts_ns, size_t n,
+                              int64_t arrival_ns);
+
+/*
  * The global watermark at wall time @now_ns: event time below which no more lines are
  * expected. INT64_MIN before the first line. It never goes backwards. *@all_idle (may be NULL)
  * tells that every source is idle: the windows it closes may be partial (a backfill that ended,

@@ -164,8 +164,11 @@ struct lw_http_conf {
     size_t max_buffered_bytes;     /* all requests' bodies at once (lw_http_budget); 0: 64 MiB;
                                     * at least max_body_bytes */
     size_t max_line_bytes;         /* 0: 65536; longer lines are truncated and flagged */
-    unsigned int max_connections;  /* 0: 1024 */
-    unsigned int timeout_s;        /* idle connection timeout, 0: 30 s (defeats slowloris) */
+    unsigned int max_connections;  /* open connections at once, 0: 1024; more are closed */
+    unsigned int max_connections_per_ip;  /* open connections from one client address, 0: 64;
+                                           * more are closed (one host cannot take all) */
+    unsigned int timeout_s;        /* a connection silent this long is closed (idle keep-alive,
+                                    * headers or body that stopped coming), 0: 30 s */
     unsigned int n_threads;        /* thread pool size, 0: 2 */
     unsigned int backpressure_ms;  /* how long ingest may say LW_EAGAIN before 503; 0: 1000 */
     struct lw_ingest ingest;       /* where ingested lines go; fn NULL: ingest answers 503 */
@@ -188,6 +191,9 @@ struct lw_http_stats {
     uint64_t budget_refused;         /* 503s because the body budget was spent (also in 503) */
     uint64_t buffered_bytes;         /* body bytes held now (lw_http_budget) */
     uint64_t buffered_peak_bytes;    /* the most ever held at once */
+    uint64_t connections_open;       /* gauge: connections open now */
+    uint64_t connections_refused;    /* closed on accept: over max_connections or
+                                      * max_connections_per_ip */
 };
 
 struct lw_http_server;

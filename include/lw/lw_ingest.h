@@ -41,11 +41,21 @@ struct lw_ingest_line {
                          * used when the line's own header names none */
 };
 
+/*
+ * A group of lines. Usually every line comes from @source. A transport that names a host per
+ * line (HTTP NDJSON's "host" field) sets @hosts instead of splitting the group at every change
+ * of host: a group of many sources is one batch for the pipeline, not one per run of lines.
+ * Producers must zero the struct (or use a designated initializer) so that fields added later
+ * read as "absent".
+ */
 struct lw_ingest_group {
     const struct lw_ingest_source *source;
     const struct lw_ingest_line *lines;
     size_t n_lines;
     const struct lw_ingest_checkpoint *checkpoint;  /* NULL for inputs that cannot resume */
+    const char *const *hosts;  /* NULL, or n_lines entries: line i's host (NUL-ended), which
+                                * overrides source->host for that line; an entry that is NULL
+                                * or "" means the group's source. Borrowed for the call only. */
 };
 
 /*

@@ -94,7 +94,7 @@ static void *in_stdin_main(void *arg)
             continue;
         }
         {
-            struct lw_ingest_group g = {&src, lines, n, NULL};
+            struct lw_ingest_group g = {.source = &src, .lines = lines, .n_lines = n};
 
             if (offer(in, &g) == LW_OK) {
                 atomic_fetch_add(&in->lines, n);
@@ -104,7 +104,7 @@ static void *in_stdin_main(void *arg)
         used = 0;
     }
     if (n > 0) {
-        struct lw_ingest_group g = {&src, lines, n, NULL};
+        struct lw_ingest_group g = {.source = &src, .lines = lines, .n_lines = n};
 
         if (offer(in, &g) == LW_OK) {
             atomic_fetch_add(&in->lines, n);

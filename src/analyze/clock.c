@@ -35,6 +35,8 @@ struct lw_clock {
     int64_t newest_ns;
     int64_t wm_ns;           /* last watermark given (never goes back) */
     struct lw_clock_stats st;
+    struct src **scratch;    /* lw_clock_lines_multi(): a batch's sources, found once */
+    size_t cap_scratch;
 };
 
 static int64_t def(int64_t v, int64_t d)
@@ -84,6 +86,7 @@ void lw_clock_destroy(struct lw_clock *c)
         lw_free(c->v[i].name);
     }
     lw_free(c->v);
+    lw_free(c->scratch);
     lw_free(c);
 }
 
@@ -301,6 +304,63 @@ uint64_t lw_clock_lines(struct lw_clock *c, const char *source, int64_t *ts_ns, 
     size_t i;
 
     for (i = 0; i < n; i++) {
+        ts_ns[i] = line_at(c, s, ts_ns[i], arrival_ns, NULL, &is_late);
+        late += is_late ? 1 : 0;
+    }
+    return late;
+}
+
+uint64_t lw_clock_lines_multi(struct lw_clock *c, const char *const *names, size_t n_names,
+                              const uint32_t *src_of, int64_t *ts_ns, size_t n,
+                              int64_t arrival_ns)
+{
+    uint64_t late = 0;
+    bool is_late;
+    bool stable = true;
+    size_t i;
+
+    if (n_names > c->cap_scratch) {
+        struct src **v = lw_realloc(c->scratch, n_names * sizeof(*v));
+
+        if (v != NULL) {
+            c->scratch = v;
+            c->cap_scratch = n_names;
+        }
+    }
+    if (n_names > c->cap_scratch) {
+        stable = false; /* no room for the look-ups: one per line, still correct */
+    }
+    else {
+        /*
+         * Every source is made first (a new one is marked as just heard from, so that making
+         * the next does not evict it), then all are found again: entries move only when a
+         * source is added, so the pointers found after the last addition stay valid while the
+         * lines are placed. A source evicted by a later one of the same batch (more sources
+         * than max_sources) is not found again; then the slow path looks up per line.
+         */
+        for (i = 0; i < n_names; i++) {
+            struct src *s = get(c, names[i] != NULL ? names[i] : "");
+
+            if (s != NULL) {
+                s->last_arrival_ns = arrival_ns;
+            }
+        }
+        for (i = 0; i < n_names && stable; i++) {
+            const char *nm = names[i] != NULL ? names[i] : "";
+
+            c->scratch[i] = find(c, nm, XXH3_64bits(nm, strlen(nm)));
+            stable = c->scratch[i] != NULL;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct src *s;
+
+        if (stable) {
+            s = c->scratch[src_of[i]];
+        }
+        else {
+            s = get(c, names[src_of[i]] != NULL ? names[src_of[i]] : "");
+        }
         ts_ns[i] = line_at(c, s, ts_ns[i], arrival_ns, NULL, &is_late);
         late += is_late ? 1 : 0;
     }

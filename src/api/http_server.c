@@ -40,6 +40,9 @@
 #define DEFAULT_MAX_BODY      ((size_t)16 * 1024 * 1024)
 #define DEFAULT_MAX_BUFFERED  ((size_t)64 * 1024 * 1024)
 #define DEFAULT_MAX_CONN      1024u
+#define DEFAULT_MAX_CONN_IP   64u
+#define REFUSED_LOG_EVERY_NS  (10LL * 1000000000LL)  /* "connection refused" warnings */
+#define MHD_LOG_EVERY_NS      (10LL * 1000000000LL)  /* other warnings of the HTTP library */
 #define DEFAULT_TIMEOUT_S     30u
 #define DEFAULT_THREADS       2u
 #define DEFAULT_BACKPRESSURE  1000u
@@ -99,6 +102,10 @@ struct lw_http_server {
     atomic_uint_fast64_t r5xx;
     atomic_uint_fast64_t r503;
     atomic_uint_fast64_t budget_refused;
+    atomic_uint_fast64_t conns_open;
+    atomic_uint_fast64_t conns_refused;
+    struct lw_log_limit refused_log;  /* a client opening connections without end must not */
+    struct lw_log_limit mhd_log;      /* flood the log: one line per interval, with a count */
     struct lw_http_budget budget;    /* every request's body bytes (lw_http.h) */
 };
 
@@ -577,14 +584,6 @@ static void client_name(struct MHD_Connection *conn, char *out, size_t cap)
     }
 }
 
-static int same_host(const char *a, const char *b)
-{
-    if (a == b) {
-        return 1;
-    }
-    return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
 static enum MHD_Result ingest_counts(struct lw_http_server *srv, struct MHD_Connection *conn,
                                      unsigned int status, size_t accepted, size_t rejected,
                                      const char *error)
@@ -620,8 +619,9 @@ struct ingest_run {
 };
 
 /*
- * Offers one part of the body in groups of up to GROUP_LINES lines (a new group also starts
- * where the "host" field changes, since the host travels in the group's source). A refused group
+ * Offers one part of the body (up to GROUP_LINES lines) as one group. Lines that name a "host"
+ * travel with it in the group's per-line hosts, so a body that interleaves many hosts is still
+ * one batch per part for the pipeline, not one per run of same-host lines. A refused group
  * stops the parse: nothing after it is accepted.
  */
 static int ingest_part(void *opaque, const struct lw_http_body *part)
@@ -629,31 +629,32 @@ static int ingest_part(void *opaque, const struct lw_http_body *part)
     struct ingest_run *run = opaque;
     struct lw_ingest_group g;
     size_t i;
-    size_t j;
     int rc;
 
     if (run->ingest->fn == NULL) {
         run->rc = LW_EAGAIN;
         return LW_EAGAIN;
     }
-    for (i = 0; i < part->n_lines; i = j) {
-        j = i + 1;
-        while (j < part->n_lines && j - i < GROUP_LINES &&
-               same_host(part->hosts[i], part->hosts[j])) {
-            j++;
-        }
-        run->src->host = part->hosts[i];
-        g.source = run->src;
-        g.lines = &part->lines[i];
-        g.n_lines = j - i;
-        g.checkpoint = NULL;
-        rc = offer(run->srv, run->ingest, &g);
-        if (rc < 0) {
-            run->rc = rc;
-            return rc;
-        }
-        run->accepted += j - i;
+    if (part->n_lines == 0) {
+        return LW_OK;
     }
+    memset(&g, 0, sizeof(g));
+    run->src->host = NULL;
+    for (i = 0; i < part->n_lines; i++) {
+        if (part->hosts[i] != NULL) {
+            g.hosts = part->hosts; /* some line names a host */
+            break;
+        }
+    }
+    g.source = run->src;
+    g.lines = part->lines;
+    g.n_lines = part->n_lines;
+    rc = offer(run->srv, run->ingest, &g);
+    if (rc < 0) {
+        run->rc = rc;
+        return rc;
+    }
+    run->accepted += part->n_lines;
     return LW_OK;
 }
 
@@ -793,6 +794,12 @@ static void own_metrics(struct lw_http_server *srv, struct lw_prom *p)
     lw_prom_append(p, "lw_http_buffered_peak_bytes",
                    "The most request body bytes held in memory at once since start.", "gauge",
                    NULL, (double)st.buffered_peak_bytes);
+    lw_prom_append(p, "lw_http_connections_open", "HTTP connections open now.", "gauge", NULL,
+                   (double)st.connections_open);
+    lw_prom_append(p, "lw_http_connections_refused_total",
+                   "HTTP connections closed on accept: over inputs.http.max_connections or "
+                   "max_connections_per_ip.",
+                   "counter", NULL, (double)st.connections_refused);
 }
 
 static enum MHD_Result handle_metrics(struct lw_http_server *srv, struct MHD_Connection *conn,
@@ -1080,18 +1087,62 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/*
+ * The HTTP library's messages. Most are about one client (a refused connection, a malformed
+ * request, a reset), so a client can provoke them at will: they are rate-limited, each line
+ * saying how many were held back. A connection refused at a limit is also counted (MHD has no
+ * callback for it, only this message; it says the same for both limits).
+ */
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
                                                               va_list ap)
 {
+    struct lw_http_server *srv = cls;
     char msg[512];
     size_t n;
+    uint64_t held = 0;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n') {
         msg[--n] = '\0';
     }
-    lw_warn("http", "%s", msg);
+    if (strstr(msg, "connection limit") != NULL) {
+        atomic_fetch_add(&srv->conns_refused, 1);
+        if (lw_log_limit_pass(&srv->refused_log, &held)) {
+            lw_warn("http",
+                    "connection refused: over inputs.http.max_connections (%u) or "
+                    "max_connections_per_ip (%u); %llu more refused since the last such line "
+                    "(lw_http_connections_refused_total counts them all)",
+                    srv->conf.max_connections, srv->conf.max_connections_per_ip,
+                    (unsigned long long)held);
+        }
+        return;
+    }
+    if (lw_log_limit_pass(&srv->mhd_log, &held)) {
+        if (held > 0) {
+            lw_warn("http", "%s (%llu other messages of the HTTP library held back)", msg,
+                    (unsigned long long)held);
+        }
+        else {
+            lw_warn("http", "%s", msg);
+        }
+    }
+}
+
+/* Open connections, for /metrics (a gauge). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct lw_http_server *srv = cls;
+
+    (void)conn;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&srv->conns_open, 1);
+    }
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&srv->conns_open, 1);
+    }
 }
 
 /* ---- Start and stop ---------------------------------------------------------------------- */
@@ -1319,6 +1370,11 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
     if (srv->conf.max_connections == 0) {
         srv->conf.max_connections = DEFAULT_MAX_CONN;
     }
+    if (srv->conf.max_connections_per_ip == 0) {
+        srv->conf.max_connections_per_ip = DEFAULT_MAX_CONN_IP;
+    }
+    srv->refused_log.every_ns = REFUSED_LOG_EVERY_NS;
+    srv->mhd_log.every_ns = MHD_LOG_EVERY_NS;
     if (srv->conf.timeout_s == 0) {
         srv->conf.timeout_s = DEFAULT_TIMEOUT_S;
     }
@@ -1381,7 +1437,9 @@ struct lw_http_server *lw_http_server_start(const struct lw_http_conf *conf, cha
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, srv->conf.n_threads, MHD_OPTION_CONNECTION_LIMIT,
-        srv->conf.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, srv->conf.timeout_s,
+        srv->conf.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        srv->conf.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, srv->conf.timeout_s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (srv->d == NULL) {
         snprintf(err, err_len, "http: cannot listen on %s: %s", srv->addr,
@@ -1426,6 +1484,8 @@ void lw_http_server_stats(const struct lw_http_server *srv, struct lw_http_stats
     out->budget_refused = atomic_load(&s->budget_refused);
     out->buffered_bytes = atomic_load(&s->budget.used_bytes);
     out->buffered_peak_bytes = atomic_load(&s->budget.peak_bytes);
+    out->connections_open = atomic_load(&s->conns_open);
+    out->connections_refused = atomic_load(&s->conns_refused);
 }
 
 void lw_http_server_stop(struct lw_http_server *srv)

@@ -185,7 +185,7 @@ static int flush_group(struct train_merge *m)
 {
     struct train_file *f = &m->files[m->group_file];
     struct lw_ingest_source src = {"train", f->path, NULL};
-    struct lw_ingest_group g = {&src, m->lines, m->n, NULL};
+    struct lw_ingest_group g = {.source = &src, .lines = m->lines, .n_lines = m->n};
 
     if (m->n == 0) {
         return 0;

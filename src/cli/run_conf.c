@@ -179,6 +179,9 @@ struct y_http {
     char *multiline;
     char *multiline_regex;
     char *max_multiline_lines;
+    char *max_connections;
+    char *max_connections_per_ip;
+    char *idle_timeout;
 };
 
 struct y_stdin {
@@ -363,6 +366,9 @@ static const cyaml_schema_field_t http_fields[] = {
     STR("multiline", struct y_http, multiline),
     STR("multiline_regex", struct y_http, multiline_regex),
     STR("max_multiline_lines", struct y_http, max_multiline_lines),
+    STR("max_connections", struct y_http, max_connections),
+    STR("max_connections_per_ip", struct y_http, max_connections_per_ip),
+    STR("idle_timeout", struct y_http, idle_timeout),
     CYAML_FIELD_END,
 };
 
@@ -1277,6 +1283,22 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
         rc2 = rc2 ? rc2
                   : set_size(path, "inputs.http.max_buffered", h->max_buffered,
                              &rc->http_max_buffered);
+        rc2 = rc2 ? rc2
+                  : set_sz(path, "inputs.http.max_connections", h->max_connections, 1, 65536,
+                           &rc->http_max_connections);
+        rc2 = rc2 ? rc2
+                  : set_sz(path, "inputs.http.max_connections_per_ip",
+                           h->max_connections_per_ip, 1, 65536,
+                           &rc->http_max_connections_per_ip);
+        d = 0;
+        rc2 = rc2 ? rc2 : set_duration(path, "inputs.http.idle_timeout", h->idle_timeout, &d);
+        if (rc2 == 0 && h->idle_timeout != NULL && (d < NS || d > 3600 * NS)) {
+            rc2 = bad(path, "inputs.http.idle_timeout", h->idle_timeout,
+                      "a duration from 1s to 1h");
+        }
+        if (rc2 == 0 && d > 0) {
+            rc->http_idle_timeout_s = (unsigned)(d / NS);
+        }
         rc2 = rc2 ? rc2
                   : load_multiline(path, "inputs.http", h->multiline, h->multiline_regex,
                                    h->max_multiline_lines, &rc->http_ml);

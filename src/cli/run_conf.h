@@ -51,6 +51,9 @@ struct lw_run_conf {
     char *http_token;
     size_t http_max_body;
     size_t http_max_buffered;   /* all request bodies in memory at once; 0: the server's 64 MiB */
+    size_t http_max_connections;         /* open connections at once; 0: the server's 1024 */
+    size_t http_max_connections_per_ip;  /* from one client address; 0: the server's 64 */
+    unsigned http_idle_timeout_s;        /* silent connections are closed; 0: the server's 30 s */
     bool use_stdin;
     size_t max_line_bytes;
     /*

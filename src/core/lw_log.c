@@ -1,5 +1,6 @@
 /* Plain stderr logging (see lw_log.h). Each line is formatted into a buffer and written at once. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -61,4 +62,27 @@ void lw_log(enum lw_log_level level, const char *component, const char *fmt, ...
     }
     buf[n++] = '\n';
     (void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+int lw_log_limit_pass(struct lw_log_limit *l, uint64_t *suppressed)
+{
+    struct timespec ts;
+    int64_t now;
+    int64_t next;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    next = atomic_load(&l->next_ns);
+    /* One thread wins the interval; the others count themselves as held back. */
+    if (now < next || !atomic_compare_exchange_strong(&l->next_ns, &next, now + l->every_ns)) {
+        atomic_fetch_add(&l->suppressed, 1);
+        return 0;
+    }
+    if (suppressed != NULL) {
+        *suppressed = atomic_exchange(&l->suppressed, 0);
+    }
+    else {
+        atomic_store(&l->suppressed, 0);
+    }
+    return 1;
 }

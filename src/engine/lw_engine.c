@@ -62,7 +62,17 @@ struct batch {
     size_t mem;              /* bytes accounted against the memory budget */
     int64_t ingest_ns;
     const char *input;       /* points into the batch's own allocation */
-    const char *source;      /* the counting key: host, or sender without its port */
+    const char *source;      /* the counting key: host, or sender without its port; with
+                              * src_of, the first line's */
+    /*
+     * A batch of several sources (a group with per-line hosts): line i's source is
+     * srcs[src_of[i]]. NULL src_of: every line's is @source. gid is the aggregator's source id
+     * of each srcs entry, filled when the batch is counted.
+     */
+    uint32_t *src_of;
+    const char **srcs;
+    uint32_t *gid;
+    size_t n_srcs;
     bool has_ck;
     struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
     size_t n;
@@ -77,6 +87,7 @@ struct batch {
     struct line_det *det;
     struct lw_param *params;
     size_t n_params;
+    size_t det_mem;          /* bytes of det and params (capacity), charged after the parse */
     bool clocked;            /* the event-time clock has set ts[] (aggregator) */
     /* Filled by the parse worker. */
     uint32_t *tid;
@@ -316,6 +327,89 @@ static size_t source_key(const struct lw_ingest_source *src, const char **p)
     return len;
 }
 
+/* The distinct sources of a group with per-line hosts (engine_ingest). */
+struct src_set {
+    uint32_t *src_of;        /* per line */
+    const char **name;       /* per distinct source: borrowed from the group */
+    size_t *len;
+    uint64_t *h;
+    uint32_t *slot;          /* open addressing over the distinct sources, index + 1 */
+    size_t cap_slot;         /* a power of two, at least twice the lines */
+    size_t n;
+    size_t bytes;            /* their lengths with a NUL each */
+};
+
+static void src_set_fini(struct src_set *ss)
+{
+    lw_free(ss->src_of);
+    lw_free(ss->name);
+    lw_free(ss->len);
+    lw_free(ss->h);
+    lw_free(ss->slot);
+}
+
+/*
+ * Finds the distinct sources of @g's lines: a line's host when it names one, else the group's
+ * key @def. A run of lines with the same host (the usual case) costs one comparison per line;
+ * a change of host one hash. Returns LW_OK or LW_ENOMEM (@ss is then to be finied all the same).
+ */
+static int src_set_build(struct src_set *ss, const struct lw_ingest_group *g, const char *def,
+                         size_t def_len)
+{
+    size_t n = g->n_lines;
+    size_t i;
+    const char *prev = NULL;
+    uint32_t prev_id = 0;
+
+    memset(ss, 0, sizeof(*ss));
+    for (ss->cap_slot = 16; ss->cap_slot < 2 * n + 2; ss->cap_slot *= 2) {
+    }
+    ss->src_of = lw_malloc(n * sizeof(*ss->src_of));
+    ss->name = lw_malloc((n + 1) * sizeof(*ss->name));
+    ss->len = lw_malloc((n + 1) * sizeof(*ss->len));
+    ss->h = lw_malloc((n + 1) * sizeof(*ss->h));
+    ss->slot = lw_calloc(ss->cap_slot, sizeof(*ss->slot));
+    if (ss->src_of == NULL || ss->name == NULL || ss->len == NULL || ss->h == NULL ||
+        ss->slot == NULL) {
+        return LW_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        const char *s = g->hosts[i] != NULL && g->hosts[i][0] != '\0' ? g->hosts[i] : NULL;
+        const char *key = s != NULL ? s : def;
+        size_t len;
+        uint64_t h;
+        size_t k;
+
+        if (i > 0 && (s == prev || (s != NULL && prev != NULL && strcmp(s, prev) == 0))) {
+            ss->src_of[i] = prev_id;
+            prev = s;
+            continue;
+        }
+        prev = s;
+        len = s != NULL ? strlen(s) : def_len;
+        h = XXH3_64bits(key, len);
+        k = (size_t)h & (ss->cap_slot - 1);
+        while (ss->slot[k] != 0) {
+            uint32_t id = ss->slot[k] - 1;
+
+            if (ss->h[id] == h && ss->len[id] == len && memcmp(ss->name[id], key, len) == 0) {
+                break;
+            }
+            k = (k + 1) & (ss->cap_slot - 1);
+        }
+        if (ss->slot[k] == 0) {
+            ss->name[ss->n] = key;
+            ss->len[ss->n] = len;
+            ss->h[ss->n] = h;
+            ss->bytes += len + 1;
+            ss->slot[k] = (uint32_t)++ss->n;
+        }
+        prev_id = ss->slot[k] - 1;
+        ss->src_of[i] = prev_id;
+    }
+    return LW_OK;
+}
+
 static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
 {
     struct lw_engine *e = opaque;
@@ -329,11 +423,14 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     size_t size;
     size_t i;
     struct batch *b;
+    struct src_set ss;
+    bool multi = false;
     char *p;
 
     if (n == 0) {
         return LW_OK;
     }
+    memset(&ss, 0, sizeof(ss));
     src_len = source_key(g->source ? g->source : &(struct lw_ingest_source){input, "-", NULL},
                          &src);
     for (i = 0; i < n; i++) {
@@ -342,17 +439,34 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     if (bytes > UINT32_MAX / 2) {
         return LW_ETOOBIG;
     }
+    if (g->hosts != NULL) {
+        if (src_set_build(&ss, g, src, src_len) < 0) {
+            src_set_fini(&ss);
+            return LW_EAGAIN; /* an allocation failure is pressure: the input retries */
+        }
+        multi = ss.n > 1;
+        if (!multi) {
+            /* One source after all: the batch is an ordinary one of that source. */
+            src = ss.name[0];
+            src_len = ss.len[0];
+        }
+    }
     size = sizeof(*b) + n * (4 * sizeof(uint32_t) + 2 * sizeof(int64_t) + 2) + bytes +
            input_len + src_len + path_len + 3 + 16;
+    if (multi) {
+        size += n * sizeof(uint32_t) + ss.n * (sizeof(uint32_t) + sizeof(char *)) + ss.bytes;
+    }
     pthread_mutex_lock(&e->mu);
     if (e->stopping) {
         pthread_mutex_unlock(&e->mu);
+        src_set_fini(&ss);
         return LW_EAGAIN;
     }
     if (e->q_len >= e->conf.queue_batches || atomic_load(&e->store_blocked) ||
         (e->inflight_bytes > 0 && e->inflight_bytes + size > e->conf.memory_limit_bytes)) {
         pthread_mutex_unlock(&e->mu);
         atomic_fetch_add(&e->groups_refused, 1);
+        src_set_fini(&ss);
         return LW_EAGAIN;
     }
     e->inflight_bytes += size;
@@ -363,6 +477,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         pthread_mutex_lock(&e->mu);
         e->inflight_bytes -= size;
         pthread_mutex_unlock(&e->mu);
+        src_set_fini(&ss);
         return LW_EAGAIN; /* retried by the input: an allocation failure is pressure too */
     }
     memset(b, 0, sizeof(*b));
@@ -376,6 +491,16 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     p += n * sizeof(int64_t);
     b->ts = (int64_t *)p;
     p += n * sizeof(int64_t);
+    if (multi) {
+        b->srcs = (const char **)(void *)p;
+        p += ss.n * sizeof(char *);
+        b->src_of = (uint32_t *)(void *)p;
+        p += n * sizeof(uint32_t);
+        b->gid = (uint32_t *)(void *)p;
+        p += ss.n * sizeof(uint32_t);
+        b->n_srcs = ss.n;
+        memcpy(b->src_of, ss.src_of, n * sizeof(uint32_t));
+    }
     b->off = (uint32_t *)p;
     p += n * sizeof(uint32_t);
     b->len = (uint32_t *)p;
@@ -409,6 +534,16 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     p[src_len] = '\0';
     b->source = p;
     p += src_len + 1;
+    if (multi) {
+        for (i = 0; i < ss.n; i++) {
+            memcpy(p, ss.name[i], ss.len[i]);
+            p[ss.len[i]] = '\0';
+            b->srcs[i] = p;
+            p += ss.len[i] + 1;
+        }
+        b->source = b->srcs[b->src_of[0]];
+    }
+    src_set_fini(&ss);
     if (g->checkpoint != NULL) {
         b->has_ck = true;
         b->ck = *g->checkpoint;
@@ -513,6 +648,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
     if (e->stage != NULL) {
         /* Without room for these the lines still count; the detectors then skip the batch. */
         b->det = lw_malloc(b->n * sizeof(*b->det));
+        b->det_mem = b->det != NULL ? b->n * sizeof(*b->det) : 0;
     }
     for (i = 0; i < b->n; i++) {
         struct lw_header_result res;
@@ -625,6 +761,7 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
         b->ts[i] = res.ts_ns;
         b->level[i] = (uint8_t)(res.level != LW_LEVEL_UNKNOWN ? res.level : b->level_in[i]);
     }
+    b->det_mem += pcap * sizeof(struct lw_param);
     atomic_fetch_add(&e->lines_parsed, b->n);
     atomic_fetch_add(&e->header_mismatch, mismatch);
     atomic_fetch_add(&e->lines_truncated, trunc);
@@ -677,6 +814,13 @@ static void *worker_main(void *arg)
         parse_batch(e, hst, ms, b);
 
         pthread_mutex_lock(&e->mu);
+        /*
+         * What the parse added for the detectors (line positions, parameters: often more than
+         * half the batch's own size) is held until the batch is counted: it is charged to the
+         * memory budget too, so that new groups wait for it to be freed.
+         */
+        e->inflight_bytes += b->det_mem;
+        b->mem += b->det_mem;
         pp = &e->parsed;
         while (*pp != NULL && (*pp)->seq < b->seq) {
             pp = &(*pp)->next;
@@ -956,13 +1100,22 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         return LW_ENOMEM;
     }
     src = source_id(e, b->source);
+    for (i = 0; i < b->n_srcs; i++) {
+        b->gid[i] = source_id(e, b->srcs[i]) + 1;
+    }
     if (!b->clocked) {
         /*
          * Once per batch (a retry after LW_ENOMEM must not run the clock twice): every line's
          * event time from its source's clock. Late lines are counted all the same: they are
          * never dropped, only missed by detector windows that already closed.
          */
-        late = lw_clock_lines(e->clock, b->source, b->ts, b->n, b->arrival_ns);
+        if (b->src_of != NULL) {
+            late = lw_clock_lines_multi(e->clock, b->srcs, b->n_srcs, b->src_of, b->ts, b->n,
+                                        b->arrival_ns);
+        }
+        else {
+            late = lw_clock_lines(e->clock, b->source, b->ts, b->n, b->arrival_ns);
+        }
         b->clocked = true;
         e->last_agg_arrival_ns = b->arrival_ns;
         e->agg_batch_bytes = b->mem;
@@ -977,7 +1130,8 @@ static int aggregate(struct lw_engine *e, struct batch *b)
 
         rc = agg_add(&e->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
         if (rc == LW_OK) {
-            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i], src + 1, 1);
+            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i],
+                         b->src_of != NULL ? b->gid[b->src_of[i]] : src + 1, 1);
         }
         if (rc == LW_OK) {
             rc = agg_add(&e->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
@@ -1179,6 +1333,7 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
             const struct line_det *d = &b->det[i];
+            const char *line_src = b->src_of != NULL ? b->srcs[b->src_of[i]] : b->source;
             struct lw_det_event ev;
 
             memset(&ev, 0, sizeof(ev));
@@ -1193,9 +1348,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
                 ev.source = host;
             }
             else {
-                ev.source = network ? b->source : "";
+                ev.source = network ? line_src : "";
             }
-            ev.origin = strcmp(b->source, "-") != 0 ? b->source : NULL;
+            ev.origin = strcmp(line_src, "-") != 0 ? line_src : NULL;
             ev.msg = b->bytes + b->off[i] + d->msg_off;
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;

@@ -299,7 +299,7 @@ static void group_reset(struct group *g, size_t max_msg)
 static int group_offer(struct lw_syslog_server *srv, struct group *g, const char *name)
 {
     struct lw_ingest_source src;
-    struct lw_ingest_group ig;
+    struct lw_ingest_group ig = {0};
     size_t i;
 
     for (i = 0; i < g->n; i++) {

@@ -509,7 +509,7 @@ static int group_offer(struct lw_tail *t, struct tail_file *f)
 {
     struct lw_ingest_source src = { "tail", f->path, NULL };
     struct lw_ingest_checkpoint cp;
-    struct lw_ingest_group g;
+    struct lw_ingest_group g = {0};
     uint64_t n_trunc = 0;
     size_t i;
     int rc;

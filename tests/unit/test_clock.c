@@ -175,6 +175,62 @@ static void test_batch_same_as_lines(void **state)
     lw_clock_destroy(b);
 }
 
+/*
+ * A batch of several sources through lw_clock_lines_multi(), interleaved line by line, gets the
+ * same event times as line by line; also when the batch names more sources than the clock keeps
+ * (the look-up per line then).
+ */
+static void check_multi(size_t max_sources, size_t n_src)
+{
+    static const int64_t ts[] = {0, NONE, 1, 99999, 3, NONE, 4, 8000, 8001, NONE, 5, 7, NONE};
+    enum { N = 13 * 8 };
+    const char *names[16];
+    char bufs[16][32];
+    uint32_t src_of[N];
+    int64_t batch[N];
+    struct lw_clock_conf cf;
+    struct lw_clock *a;
+    struct lw_clock *b;
+    size_t i;
+    uint64_t late;
+
+    memset(&cf, 0, sizeof(cf));
+    cf.lateness_ns = 1 * S;
+    cf.max_sources = max_sources;
+    a = lw_clock_create(&cf);
+    b = lw_clock_create(&cf);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (i = 0; i < n_src; i++) {
+        snprintf(bufs[i], sizeof(bufs[i]), "h%u", (unsigned int)i);
+        names[i] = bufs[i];
+    }
+    for (i = 0; i < N; i++) {
+        int64_t t = ts[(i / n_src) % 13];
+
+        src_of[i] = (uint32_t)(i % n_src);
+        batch[i] = t == NONE ? NONE : T0 + (t + (int64_t)src_of[i]) * S;
+    }
+    late = lw_clock_lines_multi(b, names, n_src, src_of, batch, N, NOW);
+    assert_int_equal(late, 0);
+    for (i = 0; i < N; i++) {
+        int64_t t = ts[(i / n_src) % 13];
+
+        t = t == NONE ? NONE : T0 + (t + (int64_t)src_of[i]) * S;
+        assert_int_equal(lw_clock_line(a, names[src_of[i]], t, NOW, NULL, NULL), batch[i]);
+    }
+    lw_clock_destroy(a);
+    lw_clock_destroy(b);
+}
+
+static void test_multi_same_as_lines(void **state)
+{
+    (void)state;
+    check_multi(0, 1);
+    check_multi(0, 8);
+    check_multi(4, 8); /* more sources than kept: evictions within the batch */
+}
+
 static void test_source_cap(void **state)
 {
     struct lw_clock_conf cf;
@@ -234,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_watermark_min_of_active_sources),
         cmocka_unit_test(test_speed_independent),
         cmocka_unit_test(test_batch_same_as_lines),
+        cmocka_unit_test(test_multi_same_as_lines),
         cmocka_unit_test(test_source_cap),
         cmocka_unit_test(test_late_by_window),
     };

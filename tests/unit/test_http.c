@@ -91,7 +91,8 @@ static int capture_fn(void *opaque, const struct lw_ingest_group *g)
         l->ts_ns = g->lines[i].ts_ns;
         l->input = dup_or_null(g->source->input);
         l->name = dup_or_null(g->source->name);
-        l->host = dup_or_null(g->source->host);
+        l->host = dup_or_null(g->hosts != NULL && g->hosts[i] != NULL ? g->hosts[i]
+                                                                     : g->source->host);
     }
     pthread_mutex_unlock(&c->mu);
     return LW_OK;
@@ -662,6 +663,54 @@ static void test_ingest_ndjson(void **state)
     assert_int_equal(st.ingest_lines, 1000);
     assert_int_equal(st.ingest_bytes, len);
     assert_int_equal(st.responses_2xx, 1);
+    free(body);
+    stop(&f);
+    capture_fini(&f.cap);
+}
+
+/*
+ * Issue 9, case 7: lines that name different hosts, interleaved line by line, travel as one group
+ * per part of 1024 lines with their hosts per line, not as one group per line.
+ */
+static void test_ingest_mixed_hosts(void **state)
+{
+    struct fixture f;
+    struct lw_http_conf conf;
+    struct resp r;
+    char *body;
+    size_t off = 0;
+    size_t i;
+    char want[32];
+
+    (void)state;
+    capture_init(&f.cap);
+    memset(&conf, 0, sizeof(conf));
+    start(&f, &conf);
+    body = malloc(2500 * 64);
+    for (i = 0; i < 2500; i++) {
+        if (i % 10 == 9) {
+            off += (size_t)sprintf(body + off, "{\"message\":\"m %zu\"}\n", i);
+        }
+        else {
+            off += (size_t)sprintf(body + off, "{\"host\":\"h%zu\",\"message\":\"m %zu\"}\n",
+                                   i % 7, i);
+        }
+    }
+    request(f.port, "POST", "/api/v1/ingest", NDJSON, body, off, &r);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(r.body, "{\"accepted\":2500,\"rejected\":0}\n");
+    resp_fini(&r);
+    assert_int_equal(f.cap.n, 2500);
+    assert_int_equal(f.cap.n_groups, 3);
+    for (i = 0; i < 2500; i++) {
+        if (i % 10 == 9) {
+            assert_null(f.cap.lines[i].host);
+        }
+        else {
+            snprintf(want, sizeof(want), "h%zu", i % 7);
+            assert_string_equal(f.cap.lines[i].host, want);
+        }
+    }
     free(body);
     stop(&f);
     capture_fini(&f.cap);
@@ -1250,6 +1299,7 @@ int main(void)
         cmocka_unit_test(test_gunzip),
         cmocka_unit_test(test_prom),
         cmocka_unit_test(test_ingest_ndjson),
+        cmocka_unit_test(test_ingest_mixed_hosts),
         cmocka_unit_test(test_ingest_text_groups),
         cmocka_unit_test(test_ingest_gzip),
         cmocka_unit_test(test_ingest_malformed),
