@@ -85,6 +85,21 @@ produce() {
   fi
 }
 
+# produce_slowly TOPIC FILE CHUNKS: in CHUNKS pieces, 0.2 s apart, in the background ($PRODPID),
+# so that a daemon can be killed while records still arrive.
+produce_slowly() {
+  local topic=$1 file=$2 chunks=$3
+  split -n "l/$chunks" -d -a 3 "$file" "$T/chunk."
+  (
+    for c in "$T"/chunk.*; do
+      kcat -P -b "$KAFKA_BOOTSTRAP" -t "$topic" -l "$c"
+      sleep 0.2
+    done
+  ) &
+  PRODPID=$!
+  PIDS+=("$PRODPID")
+}
+
 # check_committed GROUP TOPIC: every partition's committed offset equals its end offset.
 check_committed() {
   local out i
@@ -99,4 +114,9 @@ check_committed() {
   done
   echo "$out"
   fail "committed offsets of group $1 are not the end offsets"
+}
+
+# checkpoint DATA_DIR PATH: the offset the store holds for the Kafka partition PATH ("" if none).
+checkpoint() {
+  sqlite3 "$1/logwarden.db" "SELECT offset FROM checkpoints WHERE input = 'kafka' AND path = '$2'"
 }
