@@ -9,8 +9,8 @@
 #   bench/run-kafka.sh                  # 1M lines
 #   LINES=200000 bench/run-kafka.sh     # quick run
 #
-# Environment: LINES (default 1000000), PARTITIONS (default 4), WORKERS (-j), BENCH_DIR, LW_BIN,
-# KEEP=1. Do not run it while the test suite runs: the broker, the producer and the daemon share
+# Environment: LINES (default 1000000), PARTITIONS (default 4), WORKERS (-j), ARGS (more flags,
+# e.g. ARGS=--no-detect), BENCH_DIR, LW_BIN, KEEP=1. Alerts go to $BENCH_DIR/run-kafka.alerts. Do not run it while the test suite runs: the broker, the producer and the daemon share
 # the machine.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +21,9 @@ PARTITIONS=${PARTITIONS:-4}
 INPUT=$(gen_input "$LINES")
 extra=()
 [ -n "${WORKERS:-}" ] && extra+=(-j "$WORKERS")
+# shellcheck disable=SC2206
+[ -n "${ARGS:-}" ] && extra+=($ARGS)
+extra+=(--alert-file "$BENCH_DIR/run-kafka.alerts")
 KDIR=$(mktemp -d "$BENCH_DIR/kafka.XXXXXX")
 bench_cleanup() {
     cleanup_daemon
