@@ -79,11 +79,31 @@ struct lw_in_stdin_conf {
     struct lw_multiline_conf multiline; /* continuation lines join the line they follow */
 };
 
+/* inputs.kafka (docs/kafka.md): a consumer group member, built when librdkafka is found. */
+struct lw_in_kafka_conf {
+    const char *brokers;                /* "host:port,host:port"; NULL: the input is off */
+    const char *const *topics;          /* topics to subscribe to (at least one) */
+    size_t n_topics;
+    const char *group;                  /* group.id; NULL: "logwarden" */
+    const char *client_id;              /* client.id; NULL: "logwarden" */
+    bool json;                          /* values are JSON objects (the HTTP NDJSON fields) */
+    bool key_as_host;                   /* the record key names the host when the value does not */
+    size_t max_poll_records;            /* records per group handed over; 0: 2048 */
+    size_t max_buffered_bytes;          /* librdkafka's prefetch queue; 0: 32 MiB */
+    size_t max_line_bytes;              /* longer records are truncated and flagged */
+    const char *offset_reset;           /* without a stored position: "earliest" (NULL) or "latest" */
+    unsigned revoke_wait_ms;            /* on revocation, how long handed records may take to
+                                           become durable; 0: 10 s */
+    const char *const *properties;      /* "name=value" librdkafka settings, applied last */
+    size_t n_properties;
+};
+
 struct lw_input_conf {
     struct lw_in_tail_conf tail;
     struct lw_in_syslog_conf syslog;
     struct lw_in_http_conf http;
     struct lw_in_stdin_conf in_stdin;   /* not "stdin", which <stdio.h> defines */
+    struct lw_in_kafka_conf kafka;
 };
 
 /* What the daemon gives an input. Everything is borrowed for the input's lifetime. */

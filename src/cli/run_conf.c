@@ -53,6 +53,9 @@ static const char usage_text[] =
     "                          also read from LOGWARDEN_HTTP_TOKEN)\n"
     "      --stdin             read lines from standard input too (stops at its end when it\n"
     "                          is the only input)\n"
+    "      --kafka BROKERS/TOPIC  consume TOPIC from the Kafka brokers BROKERS (host:port,...)\n"
+    "                          in a consumer group (docs/kafka.md; repeat for more topics)\n"
+    "      --kafka-group ID    the Kafka consumer group (default logwarden)\n"
     "      --multiline MODE    how tailed files, stdin and HTTP text bodies join continuation\n"
     "                          lines (stack traces): auto (default), off, regex or start\n"
     "      --multiline-regex RE  lines matching RE continue the previous line (mode regex,\n"
@@ -76,6 +79,7 @@ static const char usage_text[] =
     "  logwarden run --tail '/var/log/*.log'\n"
     "  logwarden run --no-syslog --http 127.0.0.1:9000 --data-dir /var/lib/logwarden\n"
     "  journalctl -f | logwarden run --stdin --no-syslog --no-http\n"
+    "  logwarden run --no-syslog --kafka 10.0.0.5:9092/app-logs --kafka-group logwarden\n"
     "  logwarden status --data-dir ./logwarden-data --json\n";
 
 int64_t lw_parse_duration_ns(const char *s)
@@ -191,11 +195,30 @@ struct y_stdin {
     char *max_multiline_lines;
 };
 
+/* inputs.kafka (docs/kafka.md). */
+struct y_kafka {
+    char *enabled;
+    char *brokers;
+    char **topics;
+    unsigned topics_count;
+    char *group;
+    char *client_id;
+    char *format;
+    char *key_as_host;
+    char *max_poll_records;
+    char *max_buffered;
+    char *offset_reset;
+    char *revoke_wait;
+    char **properties;
+    unsigned properties_count;
+};
+
 struct y_inputs {
     struct y_tail *tail;
     struct y_syslog *syslog;
     struct y_http *http;
     struct y_stdin *in_stdin;
+    struct y_kafka *kafka;
 };
 
 struct y_pipeline {
@@ -380,11 +403,29 @@ static const cyaml_schema_field_t stdin_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t kafka_fields[] = {
+    BOOLP("enabled", struct y_kafka, enabled),
+    STR("brokers", struct y_kafka, brokers),
+    CYAML_FIELD_SEQUENCE("topics", OPT, struct y_kafka, topics, &str_entry, 0, CYAML_UNLIMITED),
+    STR("group", struct y_kafka, group),
+    STR("client_id", struct y_kafka, client_id),
+    STR("format", struct y_kafka, format),
+    BOOLP("key_as_host", struct y_kafka, key_as_host),
+    STR("max_poll_records", struct y_kafka, max_poll_records),
+    STR("max_buffered", struct y_kafka, max_buffered),
+    STR("offset_reset", struct y_kafka, offset_reset),
+    STR("revoke_wait", struct y_kafka, revoke_wait),
+    CYAML_FIELD_SEQUENCE("properties", OPT, struct y_kafka, properties, &str_entry, 0,
+                         CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t inputs_fields[] = {
     CYAML_FIELD_MAPPING_PTR("tail", OPT, struct y_inputs, tail, tail_fields),
     CYAML_FIELD_MAPPING_PTR("syslog", OPT, struct y_inputs, syslog, syslog_fields),
     CYAML_FIELD_MAPPING_PTR("http", OPT, struct y_inputs, http, http_fields),
     CYAML_FIELD_MAPPING_PTR("stdin", OPT, struct y_inputs, in_stdin, stdin_fields),
+    CYAML_FIELD_MAPPING_PTR("kafka", OPT, struct y_inputs, kafka, kafka_fields),
     CYAML_FIELD_END,
 };
 
@@ -1135,6 +1176,147 @@ static int load_alerts(const char *path, const struct y_alerts *y, struct lw_run
     return 0;
 }
 
+/* Adds a Kafka topic; @where names the key or flag in messages. */
+static int add_kafka_topic(const char *where, const char *topic, struct lw_run_conf *rc)
+{
+    size_t i;
+
+    /* Kafka's own rule for topic names: 1-249 of [a-zA-Z0-9._-]. */
+    for (i = 0; topic[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)topic[i]) && strchr("._-", topic[i]) == NULL) {
+            break;
+        }
+    }
+    if (i == 0 || i > 249 || topic[i] != '\0') {
+        return bad(where, "topic", topic, "a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)");
+    }
+    if (rc->n_kafka_topics >= LW_RUN_MAX_KAFKA_TOPICS) {
+        return bad_conf(where, "at most %d Kafka topics", LW_RUN_MAX_KAFKA_TOPICS);
+    }
+    rc->kafka_topics[rc->n_kafka_topics] = lw_strdup(topic);
+    if (rc->kafka_topics[rc->n_kafka_topics] == NULL) {
+        return bad_conf(where, "out of memory");
+    }
+    rc->n_kafka_topics++;
+    return 0;
+}
+
+/* inputs.kafka: the section replaces the flags' defaults; flags given later add to it. */
+static int load_kafka(const char *path, const struct y_kafka *k, struct lw_run_conf *rc)
+{
+    bool en = true;
+    int64_t d = 0;
+    unsigned i;
+    int rc2 = 0;
+
+    rc2 = rc2 ? rc2 : set_bool(path, "inputs.kafka.enabled", k->enabled, &en);
+    if (rc2 != 0 || !en) {
+        return rc2;
+    }
+    set_str(&rc->kafka_brokers, k->brokers);
+    for (i = 0; i < k->topics_count && rc2 == 0; i++) {
+        rc2 = add_kafka_topic(path, k->topics[i], rc);
+    }
+    set_str(&rc->kafka_group, k->group);
+    set_str(&rc->kafka_client_id, k->client_id);
+    if (rc2 == 0 && k->format != NULL) {
+        if (strcmp(k->format, "json") == 0) {
+            rc->kafka_json = true;
+        }
+        else if (strcmp(k->format, "text") == 0) {
+            rc->kafka_json = false;
+        }
+        else {
+            rc2 = bad(path, "inputs.kafka.format", k->format, "'text' or 'json'");
+        }
+    }
+    rc2 = rc2 ? rc2
+              : set_bool(path, "inputs.kafka.key_as_host", k->key_as_host,
+                         &rc->kafka_key_as_host);
+    rc2 = rc2 ? rc2
+              : set_sz(path, "inputs.kafka.max_poll_records", k->max_poll_records, 1, 100000,
+                       &rc->kafka_max_poll_records);
+    rc2 = rc2 ? rc2
+              : set_size(path, "inputs.kafka.max_buffered", k->max_buffered,
+                         &rc->kafka_max_buffered);
+    if (rc2 == 0 && k->max_buffered != NULL &&
+        (rc->kafka_max_buffered < 1024 || rc->kafka_max_buffered > ((size_t)2 << 30))) {
+        rc2 = bad(path, "inputs.kafka.max_buffered", k->max_buffered, "a size from 1KiB to 2GiB");
+    }
+    if (rc2 == 0 && k->offset_reset != NULL) {
+        if (strcmp(k->offset_reset, "earliest") != 0 && strcmp(k->offset_reset, "latest") != 0) {
+            rc2 = bad(path, "inputs.kafka.offset_reset", k->offset_reset,
+                      "'earliest' or 'latest'");
+        }
+        else {
+            set_str(&rc->kafka_offset_reset, k->offset_reset);
+        }
+    }
+    rc2 = rc2 ? rc2 : set_duration(path, "inputs.kafka.revoke_wait", k->revoke_wait, &d);
+    if (rc2 == 0 && d > 0) {
+        if (d < 1000000 || d / 1000000 > 3600000) {
+            rc2 = bad(path, "inputs.kafka.revoke_wait", k->revoke_wait,
+                      "a duration from 1ms to 1h");
+        }
+        else {
+            rc->kafka_revoke_wait_ms = (unsigned)(d / 1000000);
+        }
+    }
+    for (i = 0; i < k->properties_count && rc2 == 0; i++) {
+        const char *eq = strchr(k->properties[i], '=');
+
+        if (eq == NULL || eq == k->properties[i]) {
+            rc2 = bad(path, "inputs.kafka.properties", k->properties[i],
+                      "a librdkafka setting as name=value");
+        }
+        else if (rc->n_kafka_props >= LW_RUN_MAX_KAFKA_PROPS) {
+            rc2 = bad_conf(path, "inputs.kafka.properties: at most %d entries",
+                           LW_RUN_MAX_KAFKA_PROPS);
+        }
+        else if ((rc->kafka_props[rc->n_kafka_props] = lw_strdup(k->properties[i])) == NULL) {
+            rc2 = bad_conf(path, "out of memory");
+        }
+        else {
+            rc->n_kafka_props++;
+        }
+    }
+    return rc2;
+}
+
+/* --kafka BROKERS/TOPIC: the topic follows the last '/' (topic names hold no '/'). */
+static int kafka_flag(const char *arg, struct lw_run_conf *rc)
+{
+    const char *slash = strrchr(arg, '/');
+    char *brokers;
+
+    if (slash == NULL || slash == arg || slash[1] == '\0') {
+        return bad("--kafka", "value", arg, "BROKERS/TOPIC, e.g. 127.0.0.1:9092/app-logs");
+    }
+    brokers = lw_strndup(arg, (size_t)(slash - arg));
+    if (brokers == NULL) {
+        return bad_conf("--kafka", "out of memory");
+    }
+    if (rc->kafka_brokers != NULL && strcmp(rc->kafka_brokers, brokers) != 0 &&
+        rc->n_kafka_topics > 0 && !rc->kafka_flag_seen) {
+        /* The flag names other brokers than the file: its topics replace the file's. */
+        size_t i;
+
+        for (i = 0; i < rc->n_kafka_topics; i++) {
+            lw_free(rc->kafka_topics[i]);
+        }
+        rc->n_kafka_topics = 0;
+    }
+    else if (rc->kafka_brokers != NULL && rc->kafka_flag_seen &&
+             strcmp(rc->kafka_brokers, brokers) != 0) {
+        lw_free(brokers);
+        return bad_conf("--kafka", "every --kafka must name the same brokers");
+    }
+    rc->kafka_flag_seen = true;
+    lw_free(rc->kafka_brokers);
+    rc->kafka_brokers = brokers;
+    return add_kafka_topic("--kafka", slash + 1, rc);
+}
+
 static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_window_set)
 {
     static const cyaml_config_t cfg = {
@@ -1313,6 +1495,9 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
                   : load_multiline(path, "inputs.stdin", s->multiline, s->multiline_regex,
                                    s->max_multiline_lines, &rc->stdin_ml);
     }
+    if (rc2 == 0 && y->inputs != NULL && y->inputs->kafka != NULL) {
+        rc2 = load_kafka(path, y->inputs->kafka, rc);
+    }
     if (rc2 == 0 && y->detect != NULL) {
         rc2 = load_detect(path, y->detect, rc, volume_window_set);
     }
@@ -1387,6 +1572,8 @@ enum {
     OPT_NO_HTTP,
     OPT_HTTP_TOKEN,
     OPT_STDIN,
+    OPT_KAFKA,
+    OPT_KAFKA_GROUP,
     OPT_WINDOW,
     OPT_MEMORY,
     OPT_RETENTION,
@@ -1500,6 +1687,39 @@ static int finish_alerts(struct lw_run_conf *rc)
     return 0;
 }
 
+/* Whether this build has the Kafka input (librdkafka was found when it was built). */
+static bool have_kafka(void)
+{
+    size_t i;
+
+    for (i = 0; lw_input_plugins[i] != NULL; i++) {
+        if (strcmp(lw_input_plugins[i]->name, "kafka") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* After the file and the flags: brokers and topics come together, in a build that has Kafka. */
+static int check_kafka(const char *where, const struct lw_run_conf *rc)
+{
+    if (rc->kafka_brokers == NULL && rc->n_kafka_topics == 0) {
+        return 0;
+    }
+    if (!have_kafka()) {
+        return bad_conf(where, "this logwarden was built without its Kafka input (librdkafka "
+                               "was not found): install librdkafka-dev and build again");
+    }
+    if (rc->kafka_brokers == NULL || rc->kafka_brokers[0] == '\0') {
+        return bad_conf(where, "inputs.kafka.topics is set but inputs.kafka.brokers is not");
+    }
+    if (rc->n_kafka_topics == 0) {
+        return bad_conf(where, "inputs.kafka.brokers is set but no topic is (inputs.kafka.topics "
+                               "or --kafka BROKERS/TOPIC)");
+    }
+    return 0;
+}
+
 int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
 {
     static const struct option longopts[] = {
@@ -1513,6 +1733,8 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         {"no-http", no_argument, NULL, OPT_NO_HTTP},
         {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
         {"stdin", no_argument, NULL, OPT_STDIN},
+        {"kafka", required_argument, NULL, OPT_KAFKA},
+        {"kafka-group", required_argument, NULL, OPT_KAFKA_GROUP},
         {"format", required_argument, NULL, 'f'},
         {"workers", required_argument, NULL, 'j'},
         {"window", required_argument, NULL, OPT_WINDOW},
@@ -1546,6 +1768,10 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
         }
         else if (c == 'h') {
             fputs(usage_text, stdout);
+            if (!have_kafka()) {
+                fputs("\n(this build has no Kafka input: librdkafka was not found when it was "
+                      "built)\n", stdout);
+            }
             lw_run_conf_fini(rc);
             return 1;
         }
@@ -1598,6 +1824,14 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
             break;
         case OPT_STDIN:
             rc->use_stdin = true;
+            break;
+        case OPT_KAFKA:
+            if (kafka_flag(optarg, rc) != 0) {
+                goto usage;
+            }
+            break;
+        case OPT_KAFKA_GROUP:
+            set_str(&rc->kafka_group, optarg);
             break;
         case 'f':
             lw_free(rc->format);
@@ -1698,6 +1932,9 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
              check_multiline(config != NULL ? config : "configuration",
                              "inputs.tail.multiline", "inputs.tail.multiline_regex",
                              &rc->tail_ml) != 0) {
+        goto usage;
+    }
+    if (check_kafka(config != NULL ? config : "configuration", rc) != 0) {
         goto usage;
     }
     if (rc->http_token == NULL && env_token != NULL && env_token[0] != '\0') {
@@ -1839,6 +2076,16 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_free(rc->syslog_addr);
     lw_free(rc->http_addr);
     lw_free(rc->http_token);
+    for (i = 0; i < rc->n_kafka_topics; i++) {
+        lw_free(rc->kafka_topics[i]);
+    }
+    for (i = 0; i < rc->n_kafka_props; i++) {
+        lw_free(rc->kafka_props[i]);
+    }
+    lw_free(rc->kafka_brokers);
+    lw_free(rc->kafka_group);
+    lw_free(rc->kafka_client_id);
+    lw_free(rc->kafka_offset_reset);
     lw_free(rc->stdin_ml.regex);
     lw_free(rc->http_ml.regex);
     lw_free(rc->files_ml.regex);
@@ -1874,6 +2121,20 @@ void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
     ic->in_stdin.enabled = rc->use_stdin;
     ic->in_stdin.max_line_bytes = rc->max_line_bytes;
     lw_run_conf_multiline(&rc->stdin_ml, &ic->in_stdin.multiline);
+    ic->kafka.brokers = rc->kafka_brokers;
+    ic->kafka.topics = (const char *const *)rc->kafka_topics;
+    ic->kafka.n_topics = rc->n_kafka_topics;
+    ic->kafka.group = rc->kafka_group;
+    ic->kafka.client_id = rc->kafka_client_id;
+    ic->kafka.json = rc->kafka_json;
+    ic->kafka.key_as_host = rc->kafka_key_as_host;
+    ic->kafka.max_poll_records = rc->kafka_max_poll_records;
+    ic->kafka.max_buffered_bytes = rc->kafka_max_buffered;
+    ic->kafka.max_line_bytes = rc->max_line_bytes;
+    ic->kafka.offset_reset = rc->kafka_offset_reset;
+    ic->kafka.revoke_wait_ms = rc->kafka_revoke_wait_ms;
+    ic->kafka.properties = (const char *const *)rc->kafka_props;
+    ic->kafka.n_properties = rc->n_kafka_props;
 }
 
 void lw_run_conf_multiline(const struct lw_run_multiline *m, struct lw_multiline_conf *out)

@@ -16,6 +16,8 @@
 #define LW_RUN_MAX_TAIL 64
 #define LW_RUN_MAX_ROTATE 16
 #define LW_RUN_MAX_MULTILINE_LINES 100000u
+#define LW_RUN_MAX_KAFKA_TOPICS 64
+#define LW_RUN_MAX_KAFKA_PROPS 64
 
 /* One input's joining: inputs.<name>.multiline, multiline_regex and max_multiline_lines. */
 struct lw_run_multiline {
@@ -55,6 +57,21 @@ struct lw_run_conf {
     size_t http_max_connections_per_ip;  /* from one client address; 0: the server's 64 */
     unsigned http_idle_timeout_s;        /* silent connections are closed; 0: the server's 30 s */
     bool use_stdin;
+    /* inputs.kafka (docs/kafka.md); strings owned. */
+    char *kafka_brokers;        /* NULL: off */
+    char *kafka_topics[LW_RUN_MAX_KAFKA_TOPICS];
+    size_t n_kafka_topics;
+    char *kafka_group;
+    char *kafka_client_id;
+    bool kafka_json;
+    bool kafka_key_as_host;
+    size_t kafka_max_poll_records;   /* 0: the input's default */
+    size_t kafka_max_buffered;       /* 0: the input's default */
+    char *kafka_offset_reset;
+    unsigned kafka_revoke_wait_ms;   /* 0: the input's default */
+    char *kafka_props[LW_RUN_MAX_KAFKA_PROPS];  /* "name=value" */
+    size_t n_kafka_props;
+    bool kafka_flag_seen;       /* a --kafka flag was given (later ones add topics) */
     size_t max_line_bytes;
     /*
      * Multi-line joining, auto by default: stdin, HTTP text bodies, the file tail (tail_ml
