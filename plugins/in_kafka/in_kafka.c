@@ -38,7 +38,7 @@
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
 #include "lw/lw_header.h"
-#include "lw/lw_http.h"
+#include "lw/lw_body.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_metrics.h"
@@ -628,7 +628,7 @@ static int add_text(struct in_kafka *k, struct kafka_group *g, const rd_kafka_me
     return 0;
 }
 
-/* As add_text() for a JSON value (the HTTP input's NDJSON record, lw_http.h). */
+/* As add_text() for a JSON value (the HTTP input's NDJSON record, lw_body.h). */
 static int add_json(struct in_kafka *k, struct kafka_group *g, const rd_kafka_message_t *m)
 {
     size_t max = k->conf.max_line_bytes ? k->conf.max_line_bytes : DEF_MAX_LINE;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the HTTP ingest body parser (src/api/http_body.c). The first input byte
+ * libFuzzer target for the HTTP ingest body parser (src/parse/body.c). The first input byte
  * picks the mode: bit 0 NDJSON or plain text, bit 1 the gzip path (the rest is inflated with a
  * 1 MiB limit first, as the server does for Content-Encoding: gzip), bit 2 a tiny maximum line
  * length. Invariants: no crash, the counts add up (accepted + rejected + blank = physical lines),
@@ -17,7 +17,7 @@
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
 #include "lw/lw_header.h"
-#include "lw/lw_http.h"
+#include "lw/lw_body.h"
 #include "lw/lw_mem.h"
 
 #define FUZZ_MAX_INFLATE ((size_t)1 << 20)

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the HTTP server (src/api/http_server.c), its body parser (http_body.c) and the
+ * Unit tests for the HTTP server (src/api/http_server.c), its body parser (src/parse/body.c) and the
  * Prometheus builder (http_prom.c), through the public API of lw_http.h. Server tests start a
  * real server on 127.0.0.1 port 0 and talk to it over plain sockets with a tiny HTTP/1.1 client
  * written here (no libcurl). Lines handed to ingest are copied into a capture under a mutex,

@@ -1,5 +1,5 @@
 /*
- * Body parsing for POST /api/v1/ingest: NDJSON (one JSON object per line, jansson per line) or
+ * Body parsing (lw_body.h) for POST /api/v1/ingest and the Kafka input's JSON values: NDJSON (one JSON object per line, jansson per line) or
  * plain text (lw_frame_buffer), and bounded gzip inflation. Pure functions over a buffer, with no
  * server state, so the fuzzer (tests/fuzz/fuzz_http_body.c) drives exactly what the server runs.
  *
@@ -32,7 +32,7 @@
 #include "lw/lw_err.h"
 #include "lw/lw_frame.h"
 #include "lw/lw_header.h"
-#include "lw/lw_http.h"
+#include "lw/lw_body.h"
 #include "lw/lw_mem.h"
 
 #define DEFAULT_MAX_LINE_BYTES 65536
