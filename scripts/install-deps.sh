@@ -11,6 +11,7 @@ PKGS=(
   libcmocka-dev libcurl4-openssl-dev liblapacke-dev libgsl-dev
   clang libclang-rt-14-dev
   python3
+  clickhouse-server clickhouse-client
 )
 
 missing=()
