@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ClickHouse stopped while the daemon runs: nothing is lost. A writer appends to a tailed file
 # and lines also arrive on HTTP; ClickHouse is stopped for a few seconds in the middle; the
-# daemon reports the failed commits ("ingest paused"), keeps its pending counts, answers HTTP
-# with 503 once its bound is reached or keeps taking lines, and once ClickHouse is back it says
-# so and every line (file and acknowledged HTTP) is counted exactly once.
+# daemon reports the failed commits ("ingest paused", naming the URL), keeps its pending counts,
+# pushes back (HTTP answers 503, the tail stops reading), and once ClickHouse is back it says so
+# and every line (file, and HTTP answered 202) is counted exactly once.
 # Skips (77) when clickhouse-server is not installed.
 set -euo pipefail
 LW=${1:?usage: test_clickhouse_outage.sh /path/to/logwarden}
@@ -66,21 +66,26 @@ python3 "$T/writer.py" "$T/app.log" &
 WPID=$!
 # HTTP lines, one request of 100 lines every 100 ms; count what was acknowledged (202).
 http_acked=0
+codes=
 post() {
   local body code
   body=$(python3 -c "import sys; print('\n'.join(f'2025-11-25T11:00:00Z WARN http batch {sys.argv[1]} line {i}' for i in range(100)))" "$1")
   code=$(curl -s -o /dev/null -w "%{http_code}" -m 2 --data-binary "$body" \
     -H "Content-Type: text/plain" "http://127.0.0.1:$HTTP_PORT/api/v1/ingest" || true)
   [ "$code" = 202 ] && http_acked=$((http_acked + 100))
+  codes="$codes $code"
   return 0
 }
 for i in $(seq 1 15); do post "$i"; sleep 0.1; done
 echo "before the outage: $(visible) visible"
 ch_stop
 echo "ClickHouse stopped ($(date +%T))"
+codes=
 for i in $(seq 16 25); do post "$i"; sleep 0.1; done
 grep -q "ingest paused" "$T/daemon.log" || fail "no 'ingest paused' while ClickHouse was down"
 grep -q "cannot reach ClickHouse at $CH_URL" "$T/daemon.log" || fail "the error does not name $CH_URL"
+echo "HTTP answers while ClickHouse was down:$codes"
+case "$codes" in *503*) ;; *) fail "no HTTP 503 while ClickHouse was down (no backpressure):$codes" ;; esac
 ch_start "$T/ch" || fail "clickhouse-server did not restart"
 echo "ClickHouse restarted ($(date +%T)), HTTP acknowledged $http_acked lines so far"
 for i in $(seq 46 60); do post "$i"; sleep 0.1; done
