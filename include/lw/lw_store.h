@@ -1,6 +1,8 @@
 /*
- * The store interface (struct lw_store_ops at the end, dispatched by src/store/store.c) and what
- * its one backend keeps: one SQLite database, DIR/logwarden.db, that holds what the daemon must
+ * The store interface (struct lw_store_ops at the end, dispatched by src/store/store.c). Two
+ * backends implement it: ClickHouse over HTTP (conf.backend, src/store/store_clickhouse.c; its
+ * tables, transactions and guarantees are in docs/store.md, "ClickHouse"), and the default
+ * described below: one SQLite database, DIR/logwarden.db, that holds what the daemon must
  * not lose across restarts: templates, per-window counts (per template, per template and
  * source, per level), input checkpoints, the miner state, the total of lines ever counted
  * (stored_lines), anomalies and alerts. docs/store.md describes every table and column.

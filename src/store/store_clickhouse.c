@@ -1297,9 +1297,10 @@ static int write_marker(const char *dir, const struct ch_store *s,
 
     snprintf(text, sizeof(text),
              "# Written by logwarden run: the ClickHouse store of this data directory.\n"
-             "backend=clickhouse\nurl=%s\ndatabase=%s\nuser=%s\npassword_file=%s\n",
+             "backend=clickhouse\nurl=%s\ndatabase=%s\nuser=%s\npassword_file=%s\n"
+             "writer_id=%s\n",
              s->conn.url, s->db, c->user != NULL ? c->user : "",
-             c->password_file != NULL ? c->password_file : "");
+             c->password_file != NULL ? c->password_file : "", s->writer);
     return write_small(dir, LW_STORE_CH_MARKER_NAME, text);
 }
 
@@ -1419,6 +1420,7 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
     char user[256] = "";
     char pwfile[4096] = "";
     char pw[1024] = "";
+    char writer[128] = "";
     struct lw_store_conf conf;
     struct lw_store *st;
     char *line;
@@ -1448,6 +1450,9 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
         else if (strncmp(line, "password_file=", 14) == 0) {
             snprintf(pwfile, sizeof(pwfile), "%s", line + 14);
         }
+        else if (strncmp(line, "writer_id=", 10) == 0) {
+            snprintf(writer, sizeof(writer), "%s", line + 10);
+        }
     }
     if (envpw != NULL) {
         snprintf(pw, sizeof(pw), "%s", envpw);
@@ -1463,6 +1468,7 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
     conf.clickhouse.url = url;
     conf.clickhouse.database = db;
     conf.clickhouse.user = user[0] != '\0' ? user : NULL;
+    conf.clickhouse.writer_id = writer[0] != '\0' ? writer : NULL;
     conf.clickhouse.password = pw[0] != '\0' || pwfile[0] != '\0' ? pw : NULL;
     st = ch_open(dir, &conf, err, err_len);
     memset(pw, 0, sizeof(pw));

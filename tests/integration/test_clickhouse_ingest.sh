@@ -110,7 +110,7 @@ echo "ok: SQLite and ClickHouse agree on $(wc -l <"$T/sq-w.tsv") window rows," \
      "$(wc -l <"$T/sq-t.tsv") templates"
 
 # (3) a tailed file, a clean restart: the checkpoint comes back from ClickHouse.
-sed -i 's/database: lwtest/database: lwtail/' "$T/ch.yaml"
+sed -i 's/database: lwtest/database: lwtail\n    writer_id: tail-a/' "$T/ch.yaml"
 head -n 8000 "$T/in.log" >"$T/tail.log"
 "$LW" run -c "$T/ch.yaml" --data-dir "$T/d2" --tail "$T/tail.log" --no-syslog --no-http \
   --no-detect >"$T/run2.log" 2>&1 &
@@ -136,7 +136,12 @@ kill -TERM "$PID"; wait "$PID" || fail "the restarted daemon did not stop cleanl
 PID=
 sum=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v")
 [ "$sum" = 10000 ] || fail "after a restart the sum of counts is $sum, want 10000"
-echo "ok: tail + restart: sum of counts = $sum (nothing read twice)"
+w=$(ch_query "SELECT groupUniqArray(writer) FROM lwtail.commits")
+[ "$w" = "['tail-a']" ] || fail "rows written by $w, want the configured writer_id tail-a"
+"$LW" status --data-dir "$T/d2" >"$T/status2.txt" 2>&1 || fail "status: $(cat "$T/status2.txt")"
+grep -q "stored lines  10000" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
+grep -q "checkpoints   1" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
+echo "ok: tail + restart: sum of counts = $sum (nothing read twice), writer tail-a, status agrees"
 
 # (4) a server that is not there: a clear error that names the URL, exit code 1.
 cat > "$T/down.yaml" <<YAML
