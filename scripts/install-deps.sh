@@ -12,6 +12,7 @@ PKGS=(
   clang libclang-rt-14-dev
   python3 python3-jsonschema
   librdkafka-dev kcat maven default-jdk-headless
+  clickhouse-server clickhouse-client
 )
 
 missing=()

@@ -1,6 +1,8 @@
 /*
- * The store interface (struct lw_store_ops at the end, dispatched by src/store/store.c) and what
- * its one backend keeps: one SQLite database, DIR/logwarden.db, that holds what the daemon must
+ * The store interface (struct lw_store_ops at the end, dispatched by src/store/store.c). Two
+ * backends implement it: ClickHouse over HTTP (conf.backend, src/store/store_clickhouse.c; its
+ * tables, transactions and guarantees are in docs/store.md, "ClickHouse"), and the default
+ * described below: one SQLite database, DIR/logwarden.db, that holds what the daemon must
  * not lose across restarts: templates, per-window counts (per template, per template and
  * source, per level), input checkpoints, the miner state, the total of lines ever counted
  * (stored_lines), anomalies and alerts. docs/store.md describes every table and column.
@@ -45,6 +47,31 @@
 
 struct lw_store;
 
+/* Which backend lw_store_open() uses (store.backend in the configuration). */
+enum lw_store_backend {
+    LW_STORE_BACKEND_SQLITE = 0,      /* DIR/logwarden.db (the default) */
+    LW_STORE_BACKEND_CLICKHOUSE = 1,  /* a ClickHouse server over HTTP; DIR keeps the lock */
+};
+
+/* The file in the data directory that names the ClickHouse store used with it (for status). */
+#define LW_STORE_CH_MARKER_NAME "store-clickhouse.conf"
+
+/*
+ * The ClickHouse backend's settings (store.clickhouse.* in docs/config.md). Strings are
+ * borrowed for lw_store_open(); NULL or zero takes the default.
+ */
+struct lw_store_clickhouse_conf {
+    const char *url;            /* NULL: http://127.0.0.1:8123 */
+    const char *database;       /* NULL: "logwarden"; letters, digits and '_' only */
+    const char *user;           /* NULL: ClickHouse's default user */
+    const char *password;       /* NULL: none */
+    const char *password_file;  /* where the password came from; recorded for `status` */
+    const char *writer_id;      /* NULL: generated once and kept in DIR/writer_id; letters,
+                                 * digits, '.', '_', ':' and '-', at most 64 */
+    int64_t timeout_ms;         /* 0: 10000; one HTTP request at most */
+    size_t batch_rows;          /* 0: 100000; rows of one table sent in one INSERT at most */
+};
+
 /* Zeroed fields take their defaults. */
 struct lw_store_conf {
     int64_t retention_s;      /* 0: 7 days; window rows and anomalies older than this are pruned */
@@ -56,6 +83,8 @@ struct lw_store_conf {
     uint64_t max_bytes;       /* 0: no cap; else the database file may not grow past this (rounded
                                * down to whole pages): a write that needs more fails with
                                * LW_EFULL exactly as on a full disk (PRAGMA max_page_count) */
+    int backend;              /* enum lw_store_backend; 0: SQLite */
+    struct lw_store_clickhouse_conf clickhouse;  /* with LW_STORE_BACKEND_CLICKHOUSE */
 };
 
 /*
@@ -299,7 +328,9 @@ struct lw_store_status {
  */
 int lw_store_stat(struct lw_store *s, struct lw_store_status *out);
 /*
- * For `logwarden status`: opens DIR/logwarden.db read-only, fills @out, closes. Works whether
+ * For `logwarden status`: opens DIR/logwarden.db read-only, fills @out, closes (or, when DIR
+ * holds LW_STORE_CH_MARKER_NAME, written by a daemon using ClickHouse, the ClickHouse store it
+ * names, with the password from its password_file or LOGWARDEN_CLICKHOUSE_PASSWORD). Works whether
  * or not a daemon is writing (WAL readers do not block the writer). Returns LW_ENOENT with
  * "no logwarden store in DIR" in @err when there is no database, LW_EVERSION for a newer schema,
  * other LW_E* codes with a message. Any thread.

@@ -233,9 +233,22 @@ struct y_pipeline {
     char *max_templates;
 };
 
+struct y_clickhouse {
+    char *url;
+    char *database;
+    char *user;
+    char *password;
+    char *password_file;
+    char *writer_id;
+    char *timeout;
+    char *batch_rows;
+};
+
 struct y_store {
     char *retention;
     char *examples_per_template;
+    char *backend;
+    struct y_clickhouse *clickhouse;
 };
 
 /* api: the query API's settings (lw_api.h). */
@@ -449,9 +462,23 @@ static const cyaml_schema_field_t pipeline_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t clickhouse_fields[] = {
+    STR("url", struct y_clickhouse, url),
+    STR("database", struct y_clickhouse, database),
+    STR("user", struct y_clickhouse, user),
+    STR("password", struct y_clickhouse, password),
+    STR("password_file", struct y_clickhouse, password_file),
+    STR("writer_id", struct y_clickhouse, writer_id),
+    STR("timeout", struct y_clickhouse, timeout),
+    STR("batch_rows", struct y_clickhouse, batch_rows),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t store_fields[] = {
     STR("retention", struct y_store, retention),
     STR("examples_per_template", struct y_store, examples_per_template),
+    STR("backend", struct y_store, backend),
+    CYAML_FIELD_MAPPING_PTR("clickhouse", OPT, struct y_store, clickhouse, clickhouse_fields),
     CYAML_FIELD_END,
 };
 
@@ -1331,6 +1358,80 @@ static int kafka_flag(const char *arg, struct lw_run_conf *rc)
     return add_kafka_topic("--kafka", slash + 1, rc);
 }
 
+/* Reads the first line of @file (the password), with its trailing white space cut. */
+static int read_secret(const char *where, const char *key, const char *file, char **out)
+{
+    char buf[1024];
+    FILE *f = fopen(file, "re");
+    size_t n;
+
+    if (f == NULL) {
+        fprintf(stderr, "logwarden run: %s: %s: cannot read '%s': %s\n", where, key, file,
+                strerror(errno));
+        return 2;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    lw_free(*out);
+    *out = lw_strdup(buf);
+    memset(buf, 0, sizeof(buf));
+    return 0;
+}
+
+/* store: backend and store.clickhouse.* */
+static int load_store(const char *path, const struct y_store *y, struct lw_run_conf *rc)
+{
+    const struct y_clickhouse *c = y->clickhouse;
+
+    if (y->backend != NULL) {
+        if (strcmp(y->backend, "sqlite") == 0) {
+            rc->store_backend = LW_STORE_BACKEND_SQLITE;
+        }
+        else if (strcmp(y->backend, "clickhouse") == 0) {
+            rc->store_backend = LW_STORE_BACKEND_CLICKHOUSE;
+        }
+        else {
+            return bad(path, "store.backend", y->backend, "'sqlite' or 'clickhouse'");
+        }
+    }
+    if (c == NULL) {
+        return 0;
+    }
+    if (c->url != NULL && strncmp(c->url, "http://", 7) != 0 &&
+        strncmp(c->url, "https://", 8) != 0) {
+        return bad(path, "store.clickhouse.url", c->url,
+                   "an http:// or https:// URL (ClickHouse's HTTP port, usually 8123)");
+    }
+    set_str(&rc->ch_url, c->url);
+    set_str(&rc->ch_database, c->database);
+    set_str(&rc->ch_user, c->user);
+    set_str(&rc->ch_password, c->password);
+    set_str(&rc->ch_writer_id, c->writer_id);
+    if (c->password != NULL && c->password_file != NULL) {
+        fprintf(stderr, "logwarden run: %s: store.clickhouse: give password or password_file,"
+                        " not both\n",
+                path);
+        return 2;
+    }
+    if (c->password_file != NULL) {
+        char *abs = realpath(c->password_file, NULL);
+
+        if (read_secret(path, "store.clickhouse.password_file", c->password_file,
+                        &rc->ch_password) != 0) {
+            free(abs);
+            return 2;
+        }
+        set_str(&rc->ch_password_file, abs != NULL ? abs : c->password_file);
+        free(abs);
+    }
+    TRY(set_duration(path, "store.clickhouse.timeout", c->timeout, &rc->ch_timeout_ns));
+    TRY(set_sz(path, "store.clickhouse.batch_rows", c->batch_rows, 1, 100000000,
+               &rc->ch_batch_rows));
+    return 0;
+}
+
 static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_window_set)
 {
     static const cyaml_config_t cfg = {
@@ -1404,6 +1505,9 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
     }
     if (y->api != NULL) {
         set_str(&rc->api_read_token, y->api->read_token);
+    }
+    if (rc2 == 0 && y->store != NULL) {
+        rc2 = load_store(path, y->store, rc);
     }
     if (y->inputs != NULL && y->inputs->tail != NULL) {
         struct y_tail *t = y->inputs->tail;
@@ -1966,6 +2070,9 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
     if (check_kafka(config != NULL ? config : "configuration", rc) != 0) {
         goto usage;
     }
+    if (rc->ch_password == NULL && getenv("LOGWARDEN_CLICKHOUSE_PASSWORD") != NULL) {
+        rc->ch_password = lw_strdup(getenv("LOGWARDEN_CLICKHOUSE_PASSWORD"));
+    }
     if (rc->http_token == NULL && env_token != NULL && env_token[0] != '\0') {
         rc->http_token = lw_strdup(env_token);
     }
@@ -2040,6 +2147,15 @@ void lw_run_conf_store(const struct lw_run_conf *rc, struct lw_store_conf *sc)
     sc->retention_s = rc->retention_s;
     sc->window_s = rc->window_ns / NS;
     sc->examples_per_template = rc->examples_per_template;
+    sc->backend = rc->store_backend;
+    sc->clickhouse.url = rc->ch_url;
+    sc->clickhouse.database = rc->ch_database;
+    sc->clickhouse.user = rc->ch_user;
+    sc->clickhouse.password = rc->ch_password;
+    sc->clickhouse.password_file = rc->ch_password_file;
+    sc->clickhouse.writer_id = rc->ch_writer_id;
+    sc->clickhouse.timeout_ms = rc->ch_timeout_ns / 1000000;
+    sc->clickhouse.batch_rows = rc->ch_batch_rows;
 }
 
 /*
@@ -2119,6 +2235,15 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_free(rc->config_path);
     lw_free(rc->data_dir);
     lw_free(rc->data_dir_json);
+    lw_free(rc->ch_url);
+    lw_free(rc->ch_database);
+    lw_free(rc->ch_user);
+    if (rc->ch_password != NULL) {
+        memset(rc->ch_password, 0, strlen(rc->ch_password));
+    }
+    lw_free(rc->ch_password);
+    lw_free(rc->ch_password_file);
+    lw_free(rc->ch_writer_id);
     lw_free(rc->format);
     lw_free(rc->log_level);
     lw_free(rc->syslog_addr);

@@ -94,6 +94,16 @@ struct lw_run_conf {
     int64_t max_lag_ns;          /* pipeline.max_lag */
     int64_t flush_ns;
     int64_t retention_s;
+    /* store.backend and store.clickhouse.* (docs/config.md); strings owned. */
+    int store_backend;           /* enum lw_store_backend */
+    char *ch_url;
+    char *ch_database;
+    char *ch_user;
+    char *ch_password;           /* from the file, the password_file or the environment */
+    char *ch_password_file;      /* made absolute, recorded for `status` */
+    char *ch_writer_id;
+    int64_t ch_timeout_ns;       /* 0: the backend's 10 s */
+    size_t ch_batch_rows;        /* 0: the backend's 100000 */
     /* Detection and alerts (YAML `detect:` and `alerts:`; docs/config.md, docs/detectors.md). */
     bool detect_enabled;
     struct lw_detect_conf detect;

@@ -1,26 +1,52 @@
 /*
  * The store interface (lw/lw_store.h): every lw_store_* call goes through the handle's backend
- * functions (struct lw_store_ops), so callers never name a backend. SQLite
- * (store_sqlite.c) is the one backend today and the one lw_store_open() and lw_store_status()
- * use; the data directory lock (store_lock.c) belongs to no backend.
+ * functions (struct lw_store_ops), so callers never name a backend. lw_store_open() picks
+ * SQLite (store_sqlite.c, the default) or ClickHouse (store_clickhouse.c) from conf.backend;
+ * lw_store_status() picks ClickHouse when the data directory holds the marker a ClickHouse
+ * daemon writes. The data directory lock (store_lock.c) belongs to no backend.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lw/lw_err.h"
 #include "lw/lw_store.h"
 #include "store/store_int.h"
 
-/* The backend a data directory is opened with. */
-static const struct lw_store_ops *default_backend(void)
+/* The backend @conf names (SQLite when @conf is NULL or zeroed). */
+static const struct lw_store_ops *backend_of(const struct lw_store_conf *conf)
 {
+    if (conf != NULL && conf->backend == LW_STORE_BACKEND_CLICKHOUSE) {
+        return &lw__store_clickhouse_ops;
+    }
     return &lw__store_sqlite_ops;
+}
+
+/*
+ * A writer that opens SQLite on a directory that once named a ClickHouse store removes that
+ * marker, so that `logwarden status` reads the store the daemon now writes.
+ */
+static void forget_marker(const char *dir)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_CH_MARKER_NAME);
+    /* A failure is harmless (status would read the old ClickHouse store): not reported. */
+    (void)unlink(path);
 }
 
 struct lw_store *lw_store_open(const char *dir, const struct lw_store_conf *conf, char *err,
                                size_t err_len)
 {
-    return default_backend()->open(dir, conf, err, err_len);
+    const struct lw_store_ops *ops = backend_of(conf);
+    struct lw_store *s = ops->open(dir, conf, err, err_len);
+
+    if (s != NULL && ops == &lw__store_sqlite_ops && (conf == NULL || !conf->read_only)) {
+        forget_marker(dir);
+    }
+    return s;
 }
 
 void lw_store_close(struct lw_store *s)
@@ -206,7 +232,15 @@ int lw_store_stat(struct lw_store *s, struct lw_store_status *out)
 
 int lw_store_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
 {
-    return default_backend()->status(dir, out, err, err_len);
+    char path[4096];
+    struct stat sb;
+
+    /* A daemon that writes to ClickHouse leaves a marker in its data directory. */
+    snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_CH_MARKER_NAME);
+    if (stat(path, &sb) == 0) {
+        return lw__store_clickhouse_ops.status(dir, out, err, err_len);
+    }
+    return lw__store_sqlite_ops.status(dir, out, err, err_len);
 }
 
 int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)

@@ -15,6 +15,8 @@
 
 /* The SQLite backend (store_sqlite.c), reached only through the interface (store.c). */
 extern const struct lw_store_ops lw__store_sqlite_ops;
+/* The ClickHouse backend (store_clickhouse.c), chosen by conf.backend. */
+extern const struct lw_store_ops lw__store_clickhouse_ops;
 
 /* PRAGMA application_id of a logwarden store: "LWD1". Marks the file as ours. */
 #define LW__STORE_APP_ID 0x4C574431

@@ -1,0 +1,171 @@
+/*
+ * The ClickHouse schema of the store (docs/store.md, "ClickHouse"): created when missing, with
+ * CREATE ... IF NOT EXISTS so that N instances may start at once against one database. It uses
+ * nothing ClickHouse 18.16 lacks (no DateTime64, TTL, CODEC, LowCardinality, skipping indexes).
+ *
+ * Every table a transaction writes carries (writer, seq, attempt): the writing instance, the
+ * number of its transaction and the attempt at committing it. A transaction becomes visible
+ * when its row in `commits`, written last, exists; for each (writer, seq) only the highest
+ * attempt with such a row counts. The *_v views apply that rule, so every read goes through
+ * them and sees whole transactions only, each once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lw/lw_err.h"
+#include "store/store_clickhouse_int.h"
+
+/* "%1$s" is the database in every statement. */
+static const char *const tables[] = {
+    /* Commit markers: the last INSERT of a transaction. Not pruned: later state refers to it. */
+    "CREATE TABLE IF NOT EXISTS %1$s.commits (writer String, seq UInt64, attempt UInt64,"
+    " lines UInt64, committed DateTime) ENGINE = MergeTree ORDER BY (writer, seq, attempt)",
+    /* Counts, ordered for the dashboard's range queries per template / source / level. */
+    "CREATE TABLE IF NOT EXISTS %1$s.window_counts (window_start DateTime,"
+    " template_id UInt32, count UInt64, writer String, seq UInt64, attempt UInt64)"
+    " ENGINE = MergeTree PARTITION BY toYYYYMMDD(window_start)"
+    " ORDER BY (template_id, window_start)",
+    "CREATE TABLE IF NOT EXISTS %1$s.window_source_counts (window_start DateTime,"
+    " template_id UInt32, source String, count UInt64, writer String, seq UInt64,"
+    " attempt UInt64) ENGINE = MergeTree PARTITION BY toYYYYMMDD(window_start)"
+    " ORDER BY (source, template_id, window_start)",
+    "CREATE TABLE IF NOT EXISTS %1$s.window_level_counts (window_start DateTime,"
+    " level UInt8, count UInt64, writer String, seq UInt64, attempt UInt64)"
+    " ENGINE = MergeTree PARTITION BY toYYYYMMDD(window_start) ORDER BY (level, window_start)",
+    /* Template deltas: text, first and last seen, count added by one transaction. */
+    "CREATE TABLE IF NOT EXISTS %1$s.templates (id UInt32, has_text UInt8, text String,"
+    " first_ns Int64, last_ns Int64, count_delta UInt64, writer String, seq UInt64,"
+    " attempt UInt64, ord UInt64) ENGINE = MergeTree ORDER BY (id, writer, seq)",
+    /* Input positions of each writer; the latest visible row per (writer, input, path). */
+    "CREATE TABLE IF NOT EXISTS %1$s.checkpoints (writer String, input String, path String,"
+    " dev UInt64, ino UInt64, fingerprint UInt64, offset UInt64, deleted UInt8,"
+    " seq UInt64, attempt UInt64, ord UInt64) ENGINE = MergeTree"
+    " ORDER BY (writer, input, path, seq)",
+    /* Miner state and detector models of each writer (kind 'miner' or 'models'). */
+    "CREATE TABLE IF NOT EXISTS %1$s.blobs (writer String, kind String, data String,"
+    " checksum UInt64, has_checksum UInt8, seq UInt64, attempt UInt64, ord UInt64)"
+    " ENGINE = MergeTree ORDER BY (writer, kind, seq)",
+    "CREATE TABLE IF NOT EXISTS %1$s.notes (writer String, key String, text String,"
+    " seq UInt64, attempt UInt64, ord UInt64) ENGINE = MergeTree ORDER BY (writer, key, seq)",
+    "CREATE TABLE IF NOT EXISTS %1$s.anomalies (id Int64, ts DateTime, ts_ns Int64,"
+    " detector String, score Float64, template_id UInt32, source Nullable(String),"
+    " summary String, explanation_json Nullable(String), samples_json Nullable(String),"
+    " kind Nullable(String), key Nullable(String), writer String, seq UInt64, attempt UInt64)"
+    " ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, detector)",
+    "CREATE TABLE IF NOT EXISTS %1$s.alerts (id Int64, anomaly_id Int64, incident String,"
+    " severity String, state String, created DateTime, created_ns Int64, sent_ns Int64,"
+    " sink Nullable(String), writer String, seq UInt64, attempt UInt64)"
+    " ENGINE = MergeTree PARTITION BY toYYYYMMDD(created) ORDER BY (created, id)",
+    /* Later states of an alert (sent, failed); the latest visible one wins over alerts.state. */
+    "CREATE TABLE IF NOT EXISTS %1$s.alert_states (id Int64, state String, sent_ns Int64,"
+    " at DateTime, writer String, seq UInt64, attempt UInt64, ord UInt64) ENGINE = MergeTree"
+    " PARTITION BY toYYYYMMDD(at) ORDER BY (id, seq)",
+    /* Settings recorded at open (schema_version, window_s, retention_s), outside transactions. */
+    "CREATE TABLE IF NOT EXISTS %1$s.meta (writer String, key String, value String,"
+    " at_ns Int64) ENGINE = MergeTree ORDER BY (key, writer, at_ns)",
+};
+
+static const char *const views[] = {
+    "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
+    "blobs", "notes", "anomalies", "alerts", "alert_states",
+};
+
+/* Expands "%1$s" to @db and "%2$s" to @name in @tmpl and runs the statement. */
+static int run(struct lw__ch_conn *c, const char *tmpl, const char *db, const char *name,
+               char *err, size_t err_len)
+{
+    struct lw__ch_buf q = {0};
+    const char *p = tmpl;
+    int rc = LW_OK;
+
+    /* Both arguments are validated identifiers or constants of this file. */
+    while (*p != '\0' && rc == LW_OK) {
+        if (strncmp(p, "%1$s", 4) == 0 || strncmp(p, "%2$s", 4) == 0) {
+            rc = lw__ch_buf_puts(&q, p[1] == '1' ? db : (name != NULL ? name : ""));
+            p += 4;
+        }
+        else {
+            rc = lw__ch_buf_put(&q, p, 1);
+            p++;
+        }
+    }
+    if (rc != LW_OK) {
+        snprintf(err, err_len, "out of memory");
+    }
+    else {
+        rc = lw__ch_exec(c, q.p, NULL, 0, NULL, err, err_len);
+    }
+    lw__ch_buf_free(&q);
+    return rc;
+}
+
+int lw__ch_schema_check(struct lw__ch_conn *c, const char *db, int *version, char *err,
+                        size_t err_len)
+{
+    struct lw__ch_buf out = {0};
+    char q[512];
+    int rc;
+
+    *version = 0;
+    snprintf(q, sizeof(q), "EXISTS TABLE %s.commits", db);
+    rc = lw__ch_exec(c, q, NULL, 0, &out, err, err_len);
+    if (rc == LW_OK && (out.p == NULL || atoi(out.p) != 1)) {
+        snprintf(err, err_len, "no logwarden store in ClickHouse database '%s' at %s", db,
+                 c->url);
+        rc = LW_ENOENT;
+    }
+    if (rc == LW_OK) {
+        snprintf(q, sizeof(q),
+                 "SELECT toInt64OrZero(argMax(value, at_ns)) FROM %s.meta"
+                 " WHERE key = 'schema_version'",
+                 db);
+        rc = lw__ch_exec(c, q, NULL, 0, &out, err, err_len);
+    }
+    if (rc == LW_OK) {
+        *version = out.p != NULL ? atoi(out.p) : 0;
+        if (*version > LW__CH_SCHEMA_VERSION) {
+            snprintf(err, err_len,
+                     "the logwarden store in ClickHouse database '%s' has schema version %d,"
+                     " newer than this logwarden (%d): upgrade logwarden",
+                     db, *version, LW__CH_SCHEMA_VERSION);
+            rc = LW_EVERSION;
+        }
+    }
+    lw__ch_buf_free(&out);
+    return rc;
+}
+
+int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writer, char *err,
+                         size_t err_len)
+{
+    struct lw__ch_buf body = {0};
+    char q[512];
+    int version = 0;
+    size_t i;
+    int rc;
+
+    rc = run(c, "CREATE DATABASE IF NOT EXISTS %1$s", db, NULL, err, err_len);
+    for (i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == LW_OK; i++) {
+        rc = run(c, tables[i], db, NULL, err, err_len);
+    }
+    for (i = 0; i < sizeof(views) / sizeof(views[0]) && rc == LW_OK; i++) {
+        rc = run(c,
+                 "CREATE VIEW IF NOT EXISTS %1$s.%2$s_v AS SELECT * FROM %1$s.%2$s"
+                 " WHERE (writer, seq, attempt) IN (SELECT writer, seq, max(attempt)"
+                 " FROM %1$s.commits GROUP BY writer, seq)",
+                 db, views[i], err, err_len);
+    }
+    if (rc == LW_OK) {
+        rc = lw__ch_schema_check(c, db, &version, err, err_len);
+    }
+    if (rc == LW_OK && version < LW__CH_SCHEMA_VERSION) {
+        /* Version 1 is the first: nothing to migrate yet, only to record. */
+        snprintf(q, sizeof(q), "INSERT INTO %s.meta FORMAT TabSeparated", db);
+        rc = lw__ch_buf_tsv(&body, writer, strlen(writer));
+        rc = rc ? rc : lw__ch_buf_printf(&body, "\tschema_version\t%d\t0\n", LW__CH_SCHEMA_VERSION);
+        rc = rc ? rc : lw__ch_exec(c, q, body.p, body.len, NULL, err, err_len);
+    }
+    lw__ch_buf_free(&body);
+    return rc;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The ClickHouse backend with a real server (Debian's clickhouse-server, started here with its
+# own config under a temp dir): the daemon with store.backend clickhouse ingests N lines from
+# stdin and ClickHouse's sum of counts equals N; a second run tails a file and is restarted, and
+# the restart reads nothing twice (its checkpoint came back from ClickHouse); `logwarden status`
+# reads the store through the data directory's marker; and the same lines through SQLite give
+# the same counts per window and template, per source and per level (the two backends agree).
+# Skips (77) when clickhouse-server is not installed.
+set -euo pipefail
+LW=${1:?usage: test_clickhouse_ingest.sh /path/to/logwarden}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tools/clickhouse.sh"
+T=$(mktemp -d "${TMPDIR:-/tmp}/lw-ch-ingest.XXXXXX")
+PID=
+cleanup() {
+  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+  ch_stop
+  rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; tail -20 "$T"/*.log 2>/dev/null; exit 1; }
+if ! ch_available; then
+  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
+  exit 77
+fi
+ch_start "$T/ch" || fail "clickhouse-server did not start"
+echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
+
+cat > "$T/ch.yaml" <<YAML
+store:
+  backend: clickhouse
+  clickhouse:
+    url: $CH_URL
+    database: lwtest
+    timeout: 5s
+    batch_rows: 50
+YAML
+
+# (1) stdin: N lines of several templates, sources and levels over many windows.
+N=20000
+python3 - "$T/in.log" "$N" <<'PY'
+import random, sys
+out, n = sys.argv[1], int(sys.argv[2])
+r = random.Random(5)
+with open(out, "w") as f:
+    for i in range(n):
+        t = 1764064800 + i // 40
+        ts = f"2025-11-25T{(t // 3600) % 24:02d}:{(t // 60) % 60:02d}:{t % 60:02d}Z"
+        host = f"web{r.randrange(4)}"
+        k = r.randrange(5)
+        if k == 0:
+            f.write(f"{ts} {host} app: INFO request {i} served in {r.randrange(900)} ms\n")
+        elif k == 1:
+            f.write(f"{ts} {host} app: WARN cache miss for key user:{r.randrange(10**6)}\n")
+        elif k == 2:
+            f.write(f"{ts} {host} app: ERROR disk {r.randrange(8)} latency {r.randrange(10**4)} us\n")
+        elif k == 3:
+            f.write(f"{ts} {host} app: INFO tab\there and back\\slash 'quote' \"dq\" {i}\n")
+        else:
+            f.write(f"{ts} {host} app: DEBUG gc pause {r.randrange(100)} ms\n")
+PY
+"$LW" run -c "$T/ch.yaml" --data-dir "$T/d1" --stdin --no-syslog --no-http --no-detect \
+  <"$T/in.log" >"$T/run1.log" 2>&1 || fail "the daemon failed on stdin"
+sum=$(ch_query "SELECT sum(count) FROM lwtest.window_counts_v")
+[ "$sum" = "$N" ] || fail "sum of window counts in ClickHouse is $sum, want $N"
+lines=$(ch_query "SELECT sum(lines) FROM lwtest.commits")
+[ "$lines" = "$N" ] || fail "stored lines in ClickHouse is $lines, want $N"
+echo "ok: stdin: sum of counts in ClickHouse = $sum"
+
+# status through the marker in the data directory.
+"$LW" status --data-dir "$T/d1" >"$T/status.txt" 2>&1 || fail "status: $(cat "$T/status.txt")"
+grep -q "stored lines  $N" "$T/status.txt" || fail "status: $(cat "$T/status.txt")"
+"$LW" status --data-dir "$T/d1" --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["stored_lines"] == int(sys.argv[1]), j
+assert j["templates"] >= 5 and j["windows"] >= 40, j
+assert j["schema_version"] == 1, j
+' "$N" || fail "status --json"
+echo "ok: logwarden status reads the ClickHouse store"
+
+# (2) the same lines through SQLite: the same counts per (window, template), source and level.
+"$LW" run --data-dir "$T/sq" --stdin --no-syslog --no-http --no-detect \
+  <"$T/in.log" >"$T/run-sqlite.log" 2>&1 || fail "the daemon failed on SQLite"
+sqlite3 -separator $'\t' "$T/sq/logwarden.db" \
+  "SELECT window_start_ns / 1000000000, template_id, count FROM window_counts ORDER BY 1, 2" \
+  >"$T/sq-w.tsv"
+ch_query "SELECT toUInt32(window_start) AS w, template_id AS t, sum(count)
+          FROM lwtest.window_counts_v GROUP BY w, t ORDER BY w, t" >"$T/ch-w.tsv"
+cmp -s "$T/sq-w.tsv" "$T/ch-w.tsv" || { diff "$T/sq-w.tsv" "$T/ch-w.tsv" | head; fail "window counts differ"; }
+sqlite3 -separator $'\t' "$T/sq/logwarden.db" \
+  "SELECT window_start_ns / 1000000000 AS w, template_id, hex(source) AS s, count FROM window_source_counts ORDER BY w, template_id, s" \
+  >"$T/sq-s.tsv"
+ch_query "SELECT toUInt32(window_start) AS w, template_id AS t, hex(source) AS s, sum(count)
+          FROM lwtest.window_source_counts_v GROUP BY w, t, s ORDER BY w, t, s" >"$T/ch-s.tsv"
+cmp -s "$T/sq-s.tsv" "$T/ch-s.tsv" || { diff "$T/sq-s.tsv" "$T/ch-s.tsv" | head; fail "source counts differ"; }
+sqlite3 -separator $'\t' "$T/sq/logwarden.db" \
+  "SELECT window_start_ns / 1000000000, level, count FROM window_level_counts ORDER BY 1, 2" \
+  >"$T/sq-l.tsv"
+ch_query "SELECT toUInt32(window_start) AS w, level AS l, sum(count)
+          FROM lwtest.window_level_counts_v GROUP BY w, l ORDER BY w, l" >"$T/ch-l.tsv"
+cmp -s "$T/sq-l.tsv" "$T/ch-l.tsv" || { diff "$T/sq-l.tsv" "$T/ch-l.tsv" | head; fail "level counts differ"; }
+sqlite3 -separator $'\t' "$T/sq/logwarden.db" "SELECT id, hex(text), count FROM templates ORDER BY id" \
+  >"$T/sq-t.tsv"
+ch_query "SELECT id, hex(argMaxIf(text, seq, has_text = 1)), sum(count_delta) FROM lwtest.templates_v
+          GROUP BY id ORDER BY id" >"$T/ch-t.tsv"
+cmp -s "$T/sq-t.tsv" "$T/ch-t.tsv" || { diff "$T/sq-t.tsv" "$T/ch-t.tsv" | head; fail "templates differ"; }
+echo "ok: SQLite and ClickHouse agree on $(wc -l <"$T/sq-w.tsv") window rows," \
+     "$(wc -l <"$T/sq-s.tsv") source rows, $(wc -l <"$T/sq-l.tsv") level rows and" \
+     "$(wc -l <"$T/sq-t.tsv") templates"
+
+# (3) a tailed file, a clean restart: the checkpoint comes back from ClickHouse.
+sed -i 's/database: lwtest/database: lwtail\n    writer_id: tail-a/' "$T/ch.yaml"
+head -n 8000 "$T/in.log" >"$T/tail.log"
+"$LW" run -c "$T/ch.yaml" --data-dir "$T/d2" --tail "$T/tail.log" --no-syslog --no-http \
+  --no-detect >"$T/run2.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do
+  s=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v" 2>/dev/null || echo 0)
+  [ "$s" = 8000 ] && break
+  sleep 0.1
+done
+kill -TERM "$PID"; wait "$PID" || fail "the tailing daemon did not stop cleanly"
+PID=
+sed -n 8001,10000p "$T/in.log" >>"$T/tail.log"
+"$LW" run -c "$T/ch.yaml" --data-dir "$T/d2" --tail "$T/tail.log" --no-syslog --no-http \
+  --no-detect >"$T/run3.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do
+  s=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v" 2>/dev/null || echo 0)
+  [ "$s" -ge 10000 ] && break
+  sleep 0.1
+done
+sleep 1
+kill -TERM "$PID"; wait "$PID" || fail "the restarted daemon did not stop cleanly"
+PID=
+sum=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v")
+[ "$sum" = 10000 ] || fail "after a restart the sum of counts is $sum, want 10000"
+w=$(ch_query "SELECT groupUniqArray(writer) FROM lwtail.commits")
+[ "$w" = "['tail-a']" ] || fail "rows written by $w, want the configured writer_id tail-a"
+"$LW" status --data-dir "$T/d2" >"$T/status2.txt" 2>&1 || fail "status: $(cat "$T/status2.txt")"
+grep -q "stored lines  10000" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
+grep -q "checkpoints   1" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
+echo "ok: tail + restart: sum of counts = $sum (nothing read twice), writer tail-a, status agrees"
+
+# (4) a server that is not there: a clear error that names the URL, exit code 1.
+cat > "$T/down.yaml" <<YAML
+store:
+  backend: clickhouse
+  clickhouse:
+    url: http://127.0.0.1:$(ch_free_port)
+    timeout: 2s
+YAML
+if "$LW" run -c "$T/down.yaml" --data-dir "$T/d3" --stdin --no-syslog --no-http </dev/null \
+  >"$T/down.log" 2>&1; then
+  fail "the daemon started without its ClickHouse"
+fi
+grep -q "cannot reach ClickHouse at http://127.0.0.1" "$T/down.log" || fail "no clear error: $(cat "$T/down.log")"
+echo "ok: ClickHouse down at start: $(grep -o 'cannot reach ClickHouse at [^:]*:[^:]*' "$T/down.log" | head -1)"
+echo PASS
