@@ -11,7 +11,13 @@ PKGS=(
   libcmocka-dev libcurl4-openssl-dev liblapacke-dev libgsl-dev
   clang libclang-rt-14-dev
   python3
+  chromium fonts-dejavu-core
 )
+# npm fetches the dashboard's charting library at build time (and the test driver). Node.js from
+# elsewhere (e.g. NodeSource) brings its own npm, which Debian's npm package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -308,6 +308,11 @@ struct y_alerts {
     unsigned sinks_count;
 };
 
+/* api: (the HTTP server's query API and dashboard). */
+struct y_api {
+    char *dashboard;
+};
+
 struct y_root {
     char *data_dir;
     char *log_level;
@@ -318,6 +323,7 @@ struct y_root {
     struct y_store *store;
     struct y_detect *detect;
     struct y_alerts *alerts;
+    struct y_api *api;
 };
 
 #define OPT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
@@ -514,6 +520,11 @@ static const cyaml_schema_field_t alerts_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t api_fields[] = {
+    BOOLP("dashboard", struct y_api, dashboard),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t root_fields[] = {
     STR("data_dir", struct y_root, data_dir),
     STR("log_level", struct y_root, log_level),
@@ -524,6 +535,7 @@ static const cyaml_schema_field_t root_fields[] = {
     CYAML_FIELD_MAPPING_PTR("store", OPT, struct y_root, store, store_fields),
     CYAML_FIELD_MAPPING_PTR("detect", OPT, struct y_root, detect, detect_fields),
     CYAML_FIELD_MAPPING_PTR("alerts", OPT, struct y_root, alerts, alerts_fields),
+    CYAML_FIELD_MAPPING_PTR("api", OPT, struct y_root, api, api_fields),
     CYAML_FIELD_END,
 };
 
@@ -1295,6 +1307,9 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
     if (rc2 == 0 && y->alerts != NULL) {
         rc2 = load_alerts(path, y->alerts, rc);
     }
+    if (rc2 == 0 && y->api != NULL) {
+        rc2 = set_bool(path, "api.dashboard", y->api->dashboard, &rc->dashboard);
+    }
     cyaml_free(&cfg, &root_schema, y, 0);
     return rc2;
 }
@@ -1309,6 +1324,7 @@ static void defaults(struct lw_run_conf *rc)
     rc->syslog_udp = true;
     rc->syslog_tcp = true;
     rc->http_addr = lw_strdup("127.0.0.1:8080");
+    rc->dashboard = true;
     rc->max_line_bytes = 65536;
     rc->stdin_ml.mode = LW_MULTILINE_AUTO;
     rc->http_ml.mode = LW_MULTILINE_AUTO;

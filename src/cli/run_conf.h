@@ -51,6 +51,7 @@ struct lw_run_conf {
     char *http_token;
     size_t http_max_body;
     size_t http_max_buffered;   /* all request bodies in memory at once; 0: the server's 64 MiB */
+    bool dashboard;             /* api.dashboard: the web dashboard at / (default true) */
     bool use_stdin;
     size_t max_line_bytes;
     /*
