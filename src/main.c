@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"parse", lw_cmd_parse, "parse logs into structured events and mine their templates"},
     {"train", lw_cmd_train, "build every detector model from history files and save it"},
     {"eval", lw_cmd_eval, "measure accuracy against ground truth (eval parse, eval detect)"},
+    {"feedback", lw_cmd_feedback, "list, add and remove the feedback rules that mute alerts"},
     {"demo", lw_cmd_demo, "write a realistic demo log (several systems, seeded, with anomalies)"},
 };
 

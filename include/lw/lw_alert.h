@@ -59,7 +59,9 @@ struct lw_alert_conf {
 /* What lw_alerter_submit() decided. */
 struct lw_alert_decision {
     bool alert;                    /* queued for the sinks */
-    const char *state;             /* "pending" (queued), "suppressed" (dedup), "limited" (rate) */
+    const char *state;             /* "pending" (queued), "suppressed" (dedup), "limited" (rate),
+                                    * "muted" (a feedback rule matched: no alert, no incident) */
+    int64_t rule_id;               /* "muted": the rule that matched */
     const char *severity;          /* "warning" or "critical" */
     char incident[64];             /* incident id: related anomalies share it */
     uint64_t alert_seq;            /* identifies the alert in lw_alerter_poll() results; 0 if none */
@@ -77,6 +79,8 @@ struct lw_alert_stats {
     uint64_t alerts;               /* became alerts */
     uint64_t suppressed;           /* dedup within the cool-down */
     uint64_t limited;              /* over the rate limit */
+    uint64_t muted;                /* matched a feedback rule */
+    uint64_t rules;                /* gauge: feedback rules loaded */
     uint64_t incidents;            /* incidents opened */
     uint64_t fingerprints;         /* gauge: fingerprints remembered for deduplication */
     uint64_t evicted;              /* fingerprints forgotten at max_fingerprints */
@@ -224,6 +228,38 @@ void lw_alerter_poll(struct lw_alerter *al,
  * timing of those later lines suffers. lw_alerter_tick(NULL) does nothing.
  */
 void lw_alerter_tick(struct lw_alerter *al);
+
+/*
+ * ---- Feedback rules ----
+ *
+ * A finding that matches an active rule is "muted": lw_alerter_submit() decides state "muted",
+ * queues nothing, opens or joins no incident, and counts it (lw_alert_stats.muted). Both kinds
+ * mute the same way; "false_positive" says the detector was wrong, "expected" that the event
+ * was real but needs no alert (docs/api.md). Rules come from the store (the daemon loads them);
+ * the alert manager holds an immutable set and swaps it whole.
+ */
+struct lw_alert_rules;
+
+/* An empty set (NULL when out of memory). Destroy it unless lw_alerter_set_rules() took it. */
+struct lw_alert_rules *lw_alert_rules_create(void);
+void lw_alert_rules_destroy(struct lw_alert_rules *rs);
+/*
+ * Adds a rule: fields that are 0 or NULL match anything, but one of @template_id, @source and
+ * @detector must be set (LW_EINVAL). @expires_ns is wall clock, 0 for never. Strings copied.
+ * LW_OK, LW_EINVAL, LW_EFULL (10000 rules) or LW_ENOMEM.
+ */
+int lw_alert_rules_add(struct lw_alert_rules *rs, int64_t id, const char *kind,
+                       uint32_t template_id, const char *source, const char *detector,
+                       int64_t expires_ns);
+size_t lw_alert_rules_count(const struct lw_alert_rules *rs);
+/* The id of the first active rule that matches @a at @wall_now_ns, or 0. */
+int64_t lw_alert_rules_match(const struct lw_alert_rules *rs, const struct lw_anomaly *a,
+                             int64_t wall_now_ns);
+/*
+ * Replaces the alerter's rules with @rs (taken over, freed by the alerter; NULL: no rules).
+ * Thread-safe: any thread, while submit() runs on another.
+ */
+void lw_alerter_set_rules(struct lw_alerter *al, struct lw_alert_rules *rs);
 
 /* A snapshot of the counters; any thread. sink_names are valid until lw_alerter_stop(). */
 void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out);

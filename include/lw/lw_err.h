@@ -17,6 +17,7 @@
 #define LW_ERETRY   -9  /* a sink asks the engine to retry with backoff */
 #define LW_EDROP    -10 /* a sink gives up on a batch */
 #define LW_ETOOBIG  -11 /* an input is over its configured limit */
+#define LW_ENOTSUP  -12 /* the backend does not implement this operation */
 
 /* Returns a static, human-readable string for @rc (any LW_E* code or LW_OK). Thread-safe. */
 const char *lw_strerror(int rc);

@@ -34,13 +34,14 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 3
+#define LW_STORE_SCHEMA_VERSION 4
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
 
 #define LW_STORE_DEFAULT_RETENTION_S (7 * 86400)
 #define LW_STORE_DEFAULT_WINDOW_S    10
+#define LW_STORE_DEFAULT_EXAMPLES    5
 
 struct lw_store;
 
@@ -51,6 +52,7 @@ struct lw_store_conf {
     int busy_timeout_ms;      /* 0: 5000; how long a statement waits for another connection */
     int read_only;            /* 1: open with SQLITE_OPEN_READONLY, never create or migrate */
     int sync_full;            /* 1: synchronous=FULL (fsync every commit; survives power loss) */
+    int examples_per_template; /* 0: 5; example lines kept per template (lw_store_add_example) */
     uint64_t max_bytes;       /* 0: no cap; else the database file may not grow past this (rounded
                                * down to whole pages): a write that needs more fails with
                                * LW_EFULL exactly as on a full disk (PRAGMA max_page_count) */
@@ -308,6 +310,214 @@ int lw_store_status(const char *dir, struct lw_store_status *out, char *err, siz
 int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap);
 
 /*
+ * ---- Query API: reads for the HTTP API (src/api/), plus the writes it and the engine need
+ * for example lines and feedback rules. ----
+ *
+ * A backend may leave any of these NULL in its lw_store_ops: the lw_store_* function then
+ * returns LW_ENOTSUP (and the API answers 501). Row callbacks receive rows whose strings are
+ * borrowed until the callback returns; a callback returns 0 to go on or non-zero to stop (that
+ * value is returned). All times are event times in ns since the epoch; ranges are [from, to).
+ * Any thread with its own handle (the API uses read-only handles).
+ */
+
+/* Filters and keyset position of a list; zero or NULL fields do not filter. */
+struct lw_store_filter {
+    int64_t from_ns;              /* inclusive */
+    int64_t to_ns;                /* exclusive */
+    const char *severity;         /* "warning", "critical" */
+    const char *detector;
+    const char *source;
+    const char *kind;             /* anomalies: the finer kind */
+    const char *state;            /* incidents: "open", "resolved" (NULL: all); alerts: a state */
+    const char *incident;         /* one incident's rows */
+    int64_t template_id;          /* 0: any */
+    int has_min_score;
+    double min_score;
+    size_t limit;                 /* rows at most (the API asks one more to see if there are) */
+    int has_after;                /* continue after the row (after_ts, after_id, after_key) in
+                                   * the list's order (newest first; sources by name) */
+    int64_t after_ts;
+    int64_t after_id;
+    const char *after_key;        /* incidents: incident id; sources: source name */
+};
+
+struct lw_store_anomaly_row {
+    int64_t id;
+    int64_t ts_ns;
+    const char *detector;
+    const char *kind;             /* NULL when none */
+    double score;
+    int64_t template_id;          /* 0 when none */
+    const char *template_text;    /* NULL when none */
+    const char *source;           /* NULL when none */
+    const char *key;              /* NULL when none */
+    const char *summary;
+    const char *explanation_json; /* NULL when none */
+    const char *samples_json;     /* NULL when none */
+};
+
+struct lw_store_alert_row {
+    int64_t id;
+    int64_t ts_ns;                /* event time of its anomaly */
+    int64_t created_ns;           /* wall clock of the decision */
+    int64_t sent_ns;
+    int64_t anomaly_id;
+    const char *severity;
+    const char *state;            /* "pending", "sent", "failed", "suppressed", "limited", "muted" */
+    const char *sink;             /* NULL when none */
+    const char *incident;
+    const char *summary;          /* the anomaly's */
+};
+
+/* An incident: the alerts sharing one incident key (muted alerts belong to none). */
+struct lw_store_incident_row {
+    const char *incident;
+    int64_t first_ns;             /* first and last anomaly's event time */
+    int64_t last_ns;
+    const char *severity;         /* the highest of its alerts */
+    const char *detector;         /* of its first anomaly */
+    const char *source;           /* idem, NULL when none */
+    int64_t template_id;          /* idem, 0 when none */
+    const char *template_text;
+    const char *summary;
+    uint64_t n_alerts;
+    uint64_t n_anomalies;
+    int64_t rule_id;              /* the feedback rule made from it, 0 when none */
+    const char *rule_kind;        /* NULL when none */
+};
+
+struct lw_store_template_row {
+    int64_t id;
+    const char *text;
+    uint64_t count;
+    int64_t first_ns;             /* LW_TS_UNKNOWN (INT64_MIN) when not known */
+    int64_t last_ns;
+};
+
+struct lw_store_source_row {
+    const char *source;
+    uint64_t lines;               /* in the range */
+    uint64_t templates;           /* distinct templates in the range */
+    int64_t last_ns;              /* start of its newest window in the range */
+};
+
+struct lw_store_example_row {
+    int64_t ts_ns;
+    const char *source;           /* NULL when none */
+    const char *line;
+};
+
+/* A feedback rule: findings matching every set field are muted (lw_alert.h). */
+struct lw_store_rule {
+    int64_t id;                   /* set by lw_store_add_rule() */
+    const char *kind;             /* "false_positive" or "expected" */
+    int64_t template_id;          /* 0: any */
+    const char *source;           /* NULL: any */
+    const char *detector;         /* NULL: any */
+    int64_t created_ns;           /* wall clock */
+    int64_t expires_ns;           /* wall clock; 0: never */
+    const char *note;             /* NULL when none */
+    const char *incident;         /* the incident it was made from, NULL when none */
+};
+
+struct lw_store_totals {
+    uint64_t lines;               /* counted in the range */
+    uint64_t templates;           /* templates seen in the range */
+    uint64_t sources;             /* sources seen in the range */
+    uint64_t anomalies;           /* in the range */
+    uint64_t open_incidents;      /* incidents in the range without a feedback rule */
+};
+
+enum lw_store_tsort {
+    LW_STORE_TSORT_COUNT = 0,
+    LW_STORE_TSORT_LAST_SEEN,
+    LW_STORE_TSORT_FIRST_SEEN,
+    LW_STORE_TSORT_ID,
+};
+
+/* A time series of line counts: buckets of @step_ns summed from the windows. */
+struct lw_store_series_q {
+    int64_t from_ns;
+    int64_t to_ns;
+    int64_t step_ns;              /* a multiple of the window length */
+    int64_t template_id;          /* 0: any */
+    const char *source;           /* NULL: any */
+    int level;                    /* -1: any; else an enum lw_level (not with template/source) */
+};
+
+/*
+ * One point of a series: @key is the template id (sparklines), the level (levels) or 0, and
+ * @bucket_ns the bucket's start (a multiple of step). Only non-empty buckets are reported, in
+ * time order.
+ */
+typedef int (*lw_store_point_cb)(void *opaque, int64_t key, int64_t bucket_ns, uint64_t count);
+typedef int (*lw_store_anomaly_cb)(void *opaque, const struct lw_store_anomaly_row *r);
+typedef int (*lw_store_alert_cb)(void *opaque, const struct lw_store_alert_row *r);
+typedef int (*lw_store_incident_cb)(void *opaque, const struct lw_store_incident_row *r);
+typedef int (*lw_store_template_cb)(void *opaque, const struct lw_store_template_row *r);
+typedef int (*lw_store_source_cb)(void *opaque, const struct lw_store_source_row *r);
+typedef int (*lw_store_example_cb)(void *opaque, const struct lw_store_example_row *r);
+typedef int (*lw_store_rule_cb)(void *opaque, const struct lw_store_rule *r);
+
+/* Lines per bucket: all, one template, one source (and template), or one level. */
+int lw_store_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                    void *opaque);
+/* Lines per bucket and level (key = level). */
+int lw_store_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
+                           lw_store_point_cb cb, void *opaque);
+/* Anomalies per bucket, filtered by q->template_id and q->source. */
+int lw_store_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
+                              lw_store_point_cb cb, void *opaque);
+/* Lines per bucket for each of @ids (@n_ids at most 1000; key = template id). */
+int lw_store_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                        const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque);
+int lw_store_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns,
+                    struct lw_store_totals *out);
+/* Anomalies newest first (ts, id), filtered by range, detector, source, template, kind,
+ * min_score, incident. */
+int lw_store_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
+                            lw_store_anomaly_cb cb, void *opaque);
+/* One anomaly; LW_ENOENT when there is none. */
+int lw_store_get_anomaly(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque);
+/* Alerts newest first (event time of the anomaly, id), filtered by range, severity, detector,
+ * source, template, state, incident. */
+int lw_store_list_alerts(struct lw_store *s, const struct lw_store_filter *f, lw_store_alert_cb cb,
+                         void *opaque);
+/* Incidents by their last anomaly, newest first (last, incident id); filters as alerts, plus
+ * state "open"/"resolved" (resolved: a feedback rule was made from it). */
+int lw_store_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
+                            lw_store_incident_cb cb, void *opaque);
+/*
+ * Templates sorted by @sort (@desc: largest first; ties by id in the same direction), with
+ * @q (NULL: all) a case-insensitive substring of the text. Keyset: f->after_ts is the sort key
+ * of the last row seen (its count, time or id) and f->after_id its id; f->template_id picks one.
+ * *@total (may be NULL) gets the number of templates that match @q.
+ */
+int lw_store_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                            const struct lw_store_filter *f, lw_store_template_cb cb,
+                            void *opaque, uint64_t *total);
+/* Sources seen in the range, by name (keyset f->after_key). */
+int lw_store_list_sources(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_source_cb cb, void *opaque);
+/* The example lines kept for @template_id, oldest first. */
+int lw_store_list_examples(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                           void *opaque);
+/*
+ * Writer: offers one raw line of @template_id as an example. The first examples_per_template
+ * lines of a template are kept; after that each new line replaces the newest slot, so a
+ * template keeps its first lines and its latest one. Pruned with the windows (by ts_ns).
+ */
+int lw_store_add_example(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                         const char *source, const char *line);
+/* Feedback rules, any handle for reading; add and delete need a writable handle. */
+int lw_store_list_rules(struct lw_store *s, lw_store_rule_cb cb, void *opaque);
+int lw_store_get_rule(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque);
+/* Inserts @r (id ignored); the new id goes to *@id_out. LW_EINVAL for a rule with no scope. */
+int lw_store_add_rule(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out);
+/* LW_ENOENT when there is no rule @id. */
+int lw_store_delete_rule(struct lw_store *s, int64_t id);
+
+/*
  * ---- One daemon per data directory. ----
  *
  * Takes an exclusive flock(2) on DIR/lock (creating @dir and the file when missing) and writes
@@ -378,6 +588,37 @@ struct lw_store_ops {
     int (*stat)(struct lw_store *s, struct lw_store_status *out);
     int (*status)(const char *dir, struct lw_store_status *out, char *err, size_t err_len);
     int (*integrity_check)(struct lw_store *s, char *result, size_t cap);
+    /* ---- Query API block (may be NULL: LW_ENOTSUP) ---- */
+    int (*series)(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                  void *opaque);
+    int (*series_levels)(struct lw_store *s, const struct lw_store_series_q *q,
+                         lw_store_point_cb cb, void *opaque);
+    int (*series_anomalies)(struct lw_store *s, const struct lw_store_series_q *q,
+                            lw_store_point_cb cb, void *opaque);
+    int (*sparklines)(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                      const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque);
+    int (*totals)(struct lw_store *s, int64_t from_ns, int64_t to_ns, struct lw_store_totals *out);
+    int (*list_anomalies)(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_anomaly_cb cb, void *opaque);
+    int (*get_anomaly)(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque);
+    int (*list_alerts)(struct lw_store *s, const struct lw_store_filter *f, lw_store_alert_cb cb,
+                       void *opaque);
+    int (*list_incidents)(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_incident_cb cb, void *opaque);
+    int (*list_templates)(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                          const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
+                          uint64_t *total);
+    int (*list_sources)(struct lw_store *s, const struct lw_store_filter *f, lw_store_source_cb cb,
+                        void *opaque);
+    int (*list_examples)(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                         void *opaque);
+    int (*add_example)(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                       const char *source, const char *line);
+    int (*list_rules)(struct lw_store *s, lw_store_rule_cb cb, void *opaque);
+    int (*get_rule)(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque);
+    int (*add_rule)(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out);
+    int (*delete_rule)(struct lw_store *s, int64_t id);
+    /* ---- end of the query API block ---- */
 };
 
 struct lw_store {

@@ -115,12 +115,17 @@ struct lw_alerter {
     atomic_uint_fast64_t alerts;
     atomic_uint_fast64_t suppressed;
     atomic_uint_fast64_t limited;
+    atomic_uint_fast64_t muted;
+    atomic_uint_fast64_t n_rules;
     atomic_uint_fast64_t incidents;
     atomic_uint_fast64_t n_fingerprints;
     atomic_uint_fast64_t evicted;
 
     struct sink sinks[LW_ALERT_MAX_SINKS];
     size_t n_sinks;
+
+    pthread_mutex_t rules_mu;      /* guards @rules (swapped by lw_alerter_set_rules) */
+    struct lw_alert_rules *rules;  /* feedback rules; NULL: none */
 
     pthread_mutex_t res_mu;
     struct lw_alert_result *res;   /* ring, grown by doubling up to RESULTS_MAX */
@@ -695,6 +700,7 @@ struct lw_alerter *lw_alerter_start(const struct lw_alert_conf *conf, char *err,
         return NULL;
     }
     pthread_mutex_init(&al->res_mu, NULL);
+    pthread_mutex_init(&al->rules_mu, NULL);
     al->cooldown_ns = conf->cooldown_ns > 0 ? conf->cooldown_ns : 0;
     al->group_ns = conf->group_ns > 0 ? conf->group_ns : 0;
     al->rate_per_ns = conf->rate_per_min > 0 ? conf->rate_per_min / (60.0 * NS_PER_S) : 0;
@@ -749,6 +755,7 @@ fail:
     lw__lru_fini(&al->groups);
     lw__lru_fini(&al->dedup);
     pthread_mutex_destroy(&al->res_mu);
+    pthread_mutex_destroy(&al->rules_mu);
     lw_free(al);
     return NULL;
 }
@@ -776,7 +783,21 @@ void lw_alerter_stop(struct lw_alerter *al, int64_t drain_ns)
     lw__lru_fini(&al->dedup);
     lw_free(al->res);
     pthread_mutex_destroy(&al->res_mu);
+    lw_alert_rules_destroy(al->rules);
+    pthread_mutex_destroy(&al->rules_mu);
     lw_free(al);
+}
+
+void lw_alerter_set_rules(struct lw_alerter *al, struct lw_alert_rules *rs)
+{
+    struct lw_alert_rules *old;
+
+    pthread_mutex_lock(&al->rules_mu);
+    old = al->rules;
+    al->rules = rs;
+    pthread_mutex_unlock(&al->rules_mu);
+    atomic_store(&al->n_rules, lw_alert_rules_count(rs));
+    lw_alert_rules_destroy(old);
 }
 
 /* ---- submit ---- */
@@ -972,6 +993,19 @@ int lw_alerter_submit(struct lw_alerter *al, const struct lw_anomaly *a, int64_t
     }
     now_ns = al->clock_ns;
     out->severity = a->score >= al->critical_score ? "critical" : "warning";
+    /*
+     * Feedback first: a muted finding is stored but neither alerts, nor opens or extends an
+     * incident, nor takes a token or a cool-down slot from findings that do alert. Expiry is
+     * wall clock (rules are made by people, in real time).
+     */
+    pthread_mutex_lock(&al->rules_mu);
+    out->rule_id = lw_alert_rules_match(al->rules, a, wall_ns());
+    pthread_mutex_unlock(&al->rules_mu);
+    if (out->rule_id != 0) {
+        out->state = "muted";
+        atomic_fetch_add(&al->muted, 1);
+        return LW_OK;
+    }
     fp = fingerprint(a);
 
     e = lw__lru_get(&al->dedup, fp);
@@ -1038,6 +1072,8 @@ void lw_alerter_get_stats(struct lw_alerter *al, struct lw_alert_stats *out)
     out->alerts = atomic_load(&al->alerts);
     out->suppressed = atomic_load(&al->suppressed);
     out->limited = atomic_load(&al->limited);
+    out->muted = atomic_load(&al->muted);
+    out->rules = atomic_load(&al->n_rules);
     out->incidents = atomic_load(&al->incidents);
     out->fingerprints = atomic_load(&al->n_fingerprints);
     out->evicted = atomic_load(&al->evicted);

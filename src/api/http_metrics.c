@@ -134,6 +134,10 @@ int lw_http_metrics_render(void *src, char **text, size_t *len)
                as.suppressed);
         prom_u(&p, "logwarden_alerts_limited_total", "Findings over the alert rate limit.", C,
                NULL, as.limited);
+        prom_u(&p, "logwarden_alerts_muted_total",
+               "Findings muted by a feedback rule (not alerted).", C, NULL, as.muted);
+        prom_u(&p, "logwarden_feedback_rules", "Feedback rules loaded.", G, NULL,
+               as.rules);
         prom_u(&p, "logwarden_incidents_total", "Incidents (groups of related alerts).", C, NULL,
                as.incidents);
         for (i = 0; i < as.n_sinks; i++) {

@@ -11,6 +11,7 @@ int lw_cmd_demo(int argc, char **argv);
 int lw_cmd_run(int argc, char **argv);
 int lw_cmd_status(int argc, char **argv);
 int lw_cmd_train(int argc, char **argv);
+int lw_cmd_feedback(int argc, char **argv);
 /* `logwarden eval detect` (src/cli/cmd_eval_detect.c): argv[0] is "detect". */
 int lw_cmd_eval_detect(int argc, char **argv);
 

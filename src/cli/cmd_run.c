@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/run_conf.h"
 #include "lw/lw_alert.h"
+#include "lw/lw_api.h"
 #include "lw/lw_analyze.h"
 #include "lw/lw_api_web.h"
 #include "lw/lw_detect.h"
@@ -45,6 +46,8 @@ struct daemon {
     struct lw_http_server *http; /* NULL when the daemon serves no HTTP */
     struct lw_ingest_routes routes;         /* the server's ingest routes, for the HTTP input */
     struct lw_http_metrics_src metrics;     /* what /metrics reads */
+    struct lw_api_status_src status;        /* what /api/v1/status reads */
+    struct lw_api *api;          /* the query API (/api/v1/...), NULL without HTTP */
     pthread_mutex_t inputs_mu;   /* the input list: /metrics walks it from the HTTP thread */
     struct lw_http_input inputs[MAX_INPUTS];
     size_t n_inputs;
@@ -72,37 +75,6 @@ static int resume_cb(void *opaque, const char *input, const char *path,
     rc = lw_store_get_checkpoint(d->reader, input, path, out);
     pthread_mutex_unlock(&d->reader_mu);
     return rc == LW_OK ? 1 : 0;
-}
-
-/* ---- /api/v1/status (/metrics: src/api/http_metrics.c) ---- */
-
-static int status_cb(void *opaque, char **json, size_t *len)
-{
-    struct daemon *d = opaque;
-    struct lw_engine_stats es;
-    char *buf = lw_malloc(1024);
-    int n;
-
-    if (buf == NULL) {
-        return LW_ENOMEM;
-    }
-    lw_engine_get_stats(d->engine, &es);
-    n = snprintf(buf, 1024,
-                 "{\"running\":true,\"pid\":%ld,\"uptime_s\":%.1f,\"data_dir\":\"%s\","
-                 "\"stored_lines\":%llu,\"lines_in\":%llu,\"lines_parsed\":%llu,"
-                 "\"lines_late\":%llu,\"templates\":%llu,\"queue_depth\":%llu,"
-                 "\"inflight_bytes\":%llu,\"store_errors\":%llu,\"anomalies\":%llu,"
-                 "\"alerts\":%llu}",
-                 (long)getpid(), (double)(wall_ns() - d->started_ns) / 1e9,
-                 d->rc->data_dir_json, (unsigned long long)es.stored_total,
-                 (unsigned long long)es.lines_in, (unsigned long long)es.lines_parsed,
-                 (unsigned long long)es.lines_late, (unsigned long long)es.templates,
-                 (unsigned long long)es.queue_depth, (unsigned long long)es.inflight_bytes,
-                 (unsigned long long)es.store_errors, (unsigned long long)es.anomalies,
-                 (unsigned long long)es.alerts);
-    *json = buf;
-    *len = n > 0 && n < 1024 ? (size_t)n : strlen(buf);
-    return LW_OK;
 }
 
 /* ---- life cycle ---- */
@@ -138,12 +110,58 @@ static void stop_inputs(struct daemon *d)
     }
 }
 
+/* ---- feedback rules: the alert manager's copy follows the store's table ---- */
+
+static int rule_cb(void *opaque, const struct lw_store_rule *r)
+{
+    struct lw_alert_rules *rs = opaque;
+
+    return lw_alert_rules_add(rs, r->id, r->kind, (uint32_t)r->template_id, r->source,
+                              r->detector, r->expires_ns) < 0 ? 1 : 0;
+}
+
+/*
+ * Loads the rules from the store into the alert manager. Called at start, by the API after it
+ * changed a rule (a server thread), and every few seconds by the main loop (rules added with
+ * `logwarden feedback` on the store directly, expiry). Uses the reader connection.
+ */
+static void reload_rules(struct daemon *d)
+{
+    struct lw_alert_rules *rs;
+    int rc;
+
+    if (d->alerter == NULL || d->reader == NULL) {
+        return;
+    }
+    rs = lw_alert_rules_create();
+    if (rs == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&d->reader_mu);
+    rc = lw_store_list_rules(d->reader, rule_cb, rs);
+    pthread_mutex_unlock(&d->reader_mu);
+    if (rc != LW_OK) {
+        if (rc != LW_ENOTSUP) {
+            lw_warn("run", "cannot read the feedback rules: %s", lw_strerror(rc));
+        }
+        lw_alert_rules_destroy(rs);
+        return;
+    }
+    lw_alerter_set_rules(d->alerter, rs); /* takes @rs */
+}
+
+static void rules_changed(void *opaque)
+{
+    reload_rules(opaque);
+}
+
 /*
  * The HTTP server, when the configuration asks for it (the HTTP input then registers its ingest
  * route): /metrics and /api/v1/status answer from now on, while the inputs start.
  */
 static int start_http(struct daemon *d, char *err, size_t err_len)
 {
+    struct lw_api_conf ac;
     struct lw_http_conf hc;
     struct lw_http_route r;
     char herr[448];
@@ -157,8 +175,12 @@ static int start_http(struct daemon *d, char *err, size_t err_len)
     hc.max_body_bytes = d->rc->http_max_body;
     hc.max_buffered_bytes = d->rc->http_max_buffered;
     hc.max_line_bytes = d->rc->max_line_bytes;
-    hc.status = status_cb;
-    hc.opaque = d;
+    hc.read_token = d->rc->api_read_token;
+    d->status.engine = d->engine;
+    d->status.data_dir_json = d->rc->data_dir_json;
+    d->status.started_ns = d->started_ns;
+    hc.status = lw_api_status_render;
+    hc.opaque = &d->status;
     d->http = lw_http_server_start(&hc, herr, sizeof(herr));
     if (d->http == NULL) {
         snprintf(err, err_len, "http: %s", herr);
@@ -185,6 +207,16 @@ static int start_http(struct daemon *d, char *err, size_t err_len)
         return LW_EINVAL;
     }
     lw_http_server_routes(d->http, &d->routes);
+    memset(&ac, 0, sizeof(ac));
+    ac.data_dir = d->rc->data_dir;
+    lw_run_conf_store(d->rc, &ac.store);
+    ac.rules_changed = rules_changed;
+    ac.opaque = d;
+    d->api = lw_api_create(&ac, herr, sizeof(herr));
+    if (d->api == NULL || lw_api_register(d->api, d->http) < 0) {
+        snprintf(err, err_len, "http: cannot add the query API routes");
+        return LW_EINVAL;
+    }
     return LW_OK;
 }
 
@@ -448,10 +480,12 @@ int lw_cmd_run(int argc, char **argv)
         stop_inputs(&d);
         goto out_engine;
     }
+    reload_rules(&d);
     lw_info("run", "logwarden %s running: data in %s", LW_VERSION, rc.data_dir);
     if (find_input(&d, "http") != NULL) {
         lw_info("run", "status: http://%s/api/v1/status  metrics: http://%s/metrics",
                 rc.http_addr, rc.http_addr);
+        lw_info("run", "query API: http://%s/api/v1/overview (docs/api.md)", rc.http_addr);
     }
     if (find_input(&d, "syslog") != NULL) {
         lw_info("run", "syslog on %s (%s%s%s)", rc.syslog_addr, rc.syslog_udp ? "udp" : "",
@@ -461,10 +495,13 @@ int lw_cmd_run(int argc, char **argv)
         lw_info("run", "tailing %s", rc.tail[i]);
     }
 
-    for (;;) {
+    for (unsigned tick = 1;; tick++) {
         struct timespec to = {1, 0};
         int sig = sigtimedwait(&set, NULL, &to);
 
+        if (tick % 5 == 0) {
+            reload_rules(&d);
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             lw_info("run", "%s: draining and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
@@ -483,6 +520,7 @@ int lw_cmd_run(int argc, char **argv)
 out_engine:
     /* After the inputs and before the engine: waits for in-flight ingest requests. */
     lw_http_server_stop(d.http);
+    lw_api_destroy(d.api);
     if (lw_engine_stop(d.engine) < 0) {
         lw_error("run", "the last store transaction failed: counts since the last commit are "
                         "not stored");

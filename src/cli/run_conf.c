@@ -209,6 +209,12 @@ struct y_pipeline {
 
 struct y_store {
     char *retention;
+    char *examples_per_template;
+};
+
+/* api: the query API's settings (lw_api.h). */
+struct y_api {
+    char *read_token;
 };
 
 /* detect: (lw_detect.h struct lw_detect_conf; every key in docs/config.md). */
@@ -403,6 +409,12 @@ static const cyaml_schema_field_t pipeline_fields[] = {
 
 static const cyaml_schema_field_t store_fields[] = {
     STR("retention", struct y_store, retention),
+    STR("examples_per_template", struct y_store, examples_per_template),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t api_fields[] = {
+    STR("read_token", struct y_api, read_token),
     CYAML_FIELD_END,
 };
 
@@ -1198,6 +1210,21 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
             rc->retention_s = d / NS;
         }
     }
+    if (y->store != NULL && y->store->examples_per_template != NULL) {
+        size_t n = 0;
+
+        rc2 = rc2 ? rc2
+                  : set_size(path, "store.examples_per_template", y->store->examples_per_template,
+                             &n);
+        if (rc2 == 0 && (n < 1 || n > 100)) {
+            fprintf(stderr, "%s: store.examples_per_template must be from 1 to 100\n", path);
+            rc2 = -1;
+        }
+        rc->examples_per_template = (int)n;
+    }
+    if (y->api != NULL) {
+        set_str(&rc->api_read_token, y->api->read_token);
+    }
     if (y->inputs != NULL && y->inputs->tail != NULL) {
         struct y_tail *t = y->inputs->tail;
         unsigned i;
@@ -1703,6 +1730,24 @@ int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc)
                 TOKEN_MIN);
         goto usage;
     }
+    if (rc->api_read_token == NULL && getenv("LOGWARDEN_API_READ_TOKEN") != NULL &&
+        getenv("LOGWARDEN_API_READ_TOKEN")[0] != '\0') {
+        rc->api_read_token = lw_strdup(getenv("LOGWARDEN_API_READ_TOKEN"));
+    }
+    if (rc->api_read_token != NULL && !token_ok(rc->api_read_token)) {
+        fprintf(stderr, "logwarden run: the API read token (api.read_token) must be at least %d "
+                        "characters with no white space or control characters (generate one "
+                        "with: openssl rand -hex 24)\n",
+                TOKEN_MIN);
+        goto usage;
+    }
+    if (rc->api_read_token != NULL &&
+        (rc->http_token == NULL || strcmp(rc->api_read_token, rc->http_token) == 0)) {
+        fprintf(stderr, "logwarden run: api.read_token needs a different read-write token "
+                        "(inputs.http.token or LOGWARDEN_HTTP_TOKEN): without one, anybody who "
+                        "can reach the port may write\n");
+        goto usage;
+    }
     if (rc->log_level != NULL) {
         int lvl = lw_log_level_parse(rc->log_level);
 
@@ -1744,6 +1789,7 @@ void lw_run_conf_store(const struct lw_run_conf *rc, struct lw_store_conf *sc)
     memset(sc, 0, sizeof(*sc));
     sc->retention_s = rc->retention_s;
     sc->window_s = rc->window_ns / NS;
+    sc->examples_per_template = rc->examples_per_template;
 }
 
 void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
@@ -1785,6 +1831,7 @@ void lw_run_conf_fini(struct lw_run_conf *rc)
     lw_free(rc->syslog_addr);
     lw_free(rc->http_addr);
     lw_free(rc->http_token);
+    lw_free(rc->api_read_token);
     lw_free(rc->stdin_ml.regex);
     lw_free(rc->http_ml.regex);
     lw_free(rc->files_ml.regex);

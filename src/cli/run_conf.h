@@ -49,6 +49,8 @@ struct lw_run_conf {
     size_t syslog_udp_rcvbuf;   /* 0: the server's default */
     char *http_addr;            /* NULL: off */
     char *http_token;
+    char *api_read_token;       /* api.read_token / LOGWARDEN_API_READ_TOKEN: GET-only access */
+    int examples_per_template;  /* store.examples_per_template; 0: the store's default */
     size_t http_max_body;
     size_t http_max_buffered;   /* all request bodies in memory at once; 0: the server's 64 MiB */
     bool dashboard;             /* api.dashboard: the web dashboard at / (default true) */

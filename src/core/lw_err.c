@@ -28,6 +28,8 @@ const char *lw_strerror(int rc)
         return "dropped";
     case LW_ETOOBIG:
         return "over the size limit";
+    case LW_ENOTSUP:
+        return "not supported by this store backend";
     default:
         return "unknown error";
     }

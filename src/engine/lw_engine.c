@@ -126,6 +126,9 @@ struct tpl_delta {
     uint64_t count;
     int64_t first_ns;
     int64_t last_ns;
+    char *example;           /* owned: the group's first line of the template (store examples) */
+    int64_t example_ns;
+    uint32_t example_src;
 };
 
 struct tpl_agg {
@@ -817,6 +820,22 @@ static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts)
     return LW_OK;
 }
 
+/* Keeps the first line of @tid in this group as an example line for the store (best effort). */
+static void tpl_example(struct tpl_agg *t, uint32_t tid, const char *line, uint32_t len,
+                        int64_t ts, uint32_t src)
+{
+    size_t k = mix(tid) & (t->cap - 1);
+
+    while (t->v[k].used && t->v[k].tid != tid) {
+        k = (k + 1) & (t->cap - 1);
+    }
+    if (t->v[k].used && t->v[k].example == NULL) {
+        t->v[k].example = lw_strndup(line, len < 2048 ? len : 2048);
+        t->v[k].example_ns = ts;
+        t->v[k].example_src = src;
+    }
+}
+
 /* Interns a source name; returns its id, or MAX_SOURCES ("other") past the cap. */
 static uint32_t source_id(struct lw_engine *e, const char *name)
 {
@@ -984,6 +1003,7 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         }
         if (rc == LW_OK && b->tid[i] != 0) {
             rc = tpl_add(&e->tpls, b->tid[i], ts);
+            tpl_example(&e->tpls, b->tid[i], b->bytes + b->off[i], b->len[i], ts, src);
         }
     }
     if (rc < 0) {
@@ -1308,6 +1328,9 @@ static void pending_clear(struct lw_engine *e)
     }
     e->agg.n = 0;
     if (e->tpls.v != NULL) {
+        for (size_t i = 0; i < e->tpls.cap; i++) {
+            lw_free(e->tpls.v[i].example);
+        }
         memset(e->tpls.v, 0, e->tpls.cap * sizeof(*e->tpls.v));
     }
     e->tpls.n = 0;
@@ -1424,6 +1447,11 @@ static int flush_store(struct lw_engine *e, bool force_miner)
             continue; /* evicted meanwhile: its counts stay in the window rows */
         }
         rc = lw_store_upsert_template(s, d->tid, text, d->first_ns, d->last_ns, d->count);
+        if (rc == LW_OK && d->example != NULL) {
+            rc = lw_store_add_example(s, d->tid, d->example_ns, source_name(e, d->example_src),
+                                      d->example);
+            rc = rc == LW_ENOTSUP ? LW_OK : rc;
+        }
     }
     if (text != small) {
         lw_free(text);
@@ -1691,6 +1719,9 @@ static void engine_free(struct lw_engine *e)
     lw_free(e->sources);
     lw_free(e->src_map);
     lw_free(e->agg.v);
+    for (i = 0; e->tpls.v != NULL && i < e->tpls.cap; i++) {
+        lw_free(e->tpls.v[i].example);
+    }
     lw_free(e->tpls.v);
     lw_free(e->workers);
     lw_miner_destroy(e->miner);

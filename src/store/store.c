@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_err.h"
 #include "lw/lw_store.h"
 #include "store/store_int.h"
 
@@ -211,4 +212,106 @@ int lw_store_status(const char *dir, struct lw_store_status *out, char *err, siz
 int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)
 {
     return s->ops->integrity_check(s, result, cap);
+}
+
+/* ---- Query API block: a backend without an operation answers LW_ENOTSUP. ---- */
+
+#define LW_STORE_CALL(op, ...) ((s)->ops->op != NULL ? (s)->ops->op(__VA_ARGS__) : LW_ENOTSUP)
+
+int lw_store_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                    void *opaque)
+{
+    return LW_STORE_CALL(series, s, q, cb, opaque);
+}
+
+int lw_store_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
+                           lw_store_point_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(series_levels, s, q, cb, opaque);
+}
+
+int lw_store_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
+                              lw_store_point_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(series_anomalies, s, q, cb, opaque);
+}
+
+int lw_store_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                        const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(sparklines, s, ids, n_ids, q, cb, opaque);
+}
+
+int lw_store_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns,
+                    struct lw_store_totals *out)
+{
+    return LW_STORE_CALL(totals, s, from_ns, to_ns, out);
+}
+
+int lw_store_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
+                            lw_store_anomaly_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(list_anomalies, s, f, cb, opaque);
+}
+
+int lw_store_get_anomaly(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(get_anomaly, s, id, cb, opaque);
+}
+
+int lw_store_list_alerts(struct lw_store *s, const struct lw_store_filter *f, lw_store_alert_cb cb,
+                         void *opaque)
+{
+    return LW_STORE_CALL(list_alerts, s, f, cb, opaque);
+}
+
+int lw_store_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
+                            lw_store_incident_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(list_incidents, s, f, cb, opaque);
+}
+
+int lw_store_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                            const struct lw_store_filter *f, lw_store_template_cb cb,
+                            void *opaque, uint64_t *total)
+{
+    return LW_STORE_CALL(list_templates, s, q, sort, desc, f, cb, opaque, total);
+}
+
+int lw_store_list_sources(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_source_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(list_sources, s, f, cb, opaque);
+}
+
+int lw_store_list_examples(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                           void *opaque)
+{
+    return LW_STORE_CALL(list_examples, s, template_id, cb, opaque);
+}
+
+int lw_store_add_example(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                         const char *source, const char *line)
+{
+    return LW_STORE_CALL(add_example, s, template_id, ts_ns, source, line);
+}
+
+int lw_store_list_rules(struct lw_store *s, lw_store_rule_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(list_rules, s, cb, opaque);
+}
+
+int lw_store_get_rule(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque)
+{
+    return LW_STORE_CALL(get_rule, s, id, cb, opaque);
+}
+
+int lw_store_add_rule(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out)
+{
+    return LW_STORE_CALL(add_rule, s, r, id_out);
+}
+
+int lw_store_delete_rule(struct lw_store *s, int64_t id)
+{
+    return LW_STORE_CALL(delete_rule, s, id);
 }

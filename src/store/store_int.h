@@ -45,4 +45,48 @@ int lw__store_rc(int sqlite_rc);
  */
 int lw__store_mkdirs(const char *dir, char *err, size_t err_len);
 
+/* ---- The SQLite backend's handle as store_query.c reaches it ---- */
+sqlite3 *lw__store_sqlite_db(struct lw_store *s);
+/*
+ * The statement of @sql cached in @slot of @s (0 .. LW__STORE_QSLOTS - 1, one constant SQL text
+ * per slot), prepared on first use; NULL with *@rc set on failure. Reset it after use.
+ */
+#define LW__STORE_QSLOTS 48
+sqlite3_stmt *lw__store_sqlite_stmt(struct lw_store *s, int slot, const char *sql, int *rc);
+/* Records SQLite's message for @what on @s and returns the LW_E* code of @rc. */
+int lw__store_sqlite_fail(struct lw_store *s, int rc, const char *what);
+void lw__store_sqlite_msg(struct lw_store *s, const char *msg);
+int lw__store_sqlite_examples(const struct lw_store *s);
+
+/* The query API block of the SQLite backend (store_query.c); contracts in lw_store.h. */
+int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                  void *opaque);
+int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
+                         lw_store_point_cb cb, void *opaque);
+int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
+                            lw_store_point_cb cb, void *opaque);
+int lw__sq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                      const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque);
+int lw__sq_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns, struct lw_store_totals *out);
+int lw__sq_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_anomaly_cb cb, void *opaque);
+int lw__sq_get_anomaly(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque);
+int lw__sq_list_alerts(struct lw_store *s, const struct lw_store_filter *f, lw_store_alert_cb cb,
+                       void *opaque);
+int lw__sq_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_incident_cb cb, void *opaque);
+int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                          const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
+                          uint64_t *total);
+int lw__sq_list_sources(struct lw_store *s, const struct lw_store_filter *f, lw_store_source_cb cb,
+                        void *opaque);
+int lw__sq_list_examples(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                         void *opaque);
+int lw__sq_add_example(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                       const char *source, const char *line);
+int lw__sq_list_rules(struct lw_store *s, lw_store_rule_cb cb, void *opaque);
+int lw__sq_get_rule(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque);
+int lw__sq_add_rule(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out);
+int lw__sq_delete_rule(struct lw_store *s, int64_t id);
+
 #endif

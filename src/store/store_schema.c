@@ -107,6 +107,38 @@ static const char *const migrations[] = {
      * saved before.
      */
     "ALTER TABLE model_state ADD COLUMN checksum INTEGER;",
+    /*
+     * 3 -> 4: the query API. Indexes for its keyset pages and per-template series; example lines
+     * per template (a bounded reservoir, pruned with the windows); feedback rules.
+     */
+    "CREATE INDEX window_counts_tpl ON window_counts(template_id, window_start_ns);"
+    "CREATE INDEX window_source_counts_src ON window_source_counts(source, window_start_ns);"
+    "CREATE INDEX templates_count ON templates(count, id);"
+    "CREATE INDEX templates_last ON templates(ifnull(last_seen_ns, 0), id);"
+    "CREATE INDEX templates_first ON templates(ifnull(first_seen_ns, 0), id);"
+    "CREATE INDEX alerts_incident ON alerts(incident);"
+    "CREATE INDEX anomalies_tpl ON anomalies(template_id, ts_ns);"
+    "CREATE TABLE template_examples("
+    "  template_id INTEGER NOT NULL,"
+    "  slot INTEGER NOT NULL,"
+    "  ts_ns INTEGER NOT NULL,"
+    "  source TEXT,"
+    "  line TEXT NOT NULL,"
+    "  PRIMARY KEY (template_id, slot)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX template_examples_ts ON template_examples(ts_ns);"
+    "CREATE TABLE rules("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('false_positive', 'expected')),"
+    "  template_id INTEGER,"
+    "  source TEXT,"
+    "  detector TEXT,"
+    "  created_ns INTEGER NOT NULL,"
+    "  expires_ns INTEGER NOT NULL DEFAULT 0,"
+    "  note TEXT,"
+    "  incident TEXT"
+    ");"
+    "CREATE INDEX rules_incident ON rules(incident);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,

@@ -61,6 +61,7 @@ enum stmt_id {
     ST_PRUNE_LEVEL,
     ST_PRUNE_ANOMALY,
     ST_PRUNE_ALERT,
+    ST_PRUNE_EXAMPLE,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
     ST_LOAD_MINER,
@@ -129,6 +130,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_LEVEL] = "DELETE FROM window_level_counts WHERE window_start_ns < ?1",
     [ST_PRUNE_ANOMALY] = "DELETE FROM anomalies WHERE ts_ns < ?1",
     [ST_PRUNE_ALERT] = "DELETE FROM alerts WHERE created_ns < ?1",
+    [ST_PRUNE_EXAMPLE] = "DELETE FROM template_examples WHERE ts_ns < ?1",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
                           " WHERE input = ?1 AND path = ?2",
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
@@ -173,7 +175,9 @@ struct sqlite_store {
     int read_only;
     int schema_version;
     uint64_t max_bytes;              /* conf.max_bytes: 0, or the cap behind max_page_count */
+    int examples_per_template;       /* conf.examples_per_template after its default */
     sqlite3_stmt *st[ST_COUNT];      /* prepared on first use */
+    sqlite3_stmt *qst[LW__STORE_QSLOTS]; /* store_query.c's statements, prepared on first use */      /* prepared on first use */
     char errmsg[512];
 };
 
@@ -556,6 +560,9 @@ static struct sqlite_store *open_store(const char *dir, const struct lw_store_co
     s->retention_s = conf && conf->retention_s > 0 ? conf->retention_s
                                                    : LW_STORE_DEFAULT_RETENTION_S;
     s->window_s = conf && conf->window_s > 0 ? conf->window_s : LW_STORE_DEFAULT_WINDOW_S;
+    s->examples_per_template = conf && conf->examples_per_template > 0
+                                   ? conf->examples_per_template
+                                   : LW_STORE_DEFAULT_EXAMPLES;
     s->max_bytes = conf ? conf->max_bytes : 0;
     dir_len = strlen(dir);
     s->dir = lw_strdup(dir);
@@ -667,6 +674,9 @@ static void sqlite_close(struct lw_store *base)
     }
     for (i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(s->st[i]);
+    }
+    for (i = 0; i < LW__STORE_QSLOTS; i++) {
+        sqlite3_finalize(s->qst[i]);
     }
     sqlite3_close_v2(s->db);
     lw_free(s->path);
@@ -1083,6 +1093,7 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
 
     static const enum stmt_id prunes[] = {
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
+        ST_PRUNE_EXAMPLE,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;
@@ -1593,6 +1604,49 @@ static int sqlite_integrity_check(struct lw_store *base, char *result, size_t ca
     return LW_OK;
 }
 
+/* For the query functions of store_query.c. */
+sqlite3 *lw__store_sqlite_db(struct lw_store *base)
+{
+    return ((struct sqlite_store *)base)->db;
+}
+
+sqlite3_stmt *lw__store_sqlite_stmt(struct lw_store *base, int slot, const char *sql, int *rc)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    int src;
+
+    if (slot < 0 || slot >= LW__STORE_QSLOTS) {
+        *rc = LW_EINVAL;
+        return NULL;
+    }
+    if (s->qst[slot] == NULL) {
+        src = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->qst[slot], NULL);
+        if (src != SQLITE_OK) {
+            *rc = fail(s, src, "prepare");
+            s->qst[slot] = NULL;
+            return NULL;
+        }
+    }
+    return s->qst[slot];
+}
+
+int lw__store_sqlite_fail(struct lw_store *base, int rc, const char *what)
+{
+    return fail((struct sqlite_store *)base, rc, what);
+}
+
+void lw__store_sqlite_msg(struct lw_store *base, const char *msg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+
+    snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg);
+}
+
+int lw__store_sqlite_examples(const struct lw_store *base)
+{
+    return ((const struct sqlite_store *)base)->examples_per_template;
+}
+
 /* The SQLite backend as the store interface sees it (lw_store.h); only store.c names it. */
 const struct lw_store_ops lw__store_sqlite_ops = {
     .name = "sqlite",
@@ -1633,4 +1687,22 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .stat = sqlite_stat,
     .status = sqlite_status,
     .integrity_check = sqlite_integrity_check,
+    /* Query API block: store_query.c. */
+    .series = lw__sq_series,
+    .series_levels = lw__sq_series_levels,
+    .series_anomalies = lw__sq_series_anomalies,
+    .sparklines = lw__sq_sparklines,
+    .totals = lw__sq_totals,
+    .list_anomalies = lw__sq_list_anomalies,
+    .get_anomaly = lw__sq_get_anomaly,
+    .list_alerts = lw__sq_list_alerts,
+    .list_incidents = lw__sq_list_incidents,
+    .list_templates = lw__sq_list_templates,
+    .list_sources = lw__sq_list_sources,
+    .list_examples = lw__sq_list_examples,
+    .add_example = lw__sq_add_example,
+    .list_rules = lw__sq_list_rules,
+    .get_rule = lw__sq_get_rule,
+    .add_rule = lw__sq_add_rule,
+    .delete_rule = lw__sq_delete_rule,
 };

@@ -1,0 +1,925 @@
+/*
+ * The SQLite backend's query API block (lw_store.h "Query API"): series of counts summed from
+ * the 10 s windows into coarser buckets, keyset pages of anomalies, alerts, incidents,
+ * templates and sources, example lines per template, and feedback rules.
+ *
+ * SQL. Every statement is a constant string, cached in the handle (lw__store_sqlite_stmt) by
+ * its slot, and every value is bound. A filter that is not given is bound as NULL (or 0) and
+ * the statement says "?N IS NULL OR column = ?N", so one statement serves every combination of
+ * filters; a sort order chooses among constant statements. Pages continue after the last row
+ * seen with a row-value comparison on the sort key and the id ("(ts_ns, id) < (?, ?)"), which
+ * SQLite answers from the index in O(log n + page) whatever the page number (no OFFSET).
+ *
+ * Buckets: a window's bucket is window_start_ns / step * step (integer division), so a step
+ * that is a multiple of the window length sums whole windows.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "lw/lw_err.h"
+#include "lw/lw_header.h"
+#include "lw/lw_store.h"
+#include "store/store_int.h"
+
+enum qslot {
+    Q_SERIES_ALL = 0,
+    Q_SERIES_TPL,
+    Q_SERIES_SRC,
+    Q_SERIES_LEVEL,
+    Q_SERIES_LEVELS,
+    Q_SERIES_ANOM,
+    Q_SPARK,
+    Q_TOT_LINES,
+    Q_TOT_TPLS,
+    Q_TOT_SRCS,
+    Q_TOT_ANOM,
+    Q_TOT_OPEN,
+    Q_ANOMALIES,
+    Q_ANOMALY,
+    Q_ALERTS,
+    Q_INCIDENTS,
+    Q_TPL_BASE,                   /* 8 slots: sort * 2 + desc */
+    Q_TPL_TOTAL = Q_TPL_BASE + 8,
+    Q_SOURCES,
+    Q_EXAMPLES,
+    Q_EX_COUNT,
+    Q_EX_PUT,
+    Q_RULES,
+    Q_RULE,
+    Q_RULE_ADD,
+    Q_RULE_DEL,
+    Q_COUNT
+};
+
+_Static_assert(Q_COUNT <= LW__STORE_QSLOTS, "enough statement slots");
+
+static const char *const series_sql[] = {
+    [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
+                     " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                     " GROUP BY b ORDER BY b",
+    [Q_SERIES_TPL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
+                     " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                     " GROUP BY b ORDER BY b",
+    [Q_SERIES_SRC] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
+                     " FROM window_source_counts"
+                     " WHERE source = ?5 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                     " AND (?4 = 0 OR template_id = ?4)"
+                     " GROUP BY b ORDER BY b",
+    [Q_SERIES_LEVEL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
+                       " FROM window_level_counts"
+                       " WHERE level = ?6 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                       " GROUP BY b ORDER BY b",
+};
+
+#define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
+                   " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"          \
+                   " AND (?2 = 0 OR id = ?2) AND (?3 IS NULL OR "
+#define TPL_PAGE(expr, cmp, dir) \
+    TPL_SELECT "(" expr ", id) " cmp " (?3, ?4)) ORDER BY " expr " " dir ", id " dir " LIMIT ?5"
+
+/* By enum lw_store_tsort * 2 + desc. */
+static const char *const tpl_sql[8] = {
+    TPL_PAGE("count", ">", "ASC"),
+    TPL_PAGE("count", "<", "DESC"),
+    TPL_PAGE("ifnull(last_seen_ns, 0)", ">", "ASC"),
+    TPL_PAGE("ifnull(last_seen_ns, 0)", "<", "DESC"),
+    TPL_PAGE("ifnull(first_seen_ns, 0)", ">", "ASC"),
+    TPL_PAGE("ifnull(first_seen_ns, 0)", "<", "DESC"),
+    TPL_PAGE("id", ">", "ASC"),
+    TPL_PAGE("id", "<", "DESC"),
+};
+
+#define ANOMALY_COLS                                                                           \
+    "SELECT an.id, an.ts_ns, an.detector, an.kind, an.score, ifnull(an.template_id, 0),"      \
+    " t.text, an.source, an.key, an.summary, an.explanation, an.samples"                       \
+    " FROM anomalies an LEFT JOIN templates t ON t.id = an.template_id"
+
+static const char anomalies_sql[] =
+    ANOMALY_COLS
+    " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2"
+    " AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"
+    " AND (?5 = 0 OR an.template_id = ?5) AND (?6 IS NULL OR an.kind = ?6)"
+    " AND (?7 IS NULL OR an.score >= ?7)"
+    " AND (?8 IS NULL OR an.id IN (SELECT anomaly_id FROM alerts WHERE incident = ?8))"
+    " AND (?9 IS NULL OR (an.ts_ns, an.id) < (?9, ?10))"
+    " ORDER BY an.ts_ns DESC, an.id DESC LIMIT ?11";
+
+static const char anomaly_sql[] = ANOMALY_COLS " WHERE an.id = ?1";
+
+static const char alerts_sql[] =
+    "SELECT al.id, an.ts_ns, al.created_ns, al.sent_ns, ifnull(al.anomaly_id, 0), al.severity,"
+    " al.state, al.sink, al.incident, an.summary"
+    " FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
+    " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2"
+    " AND (?3 IS NULL OR al.severity = ?3) AND (?4 IS NULL OR an.detector = ?4)"
+    " AND (?5 IS NULL OR an.source = ?5) AND (?6 = 0 OR an.template_id = ?6)"
+    " AND (?7 IS NULL OR al.state = ?7) AND (?8 IS NULL OR al.incident = ?8)"
+    " AND (?9 IS NULL OR (an.ts_ns, al.id) < (?9, ?10))"
+    " ORDER BY an.ts_ns DESC, al.id DESC LIMIT ?11";
+
+/*
+ * An incident's columns come from its first anomaly (the row of min(id)); its severity is the
+ * highest of its alerts; it is resolved when a feedback rule names it. Muted alerts (findings a
+ * rule held back) belong to no incident.
+ */
+static const char incidents_sql[] =
+    "SELECT i.incident, i.first, i.last, i.sev, an.detector, an.source,"
+    " ifnull(an.template_id, 0), t.text, an.summary, i.n_alerts, i.n_anom, ifnull(r.id, 0),"
+    " r.kind"
+    " FROM (SELECT al.incident AS incident, min(an.ts_ns) AS first, max(an.ts_ns) AS last,"
+    "       max(CASE al.severity WHEN 'critical' THEN 2 ELSE 1 END) AS sev,"
+    "       count(*) AS n_alerts, count(DISTINCT an.id) AS n_anom, min(an.id) AS first_id"
+    "       FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
+    "       WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
+    "       AND al.state <> 'muted'"
+    "       AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"
+    "       AND (?5 = 0 OR an.template_id = ?5) AND (?6 IS NULL OR al.incident = ?6)"
+    "       GROUP BY al.incident) i"
+    " JOIN anomalies an ON an.id = i.first_id"
+    " LEFT JOIN templates t ON t.id = an.template_id"
+    " LEFT JOIN rules r ON r.id = (SELECT max(id) FROM rules WHERE incident = i.incident)"
+    " WHERE (?7 = 0 OR i.sev = ?7)"
+    " AND (?8 = 0 OR (?8 = 1 AND r.id IS NULL) OR (?8 = 2 AND r.id IS NOT NULL))"
+    " AND (?9 IS NULL OR i.last < ?9 OR (i.last = ?9 AND i.incident < ?10))"
+    " ORDER BY i.last DESC, i.incident DESC LIMIT ?11";
+
+#define RULE_COLS                                                                              \
+    "SELECT id, kind, ifnull(template_id, 0), source, detector, created_ns, expires_ns, note," \
+    " incident FROM rules"
+
+static const char *const other_sql[Q_COUNT] = {
+    [Q_SERIES_LEVELS] = "SELECT level, (window_start_ns / ?3) * ?3 AS b, sum(count)"
+                        " FROM window_level_counts"
+                        " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                        " GROUP BY level, b ORDER BY level, b",
+    [Q_SERIES_ANOM] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
+                      " WHERE ts_ns >= ?1 AND ts_ns < ?2"
+                      " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
+                      " GROUP BY b ORDER BY b",
+    [Q_SPARK] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
+                " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                " GROUP BY b ORDER BY b",
+    [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_counts"
+                    " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    [Q_TOT_TPLS] = "SELECT count(DISTINCT template_id) FROM window_counts"
+                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    [Q_TOT_SRCS] = "SELECT count(DISTINCT source) FROM window_source_counts"
+                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    [Q_TOT_ANOM] = "SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2",
+    [Q_TOT_OPEN] = "SELECT count(*) FROM (SELECT al.incident AS incident"
+                   " FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
+                   " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
+                   " AND al.state <> 'muted' GROUP BY al.incident) i"
+                   " WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.incident = i.incident)",
+    [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
+                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)",
+    [Q_SOURCES] = "SELECT source, sum(count), count(DISTINCT template_id), max(window_start_ns)"
+                  " FROM window_source_counts"
+                  " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                  " AND (?3 IS NULL OR source > ?3)"
+                  " GROUP BY source ORDER BY source LIMIT ?4",
+    [Q_EXAMPLES] = "SELECT ts_ns, source, line FROM template_examples WHERE template_id = ?1"
+                   " ORDER BY slot",
+    [Q_EX_COUNT] = "SELECT count(*) FROM template_examples WHERE template_id = ?1",
+    [Q_EX_PUT] = "INSERT OR REPLACE INTO template_examples(template_id, slot, ts_ns, source,"
+                 " line) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_RULES] = RULE_COLS " ORDER BY id",
+    [Q_RULE] = RULE_COLS " WHERE id = ?1",
+    [Q_RULE_ADD] = "INSERT INTO rules(kind, template_id, source, detector, created_ns,"
+                   " expires_ns, note, incident) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_RULE_DEL] = "DELETE FROM rules WHERE id = ?1",
+};
+
+static sqlite3_stmt *get(struct lw_store *s, int slot, const char *sql, int *rc)
+{
+    return lw__store_sqlite_stmt(s, slot, sql, rc);
+}
+
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL) {
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    }
+    else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static int64_t col_ts(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? LW_TS_UNKNOWN
+                                                     : sqlite3_column_int64(st, i);
+}
+
+/*
+ * Steps @st to the end, calling @row for each row; @row returns what the caller's callback
+ * returned (non-zero stops). Resets @st in every case.
+ */
+static int each_row(struct lw_store *s, sqlite3_stmt *st, const char *what,
+                    int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
+{
+    int rc;
+
+    for (;;) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int r = row(st, ctx);
+
+            if (r != 0) {
+                done(st);
+                return r;
+            }
+            continue;
+        }
+        if (rc == SQLITE_DONE) {
+            done(st);
+            return LW_OK;
+        }
+        rc = lw__store_sqlite_fail(s, rc, what);
+        done(st);
+        return rc;
+    }
+}
+
+/* ---- series ---- */
+
+struct point_ctx {
+    lw_store_point_cb cb;
+    void *opaque;
+    int64_t key;
+    int has_key_col;              /* column 0 is the key, then bucket and count */
+};
+
+static int point_row(sqlite3_stmt *st, void *p)
+{
+    struct point_ctx *c = p;
+    int o = c->has_key_col ? 1 : 0;
+    int64_t key = c->has_key_col ? sqlite3_column_int64(st, 0) : c->key;
+
+    return c->cb(c->opaque, key, sqlite3_column_int64(st, o),
+                 (uint64_t)sqlite3_column_int64(st, o + 1));
+}
+
+static int check_series(struct lw_store *s, const struct lw_store_series_q *q)
+{
+    if (q == NULL || q->step_ns <= 0 || q->to_ns < q->from_ns) {
+        lw__store_sqlite_msg(s, "series: bad range or step");
+        return LW_EINVAL;
+    }
+    return LW_OK;
+}
+
+static void bind_series(sqlite3_stmt *st, const struct lw_store_series_q *q)
+{
+    sqlite3_bind_int64(st, 1, q->from_ns);
+    sqlite3_bind_int64(st, 2, q->to_ns);
+    sqlite3_bind_int64(st, 3, q->step_ns);
+}
+
+int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                  void *opaque)
+{
+    struct point_ctx c = {cb, opaque, 0, 0};
+    sqlite3_stmt *st;
+    int slot;
+    int rc = check_series(s, q);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    if (q->level >= 0) {
+        if (q->template_id != 0 || q->source != NULL) {
+            lw__store_sqlite_msg(s, "series: a level goes with no template or source");
+            return LW_EINVAL;
+        }
+        slot = Q_SERIES_LEVEL;
+    }
+    else if (q->source != NULL) {
+        slot = Q_SERIES_SRC;
+    }
+    else if (q->template_id != 0) {
+        slot = Q_SERIES_TPL;
+    }
+    else {
+        slot = Q_SERIES_ALL;
+    }
+    st = get(s, slot, series_sql[slot], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    bind_series(st, q);
+    if (slot == Q_SERIES_TPL || slot == Q_SERIES_SRC) {
+        sqlite3_bind_int64(st, 4, q->template_id);
+    }
+    if (slot == Q_SERIES_SRC) {
+        sqlite3_bind_text(st, 5, q->source, -1, SQLITE_STATIC);
+    }
+    if (slot == Q_SERIES_LEVEL) {
+        sqlite3_bind_int(st, 6, q->level);
+    }
+    return each_row(s, st, "series", point_row, &c);
+}
+
+int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
+                         lw_store_point_cb cb, void *opaque)
+{
+    struct point_ctx c = {cb, opaque, 0, 1};
+    sqlite3_stmt *st;
+    int rc = check_series(s, q);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    st = get(s, Q_SERIES_LEVELS, other_sql[Q_SERIES_LEVELS], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    bind_series(st, q);
+    return each_row(s, st, "series by level", point_row, &c);
+}
+
+int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
+                            lw_store_point_cb cb, void *opaque)
+{
+    struct point_ctx c = {cb, opaque, 0, 0};
+    sqlite3_stmt *st;
+    int rc = check_series(s, q);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    st = get(s, Q_SERIES_ANOM, other_sql[Q_SERIES_ANOM], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    bind_series(st, q);
+    sqlite3_bind_int64(st, 4, q->template_id);
+    bind_opt_text(st, 5, q->source);
+    return each_row(s, st, "anomaly series", point_row, &c);
+}
+
+int lw__sq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                      const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque)
+{
+    struct point_ctx c = {cb, opaque, 0, 0};
+    sqlite3_stmt *st;
+    size_t i;
+    int rc = check_series(s, q);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    if (n_ids > 1000) {
+        lw__store_sqlite_msg(s, "sparklines: more than 1000 ids");
+        return LW_EINVAL;
+    }
+    st = get(s, Q_SPARK, other_sql[Q_SPARK], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    /* One indexed range per id (window_counts_tpl) rather than one scan of every template. */
+    for (i = 0; i < n_ids; i++) {
+        bind_series(st, q);
+        sqlite3_bind_int64(st, 4, ids[i]);
+        c.key = ids[i];
+        rc = each_row(s, st, "sparklines", point_row, &c);
+        if (rc != LW_OK) {
+            return rc;
+        }
+    }
+    return LW_OK;
+}
+
+static int one_u64(struct lw_store *s, int slot, int64_t from_ns, int64_t to_ns, uint64_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, slot, other_sql[slot], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, from_ns);
+    sqlite3_bind_int64(st, 2, to_ns);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = LW_OK;
+    }
+    else if (rc == SQLITE_DONE) {
+        *out = 0;
+        rc = LW_OK;
+    }
+    else {
+        rc = lw__store_sqlite_fail(s, rc, "totals");
+    }
+    done(st);
+    return rc;
+}
+
+int lw__sq_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns, struct lw_store_totals *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = one_u64(s, Q_TOT_LINES, from_ns, to_ns, &out->lines);
+    if (rc == LW_OK) {
+        rc = one_u64(s, Q_TOT_TPLS, from_ns, to_ns, &out->templates);
+    }
+    if (rc == LW_OK) {
+        rc = one_u64(s, Q_TOT_SRCS, from_ns, to_ns, &out->sources);
+    }
+    if (rc == LW_OK) {
+        rc = one_u64(s, Q_TOT_ANOM, from_ns, to_ns, &out->anomalies);
+    }
+    if (rc == LW_OK) {
+        rc = one_u64(s, Q_TOT_OPEN, from_ns, to_ns, &out->open_incidents);
+    }
+    return rc;
+}
+
+/* ---- lists ---- */
+
+static int64_t page_limit(const struct lw_store_filter *f)
+{
+    return f->limit == 0 || f->limit > 100000 ? 100000 : (int64_t)f->limit;
+}
+
+static void bind_after(sqlite3_stmt *st, int i, const struct lw_store_filter *f)
+{
+    if (f->has_after) {
+        sqlite3_bind_int64(st, i, f->after_ts);
+        sqlite3_bind_int64(st, i + 1, f->after_id);
+    }
+}
+
+struct anomaly_ctx {
+    lw_store_anomaly_cb cb;
+    void *opaque;
+    int n;
+};
+
+static int anomaly_row(sqlite3_stmt *st, void *p)
+{
+    struct anomaly_ctx *c = p;
+    struct lw_store_anomaly_row r;
+
+    r.id = sqlite3_column_int64(st, 0);
+    r.ts_ns = sqlite3_column_int64(st, 1);
+    r.detector = col_text(st, 2);
+    r.kind = col_text(st, 3);
+    r.score = sqlite3_column_double(st, 4);
+    r.template_id = sqlite3_column_int64(st, 5);
+    r.template_text = col_text(st, 6);
+    r.source = col_text(st, 7);
+    r.key = col_text(st, 8);
+    r.summary = col_text(st, 9);
+    r.explanation_json = col_text(st, 10);
+    r.samples_json = col_text(st, 11);
+    c->n++;
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_anomaly_cb cb, void *opaque)
+{
+    struct anomaly_ctx c = {cb, opaque, 0};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_ANOMALIES, anomalies_sql, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, f->from_ns);
+    sqlite3_bind_int64(st, 2, f->to_ns);
+    bind_opt_text(st, 3, f->detector);
+    bind_opt_text(st, 4, f->source);
+    sqlite3_bind_int64(st, 5, f->template_id);
+    bind_opt_text(st, 6, f->kind);
+    if (f->has_min_score) {
+        sqlite3_bind_double(st, 7, f->min_score);
+    }
+    bind_opt_text(st, 8, f->incident);
+    bind_after(st, 9, f);
+    sqlite3_bind_int64(st, 11, page_limit(f));
+    return each_row(s, st, "anomalies", anomaly_row, &c);
+}
+
+int lw__sq_get_anomaly(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque)
+{
+    struct anomaly_ctx c = {cb, opaque, 0};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_ANOMALY, anomaly_sql, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = each_row(s, st, "anomaly", anomaly_row, &c);
+    return rc == LW_OK && c.n == 0 ? LW_ENOENT : rc;
+}
+
+struct alert_ctx {
+    lw_store_alert_cb cb;
+    void *opaque;
+};
+
+static int alert_row(sqlite3_stmt *st, void *p)
+{
+    struct alert_ctx *c = p;
+    struct lw_store_alert_row r;
+
+    r.id = sqlite3_column_int64(st, 0);
+    r.ts_ns = sqlite3_column_int64(st, 1);
+    r.created_ns = sqlite3_column_int64(st, 2);
+    r.sent_ns = sqlite3_column_int64(st, 3);
+    r.anomaly_id = sqlite3_column_int64(st, 4);
+    r.severity = col_text(st, 5);
+    r.state = col_text(st, 6);
+    r.sink = col_text(st, 7);
+    r.incident = col_text(st, 8);
+    r.summary = col_text(st, 9);
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_alerts(struct lw_store *s, const struct lw_store_filter *f, lw_store_alert_cb cb,
+                       void *opaque)
+{
+    struct alert_ctx c = {cb, opaque};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_ALERTS, alerts_sql, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, f->from_ns);
+    sqlite3_bind_int64(st, 2, f->to_ns);
+    bind_opt_text(st, 3, f->severity);
+    bind_opt_text(st, 4, f->detector);
+    bind_opt_text(st, 5, f->source);
+    sqlite3_bind_int64(st, 6, f->template_id);
+    bind_opt_text(st, 7, f->state);
+    bind_opt_text(st, 8, f->incident);
+    bind_after(st, 9, f);
+    sqlite3_bind_int64(st, 11, page_limit(f));
+    return each_row(s, st, "alerts", alert_row, &c);
+}
+
+struct incident_ctx {
+    lw_store_incident_cb cb;
+    void *opaque;
+};
+
+static int incident_row(sqlite3_stmt *st, void *p)
+{
+    struct incident_ctx *c = p;
+    struct lw_store_incident_row r;
+
+    r.incident = col_text(st, 0);
+    r.first_ns = sqlite3_column_int64(st, 1);
+    r.last_ns = sqlite3_column_int64(st, 2);
+    r.severity = sqlite3_column_int(st, 3) >= 2 ? "critical" : "warning";
+    r.detector = col_text(st, 4);
+    r.source = col_text(st, 5);
+    r.template_id = sqlite3_column_int64(st, 6);
+    r.template_text = col_text(st, 7);
+    r.summary = col_text(st, 8);
+    r.n_alerts = (uint64_t)sqlite3_column_int64(st, 9);
+    r.n_anomalies = (uint64_t)sqlite3_column_int64(st, 10);
+    r.rule_id = sqlite3_column_int64(st, 11);
+    r.rule_kind = col_text(st, 12);
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
+                          lw_store_incident_cb cb, void *opaque)
+{
+    struct incident_ctx c = {cb, opaque};
+    sqlite3_stmt *st;
+    int sev = 0;
+    int state = 0;
+    int rc = LW_OK;
+
+    if (f->severity != NULL) {
+        sev = strcmp(f->severity, "critical") == 0 ? 2 : strcmp(f->severity, "warning") == 0 ? 1
+                                                                                            : -1;
+    }
+    if (f->state != NULL) {
+        state = strcmp(f->state, "open") == 0 ? 1 : strcmp(f->state, "resolved") == 0 ? 2 : 0;
+    }
+    st = get(s, Q_INCIDENTS, incidents_sql, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, f->from_ns);
+    sqlite3_bind_int64(st, 2, f->to_ns);
+    bind_opt_text(st, 3, f->detector);
+    bind_opt_text(st, 4, f->source);
+    sqlite3_bind_int64(st, 5, f->template_id);
+    bind_opt_text(st, 6, f->incident);
+    sqlite3_bind_int(st, 7, sev);
+    sqlite3_bind_int(st, 8, state);
+    if (f->has_after) {
+        sqlite3_bind_int64(st, 9, f->after_ts);
+        sqlite3_bind_text(st, 10, f->after_key != NULL ? f->after_key : "", -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 11, page_limit(f));
+    return each_row(s, st, "incidents", incident_row, &c);
+}
+
+struct template_ctx {
+    lw_store_template_cb cb;
+    void *opaque;
+};
+
+static int template_row(sqlite3_stmt *st, void *p)
+{
+    struct template_ctx *c = p;
+    struct lw_store_template_row r;
+
+    r.id = sqlite3_column_int64(st, 0);
+    r.text = col_text(st, 1);
+    r.count = (uint64_t)sqlite3_column_int64(st, 2);
+    r.first_ns = col_ts(st, 3);
+    r.last_ns = col_ts(st, 4);
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                          const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
+                          uint64_t *total)
+{
+    struct template_ctx c = {cb, opaque};
+    sqlite3_stmt *st;
+    int slot;
+    int rc = LW_OK;
+
+    if ((int)sort < 0 || sort > LW_STORE_TSORT_ID) {
+        lw__store_sqlite_msg(s, "templates: bad sort");
+        return LW_EINVAL;
+    }
+    if (total != NULL) {
+        st = get(s, Q_TPL_TOTAL, other_sql[Q_TPL_TOTAL], &rc);
+        if (st == NULL) {
+            return rc;
+        }
+        bind_opt_text(st, 1, q);
+        rc = sqlite3_step(st);
+        *total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc,
+                                                                                   "templates");
+        done(st);
+        if (rc != LW_OK) {
+            return rc;
+        }
+    }
+    slot = (int)sort * 2 + (desc ? 1 : 0);
+    st = get(s, Q_TPL_BASE + slot, tpl_sql[slot], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    bind_opt_text(st, 1, q);
+    sqlite3_bind_int64(st, 2, f->template_id);
+    bind_after(st, 3, f);
+    sqlite3_bind_int64(st, 5, page_limit(f));
+    return each_row(s, st, "templates", template_row, &c);
+}
+
+struct source_ctx {
+    lw_store_source_cb cb;
+    void *opaque;
+};
+
+static int source_row(sqlite3_stmt *st, void *p)
+{
+    struct source_ctx *c = p;
+    struct lw_store_source_row r;
+
+    r.source = col_text(st, 0);
+    r.lines = (uint64_t)sqlite3_column_int64(st, 1);
+    r.templates = (uint64_t)sqlite3_column_int64(st, 2);
+    r.last_ns = sqlite3_column_int64(st, 3);
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_sources(struct lw_store *s, const struct lw_store_filter *f, lw_store_source_cb cb,
+                        void *opaque)
+{
+    struct source_ctx c = {cb, opaque};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_SOURCES, other_sql[Q_SOURCES], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, f->from_ns);
+    sqlite3_bind_int64(st, 2, f->to_ns);
+    bind_opt_text(st, 3, f->has_after ? f->after_key : NULL);
+    sqlite3_bind_int64(st, 4, page_limit(f));
+    return each_row(s, st, "sources", source_row, &c);
+}
+
+/* ---- examples ---- */
+
+struct example_ctx {
+    lw_store_example_cb cb;
+    void *opaque;
+};
+
+static int example_row(sqlite3_stmt *st, void *p)
+{
+    struct example_ctx *c = p;
+    struct lw_store_example_row r;
+
+    r.ts_ns = sqlite3_column_int64(st, 0);
+    r.source = col_text(st, 1);
+    r.line = col_text(st, 2);
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_examples(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                         void *opaque)
+{
+    struct example_ctx c = {cb, opaque};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_EXAMPLES, other_sql[Q_EXAMPLES], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, template_id);
+    return each_row(s, st, "examples", example_row, &c);
+}
+
+int lw__sq_add_example(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                       const char *source, const char *line)
+{
+    int k = lw__store_sqlite_examples(s);
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc = LW_OK;
+
+    if (line == NULL) {
+        return LW_EINVAL;
+    }
+    st = get(s, Q_EX_COUNT, other_sql[Q_EX_COUNT], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, template_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        rc = LW_OK;
+    }
+    else {
+        rc = lw__store_sqlite_fail(s, rc, "count examples");
+    }
+    done(st);
+    if (rc != LW_OK) {
+        return rc;
+    }
+    st = get(s, Q_EX_PUT, other_sql[Q_EX_PUT], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, template_id);
+    /* The first k - 1 slots keep the first lines; the last slot follows the newest line. */
+    sqlite3_bind_int64(st, 2, n < k ? n : k - 1);
+    sqlite3_bind_int64(st, 3, ts_ns);
+    bind_opt_text(st, 4, source);
+    sqlite3_bind_text(st, 5, line, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "add example");
+    done(st);
+    return rc;
+}
+
+/* ---- rules ---- */
+
+struct rule_ctx {
+    lw_store_rule_cb cb;
+    void *opaque;
+    int n;
+};
+
+static int rule_row(sqlite3_stmt *st, void *p)
+{
+    struct rule_ctx *c = p;
+    struct lw_store_rule r;
+
+    r.id = sqlite3_column_int64(st, 0);
+    r.kind = col_text(st, 1);
+    r.template_id = sqlite3_column_int64(st, 2);
+    r.source = col_text(st, 3);
+    r.detector = col_text(st, 4);
+    r.created_ns = sqlite3_column_int64(st, 5);
+    r.expires_ns = sqlite3_column_int64(st, 6);
+    r.note = col_text(st, 7);
+    r.incident = col_text(st, 8);
+    c->n++;
+    return c->cb(c->opaque, &r);
+}
+
+int lw__sq_list_rules(struct lw_store *s, lw_store_rule_cb cb, void *opaque)
+{
+    struct rule_ctx c = {cb, opaque, 0};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_RULES, other_sql[Q_RULES], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    return each_row(s, st, "rules", rule_row, &c);
+}
+
+int lw__sq_get_rule(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque)
+{
+    struct rule_ctx c = {cb, opaque, 0};
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_RULE, other_sql[Q_RULE], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = each_row(s, st, "rule", rule_row, &c);
+    return rc == LW_OK && c.n == 0 ? LW_ENOENT : rc;
+}
+
+int lw__sq_add_rule(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out)
+{
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    if (r == NULL || r->kind == NULL ||
+        (strcmp(r->kind, "false_positive") != 0 && strcmp(r->kind, "expected") != 0)) {
+        lw__store_sqlite_msg(s, "add rule: kind must be false_positive or expected");
+        return LW_EINVAL;
+    }
+    if (r->template_id == 0 && r->source == NULL && r->detector == NULL) {
+        lw__store_sqlite_msg(s, "add rule: a rule needs a template, a source or a detector");
+        return LW_EINVAL;
+    }
+    st = get(s, Q_RULE_ADD, other_sql[Q_RULE_ADD], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, r->kind, -1, SQLITE_STATIC);
+    if (r->template_id != 0) {
+        sqlite3_bind_int64(st, 2, r->template_id);
+    }
+    bind_opt_text(st, 3, r->source);
+    bind_opt_text(st, 4, r->detector);
+    sqlite3_bind_int64(st, 5, r->created_ns);
+    sqlite3_bind_int64(st, 6, r->expires_ns);
+    bind_opt_text(st, 7, r->note);
+    bind_opt_text(st, 8, r->incident);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "add rule");
+    done(st);
+    if (rc == LW_OK && id_out != NULL) {
+        *id_out = sqlite3_last_insert_rowid(lw__store_sqlite_db(s));
+    }
+    return rc;
+}
+
+int lw__sq_delete_rule(struct lw_store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = get(s, Q_RULE_DEL, other_sql[Q_RULE_DEL], &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "delete rule");
+    done(st);
+    if (rc == LW_OK && sqlite3_changes(lw__store_sqlite_db(s)) == 0) {
+        return LW_ENOENT;
+    }
+    return rc;
+}
