@@ -215,6 +215,7 @@ struct y_store {
 /* api: the query API's settings (lw_api.h). */
 struct y_api {
     char *read_token;
+    char *dashboard;
 };
 
 /* detect: (lw_detect.h struct lw_detect_conf; every key in docs/config.md). */
@@ -314,11 +315,6 @@ struct y_alerts {
     unsigned sinks_count;
 };
 
-/* api: (the HTTP server's query API and dashboard). */
-struct y_api {
-    char *dashboard;
-};
-
 struct y_root {
     char *data_dir;
     char *log_level;
@@ -415,6 +411,7 @@ static const cyaml_schema_field_t store_fields[] = {
 
 static const cyaml_schema_field_t api_fields[] = {
     STR("read_token", struct y_api, read_token),
+    BOOLP("dashboard", struct y_api, dashboard),
     CYAML_FIELD_END,
 };
 
@@ -529,11 +526,6 @@ static const cyaml_schema_field_t alerts_fields[] = {
     STR("critical_score", struct y_alerts, critical_score),
     STR("max_fingerprints", struct y_alerts, max_fingerprints),
     CYAML_FIELD_SEQUENCE("sinks", OPT, struct y_alerts, sinks, &sink_entry, 0, CYAML_UNLIMITED),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t api_fields[] = {
-    BOOLP("dashboard", struct y_api, dashboard),
     CYAML_FIELD_END,
 };
 
