@@ -288,10 +288,9 @@ async function seriesChart(ctx, { title, filter, from, to, spanS, band, height }
 async function viewOverview(ctx) {
   const spanS = rangeSeconds(state.range);
   const step = pickStep(spanS);
-  const [ov, inc] = await Promise.all([
-    ctx.get('/api/v1/overview', { ...rangeParams(), step: stepParam(step) }),
-    ctx.get('/api/v1/incidents', { ...rangeParams(), state: 'open', limit: 10 }),
-  ]);
+  // The charts first: the open incidents are asked for once they are drawn, so that on a big
+  // store the two queries do not compete for the daemon's reader and its two cores.
+  const ov = await ctx.get('/api/v1/overview', { ...rangeParams(), step: stepParam(step) });
   const t = ov.totals || {};
   const stepS = ov.step_s || step;
   const levels = Object.keys(ov.by_level || {}).sort();
@@ -321,7 +320,7 @@ async function viewOverview(ctx) {
     series: [{ label: 'anomalies', values: anomalies, color: '#d32f2f', fill: 'rgba(211,47,47,0.35)', bars: true }],
     empty: 'No anomalies in this range.', onDrawn: once(),
   });
-  const items = inc.items || [];
+  const incBox = h('div', { id: 'overview-incidents' }, h('p', { class: 'muted' }, 'Loading open incidents…'));
   const shown = ctx.show(
     h('h1', {}, 'Overview ', h('span', { class: 'muted small' }, rangeLabel())),
     h('section', { class: 'stats', 'aria-label': 'Totals' },
@@ -333,15 +332,15 @@ async function viewOverview(ctx) {
       stat('open incidents', fmtNum(t.open_incidents), '#/incidents?state=open')),
     h('section', { class: 'card' }, linesChart),
     h('section', { class: 'card' }, anomChart),
-    h('section', { class: 'card' },
-      h('h2', {}, 'Open incidents'),
-      items.length === 0 ? h('p', { class: 'muted' }, 'No open incidents in this range.')
-        : incidentsTable(items, { onFeedback: (i) => { document.querySelector(`tr[data-incident="${CSS.escape(i.id)}"]`)?.remove(); } }),
-      inc.next_cursor ? h('p', {}, h('a', { href: '#/incidents?state=open' }, 'All open incidents ›')) : null));
-  if (shown) {
-    linesChart.mount();
-    anomChart.mount();
-  }
+    h('section', { class: 'card' }, h('h2', {}, 'Open incidents'), incBox));
+  if (!shown) return;
+  linesChart.mount();
+  anomChart.mount();
+  const inc = await ctx.get('/api/v1/incidents', { ...rangeParams(), state: 'open', limit: 10 });
+  const items = inc.items || [];
+  incBox.replaceChildren(items.length === 0 ? h('p', { class: 'muted' }, 'No open incidents in this range.')
+    : incidentsTable(items, { onFeedback: (i) => { incBox.querySelector(`tr[data-incident="${CSS.escape(i.id)}"]`)?.remove(); } }),
+  inc.next_cursor ? h('p', {}, h('a', { href: '#/incidents?state=open' }, 'All open incidents ›')) : null);
 }
 
 // ---- incidents -------------------------------------------------------------------------------
@@ -564,7 +563,7 @@ async function viewTemplate(ctx) {
   const chart = await seriesChart(ctx, {
     title: `Lines of template #${t.id}`, filter: { template: t.id }, ...rangeParams(), spanS,
   });
-  const items = inc.items || [];
+  const incBox = h('div', { id: 'overview-incidents' }, h('p', { class: 'muted' }, 'Loading open incidents…'));
   const shown = ctx.show(
     h('p', {}, h('a', { href: '#/templates' }, '‹ Templates')),
     h('h1', {}, `Template #${t.id}`),

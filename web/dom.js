@@ -77,7 +77,7 @@ export function debounce(fn, ms) {
 
 // A table with a caption, header cells and one row per item; @cols: [{label, cell(item), cls}].
 export function table(caption, cols, items, rowAttrs) {
-  return h('table', { class: 'list' },
+  return h('table', { class: 'list', 'data-list': caption },
     h('caption', { class: 'visually-hidden' }, caption),
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', class: c.cls }, c.label)))),
     h('tbody', {}, items.map((it) =>

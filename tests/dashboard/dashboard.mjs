@@ -122,7 +122,7 @@ async function test() {
 
     // Template explorer: a page of rows with sparklines, then a search that narrows it.
     await page.goto(new URL('/#/templates', base).href);
-    const trows = page.locator('table.list tbody tr');
+    const trows = page.locator('table[data-list="Templates"] tbody tr');
     await trows.first().waitFor();
     const nt = await trows.count();
     if (nt < 2) fail(`the template explorer shows ${nt} rows`);
@@ -130,17 +130,17 @@ async function test() {
     const word = process.env.LW_SEARCH || 'block';
     await page.locator('#tpl-search').fill(word);
     await page.waitForFunction((w) => {
-      const links = [...document.querySelectorAll('table.list a.tpl')];
+      const links = [...document.querySelectorAll('table[data-list="Templates"] a.tpl')];
       return links.length > 0 && links.every((a) => a.textContent.toLowerCase().includes(w)) && location.hash.includes(`q=${w}`);
     }, word);
     console.log(`templates: ${nt} rows, search "${word}": ${await trows.count()} rows`);
     // A template's chart.
-    await page.locator('table.list a.tpl').first().click();
+    await page.locator('table[data-list="Templates"] a.tpl').first().click();
     await page.locator('.chart canvas').first().waitFor();
 
     // Sources.
     await page.goto(new URL('/#/sources', base).href);
-    await page.locator('table.list tbody tr').first().waitFor();
+    await page.locator('table[data-list="Sources"] tbody tr').first().waitFor();
 
     if (errors.length > 0) fail(`errors in the page:\n  ${errors.join('\n  ')}`);
     console.log('ok: no console errors');
@@ -168,7 +168,7 @@ async function token() {
     await page.locator('tr[data-incident]').first().waitFor();
     // The token is kept for the tab: other views work without asking again.
     await page.goto(new URL('/#/templates', base).href);
-    await page.locator('table.list tbody tr').first().waitFor();
+    await page.locator('table[data-list="Templates"] tbody tr').first().waitFor();
     if (await page.locator('#token-input').count() !== 0) fail('the token was asked for again');
     // Before the token, the API answered 401: the browser logs those loads, nothing else may fail.
     const other = errors.filter((e) => !/status of 401/.test(e));
@@ -188,6 +188,8 @@ async function bench() {
       const errors = [];
       // A fresh context each time: nothing cached, as on a first visit.
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      // The time range (LW_RANGE, e.g. -7d) as if the user had picked it before.
+      await ctx.addInitScript((r) => sessionStorage.setItem('logwarden.range', r), process.env.LW_RANGE || '-1h');
       const page = await ctx.newPage();
       page.setDefaultTimeout(60000);
       page.on('pageerror', (e) => errors.push(e.message));
