@@ -220,8 +220,9 @@ async function sendFeedback(inc, kind, scope, expires) {
   return r && r.rule ? r.rule : null;
 }
 
+// The narrowest scope that covers the incident (the API's own default too).
 function defaultScope(inc) {
-  return inc.template_id !== null && inc.template_id !== undefined ? 'detector_template' : null;
+  return inc.template_id !== null && inc.template_id !== undefined ? 'detector_template' : 'detector';
 }
 
 function feedbackButtons(inc, onDone, compact) {
@@ -422,11 +423,15 @@ async function viewIncident(ctx) {
     if (e.name === 'AbortError') throw e;
     chart = h('p', { class: 'error-inline' }, `The chart could not be loaded: ${e.message}`);
   }
+  // The rule's scope; the first option is the API's default for such an incident.
+  const hasTpl = inc.template_id !== null && inc.template_id !== undefined;
+  const scopes = hasTpl
+    ? [['detector_template', 'this detector on this template'], ['template', 'this template, any detector'],
+      inc.source ? ['template_source', 'this template from this source'] : null]
+    : [['detector', 'this detector, everywhere'], inc.source ? ['detector_source', 'this detector on this source'] : null,
+      inc.source ? ['source', 'this source, any detector'] : null];
   const scope = h('select', { id: 'fb-scope', name: 'scope' },
-    [['detector_template', 'this detector on this template'], ['template', 'this template, any detector'],
-      ['template_source', 'this template from this source']]
-      .filter(([v]) => inc.template_id !== null && inc.template_id !== undefined || v === '')
-      .map(([v, t]) => h('option', { value: v }, t)));
+    scopes.filter(Boolean).map(([v, t]) => h('option', { value: v }, t)));
   const expires = h('select', { id: 'fb-expires', name: 'expires' },
     [['', 'never'], ['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days']].map(([v, t]) => h('option', { value: v }, t)));
   const fbBox = h('div', { class: 'feedback-box' });
