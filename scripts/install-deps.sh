@@ -10,7 +10,7 @@ PKGS=(
   curl gzip
   libcmocka-dev libcurl4-openssl-dev liblapacke-dev libgsl-dev
   clang libclang-rt-14-dev
-  python3
+  python3 python3-jsonschema
   chromium fonts-dejavu-core
 )
 # npm fetches the dashboard's charting library at build time (and the test driver). Node.js from
