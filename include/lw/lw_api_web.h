@@ -35,4 +35,10 @@ int lw_api_web_register(struct lw_http_server *srv);
 /* The compiled-in file at URL @path, or NULL. */
 const struct lw_web_asset *lw_api_web_find(const char *path);
 
+/*
+ * Whether an If-None-Match header value @inm names entity tag @etag (quoted): "*", or a
+ * comma-separated list of tags, weak ones (W/"...") included. Internal; exported for the fuzzer.
+ */
+int lw__api_web_etag_matches(const char *inm, const char *etag);
+
 #endif

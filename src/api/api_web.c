@@ -44,7 +44,7 @@ const struct lw_web_asset *lw_api_web_find(const char *path)
  * Whether If-None-Match @inm names @etag: "*", or a comma-separated list of entity tags, weak
  * ones (W/"...") included, since If-None-Match uses the weak comparison (RFC 9110 13.1.2).
  */
-static int etag_matches(const char *inm, const char *etag)
+int lw__api_web_etag_matches(const char *inm, const char *etag)
 {
     size_t elen = strlen(etag);
     const char *p = inm;
@@ -100,7 +100,7 @@ static int web_handler(void *opaque, const struct lw_http_req *req, struct lw_ht
     add_header(resp, "Cache-Control", "no-cache");
     add_header(resp, "ETag", a->etag);
     inm = lw_http_req_header(req, "If-None-Match");
-    if (inm != NULL && etag_matches(inm, a->etag)) {
+    if (inm != NULL && lw__api_web_etag_matches(inm, a->etag)) {
         resp->status = 304;
         resp->content_type = a->content_type;
         return LW_OK;
