@@ -99,6 +99,8 @@ function failView(main, e, retry) {
     $('#token-input').focus();
     return;
   }
+  // Anything but an API error is a bug of the page: the console gets the stack too.
+  if (!(e instanceof ApiError)) console.error(e);
   showError(e.message);
   main.replaceChildren(h('h1', {}, 'Something went wrong'), h('p', { class: 'error-inline' }, e.message),
     h('p', {}, h('button', { type: 'button', onclick: retry }, 'Try again')));
@@ -568,7 +570,7 @@ async function viewTemplate(ctx) {
   const chart = await seriesChart(ctx, {
     title: `Lines of template #${t.id}`, filter: { template: t.id }, ...rangeParams(), spanS,
   });
-  const incBox = h('div', { id: 'overview-incidents' }, h('p', { class: 'muted' }, 'Loading open incidents…'));
+  const items = inc.items || [];
   const shown = ctx.show(
     h('p', {}, h('a', { href: '#/templates' }, '‹ Templates')),
     h('h1', {}, `Template #${t.id}`),
