@@ -13,7 +13,13 @@ PKGS=(
   python3 python3-jsonschema
   librdkafka-dev kcat maven default-jdk-headless
   clickhouse-server clickhouse-client
+  chromium fonts-dejavu-core
 )
+# npm fetches the dashboard's charting library at build time (and the test driver). Node.js from
+# elsewhere (e.g. NodeSource) brings its own npm, which Debian's npm package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

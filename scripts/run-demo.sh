@@ -57,6 +57,7 @@ cat <<MSG
   The generator injects anomalies every few seconds (new error templates, ssh bursts, silent
   heartbeats, broken block sessions, latency outliers): they appear below as alerts, each
   with a "why:" line — what the model expected and what it saw.
+    dashboard: http://127.0.0.1:8080/   (the query API: docs/api.md)
     status:   $LW status            (or: curl -s http://127.0.0.1:8080/api/v1/status)
     metrics:  curl -s http://127.0.0.1:8080/metrics
     send:     logger -n 127.0.0.1 -P 5514 --tcp "hello from syslog"

@@ -24,6 +24,7 @@
 #include "lw/lw_alert.h"
 #include "lw/lw_api.h"
 #include "lw/lw_analyze.h"
+#include "lw/lw_api_web.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
@@ -205,6 +206,10 @@ static int start_http(struct daemon *d, char *err, size_t err_len)
     r.opaque = &d->metrics;
     if (lw_http_route_add(d->http, &r) < 0) {
         snprintf(err, err_len, "http: cannot add the /metrics route");
+        return LW_EINVAL;
+    }
+    if (d->rc->dashboard && lw_api_web_register(d->http) < 0) {
+        snprintf(err, err_len, "http: cannot add the dashboard's routes");
         return LW_EINVAL;
     }
     lw_http_server_routes(d->http, &d->routes);

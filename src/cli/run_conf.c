@@ -254,6 +254,7 @@ struct y_store {
 /* api: the query API's settings (lw_api.h). */
 struct y_api {
     char *read_token;
+    char *dashboard;
 };
 
 /* detect: (lw_detect.h struct lw_detect_conf; every key in docs/config.md). */
@@ -484,6 +485,7 @@ static const cyaml_schema_field_t store_fields[] = {
 
 static const cyaml_schema_field_t api_fields[] = {
     STR("read_token", struct y_api, read_token),
+    BOOLP("dashboard", struct y_api, dashboard),
     CYAML_FIELD_END,
 };
 
@@ -1637,6 +1639,9 @@ static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_wind
     if (rc2 == 0 && y->alerts != NULL) {
         rc2 = load_alerts(path, y->alerts, rc);
     }
+    if (rc2 == 0 && y->api != NULL) {
+        rc2 = set_bool(path, "api.dashboard", y->api->dashboard, &rc->dashboard);
+    }
     cyaml_free(&cfg, &root_schema, y, 0);
     return rc2;
 }
@@ -1651,6 +1656,7 @@ static void defaults(struct lw_run_conf *rc)
     rc->syslog_udp = true;
     rc->syslog_tcp = true;
     rc->http_addr = lw_strdup("127.0.0.1:8080");
+    rc->dashboard = true;
     rc->max_line_bytes = 65536;
     rc->stdin_ml.mode = LW_MULTILINE_AUTO;
     rc->http_ml.mode = LW_MULTILINE_AUTO;

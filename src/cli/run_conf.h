@@ -58,6 +58,7 @@ struct lw_run_conf {
     size_t http_max_connections;         /* open connections at once; 0: the server's 1024 */
     size_t http_max_connections_per_ip;  /* from one client address; 0: the server's 64 */
     unsigned http_idle_timeout_s;        /* silent connections are closed; 0: the server's 30 s */
+    bool dashboard;             /* api.dashboard: the web dashboard at / (default true) */
     bool use_stdin;
     /* inputs.kafka (docs/kafka.md); strings owned. */
     char *kafka_brokers;        /* NULL: off */
