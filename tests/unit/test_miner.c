@@ -80,6 +80,12 @@ static uint32_t add(struct fixture *f, const char *msg)
     return add_ts(f, msg, LW_TS_UNKNOWN, NULL);
 }
 
+/* The id of canonical text @text on every instance (no collision in these tests). */
+static uint32_t tid(const char *text)
+{
+    return lw_template_id(text, strlen(text));
+}
+
 static void expect_text(struct lw_miner *m, uint32_t id, const char *want)
 {
     char buf[1024];
@@ -141,10 +147,14 @@ static void test_generalise(void **state)
     id = add_ts(&fx, "job abc1 failed from 10.0.0.1 port 22", 0, &mt);
     assert_int_equal(mt.is_new, 1);
     expect_text(fx.m, id, "job abc1 failed from <*> port <*>");
+    assert_int_equal(id, tid("job abc1 failed from <*> port <*>"));
     add_ts(&fx, "job xyz2 failed from 10.0.0.2 port 2222", 0, &mt);
-    assert_int_equal(mt.template_id, id);
+    /* A new text is a new id; the old one resolves to it. */
+    assert_int_equal(mt.template_id, tid("job <*> failed from <*> port <*>"));
+    assert_int_equal(lw_miner_resolve(fx.m, id), mt.template_id);
     assert_int_equal(mt.is_new, 0);
     expect_text(fx.m, id, "job <*> failed from <*> port <*>");
+    id = mt.template_id;
 
     /* Partly variable tokens keep their constant prefix. */
     /*
@@ -255,9 +265,9 @@ static void test_stable_ids(void **state)
     a = add(&fx, "alpha started in 5 ms");
     b = add(&fx, "beta stopped after 7 tries");
     c = add(&fx, "gamma queue full");
-    assert_int_equal(a, 1);
-    assert_int_equal(b, 2);
-    assert_int_equal(c, 3);
+    assert_int_equal(a, tid("alpha started in <*> ms"));
+    assert_int_equal(b, tid("beta stopped after <*> tries"));
+    assert_int_equal(c, tid("gamma queue full"));
     for (i = 0; i < 100; i++) {
         char line[64];
 
@@ -267,7 +277,7 @@ static void test_stable_ids(void **state)
         assert_int_equal(add(&fx, line), b);
         assert_int_equal(add(&fx, "gamma queue full"), c);
     }
-    assert_int_equal(lw_miner_template(fx.m, 4, NULL, 0), LW_ENOENT);
+    assert_int_equal(lw_miner_template(fx.m, tid("delta"), NULL, 0), LW_ENOENT);
     assert_int_equal(lw_miner_template(fx.m, 0, NULL, 0), LW_ENOENT);
     fx_fini(&fx);
 }
@@ -295,8 +305,14 @@ static void test_eviction(void **state)
         distinct_line(line, sizeof(line), i);
         ids[i] = add_ts(&fx, line, i, &mt);
         assert_int_equal(mt.is_new, 1);
-        /* Ids are never reused. */
-        assert_int_equal(ids[i], (uint32_t)i + 1);
+        /* The id is the text's, whatever was evicted before. */
+        {
+            char want[64];
+
+            snprintf(want, sizeof(want), "op%c%c%c happened code <*>", 'a' + i % 26,
+                     'a' + (i / 26) % 26, 'a' + (i / 676) % 26);
+            assert_int_equal(ids[i], tid(want));
+        }
         assert_true(lw_miner_n_templates(fx.m) <= 4);
     }
     assert_int_equal(lw_miner_n_templates(fx.m), 4);
@@ -364,7 +380,8 @@ static void test_max_tokens(void **state)
     lw_miner_scratch_params(fx.s, 1);
     id = add_ts(&fx, l1, 0, &mt);
     expect_text(fx.m, id, "a b c q1 w");
-    assert_int_equal(add_ts(&fx, l2, 0, &mt), id);
+    id = add_ts(&fx, l2, 0, &mt);
+    assert_int_equal(id, tid("a b c <*>"));
     /* The rest of the message is one token, hence one variable. */
     expect_text(fx.m, id, "a b c <*>");
     assert_int_equal(mt.n_params, 1);
@@ -455,10 +472,10 @@ static int sum_cb(void *opaque, const struct lw_template_info *t)
 {
     struct sum *s = opaque;
 
-    if (t->id <= s->last_id) {
+    if (t->born <= s->last_id) {
         s->ordered = 0;
     }
-    s->last_id = t->id;
+    s->last_id = (uint32_t)t->born;
     s->total += t->count;
     if (s->n < 64) {
         s->counts[s->n] = t->count;
@@ -511,15 +528,16 @@ static int stop_at_two(void *opaque, const struct lw_template_info *t)
     int *calls = opaque;
 
     (*calls)++;
-    return t->id == 2 ? 42 : 0;
+    return t->born == 2 ? 42 : 0;
 }
 
 static int collect_cb(void *opaque, const struct lw_template_info *t)
 {
     struct lw_template_info *v = opaque;
 
-    v[t->id] = *t;
-    v[t->id].text = NULL;
+    /* By creation number: ids are hashes of the text. */
+    v[t->born] = *t;
+    v[t->born].text = NULL;
     return 0;
 }
 
@@ -668,7 +686,8 @@ static void test_same_text_on_create(void **state)
 
 /*
  * Two templates with different texts; a line generalises the older one to the younger one's
- * text. The younger is merged into the older and its id becomes an alias of it.
+ * text. The older is merged into the younger, which holds that text's id, and its id becomes an
+ * alias of it.
  */
 static void test_same_text_on_generalise(void **state)
 {
@@ -686,23 +705,24 @@ static void test_same_text_on_generalise(void **state)
     b = add_ts(&fx, "job 17 state admin", 0, &mt);
     assert_int_equal(mt.is_new, 1);
     assert_int_not_equal(a, b);
+    assert_int_equal(b, tid("job <*> state <*>"));
     expect_text(fx.m, b, "job <*> state <*>");
     /* "x1" becomes a variable: the first template now prints what the second does. */
     add_ts(&fx, "job y2 state root", 0, &mt);
-    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.template_id, b);
     assert_int_equal(mt.is_new, 0);
     assert_int_equal(lw_miner_n_templates(fx.m), 1);
-    assert_int_equal(lw_miner_resolve(fx.m, b), a);
+    assert_int_equal(lw_miner_resolve(fx.m, a), b);
     expect_text(fx.m, a, "job <*> state <*>");
     expect_text(fx.m, b, "job <*> state <*>");
-    /* The second template's shape is still in the shared cache: it gives the live id. */
-    add_ts(&fx, "job 18 state admin", 0, &mt);
-    assert_int_equal(mt.template_id, a);
+    /* The first template's shape is still in the thread's cache: it gives the live id. */
+    add_ts(&fx, "job x1 state root", 0, &mt);
+    assert_int_equal(mt.template_id, b);
     assert_int_equal(mt.is_new, 0);
     lw_miner_scratch_flush(fx.s);
     memset(v, 0, sizeof(v));
     assert_int_equal(lw_miner_foreach(fx.m, collect_cb, v), 0);
-    assert_int_equal(v[a].count, 4);
+    assert_int_equal(v[2].count, 4);
     expect_unique_texts(fx.m);
     fx_fini(&fx);
 }
