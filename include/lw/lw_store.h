@@ -294,13 +294,11 @@ int lw_store_max_template_id(struct lw_store *s, uint32_t *out);
 /*
  * Template aliases (table template_aliases): a template's id follows its text, so when the text
  * changes (or two templates merge) the old id becomes an alias of the live one, and rows counted
- * under the old id belong to it. set: @from now resolves to @to (rows that resolved to @from
- * follow it to @to; one hop is kept); @to == 0 removes @from's alias. clear: removes them all
- * (before the miner's whole table is written again). Inside a transaction. LW_ENOTSUP when the
- * backend keeps no aliases.
+ * under the old id belong to it. @from now resolves to @to (aliases that resolved to @from follow
+ * it to @to: one hop is kept); @to == 0 removes @from's alias. Idempotent: the same alias set
+ * twice changes nothing. Inside a transaction. LW_ENOTSUP when the backend keeps no aliases.
  */
 int lw_store_set_template_alias(struct lw_store *s, uint32_t from, uint32_t to);
-int lw_store_clear_template_aliases(struct lw_store *s);
 /* The id @id resolves to (itself when it is no alias) into *@out. */
 int lw_store_resolve_template(struct lw_store *s, uint32_t id, uint32_t *out);
 /* The count of one window row; 0 (and LW_OK) when there is no such row. */
@@ -624,7 +622,6 @@ struct lw_store_ops {
     int (*template_count)(struct lw_store *s, uint64_t *out);
     int (*max_template_id)(struct lw_store *s, uint32_t *out);
     int (*set_template_alias)(struct lw_store *s, uint32_t from, uint32_t to); /* may be NULL */
-    int (*clear_template_aliases)(struct lw_store *s);                        /* may be NULL */
     int (*resolve_template)(struct lw_store *s, uint32_t id, uint32_t *out);  /* may be NULL */
     int (*get_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                             uint64_t *out);

@@ -1559,9 +1559,7 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     if (rc < 0) {
         return rc;
     }
-    if (full) {
-        rc = lw_store_clear_template_aliases(s);
-    }
+    (void)full; /* setting an alias is idempotent: the whole table is simply set again */
     for (i = 0; i < n && rc == LW_OK; i++) {
         rc = lw_store_set_template_alias(s, v[i].from, v[i].to);
     }

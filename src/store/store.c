@@ -214,12 +214,6 @@ int lw_store_set_template_alias(struct lw_store *s, uint32_t from, uint32_t to)
                                               : LW_ENOTSUP;
 }
 
-int lw_store_clear_template_aliases(struct lw_store *s)
-{
-    return s->ops->clear_template_aliases != NULL ? s->ops->clear_template_aliases(s)
-                                                  : LW_ENOTSUP;
-}
-
 int lw_store_resolve_template(struct lw_store *s, uint32_t id, uint32_t *out)
 {
     if (s->ops->resolve_template == NULL) {

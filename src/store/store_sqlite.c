@@ -82,8 +82,8 @@ enum stmt_id {
     ST_ALIAS_SET,
     ST_ALIAS_FOLLOW,
     ST_ALIAS_UNSET,
-    ST_ALIAS_CLEAR,
     ST_ALIAS_GET,
+    ST_ALIAS_FOLD,
     ST_COUNT
 };
 
@@ -143,7 +143,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD_MINER] = "SELECT blob FROM miner_state WHERE id = 1",
     [ST_LOAD_MODELS] = "SELECT blob, checksum FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
-    [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
+    [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates"
+                          " WHERE id NOT IN (SELECT from_id FROM template_aliases)",
     [ST_MAX_TEMPLATE_ID] = "SELECT max(id) FROM templates",
     [ST_GET_WINDOW] = "SELECT count FROM window_counts WHERE window_start_ns = ?1"
                       " AND template_id = ?2",
@@ -172,8 +173,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                      " ON CONFLICT(from_id) DO UPDATE SET to_id = excluded.to_id",
     [ST_ALIAS_FOLLOW] = "UPDATE template_aliases SET to_id = ?2 WHERE to_id = ?1",
     [ST_ALIAS_UNSET] = "DELETE FROM template_aliases WHERE from_id = ?1",
-    [ST_ALIAS_CLEAR] = "DELETE FROM template_aliases",
     [ST_ALIAS_GET] = "SELECT to_id FROM template_aliases WHERE from_id = ?1",
+    /* The old id's lines and times count for the live template (its row stays, hidden). */
+    [ST_ALIAS_FOLD] =
+        "INSERT INTO templates(id, text, first_seen_ns, last_seen_ns, count)"
+        " SELECT ?2, text, first_seen_ns, last_seen_ns, count FROM templates WHERE id = ?1"
+        " ON CONFLICT(id) DO UPDATE SET"
+        " first_seen_ns = min(coalesce(first_seen_ns, excluded.first_seen_ns),"
+        "                     coalesce(excluded.first_seen_ns, first_seen_ns)),"
+        " last_seen_ns = max(coalesce(last_seen_ns, excluded.last_seen_ns),"
+        "                    coalesce(excluded.last_seen_ns, last_seen_ns)),"
+        " count = count + excluded.count",
 };
 
 struct sqlite_store {
@@ -819,36 +829,39 @@ static int alias_exec(struct sqlite_store *s, enum stmt_id id, uint32_t a, uint3
     return exec_stmt(s, st, "template alias");
 }
 
+static int sqlite_resolve_template(struct lw_store *base, uint32_t id, uint32_t *out);
+
 /*
  * One hop is kept: @from -> @to, the aliases that led to @from now lead to @to, and @to (live
- * again, or still) is no alias itself.
+ * again, or still) is no alias itself. The first time @from becomes an alias its template row's
+ * count and times are folded into @to's (so the template list, which hides aliases, shows the
+ * template's whole history); setting the same alias again changes nothing, so a resent alias
+ * table is not counted twice.
  */
 static int sqlite_set_template_alias(struct lw_store *base, uint32_t from, uint32_t to)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
+    uint32_t cur = from;
     int rc;
 
     if (to == 0 || to == from) {
         return alias_exec(s, ST_ALIAS_UNSET, from, 0);
     }
+    rc = sqlite_resolve_template(base, from, &cur);
+    if (rc < 0 || cur == to) {
+        return rc;
+    }
     rc = alias_exec(s, ST_ALIAS_UNSET, to, 0);
     if (rc == LW_OK) {
         rc = alias_exec(s, ST_ALIAS_FOLLOW, from, to);
+    }
+    if (rc == LW_OK && cur == from) {
+        rc = alias_exec(s, ST_ALIAS_FOLD, from, to);
     }
     if (rc == LW_OK) {
         rc = alias_exec(s, ST_ALIAS_SET, from, to);
     }
     return rc;
-}
-
-static int sqlite_clear_template_aliases(struct lw_store *base)
-{
-    struct sqlite_store *s = (struct sqlite_store *)base;
-    sqlite3_stmt *st;
-    int rc = LW_OK;
-
-    st = stmt(s, ST_ALIAS_CLEAR, &rc);
-    return st != NULL ? exec_stmt(s, st, "clear template aliases") : rc;
 }
 
 static int sqlite_resolve_template(struct lw_store *base, uint32_t id, uint32_t *out)
@@ -1769,7 +1782,6 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .template_count = sqlite_template_count,
     .max_template_id = sqlite_max_template_id,
     .set_template_alias = sqlite_set_template_alias,
-    .clear_template_aliases = sqlite_clear_template_aliases,
     .resolve_template = sqlite_resolve_template,
     .get_window_count = sqlite_get_window_count,
     .get_source_count = sqlite_get_source_count,
