@@ -18,6 +18,7 @@
 #include "lw/lw_canon.h"
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
+#include "lw/lw_mem.h"
 #include "lw/lw_miner.h"
 
 struct fixture {
@@ -822,6 +823,165 @@ static void test_hdfs_smoke(void **state)
     lw_header_destroy(h);
 }
 
+/* ---- ids that agree across instances ---- */
+
+#define AGREE_LINES 600
+
+/* Line @i of a small log whose templates generalise as lines come (words become <*>). */
+static void agree_line(char *buf, size_t cap, int i)
+{
+    static const char *const users[] = {"alice", "bob", "carol", "dave", "erin", "frank"};
+    static const char *const states[] = {"ok", "degraded", "failed", "rebuilding", "offline"};
+    static const char *const jobs[] = {"backup", "rotate", "compact", "scrub", "vacuum"};
+
+    switch (i % 5) {
+    case 0:
+        snprintf(buf, cap, "user %s logged in from 10.0.%d.%d", users[(i / 10) % 6], i % 7, i % 11);
+        break;
+    case 1:
+        snprintf(buf, cap, "disk sd%c is %s", 'a' + (i / 10) % 4, states[(i / 10) % 5]);
+        break;
+    case 2:
+        snprintf(buf, cap, "job %s finished in %d ms", jobs[(i / 10) % 5], i * 3);
+        break;
+    case 3:
+        snprintf(buf, cap, "connection reset by peer");
+        break;
+    default:
+        snprintf(buf, cap, "session %d closed for user %s", i, users[(i / 10) % 6]);
+        break;
+    }
+}
+
+struct tpl_set {
+    size_t n;
+    uint32_t id[64];
+    char text[64][128];
+};
+
+static int set_cb(void *opaque, const struct lw_template_info *t)
+{
+    struct tpl_set *v = opaque;
+
+    assert_true(v->n < 64);
+    v->id[v->n] = t->id;
+    snprintf(v->text[v->n], sizeof(v->text[v->n]), "%s", t->text);
+    v->n++;
+    return 0;
+}
+
+/* The id of @text in @v, 0 when @v has no such text. */
+static uint32_t set_find(const struct tpl_set *v, const char *text)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++) {
+        if (strcmp(v->text[i], text) == 0) {
+            return v->id[i];
+        }
+    }
+    return 0;
+}
+
+/*
+ * Four instances mine the same log: one in order, one in reverse, and two that split it (even
+ * and odd lines, as two consumers of one topic would). Whatever texts they end with, a text has
+ * the same id on each of them, the id of its text, and every id a line got resolves to the
+ * template that line belongs to now. Saved and loaded, an instance keeps its ids.
+ */
+static void test_ids_agree_across_instances(void **state)
+{
+    struct fixture f[4];
+    struct tpl_set sets[4];
+    uint32_t got[4][AGREE_LINES];
+    char line[128];
+    char *buf = NULL;
+    size_t len = 0;
+    size_t k;
+    size_t j;
+    int i;
+
+    (void)state;
+    for (k = 0; k < 4; k++) {
+        fx_init(&f[k], 0, 0);
+    }
+    for (i = 0; i < AGREE_LINES; i++) {
+        int r = AGREE_LINES - 1 - i;
+
+        agree_line(line, sizeof(line), i);
+        got[0][i] = add(&f[0], line);
+        got[i % 2 == 0 ? 2 : 3][i] = add(&f[i % 2 == 0 ? 2 : 3], line);
+        agree_line(line, sizeof(line), r);
+        got[1][r] = add(&f[1], line);
+    }
+    for (k = 0; k < 4; k++) {
+        lw_miner_scratch_flush(f[k].s);
+        memset(&sets[k], 0, sizeof(sets[k]));
+        assert_int_equal(lw_miner_foreach(f[k].m, set_cb, &sets[k]), 0);
+        for (j = 0; j < sets[k].n; j++) {
+            assert_int_equal(sets[k].id[j], tid(sets[k].text[j]));
+        }
+    }
+    /* In order and in reverse the miner ends with the same templates here, so the same ids. */
+    assert_int_equal(sets[0].n, sets[1].n);
+    for (j = 0; j < sets[0].n; j++) {
+        assert_int_equal(set_find(&sets[1], sets[0].text[j]), sets[0].id[j]);
+    }
+    /* The split instances: every text one of them has is the whole log's, with its id. */
+    for (k = 2; k < 4; k++) {
+        for (j = 0; j < sets[k].n; j++) {
+            uint32_t id = set_find(&sets[0], sets[k].text[j]);
+
+            if (id == 0) {
+                print_error("instance %zu has '%s', the whole log not\n", k, sets[k].text[j]);
+            }
+            assert_int_equal(id, sets[k].id[j]);
+        }
+    }
+    /* The ids handed out while the templates generalised resolve to the final ones. */
+    j = 0;
+    for (i = 0; i < AGREE_LINES; i++) {
+        j += lw_miner_resolve(f[0].m, got[0][i]) != got[0][i];
+    }
+    assert_true(j > 0); /* some templates did change their text, hence their id */
+    for (i = 0; i < AGREE_LINES; i++) {
+        uint32_t a = lw_miner_resolve(f[0].m, got[0][i]);
+        uint32_t b = lw_miner_resolve(f[1].m, got[1][i]);
+        int part = i % 2 == 0 ? 2 : 3;
+
+        assert_int_not_equal(a, 0);
+        assert_int_equal(a, b);
+        assert_int_equal(lw_miner_resolve(f[part].m, got[part][i]), a);
+    }
+
+    /* Restart: the ids and the aliases survive; new lines get the ids they had before. */
+    assert_int_equal(lw_miner_save_buf(f[2].m, &buf, &len), LW_OK);
+    lw_miner_scratch_destroy(f[2].s);
+    lw_miner_destroy(f[2].m);
+    fx_init(&f[2], 0, 0);
+    assert_int_equal(lw_miner_load_buf(f[2].m, buf, len, NULL, 0), LW_OK);
+    lw_free(buf);
+    {
+        struct tpl_set after;
+
+        memset(&after, 0, sizeof(after));
+        assert_int_equal(lw_miner_foreach(f[2].m, set_cb, &after), 0);
+        assert_int_equal(after.n, sets[2].n);
+        for (j = 0; j < after.n; j++) {
+            assert_int_equal(after.id[j], sets[2].id[j]);
+            assert_string_equal(after.text[j], sets[2].text[j]);
+        }
+    }
+    for (i = 0; i < AGREE_LINES; i += 2) {
+        assert_int_equal(lw_miner_resolve(f[2].m, got[2][i]), lw_miner_resolve(f[0].m, got[0][i]));
+        agree_line(line, sizeof(line), i);
+        assert_int_equal(add(&f[2], line), lw_miner_resolve(f[0].m, got[0][i]));
+    }
+    for (k = 0; k < 4; k++) {
+        fx_fini(&f[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +999,7 @@ int main(void)
         cmocka_unit_test_teardown(test_same_text_on_generalise, teardown),
         cmocka_unit_test_teardown(test_printed_variable_is_no_sibling_word, teardown),
         cmocka_unit_test_teardown(test_hdfs_smoke, teardown),
+        cmocka_unit_test(test_ids_agree_across_instances),
         cmocka_unit_test_teardown(test_bug_evicted_id_from_thread_cache, teardown),
     };
 
