@@ -380,12 +380,73 @@ static void test_missing_miner_state(void **state)
     assert_string_equal(text, "zeta request <*> served");
 }
 
+/* The first integer of @sql's first row, on the store's file. */
+static int64_t query_int(const struct fixture *f, const char *sql)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/*
+ * Four sibling words (not the first) make one template whose text, hence id, is new: the ids the lines had are
+ * aliases of it in the store, the template list counts one template with every line, and the
+ * window rows under the old and the new ids add up to the lines.
+ */
+static void test_aliases_in_store(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s;
+    struct lw_engine *e;
+    uint64_t n = 0;
+    uint32_t live = text_tid("job <*> request <*> served");
+    uint32_t r = 0;
+    char sql[256];
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "job alpha", 10), LW_OK);
+    assert_int_equal(offer(e, "job beta", 10), LW_OK);
+    assert_int_equal(offer(e, "job gamma", 10), LW_OK);
+    assert_int_equal(offer(e, "job delta", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_template_count(s, &n), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(lw_store_resolve_template(s, text_tid("job alpha request <*> served"), &r),
+                     LW_OK);
+    assert_int_equal(r, live);
+    close_faulty(s);
+
+    assert_true(query_int(f, "SELECT count(*) FROM template_aliases") >= 3);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE to_id <> %u", live);
+    assert_int_equal(query_int(f, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count FROM templates WHERE id = %u", live);
+    assert_int_equal(query_int(f, sql), 40);
+    snprintf(sql, sizeof(sql),
+             "SELECT sum(count) FROM window_counts WHERE template_id = %u OR template_id IN"
+             " (SELECT from_id FROM template_aliases WHERE to_id = %u)",
+             live, live);
+    assert_int_equal(query_int(f, sql), 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_disk_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_at_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aliases_in_store, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
