@@ -131,13 +131,13 @@ size_t lw_miner_n_templates(struct lw_miner *m);
  */
 bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id);
 /*
- * The alias changes since the last call, each with @to resolved to the live template it leads
- * to now (0: it leads nowhere, or @from is no alias any more): an array the caller frees with
- * lw_free() in *@out, its length in *@n. *@full is true when the list is the whole alias table
- * instead (after a journal overflow, lw_miner_alias_resync() or loading a version-1 state): the
- * store should then replace its aliases with it. LW_OK or LW_ENOMEM (nothing taken). Any thread.
+ * The alias changes since the last call, for the store: each alias whose live template changed
+ * (new aliases, and old ones behind a template whose id changed since), with @to the live id it
+ * resolves to now, then the aliases removed (@to 0: leads nowhere, or the id is live again). An
+ * array the caller frees with lw_free() in *@out (NULL when empty), its length in *@n. LW_OK or
+ * LW_ENOMEM (nothing taken). Any thread.
  */
-int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n, bool *full);
+int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n);
 /* The next lw_miner_drain_aliases() gives the whole table (the last list was not stored). */
 void lw_miner_alias_resync(struct lw_miner *m);
 uint64_t lw_miner_n_evicted(struct lw_miner *m);

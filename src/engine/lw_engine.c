@@ -1552,14 +1552,12 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     struct lw_alias *v = NULL;
     size_t n = 0;
     size_t i;
-    bool full = false;
     int rc;
 
-    rc = lw_miner_drain_aliases(e->miner, &v, &n, &full);
+    rc = lw_miner_drain_aliases(e->miner, &v, &n);
     if (rc < 0) {
         return rc;
     }
-    (void)full; /* setting an alias is idempotent: the whole table is simply set again */
     for (i = 0; i < n && rc == LW_OK; i++) {
         rc = lw_store_set_template_alias(s, v[i].from, v[i].to);
     }

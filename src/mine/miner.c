@@ -102,6 +102,7 @@ struct tpl {
 struct alias {
     uint32_t from;
     uint32_t to;
+    uint32_t sent_to;   /* the live id lw_miner_drain_aliases() last reported, 0: none */
     struct alias *next;
 };
 
@@ -129,9 +130,9 @@ struct lw_miner {
     struct tpl **text_map;      /* canonical text -> live template, same bucket count */
     size_t n_alias;
     size_t max_aliases;
-    struct lw_alias *journal;   /* alias changes since the last drain */
+    struct lw_alias *journal;   /* aliases removed since the last drain (to == 0) */
     size_t n_journal;
-    bool alias_resync;          /* the journal overflowed: the next drain gives the full table */
+    bool alias_dirty;           /* an alias was added or retargeted since the last drain */
     uint64_t n_born;
     size_t id_map_mask;
     struct tpl **live;          /* every live template, for eviction sampling and foreach */
@@ -265,20 +266,20 @@ static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
     return t;
 }
 
-static void journal_add(struct lw_miner *m, uint32_t from, uint32_t to)
+/*
+ * Notes that alias @from is gone, for the store. When more than ALIAS_JOURNAL go between two
+ * drains the oldest notes are lost: the store then keeps a few stale aliases (of ids that no
+ * longer resolve, or that a template took back).
+ */
+static void journal_add(struct lw_miner *m, uint32_t from)
 {
-    if (m->journal == NULL) {
-        return; /* a miner being loaded: lw_miner_load_buf() asks for a resync instead */
-    }
     if (m->n_journal == ALIAS_JOURNAL) {
-        m->alias_resync = true;
-        m->n_journal = 0;
+        memmove(m->journal, m->journal + 1, (ALIAS_JOURNAL - 1) * sizeof(*m->journal));
+        m->n_journal--;
     }
-    if (!m->alias_resync) {
-        m->journal[m->n_journal].from = from;
-        m->journal[m->n_journal].to = to;
-        m->n_journal++;
-    }
+    m->journal[m->n_journal].from = from;
+    m->journal[m->n_journal].to = 0;
+    m->n_journal++;
 }
 
 /* Frees every alias of one bucket (the table is full: a few old ids stop resolving). */
@@ -289,7 +290,9 @@ static void alias_drop_bucket(struct lw_miner *m, size_t b)
     while (a != NULL) {
         struct alias *n = a->next;
 
-        journal_add(m, a->from, 0);
+        if (a->sent_to != 0) {
+            journal_add(m, a->from);
+        }
         lw_free(a);
         m->n_alias--;
         a = n;
@@ -311,11 +314,12 @@ static int alias_add(struct lw_miner *m, uint32_t from, uint32_t to)
     /* No scan for aliases that pointed at @from: they reach @to through this one (a chain). */
     a->from = from;
     a->to = to;
+    a->sent_to = 0;
     b = from & m->id_map_mask;
     a->next = m->alias_map[b];
     m->alias_map[b] = a;
     m->n_alias++;
-    journal_add(m, from, to);
+    m->alias_dirty = true;
     return LW_OK;
 }
 
@@ -340,9 +344,11 @@ static void alias_release(struct lw_miner *m, uint32_t id)
     a = *pp;
     to = a->to;
     *pp = a->next;
+    if (a->sent_to != 0) {
+        journal_add(m, id);
+    }
     lw_free(a);
     m->n_alias--;
-    journal_add(m, id, 0);
     for (b = 0; b <= m->id_map_mask && m->n_alias > 0; b++) {
         struct alias *x;
 
@@ -1994,59 +2000,73 @@ bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id)
     return false;
 }
 
-int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n, bool *full)
+int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n)
 {
     struct lw_alias *v;
-    size_t cap;
     size_t i;
     size_t k = 0;
 
     *out = NULL;
     *n = 0;
     pthread_rwlock_wrlock(&m->lock);
-    *full = m->alias_resync;
-    cap = m->alias_resync ? m->n_alias : m->n_journal;
-    v = lw_malloc((cap ? cap : 1) * sizeof(*v));
+    if (!m->alias_dirty && m->n_journal == 0) {
+        pthread_rwlock_unlock(&m->lock);
+        return LW_OK;
+    }
+    v = lw_malloc((m->n_alias + m->n_journal + 1) * sizeof(*v));
     if (v == NULL) {
         pthread_rwlock_unlock(&m->lock);
         return LW_ENOMEM;
     }
-    if (m->alias_resync) {
-        for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
-            const struct alias *a;
+    /*
+     * Every alias whose live template is not the one last reported: new ones, and those behind
+     * a template whose id changed since (a chain). So the store holds one hop, old id -> live
+     * id, and needs no chain of its own (ClickHouse could not update rows to follow one).
+     */
+    for (i = 0; m->alias_dirty && i <= m->id_map_mask && m->n_alias > 0; i++) {
+        struct alias *a;
 
-            for (a = m->alias_map[i]; a != NULL; a = a->next) {
+        for (a = m->alias_map[i]; a != NULL; a = a->next) {
+            const struct tpl *t = id_lookup(m, a->to);
+            uint32_t live = t != NULL ? t->id : 0;
+
+            if (live != a->sent_to) {
                 v[k].from = a->from;
-                v[k].to = a->to;
+                v[k].to = live;
                 k++;
+                a->sent_to = live;
             }
         }
     }
-    else {
-        memcpy(v, m->journal, m->n_journal * sizeof(*v));
-        k = m->n_journal;
-    }
-    /* The store keeps one hop: every alias names the live template it resolves to now. */
-    for (i = 0; i < k; i++) {
-        if (v[i].to != 0) {
-            const struct tpl *t = id_lookup(m, v[i].to);
-
-            v[i].to = t != NULL ? t->id : 0;
-        }
-    }
+    memcpy(v + k, m->journal, m->n_journal * sizeof(*v));
+    k += m->n_journal;
+    m->n_journal = 0;
+    m->alias_dirty = false;
     *out = v;
     *n = k;
-    m->n_journal = 0;
-    m->alias_resync = false;
     pthread_rwlock_unlock(&m->lock);
     return LW_OK;
+}
+
+/* Marks every alias unreported: the next drain gives the whole table. Lock held. */
+static void alias_unsend_all(struct lw_miner *m)
+{
+    size_t i;
+
+    for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
+        struct alias *a;
+
+        for (a = m->alias_map[i]; a != NULL; a = a->next) {
+            a->sent_to = 0;
+        }
+    }
+    m->alias_dirty = true;
 }
 
 void lw_miner_alias_resync(struct lw_miner *m)
 {
     pthread_rwlock_wrlock(&m->lock);
-    m->alias_resync = true;
-    m->n_journal = 0;
+    alias_unsend_all(m);
     pthread_rwlock_unlock(&m->lock);
 }
 
@@ -2366,6 +2386,7 @@ static int parse_aliases(struct lw_miner *m, struct rbuf *r, char *err, size_t e
         if (rc < 0) {
             return rc;
         }
+        m->alias_map[from & m->id_map_mask]->sent_to = to; /* saved with the store's rows */
     }
     return LW_OK;
 }
@@ -2530,7 +2551,6 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     if (rc == LW_OK) {
         rc = parse_aliases(tmp, &r, err, err_len);
     }
-    tmp->n_journal = 0; /* what the file held, the store holds too */
     if (rc == LW_OK && r.o != r.n) {
         snprintf(err, err_len, "%zu unexpected bytes after the last record", r.n - r.o);
         rc = LW_ECORRUPT;
@@ -2555,11 +2575,12 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     if (rc == LW_OK) {
         pthread_rwlock_wrlock(&m->lock);
         swap_tables(m, tmp);
-        if (version == 1 || tmp->n_journal > 0 || tmp->alias_resync) {
-            /* Ids changed in the load (merges, or a version 1 state renumbered): the store does
-             * not know their aliases, so the next drain gives them all. */
-            m->alias_resync = true;
-            m->n_journal = 0;
+        /* Aliases made by the load itself (merges, renumbering) are reported by the next
+         * drain; a version 1 state came from a store without aliases: report them all. */
+        m->n_journal = 0;
+        m->alias_dirty = true;
+        if (version == 1) {
+            alias_unsend_all(m);
         }
         memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));
         atomic_fetch_add(&m->epoch, 1);

@@ -823,6 +823,60 @@ static void test_hdfs_smoke(void **state)
     lw_header_destroy(h);
 }
 
+/* The aliases the store is told: each old id with the live id, again when that one changes. */
+static void test_drain_aliases(void **state)
+{
+    struct lw_miner_conf conf;
+    struct lw_alias *v = NULL;
+    size_t n = 0;
+    uint32_t a;
+    uint32_t b;
+    uint32_t c;
+    size_t i;
+    int seen_a = 0;
+    int seen_b = 0;
+
+    (void)state;
+    memset(&conf, 0, sizeof(conf));
+    conf.sibling_merge = 1; /* generalise at once */
+    fx.m = lw_miner_create(&conf, NULL, 0);
+    assert_non_null(fx.m);
+    fx.s = lw_miner_scratch_create(fx.m);
+    assert_non_null(fx.s);
+    a = add(&fx, "job abc1 failed from 10.0.0.1 port 22");
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 0);
+    lw_free(v);
+    b = add(&fx, "job xyz2 failed from 10.0.0.2 port 2222");
+    assert_int_equal(b, tid("job <*> failed from <*> port <*>"));
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].from, a);
+    assert_int_equal(v[0].to, b);
+    lw_free(v);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 0); /* nothing changed since */
+    lw_free(v);
+    c = add(&fx, "job xyz5 stopped from 10.0.0.2 port 1");
+    assert_int_equal(c, tid("job <*> <*> from <*> port <*>"));
+    assert_int_equal(lw_miner_resolve(fx.m, a), c);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 2);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(v[i].to, c); /* one hop: the old alias follows to the live id */
+        seen_a += v[i].from == a;
+        seen_b += v[i].from == b;
+    }
+    assert_int_equal(seen_a, 1);
+    assert_int_equal(seen_b, 1);
+    lw_free(v);
+    lw_miner_alias_resync(fx.m);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 2);
+    lw_free(v);
+    fx_fini(&fx);
+}
+
 /* ---- ids that agree across instances ---- */
 
 #define AGREE_LINES 600
@@ -1000,6 +1054,7 @@ int main(void)
         cmocka_unit_test_teardown(test_printed_variable_is_no_sibling_word, teardown),
         cmocka_unit_test_teardown(test_hdfs_smoke, teardown),
         cmocka_unit_test(test_ids_agree_across_instances),
+        cmocka_unit_test_teardown(test_drain_aliases, teardown),
         cmocka_unit_test_teardown(test_bug_evicted_id_from_thread_cache, teardown),
     };
 
