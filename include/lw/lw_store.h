@@ -287,8 +287,8 @@ int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *chec
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);
 /*
- * The highest template id in table templates, 0 when it is empty. The engine compares it with
- * the saved miner state at start: ids at or below it must never be handed out again.
+ * The highest template id in table templates, 0 when it is empty. (Template ids come from the
+ * template's text now, so the engine has nothing to continue after; kept for tools.)
  */
 int lw_store_max_template_id(struct lw_store *s, uint32_t *out);
 /*
