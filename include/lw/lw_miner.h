@@ -2,10 +2,15 @@
  * Online template miner. One pass, streaming, bounded work per line: a message is masked,
  * tokenised and matched against the known templates; an unmatched message creates a template,
  * a near match generalises one (differing tokens become <*>). Templates are kept in canonical
- * form (lw_canon.h), one id per text: a line whose template would print the text of a known one
- * goes to that one, and when generalising makes two templates print the same text, the younger
- * is merged into the older and its id becomes an alias (lw_miner_resolve()). Template ids are
- * stable for the life of the miner and across save/load (aliases included).
+ * form (lw_canon.h), one id per template text: a line whose template would print the text of a
+ * known one goes to that one, and when generalising makes two templates print the same text, one
+ * is merged into the other and its id becomes an alias (lw_miner_resolve()).
+ *
+ * A template's id is derived from its canonical text (a 32-bit hash, with a deterministic probe on
+ * collision), so instances that mine separate streams give a template of the same text the same
+ * id. When a template's text changes (it generalises), its id changes with it and the old id
+ * becomes an alias of the new one: ids handed out earlier keep resolving, also across save/load,
+ * and lw_miner_drain_aliases() tells the store. docs/parse.md, "Template ids", has the details.
  *
  * The miner is shared by the parse threads: lw_miner_add() may be called concurrently; a line
  * whose shape the calling thread has seen before takes no lock at all (per-thread cache), any
@@ -45,6 +50,12 @@ struct lw_match {
     struct lw_param params[LW_MINER_MAX_PARAMS];
 };
 
+/* An alias change: id @from now resolves to live template @to; @to == 0: @from is no alias. */
+struct lw_alias {
+    uint32_t from;
+    uint32_t to;
+};
+
 struct lw_miner;
 struct lw_miner_scratch;  /* per-thread working memory */
 
@@ -52,6 +63,12 @@ struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, si
 void lw_miner_destroy(struct lw_miner *m);
 struct lw_miner_scratch *lw_miner_scratch_create(struct lw_miner *m);
 void lw_miner_scratch_destroy(struct lw_miner_scratch *s);
+
+/*
+ * The id every instance gives a template whose canonical text is @text (@len bytes) unless it
+ * collided with another text there (then a later probe, see docs/parse.md): never 0. Pure.
+ */
+uint32_t lw_template_id(const char *text, size_t len);
 
 /* Turns parameter extraction on (off by default; it costs a read lock per line). */
 void lw_miner_scratch_params(struct lw_miner_scratch *s, int on);
@@ -94,9 +111,10 @@ struct lw_template_info {
     int64_t first_seen_ns;
     int64_t last_seen_ns;
     const char *text;  /* borrowed; valid during the callback only */
+    uint64_t born;     /* creation order, 1 for the first template */
 };
 typedef int (*lw_template_cb)(void *opaque, const struct lw_template_info *t);
-/* Calls @cb for every live template in id order; stops when @cb returns non-zero. */
+/* Calls @cb for every live template in creation order; stops when @cb returns non-zero. */
 int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque);
 /*
  * The known template most like template @id (share of common words, Jaccard, the <*> places left
@@ -108,11 +126,20 @@ int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque);
 uint32_t lw_miner_nearest(struct lw_miner *m, uint32_t id, double *similarity, uint64_t *lines);
 size_t lw_miner_n_templates(struct lw_miner *m);
 /*
- * Makes the next new template's id at least @max_id + 1: ids already used elsewhere (a store
- * whose templates outlived the miner's state) are never handed out again. Returns whether the
- * next id moved. Any thread.
+ * Kept for callers of the sequential ids: ids now come from the template text, so an id a store
+ * holds names the same text here and nothing needs to move. Returns false.
  */
 bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id);
+/*
+ * The alias changes since the last call, for the store: each alias whose live template changed
+ * (new aliases, and old ones behind a template whose id changed since), with @to the live id it
+ * resolves to now, then the aliases removed (@to 0: leads nowhere, or the id is live again). An
+ * array the caller frees with lw_free() in *@out (NULL when empty), its length in *@n. LW_OK or
+ * LW_ENOMEM (nothing taken). Any thread.
+ */
+int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n);
+/* The next lw_miner_drain_aliases() gives the whole table (the last list was not stored). */
+void lw_miner_alias_resync(struct lw_miner *m);
 uint64_t lw_miner_n_evicted(struct lw_miner *m);
 
 /*

@@ -36,7 +36,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 4
+#define LW_STORE_SCHEMA_VERSION 5
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
@@ -287,10 +287,20 @@ int lw_store_load_models(struct lw_store *s, char **blob, size_t *len, int *chec
 int lw_store_stored_lines(struct lw_store *s, uint64_t *out);
 int lw_store_template_count(struct lw_store *s, uint64_t *out);
 /*
- * The highest template id in table templates, 0 when it is empty. The engine compares it with
- * the saved miner state at start: ids at or below it must never be handed out again.
+ * The highest template id in table templates, 0 when it is empty. (Template ids come from the
+ * template's text now, so the engine has nothing to continue after; kept for tools.)
  */
 int lw_store_max_template_id(struct lw_store *s, uint32_t *out);
+/*
+ * Template aliases (table template_aliases): a template's id follows its text, so when the text
+ * changes (or two templates merge) the old id becomes an alias of the live one, and rows counted
+ * under the old id belong to it. @from now resolves to @to (aliases that resolved to @from follow
+ * it to @to: one hop is kept); @to == 0 removes @from's alias. Idempotent: the same alias set
+ * twice changes nothing. Inside a transaction. LW_ENOTSUP when the backend keeps no aliases.
+ */
+int lw_store_set_template_alias(struct lw_store *s, uint32_t from, uint32_t to);
+/* The id @id resolves to (itself when it is no alias) into *@out. */
+int lw_store_resolve_template(struct lw_store *s, uint32_t id, uint32_t *out);
 /* The count of one window row; 0 (and LW_OK) when there is no such row. */
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                               uint64_t *out);
@@ -611,6 +621,8 @@ struct lw_store_ops {
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
     int (*max_template_id)(struct lw_store *s, uint32_t *out);
+    int (*set_template_alias)(struct lw_store *s, uint32_t from, uint32_t to); /* may be NULL */
+    int (*resolve_template)(struct lw_store *s, uint32_t id, uint32_t *out);  /* may be NULL */
     int (*get_window_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                             uint64_t *out);
     int (*get_source_count)(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,

@@ -625,7 +625,7 @@ int lw__parse_out_templates(const struct lw_parse_ctx *ctx)
         fputs("\r\nid,count,first_seen,last_seen,template\r\n", ctx->out);
     }
     else if (o->output == LW_PARSE_OUTPUT_NONE) {
-        fprintf(ctx->out, "%8s %12s %-24s %-24s %s\n", "id", "count", "first_seen",
+        fprintf(ctx->out, "%10s %12s %-24s %-24s %s\n", "id", "count", "first_seen",
                 "last_seen", "template");
     }
     for (i = 0; i < n; i++) {
@@ -669,7 +669,7 @@ int lw__parse_out_templates(const struct lw_parse_ctx *ctx)
             else {
                 char head[128];
                 size_t k;
-                int hn = snprintf(head, sizeof(head), "%8lu %12llu %-24s %-24s ",
+                int hn = snprintf(head, sizeof(head), "%10lu %12llu %-24s %-24s ",
                                   (unsigned long)r->id, (unsigned long long)r->count, first,
                                   last);
 

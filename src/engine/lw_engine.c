@@ -1406,6 +1406,19 @@ static void on_delivery(void *opaque, const struct lw_alert_result *r)
     e->n_results++;
 }
 
+/*
+ * The id a template has now: ids follow the template's text, and the parse workers counted these
+ * lines under the id of the moment. Written under the live id, the rows of one template add up
+ * across instances; earlier rows stay under the old ids, which the aliases map (store_aliases()).
+ * An evicted template keeps the id it had.
+ */
+static uint32_t live_tid(struct lw_engine *e, uint32_t tid)
+{
+    uint32_t live = tid != 0 ? lw_miner_resolve(e->miner, tid) : 0;
+
+    return live != 0 ? live : tid;
+}
+
 /* Inside the flush transaction: the pending anomalies, their alerts, delivery results. */
 static int store_anomalies(struct lw_engine *e)
 {
@@ -1421,7 +1434,7 @@ static int store_anomalies(struct lw_engine *e)
         sa.ts_ns = p->a.ts_ns;
         sa.detector = p->a.detector != NULL ? p->a.detector : "?";
         sa.score = p->a.score;
-        sa.template_id = p->a.template_id;
+        sa.template_id = live_tid(e, p->a.template_id);
         sa.source = p->a.source;
         sa.summary = p->a.summary;
         sa.explanation_json = p->a.explanation_json;
@@ -1533,6 +1546,31 @@ static void store_failed(struct lw_engine *e, int rc, const char *msg)
     }
 }
 
+/* Inside the flush transaction: the alias changes since the last flush. */
+static int store_aliases(struct lw_engine *e, struct lw_store *s)
+{
+    struct lw_alias *v = NULL;
+    size_t n = 0;
+    size_t i;
+    int rc;
+
+    rc = lw_miner_drain_aliases(e->miner, &v, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    for (i = 0; i < n && rc == LW_OK; i++) {
+        rc = lw_store_set_template_alias(s, v[i].from, v[i].to);
+    }
+    lw_free(v);
+    if (rc == LW_ENOTSUP) {
+        return LW_OK; /* a backend without aliases */
+    }
+    if (rc < 0) {
+        lw_miner_alias_resync(e->miner); /* rolled back: write them all next time */
+    }
+    return rc;
+}
+
 /* Writes the pending counts in one transaction. */
 static int flush_store(struct lw_engine *e, bool force_miner)
 {
@@ -1565,11 +1603,11 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         }
         switch (a->kind) {
         case LW_AGG_TEMPLATE:
-            rc = lw_store_add_window_count(s, a->win, a->tid, a->count);
+            rc = lw_store_add_window_count(s, a->win, live_tid(e, a->tid), a->count);
             break;
         case LW_AGG_SOURCE:
-            rc = lw_store_add_source_count(s, a->win, a->tid, source_name(e, a->src - 1),
-                                           a->count);
+            rc = lw_store_add_source_count(s, a->win, live_tid(e, a->tid),
+                                           source_name(e, a->src - 1), a->count);
             break;
         default:
             rc = lw_store_add_level_count(s, a->win, (int)a->tid, a->count);
@@ -1578,11 +1616,13 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     }
     for (i = 0; i < e->tpls.cap && rc == LW_OK; i++) {
         const struct tpl_delta *d = &e->tpls.v[i];
+        uint32_t tid;
         long n;
 
         if (!d->used) {
             continue;
         }
+        tid = live_tid(e, d->tid);
         n = lw_miner_template(e->miner, d->tid, text, text_cap);
         if (n >= (long)text_cap) {
             char *nb = lw_malloc((size_t)n + 1);
@@ -1601,9 +1641,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         if (n < 0) {
             continue; /* evicted meanwhile: its counts stay in the window rows */
         }
-        rc = lw_store_upsert_template(s, d->tid, text, d->first_ns, d->last_ns, d->count);
+        rc = lw_store_upsert_template(s, tid, text, d->first_ns, d->last_ns, d->count);
         if (rc == LW_OK && d->example != NULL) {
-            rc = lw_store_add_example(s, d->tid, d->example_ns, source_name(e, d->example_src),
+            rc = lw_store_add_example(s, tid, d->example_ns, source_name(e, d->example_src),
                                       d->example);
             rc = rc == LW_ENOTSUP ? LW_OK : rc;
         }
@@ -1616,6 +1656,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     }
     if (rc == LW_OK && e->pending_lines > 0) {
         rc = lw_store_add_stored_lines(s, e->pending_lines);
+    }
+    if (rc == LW_OK) {
+        rc = store_aliases(e, s);
     }
     if (rc == LW_OK) {
         rc = store_anomalies(e);

@@ -56,7 +56,9 @@
 #define LW_FLUSH_LINES 65536
 #define EVICT_SAMPLES 16
 #define STATE_MAGIC "LWMINER1"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u         /* 2: ids derived from the text; 1 (sequential ids) still loads */
+#define ALIAS_JOURNAL 65536      /* alias changes kept for lw_miner_drain_aliases() */
+#define ALIAS_MAX_HOPS 1024      /* a chain of aliases longer than this resolves to nothing */
 
 enum tok_class {
     TOK_WORD = 0,  /* letters, possibly with punctuation around them */
@@ -87,15 +89,20 @@ struct tpl {
     int64_t first_ns;
     int64_t last_ns;
     uint64_t last_seq;   /* miner sequence at the last match, for eviction */
+    uint64_t born;       /* creation order (ids are hashes and say nothing about age) */
     size_t live_idx;     /* index in miner->live */
     struct tpl *id_next; /* chain in the id map */
     struct tpl *text_next; /* chain in the text index */
 };
 
-/* A template id that was merged into another one keeps resolving to it. */
+/*
+ * A template id that was merged into another one, or whose template's text changed (so its id
+ * did), keeps resolving to it: @to may itself be an alias (a chain, followed on lookup).
+ */
 struct alias {
     uint32_t from;
     uint32_t to;
+    uint32_t sent_to;   /* the live id lw_miner_drain_aliases() last reported, 0: none */
     struct alias *next;
 };
 
@@ -122,6 +129,11 @@ struct lw_miner {
     struct alias **alias_map;   /* ids of templates merged into others, same bucket count */
     struct tpl **text_map;      /* canonical text -> live template, same bucket count */
     size_t n_alias;
+    size_t max_aliases;
+    struct lw_alias *journal;   /* aliases removed since the last drain (to == 0) */
+    size_t n_journal;
+    bool alias_dirty;           /* an alias was added or retargeted since the last drain */
+    uint64_t n_born;
     size_t id_map_mask;
     struct tpl **live;          /* every live template, for eviction sampling and foreach */
     size_t n_live;
@@ -220,26 +232,72 @@ static struct tpl *id_lookup_live(const struct lw_miner *m, uint32_t id)
     return t;
 }
 
-static uint32_t alias_target(const struct lw_miner *m, uint32_t id)
+static struct alias *alias_find(const struct lw_miner *m, uint32_t id)
 {
-    const struct alias *a = m->alias_map[id & m->id_map_mask];
+    struct alias *a = m->alias_map[id & m->id_map_mask];
 
     while (a != NULL && a->from != id) {
         a = a->next;
     }
+    return a;
+}
+
+static uint32_t alias_target(const struct lw_miner *m, uint32_t id)
+{
+    const struct alias *a = alias_find(m, id);
+
     return a != NULL ? a->to : 0;
 }
 
-/* Finds a live template by id, following the alias of a merged template. */
+/*
+ * Finds a live template by id, following the aliases of merged and re-texted templates. A
+ * template that generalised k times has a chain of k aliases behind it; chains are not
+ * shortened on lookup (lookups run under the read lock), and are rare off the slow path.
+ */
 static struct tpl *id_lookup(const struct lw_miner *m, uint32_t id)
 {
     struct tpl *t = id_lookup_live(m, id);
-    uint32_t to;
+    size_t hops = 0;
 
-    if (t == NULL && m->n_alias > 0 && (to = alias_target(m, id)) != 0) {
-        t = id_lookup_live(m, to);
+    while (t == NULL && m->n_alias > 0 && hops++ < ALIAS_MAX_HOPS &&
+           (id = alias_target(m, id)) != 0) {
+        t = id_lookup_live(m, id);
     }
     return t;
+}
+
+/*
+ * Notes that alias @from is gone, for the store. When more than ALIAS_JOURNAL go between two
+ * drains the oldest notes are lost: the store then keeps a few stale aliases (of ids that no
+ * longer resolve, or that a template took back).
+ */
+static void journal_add(struct lw_miner *m, uint32_t from)
+{
+    if (m->n_journal == ALIAS_JOURNAL) {
+        memmove(m->journal, m->journal + 1, (ALIAS_JOURNAL - 1) * sizeof(*m->journal));
+        m->n_journal--;
+    }
+    m->journal[m->n_journal].from = from;
+    m->journal[m->n_journal].to = 0;
+    m->n_journal++;
+}
+
+/* Frees every alias of one bucket (the table is full: a few old ids stop resolving). */
+static void alias_drop_bucket(struct lw_miner *m, size_t b)
+{
+    struct alias *a = m->alias_map[b];
+
+    while (a != NULL) {
+        struct alias *n = a->next;
+
+        if (a->sent_to != 0) {
+            journal_add(m, a->from);
+        }
+        lw_free(a);
+        m->n_alias--;
+        a = n;
+    }
+    m->alias_map[b] = NULL;
 }
 
 static int alias_add(struct lw_miner *m, uint32_t from, uint32_t to)
@@ -250,23 +308,100 @@ static int alias_add(struct lw_miner *m, uint32_t from, uint32_t to)
     if (a == NULL) {
         return LW_ENOMEM;
     }
-    /* Aliases always point at a live template: redirect those that pointed at @from. */
-    for (b = 0; b <= m->id_map_mask && m->n_alias > 0; b++) {
-        struct alias *x;
-
-        for (x = m->alias_map[b]; x != NULL; x = x->next) {
-            if (x->to == from) {
-                x->to = to;
-            }
-        }
+    while (m->n_alias >= m->max_aliases && m->n_alias > 0) {
+        alias_drop_bucket(m, rng_next(&m->rng) & m->id_map_mask);
     }
+    /* No scan for aliases that pointed at @from: they reach @to through this one (a chain). */
     a->from = from;
     a->to = to;
+    a->sent_to = 0;
     b = from & m->id_map_mask;
     a->next = m->alias_map[b];
     m->alias_map[b] = a;
     m->n_alias++;
+    m->alias_dirty = true;
     return LW_OK;
+}
+
+/*
+ * Id @id is taken again by a live template (its text came back, or a hash collision): it stops
+ * being an alias. The aliases that led through it are pointed at its old target, so they keep
+ * reaching the template they reached before. A full scan, but this is rare.
+ */
+static void alias_release(struct lw_miner *m, uint32_t id)
+{
+    struct alias **pp = &m->alias_map[id & m->id_map_mask];
+    struct alias *a;
+    uint32_t to;
+    size_t b;
+
+    while (*pp != NULL && (*pp)->from != id) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL) {
+        return;
+    }
+    a = *pp;
+    to = a->to;
+    *pp = a->next;
+    if (a->sent_to != 0) {
+        journal_add(m, id);
+    }
+    lw_free(a);
+    m->n_alias--;
+    for (b = 0; b <= m->id_map_mask && m->n_alias > 0; b++) {
+        struct alias *x;
+
+        for (x = m->alias_map[b]; x != NULL; x = x->next) {
+            if (x->to == id) {
+                x->to = to;
+            }
+        }
+    }
+}
+
+/*
+ * Template ids come from the canonical text, so that every instance that mines a template of
+ * that text gives it the same id without talking to the others: the XXH3-64 of the text (seed
+ * 0) folded to 32 bits. When that id is held by a live template of another text (a hash
+ * collision: about n^2 / 2^33 pairs among n templates), the next seed is tried, and so on; the
+ * first free one wins. 0 is never an id. Instances agree on an id unless they saw two colliding
+ * texts in a different order (docs/parse.md, "Template ids").
+ */
+static uint32_t text_id(const char *text, size_t len, uint64_t seed)
+{
+    uint64_t h = XXH3_64bits_withSeed(text, len, seed);
+
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+uint32_t lw_template_id(const char *text, size_t len)
+{
+    uint64_t seed;
+    uint32_t id = 0;
+
+    for (seed = 0; id == 0; seed++) {
+        id = text_id(text, len, seed);
+    }
+    return id;
+}
+
+static uint32_t id_for_text(const struct lw_miner *m, const struct tpl *t)
+{
+    uint64_t seed;
+
+    for (seed = 0;; seed++) {
+        uint32_t id = text_id(t->text, t->text_len, seed);
+        const struct tpl *o;
+
+        if (id == 0) {
+            continue;
+        }
+        o = id_lookup_live(m, id);
+        if (o == NULL || o == t) {
+            return id;
+        }
+    }
 }
 
 static void alias_clear(struct lw_miner *m)
@@ -288,6 +423,13 @@ static void alias_clear(struct lw_miner *m)
         m->alias_map[b] = NULL;
     }
     m->n_alias = 0;
+}
+
+/* Gives @t (not in the id map) the id of its text, releasing that id if it was an alias. */
+static void tpl_set_id(struct lw_miner *m, struct tpl *t)
+{
+    t->id = id_for_text(m, t);
+    alias_release(m, t->id);
 }
 
 static void id_insert(struct lw_miner *m, struct tpl *t)
@@ -336,19 +478,18 @@ static void text_remove(struct lw_miner *m, struct tpl *t)
     }
 }
 
-/* The oldest live template other than @self whose canonical text is that of @t, or NULL. */
+/* The live template other than @self whose canonical text is that of @t, or NULL. */
 static struct tpl *text_find(const struct lw_miner *m, const struct tpl *t, const struct tpl *self)
 {
     struct tpl *x = m->text_map[t->text_h & m->id_map_mask];
-    struct tpl *best = NULL;
 
     for (; x != NULL; x = x->text_next) {
         if (x != self && x->text_h == t->text_h && x->text_len == t->text_len &&
-            memcmp(x->text, t->text, t->text_len) == 0 && (best == NULL || x->id < best->id)) {
-            best = x;
+            memcmp(x->text, t->text, t->text_len) == 0) {
+            return x;
         }
     }
-    return best;
+    return NULL;
 }
 
 static int vec_push(struct tpl_vec *v, struct tpl *t)
@@ -446,14 +587,33 @@ static int tpl_render(struct tpl *t)
     return LW_OK;
 }
 
-/* Re-renders live template @t and files it under its new text in the index. */
+/*
+ * Re-renders live template @t and files it under its new text in the index. A new text means a
+ * new id (the id is the text's): the old id becomes an alias of the new one, and the epoch moves
+ * so that the thread caches stop handing out the old one. When another live template already
+ * has the new text, @t keeps its id for now: tpl_dedup() merges it into that one, whose id is
+ * the text's.
+ */
 static int tpl_retext(struct lw_miner *m, struct tpl *t)
 {
+    uint64_t old_h = t->text_h;
+    size_t old_len = t->text_len;
+    uint32_t old_id = t->id;
     int rc;
 
     text_remove(m, t);
     rc = tpl_render(t); /* on failure the old text stays, and so does its key */
     text_insert(m, t);
+    if (rc < 0 || (t->text_h == old_h && t->text_len == old_len) || text_find(m, t, t) != NULL) {
+        return rc;
+    }
+    id_remove(m, t);
+    tpl_set_id(m, t);
+    id_insert(m, t);
+    if (t->id != old_id) {
+        rc = alias_add(m, old_id, t->id);
+        atomic_fetch_add(&m->epoch, 1);
+    }
     return rc;
 }
 
@@ -499,8 +659,10 @@ struct lw_miner *lw_miner_create(const struct lw_miner_conf *conf, char *err, si
     m->by_len = lw_calloc(m->max_tokens + 1, sizeof(*m->by_len));
     m->gcache = lw_calloc(GCACHE_SIZE, sizeof(*m->gcache));
     m->next_id = 1;
+    m->max_aliases = 4 * m->max_templates;
+    m->journal = lw_malloc(ALIAS_JOURNAL * sizeof(*m->journal));
     m->rng = 0x243f6a8885a308d3ull;
-    if (m->id_map == NULL || m->alias_map == NULL || m->text_map == NULL || m->live == NULL ||
+    if (m->journal == NULL || m->id_map == NULL || m->alias_map == NULL || m->text_map == NULL || m->live == NULL ||
         m->by_len == NULL || m->gcache == NULL) {
         lw_miner_destroy(m);
         goto fail_nomem;
@@ -538,6 +700,7 @@ void lw_miner_destroy(struct lw_miner *m)
     lw_free(m->live);
     alias_clear(m);
     lw_free(m->alias_map);
+    lw_free(m->journal);
     lw_free(m->text_map);
     lw_free(m->id_map);
     lw_free(m->gcache);
@@ -1143,10 +1306,10 @@ static int tpl_merge(struct lw_miner *m, struct tpl *keep, struct tpl *drop)
 
 /*
  * One id per template text. Called after the text of live template *@tp changed: while another
- * live template has the same canonical text, the younger of the two (the larger id) is merged
- * into the older, whose text may change in turn. *@tp becomes the survivor. When the alias table
- * is full the duplicate stays (the ids of merged templates must keep resolving). Returns LW_OK
- * or LW_ENOMEM (the templates stay consistent, possibly with a duplicate text).
+ * live template has the same canonical text, *@tp is merged into it (that one holds the text's
+ * id; tpl_retext() left *@tp its old one), and its text may change in turn. *@tp becomes the
+ * survivor. Returns LW_OK or LW_ENOMEM (the templates stay consistent, possibly with a
+ * duplicate text).
  */
 static int tpl_dedup(struct lw_miner *m, struct tpl **tp)
 {
@@ -1154,10 +1317,10 @@ static int tpl_dedup(struct lw_miner *m, struct tpl **tp)
     struct tpl *o;
     int rc = LW_OK;
 
-    while (rc == LW_OK && (o = text_find(m, t, t)) != NULL && m->n_alias < m->max_templates) {
-        struct tpl *keep = o->id < t->id ? o : t;
+    while (rc == LW_OK && (o = text_find(m, t, t)) != NULL) {
+        struct tpl *keep = o;
 
-        rc = tpl_merge(m, keep, keep == o ? t : o);
+        rc = tpl_merge(m, keep, t);
         if (rc == LW_OK) {
             rc = tpl_retext(m, keep);
         }
@@ -1206,12 +1369,9 @@ static int place_sibling(struct lw_miner *m, const struct lw_miner_scratch *s, s
     if (n_sib == 0 || n_sib + 1 < m->sibling_merge) {
         return 0;
     }
-    if (m->n_alias + n_sib > m->max_templates) {
-        return 0; /* the alias table is full: this line gets a template of its own */
-    }
     target = sib[0];
     for (i = 1; i < n_sib; i++) {
-        if (sib[i]->id < target->id) {
+        if (sib[i]->born < target->born) {
             target = sib[i];
         }
     }
@@ -1263,13 +1423,25 @@ static void evict_one(struct lw_miner *m)
     tpl_free(victim);
 }
 
-static int tpl_insert(struct lw_miner *m, struct tpl *t)
+/*
+ * Files template @t (its text rendered). A @fresh one gets the id of its text and the next
+ * creation number; a loaded one keeps those it was saved with.
+ */
+static int tpl_insert(struct lw_miner *m, struct tpl *t, bool fresh)
 {
     if (m->n_live >= m->max_templates) {
         evict_one(m);
     }
     if (vec_push(&m->by_len[t->n_tok], t) < 0) {
         return LW_ENOMEM;
+    }
+    /* After the eviction: a fresh instance, with no such template, would not probe past it. */
+    if (fresh) {
+        tpl_set_id(m, t);
+        t->born = ++m->n_born;
+    }
+    else if (t->born > m->n_born) {
+        m->n_born = t->born;
     }
     t->live_idx = m->n_live;
     m->live[m->n_live++] = t;
@@ -1367,8 +1539,7 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
             best_eq = eq;
         }
     }
-    if (best != NULL && best_sim >= m->sim && m->sibling_merge > 1 &&
-        m->n_alias < m->max_templates) {
+    if (best != NULL && best_sim >= m->sim && m->sibling_merge > 1) {
         size_t n_diff = 0;
         size_t n_wdiff = 0;
         size_t p = 0;
@@ -1448,10 +1619,8 @@ static int match_slow(struct lw_miner *m, struct lw_miner_scratch *s, size_t n_t
             *id = same->id;
             goto cache;
         }
-        t->id = m->next_id++;
-        rc = tpl_insert(m, t);
+        rc = tpl_insert(m, t, true);
         if (rc < 0) {
-            m->next_id--;
             tpl_free(t);
             return rc;
         }
@@ -1664,12 +1833,12 @@ long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap)
     return n;
 }
 
-static int cmp_tpl_id(const void *a, const void *b)
+static int cmp_tpl_born(const void *a, const void *b)
 {
     const struct tpl *x = *(const struct tpl *const *)a;
     const struct tpl *y = *(const struct tpl *const *)b;
 
-    return x->id < y->id ? -1 : x->id > y->id;
+    return x->born < y->born ? -1 : x->born > y->born;
 }
 
 int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque)
@@ -1687,10 +1856,10 @@ int lw_miner_foreach(struct lw_miner *m, lw_template_cb cb, void *opaque)
         return LW_ENOMEM;
     }
     memcpy(v, m->live, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_tpl_id);
+    qsort(v, n, sizeof(*v), cmp_tpl_born);
     for (i = 0; i < n && rc == 0; i++) {
         struct lw_template_info info = {
-            v[i]->id, v[i]->count, v[i]->first_ns, v[i]->last_ns, v[i]->text,
+            v[i]->id, v[i]->count, v[i]->first_ns, v[i]->last_ns, v[i]->text, v[i]->born,
         };
 
         rc = cb(opaque, &info);
@@ -1765,6 +1934,7 @@ struct near_walk {
     uint32_t best;
     double sim;
     uint64_t lines;
+    uint64_t self_born;
 };
 
 static int near_cb(void *opaque, const struct lw_template_info *t)
@@ -1775,7 +1945,7 @@ static int near_cb(void *opaque, const struct lw_template_info *t)
     double sim;
 
     /* Only templates made before this one: parse workers run ahead of the detectors. */
-    if (t->id >= w->self) {
+    if (t->born >= w->self_born) {
         return 0;
     }
     n = word_set(t->text, other);
@@ -1797,7 +1967,14 @@ uint32_t lw_miner_nearest(struct lw_miner *m, uint32_t id, double *similarity, u
     if (lw_miner_template(m, id, text, sizeof(text)) < 0) {
         return 0;
     }
-    w.self = id; /* not resolved: a sibling it merged into is the closest known template */
+    w.self = id;
+    pthread_rwlock_rdlock(&m->lock);
+    {
+        const struct tpl *t = id_lookup(m, id);
+
+        w.self_born = t != NULL ? t->born : 0;
+    }
+    pthread_rwlock_unlock(&m->lock);
     w.n = word_set(text, w.words);
     (void)lw_miner_foreach(m, near_cb, &w);
     *similarity = w.sim;
@@ -1817,15 +1994,80 @@ size_t lw_miner_n_templates(struct lw_miner *m)
 
 bool lw_miner_continue_ids(struct lw_miner *m, uint32_t max_id)
 {
-    bool moved = false;
+    /* Ids come from the text: an id the store holds names the same text here. */
+    (void)m;
+    (void)max_id;
+    return false;
+}
 
+int lw_miner_drain_aliases(struct lw_miner *m, struct lw_alias **out, size_t *n)
+{
+    struct lw_alias *v;
+    size_t i;
+    size_t k = 0;
+
+    *out = NULL;
+    *n = 0;
     pthread_rwlock_wrlock(&m->lock);
-    if (m->next_id <= max_id && max_id < UINT32_MAX) {
-        m->next_id = max_id + 1;
-        moved = true;
+    if (!m->alias_dirty && m->n_journal == 0) {
+        pthread_rwlock_unlock(&m->lock);
+        return LW_OK;
     }
+    v = lw_malloc((m->n_alias + m->n_journal + 1) * sizeof(*v));
+    if (v == NULL) {
+        pthread_rwlock_unlock(&m->lock);
+        return LW_ENOMEM;
+    }
+    /*
+     * Every alias whose live template is not the one last reported: new ones, and those behind
+     * a template whose id changed since (a chain). So the store holds one hop, old id -> live
+     * id, and needs no chain of its own (ClickHouse could not update rows to follow one).
+     */
+    for (i = 0; m->alias_dirty && i <= m->id_map_mask && m->n_alias > 0; i++) {
+        struct alias *a;
+
+        for (a = m->alias_map[i]; a != NULL; a = a->next) {
+            const struct tpl *t = id_lookup(m, a->to);
+            uint32_t live = t != NULL ? t->id : 0;
+
+            if (live != a->sent_to) {
+                v[k].from = a->from;
+                v[k].to = live;
+                k++;
+                a->sent_to = live;
+            }
+        }
+    }
+    memcpy(v + k, m->journal, m->n_journal * sizeof(*v));
+    k += m->n_journal;
+    m->n_journal = 0;
+    m->alias_dirty = false;
+    *out = v;
+    *n = k;
     pthread_rwlock_unlock(&m->lock);
-    return moved;
+    return LW_OK;
+}
+
+/* Marks every alias unreported: the next drain gives the whole table. Lock held. */
+static void alias_unsend_all(struct lw_miner *m)
+{
+    size_t i;
+
+    for (i = 0; i <= m->id_map_mask && m->n_alias > 0; i++) {
+        struct alias *a;
+
+        for (a = m->alias_map[i]; a != NULL; a = a->next) {
+            a->sent_to = 0;
+        }
+    }
+    m->alias_dirty = true;
+}
+
+void lw_miner_alias_resync(struct lw_miner *m)
+{
+    pthread_rwlock_wrlock(&m->lock);
+    alias_unsend_all(m);
+    pthread_rwlock_unlock(&m->lock);
 }
 
 uint64_t lw_miner_n_evicted(struct lw_miner *m)
@@ -1841,11 +2083,12 @@ uint64_t lw_miner_n_evicted(struct lw_miner *m)
 /* ---- state file ----
  *
  * Layout (little-endian):
- *   "LWMINER1" | u32 version | u32 next_id | u64 n_templates
- *   per template: u32 id | u64 count | i64 first_ns | i64 last_ns | u32 n_tok
+ *   "LWMINER1" | u32 version | u32 next_id (unused since 2) | u64 n_templates
+ *   per template: u32 id | [u64 born, since 2] | u64 count | i64 first_ns | i64 last_ns | u32 n_tok
  *                 per token: u8 kind (0 literal, 1 variable, 2 partly variable)
  *                            [u16 pre | u16 suf when kind 2] | u32 len | len bytes
- *   u64 n_aliases | per alias: u32 from | u32 to   (ids of merged templates)
+ *   u64 n_aliases | per alias: u32 from | u32 to   (ids of merged or re-texted templates,
+ *                                                  each to the live template it resolves to)
  *   u64 XXH64 of everything before it
  */
 
@@ -1914,6 +2157,7 @@ int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len)
         const struct tpl *t = m->live[i];
 
         wb_u32(&b, t->id);
+        wb_u64(&b, t->born);
         wb_u64(&b, t->count);
         wb_u64(&b, (uint64_t)t->first_ns);
         wb_u64(&b, (uint64_t)t->last_ns);
@@ -1942,9 +2186,11 @@ int lw_miner_save_buf(struct lw_miner *m, char **buf, size_t *len)
             const struct alias *a;
 
             for (a = m->alias_map[i]; a != NULL; a = a->next) {
-                if (id_lookup_live(m, a->to) != NULL && n_saved < m->max_templates) {
+                const struct tpl *t = id_lookup(m, a->to);
+
+                if (t != NULL && n_saved < m->max_aliases) {
                     wb_u32(&b, a->from);
-                    wb_u32(&b, a->to);
+                    wb_u32(&b, t->id);
                     n_saved++;
                 }
             }
@@ -2012,13 +2258,14 @@ static int rb_u64(struct rbuf *r, uint64_t *v)
 }
 
 /* Parses the templates of a state buffer into @m, a fresh miner of lw_miner_load_buf(). */
-static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_t max_tokens,
-                       char *err, size_t err_len)
+static int parse_state(struct lw_miner *m, struct rbuf *r, uint32_t version, uint64_t n_tpl,
+                       size_t max_tokens, char *err, size_t err_len)
 {
     uint64_t i;
 
     for (i = 0; i < n_tpl; i++) {
         uint32_t id;
+        uint64_t born = 0;
         uint64_t count;
         uint64_t first;
         uint64_t last;
@@ -2026,7 +2273,8 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
         uint32_t k;
         struct tpl *t;
 
-        if (rb_u32(r, &id) < 0 || rb_u64(r, &count) < 0 || rb_u64(r, &first) < 0 ||
+        if (rb_u32(r, &id) < 0 || (version >= 2 && rb_u64(r, &born) < 0) ||
+            rb_u64(r, &count) < 0 || rb_u64(r, &first) < 0 ||
             rb_u64(r, &last) < 0 || rb_u32(r, &n_tok) < 0) {
             snprintf(err, err_len, "truncated template record %llu", (unsigned long long)i);
             return LW_ECORRUPT;
@@ -2046,6 +2294,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
             return LW_ENOMEM;
         }
         t->id = id;
+        t->born = version >= 2 ? born : id; /* sequential ids were in creation order */
         t->n_tok = n_tok;
         t->count = count;
         t->first_ns = (int64_t)first;
@@ -2093,7 +2342,7 @@ static int parse_state(struct lw_miner *m, struct rbuf *r, uint64_t n_tpl, size_
                          m->max_templates);
             }
             if (rc == LW_OK) {
-                rc = tpl_insert(m, t);
+                rc = tpl_insert(m, t, false);
             }
             if (rc < 0) {
                 tpl_free(t);
@@ -2114,7 +2363,7 @@ static int parse_aliases(struct lw_miner *m, struct rbuf *r, char *err, size_t e
         snprintf(err, err_len, "truncated alias table");
         return LW_ECORRUPT;
     }
-    if (n > m->max_templates || n > (r->n - r->o) / 8) {
+    if (n > m->max_aliases || n > (r->n - r->o) / 8) {
         snprintf(err, err_len, "alias table of %llu entries is out of range",
                  (unsigned long long)n);
         return LW_ECORRUPT;
@@ -2137,6 +2386,7 @@ static int parse_aliases(struct lw_miner *m, struct rbuf *r, char *err, size_t e
         if (rc < 0) {
             return rc;
         }
+        m->alias_map[from & m->id_map_mask]->sent_to = to; /* saved with the store's rows */
     }
     return LW_OK;
 }
@@ -2170,6 +2420,55 @@ static int dedup_all(struct lw_miner *m)
     return LW_OK;
 }
 
+/* Whether @t's id is one its text can have (the first probes; a collider may be gone since). */
+static bool id_fits(const struct tpl *t)
+{
+    uint64_t seed;
+
+    for (seed = 0; seed < 8; seed++) {
+        if (text_id(t->text, t->text_len, seed) == t->id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * After a load: a template whose id is not its text's (a version 1 state numbered templates in
+ * order of creation; a merge in dedup_all() or a change to lw_canon's rules changed a text) gets
+ * the id of its text, and its old id becomes an alias of the new one, so that the store's rows
+ * under the old ids (and old ids in detector state) keep resolving. In creation order, so that a
+ * collision is settled as it would have been.
+ */
+static int rekey_all(struct lw_miner *m)
+{
+    struct tpl **v;
+    size_t i;
+    int rc = LW_OK;
+
+    v = lw_malloc((m->n_live ? m->n_live : 1) * sizeof(*v));
+    if (v == NULL) {
+        return LW_ENOMEM;
+    }
+    memcpy(v, m->live, m->n_live * sizeof(*v));
+    qsort(v, m->n_live, sizeof(*v), cmp_tpl_born);
+    for (i = 0; i < m->n_live && rc == LW_OK; i++) {
+        uint32_t old_id = v[i]->id;
+
+        if (id_fits(v[i])) {
+            continue;
+        }
+        id_remove(m, v[i]);
+        tpl_set_id(m, v[i]);
+        id_insert(m, v[i]);
+        if (v[i]->id != old_id) {
+            rc = alias_add(m, old_id, v[i]->id);
+        }
+    }
+    lw_free(v);
+    return rc;
+}
+
 /* Exchanges the template tables of two miners with the same limits. */
 static void swap_tables(struct lw_miner *a, struct lw_miner *b)
 {
@@ -2187,6 +2486,7 @@ static void swap_tables(struct lw_miner *a, struct lw_miner *b)
     LW_SWAP(n_live);
     LW_SWAP(by_len);
     LW_SWAP(next_id);
+    LW_SWAP(n_born);
 #undef LW_SWAP
 }
 
@@ -2228,7 +2528,7 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     (void)rb_u32(&r, &version);
     (void)rb_u32(&r, &next_id);
     (void)rb_u64(&r, &n_tpl);
-    if (version != STATE_VERSION) {
+    if (version != STATE_VERSION && version != 1) {
         snprintf(err, err_len, "miner state version %u is not supported (expected %u)", version,
                  STATE_VERSION);
         return LW_EVERSION;
@@ -2247,7 +2547,7 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     if (tmp == NULL) {
         return LW_ENOMEM;
     }
-    rc = parse_state(tmp, &r, n_tpl, m->max_tokens, err, err_len);
+    rc = parse_state(tmp, &r, version, n_tpl, m->max_tokens, err, err_len);
     if (rc == LW_OK) {
         rc = parse_aliases(tmp, &r, err, err_len);
     }
@@ -2265,6 +2565,9 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
             }
         }
         rc = dedup_all(tmp);
+        if (rc == LW_OK) {
+            rc = rekey_all(tmp);
+        }
         if (rc < 0) {
             snprintf(err, err_len, "out of memory");
         }
@@ -2272,6 +2575,13 @@ int lw_miner_load_buf(struct lw_miner *m, const char *buf, size_t len, char *err
     if (rc == LW_OK) {
         pthread_rwlock_wrlock(&m->lock);
         swap_tables(m, tmp);
+        /* Aliases made by the load itself (merges, renumbering) are reported by the next
+         * drain; a version 1 state came from a store without aliases: report them all. */
+        m->n_journal = 0;
+        m->alias_dirty = true;
+        if (version == 1) {
+            alias_unsend_all(m);
+        }
         memset(m->gcache, 0, GCACHE_SIZE * sizeof(*m->gcache));
         atomic_fetch_add(&m->epoch, 1);
         pthread_rwlock_unlock(&m->lock);

@@ -208,6 +208,21 @@ int lw_store_max_template_id(struct lw_store *s, uint32_t *out)
     return s->ops->max_template_id(s, out);
 }
 
+int lw_store_set_template_alias(struct lw_store *s, uint32_t from, uint32_t to)
+{
+    return s->ops->set_template_alias != NULL ? s->ops->set_template_alias(s, from, to)
+                                              : LW_ENOTSUP;
+}
+
+int lw_store_resolve_template(struct lw_store *s, uint32_t id, uint32_t *out)
+{
+    if (s->ops->resolve_template == NULL) {
+        *out = id;
+        return LW_OK;
+    }
+    return s->ops->resolve_template(s, id, out);
+}
+
 int lw_store_get_window_count(struct lw_store *s, int64_t window_start_ns, uint32_t template_id,
                               uint64_t *out)
 {

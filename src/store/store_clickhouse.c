@@ -65,12 +65,13 @@ enum ch_table {
     T_ANOMALIES,
     T_ALERTS,
     T_ALERT_STATES,
+    T_ALIASES,
     T_N
 };
 
 static const char *const table_name[T_N] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
-    "blobs", "notes", "anomalies", "alerts", "alert_states",
+    "blobs", "notes", "anomalies", "alerts", "alert_states", "template_aliases",
 };
 
 struct ch_store {
@@ -481,6 +482,24 @@ static int ch_add_level_count(struct lw_store *base, int64_t window_start_ns, in
                            (unsigned long long)count);
     rc = rc ? rc : row_end(s, b, 0);
     return auto_end(s, own, row_done(s, T_LEVEL, rc));
+}
+
+/*
+ * An alias row: old id @from resolves to @to (0: no more) in this writer's view. Instances
+ * that saw other lines may alias one old id to different templates; queries take the rows of
+ * the template asked for (docs/store.md, "Template ids and aliases").
+ */
+static int ch_set_template_alias(struct lw_store *base, uint32_t from, uint32_t to)
+{
+    struct ch_store *s = (struct ch_store *)base;
+    struct lw__ch_buf *b = &s->rows[T_ALIASES];
+    int own;
+    int rc;
+
+    AUTO_BEGIN(s, own);
+    rc = lw__ch_buf_printf(b, "%u\t%u", from, to);
+    rc = rc ? rc : row_end(s, b, 0);
+    return auto_end(s, own, row_done(s, T_ALIASES, rc));
 }
 
 static int ch_upsert_template(struct lw_store *base, uint32_t id, const char *text,
@@ -1499,6 +1518,7 @@ const struct lw_store_ops lw__store_clickhouse_ops = {
     .add_source_count = ch_add_source_count,
     .add_level_count = ch_add_level_count,
     .upsert_template = ch_upsert_template,
+    .set_template_alias = ch_set_template_alias,
     .set_checkpoint = ch_set_checkpoint,
     .delete_checkpoint = ch_delete_checkpoint,
     .add_stored_lines = ch_add_stored_lines,

@@ -64,11 +64,18 @@ static const char *const tables[] = {
     /* Settings recorded at open (schema_version, window_s, retention_s), outside transactions. */
     "CREATE TABLE IF NOT EXISTS %1$s.meta (writer String, key String, value String,"
     " at_ns Int64) ENGINE = MergeTree ORDER BY (key, writer, at_ns)",
+    /*
+     * Added with text-derived template ids (schema version unchanged: IF NOT EXISTS creates it
+     * in older databases at the next open, and older binaries ignore it): old id -> live id,
+     * per writer; to_id 0 withdraws an alias. Small (one row per template text change).
+     */
+    "CREATE TABLE IF NOT EXISTS %1$s.template_aliases (from_id UInt32, to_id UInt32,"
+    " writer String, seq UInt64, attempt UInt64) ENGINE = MergeTree ORDER BY (to_id, from_id)",
 };
 
 static const char *const views[] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
-    "blobs", "notes", "anomalies", "alerts", "alert_states",
+    "blobs", "notes", "anomalies", "alerts", "alert_states", "template_aliases",
 };
 
 /* Expands "%1$s" to @db and "%2$s" to @name in @tmpl and runs the statement. */

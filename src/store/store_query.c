@@ -56,12 +56,16 @@ enum qslot {
 
 _Static_assert(Q_COUNT <= LW__STORE_QSLOTS, "enough statement slots");
 
+/* A template and the ids that became it (template_aliases: its earlier texts, merged ones). */
+#define TPL_IDS(p) "(SELECT " p " UNION ALL SELECT from_id FROM template_aliases WHERE to_id = " p ")"
+
 static const char *const series_sql[] = {
     [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
                      " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
                      " GROUP BY b ORDER BY b",
     [Q_SERIES_TPL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                     " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                     " WHERE template_id IN " TPL_IDS("?4")
+                     " AND window_start_ns >= ?1 AND window_start_ns < ?2"
                      " GROUP BY b ORDER BY b",
     [Q_SERIES_SRC] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
                      " FROM window_source_counts"
@@ -76,7 +80,9 @@ static const char *const series_sql[] = {
 
 #define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"          \
-                   " AND (?2 = 0 OR id = ?2) AND (?3 IS NULL OR "
+                   " AND (?2 = 0 OR id = ?2)"                                          \
+                   " AND (?2 <> 0 OR id NOT IN (SELECT from_id FROM template_aliases))" \
+                   " AND (?3 IS NULL OR "
 #define TPL_PAGE(expr, cmp, dir) \
     TPL_SELECT "(" expr ", id) " cmp " (?3, ?4)) ORDER BY " expr " " dir ", id " dir " LIMIT ?5"
 
@@ -160,7 +166,8 @@ static const char *const other_sql[Q_COUNT] = {
                       " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
                       " GROUP BY b ORDER BY b",
     [Q_SPARK] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
+                " WHERE template_id IN " TPL_IDS("?4")
+                " AND window_start_ns >= ?1 AND window_start_ns < ?2"
                 " GROUP BY b ORDER BY b",
     [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_counts"
                     " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
@@ -175,7 +182,8 @@ static const char *const other_sql[Q_COUNT] = {
                    " AND al.state <> 'muted' GROUP BY al.incident) i"
                    " WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.incident = i.incident)",
     [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
-                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)",
+                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"
+                    " AND id NOT IN (SELECT from_id FROM template_aliases)",
     [Q_SOURCES] = "SELECT source, sum(count), count(DISTINCT template_id), max(window_start_ns)"
                   " FROM window_source_counts"
                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"

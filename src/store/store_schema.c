@@ -139,6 +139,16 @@ static const char *const migrations[] = {
     "  incident TEXT"
     ");"
     "CREATE INDEX rules_incident ON rules(incident);",
+    /*
+     * 4 -> 5: template ids follow the template's text, so a template that generalises gets a
+     * new id; its old ids resolve to it through this table (one hop, kept by the engine), and
+     * rows counted under them are the template's.
+     */
+    "CREATE TABLE template_aliases("
+    "  from_id INTEGER PRIMARY KEY,"
+    "  to_id INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX template_aliases_to ON template_aliases(to_id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,

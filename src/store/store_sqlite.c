@@ -79,6 +79,11 @@ enum stmt_id {
     ST_N_ALERTS,
     ST_ALERT_STATES,
     ST_BEGIN_READ,
+    ST_ALIAS_SET,
+    ST_ALIAS_FOLLOW,
+    ST_ALIAS_UNSET,
+    ST_ALIAS_GET,
+    ST_ALIAS_FOLD,
     ST_COUNT
 };
 
@@ -138,7 +143,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD_MINER] = "SELECT blob FROM miner_state WHERE id = 1",
     [ST_LOAD_MODELS] = "SELECT blob, checksum FROM model_state WHERE id = 1",
     [ST_STORED_LINES] = "SELECT value FROM counters WHERE name = 'stored_lines'",
-    [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates",
+    [ST_TEMPLATE_COUNT] = "SELECT count(*) FROM templates"
+                          " WHERE id NOT IN (SELECT from_id FROM template_aliases)",
     [ST_MAX_TEMPLATE_ID] = "SELECT max(id) FROM templates",
     [ST_GET_WINDOW] = "SELECT count FROM window_counts WHERE window_start_ns = ?1"
                       " AND template_id = ?2",
@@ -163,6 +169,21 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_N_ALERTS] = "SELECT count(*) FROM alerts",
     [ST_ALERT_STATES] = "SELECT state, count(*) FROM alerts GROUP BY state",
     [ST_BEGIN_READ] = "BEGIN",
+    [ST_ALIAS_SET] = "INSERT INTO template_aliases(from_id, to_id) VALUES (?1, ?2)"
+                     " ON CONFLICT(from_id) DO UPDATE SET to_id = excluded.to_id",
+    [ST_ALIAS_FOLLOW] = "UPDATE template_aliases SET to_id = ?2 WHERE to_id = ?1",
+    [ST_ALIAS_UNSET] = "DELETE FROM template_aliases WHERE from_id = ?1",
+    [ST_ALIAS_GET] = "SELECT to_id FROM template_aliases WHERE from_id = ?1",
+    /* The old id's lines and times count for the live template (its row stays, hidden). */
+    [ST_ALIAS_FOLD] =
+        "INSERT INTO templates(id, text, first_seen_ns, last_seen_ns, count)"
+        " SELECT ?2, text, first_seen_ns, last_seen_ns, count FROM templates WHERE id = ?1"
+        " ON CONFLICT(id) DO UPDATE SET"
+        " first_seen_ns = min(coalesce(first_seen_ns, excluded.first_seen_ns),"
+        "                     coalesce(excluded.first_seen_ns, first_seen_ns)),"
+        " last_seen_ns = max(coalesce(last_seen_ns, excluded.last_seen_ns),"
+        "                    coalesce(excluded.last_seen_ns, last_seen_ns)),"
+        " count = count + excluded.count",
 };
 
 struct sqlite_store {
@@ -789,6 +810,85 @@ static int sqlite_add_window_count(struct lw_store *base, int64_t window_start_n
     sqlite3_bind_int64(st, 2, template_id);
     sqlite3_bind_int64(st, 3, (int64_t)count);
     return exec_stmt(s, st, "add window count");
+}
+
+/* Runs alias statement @id with @a (and @b when it takes two). */
+static int alias_exec(struct sqlite_store *s, enum stmt_id id, uint32_t a, uint32_t b)
+{
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    st = stmt(s, id, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, a);
+    if (sqlite3_bind_parameter_count(st) > 1) {
+        sqlite3_bind_int64(st, 2, b);
+    }
+    return exec_stmt(s, st, "template alias");
+}
+
+static int sqlite_resolve_template(struct lw_store *base, uint32_t id, uint32_t *out);
+
+/*
+ * One hop is kept: @from -> @to, the aliases that led to @from now lead to @to, and @to (live
+ * again, or still) is no alias itself. The first time @from becomes an alias its template row's
+ * count and times are folded into @to's (so the template list, which hides aliases, shows the
+ * template's whole history); setting the same alias again changes nothing, so a resent alias
+ * table is not counted twice.
+ */
+static int sqlite_set_template_alias(struct lw_store *base, uint32_t from, uint32_t to)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    uint32_t cur = from;
+    int rc;
+
+    if (to == 0 || to == from) {
+        return alias_exec(s, ST_ALIAS_UNSET, from, 0);
+    }
+    rc = sqlite_resolve_template(base, from, &cur);
+    if (rc < 0 || cur == to) {
+        return rc;
+    }
+    rc = alias_exec(s, ST_ALIAS_UNSET, to, 0);
+    if (rc == LW_OK) {
+        rc = alias_exec(s, ST_ALIAS_FOLLOW, from, to);
+    }
+    if (rc == LW_OK && cur == from) {
+        rc = alias_exec(s, ST_ALIAS_FOLD, from, to);
+    }
+    if (rc == LW_OK) {
+        rc = alias_exec(s, ST_ALIAS_SET, from, to);
+    }
+    return rc;
+}
+
+static int sqlite_resolve_template(struct lw_store *base, uint32_t id, uint32_t *out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc = LW_OK;
+
+    *out = id;
+    st = stmt(s, ST_ALIAS_GET, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = (uint32_t)sqlite3_column_int64(st, 0);
+        rc = LW_OK;
+    }
+    else if (rc == SQLITE_DONE) {
+        rc = LW_OK;
+    }
+    else {
+        rc = fail(s, rc, "resolve template");
+    }
+    done(st);
+    return rc;
 }
 
 static int sqlite_add_source_count(struct lw_store *base, int64_t window_start_ns,
@@ -1681,6 +1781,8 @@ const struct lw_store_ops lw__store_sqlite_ops = {
     .stored_lines = sqlite_stored_lines,
     .template_count = sqlite_template_count,
     .max_template_id = sqlite_max_template_id,
+    .set_template_alias = sqlite_set_template_alias,
+    .resolve_template = sqlite_resolve_template,
     .get_window_count = sqlite_get_window_count,
     .get_source_count = sqlite_get_source_count,
     .get_level_count = sqlite_get_level_count,

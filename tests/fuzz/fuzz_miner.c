@@ -18,7 +18,7 @@
 struct digest {
     size_t n;
     uint64_t h;
-    uint32_t last_id;
+    uint64_t last_born;
 };
 
 static int digest_cb(void *opaque, const struct lw_template_info *t)
@@ -26,10 +26,10 @@ static int digest_cb(void *opaque, const struct lw_template_info *t)
     struct digest *d = opaque;
     size_t i;
 
-    if (t->id <= d->last_id || t->id == 0) {
-        abort(); /* foreach walks in increasing id order */
+    if (t->born <= d->last_born || t->id == 0) {
+        abort(); /* foreach walks in creation order; 0 is never an id */
     }
-    d->last_id = t->id;
+    d->last_born = t->born;
     d->n++;
     d->h = d->h * 31 + t->id;
     d->h = d->h * 31 + t->count;

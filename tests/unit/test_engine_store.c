@@ -29,6 +29,7 @@
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
+#include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 
 struct fixture {
@@ -333,16 +334,24 @@ static void raw_exec(const struct fixture *f, const char *sql)
  * give a new template the id (and, in table templates, overwrite the text) of an old one. Ids
  * now continue after the highest stored one.
  */
+static uint32_t text_tid(const char *text)
+{
+    return lw_template_id(text, strlen(text));
+}
+
+/*
+ * Template ids come from the template's text: a lost miner state (a restored store, a deleted
+ * row) gives the same lines the same ids again, and an id never names another text.
+ */
 static void test_missing_miner_state(void **state)
 {
     struct fixture *f = *state;
-    char first[256];
     char text[256];
     struct lw_store *s;
     struct lw_engine *e;
-    uint32_t max_before = 0;
-    uint32_t max_after = 0;
-    uint32_t id;
+    uint64_t n = 0;
+    uint32_t alpha = text_tid("alpha request <*> served");
+    uint32_t zeta = text_tid("zeta request <*> served");
 
     s = open_faulty(f);
     e = start_engine(s);
@@ -350,32 +359,85 @@ static void test_missing_miner_state(void **state)
     assert_int_equal(offer(e, "beta", 10), LW_OK);
     assert_int_equal(offer(e, "gamma", 10), LW_OK);
     assert_int_equal(lw_engine_stop(e), LW_OK);
-    assert_int_equal(lw_store_max_template_id(s, &max_before), LW_OK);
-    assert_true(max_before >= 3);
     close_faulty(s);
-    template_text(f, 1, first, sizeof(first));
-    assert_true(first[0] != '\0');
+    template_text(f, alpha, text, sizeof(text));
+    assert_string_equal(text, "alpha request <*> served");
 
     raw_exec(f, "DELETE FROM miner_state");
 
     s = open_faulty(f);
     e = start_engine(s);
+    assert_int_equal(offer(e, "alpha", 10), LW_OK);
     assert_int_equal(offer(e, "zeta", 10), LW_OK);
     assert_int_equal(lw_engine_stop(e), LW_OK);
-    assert_int_equal(lw_store_max_template_id(s, &max_after), LW_OK);
+    assert_int_equal(lw_store_template_count(s, &n), LW_OK);
+    assert_int_equal(n, 4);
     close_faulty(s);
 
-    /* The old templates keep their texts; the new one has an id of its own. */
-    template_text(f, 1, text, sizeof(text));
-    assert_string_equal(text, first);
-    assert_true(max_after > max_before);
-    for (id = max_before + 1; id <= max_after; id++) {
-        template_text(f, id, text, sizeof(text));
-        if (strstr(text, "zeta") != NULL) {
-            break;
-        }
+    template_text(f, alpha, text, sizeof(text));
+    assert_string_equal(text, "alpha request <*> served");
+    template_text(f, zeta, text, sizeof(text));
+    assert_string_equal(text, "zeta request <*> served");
+}
+
+/* The first integer of @sql's first row, on the store's file. */
+static int64_t query_int(const struct fixture *f, const char *sql)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
     }
-    assert_true(id <= max_after);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/*
+ * Four sibling words (not the first) make one template whose text, hence id, is new: the ids the lines had are
+ * aliases of it in the store, the template list counts one template with every line, and the
+ * window rows under the old and the new ids add up to the lines.
+ */
+static void test_aliases_in_store(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s;
+    struct lw_engine *e;
+    uint64_t n = 0;
+    uint32_t live = text_tid("job <*> request <*> served");
+    uint32_t r = 0;
+    char sql[256];
+
+    s = open_faulty(f);
+    e = start_engine(s);
+    assert_int_equal(offer(e, "job alpha", 10), LW_OK);
+    assert_int_equal(offer(e, "job beta", 10), LW_OK);
+    assert_int_equal(offer(e, "job gamma", 10), LW_OK);
+    assert_int_equal(offer(e, "job delta", 10), LW_OK);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_template_count(s, &n), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(lw_store_resolve_template(s, text_tid("job alpha request <*> served"), &r),
+                     LW_OK);
+    assert_int_equal(r, live);
+    close_faulty(s);
+
+    assert_true(query_int(f, "SELECT count(*) FROM template_aliases") >= 3);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE to_id <> %u", live);
+    assert_int_equal(query_int(f, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count FROM templates WHERE id = %u", live);
+    assert_int_equal(query_int(f, sql), 40);
+    snprintf(sql, sizeof(sql),
+             "SELECT sum(count) FROM window_counts WHERE template_id = %u OR template_id IN"
+             " (SELECT from_id FROM template_aliases WHERE to_id = %u)",
+             live, live);
+    assert_int_equal(query_int(f, sql), 40);
 }
 
 int main(void)
@@ -384,6 +446,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_disk_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_at_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aliases_in_store, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

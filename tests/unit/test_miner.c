@@ -18,6 +18,7 @@
 #include "lw/lw_canon.h"
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
+#include "lw/lw_mem.h"
 #include "lw/lw_miner.h"
 
 struct fixture {
@@ -78,6 +79,12 @@ static uint32_t add_ts(struct fixture *f, const char *msg, int64_t ts, struct lw
 static uint32_t add(struct fixture *f, const char *msg)
 {
     return add_ts(f, msg, LW_TS_UNKNOWN, NULL);
+}
+
+/* The id of canonical text @text on every instance (no collision in these tests). */
+static uint32_t tid(const char *text)
+{
+    return lw_template_id(text, strlen(text));
 }
 
 static void expect_text(struct lw_miner *m, uint32_t id, const char *want)
@@ -141,10 +148,14 @@ static void test_generalise(void **state)
     id = add_ts(&fx, "job abc1 failed from 10.0.0.1 port 22", 0, &mt);
     assert_int_equal(mt.is_new, 1);
     expect_text(fx.m, id, "job abc1 failed from <*> port <*>");
+    assert_int_equal(id, tid("job abc1 failed from <*> port <*>"));
     add_ts(&fx, "job xyz2 failed from 10.0.0.2 port 2222", 0, &mt);
-    assert_int_equal(mt.template_id, id);
+    /* A new text is a new id; the old one resolves to it. */
+    assert_int_equal(mt.template_id, tid("job <*> failed from <*> port <*>"));
+    assert_int_equal(lw_miner_resolve(fx.m, id), mt.template_id);
     assert_int_equal(mt.is_new, 0);
     expect_text(fx.m, id, "job <*> failed from <*> port <*>");
+    id = mt.template_id;
 
     /* Partly variable tokens keep their constant prefix. */
     /*
@@ -255,9 +266,9 @@ static void test_stable_ids(void **state)
     a = add(&fx, "alpha started in 5 ms");
     b = add(&fx, "beta stopped after 7 tries");
     c = add(&fx, "gamma queue full");
-    assert_int_equal(a, 1);
-    assert_int_equal(b, 2);
-    assert_int_equal(c, 3);
+    assert_int_equal(a, tid("alpha started in <*> ms"));
+    assert_int_equal(b, tid("beta stopped after <*> tries"));
+    assert_int_equal(c, tid("gamma queue full"));
     for (i = 0; i < 100; i++) {
         char line[64];
 
@@ -267,7 +278,7 @@ static void test_stable_ids(void **state)
         assert_int_equal(add(&fx, line), b);
         assert_int_equal(add(&fx, "gamma queue full"), c);
     }
-    assert_int_equal(lw_miner_template(fx.m, 4, NULL, 0), LW_ENOENT);
+    assert_int_equal(lw_miner_template(fx.m, tid("delta"), NULL, 0), LW_ENOENT);
     assert_int_equal(lw_miner_template(fx.m, 0, NULL, 0), LW_ENOENT);
     fx_fini(&fx);
 }
@@ -295,8 +306,14 @@ static void test_eviction(void **state)
         distinct_line(line, sizeof(line), i);
         ids[i] = add_ts(&fx, line, i, &mt);
         assert_int_equal(mt.is_new, 1);
-        /* Ids are never reused. */
-        assert_int_equal(ids[i], (uint32_t)i + 1);
+        /* The id is the text's, whatever was evicted before. */
+        {
+            char want[64];
+
+            snprintf(want, sizeof(want), "op%c%c%c happened code <*>", 'a' + i % 26,
+                     'a' + (i / 26) % 26, 'a' + (i / 676) % 26);
+            assert_int_equal(ids[i], tid(want));
+        }
         assert_true(lw_miner_n_templates(fx.m) <= 4);
     }
     assert_int_equal(lw_miner_n_templates(fx.m), 4);
@@ -364,7 +381,8 @@ static void test_max_tokens(void **state)
     lw_miner_scratch_params(fx.s, 1);
     id = add_ts(&fx, l1, 0, &mt);
     expect_text(fx.m, id, "a b c q1 w");
-    assert_int_equal(add_ts(&fx, l2, 0, &mt), id);
+    id = add_ts(&fx, l2, 0, &mt);
+    assert_int_equal(id, tid("a b c <*>"));
     /* The rest of the message is one token, hence one variable. */
     expect_text(fx.m, id, "a b c <*>");
     assert_int_equal(mt.n_params, 1);
@@ -455,10 +473,10 @@ static int sum_cb(void *opaque, const struct lw_template_info *t)
 {
     struct sum *s = opaque;
 
-    if (t->id <= s->last_id) {
+    if (t->born <= s->last_id) {
         s->ordered = 0;
     }
-    s->last_id = t->id;
+    s->last_id = (uint32_t)t->born;
     s->total += t->count;
     if (s->n < 64) {
         s->counts[s->n] = t->count;
@@ -511,15 +529,16 @@ static int stop_at_two(void *opaque, const struct lw_template_info *t)
     int *calls = opaque;
 
     (*calls)++;
-    return t->id == 2 ? 42 : 0;
+    return t->born == 2 ? 42 : 0;
 }
 
 static int collect_cb(void *opaque, const struct lw_template_info *t)
 {
     struct lw_template_info *v = opaque;
 
-    v[t->id] = *t;
-    v[t->id].text = NULL;
+    /* By creation number: ids are hashes of the text. */
+    v[t->born] = *t;
+    v[t->born].text = NULL;
     return 0;
 }
 
@@ -668,7 +687,8 @@ static void test_same_text_on_create(void **state)
 
 /*
  * Two templates with different texts; a line generalises the older one to the younger one's
- * text. The younger is merged into the older and its id becomes an alias of it.
+ * text. The older is merged into the younger, which holds that text's id, and its id becomes an
+ * alias of it.
  */
 static void test_same_text_on_generalise(void **state)
 {
@@ -686,23 +706,24 @@ static void test_same_text_on_generalise(void **state)
     b = add_ts(&fx, "job 17 state admin", 0, &mt);
     assert_int_equal(mt.is_new, 1);
     assert_int_not_equal(a, b);
+    assert_int_equal(b, tid("job <*> state <*>"));
     expect_text(fx.m, b, "job <*> state <*>");
     /* "x1" becomes a variable: the first template now prints what the second does. */
     add_ts(&fx, "job y2 state root", 0, &mt);
-    assert_int_equal(mt.template_id, a);
+    assert_int_equal(mt.template_id, b);
     assert_int_equal(mt.is_new, 0);
     assert_int_equal(lw_miner_n_templates(fx.m), 1);
-    assert_int_equal(lw_miner_resolve(fx.m, b), a);
+    assert_int_equal(lw_miner_resolve(fx.m, a), b);
     expect_text(fx.m, a, "job <*> state <*>");
     expect_text(fx.m, b, "job <*> state <*>");
-    /* The second template's shape is still in the shared cache: it gives the live id. */
-    add_ts(&fx, "job 18 state admin", 0, &mt);
-    assert_int_equal(mt.template_id, a);
+    /* The first template's shape is still in the thread's cache: it gives the live id. */
+    add_ts(&fx, "job x1 state root", 0, &mt);
+    assert_int_equal(mt.template_id, b);
     assert_int_equal(mt.is_new, 0);
     lw_miner_scratch_flush(fx.s);
     memset(v, 0, sizeof(v));
     assert_int_equal(lw_miner_foreach(fx.m, collect_cb, v), 0);
-    assert_int_equal(v[a].count, 4);
+    assert_int_equal(v[2].count, 4);
     expect_unique_texts(fx.m);
     fx_fini(&fx);
 }
@@ -802,6 +823,219 @@ static void test_hdfs_smoke(void **state)
     lw_header_destroy(h);
 }
 
+/* The aliases the store is told: each old id with the live id, again when that one changes. */
+static void test_drain_aliases(void **state)
+{
+    struct lw_miner_conf conf;
+    struct lw_alias *v = NULL;
+    size_t n = 0;
+    uint32_t a;
+    uint32_t b;
+    uint32_t c;
+    size_t i;
+    int seen_a = 0;
+    int seen_b = 0;
+
+    (void)state;
+    memset(&conf, 0, sizeof(conf));
+    conf.sibling_merge = 1; /* generalise at once */
+    fx.m = lw_miner_create(&conf, NULL, 0);
+    assert_non_null(fx.m);
+    fx.s = lw_miner_scratch_create(fx.m);
+    assert_non_null(fx.s);
+    a = add(&fx, "job abc1 failed from 10.0.0.1 port 22");
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 0);
+    lw_free(v);
+    b = add(&fx, "job xyz2 failed from 10.0.0.2 port 2222");
+    assert_int_equal(b, tid("job <*> failed from <*> port <*>"));
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].from, a);
+    assert_int_equal(v[0].to, b);
+    lw_free(v);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 0); /* nothing changed since */
+    lw_free(v);
+    c = add(&fx, "job xyz5 stopped from 10.0.0.2 port 1");
+    assert_int_equal(c, tid("job <*> <*> from <*> port <*>"));
+    assert_int_equal(lw_miner_resolve(fx.m, a), c);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 2);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(v[i].to, c); /* one hop: the old alias follows to the live id */
+        seen_a += v[i].from == a;
+        seen_b += v[i].from == b;
+    }
+    assert_int_equal(seen_a, 1);
+    assert_int_equal(seen_b, 1);
+    lw_free(v);
+    lw_miner_alias_resync(fx.m);
+    assert_int_equal(lw_miner_drain_aliases(fx.m, &v, &n), LW_OK);
+    assert_int_equal(n, 2);
+    lw_free(v);
+    fx_fini(&fx);
+}
+
+/* ---- ids that agree across instances ---- */
+
+#define AGREE_LINES 600
+
+/* Line @i of a small log whose templates generalise as lines come (words become <*>). */
+static void agree_line(char *buf, size_t cap, int i)
+{
+    static const char *const users[] = {"alice", "bob", "carol", "dave", "erin", "frank"};
+    static const char *const states[] = {"ok", "degraded", "failed", "rebuilding", "offline"};
+    static const char *const jobs[] = {"backup", "rotate", "compact", "scrub", "vacuum"};
+
+    switch (i % 5) {
+    case 0:
+        snprintf(buf, cap, "user %s logged in from 10.0.%d.%d", users[(i / 10) % 6], i % 7, i % 11);
+        break;
+    case 1:
+        snprintf(buf, cap, "disk sd%c is %s", 'a' + (i / 10) % 4, states[(i / 10) % 5]);
+        break;
+    case 2:
+        snprintf(buf, cap, "job %s finished in %d ms", jobs[(i / 10) % 5], i * 3);
+        break;
+    case 3:
+        snprintf(buf, cap, "connection reset by peer");
+        break;
+    default:
+        snprintf(buf, cap, "session %d closed for user %s", i, users[(i / 10) % 6]);
+        break;
+    }
+}
+
+struct tpl_set {
+    size_t n;
+    uint32_t id[64];
+    char text[64][128];
+};
+
+static int set_cb(void *opaque, const struct lw_template_info *t)
+{
+    struct tpl_set *v = opaque;
+
+    assert_true(v->n < 64);
+    v->id[v->n] = t->id;
+    snprintf(v->text[v->n], sizeof(v->text[v->n]), "%s", t->text);
+    v->n++;
+    return 0;
+}
+
+/* The id of @text in @v, 0 when @v has no such text. */
+static uint32_t set_find(const struct tpl_set *v, const char *text)
+{
+    size_t i;
+
+    for (i = 0; i < v->n; i++) {
+        if (strcmp(v->text[i], text) == 0) {
+            return v->id[i];
+        }
+    }
+    return 0;
+}
+
+/*
+ * Four instances mine the same log: one in order, one in reverse, and two that split it (even
+ * and odd lines, as two consumers of one topic would). Whatever texts they end with, a text has
+ * the same id on each of them, the id of its text, and every id a line got resolves to the
+ * template that line belongs to now. Saved and loaded, an instance keeps its ids.
+ */
+static void test_ids_agree_across_instances(void **state)
+{
+    struct fixture f[4];
+    struct tpl_set sets[4];
+    uint32_t got[4][AGREE_LINES];
+    char line[128];
+    char *buf = NULL;
+    size_t len = 0;
+    size_t k;
+    size_t j;
+    int i;
+
+    (void)state;
+    for (k = 0; k < 4; k++) {
+        fx_init(&f[k], 0, 0);
+    }
+    for (i = 0; i < AGREE_LINES; i++) {
+        int r = AGREE_LINES - 1 - i;
+
+        agree_line(line, sizeof(line), i);
+        got[0][i] = add(&f[0], line);
+        got[i % 2 == 0 ? 2 : 3][i] = add(&f[i % 2 == 0 ? 2 : 3], line);
+        agree_line(line, sizeof(line), r);
+        got[1][r] = add(&f[1], line);
+    }
+    for (k = 0; k < 4; k++) {
+        lw_miner_scratch_flush(f[k].s);
+        memset(&sets[k], 0, sizeof(sets[k]));
+        assert_int_equal(lw_miner_foreach(f[k].m, set_cb, &sets[k]), 0);
+        for (j = 0; j < sets[k].n; j++) {
+            assert_int_equal(sets[k].id[j], tid(sets[k].text[j]));
+        }
+    }
+    /* In order and in reverse the miner ends with the same templates here, so the same ids. */
+    assert_int_equal(sets[0].n, sets[1].n);
+    for (j = 0; j < sets[0].n; j++) {
+        assert_int_equal(set_find(&sets[1], sets[0].text[j]), sets[0].id[j]);
+    }
+    /* The split instances: every text one of them has is the whole log's, with its id. */
+    for (k = 2; k < 4; k++) {
+        for (j = 0; j < sets[k].n; j++) {
+            uint32_t id = set_find(&sets[0], sets[k].text[j]);
+
+            if (id == 0) {
+                print_error("instance %zu has '%s', the whole log not\n", k, sets[k].text[j]);
+            }
+            assert_int_equal(id, sets[k].id[j]);
+        }
+    }
+    /* The ids handed out while the templates generalised resolve to the final ones. */
+    j = 0;
+    for (i = 0; i < AGREE_LINES; i++) {
+        j += lw_miner_resolve(f[0].m, got[0][i]) != got[0][i];
+    }
+    assert_true(j > 0); /* some templates did change their text, hence their id */
+    for (i = 0; i < AGREE_LINES; i++) {
+        uint32_t a = lw_miner_resolve(f[0].m, got[0][i]);
+        uint32_t b = lw_miner_resolve(f[1].m, got[1][i]);
+        int part = i % 2 == 0 ? 2 : 3;
+
+        assert_int_not_equal(a, 0);
+        assert_int_equal(a, b);
+        assert_int_equal(lw_miner_resolve(f[part].m, got[part][i]), a);
+    }
+
+    /* Restart: the ids and the aliases survive; new lines get the ids they had before. */
+    assert_int_equal(lw_miner_save_buf(f[2].m, &buf, &len), LW_OK);
+    lw_miner_scratch_destroy(f[2].s);
+    lw_miner_destroy(f[2].m);
+    fx_init(&f[2], 0, 0);
+    assert_int_equal(lw_miner_load_buf(f[2].m, buf, len, NULL, 0), LW_OK);
+    lw_free(buf);
+    {
+        struct tpl_set after;
+
+        memset(&after, 0, sizeof(after));
+        assert_int_equal(lw_miner_foreach(f[2].m, set_cb, &after), 0);
+        assert_int_equal(after.n, sets[2].n);
+        for (j = 0; j < after.n; j++) {
+            assert_int_equal(after.id[j], sets[2].id[j]);
+            assert_string_equal(after.text[j], sets[2].text[j]);
+        }
+    }
+    for (i = 0; i < AGREE_LINES; i += 2) {
+        assert_int_equal(lw_miner_resolve(f[2].m, got[2][i]), lw_miner_resolve(f[0].m, got[0][i]));
+        agree_line(line, sizeof(line), i);
+        assert_int_equal(add(&f[2], line), lw_miner_resolve(f[0].m, got[0][i]));
+    }
+    for (k = 0; k < 4; k++) {
+        fx_fini(&f[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +1053,8 @@ int main(void)
         cmocka_unit_test_teardown(test_same_text_on_generalise, teardown),
         cmocka_unit_test_teardown(test_printed_variable_is_no_sibling_word, teardown),
         cmocka_unit_test_teardown(test_hdfs_smoke, teardown),
+        cmocka_unit_test(test_ids_agree_across_instances),
+        cmocka_unit_test_teardown(test_drain_aliases, teardown),
         cmocka_unit_test_teardown(test_bug_evicted_id_from_thread_cache, teardown),
     };
 
