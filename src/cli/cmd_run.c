@@ -497,6 +497,9 @@ int lw_cmd_run(int argc, char **argv)
         }
         ec.detect = &rc.detect;
         ec.alerter = d.alerter;
+        /* Before the first line: a finding muted by a stored rule is never sent, not even one
+         * the backlog of a tailed file raises in the first second. */
+        reload_rules(&d);
     }
     d.engine = lw_engine_start(&ec, err, sizeof(err));
     if (d.engine == NULL) {
@@ -508,7 +511,6 @@ int lw_cmd_run(int argc, char **argv)
         stop_inputs(&d);
         goto out_engine;
     }
-    reload_rules(&d);
     lw_info("run", "logwarden %s running: data in %s", LW_VERSION, rc.data_dir);
     if (find_input(&d, "http") != NULL) {
         lw_info("run", "status: http://%s/api/v1/status  metrics: http://%s/metrics",
