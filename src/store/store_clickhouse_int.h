@@ -112,6 +112,14 @@ void lw__ch_store_view(struct lw_store *s, struct lw__ch_view *v);
 int lw__ch_store_example_row(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
                              const char *source, const char *line);
 void lw__chq_free(void *qstate);
+/*
+ * The answer parser of the query block (exposed for tests/fuzz/fuzz_clickhouse_answer.c): the
+ * next TabSeparated row of @ans at *@pos, split on tabs in place into at most @max fields of @f
+ * (extra fields ignored); returns the number of fields, 0 after the last row. Then
+ * lw__chq_hx() decodes one hex(x) field in place: NULL for \N, "" when it is not hex.
+ */
+size_t lw__chq_next_row(struct lw__ch_buf *ans, size_t *pos, char **f, size_t max);
+const char *lw__chq_hx(char *f);
 
 int lw__chq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
                    void *opaque);

@@ -181,8 +181,7 @@ static int run(struct ctx *x, int build_rc, struct lw__ch_buf *ans)
     return LW_OK;
 }
 
-/* The next row of @ans at *@pos split on tabs in place: the number of fields, 0 at the end. */
-static size_t next_row(struct lw__ch_buf *ans, size_t *pos, char **f, size_t max)
+size_t lw__chq_next_row(struct lw__ch_buf *ans, size_t *pos, char **f, size_t max)
 {
     char *p;
     size_t n = 0;
@@ -204,7 +203,8 @@ static size_t next_row(struct lw__ch_buf *ans, size_t *pos, char **f, size_t max
     while (*p != '\0' && *p != '\n') {
         p++; /* more fields than asked for: ignored */
     }
-    if (*p == '\n') {
+    /* Past the row's end ('\n', or a NUL that a server never sends: the next row then). */
+    if (p < ans->p + ans->len) {
         *p++ = '\0';
     }
     *pos = (size_t)(p - ans->p);
@@ -225,8 +225,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* A hex(x) field decoded in place: NULL for \N; "" when it is not hex (never from hex()). */
-static const char *hx(char *f)
+const char *lw__chq_hx(char *f)
 {
     size_t i;
     size_t n = strlen(f);
@@ -311,7 +310,7 @@ static int each_point(struct lw__ch_buf *ans, int has_key, int64_t key, lw_store
     size_t want = has_key ? 3 : 2;
     int rc = LW_OK;
 
-    while (rc == LW_OK && next_row(ans, &pos, f, want) == want) {
+    while (rc == LW_OK && lw__chq_next_row(ans, &pos, f, want) == want) {
         int o = has_key ? 1 : 0;
 
         rc = cb(opaque, has_key ? i64(f[0]) : key, i64(f[o]), u64(f[o + 1]));
@@ -504,7 +503,7 @@ int lw__chq_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns, struct lw
                        " WHERE incident NOT IN (SELECT r_incident FROM " RULES
                        " WHERE bitAnd(r_nulls, 8) = 0))");
     rc = run(&x, rc, &ans);
-    if (rc == LW_OK && next_row(&ans, &pos, f, 5) == 5) {
+    if (rc == LW_OK && lw__chq_next_row(&ans, &pos, f, 5) == 5) {
         out->lines = u64(f[0]);
         out->templates = u64(f[1]);
         out->sources = u64(f[2]);
@@ -523,21 +522,21 @@ static int anomaly_rows(struct lw__ch_buf *ans, lw_store_anomaly_cb cb, void *op
     size_t pos = 0;
     int rc = LW_OK;
 
-    while (rc == LW_OK && next_row(ans, &pos, f, 13) == 13) {
+    while (rc == LW_OK && lw__chq_next_row(ans, &pos, f, 13) == 13) {
         struct lw_store_anomaly_row r;
 
         r.id = i64(f[0]);
         r.ts_ns = i64(f[1]);
-        r.detector = hx(f[2]);
-        r.kind = hx(f[3]);
+        r.detector = lw__chq_hx(f[2]);
+        r.kind = lw__chq_hx(f[3]);
         r.score = strtod(f[4], NULL);
         r.template_id = i64(f[5]);
-        r.template_text = f[6][0] == '1' ? hx(f[7]) : NULL;
-        r.source = hx(f[8]);
-        r.key = hx(f[9]);
-        r.summary = hx(f[10]);
-        r.explanation_json = hx(f[11]);
-        r.samples_json = hx(f[12]);
+        r.template_text = f[6][0] == '1' ? lw__chq_hx(f[7]) : NULL;
+        r.source = lw__chq_hx(f[8]);
+        r.key = lw__chq_hx(f[9]);
+        r.summary = lw__chq_hx(f[10]);
+        r.explanation_json = lw__chq_hx(f[11]);
+        r.samples_json = lw__chq_hx(f[12]);
         if (r.detector == NULL) {
             r.detector = "";
         }
@@ -680,7 +679,7 @@ int lw__chq_list_alerts(struct lw_store *s, const struct lw_store_filter *f,
     }
     rc = rc ? rc : qnum(&x, " ORDER BY ts_ns DESC, id DESC LIMIT %lld", page_limit(f));
     rc = run(&x, rc, &ans);
-    while (rc == LW_OK && next_row(&ans, &pos, fl, 10) == 10) {
+    while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 10) == 10) {
         struct lw_store_alert_row r;
 
         r.id = i64(fl[0]);
@@ -688,11 +687,11 @@ int lw__chq_list_alerts(struct lw_store *s, const struct lw_store_filter *f,
         r.created_ns = i64(fl[2]);
         r.sent_ns = i64(fl[3]);
         r.anomaly_id = i64(fl[4]);
-        r.severity = hx(fl[5]);
-        r.state = hx(fl[6]);
-        r.sink = hx(fl[7]);
-        r.incident = hx(fl[8]);
-        r.summary = hx(fl[9]);
+        r.severity = lw__chq_hx(fl[5]);
+        r.state = lw__chq_hx(fl[6]);
+        r.sink = lw__chq_hx(fl[7]);
+        r.incident = lw__chq_hx(fl[8]);
+        r.summary = lw__chq_hx(fl[9]);
         /* The table keeps "no incident" as '' (a String column); SQLite as NULL. */
         if (r.incident != NULL && r.incident[0] == '\0') {
             r.incident = NULL;
@@ -769,22 +768,22 @@ int lw__chq_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
     }
     rc = rc ? rc : qnum(&x, " ORDER BY i_last DESC, incident DESC LIMIT %lld", page_limit(f));
     rc = run(&x, rc, &ans);
-    while (rc == LW_OK && next_row(&ans, &pos, fl, 14) == 14) {
+    while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 14) == 14) {
         struct lw_store_incident_row r;
 
-        r.incident = hx(fl[0]);
+        r.incident = lw__chq_hx(fl[0]);
         r.first_ns = i64(fl[1]);
         r.last_ns = i64(fl[2]);
         r.severity = i64(fl[3]) >= 2 ? "critical" : "warning";
-        r.detector = hx(fl[4]);
-        r.source = hx(fl[5]);
+        r.detector = lw__chq_hx(fl[4]);
+        r.source = lw__chq_hx(fl[5]);
         r.template_id = i64(fl[6]);
-        r.template_text = fl[7][0] == '1' ? hx(fl[8]) : NULL;
-        r.summary = hx(fl[9]);
+        r.template_text = fl[7][0] == '1' ? lw__chq_hx(fl[8]) : NULL;
+        r.summary = lw__chq_hx(fl[9]);
         r.n_alerts = u64(fl[10]);
         r.n_anomalies = u64(fl[11]);
         r.rule_id = i64(fl[12]);
-        r.rule_kind = r.rule_id != 0 ? hx(fl[13]) : NULL;
+        r.rule_kind = r.rule_id != 0 ? lw__chq_hx(fl[13]) : NULL;
         rc = cb(opaque, &r);
     }
     lw__ch_buf_free(&ans);
@@ -846,7 +845,7 @@ int lw__chq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsor
         rc = qadd(&x, "SELECT count() FROM ");
         rc = rc ? rc : q_tpl_from(&x, q, 0);
         rc = run(&x, rc, &ans);
-        *total = rc == LW_OK && next_row(&ans, &pos, fl, 1) == 1 ? u64(fl[0]) : 0;
+        *total = rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 1) == 1 ? u64(fl[0]) : 0;
         lw__ch_buf_free(&ans);
         if (rc != LW_OK) {
             return rc;
@@ -864,11 +863,11 @@ int lw__chq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsor
             : qnum(&x, " ORDER BY %s %s, id %s LIMIT %lld", key, desc ? "DESC" : "ASC",
                    desc ? "DESC" : "ASC", page_limit(f));
     rc = run(&x, rc, &ans);
-    while (rc == LW_OK && next_row(&ans, &pos, fl, 7) == 7) {
+    while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 7) == 7) {
         struct lw_store_template_row r;
 
         r.id = i64(fl[0]);
-        r.text = hx(fl[1]);
+        r.text = lw__chq_hx(fl[1]);
         r.count = u64(fl[2]);
         r.first_ns = u64(fl[4]) > 0 ? i64(fl[3]) : LW_TS_UNKNOWN;
         r.last_ns = u64(fl[6]) > 0 ? i64(fl[5]) : LW_TS_UNKNOWN;
@@ -904,10 +903,10 @@ int lw__chq_list_sources(struct lw_store *s, const struct lw_store_filter *f,
     }
     rc = rc ? rc : qnum(&x, " GROUP BY source ORDER BY source LIMIT %lld", page_limit(f));
     rc = run(&x, rc, &ans);
-    while (rc == LW_OK && next_row(&ans, &pos, fl, 4) == 4) {
+    while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 4) == 4) {
         struct lw_store_source_row r;
 
-        r.source = hx(fl[0]);
+        r.source = lw__chq_hx(fl[0]);
         r.lines = u64(fl[1]);
         r.templates = u64(fl[2]);
         r.last_ns = i64(fl[3]) * NS;
@@ -959,14 +958,14 @@ int lw__chq_list_examples(struct lw_store *s, int64_t template_id, lw_store_exam
     k = x.v.examples < 1 ? 1 : x.v.examples > 64 ? 64 : x.v.examples;
     memset(&last, 0, sizeof(last));
     rc = run(&x, q_examples(&x, template_id, 0, k), &ans);
-    while (rc == LW_OK && n < (size_t)k && next_row(&ans, &pos, &f[n * 3], 3) == 3) {
+    while (rc == LW_OK && n < (size_t)k && lw__chq_next_row(&ans, &pos, &f[n * 3], 3) == 3) {
         n++;
     }
     if (rc == LW_OK && n == (size_t)k) {
         lw__ch_buf_reset(&x.c->q);
         rc = run(&x, q_examples(&x, template_id, 1, 1), &last);
         pos = 0;
-        if (rc == LW_OK && next_row(&last, &pos, nf, 3) == 3) {
+        if (rc == LW_OK && lw__chq_next_row(&last, &pos, nf, 3) == 3) {
             memcpy(&f[(n - 1) * 3], nf, sizeof(nf));
         }
     }
@@ -974,8 +973,8 @@ int lw__chq_list_examples(struct lw_store *s, int64_t template_id, lw_store_exam
         struct lw_store_example_row r;
 
         r.ts_ns = i64(f[i * 3]);
-        r.source = hx(f[i * 3 + 1]);
-        r.line = hx(f[i * 3 + 2]);
+        r.source = lw__chq_hx(f[i * 3 + 1]);
+        r.line = lw__chq_hx(f[i * 3 + 2]);
         if (r.line == NULL) {
             r.line = "";
         }
@@ -1081,19 +1080,19 @@ static int rule_rows(struct lw__ch_buf *ans, lw_store_rule_cb cb, void *opaque, 
     size_t pos = 0;
     int rc = LW_OK;
 
-    while (rc == LW_OK && next_row(ans, &pos, f, 10) == 10) {
+    while (rc == LW_OK && lw__chq_next_row(ans, &pos, f, 10) == 10) {
         struct lw_store_rule r;
         unsigned nulls = (unsigned)u64(f[9]);
 
         r.id = i64(f[0]);
-        r.kind = hx(f[1]);
+        r.kind = lw__chq_hx(f[1]);
         r.template_id = i64(f[2]);
-        r.source = (nulls & 1) ? NULL : hx(f[3]);
-        r.detector = (nulls & 2) ? NULL : hx(f[4]);
+        r.source = (nulls & 1) ? NULL : lw__chq_hx(f[3]);
+        r.detector = (nulls & 2) ? NULL : lw__chq_hx(f[4]);
         r.created_ns = i64(f[5]);
         r.expires_ns = i64(f[6]);
-        r.note = (nulls & 4) ? NULL : hx(f[7]);
-        r.incident = (nulls & 8) ? NULL : hx(f[8]);
+        r.note = (nulls & 4) ? NULL : lw__chq_hx(f[7]);
+        r.incident = (nulls & 8) ? NULL : lw__chq_hx(f[8]);
         if (r.kind == NULL) {
             r.kind = "";
         }
