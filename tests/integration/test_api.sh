@@ -59,6 +59,17 @@ check() {
   python3 "$CHECK" "$SPEC" "$1" "$2" "$(code)" <"$T/body" || fail "$1 $2 does not match openapi.json"
 }
 
+# rules_loaded N: the alert manager holds N feedback rules within 10 s (it reloads them after an
+# API write, at start once the inputs run, and every 5 s).
+rules_loaded() {
+  for _ in $(seq 1 100); do
+    curl -s -H "Authorization: Bearer $RO" "http://127.0.0.1:$HP/metrics" |
+      grep -qx "logwarden_feedback_rules $1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 NOW=$(date +%s)
 mkdir -p "$T/logs"
 "$LW" demo --lines 300000 --anomalies off --seed 4242 --start $((NOW - 5400)) --out "$T/hist.txt" \
@@ -210,8 +221,7 @@ get "$H/incidents/$INC"
 [ "$(jq_ 'd["feedback"]["rule_id"]')" = "$RULE" ] || fail "incident feedback rule id"
 get "$H/rules"
 [ "$(jq_ "[r['id'] for r in d['items']]")" = "[$RULE]" ] || fail "rule not listed"
-curl -s -H "Authorization: Bearer $RO" "http://127.0.0.1:$HP/metrics" |
-  grep -qx 'logwarden_feedback_rules 1' || fail "the alert manager did not load the rule"
+rules_loaded 1 || fail "the alert manager did not load the rule"
 # bad feedback bodies
 c=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RW" -X POST \
   -d '{"kind":"maybe"}' "$H/incidents/$INC/feedback")
@@ -234,8 +244,7 @@ fi
 start
 get "$H/rules"
 [ "$(jq_ "[r['id'] for r in d['items']]")" = "[$RULE]" ] || fail "rule lost in the restart"
-curl -s -H "Authorization: Bearer $RO" "http://127.0.0.1:$HP/metrics" |
-  grep -qx 'logwarden_feedback_rules 1' || fail "rule not loaded after the restart"
+rules_loaded 1 || fail "rule not loaded after the restart"
 get "$H/incidents?from=-2h&state=open&limit=1000"
 [ "$(jq_ "'$INC' in [i['id'] for i in d['items']]")" = False ] || fail "incident open again"
 
@@ -251,13 +260,7 @@ else
   check POST /api/v1/rules
   CLI_RULE=$(jq_ 'd["rule"]["id"]')
 fi
-for _ in $(seq 1 200); do
-  curl -s -H "Authorization: Bearer $RO" "http://127.0.0.1:$HP/metrics" |
-    grep -qx 'logwarden_feedback_rules 2' && break
-  sleep 0.1
-done
-curl -s -H "Authorization: Bearer $RO" "http://127.0.0.1:$HP/metrics" |
-  grep -qx 'logwarden_feedback_rules 2' || fail "the daemon did not load the CLI's rule"
+rules_loaded 2 || fail "the daemon did not load the CLI's rule"
 if [ -z "$STORE_YAML" ]; then
   "$LW" feedback rm "$CLI_RULE" --data-dir "$T/data" >/dev/null || fail "feedback rm"
   "$LW" feedback add --data-dir "$T/data" --kind expected >/dev/null 2>&1 && fail "a rule without scope"
