@@ -140,10 +140,15 @@ static void reload_rules(struct daemon *d)
     if (rs == NULL) {
         return;
     }
+    /*
+     * Read and install under one lock: the main loop's periodic reload and the API's reload
+     * after a write may overlap, and the set read last must be the one installed last (else a
+     * reload that read before the write could replace the fresher set for a while).
+     */
     pthread_mutex_lock(&d->reader_mu);
     rc = lw_store_list_rules(d->reader, rule_cb, rs);
-    pthread_mutex_unlock(&d->reader_mu);
     if (rc != LW_OK) {
+        pthread_mutex_unlock(&d->reader_mu);
         if (rc != LW_ENOTSUP) {
             lw_warn("run", "cannot read the feedback rules: %s", lw_strerror(rc));
         }
@@ -151,6 +156,7 @@ static void reload_rules(struct daemon *d)
         return;
     }
     lw_alerter_set_rules(d->alerter, rs); /* takes @rs */
+    pthread_mutex_unlock(&d->reader_mu);
 }
 
 static void rules_changed(void *opaque)

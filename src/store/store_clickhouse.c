@@ -66,12 +66,14 @@ enum ch_table {
     T_ALERTS,
     T_ALERT_STATES,
     T_ALIASES,
+    T_EXAMPLES,
     T_N
 };
 
 static const char *const table_name[T_N] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
     "blobs", "notes", "anomalies", "alerts", "alert_states", "template_aliases",
+    "template_examples",
 };
 
 struct ch_store {
@@ -91,6 +93,8 @@ struct ch_store {
     uint64_t tx_lines;       /* lw_store_add_stored_lines() of the open transaction */
     int tx_sent;             /* rows of the open transaction went out early (batch_rows) */
     int64_t last_id;         /* the last anomaly or alert id handed out */
+    int examples;            /* examples_per_template after defaults */
+    void *qstate;            /* the query block's (store_clickhouse_query.c) */
     uint64_t n_commit_calls; /* for the test hooks */
     long test_kill_at;       /* LW_TEST_CH_KILL_AT_COMMIT: SIGKILL before the commit row */
     long test_fail_at;       /* LW_TEST_CH_FAIL_AT_COMMIT: fail before the commit row */
@@ -777,7 +781,8 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
     rc = q_start(s,
                  "SELECT table, partition, sum(rows) FROM system.parts WHERE database = '%s'"
                  " AND active AND table IN ('window_counts', 'window_source_counts',"
-                 " 'window_level_counts', 'anomalies', 'alerts', 'alert_states')"
+                 " 'window_level_counts', 'anomalies', 'alerts', 'alert_states',"
+                 " 'template_examples')"
                  " AND toUInt32OrZero(partition) < toYYYYMMDD(toDateTime(%lld))"
                  " GROUP BY table, partition ORDER BY table, partition",
                  s->db, cutoff);
@@ -823,6 +828,39 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
         *n_deleted = total;
     }
     return rc;
+}
+
+int lw__ch_store_example_row(struct lw_store *base, uint32_t template_id, int64_t ts_ns,
+                             const char *source, const char *line)
+{
+    struct ch_store *s = (struct ch_store *)base;
+    struct lw__ch_buf *b = &s->rows[T_EXAMPLES];
+    int own;
+    int rc;
+
+    if (line == NULL) {
+        return fail(s, LW_EINVAL, "%s", "no example line");
+    }
+    AUTO_BEGIN(s, own);
+    rc = lw__ch_buf_printf(b, "%u\t%lld\t%lld\t", template_id, dt_s(ts_ns), (long long)ts_ns);
+    rc = rc ? rc : put_str(b, source, 1);
+    rc = rc ? rc : lw__ch_buf_tsv(b, line, strlen(line));
+    rc = rc ? rc : row_end(s, b, 1);
+    return auto_end(s, own, row_done(s, T_EXAMPLES, rc));
+}
+
+void lw__ch_store_view(struct lw_store *base, struct lw__ch_view *v)
+{
+    struct ch_store *s = (struct ch_store *)base;
+
+    v->conn = &s->conn;
+    v->db = s->db;
+    v->writer = s->writer;
+    v->err = s->err;
+    v->err_len = sizeof(s->err);
+    v->read_only = s->read_only;
+    v->examples = s->examples;
+    v->qstate = &s->qstate;
 }
 
 /* ---- readers ---- */
@@ -1208,6 +1246,7 @@ static void ch_close(struct lw_store *base)
     }
     lw__ch_buf_free(&s->q);
     lw__ch_buf_free(&s->out);
+    lw__chq_free(s->qstate);
     lw__ch_conn_fini(&s->conn);
     lw_free(s);
 }
@@ -1376,6 +1415,8 @@ static struct lw_store *ch_open(const char *dir, const struct lw_store_conf *con
     s->window_s = conf->window_s > 0 ? conf->window_s : LW_STORE_DEFAULT_WINDOW_S;
     s->retention_s = conf->retention_s > 0 ? conf->retention_s : LW_STORE_DEFAULT_RETENTION_S;
     s->batch_rows = c->batch_rows > 0 ? c->batch_rows : CH_DEFAULT_BATCH_ROWS;
+    s->examples = conf->examples_per_template > 0 ? conf->examples_per_template
+                                                  : LW_STORE_DEFAULT_EXAMPLES;
     s->test_kill_at = env_long("LW_TEST_CH_KILL_AT_COMMIT");
     s->test_fail_at = env_long("LW_TEST_CH_FAIL_AT_COMMIT");
     s->test_lose_at = env_long("LW_TEST_CH_LOSE_REPLY_AT_COMMIT");
@@ -1542,4 +1583,22 @@ const struct lw_store_ops lw__store_clickhouse_ops = {
     .stat = ch_stat,
     .status = ch_status,
     .integrity_check = ch_integrity_check,
+    /* The query API block: store_clickhouse_query.c. */
+    .series = lw__chq_series,
+    .series_levels = lw__chq_series_levels,
+    .series_anomalies = lw__chq_series_anomalies,
+    .sparklines = lw__chq_sparklines,
+    .totals = lw__chq_totals,
+    .list_anomalies = lw__chq_list_anomalies,
+    .get_anomaly = lw__chq_get_anomaly,
+    .list_alerts = lw__chq_list_alerts,
+    .list_incidents = lw__chq_list_incidents,
+    .list_templates = lw__chq_list_templates,
+    .list_sources = lw__chq_list_sources,
+    .list_examples = lw__chq_list_examples,
+    .add_example = lw__chq_add_example,
+    .list_rules = lw__chq_list_rules,
+    .get_rule = lw__chq_get_rule,
+    .add_rule = lw__chq_add_rule,
+    .delete_rule = lw__chq_delete_rule,
 };

@@ -12,7 +12,7 @@
 #include "lw/lw_store.h"
 
 /* The version of the ClickHouse schema this build creates (meta key schema_version). */
-#define LW__CH_SCHEMA_VERSION 1
+#define LW__CH_SCHEMA_VERSION 2
 /* Bytes of one answer read at most: a saved miner state, hex-encoded, fits many times over. */
 #define LW__CH_MAX_RESPONSE_BYTES ((size_t)512 << 20)
 
@@ -86,5 +86,70 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
 /* LW_OK when @db holds a logwarden schema this build reads, LW_ENOENT when it holds none. */
 int lw__ch_schema_check(struct lw__ch_conn *c, const char *db, int *version, char *err,
                         size_t err_len);
+
+/*
+ * ---- The query block (store_clickhouse_query.c) ----
+ *
+ * What the query block needs of a handle that store_clickhouse.c owns: the connection, the
+ * database, where messages go, and a slot for the block's own state (freed by lw__chq_free()
+ * when the handle closes).
+ */
+struct lw__ch_view {
+    struct lw__ch_conn *conn;
+    const char *db;          /* a validated identifier */
+    const char *writer;      /* this handle's writer id */
+    char *err;               /* the handle's message buffer (lw_store_errmsg) */
+    size_t err_len;
+    int read_only;
+    int examples;            /* examples_per_template after defaults */
+    void **qstate;           /* the query block's state, NULL until it makes one */
+};
+void lw__ch_store_view(struct lw_store *s, struct lw__ch_view *v);
+/*
+ * Appends one template_examples row to the handle's transaction (or to one of its own when none
+ * is open), like every other transactional row: visible once the commit row is written.
+ */
+int lw__ch_store_example_row(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                             const char *source, const char *line);
+void lw__chq_free(void *qstate);
+/*
+ * The answer parser of the query block (exposed for tests/fuzz/fuzz_clickhouse_answer.c): the
+ * next TabSeparated row of @ans at *@pos, split on tabs in place into at most @max fields of @f
+ * (extra fields ignored); returns the number of fields, 0 after the last row. Then
+ * lw__chq_hx() decodes one hex(x) field in place: NULL for \N, "" when it is not hex.
+ */
+size_t lw__chq_next_row(struct lw__ch_buf *ans, size_t *pos, char **f, size_t max);
+const char *lw__chq_hx(char *f);
+
+int lw__chq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
+                   void *opaque);
+int lw__chq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
+                          lw_store_point_cb cb, void *opaque);
+int lw__chq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
+                             lw_store_point_cb cb, void *opaque);
+int lw__chq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
+                       const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque);
+int lw__chq_totals(struct lw_store *s, int64_t from_ns, int64_t to_ns,
+                   struct lw_store_totals *out);
+int lw__chq_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
+                           lw_store_anomaly_cb cb, void *opaque);
+int lw__chq_get_anomaly(struct lw_store *s, int64_t id, lw_store_anomaly_cb cb, void *opaque);
+int lw__chq_list_alerts(struct lw_store *s, const struct lw_store_filter *f,
+                        lw_store_alert_cb cb, void *opaque);
+int lw__chq_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
+                           lw_store_incident_cb cb, void *opaque);
+int lw__chq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
+                           const struct lw_store_filter *f, lw_store_template_cb cb,
+                           void *opaque, uint64_t *total);
+int lw__chq_list_sources(struct lw_store *s, const struct lw_store_filter *f,
+                         lw_store_source_cb cb, void *opaque);
+int lw__chq_list_examples(struct lw_store *s, int64_t template_id, lw_store_example_cb cb,
+                          void *opaque);
+int lw__chq_add_example(struct lw_store *s, uint32_t template_id, int64_t ts_ns,
+                        const char *source, const char *line);
+int lw__chq_list_rules(struct lw_store *s, lw_store_rule_cb cb, void *opaque);
+int lw__chq_get_rule(struct lw_store *s, int64_t id, lw_store_rule_cb cb, void *opaque);
+int lw__chq_add_rule(struct lw_store *s, const struct lw_store_rule *r, int64_t *id_out);
+int lw__chq_delete_rule(struct lw_store *s, int64_t id);
 
 #endif

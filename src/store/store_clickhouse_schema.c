@@ -61,6 +61,21 @@ static const char *const tables[] = {
     "CREATE TABLE IF NOT EXISTS %1$s.alert_states (id Int64, state String, sent_ns Int64,"
     " at DateTime, writer String, seq UInt64, attempt UInt64, ord UInt64) ENGINE = MergeTree"
     " PARTITION BY toYYYYMMDD(at) ORDER BY (id, seq)",
+    /*
+     * Schema 2: example lines per template (transactional like the counts, pruned by day with
+     * them) and feedback rules. A rule is written by one INSERT of one row (atomic on its own,
+     * so outside the commit protocol: rules come from the API and the CLI, not from a writer's
+     * transaction); its removal is a second row with deleted = 1 (a tombstone: immediate, no
+     * mutation), and a rule is live while no row of its id says deleted.
+     */
+    "CREATE TABLE IF NOT EXISTS %1$s.template_examples (template_id UInt32, ts DateTime,"
+    " ts_ns Int64, source Nullable(String), line String, writer String, seq UInt64,"
+    " attempt UInt64, ord UInt64) ENGINE = MergeTree PARTITION BY toYYYYMMDD(ts)"
+    " ORDER BY (template_id, ts_ns)",
+    "CREATE TABLE IF NOT EXISTS %1$s.rules (id Int64, kind String, template_id UInt32,"
+    " source String, detector String, created_ns Int64, expires_ns Int64, note String,"
+    " incident String, nulls UInt8, deleted UInt8, at_ns Int64, writer String)"
+    " ENGINE = MergeTree ORDER BY (id, at_ns)",
     /* Settings recorded at open (schema_version, window_s, retention_s), outside transactions. */
     "CREATE TABLE IF NOT EXISTS %1$s.meta (writer String, key String, value String,"
     " at_ns Int64) ENGINE = MergeTree ORDER BY (key, writer, at_ns)",
@@ -76,6 +91,7 @@ static const char *const tables[] = {
 static const char *const views[] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
     "blobs", "notes", "anomalies", "alerts", "alert_states", "template_aliases",
+    "template_examples",
 };
 
 /* Expands "%1$s" to @db and "%2$s" to @name in @tmpl and runs the statement. */
@@ -167,7 +183,10 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
         rc = lw__ch_schema_check(c, db, &version, err, err_len);
     }
     if (rc == LW_OK && version < LW__CH_SCHEMA_VERSION) {
-        /* Version 1 is the first: nothing to migrate yet, only to record. */
+        /*
+         * 1 -> 2 added template_examples (and its view) and rules: the CREATE ... IF NOT
+         * EXISTS above made them, so a migration here is only the record of the version.
+         */
         snprintf(q, sizeof(q), "INSERT INTO %s.meta FORMAT TabSeparated", db);
         rc = lw__ch_buf_tsv(&body, writer, strlen(writer));
         rc = rc ? rc : lw__ch_buf_printf(&body, "\tschema_version\t%d\t0\n", LW__CH_SCHEMA_VERSION);
