@@ -64,6 +64,7 @@ struct kafka_part {
     int64_t durable;        /* the store's checkpoint as last read, -1: none */
     int64_t committed;      /* the offset last committed to Kafka, -1: none */
     int64_t high;           /* the partition's high watermark as last seen, -1: unknown */
+    uint64_t epoch;         /* this owner's number since the partition's first (the fence) */
 };
 
 /* The group being built: lines of consecutive records of one partition and one host. */
@@ -117,6 +118,7 @@ struct in_kafka {
     atomic_uint_least64_t pauses;
     atomic_uint_least64_t dropped_revoked;  /* held records of revoked partitions (read again) */
     atomic_uint_least64_t revoke_timeouts;
+    atomic_uint_least64_t claim_timeouts;
     atomic_uint_least64_t ingest_errors;
     atomic_int_least64_t lag;
     atomic_bool is_paused;
@@ -196,16 +198,32 @@ static int64_t part_target(const struct kafka_part *p)
     return p->durable;
 }
 
-/* Reads the store's checkpoint of @p back into p->durable. */
-static void part_read_durable(struct in_kafka *k, struct kafka_part *p)
+/*
+ * Reads the store's checkpoint of @p back into p->durable; *@epoch (when not NULL) gets the
+ * largest owner epoch stored for the partition (0: none). The checkpoint carries the epoch in
+ * its dev field, unused by Kafka positions.
+ */
+static void part_read(struct in_kafka *k, struct kafka_part *p, uint64_t *epoch)
 {
     struct lw_ingest_checkpoint ck;
 
     memset(&ck, 0, sizeof(ck));
-    if (k->ctx.resume != NULL && k->ctx.resume(k->ctx.opaque, "kafka", p->path, &ck) == 1 &&
-        (int64_t)ck.offset > p->durable) {
-        p->durable = (int64_t)ck.offset;
+    if (epoch != NULL) {
+        *epoch = 0;
     }
+    if (k->ctx.resume != NULL && k->ctx.resume(k->ctx.opaque, "kafka", p->path, &ck) == 1) {
+        if ((int64_t)ck.offset > p->durable) {
+            p->durable = (int64_t)ck.offset;
+        }
+        if (epoch != NULL) {
+            *epoch = ck.dev;
+        }
+    }
+}
+
+static void part_read_durable(struct in_kafka *k, struct kafka_part *p)
+{
+    part_read(k, p, NULL);
 }
 
 /*
@@ -405,6 +423,69 @@ static void on_revoke(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
     }
 }
 
+/*
+ * Claims @p for this instance before reading it (docs/cluster.md, "Fencing"): takes the epoch
+ * after the largest stored one, hands the pipeline a checkpoint without lines under it, waits
+ * (bounded by revoke_wait) until the store has it, and only then reads the position to start
+ * from. From the claim on, the store refuses every commit of an earlier owner of @p, so a late
+ * commit of the previous owner is either visible before the position is read (and read past)
+ * or never visible at all.
+ */
+static void claim(struct in_kafka *k, struct kafka_part *p)
+{
+    unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
+    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
+    struct lw_ingest_source src;
+    struct lw_ingest_checkpoint ck;
+    struct lw_ingest_group grp;
+    uint64_t stored = 0;
+    int64_t at;
+    bool had;
+    int rc;
+
+    part_read(k, p, &stored);
+    p->epoch = stored + 1;
+    at = p->durable > p->committed ? p->durable : p->committed;
+    had = at >= 0;
+    memset(&src, 0, sizeof(src));
+    src.input = "kafka";
+    src.name = p->path;
+    memset(&ck, 0, sizeof(ck));
+    ck.path = p->path;
+    ck.offset = at > 0 ? (uint64_t)at : 0;
+    ck.dev = p->epoch;
+    memset(&grp, 0, sizeof(grp));
+    grp.source = &src;
+    grp.checkpoint = &ck;
+    while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
+           mono_ns() < deadline && !atomic_load(&k->stopping)) {
+        usleep(BACKOFF_US);
+    }
+    if (rc != LW_OK) {
+        lw_warn("kafka", "%s: cannot claim the partition (%s): reading it unfenced", p->path,
+                lw_strerror(rc));
+        return;
+    }
+    for (;;) {
+        part_read(k, p, &stored);
+        if (stored >= p->epoch) {
+            /* p->durable was read after the claim became visible. A claim at 0 is no position. */
+            if (!had && p->durable == 0) {
+                p->durable = -1;
+            }
+            return;
+        }
+        if (mono_ns() >= deadline || atomic_load(&k->stopping)) {
+            atomic_fetch_add(&k->claim_timeouts, 1);
+            lw_warn("kafka", "%s: the claim (epoch %llu) is not stored after %u ms: reading "
+                             "the partition before the previous owner is fenced",
+                    p->path, (unsigned long long)p->epoch, wait_ms);
+            return;
+        }
+        usleep(20000);
+    }
+}
+
 static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
@@ -429,8 +510,11 @@ static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
                      e->topic, (int)e->partition);
             continue;
         }
-        part_read_durable(k, p);
         p->committed = c >= 0 ? c : -1;
+        /* Only this thread changes the table: @p stays valid while the metrics reader runs. */
+        pthread_mutex_unlock(&k->mu);
+        claim(k, p);
+        pthread_mutex_lock(&k->mu);
         /*
          * The larger of the two: a shared store may be ahead of Kafka (a crash between the store's
          * commit and Kafka's), and Kafka ahead of a store of this instance alone (another member
@@ -440,9 +524,9 @@ static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
         e->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
         p->handed = start;
         p->skip_to = -1;
-        lw_info("kafka", "assigned %s: starting at %s%lld (store %lld, committed %lld)", p->path,
-                start >= 0 ? "offset " : "auto.offset.reset, ", (long long)start,
-                (long long)p->durable, (long long)p->committed);
+        lw_info("kafka", "assigned %s: starting at %s%lld (store %lld, committed %lld, epoch %llu)",
+                p->path, start >= 0 ? "offset " : "auto.offset.reset, ", (long long)start,
+                (long long)p->durable, (long long)p->committed, (unsigned long long)p->epoch);
     }
     pthread_mutex_unlock(&k->mu);
     rd_kafka_topic_partition_list_destroy(committed);
@@ -802,6 +886,7 @@ static int hand_over(struct in_kafka *k)
             memset(&ck, 0, sizeof(ck));
             ck.path = p->path;
             ck.offset = (uint64_t)k->g.end;
+            ck.dev = p->epoch;
             memset(&grp, 0, sizeof(grp));
             grp.source = &src;
             grp.lines = k->g.lines;
@@ -1124,6 +1209,9 @@ static void in_kafka_metrics(void *inst, struct lw_prom *p)
     lw_prom_append(p, "logwarden_kafka_revoke_timeouts_total",
                    "Revocations that gave up waiting for the store (revoke_wait).", "counter",
                    NULL, (double)atomic_load(&k->revoke_timeouts));
+    lw_prom_append(p, "logwarden_kafka_claim_timeouts_total",
+                   "Assignments that started before the partition's claim was stored.",
+                   "counter", NULL, (double)atomic_load(&k->claim_timeouts));
     lw_prom_append(p, "logwarden_kafka_dropped_revoked_total",
                    "Polled records of revoked partitions, left to their next owner.", "counter",
                    NULL, (double)atomic_load(&k->dropped_revoked));
