@@ -11,6 +11,9 @@
 # until they derive from the template text (issue 11 item 5); totals and per-source sums are.
 LW=${1:?usage: test_cluster.sh /path/to/logwarden}
 N=${N:-200000}
+# FAULT=kill (default): SIGKILL; FAULT=stop: SIGSTOP, then SIGCONT after the takeover (a zombie
+# previous owner, test_cluster_fence.sh).
+FAULT=${FAULT:-kill}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/tools/clickhouse.sh"
 if ! ch_available; then
@@ -115,9 +118,14 @@ done
 [ "$(ch_sum)" -ge $((N / 3)) ] || fail "ClickHouse holds $(ch_sum) lines after 60 s, want $((N / 3))"
 lines_before=$(wc -l < "$T/daemon-b.log")
 t0=$(date +%s.%N)
-kill -9 "$PA"
-wait "$PA" 2>/dev/null || true
-echo "killed member a with SIGKILL at $(ch_sum) lines in ClickHouse"
+if [ "$FAULT" = stop ]; then
+  kill -STOP "$PA"
+  echo "froze member a with SIGSTOP at $(ch_sum) lines in ClickHouse"
+else
+  kill -9 "$PA"
+  wait "$PA" 2>/dev/null || true
+  echo "killed member a with SIGKILL at $(ch_sum) lines in ClickHouse"
+fi
 for i in $(seq 1 600); do
   [ "$(tail -n +"$((lines_before + 1))" "$T/daemon-b.log" | owned /dev/stdin)" = 4 ] && break
   sleep 0.1
@@ -125,10 +133,16 @@ done
 t1=$(date +%s.%N)
 [ "$(tail -n +"$((lines_before + 1))" "$T/daemon-b.log" | owned /dev/stdin)" = 4 ] ||
   fail "b did not take over all 4 partitions within 60 s"
-echo "takeover: b owns all 4 partitions $(python3 -c "print(f'{$t1 - $t0:.1f}')") s after the SIGKILL (session.timeout.ms=6000)"
+echo "takeover: b owns all 4 partitions $(python3 -c "print(f'{$t1 - $t0:.1f}')") s after the SIG$([ "$FAULT" = stop ] && echo STOP || echo KILL) (session.timeout.ms=6000)"
 # The partitions b took from a are claimed under epoch 2 (a's were 1).
 claimed=$(tail -n +"$((lines_before + 1))" "$T/daemon-b.log" | grep -c 'assigned logs/.*epoch 2)' || true)
 [ "$claimed" -ge 2 ] || fail "b claimed $claimed partitions under epoch 2, want >= 2"
+if [ "$FAULT" = stop ]; then
+  # a wakes up as a zombie: it still holds lines of partitions b owns now, and tries to commit
+  # them under epoch 1. The store must refuse (fenced), or those lines would count twice.
+  kill -CONT "$PA"
+  echo "thawed member a (SIGCONT): it finds its partitions taken"
+fi
 
 wait "$PRODPID" || fail "producing failed"
 for i in $(seq 1 1200); do
@@ -139,6 +153,14 @@ t_done=$(date +%s.%N)
 sleep 2 # anything counted twice would show up now
 kill -TERM "$PB"
 wait "$PB" || fail "b did not stop cleanly"
+if [ "$FAULT" = stop ]; then
+  sleep 3
+  kill -9 "$PA" 2>/dev/null || true
+  wait "$PA" 2>/dev/null || true
+  n_fenced=$(grep -c 'this transaction is fenced' "$T/daemon-a.log" || true)
+  echo "a's commits refused by the fence: $n_fenced"
+  [ "$n_fenced" -ge 1 ] || echo "note: a had nothing left to commit after the thaw (fence not exercised in this run)"
+fi
 sum=$(ch_sum)
 echo "ClickHouse: sum of counts $sum of $N produced ($(python3 -c "print(f'{$N / ($t_done - $t_prod):.0f}')") lines/s end to end, 2 then 1 instance)"
 [ "$sum" -eq "$N" ] || fail "sum of counts is $sum, want exactly $N ($((sum - N)) counted twice or lost)"
