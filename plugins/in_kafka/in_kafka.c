@@ -64,12 +64,24 @@ struct kafka_part {
     int64_t durable;        /* the store's checkpoint as last read, -1: none */
     int64_t committed;      /* the offset last committed to Kafka, -1: none */
     int64_t high;           /* the partition's high watermark as last seen, -1: unknown */
+    uint64_t epoch;         /* this owner's number since the partition's first (the fence) */
 };
 
-/* The group being built: lines of consecutive records of one partition and one host. */
+/*
+ * The group being built: lines of consecutive records of one partition. Each line's host (the
+ * record key, or a JSON value's host) travels in the group's per-line hosts, so records of
+ * interleaved hosts make one group, not one group per run of a host.
+ */
 struct kafka_group {
     struct lw_ingest_line *lines;
     size_t *line_off;       /* JSON: where each line's bytes are in @buf */
+    size_t *host_off;       /* where each line's host is in @hbuf; SIZE_MAX: none */
+    const char **hosts;     /* per line, built from @host_off when the group is final */
+    char *hbuf;             /* the hosts, NUL-ended; a run of one host is stored once */
+    size_t hbuf_len;
+    size_t hbuf_cap;
+    size_t last_host;       /* offset of the last host stored, SIZE_MAX: none */
+    bool any_host;
     size_t n_lines;
     size_t cap_lines;
     char *buf;              /* JSON: the lines' unescaped bytes */
@@ -77,8 +89,6 @@ struct kafka_group {
     size_t buf_cap;
     size_t n_records;       /* records consumed from the held ones */
     int64_t end;            /* offset after the last record consumed */
-    bool has_host;
-    char host[HOST_MAX + 1];
 };
 
 struct in_kafka {
@@ -117,6 +127,7 @@ struct in_kafka {
     atomic_uint_least64_t pauses;
     atomic_uint_least64_t dropped_revoked;  /* held records of revoked partitions (read again) */
     atomic_uint_least64_t revoke_timeouts;
+    atomic_uint_least64_t claim_timeouts;
     atomic_uint_least64_t ingest_errors;
     atomic_int_least64_t lag;
     atomic_bool is_paused;
@@ -196,16 +207,32 @@ static int64_t part_target(const struct kafka_part *p)
     return p->durable;
 }
 
-/* Reads the store's checkpoint of @p back into p->durable. */
-static void part_read_durable(struct in_kafka *k, struct kafka_part *p)
+/*
+ * Reads the store's checkpoint of @p back into p->durable; *@epoch (when not NULL) gets the
+ * largest owner epoch stored for the partition (0: none). The checkpoint carries the epoch in
+ * its dev field, unused by Kafka positions.
+ */
+static void part_read(struct in_kafka *k, struct kafka_part *p, uint64_t *epoch)
 {
     struct lw_ingest_checkpoint ck;
 
     memset(&ck, 0, sizeof(ck));
-    if (k->ctx.resume != NULL && k->ctx.resume(k->ctx.opaque, "kafka", p->path, &ck) == 1 &&
-        (int64_t)ck.offset > p->durable) {
-        p->durable = (int64_t)ck.offset;
+    if (epoch != NULL) {
+        *epoch = 0;
     }
+    if (k->ctx.resume != NULL && k->ctx.resume(k->ctx.opaque, "kafka", p->path, &ck) == 1) {
+        if ((int64_t)ck.offset > p->durable) {
+            p->durable = (int64_t)ck.offset;
+        }
+        if (epoch != NULL) {
+            *epoch = ck.dev;
+        }
+    }
+}
+
+static void part_read_durable(struct in_kafka *k, struct kafka_part *p)
+{
+    part_read(k, p, NULL);
 }
 
 /*
@@ -405,6 +432,69 @@ static void on_revoke(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
     }
 }
 
+/*
+ * Claims @p for this instance before reading it (docs/cluster.md, "Fencing"): takes the epoch
+ * after the largest stored one, hands the pipeline a checkpoint without lines under it, waits
+ * (bounded by revoke_wait) until the store has it, and only then reads the position to start
+ * from. From the claim on, the store refuses every commit of an earlier owner of @p, so a late
+ * commit of the previous owner is either visible before the position is read (and read past)
+ * or never visible at all.
+ */
+static void claim(struct in_kafka *k, struct kafka_part *p)
+{
+    unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
+    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
+    struct lw_ingest_source src;
+    struct lw_ingest_checkpoint ck;
+    struct lw_ingest_group grp;
+    uint64_t stored = 0;
+    int64_t at;
+    bool had;
+    int rc;
+
+    part_read(k, p, &stored);
+    p->epoch = stored + 1;
+    at = p->durable > p->committed ? p->durable : p->committed;
+    had = at >= 0;
+    memset(&src, 0, sizeof(src));
+    src.input = "kafka";
+    src.name = p->path;
+    memset(&ck, 0, sizeof(ck));
+    ck.path = p->path;
+    ck.offset = at > 0 ? (uint64_t)at : 0;
+    ck.dev = p->epoch;
+    memset(&grp, 0, sizeof(grp));
+    grp.source = &src;
+    grp.checkpoint = &ck;
+    while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
+           mono_ns() < deadline && !atomic_load(&k->stopping)) {
+        usleep(BACKOFF_US);
+    }
+    if (rc != LW_OK) {
+        lw_warn("kafka", "%s: cannot claim the partition (%s): reading it unfenced", p->path,
+                lw_strerror(rc));
+        return;
+    }
+    for (;;) {
+        part_read(k, p, &stored);
+        if (stored >= p->epoch) {
+            /* p->durable was read after the claim became visible. A claim at 0 is no position. */
+            if (!had && p->durable == 0) {
+                p->durable = -1;
+            }
+            return;
+        }
+        if (mono_ns() >= deadline || atomic_load(&k->stopping)) {
+            atomic_fetch_add(&k->claim_timeouts, 1);
+            lw_warn("kafka", "%s: the claim (epoch %llu) is not stored after %u ms: reading "
+                             "the partition before the previous owner is fenced",
+                    p->path, (unsigned long long)p->epoch, wait_ms);
+            return;
+        }
+        usleep(20000);
+    }
+}
+
 static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
@@ -429,8 +519,11 @@ static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
                      e->topic, (int)e->partition);
             continue;
         }
-        part_read_durable(k, p);
         p->committed = c >= 0 ? c : -1;
+        /* Only this thread changes the table: @p stays valid while the metrics reader runs. */
+        pthread_mutex_unlock(&k->mu);
+        claim(k, p);
+        pthread_mutex_lock(&k->mu);
         /*
          * The larger of the two: a shared store may be ahead of Kafka (a crash between the store's
          * commit and Kafka's), and Kafka ahead of a store of this instance alone (another member
@@ -440,9 +533,9 @@ static void on_assign(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
         e->offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
         p->handed = start;
         p->skip_to = -1;
-        lw_info("kafka", "assigned %s: starting at %s%lld (store %lld, committed %lld)", p->path,
-                start >= 0 ? "offset " : "auto.offset.reset, ", (long long)start,
-                (long long)p->durable, (long long)p->committed);
+        lw_info("kafka", "assigned %s: starting at %s%lld (store %lld, committed %lld, epoch %llu)",
+                p->path, start >= 0 ? "offset " : "auto.offset.reset, ", (long long)start,
+                (long long)p->durable, (long long)p->committed, (unsigned long long)p->epoch);
     }
     pthread_mutex_unlock(&k->mu);
     rd_kafka_topic_partition_list_destroy(committed);
@@ -539,6 +632,19 @@ static int group_reserve(struct kafka_group *g, size_t n_lines, size_t n_bytes)
             return LW_ENOMEM;
         }
         g->line_off = no;
+        no = lw_realloc(g->host_off, cap * sizeof(*no));
+        if (no == NULL) {
+            return LW_ENOMEM;
+        }
+        g->host_off = no;
+        {
+            const char **nh = lw_realloc(g->hosts, cap * sizeof(*nh));
+
+            if (nh == NULL) {
+                return LW_ENOMEM;
+            }
+            g->hosts = nh;
+        }
         g->cap_lines = cap;
     }
     if (g->buf_len + n_bytes > g->buf_cap) {
@@ -571,15 +677,46 @@ static bool key_host(const rd_kafka_message_t *m, char *out)
     return memchr(out, '\0', n) == NULL;
 }
 
-static bool same_host(const struct kafka_group *g, bool has, const char *host)
+/*
+ * Records the host of the line about to be added (g->n_lines): stored once per run of one host.
+ * Returns LW_OK or LW_ENOMEM.
+ */
+static int group_host(struct kafka_group *g, bool has, const char *host)
 {
-    return g->has_host == has && (!has || strcmp(g->host, host) == 0);
+    size_t n;
+
+    if (!has) {
+        g->host_off[g->n_lines] = SIZE_MAX;
+        return LW_OK;
+    }
+    if (g->last_host != SIZE_MAX && strcmp(g->hbuf + g->last_host, host) == 0) {
+        g->host_off[g->n_lines] = g->last_host;
+        return LW_OK;
+    }
+    n = strlen(host) + 1;
+    if (g->hbuf_len + n > g->hbuf_cap) {
+        size_t cap = g->hbuf_cap ? g->hbuf_cap : 4096;
+        char *nb;
+
+        while (cap < g->hbuf_len + n) {
+            cap *= 2;
+        }
+        nb = lw_realloc(g->hbuf, cap);
+        if (nb == NULL) {
+            return LW_ENOMEM;
+        }
+        g->hbuf = nb;
+        g->hbuf_cap = cap;
+    }
+    memcpy(g->hbuf + g->hbuf_len, host, n);
+    g->last_host = g->hbuf_len;
+    g->host_off[g->n_lines] = g->hbuf_len;
+    g->hbuf_len += n;
+    g->any_host = true;
+    return LW_OK;
 }
 
-/*
- * Adds a text record to @g unless its host differs from the group's (returns 1: the group ends
- * before it). Returns 0 when taken (with or without a line), or LW_ENOMEM.
- */
+/* Adds a text record to @g. Returns 0 when taken (with or without a line), or LW_ENOMEM. */
 static int add_text(struct in_kafka *k, struct kafka_group *g, const rd_kafka_message_t *m)
 {
     size_t max = k->conf.max_line_bytes ? k->conf.max_line_bytes : DEF_MAX_LINE;
@@ -589,23 +726,14 @@ static int add_text(struct in_kafka *k, struct kafka_group *g, const rd_kafka_me
     bool has = k->conf.key_as_host && key_host(m, host);
     struct lw_ingest_line *l;
 
-    if (g->n_lines > 0 && !same_host(g, has, host)) {
-        return 1;
-    }
     while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) {
         len--;
     }
     if (len == 0) {
         return 0; /* an empty record (or a tombstone) is no line */
     }
-    if (group_reserve(g, 1, 0) < 0) {
+    if (group_reserve(g, 1, 0) < 0 || group_host(g, has, host) < 0) {
         return LW_ENOMEM;
-    }
-    if (g->n_lines == 0) {
-        g->has_host = has;
-        if (has) {
-            memcpy(g->host, host, sizeof(host));
-        }
     }
     l = &g->lines[g->n_lines];
     memset(l, 0, sizeof(*l));
@@ -661,23 +789,13 @@ static int add_json(struct in_kafka *k, struct kafka_group *g, const rd_kafka_me
     else if (k->conf.key_as_host) {
         has = key_host(m, host);
     }
-    if (g->n_lines > 0 && !same_host(g, has, host)) {
-        lw_http_body_fini(&body);
-        return 1;
-    }
     for (i = 0; i < body.n_lines; i++) {
         const struct lw_ingest_line *src = &body.lines[i];
         struct lw_ingest_line *l;
 
-        if (group_reserve(g, 1, src->len) < 0) {
+        if (group_reserve(g, 1, src->len) < 0 || group_host(g, has, host) < 0) {
             lw_http_body_fini(&body);
             return LW_ENOMEM;
-        }
-        if (g->n_lines == 0) {
-            g->has_host = has;
-            if (has) {
-                memcpy(g->host, host, sizeof(host));
-            }
         }
         l = &g->lines[g->n_lines];
         *l = *src;
@@ -694,8 +812,8 @@ static int add_json(struct in_kafka *k, struct kafka_group *g, const rd_kafka_me
 }
 
 /*
- * Builds the next group from the held records at k->pos: consecutive records of one partition
- * and one host, at most max_poll_records. Records of partitions no longer assigned are dropped.
+ * Builds the next group from the held records at k->pos: consecutive records of one partition,
+ * at most max_poll_records (hosts vary per line). Records of partitions no longer assigned are dropped.
  * Returns the group's partition, or NULL when there is nothing (or memory ran out: retried).
  */
 static struct kafka_part *group_build(struct in_kafka *k)
@@ -705,8 +823,9 @@ static struct kafka_part *group_build(struct in_kafka *k)
     struct kafka_part *p = NULL;
     size_t i;
 
-    g->n_lines = g->buf_len = g->n_records = 0;
-    g->has_host = false;
+    g->n_lines = g->buf_len = g->n_records = g->hbuf_len = 0;
+    g->last_host = SIZE_MAX;
+    g->any_host = false;
     g->end = -1;
     while (k->pos < k->n_msgs && p == NULL) {
         rd_kafka_message_t *m = k->msgs[k->pos];
@@ -729,9 +848,6 @@ static struct kafka_part *group_build(struct in_kafka *k)
             break;
         }
         rc = k->conf.json ? add_json(k, g, m) : add_text(k, g, m);
-        if (rc == 1) {
-            break;
-        }
         if (rc < 0) {
             if (g->n_records == 0) {
                 return NULL; /* out of memory: retried after a pause */
@@ -745,6 +861,9 @@ static struct kafka_part *group_build(struct in_kafka *k)
     for (i = 0; i < g->n_lines; i++) {
         if (g->line_off[i] != SIZE_MAX) {
             g->lines[i].data = g->buf + g->line_off[i];
+        }
+        if (g->any_host) {
+            g->hosts[i] = g->host_off[i] != SIZE_MAX ? g->hbuf + g->host_off[i] : NULL;
         }
     }
     return p;
@@ -798,14 +917,16 @@ static int hand_over(struct in_kafka *k)
             memset(&src, 0, sizeof(src));
             src.input = "kafka";
             src.name = p->path;
-            src.host = k->g.has_host ? k->g.host : NULL;
+            src.host = NULL;
             memset(&ck, 0, sizeof(ck));
             ck.path = p->path;
             ck.offset = (uint64_t)k->g.end;
+            ck.dev = p->epoch;
             memset(&grp, 0, sizeof(grp));
             grp.source = &src;
             grp.lines = k->g.lines;
             grp.n_lines = k->g.n_lines;
+            grp.hosts = k->g.any_host ? k->g.hosts : NULL;
             grp.checkpoint = &ck;
             rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp);
             if (rc == LW_EAGAIN) {
@@ -1005,6 +1126,9 @@ static void in_kafka_free(struct in_kafka *k)
     lw_free(k->msgs);
     lw_free(k->g.lines);
     lw_free(k->g.line_off);
+    lw_free(k->g.host_off);
+    lw_free(k->g.hosts);
+    lw_free(k->g.hbuf);
     lw_free(k->g.buf);
     pthread_mutex_destroy(&k->mu);
     lw_free(k);
@@ -1124,6 +1248,9 @@ static void in_kafka_metrics(void *inst, struct lw_prom *p)
     lw_prom_append(p, "logwarden_kafka_revoke_timeouts_total",
                    "Revocations that gave up waiting for the store (revoke_wait).", "counter",
                    NULL, (double)atomic_load(&k->revoke_timeouts));
+    lw_prom_append(p, "logwarden_kafka_claim_timeouts_total",
+                   "Assignments that started before the partition's claim was stored.",
+                   "counter", NULL, (double)atomic_load(&k->claim_timeouts));
     lw_prom_append(p, "logwarden_kafka_dropped_revoked_total",
                    "Polled records of revoked partitions, left to their next owner.", "counter",
                    NULL, (double)atomic_load(&k->dropped_revoked));

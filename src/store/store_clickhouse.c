@@ -18,6 +18,14 @@
  *  - at open, the next seq is one above the highest committed seq of this writer, so rows left
  *    by a crashed attempt (no commit row) never become visible later.
  *
+ * Kafka checkpoints are shared. Checkpoints of input "kafka" (path "topic/partition") are read
+ * across writers: the largest committed offset of any instance, and the largest epoch (carried
+ * in the dev column: the number of the partition's owner since the first, docs/cluster.md).
+ * Before the commit row of a transaction that moves a partition, fence_check() refuses to
+ * commit when a later owner (a larger epoch) has claimed that partition meanwhile: a late
+ * commit of the previous owner never becomes visible next to the new owner's counts. File
+ * checkpoints stay per writer.
+ *
  * Ids. Anomaly and alert ids are 63-bit numbers built like snowflake ids (milliseconds since
  * 2020 in the high bits, 22 random bits below), increasing within an instance and unique across
  * instances with overwhelming probability, never SQLite row ids.
@@ -53,6 +61,7 @@
 #define CH_DEFAULT_BATCH_ROWS 100000
 #define CH_WRITER_FILE "writer_id"
 #define NS 1000000000LL
+#define LW_CH_KAFKA_INPUT "kafka"  /* its checkpoints are shared by every writer */
 
 enum ch_table {
     T_COUNTS,
@@ -74,6 +83,12 @@ static const char *const table_name[T_N] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
     "blobs", "notes", "anomalies", "alerts", "alert_states", "template_aliases",
     "template_examples",
+};
+
+/* A Kafka partition's checkpoint in the open transaction and the epoch it was written under. */
+struct ch_fence {
+    char *path;
+    uint64_t epoch;
 };
 
 struct ch_store {
@@ -99,6 +114,9 @@ struct ch_store {
     long test_kill_at;       /* LW_TEST_CH_KILL_AT_COMMIT: SIGKILL before the commit row */
     long test_fail_at;       /* LW_TEST_CH_FAIL_AT_COMMIT: fail before the commit row */
     long test_lose_at;       /* LW_TEST_CH_LOSE_REPLY_AT_COMMIT: commit row sent, report failure */
+    struct ch_fence *fences; /* Kafka partitions the open transaction moves (fence_check) */
+    size_t n_fences;
+    size_t cap_fences;
     struct lw__ch_buf rows[T_N];
     struct lw__ch_buf q;     /* the query being built */
     struct lw__ch_buf out;   /* the last answer */
@@ -311,6 +329,10 @@ static void tx_clear(struct ch_store *s)
             lw__ch_buf_free(&s->rows[i]);
         }
     }
+    for (i = 0; i < s->n_fences; i++) {
+        lw_free(s->fences[i].path);
+    }
+    s->n_fences = 0;
     s->in_tx = 0;
     s->tx_lines = 0;
     s->tx_sent = 0;
@@ -342,6 +364,8 @@ static long env_long(const char *name)
     return v != NULL ? strtol(v, NULL, 10) : 0;
 }
 
+static int fence_check(struct ch_store *s);
+
 static int ch_commit(struct lw_store *base)
 {
     struct ch_store *s = (struct ch_store *)base;
@@ -371,6 +395,10 @@ static int ch_commit(struct lw_store *base)
     }
     if (s->test_fail_at > 0 && s->n_commit_calls == (uint64_t)s->test_fail_at) {
         rc = fail(s, LW_EIO, "%s", "injected failure before the commit row (test)");
+        goto out;
+    }
+    rc = fence_check(s);
+    if (rc != LW_OK) {
         goto out;
     }
     rc = lw__ch_buf_tsv(&marker, s->writer, strlen(s->writer));
@@ -524,6 +552,107 @@ static int ch_upsert_template(struct lw_store *base, uint32_t id, const char *te
     return auto_end(s, own, row_done(s, T_TEMPLATES, rc));
 }
 
+/* Remembers that the open transaction moves Kafka partition @path under @epoch. */
+static int fence_add(struct ch_store *s, const char *path, uint64_t epoch)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_fences; i++) {
+        if (strcmp(s->fences[i].path, path) == 0) {
+            if (epoch > s->fences[i].epoch) {
+                s->fences[i].epoch = epoch;
+            }
+            return LW_OK;
+        }
+    }
+    if (s->n_fences == s->cap_fences) {
+        size_t cap = s->cap_fences ? s->cap_fences * 2 : 16;
+        struct ch_fence *nv = lw_realloc(s->fences, cap * sizeof(*nv));
+
+        if (nv == NULL) {
+            return LW_ENOMEM;
+        }
+        s->fences = nv;
+        s->cap_fences = cap;
+    }
+    s->fences[s->n_fences].path = lw_strdup(path);
+    if (s->fences[s->n_fences].path == NULL) {
+        return LW_ENOMEM;
+    }
+    s->fences[s->n_fences].epoch = epoch;
+    s->n_fences++;
+    return LW_OK;
+}
+
+/*
+ * The fence, run just before the commit row: refuses (LW_EIO, the transaction stays invisible)
+ * when another owner has committed a larger epoch for a partition this transaction moves. The
+ * previous owner of a partition can commit late (it was cut off from the group and does not
+ * know yet, or gave the partition up before its last lines were stored); its lines are read
+ * again by the new owner from the checkpoint the new owner claimed, so they must not count
+ * twice. docs/cluster.md argues why a check here suffices.
+ */
+static int fence_check(struct ch_store *s)
+{
+    char *copy;
+    char *line;
+    char *next;
+    size_t i;
+    int rc;
+
+    if (s->n_fences == 0) {
+        return LW_OK;
+    }
+    rc = q_start(s, "SELECT hex(path), max(dev) FROM %s.checkpoints_v WHERE 1", s->db);
+    rc = rc ? rc : q_eq(s, "input", LW_CH_KAFKA_INPUT);
+    rc = rc ? rc : lw__ch_buf_puts(&s->q, " AND path IN (");
+    for (i = 0; i < s->n_fences && rc == LW_OK; i++) {
+        rc = i > 0 ? lw__ch_buf_puts(&s->q, ", ") : LW_OK;
+        rc = rc ? rc : lw__ch_buf_unhex(&s->q, s->fences[i].path, strlen(s->fences[i].path));
+    }
+    rc = rc ? rc : lw__ch_buf_puts(&s->q, ") GROUP BY path");
+    rc = rc ? rc : exec_q(s);
+    if (rc != LW_OK || s->out.len == 0) {
+        return rc;
+    }
+    copy = lw_strdup(s->out.p);
+    if (copy == NULL) {
+        return fail(s, LW_ENOMEM, "%s", "out of memory");
+    }
+    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+        char *tab = strchr(line, '\t');
+        char *path = NULL;
+        size_t len = 0;
+
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        if (tab == NULL) {
+            continue;
+        }
+        *tab = '\0';
+        if (lw__ch_unhex(line, strlen(line), &path, &len) != LW_OK) {
+            continue;
+        }
+        for (i = 0; i < s->n_fences; i++) {
+            if (strcmp(s->fences[i].path, path) == 0 && u64(tab + 1) > s->fences[i].epoch) {
+                rc = fail(s, LW_EIO,
+                          "Kafka partition %s was taken over by another instance (epoch %llu,"
+                          " ours %llu): this transaction is fenced and never committed; its"
+                          " lines are counted by the new owner. Restart this instance to"
+                          " drop what it still holds",
+                          path, (unsigned long long)u64(tab + 1),
+                          (unsigned long long)s->fences[i].epoch);
+                break;
+            }
+        }
+        lw_free(path);
+    }
+    lw_free(copy);
+    return rc;
+}
+
 static int checkpoint_row(struct ch_store *s, const char *input, const char *path, uint64_t dev,
                           uint64_t ino, uint64_t fp, uint64_t offset, int deleted)
 {
@@ -535,7 +664,8 @@ static int checkpoint_row(struct ch_store *s, const char *input, const char *pat
         return fail(s, LW_EINVAL, "%s", "no input or path");
     }
     AUTO_BEGIN(s, own);
-    rc = put_str(b, s->writer, 0);
+    rc = !deleted && strcmp(input, LW_CH_KAFKA_INPUT) == 0 ? fence_add(s, path, dev) : LW_OK;
+    rc = rc ? rc : put_str(b, s->writer, 0);
     rc = rc ? rc : put_str(b, input, 0);
     rc = rc ? rc : put_str(b, path, 0);
     rc = rc ? rc
@@ -883,11 +1013,23 @@ static int ch_get_checkpoint(struct lw_store *base, const char *input, const cha
     if (input == NULL || path == NULL || out == NULL) {
         return fail(s, LW_EINVAL, "%s", "no input, path or output");
     }
-    rc = q_writer(s,
-                  "argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
-                  " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
-                  " argMax(deleted, (seq, ord)), count()",
-                  "checkpoints");
+    if (strcmp(input, LW_CH_KAFKA_INPUT) == 0) {
+        /*
+         * Every writer's: the partition's position never goes back (offsets of committed
+         * transactions only grow, fenced ones never commit) and its epoch is the latest owner's.
+         */
+        rc = q_start(s,
+                     "SELECT max(dev), 0, 0, max(offset), 0, count() FROM %s.checkpoints_v"
+                     " WHERE deleted = 0",
+                     s->db);
+    }
+    else {
+        rc = q_writer(s,
+                      "argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
+                      " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
+                      " argMax(deleted, (seq, ord)), count()",
+                      "checkpoints");
+    }
     rc = rc ? rc : q_eq(s, "input", input);
     rc = rc ? rc : q_eq(s, "path", path);
     rc = rc ? rc : exec_q(s);
@@ -918,11 +1060,19 @@ static int ch_foreach_checkpoint(struct lw_store *base, const char *input,
     if (input == NULL || cb == NULL) {
         return fail(s, LW_EINVAL, "%s", "no input or callback");
     }
-    rc = q_writer(s,
-                  "hex(path), argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
-                  " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
-                  " argMax(deleted, (seq, ord)) AS del",
-                  "checkpoints");
+    if (strcmp(input, LW_CH_KAFKA_INPUT) == 0) {
+        rc = q_start(s,
+                     "SELECT hex(path), max(dev), 0, 0, max(offset), 0 AS del FROM"
+                     " %s.checkpoints_v WHERE deleted = 0",
+                     s->db);
+    }
+    else {
+        rc = q_writer(s,
+                      "hex(path), argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
+                      " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
+                      " argMax(deleted, (seq, ord)) AS del",
+                      "checkpoints");
+    }
     rc = rc ? rc : q_eq(s, "input", input);
     rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY path HAVING del = 0 ORDER BY path");
     rc = rc ? rc : exec_q(s);
@@ -1241,6 +1391,8 @@ static void ch_close(struct lw_store *base)
     struct ch_store *s = (struct ch_store *)base;
     size_t i;
 
+    tx_clear(s);
+    lw_free(s->fences);
     for (i = 0; i < T_N; i++) {
         lw__ch_buf_free(&s->rows[i]);
     }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# kafka-clickhouse.sh: Kafka -> ClickHouse lines/s for ONE instance. A real single-node Kafka
+# broker and a private clickhouse-server (tests/integration/tools/) run on this machine; LINES
+# generated lines (loggen.py over the seven Loghub-2k samples, keyed by one of 64 hosts) are
+# produced to a PARTITIONS-partition topic first; then the Release daemon (store.backend
+# clickhouse, the Kafka input) starts, and the time is taken from its group join until
+# ClickHouse's sum of counts reaches LINES (checked exactly at the end).
+# With PERF=1 the daemon runs under `perf record -g` during the ingest and the report prints
+# the share of CPU per thread and the top functions, to split the cost between the input
+# (librdkafka, the consumer thread), the engine (parse, mine, count) and the store (HTTP/TSV).
+#
+#   make build && bench/kafka-clickhouse.sh
+#   LINES=200000 PERF=1 bench/kafka-clickhouse.sh
+#
+# Environment: LINES (1000000), PARTITIONS (4), DETECT (0), FLUSH (200ms), PERF (0),
+# BENCH_DIR, LW_BIN, KEEP=1. Do not run it while the test suite runs.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/integration/tools/kafka.sh"
+. "$ROOT/tests/integration/tools/clickhouse.sh"
+
+LINES=${LINES:-1000000}
+PARTITIONS=${PARTITIONS:-4}
+DETECT=${DETECT:-0}
+FLUSH=${FLUSH:-200ms}
+PERF=${PERF:-0}
+ch_available || die "clickhouse-server is not installed (scripts/install-deps.sh installs it)"
+command -v kcat >/dev/null || die "kcat is needed (apt-get install kcat)"
+input=$(gen_input "$LINES")
+keyed=$BENCH_DIR/loghub7-$LINES.keyed
+[ -s "$keyed" ] || awk '{ printf "host%02d|%s\n", NR % 64, $0 }' "$input" >"$keyed"
+W=$(mktemp -d "$BENCH_DIR/$BENCH_NAME.XXXXXX")
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    kafka_stop
+    ch_stop
+    [ -n "${KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+rc=0
+kafka_start "$W/kafka" || rc=$?
+[ "$rc" -eq 0 ] || die "no Kafka broker (exit $rc)"
+ch_start "$W/ch" || die "clickhouse-server did not start"
+kafka_topic logs "$PARTITIONS"
+p0=$(now)
+kcat -P -b "$KAFKA_BOOTSTRAP" -t logs -K '|' -l "$keyed"
+p1=$(now)
+echo "input: $LINES lines ($(($(stat -c %s "$input") / 1000000)) MB) keyed by 64 hosts, produced to" \
+     "$PARTITIONS partitions in $(secs "$p0" "$p1") s; clickhouse-server $(ch_query 'SELECT version()'); $(nproc) CPUs"
+
+ch_sum() {
+    local v
+    v=$(ch_query "SELECT sum(count) FROM bench.window_counts_v" 2>/dev/null) || v=0
+    echo "${v:-0}"
+}
+detect=--no-detect
+[ "$DETECT" = 1 ] && detect=
+cat >"$W/conf.yaml" <<EOF
+store:
+  backend: clickhouse
+  clickhouse:
+    url: $CH_URL
+    database: bench
+pipeline:
+  flush_interval: $FLUSH
+inputs:
+  kafka:
+    brokers: "$KAFKA_BOOTSTRAP"
+    topics: [logs]
+    group: bench
+    key_as_host: true
+EOF
+t0=$(now)
+if [ "$PERF" = 1 ]; then
+    perf record -q -g -o "$W/perf.data" -- "$LW_BIN" run -c "$W/conf.yaml" --data-dir "$W/data" \
+        --no-syslog --no-http $detect 2>"$W/daemon.log" &
+else
+    "$LW_BIN" run -c "$W/conf.yaml" --data-dir "$W/data" --no-syslog --no-http $detect \
+        2>"$W/daemon.log" &
+fi
+PID=$!
+while ! grep -q 'assigned logs/' "$W/daemon.log" 2>/dev/null; do
+    kill -0 "$PID" 2>/dev/null || die "daemon exited: $(tail -5 "$W/daemon.log")"
+    sleep 0.05
+done
+tj=$(now)
+while [ "$(ch_sum)" -lt "$LINES" ]; do
+    kill -0 "$PID" 2>/dev/null || die "daemon exited: $(tail -5 "$W/daemon.log")"
+    awk -v s="$tj" -v t="$(now)" 'BEGIN { exit !(t - s > 900) }' && die "timeout at $(ch_sum) lines"
+    sleep 0.2
+done
+t1=$(now)
+echo "kafka -> clickhouse, 1 instance: group joined after $(secs "$t0" "$tj") s; $LINES lines in" \
+     "$(secs "$tj" "$t1") s after the join = $(rate "$LINES" "$tj" "$t1") lines/s" \
+     "(detection $([ "$DETECT" = 1 ] && echo on || echo off))"
+if [ "$PERF" = 1 ]; then
+    # perf passes SIGINT on to the daemon (which stops as on SIGTERM) and writes its data.
+    kill -INT "$PID"
+    wait "$PID" || true
+else
+    kill -TERM "$PID"
+    wait "$PID" || die "the daemon did not exit 0"
+fi
+PID=
+got=$(ch_sum)
+[ "$got" = "$LINES" ] || die "ClickHouse holds $got lines, want exactly $LINES"
+if [ "$PERF" = 1 ]; then
+    echo "--- CPU by thread (perf, whole run incl. start and stop)"
+    perf report -i "$W/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -12 || true
+    echo "--- top functions"
+    perf report -i "$W/perf.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | head -25 || true
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The cluster's fence (docs/cluster.md, "Fencing"): as test_cluster.sh, but member a is frozen
+# with SIGSTOP instead of killed, and thawed with SIGCONT after b has taken its partitions over.
+# a then holds lines of partitions it no longer owns and tries to commit them under its old
+# epoch; the ClickHouse store refuses them. ClickHouse's sum of counts must still equal the
+# lines produced exactly (a late commit of a would count lines twice).
+LW=${1:?usage: test_cluster_fence.sh /path/to/logwarden}
+FAULT=stop exec bash "$(dirname "$0")/test_cluster.sh" "$LW"
