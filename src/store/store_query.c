@@ -57,7 +57,12 @@ enum qslot {
 _Static_assert(Q_COUNT <= LW__STORE_QSLOTS, "enough statement slots");
 
 static const char *const series_sql[] = {
-    [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
+    /*
+     * Every line is counted once per window in window_level_counts too, which has a handful of
+     * rows per window instead of one per active template: the same sums from far fewer rows.
+     */
+    [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
+                     " FROM window_level_counts"
                      " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
                      " GROUP BY b ORDER BY b",
     [Q_SERIES_TPL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
@@ -94,7 +99,7 @@ static const char *const tpl_sql[8] = {
 
 #define ANOMALY_COLS                                                                           \
     "SELECT an.id, an.ts_ns, an.detector, an.kind, an.score, ifnull(an.template_id, 0),"      \
-    " t.text, an.source, an.key, an.summary, an.explanation, an.samples"                       \
+    " t.text, an.source, an.key, an.summary, an.explanation, an.samples, an.context"           \
     " FROM anomalies an LEFT JOIN templates t ON t.id = an.template_id"
 
 static const char anomalies_sql[] =
@@ -121,30 +126,27 @@ static const char alerts_sql[] =
     " ORDER BY an.ts_ns DESC, al.id DESC LIMIT ?11";
 
 /*
- * An incident's columns come from its first anomaly (the row of min(id)); its severity is the
- * highest of its alerts; it is resolved when a feedback rule names it. Muted alerts (findings a
- * rule held back) belong to no incident.
+ * Incidents come from the incidents table (schema step 5) that triggers keep up to date as
+ * alerts and rules are written: an incident is listed when its span [first, last] meets the
+ * range, with its whole counts (not only those of the range), so a page costs O(log n + page)
+ * from the incidents_last index whatever the number of alerts. Its detector, source and
+ * template are those of its first anomaly; it is resolved when a feedback rule names it.
  */
 static const char incidents_sql[] =
-    "SELECT i.incident, i.first, i.last, i.sev, an.detector, an.source,"
-    " ifnull(an.template_id, 0), t.text, an.summary, i.n_alerts, i.n_anom, ifnull(r.id, 0),"
-    " r.kind"
-    " FROM (SELECT al.incident AS incident, min(an.ts_ns) AS first, max(an.ts_ns) AS last,"
-    "       max(CASE al.severity WHEN 'critical' THEN 2 ELSE 1 END) AS sev,"
-    "       count(*) AS n_alerts, count(DISTINCT an.id) AS n_anom, min(an.id) AS first_id"
-    "       FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
-    "       WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
-    "       AND al.state <> 'muted'"
-    "       AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"
-    "       AND (?5 = 0 OR an.template_id = ?5) AND (?6 IS NULL OR al.incident = ?6)"
-    "       GROUP BY al.incident) i"
-    " JOIN anomalies an ON an.id = i.first_id"
-    " LEFT JOIN templates t ON t.id = an.template_id"
-    " LEFT JOIN rules r ON r.id = (SELECT max(id) FROM rules WHERE incident = i.incident)"
-    " WHERE (?7 = 0 OR i.sev = ?7)"
-    " AND (?8 = 0 OR (?8 = 1 AND r.id IS NULL) OR (?8 = 2 AND r.id IS NOT NULL))"
-    " AND (?9 IS NULL OR i.last < ?9 OR (i.last = ?9 AND i.incident < ?10))"
-    " ORDER BY i.last DESC, i.incident DESC LIMIT ?11";
+    "SELECT i.incident, i.first_ns, i.last_ns, i.sev, i.detector, i.source,"
+    " ifnull(i.template_id, 0), t.text, an.summary, i.n_alerts, i.n_anomalies,"
+    " ifnull(i.rule_id, 0), r.kind"
+    " FROM incidents i"
+    " LEFT JOIN anomalies an ON an.id = i.first_anomaly"
+    " LEFT JOIN templates t ON t.id = i.template_id"
+    " LEFT JOIN rules r ON r.id = i.rule_id"
+    " WHERE i.last_ns >= ?1 AND i.first_ns < ?2"
+    " AND (?3 IS NULL OR i.detector = ?3) AND (?4 IS NULL OR i.source = ?4)"
+    " AND (?5 = 0 OR i.template_id = ?5) AND (?6 IS NULL OR i.incident = ?6)"
+    " AND (?7 = 0 OR i.sev = ?7)"
+    " AND (?8 = 0 OR (?8 = 1 AND i.rule_id IS NULL) OR (?8 = 2 AND i.rule_id IS NOT NULL))"
+    " AND (?9 IS NULL OR (i.last_ns, i.incident) < (?9, ?10))"
+    " ORDER BY i.last_ns DESC, i.incident DESC LIMIT ?11";
 
 #define RULE_COLS                                                                              \
     "SELECT id, kind, ifnull(template_id, 0), source, detector, created_ns, expires_ns, note," \
@@ -162,18 +164,33 @@ static const char *const other_sql[Q_COUNT] = {
     [Q_SPARK] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
                 " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
                 " GROUP BY b ORDER BY b",
-    [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_counts"
+    [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_level_counts"
                     " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
-    [Q_TOT_TPLS] = "SELECT count(DISTINCT template_id) FROM window_counts"
-                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
-    [Q_TOT_SRCS] = "SELECT count(DISTINCT source) FROM window_source_counts"
-                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    /*
+     * Templates whose [first_seen, last_seen] meets the range, from the templates_last index:
+     * exact for a range that reaches the newest data (the dashboard's "-1h" to now), an upper
+     * bound for a range in the past (a template seen before and after it but not within it is
+     * counted). The exact count was a DISTINCT over every window row of the range: seconds
+     * for a week of 50k templates.
+     */
+    [Q_TOT_TPLS] = "SELECT count(*) FROM templates"
+                   " WHERE ifnull(last_seen_ns, 0) >= ?1 AND first_seen_ns < ?2",
+    /*
+     * Sources are few and their rows many: hop from one source to the next through the
+     * window_source_counts_src index (a hand-made skip-scan) and probe each for a row in the
+     * range, two seeks per source instead of a scan of every row of the range.
+     */
+    [Q_TOT_SRCS] = "WITH RECURSIVE s(src) AS ("
+                   " SELECT min(source) FROM window_source_counts"
+                   " UNION ALL"
+                   " SELECT (SELECT min(source) FROM window_source_counts WHERE source > s.src)"
+                   " FROM s WHERE s.src IS NOT NULL)"
+                   " SELECT count(*) FROM s WHERE s.src IS NOT NULL AND EXISTS (SELECT 1"
+                   " FROM window_source_counts w WHERE w.source = s.src"
+                   " AND w.window_start_ns >= ?1 AND w.window_start_ns < ?2)",
     [Q_TOT_ANOM] = "SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2",
-    [Q_TOT_OPEN] = "SELECT count(*) FROM (SELECT al.incident AS incident"
-                   " FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
-                   " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
-                   " AND al.state <> 'muted' GROUP BY al.incident) i"
-                   " WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.incident = i.incident)",
+    [Q_TOT_OPEN] = "SELECT count(*) FROM incidents"
+                   " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
     [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
                     " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)",
     [Q_SOURCES] = "SELECT source, sum(count), count(DISTINCT template_id), max(window_start_ns)"
@@ -490,6 +507,7 @@ static int anomaly_row(sqlite3_stmt *st, void *p)
     r.summary = col_text(st, 9);
     r.explanation_json = col_text(st, 10);
     r.samples_json = col_text(st, 11);
+    r.context_json = col_text(st, 12);
     c->n++;
     return c->cb(c->opaque, &r);
 }

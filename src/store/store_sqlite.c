@@ -62,6 +62,7 @@ enum stmt_id {
     ST_PRUNE_ANOMALY,
     ST_PRUNE_ALERT,
     ST_PRUNE_EXAMPLE,
+    ST_PRUNE_INCIDENT,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
     ST_LOAD_MINER,
@@ -120,8 +121,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns, checksum)"
                        " VALUES (1, ?1, ?2, ?3)",
     [ST_INSERT_ANOMALY] = "INSERT INTO anomalies(ts_ns, detector, score, template_id, source,"
-                          " summary, explanation, samples, kind, key)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                          " summary, explanation, samples, kind, key, context)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_INSERT_ALERT] = "INSERT INTO alerts(anomaly_id, incident, severity, state, created_ns,"
                         " sent_ns, sink) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_SET_ALERT] = "UPDATE alerts SET state = ?2, sent_ns = ?3 WHERE id = ?1",
@@ -131,6 +132,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_ANOMALY] = "DELETE FROM anomalies WHERE ts_ns < ?1",
     [ST_PRUNE_ALERT] = "DELETE FROM alerts WHERE created_ns < ?1",
     [ST_PRUNE_EXAMPLE] = "DELETE FROM template_examples WHERE ts_ns < ?1",
+    [ST_PRUNE_INCIDENT] = "DELETE FROM incidents WHERE last_ns < ?1",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
                           " WHERE input = ?1 AND path = ?2",
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
@@ -1023,6 +1025,7 @@ static int sqlite_insert_anomaly(struct lw_store *base, const struct lw_store_an
     bind_text_or_null(st, 8, a->samples_json);
     bind_text_or_null(st, 9, a->kind);
     bind_text_or_null(st, 10, a->key);
+    bind_text_or_null(st, 11, a->context_json);
     rc = exec_stmt(s, st, "insert anomaly");
     if (rc == LW_OK && id_out != NULL) {
         *id_out = sqlite3_last_insert_rowid(s->db);
@@ -1093,7 +1096,7 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
 
     static const enum stmt_id prunes[] = {
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
-        ST_PRUNE_EXAMPLE,
+        ST_PRUNE_EXAMPLE, ST_PRUNE_INCIDENT,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;
