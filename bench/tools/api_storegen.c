@@ -375,6 +375,13 @@ int main(int argc, char **argv)
         check(s, lw_store_insert_alert(s, &al, NULL), "alert");
     }
     check(s, lw_store_commit(s), "commit");
+    /*
+     * What the daemon's periodic prune does over time: roll the hours up (a day per call), so
+     * the store looks like one that has been running for the whole period.
+     */
+    for (i = 0; i < days + 2; i++) {
+        check(s, lw_store_prune(s, end_ns, NULL), "prune");
+    }
     lw_store_close(s);
     free(zt.cdf);
     free(zs.cdf);

@@ -56,27 +56,40 @@ enum qslot {
 
 _Static_assert(Q_COUNT <= LW__STORE_QSLOTS, "enough statement slots");
 
+/*
+ * Hours. A range is read in three parts: windows in [from, ?7), the hourly rollups in [?7, ?8)
+ * and windows in [?8, to), where ?7 and ?8 (split_hours()) are whole hours inside the range and
+ * before meta.rolled_upto_ns; when rollups cannot serve (a step that is not whole hours, or
+ * nothing rolled yet) ?7 = ?8 = from and the windows answer alone. A week of one template is
+ * then 168 rollup rows and a few hundred window rows instead of 60480 window rows.
+ */
+#define SPLIT(wsel, wtab, wcond, hsel, htab, hcond)                                         \
+    "SELECT " wsel " FROM " wtab " WHERE " wcond                                          \
+    " AND window_start_ns >= ?1 AND window_start_ns < ?7"                                  \
+    " UNION ALL SELECT " wsel " FROM " wtab " WHERE " wcond                               \
+    " AND window_start_ns >= ?8 AND window_start_ns < ?2"                                  \
+    " UNION ALL SELECT " hsel " FROM " htab " WHERE " hcond                               \
+    " AND hour_ns >= ?7 AND hour_ns < ?8"
+#define BUCKETS(inner) \
+    "SELECT (t / ?3) * ?3 AS b, sum(c) FROM (" inner ") GROUP BY b ORDER BY b"
+
 static const char *const series_sql[] = {
     /*
      * Every line is counted once per window in window_level_counts too, which has a handful of
      * rows per window instead of one per active template: the same sums from far fewer rows.
      */
-    [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                     " FROM window_level_counts"
-                     " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_TPL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                     " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_SRC] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                     " FROM window_source_counts"
-                     " WHERE source = ?5 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " AND (?4 = 0 OR template_id = ?4)"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_LEVEL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                       " FROM window_level_counts"
-                       " WHERE level = ?6 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                       " GROUP BY b ORDER BY b",
+    [Q_SERIES_ALL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_level_counts",
+                                   "1", "hour_ns, count", "hour_level_counts", "1")),
+    [Q_SERIES_TPL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_counts",
+                                   "template_id = ?4", "hour_ns, count", "hour_counts",
+                                   "template_id = ?4")),
+    [Q_SERIES_SRC] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_source_counts",
+                                   "source = ?5 AND (?4 = 0 OR template_id = ?4)",
+                                   "hour_ns, count", "hour_source_counts",
+                                   "source = ?5 AND (?4 = 0 OR template_id = ?4)")),
+    [Q_SERIES_LEVEL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_level_counts",
+                                     "level = ?6", "hour_ns, count", "hour_level_counts",
+                                     "level = ?6")),
 };
 
 #define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
@@ -153,19 +166,21 @@ static const char incidents_sql[] =
     " incident FROM rules"
 
 static const char *const other_sql[Q_COUNT] = {
-    [Q_SERIES_LEVELS] = "SELECT level, (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                        " FROM window_level_counts"
-                        " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                        " GROUP BY level, b ORDER BY level, b",
+    [Q_SERIES_LEVELS] = "SELECT l, (t / ?3) * ?3 AS b, sum(c) FROM ("
+                        SPLIT("level AS l, window_start_ns AS t, count AS c",
+                              "window_level_counts", "1", "level, hour_ns, count",
+                              "hour_level_counts", "1")
+                        ") GROUP BY l, b ORDER BY l, b",
     [Q_SERIES_ANOM] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
                       " WHERE ts_ns >= ?1 AND ts_ns < ?2"
                       " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
                       " GROUP BY b ORDER BY b",
-    [Q_SPARK] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                " WHERE template_id = ?4 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                " GROUP BY b ORDER BY b",
-    [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_level_counts"
-                    " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    [Q_SPARK] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_counts",
+                              "template_id = ?4", "hour_ns, count", "hour_counts",
+                              "template_id = ?4")),
+    [Q_TOT_LINES] = "SELECT ifnull(sum(c), 0) FROM ("
+                    SPLIT("count AS c", "window_level_counts", "1", "count",
+                          "hour_level_counts", "1") ")",
     /*
      * Templates whose [first_seen, last_seen] meets the range, from the templates_last index:
      * exact for a range that reaches the newest data (the dashboard's "-1h" to now), an upper
@@ -193,11 +208,12 @@ static const char *const other_sql[Q_COUNT] = {
                    " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
     [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
                     " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)",
-    [Q_SOURCES] = "SELECT source, sum(count), count(DISTINCT template_id), max(window_start_ns)"
-                  " FROM window_source_counts"
-                  " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                  " AND (?3 IS NULL OR source > ?3)"
-                  " GROUP BY source ORDER BY source LIMIT ?4",
+    [Q_SOURCES] = "SELECT source, sum(c), count(DISTINCT tid), max(t) FROM ("
+                  SPLIT("source, template_id AS tid, count AS c, window_start_ns AS t",
+                        "window_source_counts", "(?3 IS NULL OR source > ?3)",
+                        "source, template_id, count, last_ns", "hour_source_counts",
+                        "(?3 IS NULL OR source > ?3)")
+                  ") GROUP BY source ORDER BY source LIMIT ?4",
     [Q_EXAMPLES] = "SELECT ts_ns, source, line FROM template_examples WHERE template_id = ?1"
                    " ORDER BY slot",
     [Q_EX_COUNT] = "SELECT count(*) FROM template_examples WHERE template_id = ?1",
@@ -300,11 +316,46 @@ static int check_series(struct lw_store *s, const struct lw_store_series_q *q)
     return LW_OK;
 }
 
-static void bind_series(sqlite3_stmt *st, const struct lw_store_series_q *q)
+#define HOUR_NS (3600LL * 1000000000LL)
+
+/*
+ * Binds ?7 and ?8 of a SPLIT statement: the whole hours of [@from, @to) that the rollups hold
+ * (before meta.rolled_upto_ns), or @from twice when they cannot serve: a step that is not whole
+ * hours (@step 0: no buckets), a range before 1970, or nothing rolled yet.
+ */
+static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64_t to,
+                       int64_t step)
+{
+    int64_t rolled = 0;
+    int64_t h1 = from;
+    int64_t h2 = from;
+
+    if (sqlite3_bind_parameter_count(st) < 8) {
+        return;
+    }
+    if ((step == 0 || step % HOUR_NS == 0) && from >= 0 && to > from &&
+        lw__store_meta_get_int(lw__store_sqlite_db(s), "rolled_upto_ns", &rolled) == LW_OK) {
+        int64_t a = (from + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+        int64_t b = to / HOUR_NS * HOUR_NS;
+
+        if (b > rolled) {
+            b = rolled;
+        }
+        if (a < b) {
+            h1 = a;
+            h2 = b;
+        }
+    }
+    sqlite3_bind_int64(st, 7, h1);
+    sqlite3_bind_int64(st, 8, h2);
+}
+
+static void bind_series(struct lw_store *s, sqlite3_stmt *st, const struct lw_store_series_q *q)
 {
     sqlite3_bind_int64(st, 1, q->from_ns);
     sqlite3_bind_int64(st, 2, q->to_ns);
     sqlite3_bind_int64(st, 3, q->step_ns);
+    bind_split(s, st, q->from_ns, q->to_ns, q->step_ns);
 }
 
 int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
@@ -338,7 +389,7 @@ int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_stor
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     if (slot == Q_SERIES_TPL || slot == Q_SERIES_SRC) {
         sqlite3_bind_int64(st, 4, q->template_id);
     }
@@ -365,7 +416,7 @@ int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     return each_row(s, st, "series by level", point_row, &c);
 }
 
@@ -383,7 +434,7 @@ int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     sqlite3_bind_int64(st, 4, q->template_id);
     bind_opt_text(st, 5, q->source);
     return each_row(s, st, "anomaly series", point_row, &c);
@@ -410,7 +461,7 @@ int lw__sq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
     }
     /* One indexed range per id (window_counts_tpl) rather than one scan of every template. */
     for (i = 0; i < n_ids; i++) {
-        bind_series(st, q);
+        bind_series(s, st, q);
         sqlite3_bind_int64(st, 4, ids[i]);
         c.key = ids[i];
         rc = each_row(s, st, "sparklines", point_row, &c);
@@ -432,6 +483,7 @@ static int one_u64(struct lw_store *s, int slot, int64_t from_ns, int64_t to_ns,
     }
     sqlite3_bind_int64(st, 1, from_ns);
     sqlite3_bind_int64(st, 2, to_ns);
+    bind_split(s, st, from_ns, to_ns, 0);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *out = (uint64_t)sqlite3_column_int64(st, 0);
@@ -752,6 +804,7 @@ int lw__sq_list_sources(struct lw_store *s, const struct lw_store_filter *f, lw_
     sqlite3_bind_int64(st, 2, f->to_ns);
     bind_opt_text(st, 3, f->has_after ? f->after_key : NULL);
     sqlite3_bind_int64(st, 4, page_limit(f));
+    bind_split(s, st, f->from_ns, f->to_ns, 0);
     return each_row(s, st, "sources", source_row, &c);
 }
 

@@ -199,6 +199,35 @@ static const char *const migrations[] = {
      * a JSON array of {"time": ns, "line": "..."}; deleted with the anomaly by retention.
      */
     "ALTER TABLE anomalies ADD COLUMN context TEXT;"
+    /*
+     * Hourly rollups of the three count tables, for long ranges (a week of one template is 168
+     * rows instead of 60480). The writer fills them from the windows in lw_store_prune() for
+     * the hours before the newest data's hour, and re-rolls the last two rolled hours each
+     * time for late lines; meta.rolled_upto_ns is the end of what is rolled (readers use the
+     * rollups only before it and only for steps of whole hours).
+     */
+    "CREATE TABLE hour_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (template_id, hour_ns)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX hour_counts_hour ON hour_counts(hour_ns);"
+    "CREATE TABLE hour_level_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (hour_ns, level)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE hour_source_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  last_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, hour_ns, template_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX hour_source_counts_hour ON hour_source_counts(hour_ns);"
     "CREATE TRIGGER incidents_on_rule_delete AFTER DELETE ON rules"
     " WHEN OLD.incident IS NOT NULL BEGIN"
     "  UPDATE incidents SET rule_id = (SELECT max(id) FROM rules r"

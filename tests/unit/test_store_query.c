@@ -297,6 +297,8 @@ static void test_incidents_backfilled(void **state)
     lw_store_close(s);
     raw_exec(f, "DROP TRIGGER incidents_on_alert; DROP TRIGGER incidents_on_rule;"
                 "DROP TRIGGER incidents_on_rule_delete; DROP TABLE incidents;"
+                "DROP TABLE hour_counts; DROP TABLE hour_level_counts;"
+                "DROP TABLE hour_source_counts;"
                 "ALTER TABLE anomalies DROP COLUMN context;"
                 "UPDATE meta SET value = 4 WHERE key = 'schema_version'");
     s = open_ok(f);
@@ -369,6 +371,96 @@ static void test_totals_from_small_tables(void **state)
     lw_store_close(s);
 }
 
+struct pts {
+    size_t n;
+    int64_t b[64];
+    uint64_t c[64];
+};
+
+static int pt_cb(void *opaque, int64_t key, int64_t bucket_ns, uint64_t count)
+{
+    struct pts *p = opaque;
+
+    (void)key;
+    assert_true(p->n < 64);
+    p->b[p->n] = bucket_ns;
+    p->c[p->n] = count;
+    p->n++;
+    return 0;
+}
+
+/* Series with whole-hour steps read the hourly rollups and agree with the windows. */
+static void test_hour_rollups(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    struct lw_store_series_q q;
+    struct lw_store_totals t;
+    struct pts p;
+    int64_t w;
+    int i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    /* Six hours, one window every minute: 2 lines of template 1, 1 of template 2 from "a". */
+    for (i = 0; i < 6 * 60; i++) {
+        w = T0 + (int64_t)i * 60 * NS;
+        assert_int_equal(lw_store_add_window_count(s, w, 1, 2), LW_OK);
+        assert_int_equal(lw_store_add_window_count(s, w, 2, 1), LW_OK);
+        assert_int_equal(lw_store_add_source_count(s, w, 1, "a", 2), LW_OK);
+        assert_int_equal(lw_store_add_source_count(s, w, 2, "a", 1), LW_OK);
+        assert_int_equal(lw_store_add_level_count(s, w, 2, 3), LW_OK);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    /* Rolls the five complete hours before the newest window's hour. */
+    assert_int_equal(lw_store_prune(s, T0 + 6 * 3600 * NS, NULL), LW_OK);
+    /* The rollup now holds hour 4 of template 1 in full; a late line changes the window only. */
+    assert_int_equal(lw_store_add_window_count(s, T0 + 4 * 3600 * NS, 1, 1000), LW_OK);
+
+    memset(&q, 0, sizeof(q));
+    q.level = -1;
+    q.template_id = 1;
+    q.from_ns = T0 + 1800 * NS; /* mid-hour: the first half hour comes from the windows */
+    q.to_ns = T0 + 6 * 3600 * NS;
+    q.step_ns = 3600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 6);
+    assert_int_equal(p.b[0], T0);
+    assert_int_equal(p.c[0], 60);
+    assert_int_equal(p.c[1], 120);
+    assert_int_equal(p.c[2], 120);
+    /* Hour 4 is served from the rollup, rolled before the late line; hour 5 from the windows. */
+    assert_int_equal(p.c[4], 120);
+    assert_int_equal(p.c[5], 120);
+    /* A step that is not whole hours reads the windows: the late line is there. */
+    q.step_ns = 1800 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 11);
+    assert_int_equal(p.b[7], T0 + 4 * 3600 * NS);
+    assert_int_equal(p.c[7], 1060);
+    /* The next prune rolls the last hours again and picks the late line up. */
+    assert_int_equal(lw_store_prune(s, T0 + 6 * 3600 * NS, NULL), LW_OK);
+    q.step_ns = 3600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.c[4], 1120);
+    /* Totals and the all-lines series agree with the level windows. */
+    assert_int_equal(lw_store_totals(s, T0 + 1800 * NS, T0 + 6 * 3600 * NS, &t), LW_OK);
+    assert_int_equal(t.lines, (6 * 60 - 30) * 3);
+    q.template_id = 0;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.c[0], 90);
+    assert_int_equal(p.c[3], 180);
+    q.source = "a";
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.c[0], 90);
+    assert_int_equal(p.c[4], 180);
+    lw_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incidents_backfilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_from_small_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hour_rollups, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
