@@ -93,7 +93,7 @@ static const char *const series_sql[] = {
 };
 
 #define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
-                   " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"          \
+                   " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')"                   \
                    " AND (?2 = 0 OR id = ?2) AND (?3 IS NULL OR "
 #define TPL_PAGE(expr, cmp, dir) \
     TPL_SELECT "(" expr ", id) " cmp " (?3, ?4)) ORDER BY " expr " " dir ", id " dir " LIMIT ?5"
@@ -207,7 +207,7 @@ static const char *const other_sql[Q_COUNT] = {
     [Q_TOT_OPEN] = "SELECT count(*) FROM incidents"
                    " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
     [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
-                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)",
+                    " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')",
     [Q_SOURCES] = "SELECT source, sum(c), count(DISTINCT tid), max(t) FROM ("
                   SPLIT("source, template_id AS tid, count AS c, window_start_ns AS t",
                         "window_source_counts", "(?3 IS NULL OR source > ?3)",
@@ -732,10 +732,38 @@ static int template_row(sqlite3_stmt *st, void *p)
     return c->cb(c->opaque, &r);
 }
 
+/*
+ * @q as a LIKE pattern "%q%" with '\', '%' and '_' escaped (bound, never SQL text), in @buf;
+ * NULL when @q is NULL or longer than the buffer allows (LW_EINVAL). LIKE folds ASCII case as
+ * lower() does, and matches without building a lowered copy of every template's text.
+ */
+static const char *like_pattern(const char *q, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (q == NULL || cap < 3) {
+        return NULL;
+    }
+    buf[n++] = '%';
+    for (; *q != '\0'; q++) {
+        if (n + 3 >= cap) {
+            return NULL;
+        }
+        if (*q == '\\' || *q == '%' || *q == '_') {
+            buf[n++] = '\\';
+        }
+        buf[n++] = *q;
+    }
+    buf[n++] = '%';
+    buf[n] = '\0';
+    return buf;
+}
+
 int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
                           const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
                           uint64_t *total)
 {
+    char pat[2 * 1024 + 3];
     struct template_ctx c = {cb, opaque};
     sqlite3_stmt *st;
     int slot;
@@ -744,6 +772,13 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
     if ((int)sort < 0 || sort > LW_STORE_TSORT_ID) {
         lw__store_sqlite_msg(s, "templates: bad sort");
         return LW_EINVAL;
+    }
+    if (q != NULL) {
+        q = like_pattern(q, pat, sizeof(pat));
+        if (q == NULL) {
+            lw__store_sqlite_msg(s, "templates: search text too long");
+            return LW_EINVAL;
+        }
     }
     if (total != NULL) {
         st = get(s, Q_TPL_TOTAL, other_sql[Q_TPL_TOTAL], &rc);

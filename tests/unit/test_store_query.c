@@ -461,6 +461,55 @@ static void test_hour_rollups(void **state)
     lw_store_close(s);
 }
 
+static int tpl_cb(void *opaque, const struct lw_store_template_row *r)
+{
+    (void)r;
+    (*(int *)opaque)++;
+    return 0;
+}
+
+/* Search is a case-insensitive substring: '%', '_' and '\\' in it are plain characters. */
+static void test_template_search(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    struct lw_store_filter fl;
+    uint64_t total = 0;
+    int n = 0;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 1, "Disk 100% full on <*>", T0, T0, 1), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 2, "disk 1000 blocks free", T0, T0, 1), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 3, "user_id <*> in C:\\tmp", T0, T0, 1), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 4, "userXid <*>", T0, T0, 1), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    memset(&fl, 0, sizeof(fl));
+    fl.limit = 10;
+    assert_int_equal(lw_store_list_templates(s, "DISK", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(total, 2);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "100%", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 1);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "user_", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "c:\\TMP", LW_STORE_TSORT_ID, 0, &fl, tpl_cb,
+                                             &n, &total), LW_OK);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, NULL, LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(total, 4);
+    lw_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_context_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_from_small_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hour_rollups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_search, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
