@@ -1380,8 +1380,13 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;
             ev.params = d->p_n > 0 ? b->params + d->p_start : NULL;
-            /* Before observe: a finding about this very line has it in its context. */
-            lw_ctx_ring_add(e->ctx_ring, ev.source, ev.ts_ns, b->bytes + b->off[i], b->len[i]);
+            /*
+             * Before observe: a finding about this very line has it in its context. Keyed as
+             * the detectors name a finding's source: the host, else the input's origin.
+             */
+            lw_ctx_ring_add(e->ctx_ring,
+                            ev.source[0] != '\0' || ev.origin == NULL ? ev.source : ev.origin,
+                            ev.ts_ns, b->bytes + b->off[i], b->len[i]);
             lw_detect_stage_observe(e->stage, &ev);
         }
     }
