@@ -36,7 +36,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 5
+#define LW_STORE_SCHEMA_VERSION 6
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"
@@ -220,6 +220,8 @@ struct lw_store_anomaly {
     const char *samples_json;      /* JSON array of sample lines or NULL */
     const char *kind;              /* finer kind ("spike", "unexpected", ...) or NULL */
     const char *key;               /* session key or parameter place, or NULL */
+    const char *context_json;      /* JSON array of {"time": ns, "line": "..."}: raw lines of
+                                    * its source around it (bounded by the caller), or NULL */
 };
 /* Inserts @a; its new row id goes to *@id_out (may be NULL). */
 int lw_store_insert_anomaly(struct lw_store *s, const struct lw_store_anomaly *a,
@@ -395,6 +397,7 @@ struct lw_store_anomaly_row {
     const char *summary;
     const char *explanation_json; /* NULL when none */
     const char *samples_json;     /* NULL when none */
+    const char *context_json;     /* lw_store_anomaly.context_json; NULL when none */
 };
 
 struct lw_store_alert_row {

@@ -915,6 +915,7 @@ static int one_anomaly_cb(void *opaque, const struct lw_store_anomaly_row *r)
     *o = anomaly_json(r, 1);
     if (*o != NULL) {
         json_object_set_new(*o, "_template_id", json_integer(r->template_id));
+        json_object_set_new(*o, "_context", jparse(r->context_json, json_array()));
     }
     return 1;
 }
@@ -922,8 +923,9 @@ static int one_anomaly_cb(void *opaque, const struct lw_store_anomaly_row *r)
 static int route_anomaly(struct req_ctx *c, int64_t id)
 {
     json_t *o = NULL;
-    json_t *ctx;
+    json_t *ctx, *lines, *stored;
     int64_t tid;
+    size_t i;
     int rc;
 
     rc = lw_store_get_anomaly(c->st, id, one_anomaly_cb, &o);
@@ -935,9 +937,32 @@ static int route_anomaly(struct req_ctx *c, int64_t id)
     }
     tid = json_integer_value(json_object_get(o, "_template_id"));
     json_object_del(o, "_template_id");
-    /* The context: the lines the store kept of the anomaly's template. */
+    stored = json_incref(json_object_get(o, "_context"));
+    json_object_del(o, "_context");
     ctx = json_array();
-    if (tid != 0) {
+    lines = json_array();
+    /*
+     * The context: the raw lines of the anomaly's source around it, kept with the anomaly when
+     * it was found; for anomalies stored without them (before schema 5, or a source with no
+     * lines yet), the example lines the store keeps of its template.
+     */
+    for (i = 0; json_is_array(stored) && i < json_array_size(stored); i++) {
+        json_t *e = json_array_get(stored, i);
+        json_t *line = json_object_get(e, "line");
+        json_t *t = json_object_get(e, "time");
+
+        if (!json_is_string(line) || !json_is_integer(t)) {
+            continue;
+        }
+        json_array_append(ctx, line);
+        json_array_append_new(lines, json_pack("{s:o,s:O}", "time",
+                                               jtime(json_integer_value(t)), "line", line));
+    }
+    json_decref(stored);
+    json_object_set_new(o, "context_kind", json_string(json_array_size(ctx) > 0 ? "lines"
+                                                                                 : "examples"));
+    json_object_set_new(o, "context_lines", lines);
+    if (json_array_size(ctx) == 0 && tid != 0) {
         rc = lw_store_list_examples(c->st, tid, example_line_cb, ctx);
         if (rc < 0 && rc != LW_ENOTSUP) {
             json_decref(ctx);

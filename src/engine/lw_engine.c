@@ -32,6 +32,7 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
+#include "engine/ctx_ring.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -110,6 +111,7 @@ struct line_det {
 struct pend_anom {
     struct lw_anomaly a;         /* its strings live in @strs */
     char *strs;
+    char *context;               /* owned JSON (lw_ctx_ring_json), NULL when none */
     bool has_alert;
     struct lw_alert_decision d;
     int64_t created_ns;
@@ -213,6 +215,7 @@ struct lw_engine {
 
     /* Detection (aggregator thread only, except the stats snapshot under hist_mu). */
     struct lw_detect_stage *stage;
+    struct lw_ctx_ring *ctx_ring;  /* recent lines per source, stored with each anomaly */
     struct lw_alerter *alerter;
     bool want_params;
     int64_t last_tick_ns;
@@ -1287,6 +1290,8 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
         return;
     }
     lw_anomaly_copy(&p->a, a, p->strs);
+    /* Best effort: without memory the anomaly is stored without its context lines. */
+    p->context = lw_ctx_ring_json(e->ctx_ring, a->source);
     p->has_alert = has_alert;
     p->d = d;
     p->created_ns = now;
@@ -1379,6 +1384,13 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             ev.msg_len = d->msg_len;
             ev.n_params = d->p_n;
             ev.params = d->p_n > 0 ? b->params + d->p_start : NULL;
+            /*
+             * Before observe: a finding about this very line has it in its context. Keyed as
+             * the detectors name a finding's source: the host, else the input's origin.
+             */
+            lw_ctx_ring_add(e->ctx_ring,
+                            ev.source[0] != '\0' || ev.origin == NULL ? ev.source : ev.origin,
+                            ev.ts_ns, b->bytes + b->off[i], b->len[i]);
             lw_detect_stage_observe(e->stage, &ev);
         }
     }
@@ -1391,6 +1403,7 @@ static void pend_clear(struct lw_engine *e)
 
     for (i = 0; i < e->n_pend; i++) {
         lw_free(e->pend[i].strs);
+        lw_free(e->pend[i].context);
     }
     e->n_pend = 0;
 }
@@ -1445,6 +1458,7 @@ static int store_anomalies(struct lw_engine *e)
         sa.samples_json = p->a.samples_json;
         sa.kind = p->a.kind;
         sa.key = p->a.key;
+        sa.context_json = p->context;
         rc = lw_store_insert_anomaly(e->store, &sa, &id);
         if (rc == LW_OK && p->has_alert) {
             struct lw_store_alert al;
@@ -1915,6 +1929,7 @@ static void engine_free(struct lw_engine *e)
     pend_clear(e);
     lw_free(e->pend);
     lw_detect_stage_destroy(e->stage);
+    lw_ctx_ring_destroy(e->ctx_ring);
     for (i = 0; i < e->n_sources; i++) {
         lw_free(e->sources[i]);
     }
@@ -2075,6 +2090,8 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         if (e->stage == NULL) {
             goto fail;
         }
+        /* Best effort too: with no ring, anomalies are stored without context lines. */
+        e->ctx_ring = lw_ctx_ring_create();
         e->alerter = conf->alerter;
         e->want_params = conf->detect->params.enabled;
         lw_detect_stage_learn_only(e->stage, conf->learn_only);

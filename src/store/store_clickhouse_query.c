@@ -525,6 +525,7 @@ static int anomaly_rows(struct lw__ch_buf *ans, lw_store_anomaly_cb cb, void *op
     while (rc == LW_OK && lw__chq_next_row(ans, &pos, f, 13) == 13) {
         struct lw_store_anomaly_row r;
 
+        memset(&r, 0, sizeof(r)); /* fields this backend does not keep (context_json) are NULL */
         r.id = i64(f[0]);
         r.ts_ns = i64(f[1]);
         r.detector = lw__chq_hx(f[2]);
@@ -682,6 +683,7 @@ int lw__chq_list_alerts(struct lw_store *s, const struct lw_store_filter *f,
     while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 10) == 10) {
         struct lw_store_alert_row r;
 
+        memset(&r, 0, sizeof(r));
         r.id = i64(fl[0]);
         r.ts_ns = i64(fl[1]);
         r.created_ns = i64(fl[2]);
@@ -771,6 +773,7 @@ int lw__chq_list_incidents(struct lw_store *s, const struct lw_store_filter *f,
     while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 14) == 14) {
         struct lw_store_incident_row r;
 
+        memset(&r, 0, sizeof(r));
         r.incident = lw__chq_hx(fl[0]);
         r.first_ns = i64(fl[1]);
         r.last_ns = i64(fl[2]);
@@ -866,6 +869,7 @@ int lw__chq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsor
     while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 7) == 7) {
         struct lw_store_template_row r;
 
+        memset(&r, 0, sizeof(r));
         r.id = i64(fl[0]);
         r.text = lw__chq_hx(fl[1]);
         r.count = u64(fl[2]);
@@ -906,6 +910,7 @@ int lw__chq_list_sources(struct lw_store *s, const struct lw_store_filter *f,
     while (rc == LW_OK && lw__chq_next_row(&ans, &pos, fl, 4) == 4) {
         struct lw_store_source_row r;
 
+        memset(&r, 0, sizeof(r));
         r.source = lw__chq_hx(fl[0]);
         r.lines = u64(fl[1]);
         r.templates = u64(fl[2]);
@@ -972,6 +977,7 @@ int lw__chq_list_examples(struct lw_store *s, int64_t template_id, lw_store_exam
     for (i = 0; i < n && rc == LW_OK; i++) {
         struct lw_store_example_row r;
 
+        memset(&r, 0, sizeof(r));
         r.ts_ns = i64(f[i * 3]);
         r.source = lw__chq_hx(f[i * 3 + 1]);
         r.line = lw__chq_hx(f[i * 3 + 2]);

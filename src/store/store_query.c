@@ -51,6 +51,7 @@ enum qslot {
     Q_RULE,
     Q_RULE_ADD,
     Q_RULE_DEL,
+    Q_ANOMALIES_TPL,
     Q_COUNT
 };
 
@@ -59,27 +60,44 @@ _Static_assert(Q_COUNT <= LW__STORE_QSLOTS, "enough statement slots");
 /* A template and the ids that became it (template_aliases: its earlier texts, merged ones). */
 #define TPL_IDS(p) "(SELECT " p " UNION ALL SELECT from_id FROM template_aliases WHERE to_id = " p ")"
 
+/*
+ * Hours. A range is read in three parts: windows in [from, ?7), the hourly rollups in [?7, ?8)
+ * and windows in [?8, to), where ?7 and ?8 (split_hours()) are whole hours inside the range and
+ * before meta.rolled_upto_ns; when rollups cannot serve (a step that is not whole hours, or
+ * nothing rolled yet) ?7 = ?8 = from and the windows answer alone. A week of one template is
+ * then 168 rollup rows and a few hundred window rows instead of 60480 window rows.
+ */
+#define SPLIT(wsel, wtab, wcond, hsel, htab, hcond)                                         \
+    "SELECT " wsel " FROM " wtab " WHERE " wcond                                          \
+    " AND window_start_ns >= ?1 AND window_start_ns < ?7"                                  \
+    " UNION ALL SELECT " wsel " FROM " wtab " WHERE " wcond                               \
+    " AND window_start_ns >= ?8 AND window_start_ns < ?2"                                  \
+    " UNION ALL SELECT " hsel " FROM " htab " WHERE " hcond                               \
+    " AND hour_ns >= ?7 AND hour_ns < ?8"
+#define BUCKETS(inner) \
+    "SELECT (t / ?3) * ?3 AS b, sum(c) FROM (" inner ") GROUP BY b ORDER BY b"
+
 static const char *const series_sql[] = {
-    [Q_SERIES_ALL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                     " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_TPL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                     " WHERE template_id IN " TPL_IDS("?4")
-                     " AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_SRC] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                     " FROM window_source_counts"
-                     " WHERE source = ?5 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                     " AND (?4 = 0 OR template_id = ?4)"
-                     " GROUP BY b ORDER BY b",
-    [Q_SERIES_LEVEL] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                       " FROM window_level_counts"
-                       " WHERE level = ?6 AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                       " GROUP BY b ORDER BY b",
+    /*
+     * Every line is counted once per window in window_level_counts too, which has a handful of
+     * rows per window instead of one per active template: the same sums from far fewer rows.
+     */
+    [Q_SERIES_ALL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_level_counts",
+                                   "1", "hour_ns, count", "hour_level_counts", "1")),
+    [Q_SERIES_TPL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_counts",
+                                   "template_id IN " TPL_IDS("?4"), "hour_ns, count",
+                                   "hour_counts", "template_id IN " TPL_IDS("?4"))),
+    [Q_SERIES_SRC] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_source_counts",
+                                   "source = ?5 AND (?4 = 0 OR template_id = ?4)",
+                                   "hour_ns, count", "hour_source_counts",
+                                   "source = ?5 AND (?4 = 0 OR template_id = ?4)")),
+    [Q_SERIES_LEVEL] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_level_counts",
+                                     "level = ?6", "hour_ns, count", "hour_level_counts",
+                                     "level = ?6")),
 };
 
 #define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
-                   " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"          \
+                   " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')"                   \
                    " AND (?2 = 0 OR id = ?2)"                                          \
                    " AND (?2 <> 0 OR id NOT IN (SELECT from_id FROM template_aliases))" \
                    " AND (?3 IS NULL OR "
@@ -100,18 +118,25 @@ static const char *const tpl_sql[8] = {
 
 #define ANOMALY_COLS                                                                           \
     "SELECT an.id, an.ts_ns, an.detector, an.kind, an.score, ifnull(an.template_id, 0),"      \
-    " t.text, an.source, an.key, an.summary, an.explanation, an.samples"                       \
+    " t.text, an.source, an.key, an.summary, an.explanation, an.samples, an.context"           \
     " FROM anomalies an LEFT JOIN templates t ON t.id = an.template_id"
 
-static const char anomalies_sql[] =
-    ANOMALY_COLS
-    " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2"
-    " AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"
-    " AND (?5 = 0 OR an.template_id = ?5) AND (?6 IS NULL OR an.kind = ?6)"
-    " AND (?7 IS NULL OR an.score >= ?7)"
-    " AND (?8 IS NULL OR an.id IN (SELECT anomaly_id FROM alerts WHERE incident = ?8))"
-    " AND (?9 IS NULL OR (an.ts_ns, an.id) < (?9, ?10))"
-    " ORDER BY an.ts_ns DESC, an.id DESC LIMIT ?11";
+#define ANOMALIES_SQL(tpl)                                                                     \
+    ANOMALY_COLS                                                                               \
+    " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2"                                                  \
+    " AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"                 \
+    " AND " tpl " AND (?6 IS NULL OR an.kind = ?6)"                                            \
+    " AND (?7 IS NULL OR an.score >= ?7)"                                                      \
+    " AND (?8 IS NULL OR an.id IN (SELECT anomaly_id FROM alerts WHERE incident = ?8))"        \
+    " AND (?9 IS NULL OR (an.ts_ns, an.id) < (?9, ?10))"                                       \
+    " ORDER BY an.ts_ns DESC, an.id DESC LIMIT ?11"
+
+static const char anomalies_sql[] = ANOMALIES_SQL("(?5 = 0 OR an.template_id = ?5)");
+/*
+ * One template's anomalies (a series' markers): "template_id = ?5" without the OR lets SQLite
+ * walk anomalies_tpl instead of every anomaly of the range (100k in a week).
+ */
+static const char anomalies_tpl_sql[] = ANOMALIES_SQL("an.template_id = ?5");
 
 static const char anomaly_sql[] = ANOMALY_COLS " WHERE an.id = ?1";
 
@@ -127,68 +152,83 @@ static const char alerts_sql[] =
     " ORDER BY an.ts_ns DESC, al.id DESC LIMIT ?11";
 
 /*
- * An incident's columns come from its first anomaly (the row of min(id)); its severity is the
- * highest of its alerts; it is resolved when a feedback rule names it. Muted alerts (findings a
- * rule held back) belong to no incident.
+ * Incidents come from the incidents table (schema step 5) that triggers keep up to date as
+ * alerts and rules are written: an incident is listed when its span [first, last] meets the
+ * range, with its whole counts (not only those of the range), so a page costs O(log n + page)
+ * from the incidents_last index whatever the number of alerts. Its detector, source and
+ * template are those of its first anomaly; it is resolved when a feedback rule names it.
  */
 static const char incidents_sql[] =
-    "SELECT i.incident, i.first, i.last, i.sev, an.detector, an.source,"
-    " ifnull(an.template_id, 0), t.text, an.summary, i.n_alerts, i.n_anom, ifnull(r.id, 0),"
-    " r.kind"
-    " FROM (SELECT al.incident AS incident, min(an.ts_ns) AS first, max(an.ts_ns) AS last,"
-    "       max(CASE al.severity WHEN 'critical' THEN 2 ELSE 1 END) AS sev,"
-    "       count(*) AS n_alerts, count(DISTINCT an.id) AS n_anom, min(an.id) AS first_id"
-    "       FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
-    "       WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
-    "       AND al.state <> 'muted'"
-    "       AND (?3 IS NULL OR an.detector = ?3) AND (?4 IS NULL OR an.source = ?4)"
-    "       AND (?5 = 0 OR an.template_id = ?5) AND (?6 IS NULL OR al.incident = ?6)"
-    "       GROUP BY al.incident) i"
-    " JOIN anomalies an ON an.id = i.first_id"
-    " LEFT JOIN templates t ON t.id = an.template_id"
-    " LEFT JOIN rules r ON r.id = (SELECT max(id) FROM rules WHERE incident = i.incident)"
-    " WHERE (?7 = 0 OR i.sev = ?7)"
-    " AND (?8 = 0 OR (?8 = 1 AND r.id IS NULL) OR (?8 = 2 AND r.id IS NOT NULL))"
-    " AND (?9 IS NULL OR i.last < ?9 OR (i.last = ?9 AND i.incident < ?10))"
-    " ORDER BY i.last DESC, i.incident DESC LIMIT ?11";
+    "SELECT i.incident, i.first_ns, i.last_ns, i.sev, i.detector, i.source,"
+    " ifnull(i.template_id, 0), t.text, an.summary, i.n_alerts, i.n_anomalies,"
+    " ifnull(i.rule_id, 0), r.kind"
+    " FROM incidents i"
+    " LEFT JOIN anomalies an ON an.id = i.first_anomaly"
+    " LEFT JOIN templates t ON t.id = i.template_id"
+    " LEFT JOIN rules r ON r.id = i.rule_id"
+    " WHERE i.last_ns >= ?1 AND i.first_ns < ?2"
+    " AND (?3 IS NULL OR i.detector = ?3) AND (?4 IS NULL OR i.source = ?4)"
+    " AND (?5 = 0 OR i.template_id = ?5) AND (?6 IS NULL OR i.incident = ?6)"
+    " AND (?7 = 0 OR i.sev = ?7)"
+    " AND (?8 = 0 OR (?8 = 1 AND i.rule_id IS NULL) OR (?8 = 2 AND i.rule_id IS NOT NULL))"
+    " AND (?9 IS NULL OR (i.last_ns, i.incident) < (?9, ?10))"
+    " ORDER BY i.last_ns DESC, i.incident DESC LIMIT ?11";
 
 #define RULE_COLS                                                                              \
     "SELECT id, kind, ifnull(template_id, 0), source, detector, created_ns, expires_ns, note," \
     " incident FROM rules"
 
 static const char *const other_sql[Q_COUNT] = {
-    [Q_SERIES_LEVELS] = "SELECT level, (window_start_ns / ?3) * ?3 AS b, sum(count)"
-                        " FROM window_level_counts"
-                        " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                        " GROUP BY level, b ORDER BY level, b",
+    [Q_SERIES_LEVELS] = "SELECT l, (t / ?3) * ?3 AS b, sum(c) FROM ("
+                        SPLIT("level AS l, window_start_ns AS t, count AS c",
+                              "window_level_counts", "1", "level, hour_ns, count",
+                              "hour_level_counts", "1")
+                        ") GROUP BY l, b ORDER BY l, b",
     [Q_SERIES_ANOM] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
                       " WHERE ts_ns >= ?1 AND ts_ns < ?2"
                       " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
                       " GROUP BY b ORDER BY b",
-    [Q_SPARK] = "SELECT (window_start_ns / ?3) * ?3 AS b, sum(count) FROM window_counts"
-                " WHERE template_id IN " TPL_IDS("?4")
-                " AND window_start_ns >= ?1 AND window_start_ns < ?2"
-                " GROUP BY b ORDER BY b",
-    [Q_TOT_LINES] = "SELECT ifnull(sum(count), 0) FROM window_counts"
-                    " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
-    [Q_TOT_TPLS] = "SELECT count(DISTINCT template_id) FROM window_counts"
-                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
-    [Q_TOT_SRCS] = "SELECT count(DISTINCT source) FROM window_source_counts"
-                   " WHERE window_start_ns >= ?1 AND window_start_ns < ?2",
+    [Q_SPARK] = BUCKETS(SPLIT("window_start_ns AS t, count AS c", "window_counts",
+                              "template_id IN " TPL_IDS("?4"), "hour_ns, count",
+                              "hour_counts", "template_id IN " TPL_IDS("?4"))),
+    [Q_TOT_LINES] = "SELECT ifnull(sum(c), 0) FROM ("
+                    SPLIT("count AS c", "window_level_counts", "1", "count",
+                          "hour_level_counts", "1") ")",
+    /*
+     * Templates whose [first_seen, last_seen] meets the range, from the templates_last index:
+     * exact for a range that reaches the newest data (the dashboard's "-1h" to now), an upper
+     * bound for a range in the past (a template seen before and after it but not within it is
+     * counted). The exact count was a DISTINCT over every window row of the range: seconds
+     * for a week of 50k templates.
+     */
+    [Q_TOT_TPLS] = "SELECT count(*) FROM templates"
+                   " WHERE ifnull(last_seen_ns, 0) >= ?1 AND first_seen_ns < ?2"
+                   " AND id NOT IN (SELECT from_id FROM template_aliases)",
+    /*
+     * Sources are few and their rows many: hop from one source to the next through the
+     * window_source_counts_src index (a hand-made skip-scan) and probe each for a row in the
+     * range, two seeks per source instead of a scan of every row of the range.
+     */
+    [Q_TOT_SRCS] = "WITH RECURSIVE s(src) AS ("
+                   " SELECT min(source) FROM window_source_counts"
+                   " UNION ALL"
+                   " SELECT (SELECT min(source) FROM window_source_counts WHERE source > s.src)"
+                   " FROM s WHERE s.src IS NOT NULL)"
+                   " SELECT count(*) FROM s WHERE s.src IS NOT NULL AND EXISTS (SELECT 1"
+                   " FROM window_source_counts w WHERE w.source = s.src"
+                   " AND w.window_start_ns >= ?1 AND w.window_start_ns < ?2)",
     [Q_TOT_ANOM] = "SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2",
-    [Q_TOT_OPEN] = "SELECT count(*) FROM (SELECT al.incident AS incident"
-                   " FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
-                   " WHERE an.ts_ns >= ?1 AND an.ts_ns < ?2 AND al.incident IS NOT NULL"
-                   " AND al.state <> 'muted' GROUP BY al.incident) i"
-                   " WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.incident = i.incident)",
+    [Q_TOT_OPEN] = "SELECT count(*) FROM incidents"
+                   " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
     [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
-                    " WHERE (?1 IS NULL OR instr(lower(text), lower(?1)) > 0)"
+                    " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')"
                     " AND id NOT IN (SELECT from_id FROM template_aliases)",
-    [Q_SOURCES] = "SELECT source, sum(count), count(DISTINCT template_id), max(window_start_ns)"
-                  " FROM window_source_counts"
-                  " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
-                  " AND (?3 IS NULL OR source > ?3)"
-                  " GROUP BY source ORDER BY source LIMIT ?4",
+    [Q_SOURCES] = "SELECT source, sum(c), count(DISTINCT tid), max(t) FROM ("
+                  SPLIT("source, template_id AS tid, count AS c, window_start_ns AS t",
+                        "window_source_counts", "(?3 IS NULL OR source > ?3)",
+                        "source, template_id, count, last_ns", "hour_source_counts",
+                        "(?3 IS NULL OR source > ?3)")
+                  ") GROUP BY source ORDER BY source LIMIT ?4",
     [Q_EXAMPLES] = "SELECT ts_ns, source, line FROM template_examples WHERE template_id = ?1"
                    " ORDER BY slot",
     [Q_EX_COUNT] = "SELECT count(*) FROM template_examples WHERE template_id = ?1",
@@ -291,11 +331,46 @@ static int check_series(struct lw_store *s, const struct lw_store_series_q *q)
     return LW_OK;
 }
 
-static void bind_series(sqlite3_stmt *st, const struct lw_store_series_q *q)
+#define HOUR_NS (3600LL * 1000000000LL)
+
+/*
+ * Binds ?7 and ?8 of a SPLIT statement: the whole hours of [@from, @to) that the rollups hold
+ * (before meta.rolled_upto_ns), or @from twice when they cannot serve: a step that is not whole
+ * hours (@step 0: no buckets), a range before 1970, or nothing rolled yet.
+ */
+static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64_t to,
+                       int64_t step)
+{
+    int64_t rolled = 0;
+    int64_t h1 = from;
+    int64_t h2 = from;
+
+    if (sqlite3_bind_parameter_count(st) < 8) {
+        return;
+    }
+    if ((step == 0 || step % HOUR_NS == 0) && from >= 0 && to > from &&
+        lw__store_meta_get_int(lw__store_sqlite_db(s), "rolled_upto_ns", &rolled) == LW_OK) {
+        int64_t a = (from + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+        int64_t b = to / HOUR_NS * HOUR_NS;
+
+        if (b > rolled) {
+            b = rolled;
+        }
+        if (a < b) {
+            h1 = a;
+            h2 = b;
+        }
+    }
+    sqlite3_bind_int64(st, 7, h1);
+    sqlite3_bind_int64(st, 8, h2);
+}
+
+static void bind_series(struct lw_store *s, sqlite3_stmt *st, const struct lw_store_series_q *q)
 {
     sqlite3_bind_int64(st, 1, q->from_ns);
     sqlite3_bind_int64(st, 2, q->to_ns);
     sqlite3_bind_int64(st, 3, q->step_ns);
+    bind_split(s, st, q->from_ns, q->to_ns, q->step_ns);
 }
 
 int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
@@ -329,7 +404,7 @@ int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_stor
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     if (slot == Q_SERIES_TPL || slot == Q_SERIES_SRC) {
         sqlite3_bind_int64(st, 4, q->template_id);
     }
@@ -356,7 +431,7 @@ int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     return each_row(s, st, "series by level", point_row, &c);
 }
 
@@ -374,7 +449,7 @@ int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *
     if (st == NULL) {
         return rc;
     }
-    bind_series(st, q);
+    bind_series(s, st, q);
     sqlite3_bind_int64(st, 4, q->template_id);
     bind_opt_text(st, 5, q->source);
     return each_row(s, st, "anomaly series", point_row, &c);
@@ -401,7 +476,7 @@ int lw__sq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
     }
     /* One indexed range per id (window_counts_tpl) rather than one scan of every template. */
     for (i = 0; i < n_ids; i++) {
-        bind_series(st, q);
+        bind_series(s, st, q);
         sqlite3_bind_int64(st, 4, ids[i]);
         c.key = ids[i];
         rc = each_row(s, st, "sparklines", point_row, &c);
@@ -423,6 +498,7 @@ static int one_u64(struct lw_store *s, int slot, int64_t from_ns, int64_t to_ns,
     }
     sqlite3_bind_int64(st, 1, from_ns);
     sqlite3_bind_int64(st, 2, to_ns);
+    bind_split(s, st, from_ns, to_ns, 0);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *out = (uint64_t)sqlite3_column_int64(st, 0);
@@ -498,6 +574,7 @@ static int anomaly_row(sqlite3_stmt *st, void *p)
     r.summary = col_text(st, 9);
     r.explanation_json = col_text(st, 10);
     r.samples_json = col_text(st, 11);
+    r.context_json = col_text(st, 12);
     c->n++;
     return c->cb(c->opaque, &r);
 }
@@ -509,7 +586,8 @@ int lw__sq_list_anomalies(struct lw_store *s, const struct lw_store_filter *f,
     sqlite3_stmt *st;
     int rc = LW_OK;
 
-    st = get(s, Q_ANOMALIES, anomalies_sql, &rc);
+    st = f->template_id != 0 ? get(s, Q_ANOMALIES_TPL, anomalies_tpl_sql, &rc)
+                             : get(s, Q_ANOMALIES, anomalies_sql, &rc);
     if (st == NULL) {
         return rc;
     }
@@ -670,10 +748,38 @@ static int template_row(sqlite3_stmt *st, void *p)
     return c->cb(c->opaque, &r);
 }
 
+/*
+ * @q as a LIKE pattern "%q%" with '\', '%' and '_' escaped (bound, never SQL text), in @buf;
+ * NULL when @q is NULL or longer than the buffer allows (LW_EINVAL). LIKE folds ASCII case as
+ * lower() does, and matches without building a lowered copy of every template's text.
+ */
+static const char *like_pattern(const char *q, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (q == NULL || cap < 3) {
+        return NULL;
+    }
+    buf[n++] = '%';
+    for (; *q != '\0'; q++) {
+        if (n + 3 >= cap) {
+            return NULL;
+        }
+        if (*q == '\\' || *q == '%' || *q == '_') {
+            buf[n++] = '\\';
+        }
+        buf[n++] = *q;
+    }
+    buf[n++] = '%';
+    buf[n] = '\0';
+    return buf;
+}
+
 int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
                           const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
                           uint64_t *total)
 {
+    char pat[2 * 1024 + 3];
     struct template_ctx c = {cb, opaque};
     sqlite3_stmt *st;
     int slot;
@@ -682,6 +788,13 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
     if ((int)sort < 0 || sort > LW_STORE_TSORT_ID) {
         lw__store_sqlite_msg(s, "templates: bad sort");
         return LW_EINVAL;
+    }
+    if (q != NULL) {
+        q = like_pattern(q, pat, sizeof(pat));
+        if (q == NULL) {
+            lw__store_sqlite_msg(s, "templates: search text too long");
+            return LW_EINVAL;
+        }
     }
     if (total != NULL) {
         st = get(s, Q_TPL_TOTAL, other_sql[Q_TPL_TOTAL], &rc);
@@ -742,6 +855,7 @@ int lw__sq_list_sources(struct lw_store *s, const struct lw_store_filter *f, lw_
     sqlite3_bind_int64(st, 2, f->to_ns);
     bind_opt_text(st, 3, f->has_after ? f->after_key : NULL);
     sqlite3_bind_int64(st, 4, page_limit(f));
+    bind_split(s, st, f->from_ns, f->to_ns, 0);
     return each_row(s, st, "sources", source_row, &c);
 }
 

@@ -149,6 +149,100 @@ static const char *const migrations[] = {
     "  to_id INTEGER NOT NULL"
     ");"
     "CREATE INDEX template_aliases_to ON template_aliases(to_id);",
+    /*
+     * 5 -> 6: incidents kept up to date as alerts are written, so the incident list is a keyset
+     * page of one small table instead of a GROUP BY over every alert of the range on each
+     * request (seconds at 100k anomalies). Triggers maintain it, so every writer of alerts and
+     * rules (the engine, the API, the feedback CLI) keeps it right without knowing about it.
+     * An incident's columns come from its first alert's anomaly; its severity is the highest of
+     * its alerts; rule_id is the newest feedback rule made from it. Muted alerts belong to no
+     * incident. Retention deletes an incident when its last anomaly is older than the cut.
+     */
+    "CREATE TABLE incidents("
+    "  incident TEXT PRIMARY KEY,"
+    "  first_ns INTEGER NOT NULL,"
+    "  last_ns INTEGER NOT NULL,"
+    "  first_anomaly INTEGER NOT NULL,"
+    "  sev INTEGER NOT NULL,"
+    "  n_alerts INTEGER NOT NULL,"
+    "  n_anomalies INTEGER NOT NULL,"
+    "  detector TEXT,"
+    "  source TEXT,"
+    "  template_id INTEGER,"
+    "  rule_id INTEGER"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX incidents_last ON incidents(last_ns, incident);"
+    "INSERT INTO incidents(incident, first_ns, last_ns, first_anomaly, sev, n_alerts,"
+    "  n_anomalies, detector, source, template_id, rule_id)"
+    " SELECT i.incident, i.first, i.last, i.first_id, i.sev, i.n_alerts, i.n_anom, an.detector,"
+    "  an.source, an.template_id, (SELECT max(id) FROM rules r WHERE r.incident = i.incident)"
+    " FROM (SELECT al.incident AS incident, min(an.ts_ns) AS first, max(an.ts_ns) AS last,"
+    "       max(CASE al.severity WHEN 'critical' THEN 2 ELSE 1 END) AS sev,"
+    "       count(*) AS n_alerts, count(DISTINCT an.id) AS n_anom, min(an.id) AS first_id"
+    "       FROM anomalies an JOIN alerts al ON al.anomaly_id = an.id"
+    "       WHERE al.incident IS NOT NULL AND al.state <> 'muted'"
+    "       GROUP BY al.incident) i"
+    " JOIN anomalies an ON an.id = i.first_id;"
+    "CREATE TRIGGER incidents_on_alert AFTER INSERT ON alerts"
+    " WHEN NEW.incident IS NOT NULL AND NEW.state <> 'muted' BEGIN"
+    "  INSERT INTO incidents(incident, first_ns, last_ns, first_anomaly, sev, n_alerts,"
+    "   n_anomalies, detector, source, template_id, rule_id)"
+    "  SELECT NEW.incident, an.ts_ns, an.ts_ns, an.id,"
+    "   CASE NEW.severity WHEN 'critical' THEN 2 ELSE 1 END, 1, 1, an.detector, an.source,"
+    "   an.template_id, (SELECT max(id) FROM rules r WHERE r.incident = NEW.incident)"
+    "  FROM anomalies an WHERE an.id = NEW.anomaly_id"
+    "  ON CONFLICT(incident) DO UPDATE SET"
+    "   first_ns = min(first_ns, excluded.first_ns),"
+    "   last_ns = max(last_ns, excluded.last_ns),"
+    "   sev = max(sev, excluded.sev),"
+    "   n_alerts = n_alerts + 1,"
+    "   n_anomalies = n_anomalies + NOT EXISTS (SELECT 1 FROM alerts o"
+    "    WHERE o.anomaly_id = NEW.anomaly_id AND o.id <> NEW.id AND o.incident = NEW.incident"
+    "    AND o.state <> 'muted');"
+    " END;"
+    "CREATE TRIGGER incidents_on_rule AFTER INSERT ON rules"
+    " WHEN NEW.incident IS NOT NULL BEGIN"
+    "  UPDATE incidents SET rule_id = NEW.id WHERE incident = NEW.incident;"
+    " END;"
+    /*
+     * The raw lines around an anomaly (the engine's per-source ring at the time it was found),
+     * a JSON array of {"time": ns, "line": "..."}; deleted with the anomaly by retention.
+     */
+    "ALTER TABLE anomalies ADD COLUMN context TEXT;"
+    /*
+     * Hourly rollups of the three count tables, for long ranges (a week of one template is 168
+     * rows instead of 60480). The writer fills them from the windows in lw_store_prune() for
+     * the hours before the newest data's hour, and re-rolls the last two rolled hours each
+     * time for late lines; meta.rolled_upto_ns is the end of what is rolled (readers use the
+     * rollups only before it and only for steps of whole hours).
+     */
+    "CREATE TABLE hour_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (template_id, hour_ns)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX hour_counts_hour ON hour_counts(hour_ns);"
+    "CREATE TABLE hour_level_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (hour_ns, level)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE hour_source_counts("
+    "  hour_ns INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  template_id INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  last_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, hour_ns, template_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX hour_source_counts_hour ON hour_source_counts(hour_ns);"
+    "CREATE TRIGGER incidents_on_rule_delete AFTER DELETE ON rules"
+    " WHEN OLD.incident IS NOT NULL BEGIN"
+    "  UPDATE incidents SET rule_id = (SELECT max(id) FROM rules r"
+    "   WHERE r.incident = OLD.incident) WHERE incident = OLD.incident;"
+    " END;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LW_STORE_SCHEMA_VERSION,

@@ -62,6 +62,14 @@ enum stmt_id {
     ST_PRUNE_ANOMALY,
     ST_PRUNE_ALERT,
     ST_PRUNE_EXAMPLE,
+    ST_PRUNE_INCIDENT,
+    ST_PRUNE_HOUR,
+    ST_PRUNE_HOUR_LEVEL,
+    ST_PRUNE_HOUR_SOURCE,
+    ST_ROLL_HOUR,
+    ST_ROLL_HOUR_LEVEL,
+    ST_ROLL_HOUR_SOURCE,
+    ST_WINDOW_SPAN,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
     ST_LOAD_MINER,
@@ -125,8 +133,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVE_MODELS] = "INSERT OR REPLACE INTO model_state(id, blob, saved_ns, checksum)"
                        " VALUES (1, ?1, ?2, ?3)",
     [ST_INSERT_ANOMALY] = "INSERT INTO anomalies(ts_ns, detector, score, template_id, source,"
-                          " summary, explanation, samples, kind, key)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                          " summary, explanation, samples, kind, key, context)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_INSERT_ALERT] = "INSERT INTO alerts(anomaly_id, incident, severity, state, created_ns,"
                         " sent_ns, sink) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_SET_ALERT] = "UPDATE alerts SET state = ?2, sent_ns = ?3 WHERE id = ?1",
@@ -136,6 +144,28 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_ANOMALY] = "DELETE FROM anomalies WHERE ts_ns < ?1",
     [ST_PRUNE_ALERT] = "DELETE FROM alerts WHERE created_ns < ?1",
     [ST_PRUNE_EXAMPLE] = "DELETE FROM template_examples WHERE ts_ns < ?1",
+    [ST_PRUNE_INCIDENT] = "DELETE FROM incidents WHERE last_ns < ?1",
+    [ST_PRUNE_HOUR] = "DELETE FROM hour_counts WHERE hour_ns < ?1",
+    [ST_PRUNE_HOUR_LEVEL] = "DELETE FROM hour_level_counts WHERE hour_ns < ?1",
+    [ST_PRUNE_HOUR_SOURCE] = "DELETE FROM hour_source_counts WHERE hour_ns < ?1",
+    /* Hourly rollups of [?1, ?2) from the windows (?3: an hour in ns); see roll_hours(). */
+    [ST_ROLL_HOUR] = "INSERT OR REPLACE INTO hour_counts(hour_ns, template_id, count)"
+                     " SELECT window_start_ns / ?3 * ?3, template_id, sum(count)"
+                     " FROM window_counts WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                     " GROUP BY 1, 2",
+    [ST_ROLL_HOUR_LEVEL] = "INSERT OR REPLACE INTO hour_level_counts(hour_ns, level, count)"
+                           " SELECT window_start_ns / ?3 * ?3, level, sum(count)"
+                           " FROM window_level_counts"
+                           " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                           " GROUP BY 1, 2",
+    [ST_ROLL_HOUR_SOURCE] = "INSERT OR REPLACE INTO hour_source_counts(hour_ns, source,"
+                            " template_id, count, last_ns)"
+                            " SELECT window_start_ns / ?3 * ?3, source, template_id, sum(count),"
+                            " max(window_start_ns) FROM window_source_counts"
+                            " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                            " GROUP BY 1, 2, 3",
+    [ST_WINDOW_SPAN] = "SELECT min(window_start_ns), max(window_start_ns)"
+                       " FROM window_level_counts",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
                           " WHERE input = ?1 AND path = ?2",
     [ST_FOREACH_CHECKPOINT] = "SELECT path, dev, ino, fingerprint, offset FROM checkpoints"
@@ -1123,6 +1153,7 @@ static int sqlite_insert_anomaly(struct lw_store *base, const struct lw_store_an
     bind_text_or_null(st, 8, a->samples_json);
     bind_text_or_null(st, 9, a->kind);
     bind_text_or_null(st, 10, a->key);
+    bind_text_or_null(st, 11, a->context_json);
     rc = exec_stmt(s, st, "insert anomaly");
     if (rc == LW_OK && id_out != NULL) {
         *id_out = sqlite3_last_insert_rowid(s->db);
@@ -1187,13 +1218,80 @@ static int sqlite_set_alert_state(struct lw_store *base, int64_t id, const char 
     return rc;
 }
 
+#define HOUR_NS          (3600LL * 1000000000LL)
+#define ROLL_MAX_HOURS   24  /* new hours rolled per call: a big backlog is caught up in steps */
+#define ROLL_LATE_HOURS  2   /* rolled hours rolled again, for lines that come late */
+
+/*
+ * Fills the hourly rollups (schema 5) for the whole hours before the newest window's hour:
+ * from meta.rolled_upto_ns (less ROLL_LATE_HOURS, re-rolled for late lines) on, at most
+ * ROLL_MAX_HOURS new hours per call, so that one call holds the write lock briefly even on a
+ * store that was never rolled. Lines that come more than ROLL_LATE_HOURS late for a rolled
+ * hour are in the windows but not in the rollups. Inside the caller's transaction.
+ */
+static int roll_hours(struct sqlite_store *s)
+{
+    static const enum stmt_id rolls[] = {ST_ROLL_HOUR, ST_ROLL_HOUR_LEVEL, ST_ROLL_HOUR_SOURCE};
+    sqlite3_stmt *st;
+    int64_t upto = 0, oldest, newest, from, to;
+    size_t i;
+    int rc = LW_OK;
+
+    st = stmt(s, ST_WINDOW_SPAN, &rc);
+    if (st == NULL) {
+        return rc;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_OK : fail(s, rc, "roll hours");
+        sqlite3_reset(st);
+        return rc;
+    }
+    oldest = sqlite3_column_int64(st, 0);
+    newest = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (newest < 0) {
+        return LW_OK; /* rollups are for times after 1970 only (bind_split() agrees) */
+    }
+    rc = lw__store_meta_get_int(s->db, "rolled_upto_ns", &upto);
+    if (rc != LW_OK && rc != LW_ENOENT) {
+        return rc;
+    }
+    from = oldest > 0 ? oldest / HOUR_NS * HOUR_NS : 0;
+    if (rc == LW_OK && upto - ROLL_LATE_HOURS * HOUR_NS > from) {
+        from = upto - ROLL_LATE_HOURS * HOUR_NS;
+    }
+    to = newest / HOUR_NS * HOUR_NS;
+    if (to > (upto > from ? upto : from) + ROLL_MAX_HOURS * HOUR_NS) {
+        to = (upto > from ? upto : from) + ROLL_MAX_HOURS * HOUR_NS;
+    }
+    if (to <= from) {
+        return LW_OK;
+    }
+    for (i = 0; i < sizeof(rolls) / sizeof(rolls[0]); i++) {
+        st = stmt(s, rolls[i], &rc);
+        if (st == NULL) {
+            return rc;
+        }
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int64(st, 2, to);
+        sqlite3_bind_int64(st, 3, HOUR_NS);
+        rc = exec_stmt(s, st, "roll hours");
+        if (rc != LW_OK) {
+            return rc;
+        }
+    }
+    return to > upto ? lw__store_meta_set_int(s->db, "rolled_upto_ns", to) : LW_OK;
+}
+
 static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_deleted)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
 
     static const enum stmt_id prunes[] = {
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
-        ST_PRUNE_EXAMPLE,
+        ST_PRUNE_EXAMPLE, ST_PRUNE_INCIDENT, ST_PRUNE_HOUR, ST_PRUNE_HOUR_LEVEL,
+        ST_PRUNE_HOUR_SOURCE,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;
@@ -1224,6 +1322,10 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
             goto fail;
         }
         total += (uint64_t)sqlite3_changes64(s->db);
+    }
+    rc = roll_hours(s);
+    if (rc != LW_OK) {
+        goto fail;
     }
     if (own_txn) {
         rc = sqlite_commit(&s->base);

@@ -122,6 +122,24 @@ get "$H/alerts?from=-2h"; check GET /api/v1/alerts
 get "$H/anomalies?from=-2h"; check GET /api/v1/anomalies
 AN=$(jq_ 'd["items"][0]["id"]')
 get "$H/anomalies/$AN"; check GET /api/v1/anomalies/{id}
+# Context: the anomalies found in the live log carry real lines of that log around them.
+get "$H/anomalies?from=-2h&limit=1000"
+n_ctx=0
+for id in $(jq_ '" ".join(str(a["id"]) for a in d["items"][:40])'); do
+  get "$H/anomalies/$id"
+  [ "$(jq_ 'd["context_kind"]')" = lines ] || continue
+  [ "$(jq_ 'len(d["context"]) == len(d["context_lines"]) and 0 < len(d["context"]) <= 20')" = True ] ||
+    fail "anomaly $id: context $(cat "$T/body")"
+  python3 -c "
+import json, sys
+lines = set(l.rstrip('\n') for l in open('$T/logs/app.log', errors='replace'))
+d = json.load(open('$T/body'))
+missing = [l for l in d['context'] if l not in lines]
+sys.exit('context lines not in the log: %r' % missing[:3] if missing else 0)" ||
+    fail "anomaly $id: context is not lines of the log"
+  n_ctx=$((n_ctx + 1))
+done
+[ "$n_ctx" -ge 1 ] || fail "no anomaly of the live log has context lines"
 get "$H/anomalies/999999999"; [ "$(code)" = 404 ] || fail "unknown anomaly: $(code)"
 get "$H/templates"; check GET /api/v1/templates
 TPL=$(jq_ 'd["items"][0]["id"]')
