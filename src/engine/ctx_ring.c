@@ -6,9 +6,10 @@
  * ring fed least recently goes to the new source: the table is then rebuilt, which happens only
  * on that rare path, never per line.
  *
- * Lines are stored ready for JSON: cut on a UTF-8 character boundary and, when the bytes are
- * not valid UTF-8, with every byte outside printable ASCII replaced by '?', so that jansson
- * accepts them (it refuses invalid UTF-8) and a hostile line cannot break the document.
+ * Lines are stored cut on a UTF-8 character boundary. When they are turned into JSON, a line
+ * whose bytes are not valid UTF-8 has every byte outside printable ASCII replaced by '?', so
+ * that jansson accepts it (it refuses invalid UTF-8) and a hostile line cannot break the
+ * document; that check is made per anomaly, not per line fed.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -146,7 +147,6 @@ void lw_ctx_ring_add(struct lw_ctx_ring *r, const char *source, int64_t ts_ns, c
 {
     struct ctx_src *s;
     struct ctx_line *l;
-    size_t i;
     int k;
 
     if (r == NULL || line == NULL) {
@@ -189,15 +189,26 @@ void lw_ctx_ring_add(struct lw_ctx_ring *r, const char *source, int64_t ts_ns, c
     memcpy(l->text, line, len);
     l->len = (uint16_t)len;
     l->ts_ns = ts_ns;
-    if (!lw_utf8_valid(l->text, len)) {
-        for (i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)l->text[i];
+}
 
-            if (c >= 0x80 || c == 0) {
-                l->text[i] = '?';
-            }
-        }
+/*
+ * @l's text made safe for jansson into @out (LW_CTX_LINE_MAX bytes): as is when it is valid
+ * UTF-8, else every byte outside printable ASCII replaced by '?'. Done here, for the few lines
+ * of an anomaly, rather than for every line fed.
+ */
+static const char *clean_text(const struct ctx_line *l, char *out)
+{
+    size_t i;
+
+    if (lw_utf8_valid(l->text, l->len)) {
+        return l->text;
     }
+    for (i = 0; i < l->len; i++) {
+        unsigned char c = (unsigned char)l->text[i];
+
+        out[i] = c >= 0x80 || c == 0 ? '?' : (char)c;
+    }
+    return out;
 }
 
 char *lw_ctx_ring_json(const struct lw_ctx_ring *r, const char *source)
@@ -238,8 +249,9 @@ char *lw_ctx_ring_json(const struct lw_ctx_ring *r, const char *source)
         return NULL;
     }
     for (i = 0; i < n; i++) {
+        char buf[LW_CTX_LINE_MAX];
         json_t *o = json_pack("{s:I,s:s%}", "time", (json_int_t)order[i]->ts_ns, "line",
-                              order[i]->text, (size_t)order[i]->len);
+                              clean_text(order[i], buf), (size_t)order[i]->len);
 
         if (o == NULL || json_array_append_new(arr, o) != 0) {
             json_decref(arr);

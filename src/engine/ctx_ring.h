@@ -34,7 +34,8 @@ void lw_ctx_ring_add(struct lw_ctx_ring *r, const char *source, int64_t ts_ns, c
 /*
  * The remembered lines of @source (NULL is "") as a JSON array of {"time": ns, "line": "..."}
  * in event-time order, newly allocated with lw_malloc (the caller lw_frees it); NULL when the
- * source has no lines or memory is short. Bytes that are not valid UTF-8 become U+FFFD.
+ * source has no lines or memory is short. In a line that is not valid UTF-8, every byte
+ * outside printable ASCII becomes '?'.
  */
 char *lw_ctx_ring_json(const struct lw_ctx_ring *r, const char *source);
 
