@@ -943,8 +943,14 @@ static int tpl_grow_to(struct tpl_agg *t, size_t cap)
     return LW_OK;
 }
 
-static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts)
+/*
+ * Counts a line of @tid at @ts. The first line of @tid in this group (@line, @len bytes,
+ * borrowed; from source @src) is kept as an example line for the store, best effort.
+ */
+static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts, const char *line, uint32_t len,
+                   uint32_t src)
 {
+    struct tpl_delta *d;
     size_t k;
 
     if ((t->n + 1) * 2 > t->cap && tpl_grow_to(t, t->cap ? t->cap * 2 : 256) < 0) {
@@ -954,37 +960,27 @@ static int tpl_add(struct tpl_agg *t, uint32_t tid, int64_t ts)
     while (t->v[k].used && t->v[k].tid != tid) {
         k = (k + 1) & (t->cap - 1);
     }
-    if (!t->v[k].used) {
-        t->v[k].used = 1;
-        t->v[k].tid = tid;
-        t->v[k].first_ns = ts;
-        t->v[k].last_ns = ts;
+    d = &t->v[k];
+    if (!d->used) {
+        d->used = 1;
+        d->tid = tid;
+        d->first_ns = ts;
+        d->last_ns = ts;
         t->n++;
     }
-    t->v[k].count++;
-    if (ts < t->v[k].first_ns) {
-        t->v[k].first_ns = ts;
+    d->count++;
+    if (ts < d->first_ns) {
+        d->first_ns = ts;
     }
-    if (ts > t->v[k].last_ns) {
-        t->v[k].last_ns = ts;
+    if (ts > d->last_ns) {
+        d->last_ns = ts;
+    }
+    if (d->example == NULL) {
+        d->example = lw_strndup(line, len < 2048 ? len : 2048);
+        d->example_ns = ts;
+        d->example_src = src;
     }
     return LW_OK;
-}
-
-/* Keeps the first line of @tid in this group as an example line for the store (best effort). */
-static void tpl_example(struct tpl_agg *t, uint32_t tid, const char *line, uint32_t len,
-                        int64_t ts, uint32_t src)
-{
-    size_t k = mix(tid) & (t->cap - 1);
-
-    while (t->v[k].used && t->v[k].tid != tid) {
-        k = (k + 1) & (t->cap - 1);
-    }
-    if (t->v[k].used && t->v[k].example == NULL) {
-        t->v[k].example = lw_strndup(line, len < 2048 ? len : 2048);
-        t->v[k].example_ns = ts;
-        t->v[k].example_src = src;
-    }
 }
 
 /* Interns a source name; returns its id, or MAX_SOURCES ("other") past the cap. */
@@ -1163,8 +1159,7 @@ static int aggregate(struct lw_engine *e, struct batch *b)
             rc = agg_add(&e->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
         }
         if (rc == LW_OK && b->tid[i] != 0) {
-            rc = tpl_add(&e->tpls, b->tid[i], ts);
-            tpl_example(&e->tpls, b->tid[i], b->bytes + b->off[i], b->len[i], ts, src);
+            rc = tpl_add(&e->tpls, b->tid[i], ts, b->bytes + b->off[i], b->len[i], src);
         }
     }
     if (rc < 0) {
