@@ -307,6 +307,29 @@ static size_t put_utf8(char *out, unsigned int cp)
     return 4;
 }
 
+/* The byte that the JSON escape backslash-@c stands for, or -1 when it is not a short one. */
+static int short_escape(char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        return c;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return -1;
+    }
+}
+
 /*
  * Scans the string whose opening quote is at s->p. When @out is not NULL, writes the unescaped
  * text there (the caller guarantees room: unescaped text is never longer than the token) up to
@@ -358,38 +381,6 @@ static int scan_string_nul(struct jscan *s, char *out, size_t cap, size_t *len, 
                 return -1;
             }
             switch (p[1]) {
-            case '"':
-            case '\\':
-            case '/':
-                tmp[0] = p[1];
-                k = 1;
-                p += 2;
-                break;
-            case 'b':
-                tmp[0] = '\b';
-                k = 1;
-                p += 2;
-                break;
-            case 'f':
-                tmp[0] = '\f';
-                k = 1;
-                p += 2;
-                break;
-            case 'n':
-                tmp[0] = '\n';
-                k = 1;
-                p += 2;
-                break;
-            case 'r':
-                tmp[0] = '\r';
-                k = 1;
-                p += 2;
-                break;
-            case 't':
-                tmp[0] = '\t';
-                k = 1;
-                p += 2;
-                break;
             case 'u':
                 if (s->end - p < 6 || hex4(p + 2, &cp) < 0) {
                     return -1;
@@ -413,8 +404,17 @@ static int scan_string_nul(struct jscan *s, char *out, size_t cap, size_t *len, 
                 }
                 k = put_utf8(tmp, cp);
                 break;
-            default:
-                return -1;
+            default: {
+                int c = short_escape(p[1]);
+
+                if (c < 0) {
+                    return -1;
+                }
+                tmp[0] = (char)c;
+                k = 1;
+                p += 2;
+                break;
+            }
             }
         }
         if (out != NULL) {
