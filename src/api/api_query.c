@@ -130,6 +130,16 @@ static void conn_give(struct lw_api *api, struct lw_store *s)
 
 /* ---- responses ---- */
 
+/* Adds the header @name: @value to @resp (@name borrowed, @value copied). */
+static void add_header(struct lw_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_hdrs < LW_HTTP_MAX_HEADERS) {
+        resp->hdr_names[resp->n_hdrs] = name;
+        snprintf(resp->hdr_values[resp->n_hdrs], sizeof(resp->hdr_values[0]), "%s", value);
+        resp->n_hdrs++;
+    }
+}
+
 static int reply_json(struct lw_http_resp *resp, unsigned status, json_t *j)
 {
     char *text;
@@ -197,9 +207,7 @@ static int store_error(struct req_ctx *c, int rc)
         return not_found(c);
     }
     if (rc == LW_EAGAIN) {
-        c->resp->hdr_names[0] = "Retry-After";
-        snprintf(c->resp->hdr_values[0], sizeof(c->resp->hdr_values[0]), "1");
-        c->resp->n_hdrs = 1;
+        add_header(c->resp, "Retry-After", "1");
         return reply_error(c->resp, 503, "the store is busy; try again", NULL);
     }
     if (rc == LW_ENOMEM) {
@@ -1607,9 +1615,7 @@ static int is(const struct lw_http_req *req, const char *method)
 
 static int method_not_allowed(struct req_ctx *c, const char *allow)
 {
-    c->resp->hdr_names[0] = "Allow";
-    snprintf(c->resp->hdr_values[0], sizeof(c->resp->hdr_values[0]), "%s", allow);
-    c->resp->n_hdrs = 1;
+    add_header(c->resp, "Allow", allow);
     return reply_error(c->resp, 405, "method not allowed", NULL);
 }
 
@@ -1728,9 +1734,7 @@ int lw_api_handle(void *opaque, const struct lw_http_req *req, struct lw_http_re
     }
     c.st = conn_take(api, &rc, err, sizeof(err));
     if (c.st == NULL) {
-        resp->hdr_names[0] = "Retry-After";
-        snprintf(resp->hdr_values[0], sizeof(resp->hdr_values[0]), "1");
-        resp->n_hdrs = 1;
+        add_header(resp, "Retry-After", "1");
         return reply_error(resp, 503, err, NULL);
     }
     rc = dispatch(&c, req->path + sizeof(prefix) - 1);
