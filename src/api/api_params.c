@@ -84,11 +84,36 @@ static int fixed_digits(const char **p, int n, int *out)
     return LW_OK;
 }
 
+/*
+ * A fraction of a second at *@p: nothing, or '.' and at least one digit (digits past the
+ * ninth are read and dropped). Adds the nanoseconds to *@ns.
+ */
+static int read_fraction(const char **p, int64_t *ns)
+{
+    int64_t scale = NS_PER_S / 10;
+    const char *s = *p;
+
+    if (*s != '.') {
+        return LW_OK;
+    }
+    s++;
+    if (!isdigit((unsigned char)*s)) {
+        return LW_EINVAL;
+    }
+    while (isdigit((unsigned char)*s)) {
+        *ns += (*s - '0') * scale;
+        scale /= 10;
+        s++;
+    }
+    *p = s;
+    return LW_OK;
+}
+
 static int parse_rfc3339(const char *s, int64_t *out_ns)
 {
     const char *p = s;
     int y, mo, d, h, mi, sec;
-    long nsec = 0;
+    int64_t nsec = 0;
     int64_t ts;
     int64_t off_s = 0;
 
@@ -104,18 +129,8 @@ static int parse_rfc3339(const char *s, int64_t *out_ns)
         fixed_digits(&p, 2, &sec)) {
         return LW_EINVAL;
     }
-    if (*p == '.') {
-        long scale = 100000000L;
-
-        p++;
-        if (!isdigit((unsigned char)*p)) {
-            return LW_EINVAL;
-        }
-        while (isdigit((unsigned char)*p)) {
-            nsec += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
+    if (read_fraction(&p, &nsec) != LW_OK) {
+        return LW_EINVAL;
     }
     if (*p == 'Z' || *p == 'z') {
         p++;
@@ -140,7 +155,7 @@ static int parse_rfc3339(const char *s, int64_t *out_ns)
     if (sec == 60) {
         sec = 59; /* a leap second is read as the second before it */
     }
-    if (lw_ts_from_civil(y, mo, d, h, mi, sec, nsec, &ts) != 0) {
+    if (lw_ts_from_civil(y, mo, d, h, mi, sec, (long)nsec, &ts) != 0) {
         return LW_EINVAL;
     }
     if ((off_s > 0 && ts < INT64_MIN + off_s * NS_PER_S) ||
@@ -183,20 +198,7 @@ int lw_api_parse_time(const char *s, int64_t now_ns, int64_t *out_ns)
         return LW_EINVAL;
     }
     v *= NS_PER_S;
-    if (*p == '.') {
-        int64_t scale = NS_PER_S / 10;
-
-        p++;
-        if (!isdigit((unsigned char)*p)) {
-            return LW_EINVAL;
-        }
-        while (isdigit((unsigned char)*p)) {
-            v += (*p - '0') * scale;
-            scale /= 10;
-            p++;
-        }
-    }
-    if (*p != '\0') {
+    if (read_fraction(&p, &v) != LW_OK || *p != '\0') {
         return LW_EINVAL;
     }
     *out_ns = v;

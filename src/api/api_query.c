@@ -130,6 +130,16 @@ static void conn_give(struct lw_api *api, struct lw_store *s)
 
 /* ---- responses ---- */
 
+/* Adds the header @name: @value to @resp (@name borrowed, @value copied). */
+static void add_header(struct lw_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_hdrs < LW_HTTP_MAX_HEADERS) {
+        resp->hdr_names[resp->n_hdrs] = name;
+        snprintf(resp->hdr_values[resp->n_hdrs], sizeof(resp->hdr_values[0]), "%s", value);
+        resp->n_hdrs++;
+    }
+}
+
 static int reply_json(struct lw_http_resp *resp, unsigned status, json_t *j)
 {
     char *text;
@@ -197,9 +207,7 @@ static int store_error(struct req_ctx *c, int rc)
         return not_found(c);
     }
     if (rc == LW_EAGAIN) {
-        c->resp->hdr_names[0] = "Retry-After";
-        snprintf(c->resp->hdr_values[0], sizeof(c->resp->hdr_values[0]), "1");
-        c->resp->n_hdrs = 1;
+        add_header(c->resp, "Retry-After", "1");
         return reply_error(c->resp, 503, "the store is busy; try again", NULL);
     }
     if (rc == LW_ENOMEM) {
@@ -421,11 +429,30 @@ static void page_add(struct page *p, json_t *o, int64_t ts, int64_t id, const ch
     snprintf(p->last_key, sizeof(p->last_key), "%s", key != NULL ? key : "");
 }
 
-static int page_reply(struct req_ctx *c, struct page *p, json_t *extra)
+/*
+ * Starts a page of at most f->limit rows. The store is asked for one row more, so that
+ * page_full() sees whether there is a next page.
+ */
+static void page_open(struct page *p, struct lw_store_filter *f)
 {
-    json_t *j = extra != NULL ? extra : json_object();
+    memset(p, 0, sizeof(*p));
+    p->items = json_array();
+    p->limit = f->limit;
+    f->limit++;
+}
+
+/* Replies with the page, or with the error @rc of the store's list call; takes @extra. */
+static int page_reply(struct req_ctx *c, struct page *p, int rc, json_t *extra)
+{
+    json_t *j;
     char cur[LW_API_CURSOR_MAX];
 
+    if (rc < 0) {
+        json_decref(p->items);
+        json_decref(extra);
+        return store_error(c, rc);
+    }
+    j = extra != NULL ? extra : json_object();
     if (p->oom || j == NULL) {
         json_decref(p->items);
         json_decref(j);
@@ -737,7 +764,6 @@ static int route_incidents(struct req_ctx *c)
     const char *state = arg(c, "state");
     int rc;
 
-    memset(&p, 0, sizeof(p));
     if (parse_filter(c, "rsdot", &f, key, sizeof(key))) {
         return LW_OK;
     }
@@ -746,15 +772,9 @@ static int route_incidents(struct req_ctx *c)
         return bad_param(c, "state", "expected open, resolved or all");
     }
     f.state = state != NULL && strcmp(state, "all") != 0 ? state : NULL;
-    p.items = json_array();
-    p.limit = f.limit;
-    f.limit++;
+    page_open(&p, &f);
     rc = lw_store_list_incidents(c->st, &f, incident_page_cb, &p);
-    if (rc < 0) {
-        json_decref(p.items);
-        return store_error(c, rc);
-    }
-    return page_reply(c, &p, NULL);
+    return page_reply(c, &p, rc, NULL);
 }
 
 static int array_alert_cb(void *opaque, const struct lw_store_alert_row *r)
@@ -846,20 +866,13 @@ static int route_alerts(struct req_ctx *c)
     char key[256];
     int rc;
 
-    memset(&p, 0, sizeof(p));
     if (parse_filter(c, "rsdot", &f, key, sizeof(key))) {
         return LW_OK;
     }
     f.state = arg(c, "state");
-    p.items = json_array();
-    p.limit = f.limit;
-    f.limit++;
+    page_open(&p, &f);
     rc = lw_store_list_alerts(c->st, &f, alert_page_cb, &p);
-    if (rc < 0) {
-        json_decref(p.items);
-        return store_error(c, rc);
-    }
-    return page_reply(c, &p, NULL);
+    return page_reply(c, &p, rc, NULL);
 }
 
 static int anomaly_page_cb(void *opaque, const struct lw_store_anomaly_row *r)
@@ -880,19 +893,12 @@ static int route_anomalies(struct req_ctx *c)
     char key[256];
     int rc;
 
-    memset(&p, 0, sizeof(p));
     if (parse_filter(c, "rdotkm", &f, key, sizeof(key))) {
         return LW_OK;
     }
-    p.items = json_array();
-    p.limit = f.limit;
-    f.limit++;
+    page_open(&p, &f);
     rc = lw_store_list_anomalies(c->st, &f, anomaly_page_cb, &p);
-    if (rc < 0) {
-        json_decref(p.items);
-        return store_error(c, rc);
-    }
-    return page_reply(c, &p, NULL);
+    return page_reply(c, &p, rc, NULL);
 }
 
 static int example_line_cb(void *opaque, const struct lw_store_example_row *r)
@@ -1045,19 +1051,13 @@ static int route_templates(struct req_ctx *c)
     if (q != NULL && strlen(q) > 200) {
         return bad_param(c, "q", "at most 200 bytes");
     }
-    t.p.items = json_array();
-    t.p.limit = f.limit;
-    f.limit++;
+    page_open(&t.p, &f);
     rc = lw_store_list_templates(c->st, q, t.sort, desc, &f, template_page_cb, &t, &total);
-    if (rc < 0) {
-        json_decref(t.p.items);
-        return store_error(c, rc);
-    }
-    extra = json_object();
+    extra = rc < 0 ? NULL : json_object();
     if (extra != NULL) {
         json_object_set_new(extra, "total", json_integer((json_int_t)total));
     }
-    return page_reply(c, &t.p, extra);
+    return page_reply(c, &t.p, rc, extra);
 }
 
 static int one_template_cb(void *opaque, const struct lw_store_template_row *r)
@@ -1155,14 +1155,12 @@ static int route_series(struct req_ctx *c)
         struct page p;
 
         memset(&f, 0, sizeof(f));
-        memset(&p, 0, sizeof(p));
         f.from_ns = from;
         f.to_ns = to;
         f.source = q.source;
         f.template_id = q.template_id;
-        f.limit = MAX_LIMIT + 1;
-        p.items = json_array();
-        p.limit = MAX_LIMIT;
+        f.limit = MAX_LIMIT;
+        page_open(&p, &f);
         rc = lw_store_list_anomalies(c->st, &f, anomaly_page_cb, &p);
         if (rc < 0) {
             json_decref(p.items);
@@ -1309,19 +1307,12 @@ static int route_sources(struct req_ctx *c)
     char key[256];
     int rc;
 
-    memset(&p, 0, sizeof(p));
     if (parse_filter(c, "r", &f, key, sizeof(key))) {
         return LW_OK;
     }
-    p.items = json_array();
-    p.limit = f.limit;
-    f.limit++;
+    page_open(&p, &f);
     rc = lw_store_list_sources(c->st, &f, source_page_cb, &p);
-    if (rc < 0) {
-        json_decref(p.items);
-        return store_error(c, rc);
-    }
-    return page_reply(c, &p, NULL);
+    return page_reply(c, &p, rc, NULL);
 }
 
 static int rule_array_cb(void *opaque, const struct lw_store_rule *r)
@@ -1624,9 +1615,7 @@ static int is(const struct lw_http_req *req, const char *method)
 
 static int method_not_allowed(struct req_ctx *c, const char *allow)
 {
-    c->resp->hdr_names[0] = "Allow";
-    snprintf(c->resp->hdr_values[0], sizeof(c->resp->hdr_values[0]), "%s", allow);
-    c->resp->n_hdrs = 1;
+    add_header(c->resp, "Allow", allow);
     return reply_error(c->resp, 405, "method not allowed", NULL);
 }
 
@@ -1745,9 +1734,7 @@ int lw_api_handle(void *opaque, const struct lw_http_req *req, struct lw_http_re
     }
     c.st = conn_take(api, &rc, err, sizeof(err));
     if (c.st == NULL) {
-        resp->hdr_names[0] = "Retry-After";
-        snprintf(resp->hdr_values[0], sizeof(resp->hdr_values[0]), "1");
-        resp->n_hdrs = 1;
+        add_header(resp, "Retry-After", "1");
         return reply_error(resp, 503, err, NULL);
     }
     rc = dispatch(&c, req->path + sizeof(prefix) - 1);
