@@ -161,6 +161,12 @@ struct lw_http_resp {
 };
 
 /*
+ * Adds response header @name (a static string) with @value (copied, cut at 127 bytes). Returns
+ * LW_OK, or LW_EFULL when @resp holds LW_HTTP_MAX_HEADERS already (the header is not added).
+ */
+int lw_http_resp_add_header(struct lw_http_resp *resp, const char *name, const char *value);
+
+/*
  * Answers @req in @resp. Returns LW_OK (whatever the status in @resp), or a negative LW_E* code
  * (the server answers 500 and frees a body set before). Called from server threads, possibly
  * several at once for one route.

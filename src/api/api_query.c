@@ -130,16 +130,6 @@ static void conn_give(struct lw_api *api, struct lw_store *s)
 
 /* ---- responses ---- */
 
-/* Adds the header @name: @value to @resp (@name borrowed, @value copied). */
-static void add_header(struct lw_http_resp *resp, const char *name, const char *value)
-{
-    if (resp->n_hdrs < LW_HTTP_MAX_HEADERS) {
-        resp->hdr_names[resp->n_hdrs] = name;
-        snprintf(resp->hdr_values[resp->n_hdrs], sizeof(resp->hdr_values[0]), "%s", value);
-        resp->n_hdrs++;
-    }
-}
-
 static int reply_json(struct lw_http_resp *resp, unsigned status, json_t *j)
 {
     char *text;
@@ -207,7 +197,7 @@ static int store_error(struct req_ctx *c, int rc)
         return not_found(c);
     }
     if (rc == LW_EAGAIN) {
-        add_header(c->resp, "Retry-After", "1");
+        lw_http_resp_add_header(c->resp, "Retry-After", "1");
         return reply_error(c->resp, 503, "the store is busy; try again", NULL);
     }
     if (rc == LW_ENOMEM) {
@@ -1032,9 +1022,9 @@ static int route_templates(struct req_ctx *c)
     }
     t.sort = LW_STORE_TSORT_COUNT;
     if (sort != NULL) {
-        for (i = 0; i < 4 && strcmp(sort, sorts[i]) != 0; i++) {
+        for (i = 0; i < sizeof(sorts) / sizeof(sorts[0]) && strcmp(sort, sorts[i]) != 0; i++) {
         }
-        if (i == 4) {
+        if (i == sizeof(sorts) / sizeof(sorts[0])) {
             return bad_param(c, "sort", "expected count, last_seen, first_seen or id");
         }
         t.sort = (enum lw_store_tsort)i;
@@ -1615,7 +1605,7 @@ static int is(const struct lw_http_req *req, const char *method)
 
 static int method_not_allowed(struct req_ctx *c, const char *allow)
 {
-    add_header(c->resp, "Allow", allow);
+    lw_http_resp_add_header(c->resp, "Allow", allow);
     return reply_error(c->resp, 405, "method not allowed", NULL);
 }
 
@@ -1734,7 +1724,7 @@ int lw_api_handle(void *opaque, const struct lw_http_req *req, struct lw_http_re
     }
     c.st = conn_take(api, &rc, err, sizeof(err));
     if (c.st == NULL) {
-        add_header(resp, "Retry-After", "1");
+        lw_http_resp_add_header(resp, "Retry-After", "1");
         return reply_error(resp, 503, err, NULL);
     }
     rc = dispatch(&c, req->path + sizeof(prefix) - 1);

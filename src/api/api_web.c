@@ -72,22 +72,13 @@ int lw__api_web_etag_matches(const char *inm, const char *etag)
     }
 }
 
-static void add_header(struct lw_http_resp *resp, const char *name, const char *value)
-{
-    if (resp->n_hdrs < LW_HTTP_MAX_HEADERS) {
-        resp->hdr_names[resp->n_hdrs] = name;
-        snprintf(resp->hdr_values[resp->n_hdrs], sizeof(resp->hdr_values[0]), "%s", value);
-        resp->n_hdrs++;
-    }
-}
-
 static int web_handler(void *opaque, const struct lw_http_req *req, struct lw_http_resp *resp)
 {
     const struct lw_web_asset *a;
     const char *inm;
 
     (void)opaque;
-    add_header(resp, "X-Content-Type-Options", "nosniff");
+    lw_http_resp_add_header(resp, "X-Content-Type-Options", "nosniff");
     a = lw_api_web_find(req->path);
     if (a == NULL) {
         resp->status = 404;
@@ -97,8 +88,8 @@ static int web_handler(void *opaque, const struct lw_http_req *req, struct lw_ht
         resp->body_static = 1;
         return LW_OK;
     }
-    add_header(resp, "Cache-Control", "no-cache");
-    add_header(resp, "ETag", a->etag);
+    lw_http_resp_add_header(resp, "Cache-Control", "no-cache");
+    lw_http_resp_add_header(resp, "ETag", a->etag);
     inm = lw_http_req_header(req, "If-None-Match");
     if (inm != NULL && lw__api_web_etag_matches(inm, a->etag)) {
         resp->status = 304;
@@ -106,7 +97,7 @@ static int web_handler(void *opaque, const struct lw_http_req *req, struct lw_ht
         return LW_OK;
     }
     if (strcmp(a->content_type, "text/html; charset=utf-8") == 0) {
-        add_header(resp, "Content-Security-Policy", CSP);
+        lw_http_resp_add_header(resp, "Content-Security-Policy", CSP);
     }
     resp->content_type = a->content_type;
     /* The table is const and lives as long as the program; the server only reads it. */

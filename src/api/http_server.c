@@ -918,6 +918,17 @@ const char *lw_http_req_arg(const struct lw_http_req *req, const char *key)
     return NULL;
 }
 
+int lw_http_resp_add_header(struct lw_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_hdrs >= LW_HTTP_MAX_HEADERS) {
+        return LW_EFULL;
+    }
+    resp->hdr_names[resp->n_hdrs] = name;
+    snprintf(resp->hdr_values[resp->n_hdrs], sizeof(resp->hdr_values[0]), "%s", value);
+    resp->n_hdrs++;
+    return LW_OK;
+}
+
 const char *lw_http_req_header(const struct lw_http_req *req, const char *name)
 {
     return req->conn != NULL
