@@ -1150,16 +1150,19 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         int64_t ts = b->ts[i];
         int64_t win = ts >= 0 ? ts - ts % w : ts - ((ts % w) + w) % w;
 
+        /* The line's own source: a batch of an NDJSON body may mix hosts. */
+        uint32_t line_gid = b->src_of != NULL ? b->gid[b->src_of[i]] : src + 1;
+
         rc = agg_add(&e->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
         if (rc == LW_OK) {
-            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i],
-                         b->src_of != NULL ? b->gid[b->src_of[i]] : src + 1, 1);
+            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i], line_gid, 1);
         }
         if (rc == LW_OK) {
             rc = agg_add(&e->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
         }
         if (rc == LW_OK && b->tid[i] != 0) {
-            rc = tpl_add(&e->tpls, b->tid[i], ts, b->bytes + b->off[i], b->len[i], src);
+            rc = tpl_add(&e->tpls, b->tid[i], ts, b->bytes + b->off[i], b->len[i],
+                         line_gid - 1);
         }
     }
     if (rc < 0) {
