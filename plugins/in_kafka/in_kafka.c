@@ -612,16 +612,44 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* ---- records to lines ---- */
 
+/* The capacity @cap (0: none yet, start at @first) doubled until @need fits. */
+static size_t grow_cap(size_t cap, size_t first, size_t need)
+{
+    cap = cap ? cap : first;
+    while (cap < need) {
+        cap *= 2;
+    }
+    return cap;
+}
+
+/* Grows the byte buffer *@buf of capacity *@cap to hold @need bytes. Returns LW_OK or LW_ENOMEM. */
+static int bytes_reserve(char **buf, size_t *cap, size_t need, size_t first)
+{
+    size_t n;
+    char *nb;
+
+    if (need <= *cap) {
+        return LW_OK;
+    }
+    n = grow_cap(*cap, first, need);
+    nb = lw_realloc(*buf, n);
+    if (nb == NULL) {
+        return LW_ENOMEM;
+    }
+    *buf = nb;
+    *cap = n;
+    return LW_OK;
+}
+
+/* Makes room in @g for @n_lines more lines and @n_bytes more copied bytes: LW_OK or LW_ENOMEM. */
 static int group_reserve(struct kafka_group *g, size_t n_lines, size_t n_bytes)
 {
     if (g->n_lines + n_lines > g->cap_lines) {
-        size_t cap = g->cap_lines ? g->cap_lines : 256;
+        size_t cap = grow_cap(g->cap_lines, 256, g->n_lines + n_lines);
         struct lw_ingest_line *nl;
+        const char **nh;
         size_t *no;
 
-        while (cap < g->n_lines + n_lines) {
-            cap *= 2;
-        }
         nl = lw_realloc(g->lines, cap * sizeof(*nl));
         if (nl == NULL) {
             return LW_ENOMEM;
@@ -637,31 +665,14 @@ static int group_reserve(struct kafka_group *g, size_t n_lines, size_t n_bytes)
             return LW_ENOMEM;
         }
         g->host_off = no;
-        {
-            const char **nh = lw_realloc(g->hosts, cap * sizeof(*nh));
-
-            if (nh == NULL) {
-                return LW_ENOMEM;
-            }
-            g->hosts = nh;
-        }
-        g->cap_lines = cap;
-    }
-    if (g->buf_len + n_bytes > g->buf_cap) {
-        size_t cap = g->buf_cap ? g->buf_cap : 65536;
-        char *nb;
-
-        while (cap < g->buf_len + n_bytes) {
-            cap *= 2;
-        }
-        nb = lw_realloc(g->buf, cap);
-        if (nb == NULL) {
+        nh = lw_realloc(g->hosts, cap * sizeof(*nh));
+        if (nh == NULL) {
             return LW_ENOMEM;
         }
-        g->buf = nb;
-        g->buf_cap = cap;
+        g->hosts = nh;
+        g->cap_lines = cap;
     }
-    return LW_OK;
+    return bytes_reserve(&g->buf, &g->buf_cap, g->buf_len + n_bytes, 65536);
 }
 
 /* The record's key as a host name in @out (cut at HOST_MAX), or false when it has none. */
@@ -694,19 +705,8 @@ static int group_host(struct kafka_group *g, bool has, const char *host)
         return LW_OK;
     }
     n = strlen(host) + 1;
-    if (g->hbuf_len + n > g->hbuf_cap) {
-        size_t cap = g->hbuf_cap ? g->hbuf_cap : 4096;
-        char *nb;
-
-        while (cap < g->hbuf_len + n) {
-            cap *= 2;
-        }
-        nb = lw_realloc(g->hbuf, cap);
-        if (nb == NULL) {
-            return LW_ENOMEM;
-        }
-        g->hbuf = nb;
-        g->hbuf_cap = cap;
+    if (bytes_reserve(&g->hbuf, &g->hbuf_cap, g->hbuf_len + n, 4096) < 0) {
+        return LW_ENOMEM;
     }
     memcpy(g->hbuf + g->hbuf_len, host, n);
     g->last_host = g->hbuf_len;

@@ -196,18 +196,11 @@ static int q_eq(struct ch_store *s, const char *col, const char *v)
     return rc ? rc : lw__ch_buf_unhex(&s->q, v, strlen(v));
 }
 
-/*
- * The fields of the first line of s->out, split on tabs in place. Returns how many (at most
- * @max); 0 when the answer is empty.
- */
-static size_t fields(struct ch_store *s, char **f, size_t max)
+/* The fields of the line at @p, split on tabs in place. Returns how many (at most @max). */
+static size_t split_fields(char *p, char **f, size_t max)
 {
-    char *p = s->out.p;
     size_t n = 0;
 
-    if (p == NULL || s->out.len == 0) {
-        return 0;
-    }
     while (n < max) {
         f[n++] = p;
         while (*p != '\0' && *p != '\t' && *p != '\n') {
@@ -220,6 +213,15 @@ static size_t fields(struct ch_store *s, char **f, size_t max)
         *p++ = '\0';
     }
     return n;
+}
+
+/* The fields of the first line of s->out (see split_fields); 0 when the answer is empty. */
+static size_t fields(struct ch_store *s, char **f, size_t max)
+{
+    if (s->out.p == NULL || s->out.len == 0) {
+        return 0;
+    }
+    return split_fields(s->out.p, f, max);
 }
 
 static uint64_t u64(const char *p)
@@ -1003,6 +1005,34 @@ static int q_writer(struct ch_store *s, const char *select, const char *view)
     return rc ? rc : q_eq(s, "writer", s->writer);
 }
 
+/*
+ * Starts the checkpoint query of @input: "SELECT @head dev, ino, fingerprint, offset, del @tail".
+ * Kafka's are every writer's: the partition's position never goes back (offsets of committed
+ * transactions only grow, fenced ones never commit) and its epoch is the latest owner's. The
+ * others are this writer's latest row per path.
+ */
+static int q_checkpoints(struct ch_store *s, const char *input, const char *head,
+                         const char *tail)
+{
+    int rc;
+
+    if (strcmp(input, LW_CH_KAFKA_INPUT) == 0) {
+        rc = q_start(s,
+                     "SELECT %smax(dev), 0, 0, max(offset), 0 AS del%s FROM %s.checkpoints_v"
+                     " WHERE deleted = 0",
+                     head, tail, s->db);
+    }
+    else {
+        rc = q_start(s,
+                     "SELECT %sargMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
+                     " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
+                     " argMax(deleted, (seq, ord)) AS del%s FROM %s.checkpoints_v WHERE 1",
+                     head, tail, s->db);
+        rc = rc ? rc : q_eq(s, "writer", s->writer);
+    }
+    return rc ? rc : q_eq(s, "input", input);
+}
+
 static int ch_get_checkpoint(struct lw_store *base, const char *input, const char *path,
                              struct lw_ingest_checkpoint *out)
 {
@@ -1013,24 +1043,7 @@ static int ch_get_checkpoint(struct lw_store *base, const char *input, const cha
     if (input == NULL || path == NULL || out == NULL) {
         return fail(s, LW_EINVAL, "%s", "no input, path or output");
     }
-    if (strcmp(input, LW_CH_KAFKA_INPUT) == 0) {
-        /*
-         * Every writer's: the partition's position never goes back (offsets of committed
-         * transactions only grow, fenced ones never commit) and its epoch is the latest owner's.
-         */
-        rc = q_start(s,
-                     "SELECT max(dev), 0, 0, max(offset), 0, count() FROM %s.checkpoints_v"
-                     " WHERE deleted = 0",
-                     s->db);
-    }
-    else {
-        rc = q_writer(s,
-                      "argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
-                      " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
-                      " argMax(deleted, (seq, ord)), count()",
-                      "checkpoints");
-    }
-    rc = rc ? rc : q_eq(s, "input", input);
+    rc = q_checkpoints(s, input, "", ", count()");
     rc = rc ? rc : q_eq(s, "path", path);
     rc = rc ? rc : exec_q(s);
     if (rc != LW_OK) {
@@ -1060,20 +1073,7 @@ static int ch_foreach_checkpoint(struct lw_store *base, const char *input,
     if (input == NULL || cb == NULL) {
         return fail(s, LW_EINVAL, "%s", "no input or callback");
     }
-    if (strcmp(input, LW_CH_KAFKA_INPUT) == 0) {
-        rc = q_start(s,
-                     "SELECT hex(path), max(dev), 0, 0, max(offset), 0 AS del FROM"
-                     " %s.checkpoints_v WHERE deleted = 0",
-                     s->db);
-    }
-    else {
-        rc = q_writer(s,
-                      "hex(path), argMax(dev, (seq, ord)), argMax(ino, (seq, ord)),"
-                      " argMax(fingerprint, (seq, ord)), argMax(offset, (seq, ord)),"
-                      " argMax(deleted, (seq, ord)) AS del",
-                      "checkpoints");
-    }
-    rc = rc ? rc : q_eq(s, "input", input);
+    rc = q_checkpoints(s, input, "hex(path), ", "");
     rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY path HAVING del = 0 ORDER BY path");
     rc = rc ? rc : exec_q(s);
     if (rc != LW_OK || s->out.len == 0) {
@@ -1088,23 +1088,14 @@ static int ch_foreach_checkpoint(struct lw_store *base, const char *input,
         struct lw_ingest_checkpoint ck;
         char *f[6];
         char *path = NULL;
-        size_t n = 0;
         size_t len;
-        char *p = line;
 
         next = strchr(line, '\n');
         if (next != NULL) {
             *next++ = '\0';
         }
-        while (n < 6) {
-            f[n++] = p;
-            p = strchr(p, '\t');
-            if (p == NULL) {
-                break;
-            }
-            *p++ = '\0';
-        }
-        if (n != 6 || lw__ch_unhex(f[0], strlen(f[0]), &path, &len) != LW_OK) {
+        if (split_fields(line, f, 6) != 6 ||
+            lw__ch_unhex(f[0], strlen(f[0]), &path, &len) != LW_OK) {
             continue;
         }
         memset(&ck, 0, sizeof(ck));

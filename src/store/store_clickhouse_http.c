@@ -309,6 +309,7 @@ int lw__ch_exec(struct lw__ch_conn *c, const char *query, const char *body, size
     char *esc = NULL;
     CURLcode cc;
     long status = 0;
+    size_t n;
     int rc = LW_OK;
 
     s.b = out != NULL ? out : &scratch;
@@ -316,36 +317,27 @@ int lw__ch_exec(struct lw__ch_conn *c, const char *query, const char *body, size
     s.nomem = 0;
     lw__ch_buf_reset(s.b);
     curl_easy_reset(h);
+    /* With a body to insert, the query travels in the URL; else it is the body. */
     if (body != NULL) {
-        size_t n;
-
         esc = curl_easy_escape(h, query, 0);
-        n = esc != NULL ? strlen(c->url) + strlen(esc) + 16 : 0;
-        target = esc != NULL ? lw_malloc(n) : NULL;
-        if (target == NULL) {
+        if (esc == NULL) {
             rc = LW_ENOMEM;
             snprintf(err, err_len, "out of memory");
             goto out;
         }
-        snprintf(target, n, "%s/?query=%s", c->url, esc);
-        curl_easy_setopt(h, CURLOPT_URL, target);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
-    else {
-        size_t n = strlen(c->url) + 2;
-
-        target = lw_malloc(n);
-        if (target == NULL) {
-            rc = LW_ENOMEM;
-            snprintf(err, err_len, "out of memory");
-            goto out;
-        }
-        snprintf(target, n, "%s/", c->url);
-        curl_easy_setopt(h, CURLOPT_URL, target);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, query);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(query));
+    n = strlen(c->url) + (esc != NULL ? strlen(esc) : 0) + 16;
+    target = lw_malloc(n);
+    if (target == NULL) {
+        rc = LW_ENOMEM;
+        snprintf(err, err_len, "out of memory");
+        goto out;
     }
+    snprintf(target, n, "%s/%s%s", c->url, esc != NULL ? "?query=" : "", esc != NULL ? esc : "");
+    curl_easy_setopt(h, CURLOPT_URL, target);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : query);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)(body != NULL ? body_len : strlen(query)));
     if (c->user != NULL) {
         curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");

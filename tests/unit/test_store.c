@@ -26,66 +26,14 @@
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 
+#include "store_fixture.h"
+
 #define NS 1000000000LL
 #define T0 (1767225600LL * NS) /* 2026-01-01T00:00:00Z */
 
-struct fixture {
-    char root[64];   /* the mkdtemp directory */
-    char dir[128];   /* the data directory: ROOT/data (created by the store) */
-};
-
-static void rm_tree(const char *path)
-{
-    char child[512];
-    struct dirent *e;
-    struct stat sb;
-    DIR *d;
-
-    if (lstat(path, &sb) != 0) {
-        return;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        unlink(path);
-        return;
-    }
-    d = opendir(path);
-    if (d != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-                continue;
-            }
-            snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
-            rm_tree(child);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-
-    if (f == NULL) {
-        return -1;
-    }
-    snprintf(f->root, sizeof(f->root), "/tmp/lw-store-XXXXXX");
-    if (mkdtemp(f->root) == NULL) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    rm_tree(f->root);
-    free(f);
-    return 0;
+    return fixture_setup(state, "/tmp/lw-store-XXXXXX");
 }
 
 static struct lw_store *open_ok(const struct fixture *f, const struct lw_store_conf *conf)
