@@ -301,20 +301,24 @@ static int check_series(struct ctx *x, const struct lw_store_series_q *q)
     return LW_OK;
 }
 
-/* Rows "[key\t]bucket\tcount" of @ans to @cb; @key when the rows carry none. */
-static int each_point(struct lw__ch_buf *ans, int has_key, int64_t key, lw_store_point_cb cb,
+/*
+ * Runs the query built in x->c->q (see run()) and hands its rows "[key\t]bucket\tcount" to
+ * @cb, with key 0 when the rows carry none.
+ */
+static int run_points(struct ctx *x, int build_rc, int has_key, lw_store_point_cb cb,
                       void *opaque)
 {
+    struct lw__ch_buf ans;
     char *f[3];
     size_t pos = 0;
     size_t want = has_key ? 3 : 2;
-    int rc = LW_OK;
+    int o = has_key ? 1 : 0;
+    int rc = run(x, build_rc, &ans);
 
-    while (rc == LW_OK && lw__chq_next_row(ans, &pos, f, want) == want) {
-        int o = has_key ? 1 : 0;
-
-        rc = cb(opaque, has_key ? i64(f[0]) : key, i64(f[o]), u64(f[o + 1]));
+    while (rc == LW_OK && lw__chq_next_row(&ans, &pos, f, want) == want) {
+        rc = cb(opaque, has_key ? i64(f[0]) : 0, i64(f[o]), u64(f[o + 1]));
     }
+    lw__ch_buf_free(&ans);
     return rc;
 }
 
@@ -335,7 +339,6 @@ static int q_windows(struct ctx *x, const char *select_key, const char *view,
 int lw__chq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
                    void *opaque)
 {
-    struct lw__ch_buf ans;
     struct ctx x;
     int rc = ctx_init(s, &x);
 
@@ -353,29 +356,21 @@ int lw__chq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_sto
     else if (q->source != NULL) {
         rc = q_windows(&x, "", "{db}.window_source_counts_v", q);
         rc = rc ? rc : qstr(&x, " AND source = ", q->source);
-        if (rc == LW_OK && q->template_id != 0) {
-            rc = qnum(&x, " AND template_id = %lld", (long long)q->template_id);
-        }
     }
     else {
         rc = q_windows(&x, "", "{db}.window_counts_v", q);
-        if (rc == LW_OK && q->template_id != 0) {
-            rc = qnum(&x, " AND template_id = %lld", (long long)q->template_id);
-        }
+    }
+    /* A level series has none (checked above). */
+    if (rc == LW_OK && q->template_id != 0) {
+        rc = qnum(&x, " AND template_id = %lld", (long long)q->template_id);
     }
     rc = rc ? rc : qadd(&x, " GROUP BY b ORDER BY b");
-    rc = run(&x, rc, &ans);
-    if (rc == LW_OK) {
-        rc = each_point(&ans, 0, 0, cb, opaque);
-    }
-    lw__ch_buf_free(&ans);
-    return rc;
+    return run_points(&x, rc, 0, cb, opaque);
 }
 
 int lw__chq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
                           lw_store_point_cb cb, void *opaque)
 {
-    struct lw__ch_buf ans;
     struct ctx x;
     int rc = ctx_init(s, &x);
 
@@ -385,18 +380,12 @@ int lw__chq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
     }
     rc = q_windows(&x, "level,", "{db}.window_level_counts_v", q);
     rc = rc ? rc : qadd(&x, " GROUP BY level, b ORDER BY level, b");
-    rc = run(&x, rc, &ans);
-    if (rc == LW_OK) {
-        rc = each_point(&ans, 1, 0, cb, opaque);
-    }
-    lw__ch_buf_free(&ans);
-    return rc;
+    return run_points(&x, rc, 1, cb, opaque);
 }
 
 int lw__chq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *q,
                              lw_store_point_cb cb, void *opaque)
 {
-    struct lw__ch_buf ans;
     struct ctx x;
     int rc = ctx_init(s, &x);
 
@@ -416,18 +405,12 @@ int lw__chq_series_anomalies(struct lw_store *s, const struct lw_store_series_q 
         rc = qstr(&x, " AND source = ", q->source);
     }
     rc = rc ? rc : qadd(&x, " GROUP BY b ORDER BY b");
-    rc = run(&x, rc, &ans);
-    if (rc == LW_OK) {
-        rc = each_point(&ans, 0, 0, cb, opaque);
-    }
-    lw__ch_buf_free(&ans);
-    return rc;
+    return run_points(&x, rc, 0, cb, opaque);
 }
 
 int lw__chq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
                        const struct lw_store_series_q *q, lw_store_point_cb cb, void *opaque)
 {
-    struct lw__ch_buf ans;
     struct ctx x;
     size_t i;
     size_t pass;
@@ -453,12 +436,7 @@ int lw__chq_sparklines(struct lw_store *s, const int64_t *ids, size_t n_ids,
         }
         rc = rc ? rc : qadd(&x, pass == 0 ? ")" : "], template_id), b");
     }
-    rc = run(&x, rc, &ans);
-    if (rc == LW_OK) {
-        rc = each_point(&ans, 1, 0, cb, opaque);
-    }
-    lw__ch_buf_free(&ans);
-    return rc;
+    return run_points(&x, rc, 1, cb, opaque);
 }
 
 /* ---- totals ---- */

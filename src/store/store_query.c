@@ -373,6 +373,23 @@ static void bind_series(struct lw_store *s, sqlite3_stmt *st, const struct lw_st
     bind_split(s, st, q->from_ns, q->to_ns, q->step_ns);
 }
 
+/* Checks @q and returns the statement of @slot with its range and step bound, or NULL. */
+static sqlite3_stmt *series_stmt(struct lw_store *s, const struct lw_store_series_q *q, int slot,
+                                 int *rc)
+{
+    sqlite3_stmt *st;
+
+    *rc = check_series(s, q);
+    if (*rc != LW_OK) {
+        return NULL;
+    }
+    st = get(s, slot, other_sql[slot], rc);
+    if (st != NULL) {
+        bind_series(s, st, q);
+    }
+    return st;
+}
+
 int lw__sq_series(struct lw_store *s, const struct lw_store_series_q *q, lw_store_point_cb cb,
                   void *opaque)
 {
@@ -421,17 +438,12 @@ int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
                          lw_store_point_cb cb, void *opaque)
 {
     struct point_ctx c = {cb, opaque, 0, 1};
-    sqlite3_stmt *st;
-    int rc = check_series(s, q);
+    int rc;
+    sqlite3_stmt *st = series_stmt(s, q, Q_SERIES_LEVELS, &rc);
 
-    if (rc != LW_OK) {
-        return rc;
-    }
-    st = get(s, Q_SERIES_LEVELS, other_sql[Q_SERIES_LEVELS], &rc);
     if (st == NULL) {
         return rc;
     }
-    bind_series(s, st, q);
     return each_row(s, st, "series by level", point_row, &c);
 }
 
@@ -439,17 +451,12 @@ int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *
                             lw_store_point_cb cb, void *opaque)
 {
     struct point_ctx c = {cb, opaque, 0, 0};
-    sqlite3_stmt *st;
-    int rc = check_series(s, q);
+    int rc;
+    sqlite3_stmt *st = series_stmt(s, q, Q_SERIES_ANOM, &rc);
 
-    if (rc != LW_OK) {
-        return rc;
-    }
-    st = get(s, Q_SERIES_ANOM, other_sql[Q_SERIES_ANOM], &rc);
     if (st == NULL) {
         return rc;
     }
-    bind_series(s, st, q);
     sqlite3_bind_int64(st, 4, q->template_id);
     bind_opt_text(st, 5, q->source);
     return each_row(s, st, "anomaly series", point_row, &c);
