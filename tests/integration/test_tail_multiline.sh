@@ -136,8 +136,11 @@ PID=
 # The same templates as train --from, which joins the file with the reader's rules.
 "$LW" train --from "$T/java.log" -d "$T/t" >"$T/train.out" 2>&1 || fail "train: $(cat "$T/train.out")"
 grep -q "trained on 300 lines" "$T/train.out" || fail "train: $(head -1 "$T/train.out")"
-a=$(q "$T/d" "SELECT text FROM templates ORDER BY text")
-b=$(q "$T/t" "SELECT text FROM templates ORDER BY text")
+# Live templates only: a template that generalised keeps its old row as an alias
+# (template_aliases), and when that happens depends on how the restarts cut the file.
+live="SELECT text FROM templates WHERE id NOT IN (SELECT from_id FROM template_aliases) ORDER BY text"
+a=$(q "$T/d" "$live")
+b=$(q "$T/t" "$live")
 [ "$a" = "$b" ] || fail "tail and train learned different templates: tail: $a  train: $b"
 q "$T/d" "SELECT text FROM templates" | grep -q "Cls.java" && fail "a stack frame was mined"
 echo "PASS"
