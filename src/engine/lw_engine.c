@@ -156,6 +156,36 @@ struct ck_ent {
     struct lw_ingest_checkpoint ck;
 };
 
+struct delivery {
+    uint64_t seq;
+    int64_t sent_ns;
+    bool sent;
+};
+
+/* One transaction's worth of pending writes (see lw_engine.cur). */
+struct pending {
+    struct agg agg;
+    struct tpl_agg tpls;
+    struct ck_ent *cks;
+    size_t n_cks;
+    size_t cap_cks;
+    struct pend_anom *pend;
+    size_t n_pend;
+    size_t cap_pend;
+    struct delivery *results;    /* ALERT_MAP entries: polled delivery results */
+    size_t n_results;
+    uint64_t pending_lines;
+    uint64_t pending_batches;
+    int64_t oldest_pending_ingest_ns;
+    /* Set when handed over: the models and miner are saved in this transaction. */
+    bool save_miner;
+    bool new_tpl;
+    struct lw_wbuf models;       /* the detectors' state, serialised by the aggregator */
+    bool has_models;
+    char note[LW_STORE_NOTE_MAX];
+    size_t n_sources;            /* source names below this index are set (and immutable) */
+};
+
 struct lw_engine {
     struct lw_engine_conf conf;
     struct lw_store *store;
@@ -182,14 +212,15 @@ struct lw_engine {
 
     /* Aggregator state (aggregator thread only). */
     uint64_t want_seq;
-    struct agg agg;
-    struct tpl_agg tpls;
-    struct ck_ent *cks;
-    size_t n_cks;
-    size_t cap_cks;
-    uint64_t pending_lines;
-    uint64_t pending_batches;
-    int64_t oldest_pending_ingest_ns;
+    /*
+     * What the next transaction writes: the aggregator fills *cur; a flush hands it to the
+     * store writer thread by swapping cur and job (under wmu), so that counting goes on while
+     * SQLite writes (the writes were ~45% of the aggregator's time, perf on
+     * bench/run-http-mixed.sh).
+     */
+    struct pending *cur;
+    struct pending *job;         /* the writer's, while job_ready */
+    struct pending pends[2];
     struct lw_clock *clock;      /* event time of every line, the watermark (lw_clock.h) */
     struct lw_clock_stats clock_stats;  /* a copy for readers, under hist_mu */
     int64_t last_agg_arrival_ns; /* arrival (wall) of the last batch counted */
@@ -203,7 +234,15 @@ struct lw_engine {
         uint64_t h;
         uint32_t id;
     } *src_map;                  /* open addressing, 2 * MAX_SOURCES slots */
-    int last_rc;
+    atomic_int last_rc;          /* the last transaction's result (writer thread) */
+
+    /* The store writer thread (writer_main) and its hand-over of e->job. */
+    pthread_t writer_thread;
+    bool writer_started;
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;          /* a job was handed over, written, or stopping */
+    bool job_ready;              /* e->job holds a transaction to write (under wmu) */
+    bool wstop;
     /*
      * Set while the store cannot commit (a full disk, a locked or damaged database): new groups
      * are refused with LW_EAGAIN (backpressure) so that what is held in memory stays what was
@@ -221,19 +260,10 @@ struct lw_engine {
     int64_t last_tick_ns;
     int64_t last_snap_ns;
     int64_t alert_clock_ns;      /* event-time "now" of the alert manager (never goes back) */
-    struct pend_anom *pend;
-    size_t n_pend;
-    size_t cap_pend;
     struct {
         uint64_t seq;
         int64_t row;
-    } alert_rows[ALERT_MAP];
-    struct {
-        uint64_t seq;
-        int64_t sent_ns;
-        bool sent;
-    } results[ALERT_MAP];          /* polled delivery results, applied until a commit holds */
-    size_t n_results;
+    } alert_rows[ALERT_MAP];       /* store writer thread only */
     struct lw_detect_stats det_stats;
     struct lw_detect_warmup warmup;  /* what was logged of the detectors' warm-up */
     atomic_uint_fast64_t anomalies;
@@ -1015,42 +1045,37 @@ static uint32_t source_id(struct lw_engine *e, const char *name)
     return (uint32_t)e->n_sources++;
 }
 
-static const char *source_name(const struct lw_engine *e, uint32_t id)
-{
-    return id < e->n_sources ? e->sources[id] : "(other)";
-}
-
 static int remember_checkpoint(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
 
-    for (i = 0; i < e->n_cks; i++) {
-        if (strcmp(e->cks[i].input, b->input) == 0 && strcmp(e->cks[i].path, b->ck.path) == 0) {
-            e->cks[i].ck = b->ck;
-            e->cks[i].ck.path = e->cks[i].path;
+    for (i = 0; i < e->cur->n_cks; i++) {
+        if (strcmp(e->cur->cks[i].input, b->input) == 0 && strcmp(e->cur->cks[i].path, b->ck.path) == 0) {
+            e->cur->cks[i].ck = b->ck;
+            e->cur->cks[i].ck.path = e->cur->cks[i].path;
             return LW_OK;
         }
     }
-    if (e->n_cks == e->cap_cks) {
-        size_t cap = e->cap_cks ? e->cap_cks * 2 : 16;
-        struct ck_ent *nv = lw_realloc(e->cks, cap * sizeof(*nv));
+    if (e->cur->n_cks == e->cur->cap_cks) {
+        size_t cap = e->cur->cap_cks ? e->cur->cap_cks * 2 : 16;
+        struct ck_ent *nv = lw_realloc(e->cur->cks, cap * sizeof(*nv));
 
         if (nv == NULL) {
             return LW_ENOMEM;
         }
-        e->cks = nv;
-        e->cap_cks = cap;
+        e->cur->cks = nv;
+        e->cur->cap_cks = cap;
     }
-    e->cks[e->n_cks].input = lw_strdup(b->input);
-    e->cks[e->n_cks].path = lw_strdup(b->ck.path);
-    if (e->cks[e->n_cks].input == NULL || e->cks[e->n_cks].path == NULL) {
-        lw_free(e->cks[e->n_cks].input);
-        lw_free(e->cks[e->n_cks].path);
+    e->cur->cks[e->cur->n_cks].input = lw_strdup(b->input);
+    e->cur->cks[e->cur->n_cks].path = lw_strdup(b->ck.path);
+    if (e->cur->cks[e->cur->n_cks].input == NULL || e->cur->cks[e->cur->n_cks].path == NULL) {
+        lw_free(e->cur->cks[e->cur->n_cks].input);
+        lw_free(e->cur->cks[e->cur->n_cks].path);
         return LW_ENOMEM;
     }
-    e->cks[e->n_cks].ck = b->ck;
-    e->cks[e->n_cks].ck.path = e->cks[e->n_cks].path;
-    e->n_cks++;
+    e->cur->cks[e->cur->n_cks].ck = b->ck;
+    e->cur->cks[e->cur->n_cks].ck.path = e->cur->cks[e->cur->n_cks].path;
+    e->cur->n_cks++;
     return LW_OK;
 }
 
@@ -1106,16 +1131,16 @@ static int aggregate(struct lw_engine *e, struct batch *b)
      * made before anything is counted, so an allocation failure never leaves half a batch
      * counted (it would be counted again on the retry).
      */
-    need = (e->agg.n + 3 * b->n) * 2;
-    for (cap = e->agg.cap ? e->agg.cap : 1024; cap < need; cap *= 2) {
+    need = (e->cur->agg.n + 3 * b->n) * 2;
+    for (cap = e->cur->agg.cap ? e->cur->agg.cap : 1024; cap < need; cap *= 2) {
     }
-    if (cap > e->agg.cap && agg_grow_to(&e->agg, cap) < 0) {
+    if (cap > e->cur->agg.cap && agg_grow_to(&e->cur->agg, cap) < 0) {
         return LW_ENOMEM;
     }
-    need = (e->tpls.n + b->n) * 2;
-    for (cap = e->tpls.cap ? e->tpls.cap : 256; cap < need; cap *= 2) {
+    need = (e->cur->tpls.n + b->n) * 2;
+    for (cap = e->cur->tpls.cap ? e->cur->tpls.cap : 256; cap < need; cap *= 2) {
     }
-    if (cap > e->tpls.cap && tpl_grow_to(&e->tpls, cap) < 0) {
+    if (cap > e->cur->tpls.cap && tpl_grow_to(&e->cur->tpls, cap) < 0) {
         return LW_ENOMEM;
     }
     if (b->has_ck && remember_checkpoint(e, b) < 0) {
@@ -1153,15 +1178,15 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         /* The line's own source: a batch of an NDJSON body may mix hosts. */
         uint32_t line_gid = b->src_of != NULL ? b->gid[b->src_of[i]] : src + 1;
 
-        rc = agg_add(&e->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
+        rc = agg_add(&e->cur->agg, LW_AGG_TEMPLATE, win, b->tid[i], 0, 1);
         if (rc == LW_OK) {
-            rc = agg_add(&e->agg, LW_AGG_SOURCE, win, b->tid[i], line_gid, 1);
+            rc = agg_add(&e->cur->agg, LW_AGG_SOURCE, win, b->tid[i], line_gid, 1);
         }
         if (rc == LW_OK) {
-            rc = agg_add(&e->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
+            rc = agg_add(&e->cur->agg, LW_AGG_LEVEL, win, b->level[i], 0, 1);
         }
         if (rc == LW_OK && b->tid[i] != 0) {
-            rc = tpl_add(&e->tpls, b->tid[i], ts, b->bytes + b->off[i], b->len[i],
+            rc = tpl_add(&e->cur->tpls, b->tid[i], ts, b->bytes + b->off[i], b->len[i],
                          line_gid - 1);
         }
     }
@@ -1173,11 +1198,11 @@ static int aggregate(struct lw_engine *e, struct batch *b)
         /* With detection, detect_tick() right after this batch moves the watermark. */
         (void)engine_watermark(e, now_ns(), NULL);
     }
-    if (e->pending_batches == 0) {
-        e->oldest_pending_ingest_ns = b->ingest_ns;
+    if (e->cur->pending_batches == 0) {
+        e->cur->oldest_pending_ingest_ns = b->ingest_ns;
     }
-    e->pending_lines += b->n;
-    e->pending_batches++;
+    e->cur->pending_lines += b->n;
+    e->cur->pending_batches++;
     return LW_OK;
 }
 
@@ -1188,10 +1213,9 @@ static int aggregate(struct lw_engine *e, struct batch *b)
  * with the models): [{"detector":"volume","warming_up":true,"have":12,"need":30,
  * "unit":"windows"}, ...]. Detector names and units are the plugins' own constant strings.
  */
-static int save_warmup_note(struct lw_engine *e, struct lw_store *s)
+static void save_warmup_note(struct lw_engine *e, char *buf, size_t cap)
 {
     struct lw_detect_stats st;
-    char buf[LW_STORE_NOTE_MAX];
     size_t i, n = 0;
     int w;
 
@@ -1200,20 +1224,19 @@ static int save_warmup_note(struct lw_engine *e, struct lw_store *s)
     for (i = 0; i < st.n_detectors; i++) {
         const struct lw_det_stats *d = &st.det[i];
 
-        w = snprintf(buf + n, sizeof(buf) - n,
+        w = snprintf(buf + n, cap - n,
                      "%s{\"detector\":\"%s\",\"warming_up\":%s,\"have\":%llu,\"need\":%llu,"
                      "\"unit\":\"%s\"}",
                      i > 0 ? "," : "", st.names[i], d->warming_up ? "true" : "false",
                      (unsigned long long)d->warmup_have, (unsigned long long)d->warmup_need,
                      d->warmup_unit != NULL ? d->warmup_unit : "");
-        if (w < 0 || (size_t)w >= sizeof(buf) - n - 1) {
+        if (w < 0 || (size_t)w >= cap - n - 1) {
             break; /* the note is cut at whole entries */
         }
         n += (size_t)w;
     }
     buf[n++] = ']';
     buf[n] = '\0';
-    return lw_store_set_note(s, "detectors", buf);
 }
 
 static long tpl_lookup(void *opaque, uint32_t id, char *buf, size_t cap)
@@ -1265,22 +1288,22 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
             atomic_fetch_add(&e->alerts, 1);
         }
     }
-    if (e->n_pend >= MAX_PENDING_ANOMALIES) {
+    if (e->cur->n_pend >= MAX_PENDING_ANOMALIES) {
         atomic_fetch_add(&e->anomalies_unstored, 1);
         return;
     }
-    if (e->n_pend == e->cap_pend) {
-        size_t nc = e->cap_pend ? e->cap_pend * 2 : 64;
-        struct pend_anom *np = lw_realloc(e->pend, nc * sizeof(*np));
+    if (e->cur->n_pend == e->cur->cap_pend) {
+        size_t nc = e->cur->cap_pend ? e->cur->cap_pend * 2 : 64;
+        struct pend_anom *np = lw_realloc(e->cur->pend, nc * sizeof(*np));
 
         if (np == NULL) {
             atomic_fetch_add(&e->anomalies_unstored, 1);
             return;
         }
-        e->pend = np;
-        e->cap_pend = nc;
+        e->cur->pend = np;
+        e->cur->cap_pend = nc;
     }
-    p = &e->pend[e->n_pend];
+    p = &e->cur->pend[e->cur->n_pend];
     memset(p, 0, sizeof(*p));
     p->strs = lw_malloc(lw_anomaly_strings_size(a) + 1);
     if (p->strs == NULL) {
@@ -1293,7 +1316,7 @@ static void on_anomaly(void *opaque, const struct lw_anomaly *a)
     p->has_alert = has_alert;
     p->d = d;
     p->created_ns = now;
-    e->n_pend++;
+    e->cur->n_pend++;
 }
 
 
@@ -1395,15 +1418,15 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
     detect_tick(e);
 }
 
-static void pend_clear(struct lw_engine *e)
+static void pend_clear(struct pending *p)
 {
     size_t i;
 
-    for (i = 0; i < e->n_pend; i++) {
-        lw_free(e->pend[i].strs);
-        lw_free(e->pend[i].context);
+    for (i = 0; i < p->n_pend; i++) {
+        lw_free(p->pend[i].strs);
+        lw_free(p->pend[i].context);
     }
-    e->n_pend = 0;
+    p->n_pend = 0;
 }
 
 /* Keeps a delivery result for the next transaction (the oldest go when the buffer is full). */
@@ -1411,14 +1434,14 @@ static void on_delivery(void *opaque, const struct lw_alert_result *r)
 {
     struct lw_engine *e = opaque;
 
-    if (e->n_results == ALERT_MAP) {
-        memmove(e->results, e->results + 1, (ALERT_MAP - 1) * sizeof(e->results[0]));
-        e->n_results--;
+    if (e->cur->n_results == ALERT_MAP) {
+        memmove(e->cur->results, e->cur->results + 1, (ALERT_MAP - 1) * sizeof(e->cur->results[0]));
+        e->cur->n_results--;
     }
-    e->results[e->n_results].seq = r->alert_seq;
-    e->results[e->n_results].sent = r->sent;
-    e->results[e->n_results].sent_ns = r->sent_ns;
-    e->n_results++;
+    e->cur->results[e->cur->n_results].seq = r->alert_seq;
+    e->cur->results[e->cur->n_results].sent = r->sent;
+    e->cur->results[e->cur->n_results].sent_ns = r->sent_ns;
+    e->cur->n_results++;
 }
 
 /*
@@ -1435,13 +1458,13 @@ static uint32_t live_tid(struct lw_engine *e, uint32_t tid)
 }
 
 /* Inside the flush transaction: the pending anomalies, their alerts, delivery results. */
-static int store_anomalies(struct lw_engine *e)
+static int store_anomalies(struct lw_engine *e, const struct pending *pd)
 {
     size_t i;
     int rc = LW_OK;
 
-    for (i = 0; i < e->n_pend && rc == LW_OK; i++) {
-        struct pend_anom *p = &e->pend[i];
+    for (i = 0; i < pd->n_pend && rc == LW_OK; i++) {
+        struct pend_anom *p = &pd->pend[i];
         struct lw_store_anomaly sa;
         int64_t id = 0;
 
@@ -1478,15 +1501,15 @@ static int store_anomalies(struct lw_engine *e)
         }
     }
     /* Applied in every transaction until one commits (pending_clear() empties the list). */
-    for (i = 0; i < e->n_results && rc == LW_OK; i++) {
-        size_t k = (size_t)(e->results[i].seq % ALERT_MAP);
+    for (i = 0; i < pd->n_results && rc == LW_OK; i++) {
+        size_t k = (size_t)(pd->results[i].seq % ALERT_MAP);
 
-        if (e->alert_rows[k].seq != e->results[i].seq || e->alert_rows[k].row == 0) {
+        if (e->alert_rows[k].seq != pd->results[i].seq || e->alert_rows[k].row == 0) {
             continue; /* its row is older than the map remembers */
         }
         rc = lw_store_set_alert_state(e->store, e->alert_rows[k].row,
-                                      e->results[i].sent ? "sent" : "failed",
-                                      e->results[i].sent ? e->results[i].sent_ns : 0);
+                                      pd->results[i].sent ? "sent" : "failed",
+                                      pd->results[i].sent ? pd->results[i].sent_ns : 0);
         if (rc == LW_ENOENT) {
             rc = LW_OK;
         }
@@ -1494,35 +1517,51 @@ static int store_anomalies(struct lw_engine *e)
     return rc;
 }
 
-static void ck_clear(struct lw_engine *e)
+static void ck_clear(struct pending *p)
 {
     size_t i;
 
-    for (i = 0; i < e->n_cks; i++) {
-        lw_free(e->cks[i].input);
-        lw_free(e->cks[i].path);
+    for (i = 0; i < p->n_cks; i++) {
+        lw_free(p->cks[i].input);
+        lw_free(p->cks[i].path);
     }
-    e->n_cks = 0;
+    p->n_cks = 0;
 }
 
-static void pending_clear(struct lw_engine *e)
+/* Empties @p for reuse (its maps keep their capacity). */
+static void pending_clear(struct pending *p)
 {
-    if (e->agg.v != NULL) {
-        memset(e->agg.v, 0, e->agg.cap * sizeof(*e->agg.v));
+    if (p->agg.v != NULL) {
+        memset(p->agg.v, 0, p->agg.cap * sizeof(*p->agg.v));
     }
-    e->agg.n = 0;
-    if (e->tpls.v != NULL) {
-        for (size_t i = 0; i < e->tpls.cap; i++) {
-            lw_free(e->tpls.v[i].example);
+    p->agg.n = 0;
+    if (p->tpls.v != NULL) {
+        for (size_t i = 0; i < p->tpls.cap; i++) {
+            lw_free(p->tpls.v[i].example);
         }
-        memset(e->tpls.v, 0, e->tpls.cap * sizeof(*e->tpls.v));
+        memset(p->tpls.v, 0, p->tpls.cap * sizeof(*p->tpls.v));
     }
-    e->tpls.n = 0;
-    ck_clear(e);
-    pend_clear(e);
-    e->n_results = 0;
-    e->pending_lines = 0;
-    e->pending_batches = 0;
+    p->tpls.n = 0;
+    ck_clear(p);
+    pend_clear(p);
+    p->n_results = 0;
+    p->pending_lines = 0;
+    p->pending_batches = 0;
+    p->save_miner = false;
+    p->new_tpl = false;
+    lw_wbuf_free(&p->models);
+    p->has_models = false;
+    p->note[0] = '\0';
+}
+
+static void pending_free(struct pending *p)
+{
+    pending_clear(p);
+    lw_free(p->cks);
+    lw_free(p->pend);
+    lw_free(p->agg.v);
+    lw_free(p->tpls.v);
+    lw_free(p->results);
 }
 
 /*
@@ -1530,10 +1569,10 @@ static void pending_clear(struct lw_engine *e)
  * once when it starts and then at most every STORE_LOG_EVERY_NS, naming the file and what the
  * operator can do. The store's message is taken before anything else runs on the handle.
  */
-static void store_failed(struct lw_engine *e, int rc, const char *msg)
+static void store_failed(struct lw_engine *e, const struct pending *p, int rc, const char *msg)
 {
     int64_t now = mono_ns();
-    unsigned long long pending = (unsigned long long)e->pending_lines;
+    unsigned long long pending = (unsigned long long)p->pending_lines;
 
     if (!atomic_load(&e->store_blocked)) {
         atomic_store(&e->store_blocked, true);
@@ -1587,8 +1626,11 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     return rc;
 }
 
-/* Writes the pending counts in one transaction. */
-static int flush_store(struct lw_engine *e, bool force_miner)
+/*
+ * Writes @p in one transaction (store writer thread; at stop, the aggregator once the writer has
+ * ended). On failure @p is kept whole for the retry: nothing of it was committed.
+ */
+static int job_write(struct lw_engine *e, struct pending *p)
 {
     struct lw_store *s = e->store;
     int64_t t0 = mono_ns();
@@ -1597,22 +1639,12 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     char small[1024];
     char *text = small;
     size_t text_cap = sizeof(small);
-    bool new_tpl;
-    bool save_miner;
     int rc;
     size_t i;
 
-    if (e->alerter != NULL) {
-        lw_alerter_poll(e->alerter, on_delivery, e);
-    }
-    if (e->pending_batches == 0 && e->n_pend == 0 && e->n_results == 0 && !force_miner) {
-        return LW_OK; /* the new-template flag stays set for the flush that has counts */
-    }
-    new_tpl = atomic_exchange(&e->new_templates, false);
-    save_miner = force_miner || new_tpl || t0 - e->last_miner_save_ns >= e->conf.miner_save_ns;
     rc = lw_store_begin(s);
-    for (i = 0; i < e->agg.cap && rc == LW_OK; i++) {
-        const struct agg_ent *a = &e->agg.v[i];
+    for (i = 0; i < p->agg.cap && rc == LW_OK; i++) {
+        const struct agg_ent *a = &p->agg.v[i];
 
         if (!a->used) {
             continue;
@@ -1623,15 +1655,18 @@ static int flush_store(struct lw_engine *e, bool force_miner)
             break;
         case LW_AGG_SOURCE:
             rc = lw_store_add_source_count(s, a->win, live_tid(e, a->tid),
-                                           source_name(e, a->src - 1), a->count);
+                                           a->src - 1 < p->n_sources
+                                               ? e->sources[a->src - 1]
+                                               : "(other)",
+                                           a->count);
             break;
         default:
             rc = lw_store_add_level_count(s, a->win, (int)a->tid, a->count);
             break;
         }
     }
-    for (i = 0; i < e->tpls.cap && rc == LW_OK; i++) {
-        const struct tpl_delta *d = &e->tpls.v[i];
+    for (i = 0; i < p->tpls.cap && rc == LW_OK; i++) {
+        const struct tpl_delta *d = &p->tpls.v[i];
         uint32_t tid;
         long n;
 
@@ -1659,7 +1694,9 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         }
         rc = lw_store_upsert_template(s, tid, text, d->first_ns, d->last_ns, d->count);
         if (rc == LW_OK && d->example != NULL) {
-            rc = lw_store_add_example(s, tid, d->example_ns, source_name(e, d->example_src),
+            rc = lw_store_add_example(s, tid, d->example_ns,
+                                      d->example_src < p->n_sources ? e->sources[d->example_src]
+                                                                    : "(other)",
                                       d->example);
             rc = rc == LW_ENOTSUP ? LW_OK : rc;
         }
@@ -1667,19 +1704,19 @@ static int flush_store(struct lw_engine *e, bool force_miner)
     if (text != small) {
         lw_free(text);
     }
-    for (i = 0; i < e->n_cks && rc == LW_OK; i++) {
-        rc = lw_store_set_checkpoint(s, &e->cks[i].ck, e->cks[i].input);
+    for (i = 0; i < p->n_cks && rc == LW_OK; i++) {
+        rc = lw_store_set_checkpoint(s, &p->cks[i].ck, p->cks[i].input);
     }
-    if (rc == LW_OK && e->pending_lines > 0) {
-        rc = lw_store_add_stored_lines(s, e->pending_lines);
+    if (rc == LW_OK && p->pending_lines > 0) {
+        rc = lw_store_add_stored_lines(s, p->pending_lines);
     }
     if (rc == LW_OK) {
         rc = store_aliases(e, s);
     }
     if (rc == LW_OK) {
-        rc = store_anomalies(e);
+        rc = store_anomalies(e, p);
     }
-    if (rc == LW_OK && save_miner) {
+    if (rc == LW_OK && p->save_miner) {
         char *blob = NULL;
         size_t len = 0;
 
@@ -1688,16 +1725,10 @@ static int flush_store(struct lw_engine *e, bool force_miner)
             rc = lw_store_save_miner(s, blob, len);
             lw_free(blob);
         }
-        if (rc == LW_OK && e->stage != NULL) {
-            struct lw_wbuf wb = {0};
-
-            rc = lw_detect_stage_save(e->stage, &wb);
-            if (rc == LW_OK) {
-                rc = lw_store_save_models(s, wb.p, wb.len);
-            }
-            lw_wbuf_free(&wb);
-            if (rc == LW_OK) {
-                rc = save_warmup_note(e, s);
+        if (rc == LW_OK && p->has_models) {
+            rc = lw_store_save_models(s, p->models.p, p->models.len);
+            if (rc == LW_OK && p->note[0] != '\0') {
+                rc = lw_store_set_note(s, "detectors", p->note);
             }
         }
     }
@@ -1708,26 +1739,18 @@ static int flush_store(struct lw_engine *e, bool force_miner)
         /* The store's message, before a rollback can replace it. */
         snprintf(msg, sizeof(msg), "%s", rc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(s));
         lw_store_rollback(s);
-    }
-    if (rc < 0) {
-        if (new_tpl) {
-            atomic_store(&e->new_templates, true);
-        }
         atomic_fetch_add(&e->store_errors, 1);
-        e->last_rc = rc;
-        store_failed(e, rc, msg);
+        atomic_store(&e->last_rc, rc);
+        store_failed(e, p, rc, msg);
         return rc;
     }
-    e->last_rc = LW_OK;
+    atomic_store(&e->last_rc, LW_OK);
     if (atomic_load(&e->store_blocked)) {
         lw_info("engine", "the store commits again after %.1f s: %llu pending lines stored;"
                           " ingest resumed",
                 (double)(mono_ns() - e->blocked_since_ns) / 1e9,
-                (unsigned long long)e->pending_lines);
+                (unsigned long long)p->pending_lines);
         atomic_store(&e->store_blocked, false);
-    }
-    if (save_miner) {
-        e->last_miner_save_ns = t0;
     }
     {
         int64_t t1 = mono_ns();
@@ -1735,18 +1758,18 @@ static int flush_store(struct lw_engine *e, bool force_miner)
 
         pthread_mutex_lock(&e->hist_mu);
         hist_add(e->store_hist, &e->store_hist_sum, &e->store_hist_n, (double)(t1 - t0) / 1e9);
-        if (e->pending_batches > 0) {
+        if (p->pending_batches > 0) {
             hist_add(e->batch_hist, &e->batch_hist_sum, &e->batch_hist_n,
-                     (double)(t1 - e->oldest_pending_ingest_ns) / 1e9);
+                     (double)(t1 - p->oldest_pending_ingest_ns) / 1e9);
         }
         pthread_mutex_unlock(&e->hist_mu);
-        atomic_fetch_add(&e->lines_stored, e->pending_lines);
+        atomic_fetch_add(&e->lines_stored, p->pending_lines);
         atomic_fetch_add(&e->store_commits, 1);
         if (lw_store_stored_lines(s, &total) == LW_OK) {
             atomic_store(&e->stored_total, total);
         }
     }
-    pending_clear(e);
+    pending_clear(p);
     if (now - e->last_prune_ns >= PRUNE_EVERY_NS) {
         uint64_t n = 0;
 
@@ -1759,40 +1782,184 @@ static int flush_store(struct lw_engine *e, bool force_miner)
 }
 
 /*
+ * The store writer thread: writes each handed-over transaction, and retries one that failed
+ * (a full disk, a locked database) every STORE_RETRY_NS until it commits or the engine stops
+ * (final_flush() then takes what is left).
+ */
+static void *writer_main(void *arg)
+{
+    struct lw_engine *e = arg;
+
+    pthread_mutex_lock(&e->wmu);
+    for (;;) {
+        int rc;
+
+        while (!e->job_ready && !e->wstop) {
+            pthread_cond_wait(&e->wcv, &e->wmu);
+        }
+        if (!e->job_ready) {
+            break; /* stopping, nothing to write */
+        }
+        pthread_mutex_unlock(&e->wmu);
+        rc = job_write(e, e->job);
+        pthread_mutex_lock(&e->wmu);
+        if (rc == LW_OK) {
+            e->job_ready = false;
+            pthread_cond_broadcast(&e->wcv);
+            continue;
+        }
+        if (e->wstop) {
+            break; /* final_flush() retries it */
+        }
+        {
+            struct timespec until;
+            int64_t rt = now_ns() + STORE_RETRY_NS;
+
+            until.tv_sec = rt / 1000000000LL;
+            until.tv_nsec = rt % 1000000000LL;
+            pthread_cond_timedwait(&e->wcv, &e->wmu, &until);
+        }
+        if (e->wstop) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->wmu);
+    return NULL;
+}
+
+/*
+ * Prepares e->cur for writing: the decision to save the miner and the models, and the models'
+ * state, which only this thread may read. Aggregator thread.
+ */
+static int pending_seal(struct lw_engine *e, bool force_miner)
+{
+    struct pending *p = e->cur;
+    int64_t t0 = mono_ns();
+    int rc = LW_OK;
+
+    p->new_tpl = atomic_exchange(&e->new_templates, false);
+    p->save_miner = force_miner || p->new_tpl || t0 - e->last_miner_save_ns >= e->conf.miner_save_ns;
+    p->n_sources = e->n_sources;
+    if (p->save_miner) {
+        e->last_miner_save_ns = t0;
+        if (e->stage != NULL) {
+            lw_wbuf_free(&p->models);
+            rc = lw_detect_stage_save(e->stage, &p->models);
+            p->has_models = rc == LW_OK;
+            if (rc == LW_OK) {
+                save_warmup_note(e, p->note, sizeof(p->note));
+            }
+        }
+    }
+    return rc;
+}
+
+/*
+ * Hands what is pending to the store writer (one transaction at a time): LW_OK when handed over
+ * or nothing to write, LW_EAGAIN when the writer still has the previous one (counting goes on;
+ * the next flush tries again). With @wait, waits for the writer first (while the store commits;
+ * a failing store gives LW_EAGAIN at once). Aggregator thread.
+ */
+static int flush_submit(struct lw_engine *e, bool force_miner, bool wait)
+{
+    struct pending *t;
+    int rc;
+
+    if (e->alerter != NULL) {
+        lw_alerter_poll(e->alerter, on_delivery, e);
+    }
+    if (e->cur->pending_batches == 0 && e->cur->n_pend == 0 && e->cur->n_results == 0 &&
+        !force_miner) {
+        return LW_OK; /* the new-template flag stays set for the flush that has counts */
+    }
+    pthread_mutex_lock(&e->wmu);
+    while (wait && e->job_ready && atomic_load(&e->last_rc) == LW_OK) {
+        pthread_cond_wait(&e->wcv, &e->wmu);
+    }
+    if (e->job_ready) {
+        pthread_mutex_unlock(&e->wmu);
+        return LW_EAGAIN;
+    }
+    pthread_mutex_unlock(&e->wmu);
+    rc = pending_seal(e, force_miner);
+    if (rc < 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&e->wmu);
+    t = e->job;
+    e->job = e->cur;
+    e->cur = t;
+    e->job_ready = true;
+    pthread_cond_broadcast(&e->wcv);
+    pthread_mutex_unlock(&e->wmu);
+    return LW_OK;
+}
+
+/*
  * While the store fails, pending counts are kept for the retry; past a bound the aggregator
  * stops taking batches, so that they stay in flight and backpressure reaches the inputs instead
  * of the maps growing without limit.
  */
 static bool store_stuck(const struct lw_engine *e)
 {
-    return e->last_rc < 0 && e->pending_batches >= 256;
+    return atomic_load(&e->last_rc) < 0 && e->cur->pending_batches >= 256;
 }
 
 /*
- * The last transaction, at stop. What it holds was accepted (HTTP answered 202, syslog was read),
- * so a store that cannot commit now (a full disk, a locked database) is given STOP_RETRY_NS to
- * come back before those lines are given up; a damaged one is not waited for.
+ * Writes @p at stop, the writer thread having ended. What it holds was accepted (HTTP answered
+ * 202, syslog was read), so a store that cannot commit now (a full disk, a locked database) is
+ * given until @t0 + STOP_RETRY_NS to come back before those lines are given up; a damaged one is
+ * not waited for.
  */
-static void final_flush(struct lw_engine *e)
+static int final_write(struct lw_engine *e, struct pending *p, int64_t t0)
 {
-    int64_t t0 = mono_ns();
-    int rc;
+    int rc = job_write(e, p);
 
-    rc = flush_store(e, true);
     if (rc < 0 && rc != LW_ECORRUPT) {
         lw_warn("engine", "stopping: the store cannot commit the last %llu accepted lines;"
                           " retrying for up to %lld s (free space now if the disk is full)",
-                (unsigned long long)e->pending_lines, STOP_RETRY_NS / 1000000000LL);
+                (unsigned long long)p->pending_lines, STOP_RETRY_NS / 1000000000LL);
     }
     while (rc < 0 && rc != LW_ECORRUPT && mono_ns() - t0 < STOP_RETRY_NS) {
         usleep((useconds_t)(STORE_RETRY_NS / 1000));
-        rc = flush_store(e, true);
+        rc = job_write(e, p);
     }
     if (rc < 0) {
         lw_error("engine", "%llu accepted lines are not stored: lines from files are read again"
                            " at the next start (their checkpoints were not committed), lines"
                            " from syslog, HTTP and stdin are lost",
-                 (unsigned long long)e->pending_lines);
+                 (unsigned long long)p->pending_lines);
+    }
+    return rc;
+}
+
+/* The last transactions, at stop: the writer's unfinished one first, then the rest. */
+static void final_flush(struct lw_engine *e)
+{
+    int64_t t0 = mono_ns();
+    int rc = LW_OK;
+
+    if (e->writer_started) {
+        pthread_mutex_lock(&e->wmu);
+        e->wstop = true;
+        pthread_cond_broadcast(&e->wcv);
+        pthread_mutex_unlock(&e->wmu);
+        pthread_join(e->writer_thread, NULL);
+        e->writer_started = false;
+    }
+    if (e->job_ready) {
+        rc = final_write(e, e->job, t0);
+        e->job_ready = rc < 0;
+    }
+    if (e->alerter != NULL) {
+        lw_alerter_poll(e->alerter, on_delivery, e);
+    }
+    if (rc == LW_OK && pending_seal(e, true) == LW_OK) {
+        final_write(e, e->cur, t0);
+    }
+    else if (e->cur->pending_lines > 0) {
+        lw_error("engine", "%llu more accepted lines are not stored",
+                 (unsigned long long)e->cur->pending_lines);
     }
 }
 
@@ -1839,7 +2006,7 @@ static void *agg_main(void *arg)
             int rc = aggregate(e, b);
 
             for (int tries = 0; rc == LW_ENOMEM; tries++) {
-                if (tries >= 50 || (e->pending_batches == 0 && tries >= 3)) {
+                if (tries >= 50 || (e->cur->pending_batches == 0 && tries >= 3)) {
                     lw_error("engine", "out of memory: a batch of %zu lines could not be "
                                        "counted and is dropped",
                              b->n);
@@ -1850,7 +2017,7 @@ static void *agg_main(void *arg)
                  * batch again; nothing of it was counted. A failed write keeps the pending
                  * counts and is retried after a pause.
                  */
-                if (e->pending_batches > 0 && flush_store(e, false) == LW_OK) {
+                if (e->cur->pending_batches > 0 && flush_submit(e, false, true) == LW_OK) {
                     last_flush = mono_ns();
                 }
                 else {
@@ -1875,11 +2042,12 @@ static void *agg_main(void *arg)
             detect_tick(e);
         }
         if (mono_ns() >= deadline) {
-            if (flush_store(e, false) == LW_OK) {
-                last_flush = mono_ns();
-            }
-            else {
-                last_flush = mono_ns(); /* retried at the next interval, counts kept */
+            int frc = flush_submit(e, false, false);
+
+            last_flush = mono_ns(); /* on failure retried at the next interval, counts kept */
+            if (frc == LW_EAGAIN && !atomic_load(&e->store_blocked)) {
+                /* The writer is still busy with the last one: try again soon. */
+                last_flush -= e->conf.flush_ns - e->conf.flush_ns / 20;
             }
         }
     }
@@ -1922,10 +2090,8 @@ static void engine_free(struct lw_engine *e)
         e->parsed = b->next;
         batch_free(b);
     }
-    ck_clear(e);
-    lw_free(e->cks);
-    pend_clear(e);
-    lw_free(e->pend);
+    pending_free(&e->pends[0]);
+    pending_free(&e->pends[1]);
     lw_detect_stage_destroy(e->stage);
     lw_ctx_ring_destroy(e->ctx_ring);
     for (i = 0; i < e->n_sources; i++) {
@@ -1933,16 +2099,13 @@ static void engine_free(struct lw_engine *e)
     }
     lw_free(e->sources);
     lw_free(e->src_map);
-    lw_free(e->agg.v);
-    for (i = 0; e->tpls.v != NULL && i < e->tpls.cap; i++) {
-        lw_free(e->tpls.v[i].example);
-    }
-    lw_free(e->tpls.v);
     lw_free(e->workers);
     lw_miner_destroy(e->miner);
     lw_clock_destroy(e->clock);
     lw_header_destroy(e->header);
     pthread_mutex_destroy(&e->hist_mu);
+    pthread_cond_destroy(&e->wcv);
+    pthread_mutex_destroy(&e->wmu);
     pthread_cond_destroy(&e->done_cv);
     pthread_cond_destroy(&e->work_cv);
     pthread_mutex_destroy(&e->mu);
@@ -1998,6 +2161,16 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     pthread_mutex_init(&e->hist_mu, NULL);
     pthread_cond_init(&e->work_cv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
+    pthread_mutex_init(&e->wmu, NULL);
+    pthread_cond_init(&e->wcv, NULL);
+    e->cur = &e->pends[0];
+    e->job = &e->pends[1];
+    e->pends[0].results = lw_calloc(ALERT_MAP, sizeof(struct delivery));
+    e->pends[1].results = lw_calloc(ALERT_MAP, sizeof(struct delivery));
+    if (e->pends[0].results == NULL || e->pends[1].results == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
     e->alert_clock_ns = INT64_MIN;
     {
         struct lw_clock_conf cc;
@@ -2147,6 +2320,11 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         }
         e->n_workers++;
     }
+    if (pthread_create(&e->writer_thread, NULL, writer_main, e) != 0) {
+        snprintf(err, err_len, "cannot start the store writer thread: %s", strerror(errno));
+        goto fail_threads;
+    }
+    e->writer_started = true;
     if (pthread_create(&e->agg_thread, NULL, agg_main, e) != 0) {
         snprintf(err, err_len, "cannot start the aggregator thread: %s", strerror(errno));
         goto fail_threads;
@@ -2161,6 +2339,13 @@ fail_threads:
     pthread_mutex_unlock(&e->mu);
     for (i = 0; i < e->n_workers; i++) {
         pthread_join(e->workers[i], NULL);
+    }
+    if (e->writer_started) {
+        pthread_mutex_lock(&e->wmu);
+        e->wstop = true;
+        pthread_cond_broadcast(&e->wcv);
+        pthread_mutex_unlock(&e->wmu);
+        pthread_join(e->writer_thread, NULL);
     }
 fail:
     engine_free(e);
@@ -2192,7 +2377,7 @@ int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
     if (e->agg_started) {
         pthread_join(e->agg_thread, NULL);
     }
-    rc = e->last_rc;
+    rc = atomic_load(&e->last_rc);
     if (es != NULL) {
         lw_engine_get_stats(e, es);
     }
