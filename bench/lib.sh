@@ -149,9 +149,26 @@ proc_kib() {
 
 # stop_daemon: reads the peak RSS (VmHWM) into LW_HWM_KIB, sends SIGTERM, waits, and fails unless
 # the daemon exits 0.
+# thread_cpu PID: the CPU seconds (user + system) of each named thread of PID, summed by name,
+# and the total, on one line ("lw-aggregate 4.10 lw-store 3.02 ... total 9.80"). Sets LW_CPU_S
+# to the total.
+thread_cpu() {
+    local out
+    out=$(awk -v tck="$(getconf CLK_TCK)" '
+        { line = $0; sub(/^[0-9]+ \(/, "", line); name = line; sub(/\) .*$/, "", name)
+          sub(/^.*\) /, "", line); split(line, f, " ")
+          # f[1] is the state (field 3): utime and stime are fields 14 and 15.
+          s = (f[12] + f[13]) / tck; cpu[name] += s; total += s }
+        END { for (n in cpu) printf "%s %.2f ", n, cpu[n]; printf "total %.2f", total }' \
+        /proc/"$1"/task/*/stat 2>/dev/null) || out="total 0"
+    LW_CPU_S=${out##* }
+    echo "$out"
+}
+
 stop_daemon() {
     local rc=0
     LW_HWM_KIB=$(proc_kib "$LW_PID" VmHWM)
+    echo "daemon CPU seconds by thread: $(thread_cpu "$LW_PID")"
     kill -TERM "$LW_PID"
     wait "$LW_PID" || rc=$?
     LW_PID_DONE=$LW_PID

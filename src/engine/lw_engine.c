@@ -2,8 +2,10 @@
  * The daemon's pipeline (see lw_engine.h): batch queue, parse workers, in-order aggregator and
  * store writer.
  *
- * Threads: N parse workers and one aggregator. Inputs run in their own threads and only copy a
- * group into a batch and queue it. Memory is bounded by the number of queued batches and by the
+ * Threads (named for top -H and perf): N parse workers (lw-parse), one aggregator
+ * (lw-aggregate: clock, counts, detectors, alerts) and one store writer (lw-store: each
+ * transaction, while the aggregator counts the next). Inputs run in their own threads and only
+ * copy a group into a batch and queue it. Memory is bounded by the number of queued batches and by the
  * bytes in flight (both refuse with LW_EAGAIN, which the inputs turn into backpressure).
  *
  * Ordering: every batch gets a sequence number when it is queued. Workers finish in any order;
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -808,12 +811,19 @@ static void parse_batch(struct lw_engine *e, struct lw_header_state *hst,
     atomic_fetch_add(&e->lines_invalid, invalid);
 }
 
+/* Names the calling thread (Linux: prctl needs no _GNU_SOURCE); best effort. */
+static void thread_name(const char *name)
+{
+    (void)prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
 static void *worker_main(void *arg)
 {
     struct lw_engine *e = arg;
     struct lw_header_state *hst = lw_header_state_create(e->header);
     struct lw_miner_scratch *ms = lw_miner_scratch_create(e->miner);
 
+    thread_name("lw-parse");
     if (hst == NULL || ms == NULL) {
         lw_error("engine", "parse worker: out of memory, worker not started");
     }
@@ -1790,6 +1800,7 @@ static void *writer_main(void *arg)
 {
     struct lw_engine *e = arg;
 
+    thread_name("lw-store");
     pthread_mutex_lock(&e->wmu);
     for (;;) {
         int rc;
@@ -1967,6 +1978,8 @@ static void *agg_main(void *arg)
 {
     struct lw_engine *e = arg;
     int64_t last_flush = mono_ns();
+
+    thread_name("lw-aggregate");
 
     for (;;) {
         struct batch *b = NULL;
