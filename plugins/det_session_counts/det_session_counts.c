@@ -8,6 +8,7 @@
  * result when it is done; until then the previous fit judges.
  */
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,7 @@ static void *fit_main(void *arg)
 {
     struct det_counts *d = arg;
 
+    (void)prctl(PR_SET_NAME, (unsigned long)"lw-fit", 0UL, 0UL, 0UL); /* for top -H, perf */
     (void)lw_count_model_fit(d->fit_m);
     atomic_store(&d->fit_done, true);
     return NULL;
