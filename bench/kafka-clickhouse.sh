@@ -99,6 +99,7 @@ if [ "$PERF" = 1 ]; then
     kill -INT "$PID"
     wait "$PID" || true
 else
+    echo "daemon CPU seconds by thread: $(thread_cpu "$PID")"
     kill -TERM "$PID"
     wait "$PID" || die "the daemon did not exit 0"
 fi

@@ -237,8 +237,14 @@ int lw__ch_conn_init(struct lw__ch_conn *c, const char *url, const char *user,
     c->password = password != NULL ? lw_strdup(password) : NULL;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     c->curl = curl_easy_init();
+    /*
+     * No "Expect: 100-continue" on big inserts: libcurl then waits up to a second for a
+     * "100 Continue" that ClickHouse does not send, so each large INSERT took a second more;
+     * bench/kafka-clickhouse.sh committed one transaction every ~5 s instead of every 200 ms.
+     */
+    c->headers = curl_slist_append(NULL, "Expect:");
     if (c->url == NULL || (user != NULL && *user != '\0' && c->user == NULL) ||
-        (password != NULL && c->password == NULL) || c->curl == NULL) {
+        (password != NULL && c->password == NULL) || c->curl == NULL || c->headers == NULL) {
         lw__ch_conn_fini(c);
         snprintf(err, err_len, "out of memory");
         return LW_ENOMEM;
@@ -255,6 +261,7 @@ void lw__ch_conn_fini(struct lw__ch_conn *c)
     if (c->curl != NULL) {
         curl_easy_cleanup(c->curl);
     }
+    curl_slist_free_all(c->headers);
     lw_free(c->url);
     lw_free(c->user);
     if (c->password != NULL) {
@@ -343,6 +350,7 @@ int lw__ch_exec(struct lw__ch_conn *c, const char *query, const char *body, size
         curl_easy_setopt(h, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)c->headers);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);

@@ -55,6 +55,7 @@ struct lw__ch_conn {
     char *user;          /* owned, NULL: ClickHouse's "default" */
     char *password;      /* owned, NULL: none */
     long timeout_ms;     /* per request */
+    void *headers;       /* struct curl_slist *: "Expect:" (see lw__ch_conn_init) */
 };
 
 /*
