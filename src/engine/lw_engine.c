@@ -1636,6 +1636,48 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     return rc;
 }
 
+static int agg_cmp(const void *x, const void *y)
+{
+    const struct agg_ent *a = x, *b = y;
+
+    if (a->kind != b->kind) {
+        return a->kind < b->kind ? -1 : 1;
+    }
+    if (a->win != b->win) {
+        return a->win < b->win ? -1 : 1;
+    }
+    if (a->tid != b->tid) {
+        return a->tid < b->tid ? -1 : 1;
+    }
+    return a->src < b->src ? -1 : a->src > b->src;
+}
+
+/*
+ * Packs the used entries of @a at its front, in the order of the tables' keys (kind, window,
+ * template, source), so that consecutive upserts land on the same b-tree pages: in hash order
+ * each one touched another leaf. @a is no longer a hash map afterwards, only a list of a->n
+ * entries; pending_clear() makes it an empty map again. Idempotent (a failed transaction is
+ * written again from the same list).
+ */
+static void agg_sort(struct agg *a)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < a->cap; i++) {
+        if (a->v[i].used) {
+            if (i != n) {
+                a->v[n] = a->v[i];
+                memset(&a->v[i], 0, sizeof(a->v[i]));
+            }
+            n++;
+        }
+    }
+    if (n > 1) {
+        qsort(a->v, n, sizeof(a->v[0]), agg_cmp);
+    }
+    a->n = n;
+}
+
 /*
  * Writes @p in one transaction (store writer thread; at stop, the aggregator once the writer has
  * ended). On failure @p is kept whole for the retry: nothing of it was committed.
@@ -1652,13 +1694,11 @@ static int job_write(struct lw_engine *e, struct pending *p)
     int rc;
     size_t i;
 
+    agg_sort(&p->agg);
     rc = lw_store_begin(s);
-    for (i = 0; i < p->agg.cap && rc == LW_OK; i++) {
+    for (i = 0; i < p->agg.n && rc == LW_OK; i++) {
         const struct agg_ent *a = &p->agg.v[i];
 
-        if (!a->used) {
-            continue;
-        }
         switch (a->kind) {
         case LW_AGG_TEMPLATE:
             rc = lw_store_add_window_count(s, a->win, live_tid(e, a->tid), a->count);
