@@ -46,6 +46,7 @@ struct sess {
 
 struct text_ent {
     uint32_t id;
+    uint32_t len;                    /* strlen(text), kept: every line asks for it */
     char *text;
 };
 
@@ -162,7 +163,7 @@ static void text_clear(struct lw_detect_stage *st)
 }
 
 /* Asks the miner for the text of @id into the cache; @refresh replaces a cached one. */
-static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refresh)
+static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refresh, size_t *len)
 {
     struct text_ent *e;
     long n;
@@ -175,6 +176,7 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
     }
     e = text_slot(st, id);
     if (e->id == id && e->text != NULL && !refresh) {
+        *len = e->len;
         return e->text;
     }
     if (st->text_buf == NULL) {
@@ -213,6 +215,7 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
         st->text_clear_due = true;
         lw_free(st->spill[k]);
         st->spill[k] = lw_strdup(st->text_buf);
+        *len = (size_t)n;
         return st->spill[k];
     }
     if (e->id != id) {
@@ -227,12 +230,16 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
     }
     lw_free(e->text);
     e->text = lw_strdup(st->text_buf);
+    e->len = (uint32_t)n;
+    *len = (size_t)n;
     return e->text;
 }
 
 static const char *out_template_text(void *opaque, uint32_t id)
 {
-    return text_get(opaque, id, false);
+    size_t len;
+
+    return text_get(opaque, id, false, &len);
 }
 
 static uint32_t out_template_resolve(void *opaque, uint32_t id)
@@ -710,11 +717,12 @@ void lw_detect_stage_observe(struct lw_detect_stage *st, const struct lw_det_eve
         st->text_clear_due = false;
     }
     if (e.tpl == NULL && st->lookup != NULL && e.template_id != 0) {
-        const char *t = text_get(st, e.template_id, e.new_template);
+        size_t len = 0;
+        const char *t = text_get(st, e.template_id, e.new_template, &len);
 
         if (t != NULL) {
             e.tpl = t;
-            e.tpl_len = strlen(t);
+            e.tpl_len = len;
         }
     }
     for (i = 0; i < st->n_det; i++) {
