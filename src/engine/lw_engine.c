@@ -1854,9 +1854,9 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&e->wmu);
         rc = job_write(e, e->job);
         pthread_mutex_lock(&e->wmu);
+        pthread_cond_broadcast(&e->wcv); /* a waiting flush_submit() sees the outcome */
         if (rc == LW_OK) {
             e->job_ready = false;
-            pthread_cond_broadcast(&e->wcv);
             continue;
         }
         if (e->wstop) {
