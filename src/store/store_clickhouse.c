@@ -175,17 +175,20 @@ static int q_start(struct ch_store *s, const char *fmt, ...) __attribute__((form
 static int q_start(struct ch_store *s, const char *fmt, ...)
 {
     va_list ap;
-    char tmp[2048];
     int n;
 
     lw__ch_buf_reset(&s->q);
     va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        return LW_EINVAL;
+    if (n < 0 || lw__ch_buf_reserve(&s->q, (size_t)n) != LW_OK) {
+        return fail(s, LW_ENOMEM, "%s", "out of memory building a ClickHouse query");
     }
-    return lw__ch_buf_put(&s->q, tmp, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(s->q.p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    s->q.len = (size_t)n;
+    return LW_OK;
 }
 
 /* Appends " AND writer = unhex(...)"-style filters: @col = the string @v. */

@@ -366,8 +366,10 @@ int lw__ch_exec(struct lw__ch_conn *c, const char *query, const char *body, size
     }
     if (s.overflow) {
         rc = LW_EIO;
-        snprintf(err, err_len, "ClickHouse at %s: the answer is over %zu bytes", c->url,
-                 LW__CH_MAX_RESPONSE_BYTES);
+        snprintf(err, err_len,
+                 "ClickHouse at %s: the answer is over %zu bytes, more than logwarden reads;"
+                 " ask for a shorter time range or fewer rows (limit)",
+                 c->url, LW__CH_MAX_RESPONSE_BYTES);
         goto out;
     }
     if (cc != CURLE_OK) {
