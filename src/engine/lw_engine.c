@@ -33,6 +33,7 @@
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 #include "engine/ctx_ring.h"
+#include "engine/part_state.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -76,6 +77,7 @@ struct batch {
     size_t n_srcs;
     bool has_ck;
     struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
+    uint32_t gflags;         /* LW_INGEST_CLAIM / _RELEASE of the group (ck names the shard) */
     size_t n;
     const char *bytes;
     uint32_t *off;
@@ -215,6 +217,7 @@ struct lw_engine {
 
     /* Detection (aggregator thread only, except the stats snapshot under hist_mu). */
     struct lw_detect_stage *stage;
+    struct lw__part_state *parts;  /* model state that follows Kafka partitions (part_state.h) */
     struct lw_ctx_ring *ctx_ring;  /* recent lines per source, stored with each anomaly */
     struct lw_alerter *alerter;
     bool want_params;
@@ -554,8 +557,9 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         b->source = b->srcs[b->src_of[0]];
     }
     src_set_fini(&ss);
+    b->gflags = g->flags;
     if (g->checkpoint != NULL) {
-        b->has_ck = true;
+        b->has_ck = (g->flags & LW_INGEST_RELEASE) == 0; /* a release only names its shard */
         b->ck = *g->checkpoint;
         memcpy(p, g->checkpoint->path ? g->checkpoint->path : "", path_len + 1);
         b->ck.path = p;
@@ -587,9 +591,14 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     return LW_OK;
 }
 
+static int engine_released(void *opaque, const char *path, uint64_t epoch)
+{
+    return lw__part_state_released(((struct lw_engine *)opaque)->parts, path, epoch);
+}
+
 struct lw_ingest lw_engine_ingest(struct lw_engine *e)
 {
-    struct lw_ingest ing = {engine_ingest, e};
+    struct lw_ingest ing = {.fn = engine_ingest, .opaque = e, .released = engine_released};
 
     return ing;
 }
@@ -1350,12 +1359,14 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
     bool network;
+    bool sharded;
     char host[256];
 
     if (e->stage == NULL) {
         return;
     }
     network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
+    sharded = b->has_ck && strcmp(b->input, "kafka") == 0; /* lines of a Kafka partition */
     /* Event times come from the clock (aggregate()): a line dated years ahead is not believed. */
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
@@ -1390,6 +1401,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
                             ev.source[0] != '\0' || ev.origin == NULL ? ev.source : ev.origin,
                             ev.ts_ns, b->bytes + b->off[i], b->len[i]);
             lw_detect_stage_observe(e->stage, &ev);
+            if (sharded) {
+                lw__part_state_note(e->parts, b->ck.path, ev.source);
+            }
         }
     }
     detect_tick(e);
@@ -1861,6 +1875,9 @@ static void *agg_main(void *arg)
             if (rc == LW_OK) {
                 detect_batch(e, b);
             }
+            if (b->gflags != 0) {
+                lw__part_state_mark(e->parts, b->gflags, b->ck.path, b->ck.dev);
+            }
             e->want_seq++;
             pthread_mutex_lock(&e->mu);
             e->inflight_bytes -= b->mem;
@@ -1874,6 +1891,7 @@ static void *agg_main(void *arg)
         if (e->stage != NULL && b == NULL && mono_ns() - e->last_tick_ns >= DETECT_TICK_NS) {
             detect_tick(e);
         }
+        lw__part_state_tick(e->parts, mono_ns());
         if (mono_ns() >= deadline) {
             if (flush_store(e, false) == LW_OK) {
                 last_flush = mono_ns();
@@ -1898,6 +1916,7 @@ static void *agg_main(void *arg)
         detect_snapshot(e); /* the final figures (lw_engine_stop_stats) */
     }
     final_flush(e);
+    lw__part_state_save_all(e->parts);
     return NULL;
 }
 
@@ -1926,6 +1945,7 @@ static void engine_free(struct lw_engine *e)
     lw_free(e->cks);
     pend_clear(e);
     lw_free(e->pend);
+    lw__part_state_destroy(e->parts);
     lw_detect_stage_destroy(e->stage);
     lw_ctx_ring_destroy(e->ctx_ring);
     for (i = 0; i < e->n_sources; i++) {
@@ -2128,6 +2148,11 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
             }
         }
         e->last_tick_ns = mono_ns();
+    }
+    e->parts = lw__part_state_create(e->store, e->stage, e->conf.miner_save_ns);
+    if (e->parts == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
     }
     e->workers = lw_calloc(e->conf.workers, sizeof(*e->workers));
     if (e->workers == NULL) {
