@@ -1350,7 +1350,7 @@ static void detect_tick(struct lw_engine *e)
 /*
  * Hands a counted batch's lines to the detectors, in ingest order. A line's source, for the
  * detectors, is the host its header names; without one, the sender for network inputs (syslog,
- * HTTP), and none for files and stdin: a file's path says nothing about where its lines come
+ * HTTP), the record's key for Kafka (when it names a host), and none for files and stdin: a file's path says nothing about where its lines come
  * from, and would differ between `train --from app.log.1` and `run --tail app.log`. The line's
  * origin (the file, the sender) is passed as well: findings about one line name it when the
  * line names no host.
@@ -1386,7 +1386,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
                 ev.source = host;
             }
             else {
-                ev.source = network ? line_src : "";
+                /* A Kafka record's key names its host (key_as_host), unless it names none. */
+                ev.source = network || (sharded && strcmp(line_src, b->ck.path) != 0) ? line_src
+                                                                                    : "";
             }
             ev.origin = strcmp(line_src, "-") != 0 ? line_src : NULL;
             ev.msg = b->bytes + b->off[i] + d->msg_off;
