@@ -1350,8 +1350,9 @@ static void detect_tick(struct lw_engine *e)
 /*
  * Hands a counted batch's lines to the detectors, in ingest order. A line's source, for the
  * detectors, is the host its header names; without one, the sender for network inputs (syslog,
- * HTTP), the record's key for Kafka (when it names a host), and none for files and stdin: a file's path says nothing about where its lines come
- * from, and would differ between `train --from app.log.1` and `run --tail app.log`. The line's
+ * HTTP), the record's key for Kafka (when it names a host), and none for files and stdin: a
+ * file's path says nothing about where its lines come from, and would differ between
+ * `train --from app.log.1` and `run --tail app.log`. The line's
  * origin (the file, the sender) is passed as well: findings about one line name it when the
  * line names no host.
  */
