@@ -2,10 +2,10 @@
  * libFuzzer target for the detectors' saved models (the model_state blob of the store):
  * lw_detect_stage_load() with every detector on. A failed load must leave the stage working; a
  * successful one must give a stage that observes lines, ends sessions, and saves again. The
- * input's first byte picks a mode: 0..63 the raw bytes, 64..127 the bytes behind a valid header
- * of per-source state (lw_detect_stage_load_merge) naming the volume or level detector,
- * 128..255 the bytes behind a valid stage header naming the session detectors, so that
- * mutations reach their own loaders.
+ * input's first byte picks a mode: 64..127 the raw bytes (a stage starts with 0x53), 0..63 the
+ * bytes behind a valid header of per-source state (lw_detect_stage_load_merge) naming the volume
+ * or level detector, 128..255 the bytes behind a valid stage header naming the session
+ * detectors, so that mutations reach their own loaders.
  * Seeds: tests/data/fuzz/models/ (saved stages of a small trained stream).
  */
 #include <stddef.h>
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         lw_wbuf_free(&b);
     }
-    else if (size > 0 && data[0] >= 64) {
+    else if (size > 0 && data[0] < 64) {
         /*
          * Per-source state of a partition (lw_detect_stage_load_merge): a valid header with one
          * section for a detector that keeps per-source state, merged into a stage that has

@@ -6,7 +6,8 @@
 # writer id, never saw those hosts) joins, claims both partitions under epoch 2 and loads that
 # state. Then host web01 bursts to 20 times its rate in one window: b reports a per-source
 # volume spike for web01. Without the state, b's series for web01 (and for the template) would
-# be 2 windows old, in warm-up, and b would report nothing.
+# be 2 windows old, in warm-up, and b would report nothing. Then b is killed with SIGKILL after
+# its periodic save, and member c loads that state (epoch 2) when it claims the partitions.
 LW=${1:?usage: test_cluster_model_state.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/tools/clickhouse.sh"
@@ -143,6 +144,36 @@ others=$(vol_findings "AND (source IS NULL OR source != 'web01')")
 ch_query "SELECT detector, kind, source, summary FROM $DB.anomalies_v" | head -5
 [ "$spikes" -ge 1 ] || fail "b reported no volume spike for web01 (its learned baseline did not follow the partition)"
 [ "$others" -eq 0 ] || fail "b reported $others volume findings about other series, want 0 (the template series is b's own, in warm-up)"
-kill -TERM "$PB"
-wait "$PB" || fail "b did not stop cleanly"
-echo "PASS: the per-host state learned by a followed the partitions to b (spike for web01 reported)"
+echo "ok: b reported the spike of web01 with the baseline a had learned"
+
+# A crash saves nothing at the end: the survivor loads the owner's last periodic save (every
+# 60 s with the models). Wait for b's, kill b, and let c take over.
+shard_writers() {
+  ch_query "SELECT uniqExact(writer) FROM $DB.blobs_v WHERE kind LIKE 'shard:kafka:%'" 2>/dev/null || echo 0
+}
+for i in $(seq 1 450); do
+  [ "$(shard_writers)" -ge 2 ] && break
+  sleep 0.2
+done
+[ "$(shard_writers)" -ge 2 ] || fail "b saved no partition state within 90 s (periodic save)"
+kill -9 "$PB"
+wait "$PB" 2>/dev/null || true
+echo "killed b with SIGKILL after its periodic save"
+run_member c
+PC=$DPID
+for i in $(seq 1 300); do
+  [ "$(grep -c 'assigned logs/.*epoch 3)' "$T/daemon-c.log" || true)" -ge 2 ] && break
+  sleep 0.2
+done
+[ "$(grep -c 'assigned logs/.*epoch 3)' "$T/daemon-c.log" || true)" -ge 2 ] ||
+  fail "c did not claim both partitions under epoch 3"
+for i in $(seq 1 50); do
+  loaded=$(grep 'saved by its owner of epoch 2' "$T/daemon-c.log" | grep -o 'loaded the state of [0-9]* source' | awk '{s += $5} END {print s + 0}')
+  [ "$loaded" -ge 4 ] && break
+  sleep 0.2
+done
+[ "$loaded" -eq 4 ] || fail "c loaded the state of $loaded sources saved by b (epoch 2), want 4"
+echo "c claimed both partitions (epoch 3) and loaded the state of $loaded sources from b's periodic save"
+kill -TERM "$PC"
+wait "$PC" || fail "c did not stop cleanly"
+echo "PASS: the per-host state followed the partitions: a -> b on a clean stop, b -> c on SIGKILL"
