@@ -53,7 +53,7 @@ print(n, m, file=open(sys.argv[1] + ".n", "w"))
 PY
 read -r N_HIST N_BURST < "$T/history.txt.n"
 
-for i in a b; do
+for i in a b c; do
   cat > "$T/conf-$i.yaml" <<EOF
 store:
   backend: clickhouse
