@@ -368,11 +368,14 @@ static int held_push(struct in_kafka *k, rd_kafka_message_t *m)
 
 /* ---- rebalance ---- */
 
-/* Waits (bounded) until the store has what was handed from the partitions in @list. */
-static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list)
+/*
+ * Waits until the store has what was handed from the partitions in @list, at most until
+ * @deadline (monotonic ns; revoke_wait from the start of the revocation).
+ */
+static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list,
+                         int64_t deadline)
 {
     unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
-    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
     int i;
 
     for (;;) {
@@ -403,14 +406,14 @@ static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list
 /*
  * Tells the pipeline, after the last line handed from each revoked partition, that the
  * partition is given up (docs/cluster.md, "Model state follows partitions"): it saves the
- * state learned from the partition's hosts for the next owner and forgets it. Waits (bounded by
- * revoke_wait, like the lines) until that is done, so that the next owner, assigned only once
- * this revocation returns, loads it.
+ * state learned from the partition's hosts for the next owner and forgets it. Waits (until
+ * @deadline, shared with the lines' wait) until that is done, so that the next owner, assigned
+ * only once this revocation returns, loads it.
  */
-static void release(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list)
+static void release(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list,
+                    int64_t deadline)
 {
     unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
-    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
     bool *sent;
     int i;
 
@@ -467,12 +470,15 @@ static void release(struct in_kafka *k, const rd_kafka_topic_partition_list_t *l
 
 static void on_revoke(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
 {
+    unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
+    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
     int i;
 
     held_drop(k, list);
     k->g.n_records = 0;
-    release(k, list);
-    wait_durable(k, list);
+    /* One revoke_wait for the whole revocation: a stalled store is not waited for twice. */
+    release(k, list, deadline);
+    wait_durable(k, list, deadline);
     commit_durable(k, list, true);
     pthread_mutex_lock(&k->mu);
     for (i = 0; i < list->cnt; i++) {
