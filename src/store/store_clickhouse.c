@@ -789,13 +789,23 @@ static int ch_foreach_shard_state(struct lw_store *base, const char *key, lw_sto
     char *next;
     int rc = shard_kind(s, key, kind);
 
+    /*
+     * A row per save stays (every minute per partition): the latest of each writer is found on
+     * the small columns first, so that only those rows' data is read.
+     */
     rc = rc ? rc
             : q_start(s,
-                      "SELECT hex(argMax(data, (seq, ord))), argMax(checksum, (seq, ord)),"
-                      " argMax(has_checksum, (seq, ord)) FROM %s.blobs_v WHERE 1",
+                      "SELECT hex(argMax(data, ord)), argMax(checksum, ord),"
+                      " argMax(has_checksum, ord) FROM %s.blobs_v WHERE 1",
                       s->db);
     rc = rc ? rc : q_eq(s, "kind", kind);
-    rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer");
+    rc = rc ? rc
+            : lw__ch_buf_printf(&s->q,
+                                " AND (writer, seq) IN (SELECT writer, max(seq) FROM %s.blobs_v"
+                                " WHERE 1",
+                                s->db);
+    rc = rc ? rc : q_eq(s, "kind", kind);
+    rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer) GROUP BY writer");
     rc = rc ? rc : exec_q(s);
     if (rc != LW_OK || s->out.len == 0) {
         return rc;
