@@ -65,6 +65,18 @@ int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b);
 int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, char *err,
                          size_t err_len);
 
+/*
+ * The per-source state of the sources @want accepts, from every detector that keeps some (their
+ * save_sources op), in lw_detect_stage_load_merge()'s format; with @drop it is forgotten.
+ * Returns LW_OK or LW_ENOMEM. Detectors without per-source state write nothing.
+ */
+int lw_detect_stage_save_sources(struct lw_detect_stage *st, struct lw_wbuf *b,
+                                 bool (*want)(void *opaque, const char *source), void *opaque,
+                                 bool drop);
+/* Merges what lw_detect_stage_save_sources() wrote into the running detectors. */
+int lw_detect_stage_load_merge(struct lw_detect_stage *st, const void *p, size_t n, char *err,
+                               size_t err_len);
+
 struct lw_detect_stats {
     uint64_t lines;                /* lines observed */
     uint64_t anomalies;            /* findings reported */

@@ -56,7 +56,23 @@ struct lw_ingest_group {
     const char *const *hosts;  /* NULL, or n_lines entries: line i's host (NUL-ended), which
                                 * overrides source->host for that line; an entry that is NULL
                                 * or "" means the group's source. Borrowed for the call only. */
+    uint32_t flags;            /* LW_INGEST_CLAIM / LW_INGEST_RELEASE, 0 for ordinary groups */
 };
+
+/*
+ * Groups without lines that mark where an input's shard of work (a Kafka partition, named by
+ * checkpoint->path, its owner epoch in checkpoint->dev) begins and ends, in order with the
+ * lines around them (docs/cluster.md, "Model state follows partitions"):
+ *   LW_INGEST_CLAIM    this instance owns the shard from here on; its checkpoint is stored like
+ *                      any other (the fence's claim). Model state saved for the shard is loaded
+ *                      before the lines that follow are analysed.
+ *   LW_INGEST_RELEASE  every line of the shard was handed before; the state learned from them
+ *                      is saved for the next owner and forgotten here. The checkpoint only names
+ *                      the shard: it is not stored. The input learns that the release was
+ *                      processed from lw_ingest.released.
+ */
+#define LW_INGEST_CLAIM 1u
+#define LW_INGEST_RELEASE 2u
 
 /*
  * Consumes a group. Returns LW_OK (all lines taken), LW_EAGAIN (none taken: the pipeline is
@@ -66,9 +82,16 @@ struct lw_ingest_group {
  */
 typedef int (*lw_ingest_fn)(void *opaque, const struct lw_ingest_group *g);
 
+/*
+ * Whether the LW_INGEST_RELEASE group of shard @path under owner epoch @epoch has been
+ * processed (its state saved, or given up with a logged reason): 1 yes, 0 not yet. Any thread.
+ */
+typedef int (*lw_ingest_released_fn)(void *opaque, const char *path, uint64_t epoch);
+
 struct lw_ingest {
     lw_ingest_fn fn;
     void *opaque;
+    lw_ingest_released_fn released;  /* NULL: the consumer keeps no per-shard state */
 };
 
 #endif

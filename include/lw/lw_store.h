@@ -202,6 +202,23 @@ int lw_store_save_miner(struct lw_store *s, const void *blob, size_t len);
  */
 int lw_store_save_models(struct lw_store *s, const void *blob, size_t len);
 /*
+ * Shard state (docs/cluster.md, "Model state follows partitions"): the model state learned from
+ * one shard of the input (@key "kafka:topic/partition"), saved in the current transaction (or
+ * one of its own) so that the shard's next owner, on any instance, can load it. Each writer's
+ * latest row per key is kept. @blob is borrowed. LW_ENOTSUP when the backend keeps none (SQLite:
+ * one instance per database, whose whole model is saved with lw_store_save_models()).
+ */
+int lw_store_save_shard_state(struct lw_store *s, const char *key, const void *blob, size_t len);
+/*
+ * Calls @cb with every writer's latest committed shard state for @key, in no particular order
+ * (the blob is borrowed for the call; the caller picks the newest by what the blob says). Stops
+ * when @cb returns non-zero and returns that value; LW_OK after the last (or when there is none),
+ * LW_ENOTSUP as above, or a negative LW_E* code.
+ */
+typedef int (*lw_store_blob_cb)(void *opaque, const void *blob, size_t len);
+int lw_store_foreach_shard_state(struct lw_store *s, const char *key, lw_store_blob_cb cb,
+                                 void *opaque);
+/*
  * Leaves a short text for `logwarden status` under @key (replacing the last one): the
  * detectors' warm-up ("detectors"). Borrowed; at most LW_STORE_NOTE_MAX - 1 bytes are read back.
  */
@@ -621,6 +638,10 @@ struct lw_store_ops {
                               void *opaque);
     int (*load_miner)(struct lw_store *s, char **blob, size_t *len);
     int (*load_models)(struct lw_store *s, char **blob, size_t *len, int *checked);
+    int (*save_shard_state)(struct lw_store *s, const char *key, const void *blob,
+                            size_t len);  /* may be NULL: LW_ENOTSUP */
+    int (*foreach_shard_state)(struct lw_store *s, const char *key, lw_store_blob_cb cb,
+                               void *opaque);  /* may be NULL: LW_ENOTSUP */
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
     int (*max_template_id)(struct lw_store *s, uint32_t *out);

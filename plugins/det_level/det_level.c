@@ -307,17 +307,27 @@ static void lvl_tick(void *ctx, int64_t watermark_ns, int64_t now_ns, const stru
     lw__det_windows_tick(&c->win, watermark_ns, close_window, c, out);
 }
 
-static int lvl_save(void *ctx, struct lw_wbuf *b)
+/* The model, or with @want only the sources it accepts (never ""). */
+static int save_series(struct lvl_ctx *c, struct lw_wbuf *b,
+                       bool (*want)(void *opaque, const char *source), void *opaque)
 {
-    struct lvl_ctx *c = ctx;
     struct lw__det_entry *e;
+    uint64_t n = 0;
 
+    for (e = c->map.oldest; e != NULL && want != NULL; e = e->newer) {
+        const struct lvl_series *s = e->val;
+
+        n += s->source[0] != '\0' && want(opaque, s->source);
+    }
     lw_wbuf_u32(b, LVL_VERSION);
     lw_wbuf_u64(b, (uint64_t)c->win.win_ns);
-    lw_wbuf_u64(b, c->map.n);
+    lw_wbuf_u64(b, want != NULL ? n : c->map.n);
     for (e = c->map.oldest; e != NULL; e = e->newer) {
         const struct lvl_series *s = e->val;
 
+        if (want != NULL && (s->source[0] == '\0' || !want(opaque, s->source))) {
+            continue;
+        }
         lw_wbuf_str(b, s->source, strlen(s->source));
         lw_wbuf_f64(b, s->base.mean);
         lw_wbuf_f64(b, s->base.var);
@@ -328,16 +338,43 @@ static int lvl_save(void *ctx, struct lw_wbuf *b)
     return b->err;
 }
 
+static int lvl_save(void *ctx, struct lw_wbuf *b)
+{
+    return save_series(ctx, b, NULL, NULL);
+}
+
+static int lvl_save_sources(void *ctx, struct lw_wbuf *b,
+                            bool (*want)(void *opaque, const char *source), void *opaque,
+                            bool drop)
+{
+    struct lvl_ctx *c = ctx;
+    struct lw__det_entry *e, *next;
+    int rc = save_series(c, b, want, opaque);
+
+    if (rc != LW_OK || !drop) {
+        return rc;
+    }
+    for (e = c->map.oldest; e != NULL; e = next) {
+        const struct lvl_series *s = e->val;
+
+        next = e->newer;
+        if (s->source[0] != '\0' && want(opaque, s->source)) {
+            lw__det_map_remove(&c->map, e);
+        }
+    }
+    return LW_OK;
+}
+
 static bool ok_num(double v)
 {
     return isfinite(v) && v >= 0 && v < 1e15;
 }
 
-static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+/* Reads saved sources into @m (set up here; finied on failure). */
+static int parse_model(struct lvl_ctx *c, const void *p, size_t n, struct lw__det_map *m,
+                       char *err, size_t err_len)
 {
-    struct lvl_ctx *c = ctx;
     struct lw_rbuf r = {.p = p, .len = n};
-    struct lw__det_map m;
     uint32_t version;
     uint64_t win_ns, n_series, i;
     const char *why = NULL;
@@ -361,7 +398,7 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
                  (unsigned long long)n_series, r.len - r.off);
         return LW_ECORRUPT;
     }
-    if (lw__det_map_init(&m, c->max_sources, series_free) < 0) {
+    if (lw__det_map_init(m, c->max_sources, series_free) < 0) {
         snprintf(err, err_len, "level: out of memory");
         return LW_ENOMEM;
     }
@@ -374,7 +411,7 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
             why = "bad source";
             break;
         }
-        if (lw__det_map_get(&m, src, len, false) != NULL) {
+        if (lw__det_map_get(m, src, len, false) != NULL) {
             why = "duplicate source";
             break;
         }
@@ -395,7 +432,7 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
             why = "bad values";
             break;
         }
-        if (lw__det_map_put(&m, src, len, s) == NULL) {
+        if (lw__det_map_put(m, src, len, s) == NULL) {
             series_free(s);
             why = "memory";
         }
@@ -408,13 +445,53 @@ static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
 
         snprintf(err, err_len, "level: saved model is corrupt (%s at source %llu)", why,
                  (unsigned long long)i);
-        lw__det_map_fini(&m);
+        lw__det_map_fini(m);
+        return rc;
+    }
+    return LW_OK;
+}
+
+static int lvl_load(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+{
+    struct lvl_ctx *c = ctx;
+    struct lw__det_map m;
+    int rc = parse_model(c, p, n, &m, err, err_len);
+
+    if (rc != LW_OK) {
         return rc;
     }
     lw__det_map_fini(&c->map);
     c->map = m;
     lw__det_windows_reset(&c->win, c->win.win_ns); /* open windows were not saved */
     return LW_OK;
+}
+
+/* Adds a shard's saved sources (lvl_save_sources) to the model, replacing the same sources. */
+static int lvl_load_merge(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+{
+    struct lvl_ctx *c = ctx;
+    struct lw__det_map m;
+    struct lw__det_entry *e;
+    int rc = parse_model(c, p, n, &m, err, err_len);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    for (e = m.oldest; e != NULL; e = e->newer) {
+        struct lw__det_entry *old = lw__det_map_get(&c->map, e->key, e->key_len, false);
+
+        if (old != NULL) {
+            lw__det_map_remove(&c->map, old);
+        }
+        if (lw__det_map_put(&c->map, e->key, e->key_len, e->val) == NULL) {
+            snprintf(err, err_len, "level: out of memory merging saved sources");
+            rc = LW_ENOMEM;
+            break;
+        }
+        e->val = NULL; /* now the model's */
+    }
+    lw__det_map_fini(&m);
+    return rc;
 }
 
 static const struct lw__det_base *lvl_base(const void *val)
@@ -445,4 +522,6 @@ const struct lw_detector_plugin det_level_plugin = {
     .load = lvl_load,
     .stats = lvl_stats,
     .exit = lvl_exit,
+    .save_sources = lvl_save_sources,
+    .load_merge = lvl_load_merge,
 };

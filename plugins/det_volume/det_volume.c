@@ -750,19 +750,33 @@ static void save_sslot(struct lw_wbuf *b, const struct vol_sslot *s)
     lw_wbuf_u32(b, s->n);
 }
 
-static int vol_save(void *ctx, struct lw_wbuf *b)
+/*
+ * The model, or with @want only the per-source series of the sources it accepts (the template
+ * series are every instance's own: docs/cluster.md).
+ */
+static int save_series(struct vol_ctx *c, struct lw_wbuf *b,
+                       bool (*want)(void *opaque, const char *source), void *opaque)
 {
-    struct vol_ctx *c = ctx;
     struct lw__det_entry *e;
+    uint64_t n = 0;
     size_t i;
 
+    for (e = c->map.oldest; e != NULL && want != NULL; e = e->newer) {
+        const struct vol_series *s = e->val;
+
+        n += s->source != NULL && s->source[0] != '\0' && want(opaque, s->source);
+    }
     lw_wbuf_u32(b, VOL_VERSION);
     lw_wbuf_u64(b, (uint64_t)c->win.win_ns);
-    lw_wbuf_u64(b, c->map.n);
+    lw_wbuf_u64(b, want != NULL ? n : c->map.n);
     /* Oldest first, so that loading rebuilds the same recency order. */
     for (e = c->map.oldest; e != NULL; e = e->newer) {
         const struct vol_series *s = e->val;
 
+        if (want != NULL &&
+            (s->source == NULL || s->source[0] == '\0' || !want(opaque, s->source))) {
+            continue;
+        }
         lw_wbuf_u32(b, s->template_id);
         lw_wbuf_u32(b, s->source != NULL ? 1u : 0u);
         lw_wbuf_str(b, s->source != NULL ? s->source : "",
@@ -799,6 +813,37 @@ static int vol_save(void *ctx, struct lw_wbuf *b)
         }
     }
     return b->err;
+}
+
+static int vol_save(void *ctx, struct lw_wbuf *b)
+{
+    return save_series(ctx, b, NULL, NULL);
+}
+
+static int vol_save_sources(void *ctx, struct lw_wbuf *b,
+                            bool (*want)(void *opaque, const char *source), void *opaque,
+                            bool drop)
+{
+    struct vol_ctx *c = ctx;
+    struct lw__det_entry *e, *next;
+    int rc = save_series(c, b, want, opaque);
+
+    if (rc != LW_OK || !drop) {
+        return rc;
+    }
+    /*
+     * Forgotten with their open windows: the lines counted there are the next owner's to judge
+     * no more (a window that straddles the move is judged by neither, rather than by both).
+     */
+    for (e = c->map.oldest; e != NULL; e = next) {
+        const struct vol_series *s = e->val;
+
+        next = e->newer;
+        if (s->source != NULL && s->source[0] != '\0' && want(opaque, s->source)) {
+            lw__det_map_remove(&c->map, e);
+        }
+    }
+    return LW_OK;
 }
 
 static bool ok_num(double v)
@@ -928,11 +973,11 @@ static struct vol_series *load_series(struct lw_rbuf *r, uint32_t version, const
     return s;
 }
 
-static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+/* Reads saved series into @m (set up here; finied on failure). */
+static int parse_model(struct vol_ctx *c, const void *p, size_t n, struct lw__det_map *m,
+                       char *err, size_t err_len)
 {
-    struct vol_ctx *c = ctx;
     struct lw_rbuf r = {.p = p, .len = n};
-    struct lw__det_map m;
     uint32_t version;
     uint64_t win_ns, n_series, i;
     const char *why = NULL;
@@ -961,7 +1006,7 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
                  (unsigned long long)n_series, r.len - r.off);
         return LW_ECORRUPT;
     }
-    if (lw__det_map_init(&m, c->max_series, series_free) < 0) {
+    if (lw__det_map_init(m, c->max_series, series_free) < 0) {
         snprintf(err, err_len, "volume: out of memory");
         return LW_ENOMEM;
     }
@@ -974,12 +1019,12 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
             break;
         }
         kn = make_key(key, sizeof(key), s->template_id, s->source);
-        if (lw__det_map_get(&m, key, kn, false) != NULL) {
+        if (lw__det_map_get(m, key, kn, false) != NULL) {
             series_free(s);
             why = "duplicate series";
             break;
         }
-        if (lw__det_map_put(&m, key, kn, s) == NULL) {
+        if (lw__det_map_put(m, key, kn, s) == NULL) {
             series_free(s);
             why = "memory";
             break;
@@ -997,15 +1042,59 @@ static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_le
             snprintf(err, err_len, "volume: saved model is corrupt (%s at series %llu)", why,
                      (unsigned long long)i);
         }
-        lw__det_map_fini(&m);
+        lw__det_map_fini(m);
         return rc;
     }
-    m.evicted = 0;
+    m->evicted = 0;
+    return LW_OK;
+}
+
+static int vol_load(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+{
+    struct vol_ctx *c = ctx;
+    struct lw__det_map m;
+    int rc = parse_model(c, p, n, &m, err, err_len);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
     lw__det_map_fini(&c->map);
     c->map = m;
     /* Open windows were not saved: counting starts afresh with the next line. */
     lw__det_windows_reset(&c->win, c->win.win_ns);
     return LW_OK;
+}
+
+/*
+ * Adds saved series (a shard's sources, vol_save_sources) to the running model: a series of
+ * the same key is replaced. Their rings start empty; windows already closed here are not
+ * reopened for them, so they join at the next window like a new series does.
+ */
+static int vol_load_merge(void *ctx, const void *p, size_t n, char *err, size_t err_len)
+{
+    struct vol_ctx *c = ctx;
+    struct lw__det_map m;
+    struct lw__det_entry *e;
+    int rc = parse_model(c, p, n, &m, err, err_len);
+
+    if (rc != LW_OK) {
+        return rc;
+    }
+    for (e = m.oldest; e != NULL && rc == LW_OK; e = e->newer) {
+        struct lw__det_entry *old = lw__det_map_get(&c->map, e->key, e->key_len, false);
+
+        if (old != NULL) {
+            lw__det_map_remove(&c->map, old);
+        }
+        if (lw__det_map_put(&c->map, e->key, e->key_len, e->val) == NULL) {
+            snprintf(err, err_len, "volume: out of memory merging saved series");
+            rc = LW_ENOMEM;
+            break;
+        }
+        e->val = NULL; /* now the model's */
+    }
+    lw__det_map_fini(&m);
+    return rc;
 }
 
 static const struct lw__det_base *vol_base(const void *val)
@@ -1036,4 +1125,6 @@ const struct lw_detector_plugin det_volume_plugin = {
     .load = vol_load,
     .stats = vol_stats,
     .exit = vol_exit,
+    .save_sources = vol_save_sources,
+    .load_merge = vol_load_merge,
 };

@@ -368,11 +368,14 @@ static int held_push(struct in_kafka *k, rd_kafka_message_t *m)
 
 /* ---- rebalance ---- */
 
-/* Waits (bounded) until the store has what was handed from the partitions in @list. */
-static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list)
+/*
+ * Waits until the store has what was handed from the partitions in @list, at most until
+ * @deadline (monotonic ns; revoke_wait from the start of the revocation).
+ */
+static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list,
+                         int64_t deadline)
 {
     unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
-    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
     int i;
 
     for (;;) {
@@ -400,13 +403,82 @@ static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list
     }
 }
 
+/*
+ * Tells the pipeline, after the last line handed from each revoked partition, that the
+ * partition is given up (docs/cluster.md, "Model state follows partitions"): it saves the
+ * state learned from the partition's hosts for the next owner and forgets it. Waits (until
+ * @deadline, shared with the lines' wait) until that is done, so that the next owner, assigned
+ * only once this revocation returns, loads it.
+ */
+static void release(struct in_kafka *k, const rd_kafka_topic_partition_list_t *list,
+                    int64_t deadline)
+{
+    unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
+    bool *sent;
+    int i;
+
+    if (k->ctx.ingest.released == NULL || list->cnt == 0) {
+        return;
+    }
+    sent = lw_calloc((size_t)list->cnt, sizeof(*sent));
+    if (sent == NULL) {
+        return;
+    }
+    for (i = 0; i < list->cnt; i++) {
+        struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
+        struct lw_ingest_source src;
+        struct lw_ingest_checkpoint ck;
+        struct lw_ingest_group grp;
+        int rc;
+
+        if (p == NULL || p->epoch == 0) {
+            continue;
+        }
+        memset(&src, 0, sizeof(src));
+        src.input = "kafka";
+        src.name = p->path;
+        memset(&ck, 0, sizeof(ck));
+        ck.path = p->path; /* names the partition only: a release stores no position */
+        ck.dev = p->epoch;
+        memset(&grp, 0, sizeof(grp));
+        grp.source = &src;
+        grp.checkpoint = &ck;
+        grp.flags = LW_INGEST_RELEASE;
+        while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
+               mono_ns() < deadline) {
+            usleep(BACKOFF_US);
+        }
+        sent[i] = rc == LW_OK;
+    }
+    for (i = 0; i < list->cnt; i++) {
+        struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
+
+        while (sent[i] && p != NULL &&
+               !k->ctx.ingest.released(k->ctx.ingest.opaque, p->path, p->epoch)) {
+            if (mono_ns() >= deadline) {
+                lw_warn("kafka", "%s: the model state is not saved after %u ms; its next owner "
+                                 "may start from an older state",
+                        p->path, wait_ms);
+                lw_free(sent);
+                return;
+            }
+            usleep(10000);
+        }
+    }
+    lw_free(sent);
+}
+
 static void on_revoke(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
 {
+    unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
+    int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
     int i;
 
     held_drop(k, list);
     k->g.n_records = 0;
-    wait_durable(k, list);
+    /* One revoke_wait for the whole revocation: a stalled store is not waited for twice. */
+    release(k, list, deadline);
+    wait_durable(k, list, deadline);
     commit_durable(k, list, true);
     pthread_mutex_lock(&k->mu);
     for (i = 0; i < list->cnt; i++) {
@@ -466,6 +538,7 @@ static void claim(struct in_kafka *k, struct kafka_part *p)
     memset(&grp, 0, sizeof(grp));
     grp.source = &src;
     grp.checkpoint = &ck;
+    grp.flags = LW_INGEST_CLAIM; /* the pipeline loads the partition's model state here */
     while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
            mono_ns() < deadline && !atomic_load(&k->stopping)) {
         usleep(BACKOFF_US);

@@ -18,6 +18,7 @@
 
 #define STAGE_MAGIC 0x4C574453u /* "LWDS" */
 #define STAGE_VERSION 1u
+#define SOURCES_MAGIC 0x4C574450u /* "LWDP": per-source state of some sources */
 #define MAX_DETECTORS 16
 #define SAMPLE_BYTES 512
 #define MAX_KEY_BYTES 256
@@ -832,6 +833,85 @@ int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, ch
     }
     if (r.err != 0) {
         snprintf(err, err_len, "saved detector models: truncated or corrupt");
+        return LW_ECORRUPT;
+    }
+    return rc;
+}
+
+int lw_detect_stage_save_sources(struct lw_detect_stage *st, struct lw_wbuf *b,
+                                 bool (*want)(void *opaque, const char *source), void *opaque,
+                                 bool drop)
+{
+    uint32_t n = 0;
+    size_t i;
+
+    for (i = 0; i < st->n_det; i++) {
+        n += st->det[i].p->save_sources != NULL && st->det[i].p->load_merge != NULL;
+    }
+    lw_wbuf_u32(b, SOURCES_MAGIC);
+    lw_wbuf_u32(b, STAGE_VERSION);
+    lw_wbuf_u32(b, n);
+    for (i = 0; i < st->n_det; i++) {
+        const struct lw_detector_plugin *pl = st->det[i].p;
+        struct lw_wbuf sec = {0};
+        int rc;
+
+        if (pl->save_sources == NULL || pl->load_merge == NULL) {
+            continue;
+        }
+        lw_wbuf_str(b, pl->name, strlen(pl->name));
+        rc = pl->save_sources(st->det[i].ctx, &sec, want, opaque, drop);
+        if (rc < 0 || sec.err != 0) {
+            lw_wbuf_free(&sec);
+            return rc < 0 ? rc : sec.err;
+        }
+        lw_wbuf_str(b, (const char *)sec.p, sec.len);
+        lw_wbuf_free(&sec);
+    }
+    return b->err;
+}
+
+int lw_detect_stage_load_merge(struct lw_detect_stage *st, const void *p, size_t n, char *err,
+                               size_t err_len)
+{
+    struct lw_rbuf r = {.p = p, .len = n};
+    uint32_t cnt, k;
+    int rc = LW_OK;
+
+    if (lw_rbuf_u32(&r) != SOURCES_MAGIC || lw_rbuf_u32(&r) != STAGE_VERSION) {
+        snprintf(err, err_len, "saved per-source state: not of this version");
+        return LW_ECORRUPT;
+    }
+    cnt = lw_rbuf_u32(&r);
+    for (k = 0; k < cnt && r.err == 0; k++) {
+        const char *name, *blob;
+        size_t nl = lw_rbuf_str(&r, &name);
+        size_t bl = lw_rbuf_str(&r, &blob);
+        size_t i;
+
+        if (r.err != 0) {
+            break;
+        }
+        /* A detector that is off now, or unknown, skips its section (as at load). */
+        for (i = 0; i < st->n_det; i++) {
+            const struct lw_detector_plugin *pl = st->det[i].p;
+            char derr[200] = "";
+            int lrc;
+
+            if (strlen(pl->name) != nl || memcmp(pl->name, name, nl) != 0 ||
+                pl->load_merge == NULL) {
+                continue;
+            }
+            lrc = pl->load_merge(st->det[i].ctx, blob, bl, derr, sizeof(derr));
+            if (lrc < 0) {
+                snprintf(err, err_len, "detector %s: saved per-source state not loaded: %s",
+                         pl->name, derr[0] ? derr : lw_strerror(lrc));
+                rc = lrc;
+            }
+        }
+    }
+    if (r.err != 0) {
+        snprintf(err, err_len, "saved per-source state: truncated or corrupt");
         return LW_ECORRUPT;
     }
     return rc;

@@ -36,6 +36,7 @@
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 #include "engine/ctx_ring.h"
+#include "engine/part_state.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -79,6 +80,7 @@ struct batch {
     size_t n_srcs;
     bool has_ck;
     struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
+    uint32_t gflags;         /* LW_INGEST_CLAIM / _RELEASE of the group (ck names the shard) */
     size_t n;
     const char *bytes;
     uint32_t *off;
@@ -244,6 +246,8 @@ struct lw_engine {
     bool writer_started;
     pthread_mutex_t wmu;
     pthread_cond_t wcv;          /* a job was handed over, written, or stopping */
+    pthread_mutex_t store_mu;    /* held by whoever uses e->store: a transaction of the writer,
+                                  * or the partition state's (part_state.c, aggregator thread) */
     bool job_ready;              /* e->job holds a transaction to write (under wmu) */
     bool wstop;
     /*
@@ -257,6 +261,7 @@ struct lw_engine {
 
     /* Detection (aggregator thread only, except the stats snapshot under hist_mu). */
     struct lw_detect_stage *stage;
+    struct lw__part_state *parts;  /* model state that follows Kafka partitions (part_state.h) */
     struct lw_ctx_ring *ctx_ring;  /* recent lines per source, stored with each anomaly */
     struct lw_alerter *alerter;
     bool want_params;
@@ -587,8 +592,9 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         b->source = b->srcs[b->src_of[0]];
     }
     src_set_fini(&ss);
+    b->gflags = g->flags;
     if (g->checkpoint != NULL) {
-        b->has_ck = true;
+        b->has_ck = (g->flags & LW_INGEST_RELEASE) == 0; /* a release only names its shard */
         b->ck = *g->checkpoint;
         memcpy(p, g->checkpoint->path ? g->checkpoint->path : "", path_len + 1);
         b->ck.path = p;
@@ -620,9 +626,14 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     return LW_OK;
 }
 
+static int engine_released(void *opaque, const char *path, uint64_t epoch)
+{
+    return lw__part_state_released(((struct lw_engine *)opaque)->parts, path, epoch);
+}
+
 struct lw_ingest lw_engine_ingest(struct lw_engine *e)
 {
-    struct lw_ingest ing = {engine_ingest, e};
+    struct lw_ingest ing = {.fn = engine_ingest, .opaque = e, .released = engine_released};
 
     return ing;
 }
@@ -1374,8 +1385,9 @@ static void detect_tick(struct lw_engine *e)
 /*
  * Hands a counted batch's lines to the detectors, in ingest order. A line's source, for the
  * detectors, is the host its header names; without one, the sender for network inputs (syslog,
- * HTTP), and none for files and stdin: a file's path says nothing about where its lines come
- * from, and would differ between `train --from app.log.1` and `run --tail app.log`. The line's
+ * HTTP), the record's key for Kafka (when it names a host), and none for files and stdin: a
+ * file's path says nothing about where its lines come from, and would differ between
+ * `train --from app.log.1` and `run --tail app.log`. The line's
  * origin (the file, the sender) is passed as well: findings about one line name it when the
  * line names no host.
  */
@@ -1383,12 +1395,14 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
     bool network;
+    bool sharded;
     char host[256];
 
     if (e->stage == NULL) {
         return;
     }
     network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
+    sharded = b->has_ck && strcmp(b->input, "kafka") == 0; /* lines of a Kafka partition */
     /* Event times come from the clock (aggregate()): a line dated years ahead is not believed. */
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
@@ -1408,7 +1422,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
                 ev.source = host;
             }
             else {
-                ev.source = network ? line_src : "";
+                /* A Kafka record's key names its host (key_as_host), unless it names none. */
+                ev.source = network || (sharded && strcmp(line_src, b->ck.path) != 0) ? line_src
+                                                                                    : "";
             }
             ev.origin = strcmp(line_src, "-") != 0 ? line_src : NULL;
             ev.msg = b->bytes + b->off[i] + d->msg_off;
@@ -1423,6 +1439,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
                             ev.source[0] != '\0' || ev.origin == NULL ? ev.source : ev.origin,
                             ev.ts_ns, b->bytes + b->off[i], b->len[i]);
             lw_detect_stage_observe(e->stage, &ev);
+            if (sharded) {
+                lw__part_state_note(e->parts, b->ck.path, ev.source);
+            }
         }
     }
     detect_tick(e);
@@ -1831,6 +1850,17 @@ static int job_write(struct lw_engine *e, struct pending *p)
     return LW_OK;
 }
 
+/* job_write() under store_mu (part_state.c uses the store from the aggregator thread). */
+static int locked_write(struct lw_engine *e, struct pending *p)
+{
+    int rc;
+
+    pthread_mutex_lock(&e->store_mu);
+    rc = job_write(e, p);
+    pthread_mutex_unlock(&e->store_mu);
+    return rc;
+}
+
 /*
  * The store writer thread: writes each handed-over transaction, and retries one that failed
  * (a full disk, a locked database) every STORE_RETRY_NS until it commits or the engine stops
@@ -1852,7 +1882,7 @@ static void *writer_main(void *arg)
             break; /* stopping, nothing to write */
         }
         pthread_mutex_unlock(&e->wmu);
-        rc = job_write(e, e->job);
+        rc = locked_write(e, e->job);
         pthread_mutex_lock(&e->wmu);
         pthread_cond_broadcast(&e->wcv); /* a waiting flush_submit() sees the outcome */
         if (rc == LW_OK) {
@@ -1970,7 +2000,7 @@ static bool store_stuck(const struct lw_engine *e)
  */
 static int final_write(struct lw_engine *e, struct pending *p, int64_t t0)
 {
-    int rc = job_write(e, p);
+    int rc = locked_write(e, p);
 
     if (rc < 0 && rc != LW_ECORRUPT) {
         lw_warn("engine", "stopping: the store cannot commit the last %llu accepted lines;"
@@ -1979,7 +2009,7 @@ static int final_write(struct lw_engine *e, struct pending *p, int64_t t0)
     }
     while (rc < 0 && rc != LW_ECORRUPT && mono_ns() - t0 < STOP_RETRY_NS) {
         usleep((useconds_t)(STORE_RETRY_NS / 1000));
-        rc = job_write(e, p);
+        rc = locked_write(e, p);
     }
     if (rc < 0) {
         lw_error("engine", "%llu accepted lines are not stored: lines from files are read again"
@@ -2087,6 +2117,9 @@ static void *agg_main(void *arg)
             if (rc == LW_OK) {
                 detect_batch(e, b);
             }
+            if (b->gflags != 0) {
+                lw__part_state_mark(e->parts, b->gflags, b->ck.path, b->ck.dev);
+            }
             e->want_seq++;
             pthread_mutex_lock(&e->mu);
             e->inflight_bytes -= b->mem;
@@ -2100,6 +2133,7 @@ static void *agg_main(void *arg)
         if (e->stage != NULL && b == NULL && mono_ns() - e->last_tick_ns >= DETECT_TICK_NS) {
             detect_tick(e);
         }
+        lw__part_state_tick(e->parts, mono_ns());
         if (mono_ns() >= deadline) {
             int frc = flush_submit(e, false, false);
 
@@ -2125,6 +2159,7 @@ static void *agg_main(void *arg)
         detect_snapshot(e); /* the final figures (lw_engine_stop_stats) */
     }
     final_flush(e);
+    lw__part_state_save_all(e->parts);
     return NULL;
 }
 
@@ -2151,6 +2186,7 @@ static void engine_free(struct lw_engine *e)
     }
     pending_free(&e->pends[0]);
     pending_free(&e->pends[1]);
+    lw__part_state_destroy(e->parts);
     lw_detect_stage_destroy(e->stage);
     lw_ctx_ring_destroy(e->ctx_ring);
     for (i = 0; i < e->n_sources; i++) {
@@ -2165,6 +2201,7 @@ static void engine_free(struct lw_engine *e)
     pthread_mutex_destroy(&e->hist_mu);
     pthread_cond_destroy(&e->wcv);
     pthread_mutex_destroy(&e->wmu);
+    pthread_mutex_destroy(&e->store_mu);
     pthread_cond_destroy(&e->done_cv);
     pthread_cond_destroy(&e->work_cv);
     pthread_mutex_destroy(&e->mu);
@@ -2222,6 +2259,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     pthread_cond_init(&e->done_cv, NULL);
     pthread_mutex_init(&e->wmu, NULL);
     pthread_cond_init(&e->wcv, NULL);
+    pthread_mutex_init(&e->store_mu, NULL);
     e->cur = &e->pends[0];
     e->job = &e->pends[1];
     e->pends[0].results = lw_calloc(ALERT_MAP, sizeof(struct delivery));
@@ -2360,6 +2398,11 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
             }
         }
         e->last_tick_ns = mono_ns();
+    }
+    e->parts = lw__part_state_create(e->store, &e->store_mu, e->stage, e->conf.miner_save_ns);
+    if (e->parts == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
     }
     e->workers = lw_calloc(e->conf.workers, sizeof(*e->workers));
     if (e->workers == NULL) {

@@ -146,6 +146,19 @@ int lw_store_save_models(struct lw_store *s, const void *blob, size_t len)
     return s->ops->save_models(s, blob, len);
 }
 
+int lw_store_save_shard_state(struct lw_store *s, const char *key, const void *blob, size_t len)
+{
+    return s->ops->save_shard_state != NULL ? s->ops->save_shard_state(s, key, blob, len)
+                                            : LW_ENOTSUP;
+}
+
+int lw_store_foreach_shard_state(struct lw_store *s, const char *key, lw_store_blob_cb cb,
+                                 void *opaque)
+{
+    return s->ops->foreach_shard_state != NULL ? s->ops->foreach_shard_state(s, key, cb, opaque)
+                                               : LW_ENOTSUP;
+}
+
 int lw_store_set_note(struct lw_store *s, const char *key, const char *text)
 {
     return s->ops->set_note(s, key, text);

@@ -757,6 +757,90 @@ static int ch_save_models(struct lw_store *base, const void *blob, size_t len)
     return save_blob((struct ch_store *)base, "models", blob, len, 1);
 }
 
+/*
+ * Shard state is a blob of kind "shard:<key>". Unlike the miner and the models it is read back
+ * across writers (the shard's next owner is another instance), each writer's latest row.
+ */
+#define SHARD_KIND_MAX 512
+
+static int shard_kind(struct ch_store *s, const char *key, char *kind)
+{
+    if (key == NULL || strlen(key) + 7 > SHARD_KIND_MAX) {
+        return fail(s, LW_EINVAL, "%s", "shard state: no key, or a key too long");
+    }
+    snprintf(kind, SHARD_KIND_MAX, "shard:%s", key);
+    return LW_OK;
+}
+
+static int ch_save_shard_state(struct lw_store *base, const char *key, const void *blob,
+                               size_t len)
+{
+    struct ch_store *s = (struct ch_store *)base;
+    char kind[SHARD_KIND_MAX];
+    int rc = shard_kind(s, key, kind);
+
+    return rc ? rc : save_blob(s, kind, blob, len, 1);
+}
+
+static int ch_foreach_shard_state(struct lw_store *base, const char *key, lw_store_blob_cb cb,
+                                  void *opaque)
+{
+    struct ch_store *s = (struct ch_store *)base;
+    char kind[SHARD_KIND_MAX];
+    char *copy;
+    char *line;
+    char *next;
+    int rc = shard_kind(s, key, kind);
+
+    /*
+     * A row per save stays (every minute per partition): the latest of each writer is found on
+     * the small columns first, so that only those rows' data is read.
+     */
+    rc = rc ? rc
+            : q_start(s,
+                      "SELECT hex(argMax(data, ord)), argMax(checksum, ord),"
+                      " argMax(has_checksum, ord) FROM %s.blobs_v WHERE 1",
+                      s->db);
+    rc = rc ? rc : q_eq(s, "kind", kind);
+    rc = rc ? rc
+            : lw__ch_buf_printf(&s->q,
+                                " AND (writer, seq) IN (SELECT writer, max(seq) FROM %s.blobs_v"
+                                " WHERE 1",
+                                s->db);
+    rc = rc ? rc : q_eq(s, "kind", kind);
+    rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer) GROUP BY writer");
+    rc = rc ? rc : exec_q(s);
+    if (rc != LW_OK || s->out.len == 0) {
+        return rc;
+    }
+    /* The callback may use the handle: work on a copy of the answer. */
+    copy = lw_strdup(s->out.p);
+    if (copy == NULL) {
+        return fail(s, LW_ENOMEM, "%s", "out of memory");
+    }
+    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+        char *f[3];
+        char *data = NULL;
+        size_t n = 0;
+
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        if (split_fields(line, f, 3) != 3 ||
+            lw__ch_unhex(f[0], strlen(f[0]), &data, &n) != LW_OK) {
+            continue;
+        }
+        /* A row that does not match its checksum is skipped: another writer's may do. */
+        if (u64(f[2]) == 0 || XXH64(data, n, 0) == u64(f[1])) {
+            rc = cb(opaque, data, n);
+        }
+        lw_free(data);
+    }
+    lw_free(copy);
+    return rc;
+}
+
 static int ch_set_note(struct lw_store *base, const char *key, const char *text)
 {
     struct ch_store *s = (struct ch_store *)base;
@@ -1720,6 +1804,8 @@ const struct lw_store_ops lw__store_clickhouse_ops = {
     .foreach_checkpoint = ch_foreach_checkpoint,
     .load_miner = ch_load_miner,
     .load_models = ch_load_models,
+    .save_shard_state = ch_save_shard_state,
+    .foreach_shard_state = ch_foreach_shard_state,
     .stored_lines = ch_stored_lines,
     .template_count = ch_template_count,
     .max_template_id = ch_max_template_id,

@@ -2,8 +2,10 @@
  * libFuzzer target for the detectors' saved models (the model_state blob of the store):
  * lw_detect_stage_load() with every detector on. A failed load must leave the stage working; a
  * successful one must give a stage that observes lines, ends sessions, and saves again. The
- * input's first byte picks a mode: 0..127 the raw bytes, 128..255 the bytes behind a valid
- * stage header naming the session detectors, so that mutations reach their own loaders.
+ * input's first byte picks a mode: 64..127 the raw bytes (a stage starts with 0x53), 0..63 the
+ * bytes behind a valid header of per-source state (lw_detect_stage_load_merge) naming the volume
+ * or level detector, 128..255 the bytes behind a valid stage header naming the session
+ * detectors, so that mutations reach their own loaders.
  * Seeds: tests/data/fuzz/models/ (saved stages of a small trained stream).
  */
 #include <stddef.h>
@@ -74,6 +76,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lw_wbuf_str(&b, (const char *)data + 1, size - 1);
         if (b.err == 0) {
             (void)lw_detect_stage_load(st, b.p, b.len, err, sizeof(err));
+        }
+        lw_wbuf_free(&b);
+    }
+    else if (size > 0 && data[0] < 64) {
+        /*
+         * Per-source state of a partition (lw_detect_stage_load_merge): a valid header with one
+         * section for a detector that keeps per-source state, merged into a stage that has
+         * state of its own.
+         */
+        struct lw_wbuf b = {0};
+        const char *name = data[0] & 1 ? "volume" : "level";
+
+        exercise(st);
+        lw_wbuf_u32(&b, 0x4C574450u);
+        lw_wbuf_u32(&b, 1);
+        lw_wbuf_u32(&b, 1);
+        lw_wbuf_str(&b, name, strlen(name));
+        lw_wbuf_str(&b, (const char *)data + 1, size - 1);
+        if (b.err == 0) {
+            (void)lw_detect_stage_load_merge(st, b.p, b.len, err, sizeof(err));
         }
         lw_wbuf_free(&b);
     }

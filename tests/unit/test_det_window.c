@@ -839,6 +839,100 @@ static void test_new_template_trickle(void **state)
     assert_int_equal(n_recs, 0);
 }
 
+/* ---- per-source state that follows a Kafka partition (save_sources / load_merge) ---- */
+
+static bool want_source(void *opaque, const char *source)
+{
+    return strcmp(source, (const char *)opaque) == 0;
+}
+
+/*
+ * The series of one source move to another instance: saved and dropped here, merged there,
+ * where they are warm at once (a spike is reported) while that instance's own series of the
+ * same template still warm up.
+ */
+static void test_volume_sources(void **state)
+{
+    struct lw_detect_conf conf;
+    struct lw_det_stats st;
+    struct lw_wbuf b = {0};
+    char err[256] = "";
+    int64_t w0 = 1700000000 * NS;
+    void *ctx, *ctx2;
+    int i;
+
+    (void)state;
+    reset_recs();
+    rng_state = 21;
+    vol_conf(&conf);
+    ctx = start(&det_volume_plugin, &conf);
+    for (i = 0; i < 60; i++, w0 += 10 * NS) {
+        vol_window(ctx, w0, -1, true, -1);
+    }
+    assert_int_equal(n_recs, 0);
+    assert_int_equal(det_volume_plugin.save_sources(ctx, &b, want_source, "web1", true), LW_OK);
+    det_volume_plugin.stats(ctx, &st);
+    assert_int_equal(st.state_items, 5); /* web1's template+source series went */
+
+    ctx2 = start(&det_volume_plugin, &conf);
+    vol_window(ctx2, w0, -1, true, -1);
+    w0 += 10 * NS;
+    /* Bad bytes are refused and change nothing. */
+    assert_int_equal(det_volume_plugin.load_merge(ctx2, b.p, b.len - 1, err, sizeof(err)),
+                     LW_ECORRUPT);
+    det_volume_plugin.stats(ctx2, &st);
+    assert_int_equal(st.state_items, 6);
+    assert_int_equal(det_volume_plugin.load_merge(ctx2, b.p, b.len, err, sizeof(err)), LW_OK);
+    det_volume_plugin.stats(ctx2, &st);
+    assert_int_equal(st.state_items, 6); /* replaced its own young web1 series */
+    lw_wbuf_free(&b);
+    vol_window(ctx2, w0, -1, true, -1);
+    w0 += 10 * NS;
+    assert_int_equal(n_recs, 0);
+    vol_window(ctx2, w0, 300, true, -1);
+    /* The source's series only: the template's series is young there. */
+    assert_int_equal(count_kind("spike"), 1);
+    assert_true(recs[0].has_source);
+}
+
+static void test_level_sources(void **state)
+{
+    struct lw_detect_conf conf;
+    struct lw_det_stats st;
+    struct lw_wbuf b = {0};
+    char err[256] = "";
+    int64_t w0 = 1700000000 * NS;
+    void *ctx, *ctx2;
+    int i;
+
+    (void)state;
+    reset_recs();
+    rng_state = 23;
+    lw_detect_conf_defaults(&conf, 10 * NS);
+    ctx = start(&det_level_plugin, &conf);
+    for (i = 0; i < 100; i++, w0 += 10 * NS) {
+        lvl_window(ctx, w0, "app1", 100, (int)rnd(5));
+        lvl_window(ctx, w0, "app2", 50, (int)rnd(3));
+        det_level_plugin.tick(ctx, w0 + 10 * NS, 0, &out);
+    }
+    assert_int_equal(det_level_plugin.save_sources(ctx, &b, want_source, "app1", true), LW_OK);
+    det_level_plugin.stats(ctx, &st);
+    assert_int_equal(st.state_items, 1);
+
+    ctx2 = start(&det_level_plugin, &conf);
+    lvl_window(ctx2, w0, "app3", 10, 0);
+    det_level_plugin.tick(ctx2, w0 + 10 * NS, 0, &out);
+    w0 += 10 * NS;
+    assert_int_equal(det_level_plugin.load_merge(ctx2, b.p, b.len, err, sizeof(err)), LW_OK);
+    lw_wbuf_free(&b);
+    det_level_plugin.stats(ctx2, &st);
+    assert_int_equal(st.state_items, 2); /* app3 kept, app1 added */
+    lvl_window(ctx2, w0, "app1", 100, 50);
+    det_level_plugin.tick(ctx2, w0 + 10 * NS, 0, &out);
+    assert_int_equal(count_kind("level_surge"), 1);
+    assert_non_null(strstr(recs[0].summary, "app1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,6 +948,8 @@ int main(void)
         cmocka_unit_test_teardown(test_params_noisy, teardown),
         cmocka_unit_test_teardown(test_params_quiet_shapes, teardown),
         cmocka_unit_test_teardown(test_new_template_trickle, teardown),
+        cmocka_unit_test_teardown(test_volume_sources, teardown),
+        cmocka_unit_test_teardown(test_level_sources, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

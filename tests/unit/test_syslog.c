@@ -420,7 +420,7 @@ static long rec_find(struct rec *r, const char *s)
 
 static struct lw_syslog_server *start(struct rec *r, struct lw_syslog_conf *conf)
 {
-    struct lw_ingest ing = {rec_ingest, r};
+    struct lw_ingest ing = {.fn = rec_ingest, .opaque = r};
     struct lw_syslog_server *srv;
     char err[256];
 
@@ -925,7 +925,7 @@ static void test_server_udp_kernel_drops(void **state)
 static void test_server_bad_conf(void **state)
 {
     struct lw_syslog_conf conf = {0};
-    struct lw_ingest ing = {rec_ingest, NULL};
+    struct lw_ingest ing = {.fn = rec_ingest, .opaque = NULL};
     char err[256];
 
     (void)state;

@@ -285,7 +285,7 @@ static void append_lines(const char *path, const char *prefix, int from, int to)
 static struct lw_tail *start(struct fixture *fx, struct lw_tail_conf *conf)
 {
     const char *pats[1];
-    struct lw_ingest ing = { rec_ingest, &fx->rec };
+    struct lw_ingest ing = {.fn = rec_ingest, .opaque = &fx->rec};
     struct lw_tail_conf c;
     struct lw_tail *t;
     char err[256] = "";
@@ -360,7 +360,7 @@ static uint64_t file_size(const char *path)
 static void test_bad_conf(void **state)
 {
     struct lw_tail_conf conf = { 0 };
-    struct lw_ingest ing = { rec_ingest, NULL };
+    struct lw_ingest ing = {.fn = rec_ingest, .opaque = NULL};
     const char *pats[1] = { "/nonexistent/*.log" };
     char err[256] = "";
 
@@ -1330,7 +1330,7 @@ static void test_multiline_bad_conf(void **state)
 {
     struct fixture *fx = *state;
     struct lw_tail_conf conf = { 0 };
-    struct lw_ingest ing = { rec_ingest, &fx->rec };
+    struct lw_ingest ing = {.fn = rec_ingest, .opaque = &fx->rec};
     const char *pats[1];
     char err[256] = "";
 
