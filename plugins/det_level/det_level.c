@@ -24,6 +24,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "level_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_level.h"
 #include "lw/lw_mem.h"
@@ -445,4 +446,6 @@ const struct lw_detector_plugin det_level_plugin = {
     .load = lvl_load,
     .stats = lvl_stats,
     .exit = lvl_exit,
+    .conf_keys = level_conf_keys,
+    .conf = level_conf_read,
 };

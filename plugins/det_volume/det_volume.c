@@ -39,6 +39,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "volume_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_windows.h"
@@ -1036,4 +1037,6 @@ const struct lw_detector_plugin det_volume_plugin = {
     .load = vol_load,
     .stats = vol_stats,
     .exit = vol_exit,
+    .conf_keys = volume_conf_keys,
+    .conf = volume_conf_read,
 };
