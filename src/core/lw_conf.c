@@ -210,10 +210,18 @@ static int syntax_error(struct builder *b)
         snprintf(b->err->msg, sizeof(b->err->msg), "%s: out of memory", b->c->file);
         return LW_ENOMEM;
     }
-    snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: YAML syntax error: %s%s%s",
-             b->c->file, p->problem_mark.line + 1, p->problem_mark.column + 1,
-             p->problem != NULL ? p->problem : "malformed",
-             p->context != NULL ? " " : "", p->context != NULL ? p->context : "");
+    if (p->context != NULL) {
+        /* The context ("while parsing a flow sequence") often starts lines before the problem. */
+        snprintf(b->err->msg, sizeof(b->err->msg),
+                 "%s:%zu:%zu: YAML syntax error: %s %s that starts on line %zu", b->c->file,
+                 p->problem_mark.line + 1, p->problem_mark.column + 1,
+                 p->problem != NULL ? p->problem : "malformed", p->context,
+                 p->context_mark.line + 1);
+        return LW_EINVAL;
+    }
+    snprintf(b->err->msg, sizeof(b->err->msg), "%s:%zu:%zu: YAML syntax error: %s", b->c->file,
+             p->problem_mark.line + 1, p->problem_mark.column + 1,
+             p->problem != NULL ? p->problem : "malformed");
     return LW_EINVAL;
 }
 
