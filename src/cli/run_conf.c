@@ -28,7 +28,6 @@
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
 #include "lw/lw_store.h"
-#include "detect/seq_model.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_plugin.h"
