@@ -25,6 +25,7 @@
 #define LW_CONF_MAX_DEPTH 32u                    /* nested maps and lists */
 #define LW_CONF_MAX_NODES 100000u                /* maps, lists and scalars together */
 #define LW_CONF_MAX_SCALAR_BYTES ((size_t)64 << 10)
+#define LW_CONF_MAX_MAP_KEYS 1024u               /* keys of one map (duplicates are looked for) */
 
 enum lw_conf_type {
     LW_CONF_MAP,

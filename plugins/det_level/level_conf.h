@@ -1,4 +1,4 @@
-/* det_level's configuration section (level_conf.c), for the plugin's registration. */
+/* det_level: its configuration section's keys and reader (level_conf.c). */
 #ifndef DET_LEVEL_CONF_H
 #define DET_LEVEL_CONF_H
 

@@ -1,4 +1,4 @@
-/* det_new_template's configuration section (new_template_conf.c), for the plugin's registration. */
+/* det_new_template: its configuration section's keys and reader (new_template_conf.c). */
 #ifndef DET_NEW_TEMPLATE_CONF_H
 #define DET_NEW_TEMPLATE_CONF_H
 

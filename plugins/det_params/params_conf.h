@@ -1,4 +1,4 @@
-/* det_params's configuration section (params_conf.c), for the plugin's registration. */
+/* det_params: its configuration section's keys and reader (params_conf.c). */
 #ifndef DET_PARAMS_CONF_H
 #define DET_PARAMS_CONF_H
 

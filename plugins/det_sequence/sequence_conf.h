@@ -1,4 +1,4 @@
-/* det_sequence's configuration section (sequence_conf.c), for the plugin's registration. */
+/* det_sequence: its configuration section's keys and reader (sequence_conf.c). */
 #ifndef DET_SEQUENCE_CONF_H
 #define DET_SEQUENCE_CONF_H
 

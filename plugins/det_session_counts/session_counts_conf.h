@@ -1,4 +1,4 @@
-/* det_session_counts's configuration section (session_counts_conf.c), for the plugin's registration. */
+/* det_session_counts: its configuration section's keys and reader (session_counts_conf.c). */
 #ifndef DET_SESSION_COUNTS_CONF_H
 #define DET_SESSION_COUNTS_CONF_H
 

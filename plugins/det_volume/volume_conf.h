@@ -1,4 +1,4 @@
-/* det_volume's configuration section (volume_conf.c), for the plugin's registration. */
+/* det_volume: its configuration section's keys and reader (volume_conf.c). */
 #ifndef DET_VOLUME_CONF_H
 #define DET_VOLUME_CONF_H
 

@@ -1,4 +1,4 @@
-/* in_http's configuration section (http_conf.c), for the plugin's registration. */
+/* in_http: its configuration section's keys and reader (http_conf.c). */
 #ifndef IN_HTTP_CONF_H
 #define IN_HTTP_CONF_H
 

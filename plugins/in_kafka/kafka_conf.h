@@ -1,4 +1,4 @@
-/* in_kafka's configuration section (kafka_conf.c), for the plugin's registration. */
+/* in_kafka: its configuration section's keys and reader (kafka_conf.c). */
 #ifndef IN_KAFKA_CONF_H
 #define IN_KAFKA_CONF_H
 

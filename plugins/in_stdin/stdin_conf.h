@@ -1,4 +1,4 @@
-/* in_stdin's configuration section (stdin_conf.c), for the plugin's registration. */
+/* in_stdin: its configuration section's keys and reader (stdin_conf.c). */
 #ifndef IN_STDIN_CONF_H
 #define IN_STDIN_CONF_H
 

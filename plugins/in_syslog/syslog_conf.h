@@ -1,4 +1,4 @@
-/* in_syslog's configuration section (syslog_conf.c), for the plugin's registration. */
+/* in_syslog: its configuration section's keys and reader (syslog_conf.c). */
 #ifndef IN_SYSLOG_CONF_H
 #define IN_SYSLOG_CONF_H
 

@@ -1,4 +1,4 @@
-/* in_tail's configuration section (tail_conf.c), for the plugin's registration. */
+/* in_tail: its configuration section's keys and reader (tail_conf.c). */
 #ifndef IN_TAIL_CONF_H
 #define IN_TAIL_CONF_H
 

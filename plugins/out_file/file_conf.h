@@ -1,4 +1,4 @@
-/* out_file's configuration keys (file_conf.c), for the plugin's registration. */
+/* out_file: its configuration section's keys and reader (file_conf.c). */
 #ifndef OUT_FILE_CONF_H
 #define OUT_FILE_CONF_H
 

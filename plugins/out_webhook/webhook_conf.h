@@ -1,4 +1,4 @@
-/* out_webhook's configuration keys (webhook_conf.c), for the plugin's registration. */
+/* out_webhook: its configuration section's keys and reader (webhook_conf.c). */
 #ifndef OUT_WEBHOOK_CONF_H
 #define OUT_WEBHOOK_CONF_H
 

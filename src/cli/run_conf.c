@@ -831,95 +831,49 @@ static int load_alerts(const struct lw_conf *c, const struct lw_conf_node *alert
 }
 
 /*
- * store: backend, retention, examples_per_template and store.clickhouse. The store has no plugin
- * table of its own yet (lw_store.h picks a backend by number), so its keys are read here.
+ * store: read by the store (lw_store_conf_read(), src/store/store_conf.c) over @rc's values;
+ * @rc takes the result back, and reads the password file the section names.
  */
 static int load_store(const struct lw_conf *c, const struct lw_conf_node *store,
                       struct lw_run_conf *rc, struct lw_conf_err *err)
 {
-    static const char *const keys[] = {"retention", "examples_per_template", "backend",
-                                       "clickhouse", NULL};
-    static const char *const ch_keys[] = {"url", "database", "user", "password",
-                                          "password_file", "writer_id", "timeout", "batch_rows",
-                                          NULL};
-    const struct lw_conf_node *ch = NULL;
-    const char *v = NULL;
-    const char *pw = NULL;
-    const char *pw_file = NULL;
-    uint64_t n = 0;
-    int64_t d = 0;
-    int r;
+    const struct lw_store_clickhouse_conf *cc;
+    struct lw_store_conf sc;
+    int r = 0;
 
-    CK(lw_conf_check_keys(c, store, keys, err));
-    CK(r = lw_conf_duration(c, store, "retention", 1, &d, err));
-    if (r == 1) {
-        rc->retention_s = d / NS > 0 ? d / NS : rc->retention_s;
+    lw_run_conf_store(rc, &sc);
+    sc.clickhouse.password_file = NULL; /* set again only when this file names one */
+    CK(lw_store_conf_read(c, store, &sc, err));
+    cc = &sc.clickhouse;
+    rc->retention_s = sc.retention_s;
+    rc->examples_per_template = sc.examples_per_template;
+    rc->store_backend = sc.backend;
+    r = r ? r : take_str(&rc->ch_url, cc->url);
+    r = r ? r : take_str(&rc->ch_database, cc->database);
+    r = r ? r : take_str(&rc->ch_user, cc->user);
+    r = r ? r : take_str(&rc->ch_writer_id, cc->writer_id);
+    r = r ? r : take_str(&rc->ch_password, cc->password);
+    if (r != 0) {
+        fprintf(stderr, "logwarden run: out of memory\n");
+        return 2;
     }
-    CK(r = lw_conf_uint(c, store, "examples_per_template", 1, 100, &n, err));
-    if (r == 1) {
-        rc->examples_per_template = (int)n;
-    }
-    CK(r = lw_conf_str(c, store, "backend", &v, err));
-    if (r == 1) {
-        if (strcmp(v, "sqlite") == 0) {
-            rc->store_backend = LW_STORE_BACKEND_SQLITE;
-        }
-        else if (strcmp(v, "clickhouse") == 0) {
-            rc->store_backend = LW_STORE_BACKEND_CLICKHOUSE;
-        }
-        else {
-            CK(lw_conf_bad(c, lw_conf_get(store, "backend"), err, "'sqlite' or 'clickhouse'"));
-        }
-    }
-    CK(r = lw_conf_map(c, store, "clickhouse", &ch, err));
-    if (r == 0) {
-        return 0;
-    }
-    CK(lw_conf_check_keys(c, ch, ch_keys, err));
-    v = NULL;
-    CK(r = lw_conf_str(c, ch, "url", &v, err));
-    if (r == 1 && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-        CK(lw_conf_bad(c, lw_conf_get(ch, "url"), err,
-                       "an http:// or https:// URL (ClickHouse's HTTP port, usually 8123)"));
-    }
-    if (take_str(&rc->ch_url, r == 1 ? v : rc->ch_url) != 0) {
-        CK(lw_conf_errf(c, ch, err, "out of memory"));
-    }
-    CK(lw_conf_str(c, ch, "password", &pw, err));
-    CK(lw_conf_str(c, ch, "password_file", &pw_file, err));
-    if (pw != NULL && pw_file != NULL) {
-        CK(lw_conf_errf(c, ch, err, "give password or password_file, not both"));
-    }
-    {
-        const char *db = rc->ch_database;
-        const char *user = rc->ch_user;
-        const char *writer = rc->ch_writer_id;
-
-        CK(lw_conf_str(c, ch, "database", &db, err));
-        CK(lw_conf_str(c, ch, "user", &user, err));
-        CK(lw_conf_str(c, ch, "writer_id", &writer, err));
-        if (take_str(&rc->ch_database, db) != 0 || take_str(&rc->ch_user, user) != 0 ||
-            take_str(&rc->ch_writer_id, writer) != 0 ||
-            (pw != NULL && take_str(&rc->ch_password, pw) != 0)) {
-            CK(lw_conf_errf(c, ch, err, "out of memory"));
-        }
-    }
-    if (pw_file != NULL) {
+    rc->ch_timeout_ns = cc->timeout_ms * 1000000;
+    rc->ch_batch_rows = cc->batch_rows;
+    if (cc->password_file != NULL) {
+        const struct lw_conf_node *n =
+            lw_conf_get(lw_conf_get(store, "clickhouse"), "password_file");
+        char *abs = realpath(cc->password_file, NULL);
         char where[600];
-        char *abs = realpath(pw_file, NULL);
 
-        snprintf(where, sizeof(where), "%s:%u", lw_conf_file(c),
-                 lw_conf_get(ch, "password_file")->line);
-        if (read_secret(where, "store.clickhouse.password_file", pw_file, &rc->ch_password) !=
-            0) {
+        snprintf(where, sizeof(where), "%s:%u", lw_conf_file(c), n->line);
+        if (read_secret(where, "store.clickhouse.password_file", cc->password_file,
+                        &rc->ch_password) != 0) {
             free(abs);
             return 2;
         }
-        set_str(&rc->ch_password_file, abs != NULL ? abs : pw_file);
+        set_str(&rc->ch_password_file, abs != NULL ? abs : cc->password_file);
         free(abs);
     }
-    CK(lw_conf_duration(c, ch, "timeout", 1, &rc->ch_timeout_ns, err));
-    CK(lw_conf_usize(c, ch, "batch_rows", 1, 100000000, &rc->ch_batch_rows, err));
     return 0;
 }
 

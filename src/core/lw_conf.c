@@ -306,6 +306,12 @@ static int build_map(struct builder *b, struct lw_conf_node *n, unsigned depth)
             return LW_OK;
         }
         km = kev.start_mark;
+        if (n->n_children >= LW_CONF_MAX_MAP_KEYS) {
+            /* Duplicates are looked for by a scan: the cap keeps a hostile map from taking
+             * quadratic time. */
+            yaml_event_delete(&kev);
+            return at_error(b, &km, n->path, "more than 1024 keys in one map");
+        }
         if (kev.type != YAML_SCALAR_EVENT) {
             yaml_event_delete(&kev);
             return at_error(b, &km, n->path, "a key must be a plain word, not a list or a map");
@@ -502,12 +508,13 @@ int lw_conf_load_file(const char *path, struct lw_conf **out, struct lw_conf_err
         snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path, strerror(errno));
         return errno == ENOENT ? LW_ENOENT : LW_EIO;
     }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    /* Pipes are fine (--config <(...)): their size is checked as they are read. */
+    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
         fclose(f);
-        snprintf(err->msg, sizeof(err->msg), "%s: not a regular file", path);
+        snprintf(err->msg, sizeof(err->msg), "%s: is a directory, not a file", path);
         return LW_EINVAL;
     }
-    if ((uint64_t)st.st_size > LW_CONF_MAX_FILE_BYTES) {
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > LW_CONF_MAX_FILE_BYTES) {
         fclose(f);
         snprintf(err->msg, sizeof(err->msg),
                  "%s: %lld bytes, a configuration file may have at most 4 MiB", path,
@@ -529,6 +536,12 @@ int lw_conf_load_file(const char *path, struct lw_conf **out, struct lw_conf_err
         return LW_EIO;
     }
     fclose(f);
+    if (n > LW_CONF_MAX_FILE_BYTES) {
+        lw_free(buf);
+        snprintf(err->msg, sizeof(err->msg),
+                 "%s: more than 4 MiB, a configuration file may have at most 4 MiB", path);
+        return LW_ETOOBIG;
+    }
     rc = lw_conf_load_buf(path, buf, n, out, err);
     lw_free(buf);
     return rc;

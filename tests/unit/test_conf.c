@@ -2,8 +2,9 @@
  * Unit tests for the configuration tree (src/core/lw_conf.c, lw_conf.h): the shipped example
  * loads through `logwarden run`'s parser to the values it documents; each kind of error (wrong
  * type, unknown key, bad duration, bad size, bad word, syntax error, duplicate key, alias, a
- * second document, the depth, node and size limits) gives a message with the file, the line and
- * the key path; typed getters read what they should and leave the output alone otherwise.
+ * second document, the depth, node, map and size limits) gives a message with the file, the
+ * line and the key path; typed getters read what they should and leave the output alone
+ * otherwise.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -321,6 +322,15 @@ static void test_load_errors(void **state)
     }
     big[2 * i] = ']';
     load_bad(big, 2 * i + 1, "too many values in one file");
+    /* Keys of one map. */
+    {
+        size_t len = 0;
+
+        for (i = 0; i < LW_CONF_MAX_MAP_KEYS + 1; i++) {
+            len += (size_t)snprintf(big + len, 32, "k%zu: 1\n", i);
+        }
+        load_bad(big, len, "f.yaml:1025:1: more than 1024 keys in one map");
+    }
     /* Size. */
     memset(big, ' ', LW_CONF_MAX_FILE_BYTES + 1);
     load_bad(big, LW_CONF_MAX_FILE_BYTES + 1, "a configuration file may have at most 4 MiB");
@@ -338,7 +348,7 @@ static void test_load_file(void **state)
     assert_int_equal(lw_conf_load_file("/nonexistent/x.yaml", &c, &err), LW_ENOENT);
     assert_non_null(strstr(err.msg, "/nonexistent/x.yaml: cannot open"));
     assert_true(lw_conf_load_file("/tmp", &c, &err) < 0);
-    assert_non_null(strstr(err.msg, "not a regular file"));
+    assert_non_null(strstr(err.msg, "is a directory"));
     fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "x:\n  - 1\n  - oops: [\n", 21), 21);
@@ -347,6 +357,22 @@ static void test_load_file(void **state)
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "YAML syntax error"));
     unlink(path);
+
+    /* A pipe, as with --config <(generate-config): read to its end, then parsed. */
+    {
+        char dev[64];
+        int p[2];
+
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(write(p[1], "pipeline:\n  workers: 3\n", 23), 23);
+        close(p[1]);
+        snprintf(dev, sizeof(dev), "/dev/fd/%d", p[0]);
+        assert_int_equal(lw_conf_load_file(dev, &c, &err), LW_OK);
+        assert_string_equal(
+            lw_conf_get(lw_conf_get(lw_conf_root(c), "pipeline"), "workers")->value, "3");
+        lw_conf_destroy(c);
+        close(p[0]);
+    }
 }
 
 int main(void)
