@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -375,13 +376,81 @@ static void test_load_file(void **state)
     }
 }
 
-int main(void)
+/*
+ * The child of test_oom: loads the example through the daemon's parser with the nth allocation
+ * failing (LW_TEST_ALLOC_FAIL_AT, read once per process, hence one process per n). Exits 0 when
+ * it loaded, 2 when it refused cleanly; a crash, or a leak that LeakSanitizer reports at exit,
+ * is any other status. The parent goes on until 10 loads in a row show n is past the end.
+ */
+static int oom_child(const char *example)
+{
+    char *argv[] = {"run", "--config", (char *)example, NULL};
+    struct lw_run_conf rc;
+    int r = lw_run_conf_parse(3, argv, &rc);
+
+    if (r == 0) {
+        lw_run_conf_fini(&rc);
+    }
+    return r;
+}
+
+/* Every allocation of loading the example fails in turn: each refusal is clean (sqlite fault). */
+static void test_oom(void **state)
+{
+    const char *data = getenv("LW_TEST_DATA");
+    char example[1024];
+    char at[32];
+    int loaded_in_a_row = 0;
+    int refused = 0;
+    int n;
+
+    (void)state;
+    assert_non_null(data);
+    snprintf(example, sizeof(example), "%s/../../examples/logwarden.yaml", data);
+    for (n = 1; n < 5000; n++) {
+        pid_t pid;
+        int st = 0;
+
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+
+            dup2(devnull, 2); /* the refusals' messages */
+            snprintf(at, sizeof(at), "%d", n);
+            setenv("LW_TEST_ALLOC_FAIL_AT", at, 1);
+            execl("/proc/self/exe", "test_conf", "--oom-child", example, (char *)NULL);
+            _exit(99);
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 2)) {
+            fail_msg("allocation %d failing: status 0x%x", n, st);
+        }
+        if (WEXITSTATUS(st) == 2) {
+            refused++;
+            loaded_in_a_row = 0;
+        }
+        else if (++loaded_in_a_row == 10) {
+            break; /* far past the last allocation (a few failures are absorbed: a default
+                    * string the file then replaces) */
+        }
+    }
+    assert_true(n < 5000);
+    assert_true(refused >= 5);
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_file), cmocka_unit_test(test_tree),
         cmocka_unit_test(test_getters),      cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_oom),
     };
 
+    if (argc == 3 && strcmp(argv[1], "--oom-child") == 0) {
+        return oom_child(argv[2]);
+    }
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
