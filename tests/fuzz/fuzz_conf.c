@@ -3,8 +3,8 @@
  * input is loaded as a tree; a failed load must leave a message that starts with the file name.
  * A loaded tree is walked (every node has a path and a line, counts match, nesting stays within
  * LW_CONF_MAX_DEPTH), every scalar goes through every typed getter, and each plugin's section
- * reader (inputs.<name>, detect.<name>, each alerts.sinks entry) reads its section, as the daemon
- * would. Seeds: tests/data/fuzz/conf/.
+ * reader (inputs.<name>, detect.<name>, each alerts.sinks entry, and the store's) reads its
+ * section, as the daemon would. Seeds: tests/data/fuzz/conf/.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +15,7 @@
 #include "lw/lw_conf.h"
 #include "lw/lw_detect.h"
 #include "lw/lw_plugin.h"
+#include "lw/lw_store.h"
 
 static void check(int ok)
 {
@@ -89,6 +90,15 @@ static void sections(const struct lw_conf *c)
         }
     }
     lw_detect_conf_fini(&dc);
+    {
+        struct lw_store_conf sc;
+
+        memset(&sc, 0, sizeof(sc));
+        sec = NULL;
+        if (lw_conf_map(c, root, "store", &sec, &err) == 1) {
+            (void)lw_store_conf_read(c, sec, &sc, &err);
+        }
+    }
     lw_alert_conf_defaults(&ac);
     sec = lw_conf_get(lw_conf_get(root, "alerts"), "sinks");
     for (it = sec != NULL && sec->type == LW_CONF_SEQ ? sec->child : NULL;
