@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libpcre2-dev zlib1g-dev libjansson-dev libxxhash-dev
-  libsqlite3-dev sqlite3 libmicrohttpd-dev libcyaml-dev libyaml-dev
+  libsqlite3-dev sqlite3 libmicrohttpd-dev libyaml-dev
   curl gzip
   libcmocka-dev libcurl4-openssl-dev liblapacke-dev libgsl-dev
   clang libclang-rt-14-dev

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lw/lw_conf.h"
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
@@ -86,6 +87,16 @@ struct lw_store_conf {
     int backend;              /* enum lw_store_backend; 0: SQLite */
     struct lw_store_clickhouse_conf clickhouse;  /* with LW_STORE_BACKEND_CLICKHOUSE */
 };
+
+/*
+ * Reads the section store: of the configuration file (a map of @c, lw_conf.h; docs/config.md)
+ * into @sc over the values already there: backend, retention, examples_per_template and
+ * store.clickhouse.*. Strings borrow from @c; clickhouse.password_file is the file's name, which
+ * the caller reads (the password it holds is the caller's to keep and wipe). An unknown key is
+ * an error. LW_OK, or a negative LW_E* code with @err filled ("FILE:LINE: store.x: ...").
+ */
+int lw_store_conf_read(const struct lw_conf *c, const struct lw_conf_node *store,
+                       struct lw_store_conf *sc, struct lw_conf_err *err);
 
 /*
  * Opens (and creates when missing, with its parents) the data directory @dir and the database

@@ -24,6 +24,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "level_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_level.h"
 #include "lw/lw_mem.h"
@@ -524,4 +525,6 @@ const struct lw_detector_plugin det_level_plugin = {
     .exit = lvl_exit,
     .save_sources = lvl_save_sources,
     .load_merge = lvl_load_merge,
+    .conf_keys = level_conf_keys,
+    .conf = level_conf_read,
 };

@@ -22,6 +22,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "new_template_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
@@ -388,4 +389,6 @@ const struct lw_detector_plugin det_new_template_plugin = {
     .load = nt_load,
     .stats = nt_stats,
     .exit = nt_exit,
+    .conf_keys = new_template_conf_keys,
+    .conf = new_template_conf_read,
 };

@@ -41,6 +41,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "params_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
@@ -1227,4 +1228,6 @@ const struct lw_detector_plugin det_params_plugin = {
     .load = params_load,
     .stats = params_stats,
     .exit = params_exit,
+    .conf_keys = params_conf_keys,
+    .conf = params_conf_read,
 };

@@ -18,6 +18,7 @@
 
 #include "detect/seq_model.h"
 #include "lw/lw_detect.h"
+#include "sequence_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
@@ -313,4 +314,6 @@ const struct lw_detector_plugin det_sequence_plugin = {
     .load = seq_load,
     .stats = seq_stats,
     .exit = seq_exit,
+    .conf_keys = sequence_conf_keys,
+    .conf = sequence_conf_read,
 };

@@ -20,6 +20,7 @@
 #include "detect/count_model.h"
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "session_counts_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 
@@ -369,4 +370,6 @@ const struct lw_detector_plugin det_session_counts_plugin = {
     .load = cnt_load,
     .stats = cnt_stats,
     .exit = cnt_exit,
+    .conf_keys = session_counts_conf_keys,
+    .conf = session_counts_conf_read,
 };

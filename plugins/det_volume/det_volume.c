@@ -39,6 +39,7 @@
 
 #include "detect/det_util.h"
 #include "lw/lw_detect.h"
+#include "volume_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_windows.h"
@@ -1127,4 +1128,6 @@ const struct lw_detector_plugin det_volume_plugin = {
     .exit = vol_exit,
     .save_sources = vol_save_sources,
     .load_merge = vol_load_merge,
+    .conf_keys = volume_conf_keys,
+    .conf = volume_conf_read,
 };

@@ -11,6 +11,7 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
+#include "http_conf.h"
 
 #define IN_HTTP_PATH "/api/v1/ingest"
 
@@ -91,4 +92,6 @@ const struct lw_input_plugin in_http_plugin = {
     .stop = in_http_stop,
     .stats = in_http_stats,
     .metrics = in_http_metrics,
+    .conf_keys = http_conf_keys,
+    .conf = http_conf_read,
 };

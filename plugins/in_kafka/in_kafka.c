@@ -43,6 +43,7 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
+#include "kafka_conf.h"
 
 #define DEF_POLL_RECORDS 2048
 #define DEF_BUFFERED ((size_t)32 << 20)
@@ -1348,4 +1349,6 @@ const struct lw_input_plugin in_kafka_plugin = {
     .stop = in_kafka_stop,
     .stats = in_kafka_stats,
     .metrics = in_kafka_metrics,
+    .conf_keys = kafka_conf_keys,
+    .conf = kafka_conf_read,
 };

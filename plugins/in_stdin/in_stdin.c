@@ -19,6 +19,7 @@
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_plugin.h"
+#include "stdin_conf.h"
 
 #define GROUP_LINES 4096
 #define GROUP_BYTES ((size_t)1 << 20)
@@ -178,4 +179,6 @@ const struct lw_input_plugin in_stdin_plugin = {
     .stop = in_stdin_stop,
     .done = in_stdin_done,
     .stats = in_stdin_stats,
+    .conf_keys = stdin_conf_keys,
+    .conf = stdin_conf_read,
 };

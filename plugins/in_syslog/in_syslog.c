@@ -4,6 +4,7 @@
 #include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_syslog.h"
+#include "syslog_conf.h"
 
 static bool in_syslog_enabled(const struct lw_input_conf *conf)
 {
@@ -72,4 +73,6 @@ const struct lw_input_plugin in_syslog_plugin = {
     .stop = in_syslog_stop,
     .stats = in_syslog_stats,
     .metrics = in_syslog_metrics,
+    .conf_keys = syslog_conf_keys,
+    .conf = syslog_conf_read,
 };

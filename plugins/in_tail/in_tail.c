@@ -6,6 +6,7 @@
 #include "lw/lw_metrics.h"
 #include "lw/lw_plugin.h"
 #include "lw/lw_tail.h"
+#include "tail_conf.h"
 
 struct in_tail {
     struct lw_input_ctx ctx;
@@ -101,4 +102,6 @@ const struct lw_input_plugin in_tail_plugin = {
     .reopen = in_tail_reopen,
     .stats = in_tail_stats,
     .metrics = in_tail_metrics,
+    .conf_keys = tail_conf_keys,
+    .conf = tail_conf_read,
 };

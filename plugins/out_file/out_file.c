@@ -12,6 +12,7 @@
 
 #include "alert/alert_json.h"
 #include "lw/lw_alert.h"
+#include "file_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
@@ -118,4 +119,6 @@ const struct lw_sink_plugin out_file_plugin = {
     .init = file_init,
     .deliver = file_deliver,
     .exit = file_exit,
+    .conf_keys = file_conf_keys,
+    .conf = file_conf_read,
 };

@@ -97,6 +97,9 @@ static void stdout_exit(void *ctx)
     fflush(stdout);
 }
 
+/* The stdout sink takes only the keys every sink has (type, name, queue). */
+static const char *const stdout_conf_keys[] = {NULL};
+
 const struct lw_sink_plugin out_stdout_plugin = {
     .abi = LW_SINK_ABI,
     .name = "stdout",
@@ -104,4 +107,5 @@ const struct lw_sink_plugin out_stdout_plugin = {
     .init = stdout_init,
     .deliver = stdout_deliver,
     .exit = stdout_exit,
+    .conf_keys = stdout_conf_keys,
 };

@@ -23,6 +23,7 @@
 
 #include "alert/alert_json.h"
 #include "lw/lw_alert.h"
+#include "webhook_conf.h"
 #include "lw/lw_err.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
@@ -338,4 +339,6 @@ const struct lw_sink_plugin out_webhook_plugin = {
     .overflow = webhook_deliver,
     .stats = webhook_stats,
     .exit = webhook_exit,
+    .conf_keys = webhook_conf_keys,
+    .conf = webhook_conf_read,
 };

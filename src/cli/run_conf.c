@@ -1,9 +1,12 @@
 /*
- * Configuration of `logwarden run` (see run_conf.h): defaults, then the YAML file read with
- * libcyaml against a schema (an unknown key is an error that names it), then the flags. Every
- * value is read as a string and checked here, so that a bad one is reported with its key.
- * Last come the settings that depend on both: the volume window follows the pipeline window
- * unless detect.volume.window is set, and no alert sink at all means one stdout sink.
+ * Configuration of `logwarden run` (see run_conf.h): defaults, then the YAML file, then the
+ * flags. The file is read into a tree (lw_conf.h) that keeps each value's line; this file reads
+ * the global sections (top-level keys, pipeline, store, api, alerts routing, detect's own keys
+ * and the session tracker) and hands every plugin section to its plugin: inputs.<name> to the
+ * input plugin of that name, detect.<name> to the detector, each alerts.sinks entry to the sink
+ * its type names. Each plugin lists its keys, so an unknown key is an error naming file, line
+ * and key. Last come the settings that depend on both: the volume window follows the pipeline
+ * window unless detect.volume.window is set, and no alert sink at all means one stdout sink.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -18,13 +21,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include <cyaml/cyaml.h>
 #include <pcre2.h>
 
 #include "cli/run_conf.h"
+#include "lw/lw_conf.h"
 #include "lw/lw_engine.h"
+#include "lw/lw_err.h"
 #include "lw/lw_store.h"
-#include "detect/seq_model.h"
 #include "lw/lw_log.h"
 #include "lw/lw_mem.h"
 #include "lw/lw_plugin.h"
@@ -82,575 +85,7 @@ static const char usage_text[] =
     "  logwarden run --no-syslog --kafka 10.0.0.5:9092/app-logs --kafka-group logwarden\n"
     "  logwarden status --data-dir ./logwarden-data --json\n";
 
-int64_t lw_parse_duration_ns(const char *s)
-{
-    char *end;
-    double v;
-
-    if (s == NULL || *s == '\0') {
-        return -1;
-    }
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || v < 0) {
-        return -1;
-    }
-    if (*end == '\0' || strcmp(end, "s") == 0) {
-        return (int64_t)(v * NS);
-    }
-    if (strcmp(end, "ms") == 0) {
-        return (int64_t)(v * 1e6);
-    }
-    if (strcmp(end, "us") == 0) {
-        return (int64_t)(v * 1e3);
-    }
-    if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) {
-        return (int64_t)(v * 60 * NS);
-    }
-    if (strcmp(end, "h") == 0) {
-        return (int64_t)(v * 3600 * NS);
-    }
-    if (strcmp(end, "d") == 0) {
-        return (int64_t)(v * 86400 * NS);
-    }
-    return -1;
-}
-
-int64_t lw_parse_size(const char *s)
-{
-    static const struct {
-        const char *u;
-        double m;
-    } units[] = {
-        {"", 1}, {"B", 1}, {"K", 1024}, {"KB", 1000}, {"KiB", 1024}, {"M", 1048576},
-        {"MB", 1e6}, {"MiB", 1048576}, {"G", 1073741824}, {"GB", 1e9}, {"GiB", 1073741824},
-    };
-    char *end;
-    double v;
-    size_t i;
-
-    if (s == NULL || *s == '\0') {
-        return -1;
-    }
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || v < 0) {
-        return -1;
-    }
-    while (*end == ' ') {
-        end++;
-    }
-    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].u) == 0) {
-            return (int64_t)(v * units[i].m);
-        }
-    }
-    return -1;
-}
-
-/* ---- the YAML file ---- */
-
-struct y_tail {
-    char **paths;
-    unsigned paths_count;
-    char *start_at;
-    char *poll_interval;
-    char *multiline;
-    char *multiline_regex;
-    char *max_multiline_lines;
-    char **rotate_patterns;
-    unsigned rotate_patterns_count;
-    char *skip_gzip;
-    char *rotate_wait;
-};
-
-struct y_syslog {
-    char *enabled;
-    char *listen;
-    char *udp;
-    char *tcp;
-    char *max_connections;
-    char *idle_timeout;
-    char *udp_rcvbuf;
-};
-
-struct y_http {
-    char *enabled;
-    char *listen;
-    char *token;
-    char *max_body;
-    char *max_buffered;
-    char *multiline;
-    char *multiline_regex;
-    char *max_multiline_lines;
-    char *max_connections;
-    char *max_connections_per_ip;
-    char *idle_timeout;
-};
-
-struct y_stdin {
-    char *enabled;
-    char *multiline;
-    char *multiline_regex;
-    char *max_multiline_lines;
-};
-
-/* inputs.kafka (docs/kafka.md). */
-struct y_kafka {
-    char *enabled;
-    char *brokers;
-    char **topics;
-    unsigned topics_count;
-    char *group;
-    char *client_id;
-    char *format;
-    char *key_as_host;
-    char *max_poll_records;
-    char *max_buffered;
-    char *offset_reset;
-    char *revoke_wait;
-    char **properties;
-    unsigned properties_count;
-};
-
-struct y_inputs {
-    struct y_tail *tail;
-    struct y_syslog *syslog;
-    struct y_http *http;
-    struct y_stdin *in_stdin;
-    struct y_kafka *kafka;
-};
-
-struct y_pipeline {
-    char *workers;
-    char *memory_limit;
-    char *window;
-    char *allowed_lateness;
-    char *max_time_jump;
-    char *source_idle;
-    char *max_lag;
-    char *flush_interval;
-    char *max_templates;
-};
-
-struct y_clickhouse {
-    char *url;
-    char *database;
-    char *user;
-    char *password;
-    char *password_file;
-    char *writer_id;
-    char *timeout;
-    char *batch_rows;
-};
-
-struct y_store {
-    char *retention;
-    char *examples_per_template;
-    char *backend;
-    struct y_clickhouse *clickhouse;
-};
-
-/* api: the query API's settings (lw_api.h). */
-struct y_api {
-    char *read_token;
-    char *dashboard;
-};
-
-/* detect: (lw_detect.h struct lw_detect_conf; every key in docs/config.md). */
-struct y_new_template {
-    char *enabled;
-    char *warmup_lines;
-    char *warmup;
-};
-
-struct y_volume {
-    char *enabled;
-    char *window;
-    char *warmup_windows;
-    char *max_series;
-    char *per_source;
-    char *min_count;
-    char *min_ratio;
-};
-
-struct y_level {
-    char *enabled;
-    char *warmup_windows;
-    char *max_sources;
-    char *min_count;
-};
-
-struct y_session {
-    char *enabled;
-    char *key;
-    char *timeout;
-    char **terminal;
-    unsigned terminal_count;
-    char *max_open;
-    char *max_events;
-};
-
-struct y_sequence {
-    char *enabled;
-    char *history;
-    char *top;
-    char *warmup_sessions;
-    char *max_contexts;
-};
-
-struct y_session_counts {
-    char *enabled;
-    char *warmup_sessions;
-    char *max_train;
-    char *support;
-    char *pca_alert;
-};
-
-struct y_params {
-    char *enabled;
-    char *warmup_values;
-    char *max_places;
-    char *max_values;
-};
-
-struct y_detect {
-    char *enabled;
-    char *threshold;
-    char *lateness;
-    struct y_new_template *new_template;
-    struct y_volume *volume;
-    struct y_level *level;
-    struct y_session *session;
-    struct y_sequence *sequence;
-    struct y_session_counts *session_counts;
-    struct y_params *params;
-};
-
-/* alerts: (lw_alert.h struct lw_alert_conf and struct lw_sink_conf). */
-struct y_sink {
-    char *type;
-    char *name;
-    char *path;
-    char *url;
-    char *format;
-    char *token;
-    char *spool_dir;
-    char *spool_max;
-    char *timeout;
-    char *backoff_min;
-    char *backoff_max;
-    char *queue;
-};
-
-struct y_alerts {
-    char *cooldown;
-    char *group;
-    char *rate_per_min;
-    char *burst;
-    char *critical_score;
-    char *max_fingerprints;
-    struct y_sink *sinks;
-    unsigned sinks_count;
-};
-
-struct y_root {
-    char *data_dir;
-    char *log_level;
-    char *format;
-    char *max_line_bytes;
-    struct y_inputs *inputs;
-    struct y_pipeline *pipeline;
-    struct y_store *store;
-    struct y_detect *detect;
-    struct y_alerts *alerts;
-    struct y_api *api;
-};
-
-#define OPT (CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER)
-#define STR(key, st, field) CYAML_FIELD_STRING_PTR(key, OPT, st, field, 0, CYAML_UNLIMITED)
-/* Booleans are read as strings and checked here: libcyaml takes any unknown word for true. */
-#define BOOLP(key, st, field) STR(key, st, field)
-
-static const cyaml_schema_value_t str_entry = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
-};
-
-static const cyaml_schema_field_t tail_fields[] = {
-    CYAML_FIELD_SEQUENCE("paths", OPT, struct y_tail, paths, &str_entry, 0, LW_RUN_MAX_TAIL),
-    STR("start_at", struct y_tail, start_at),
-    STR("poll_interval", struct y_tail, poll_interval),
-    STR("multiline", struct y_tail, multiline),
-    STR("multiline_regex", struct y_tail, multiline_regex),
-    STR("max_multiline_lines", struct y_tail, max_multiline_lines),
-    CYAML_FIELD_SEQUENCE("rotate_patterns", OPT, struct y_tail, rotate_patterns, &str_entry, 0,
-                         LW_RUN_MAX_ROTATE),
-    BOOLP("skip_gzip", struct y_tail, skip_gzip),
-    STR("rotate_wait", struct y_tail, rotate_wait),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t syslog_fields[] = {
-    BOOLP("enabled", struct y_syslog, enabled),
-    STR("listen", struct y_syslog, listen),
-    BOOLP("udp", struct y_syslog, udp),
-    BOOLP("tcp", struct y_syslog, tcp),
-    STR("max_connections", struct y_syslog, max_connections),
-    STR("idle_timeout", struct y_syslog, idle_timeout),
-    STR("udp_rcvbuf", struct y_syslog, udp_rcvbuf),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t http_fields[] = {
-    BOOLP("enabled", struct y_http, enabled),
-    STR("listen", struct y_http, listen),
-    STR("token", struct y_http, token),
-    STR("max_body", struct y_http, max_body),
-    STR("max_buffered", struct y_http, max_buffered),
-    STR("multiline", struct y_http, multiline),
-    STR("multiline_regex", struct y_http, multiline_regex),
-    STR("max_multiline_lines", struct y_http, max_multiline_lines),
-    STR("max_connections", struct y_http, max_connections),
-    STR("max_connections_per_ip", struct y_http, max_connections_per_ip),
-    STR("idle_timeout", struct y_http, idle_timeout),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t stdin_fields[] = {
-    BOOLP("enabled", struct y_stdin, enabled),
-    STR("multiline", struct y_stdin, multiline),
-    STR("multiline_regex", struct y_stdin, multiline_regex),
-    STR("max_multiline_lines", struct y_stdin, max_multiline_lines),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t kafka_fields[] = {
-    BOOLP("enabled", struct y_kafka, enabled),
-    STR("brokers", struct y_kafka, brokers),
-    CYAML_FIELD_SEQUENCE("topics", OPT, struct y_kafka, topics, &str_entry, 0, CYAML_UNLIMITED),
-    STR("group", struct y_kafka, group),
-    STR("client_id", struct y_kafka, client_id),
-    STR("format", struct y_kafka, format),
-    BOOLP("key_as_host", struct y_kafka, key_as_host),
-    STR("max_poll_records", struct y_kafka, max_poll_records),
-    STR("max_buffered", struct y_kafka, max_buffered),
-    STR("offset_reset", struct y_kafka, offset_reset),
-    STR("revoke_wait", struct y_kafka, revoke_wait),
-    CYAML_FIELD_SEQUENCE("properties", OPT, struct y_kafka, properties, &str_entry, 0,
-                         CYAML_UNLIMITED),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t inputs_fields[] = {
-    CYAML_FIELD_MAPPING_PTR("tail", OPT, struct y_inputs, tail, tail_fields),
-    CYAML_FIELD_MAPPING_PTR("syslog", OPT, struct y_inputs, syslog, syslog_fields),
-    CYAML_FIELD_MAPPING_PTR("http", OPT, struct y_inputs, http, http_fields),
-    CYAML_FIELD_MAPPING_PTR("stdin", OPT, struct y_inputs, in_stdin, stdin_fields),
-    CYAML_FIELD_MAPPING_PTR("kafka", OPT, struct y_inputs, kafka, kafka_fields),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t pipeline_fields[] = {
-    STR("workers", struct y_pipeline, workers),
-    STR("memory_limit", struct y_pipeline, memory_limit),
-    STR("window", struct y_pipeline, window),
-    STR("allowed_lateness", struct y_pipeline, allowed_lateness),
-    STR("max_time_jump", struct y_pipeline, max_time_jump),
-    STR("source_idle", struct y_pipeline, source_idle),
-    STR("max_lag", struct y_pipeline, max_lag),
-    STR("flush_interval", struct y_pipeline, flush_interval),
-    STR("max_templates", struct y_pipeline, max_templates),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t clickhouse_fields[] = {
-    STR("url", struct y_clickhouse, url),
-    STR("database", struct y_clickhouse, database),
-    STR("user", struct y_clickhouse, user),
-    STR("password", struct y_clickhouse, password),
-    STR("password_file", struct y_clickhouse, password_file),
-    STR("writer_id", struct y_clickhouse, writer_id),
-    STR("timeout", struct y_clickhouse, timeout),
-    STR("batch_rows", struct y_clickhouse, batch_rows),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t store_fields[] = {
-    STR("retention", struct y_store, retention),
-    STR("examples_per_template", struct y_store, examples_per_template),
-    STR("backend", struct y_store, backend),
-    CYAML_FIELD_MAPPING_PTR("clickhouse", OPT, struct y_store, clickhouse, clickhouse_fields),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t api_fields[] = {
-    STR("read_token", struct y_api, read_token),
-    BOOLP("dashboard", struct y_api, dashboard),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t new_template_fields[] = {
-    BOOLP("enabled", struct y_new_template, enabled),
-    STR("warmup_lines", struct y_new_template, warmup_lines),
-    STR("warmup", struct y_new_template, warmup),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t volume_fields[] = {
-    BOOLP("enabled", struct y_volume, enabled),
-    STR("window", struct y_volume, window),
-    STR("warmup_windows", struct y_volume, warmup_windows),
-    STR("max_series", struct y_volume, max_series),
-    BOOLP("per_source", struct y_volume, per_source),
-    STR("min_count", struct y_volume, min_count),
-    STR("min_ratio", struct y_volume, min_ratio),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t level_fields[] = {
-    BOOLP("enabled", struct y_level, enabled),
-    STR("warmup_windows", struct y_level, warmup_windows),
-    STR("max_sources", struct y_level, max_sources),
-    STR("min_count", struct y_level, min_count),
-    CYAML_FIELD_END,
-};
-
-/*
- * Lists are read without a length limit and counted in load_detect()/load_alerts(): libcyaml's
- * own "too many entries" error does not name the key.
- */
-static const cyaml_schema_field_t session_fields[] = {
-    BOOLP("enabled", struct y_session, enabled),
-    STR("key", struct y_session, key),
-    STR("timeout", struct y_session, timeout),
-    CYAML_FIELD_SEQUENCE("terminal", OPT, struct y_session, terminal, &str_entry, 0,
-                         CYAML_UNLIMITED),
-    STR("max_open", struct y_session, max_open),
-    STR("max_events", struct y_session, max_events),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t sequence_fields[] = {
-    BOOLP("enabled", struct y_sequence, enabled),
-    STR("history", struct y_sequence, history),
-    STR("top", struct y_sequence, top),
-    STR("warmup_sessions", struct y_sequence, warmup_sessions),
-    STR("max_contexts", struct y_sequence, max_contexts),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t session_counts_fields[] = {
-    BOOLP("enabled", struct y_session_counts, enabled),
-    STR("warmup_sessions", struct y_session_counts, warmup_sessions),
-    STR("max_train", struct y_session_counts, max_train),
-    STR("support", struct y_session_counts, support),
-    BOOLP("pca_alert", struct y_session_counts, pca_alert),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t params_fields[] = {
-    BOOLP("enabled", struct y_params, enabled),
-    STR("warmup_values", struct y_params, warmup_values),
-    STR("max_places", struct y_params, max_places),
-    STR("max_values", struct y_params, max_values),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t detect_fields[] = {
-    BOOLP("enabled", struct y_detect, enabled),
-    STR("threshold", struct y_detect, threshold),
-    STR("lateness", struct y_detect, lateness),
-    CYAML_FIELD_MAPPING_PTR("new_template", OPT, struct y_detect, new_template,
-                            new_template_fields),
-    CYAML_FIELD_MAPPING_PTR("volume", OPT, struct y_detect, volume, volume_fields),
-    CYAML_FIELD_MAPPING_PTR("level", OPT, struct y_detect, level, level_fields),
-    CYAML_FIELD_MAPPING_PTR("session", OPT, struct y_detect, session, session_fields),
-    CYAML_FIELD_MAPPING_PTR("sequence", OPT, struct y_detect, sequence, sequence_fields),
-    CYAML_FIELD_MAPPING_PTR("session_counts", OPT, struct y_detect, session_counts,
-                            session_counts_fields),
-    CYAML_FIELD_MAPPING_PTR("params", OPT, struct y_detect, params, params_fields),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t sink_fields[] = {
-    STR("type", struct y_sink, type),
-    STR("name", struct y_sink, name),
-    STR("path", struct y_sink, path),
-    STR("url", struct y_sink, url),
-    STR("format", struct y_sink, format),
-    STR("token", struct y_sink, token),
-    STR("spool_dir", struct y_sink, spool_dir),
-    STR("spool_max", struct y_sink, spool_max),
-    STR("timeout", struct y_sink, timeout),
-    STR("backoff_min", struct y_sink, backoff_min),
-    STR("backoff_max", struct y_sink, backoff_max),
-    STR("queue", struct y_sink, queue),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_value_t sink_entry = {
-    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_sink, sink_fields),
-};
-
-static const cyaml_schema_field_t alerts_fields[] = {
-    STR("cooldown", struct y_alerts, cooldown),
-    STR("group", struct y_alerts, group),
-    STR("rate_per_min", struct y_alerts, rate_per_min),
-    STR("burst", struct y_alerts, burst),
-    STR("critical_score", struct y_alerts, critical_score),
-    STR("max_fingerprints", struct y_alerts, max_fingerprints),
-    CYAML_FIELD_SEQUENCE("sinks", OPT, struct y_alerts, sinks, &sink_entry, 0, CYAML_UNLIMITED),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_field_t root_fields[] = {
-    STR("data_dir", struct y_root, data_dir),
-    STR("log_level", struct y_root, log_level),
-    STR("format", struct y_root, format),
-    STR("max_line_bytes", struct y_root, max_line_bytes),
-    CYAML_FIELD_MAPPING_PTR("inputs", OPT, struct y_root, inputs, inputs_fields),
-    CYAML_FIELD_MAPPING_PTR("pipeline", OPT, struct y_root, pipeline, pipeline_fields),
-    CYAML_FIELD_MAPPING_PTR("store", OPT, struct y_root, store, store_fields),
-    CYAML_FIELD_MAPPING_PTR("detect", OPT, struct y_root, detect, detect_fields),
-    CYAML_FIELD_MAPPING_PTR("alerts", OPT, struct y_root, alerts, alerts_fields),
-    CYAML_FIELD_MAPPING_PTR("api", OPT, struct y_root, api, api_fields),
-    CYAML_FIELD_END,
-};
-
-static const cyaml_schema_value_t root_schema = {
-    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct y_root, root_fields),
-};
-
-/* libcyaml reports problems through its log function: keep the first error line. */
-static char yaml_msg[512];
-
-__attribute__((format(printf, 3, 0))) static void yaml_log(cyaml_log_t level, void *ctx,
-                                                            const char *fmt, va_list args)
-{
-    char line[512];
-    size_t n;
-
-    (void)ctx;
-    if (level < CYAML_LOG_ERROR || yaml_msg[0] != '\0') {
-        return;
-    }
-    vsnprintf(line, sizeof(line), fmt, args);
-    n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ')) {
-        line[--n] = '\0';
-    }
-    snprintf(yaml_msg, sizeof(yaml_msg), "%s", line);
-}
-
-static void *yaml_mem(void *ctx, void *ptr, size_t size)
-{
-    (void)ctx;
-    if (size == 0) {
-        lw_free(ptr);
-        return NULL;
-    }
-    return lw_realloc(ptr, size);
-}
+/* ---- values (flags, and the store and global sections of the file) ---- */
 
 static void set_str(char **dst, const char *src)
 {
@@ -666,32 +101,10 @@ static int bad(const char *where, const char *key, const char *value, const char
     return 2;
 }
 
-/* Returns 0 and sets *@out for true/false/yes/no/on/off (any case); reports otherwise. */
-static int set_bool(const char *where, const char *key, const char *v, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    size_t i;
-
-    if (v == NULL) {
-        return 0;
-    }
-    for (i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(v, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return bad(where, key, v, "true or false");
-}
-
 #define TOKEN_MIN 8
 
 static int http_budget(struct lw_run_conf *rc);
+static bool have_kafka(void);
 
 /* A bearer token worth the name: TOKEN_MIN or more visible ASCII characters. */
 static bool token_ok(const char *t)
@@ -806,40 +219,6 @@ static int set_prob(const char *where, const char *key, const char *v, double *o
     return 0;
 }
 
-/* A finite number >= 0 (a rate; 0 turns the limit off). */
-static int set_rate(const char *where, const char *key, const char *v, double *out)
-{
-    char *end;
-    double d;
-
-    if (v == NULL) {
-        return 0;
-    }
-    errno = 0;
-    d = strtod(v, &end);
-    if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d < 0) {
-        return bad(where, key, v, "a number, 0 or more");
-    }
-    *out = d;
-    return 0;
-}
-
-/* Like set_duration(), but 0 is allowed (a warm-up of no time). */
-static int set_duration0(const char *where, const char *key, const char *v, int64_t *out)
-{
-    int64_t d;
-
-    if (v == NULL) {
-        return 0;
-    }
-    d = lw_parse_duration_ns(v);
-    if (d < 0) {
-        return bad(where, key, v, "a duration such as 0, 250ms, 10s, 5m, 7d");
-    }
-    *out = d;
-    return 0;
-}
-
 /* Reports a problem that is not one malformed value. */
 __attribute__((format(printf, 2, 3))) static int bad_conf(const char *where, const char *fmt,
                                                           ...)
@@ -863,90 +242,6 @@ __attribute__((format(printf, 2, 3))) static int bad_conf(const char *where, con
     } while (0)
 
 /*
- * The session key is compiled here as well as by the detection stage, so that a bad pattern is
- * a configuration error (exit 2, naming the key) rather than a failed start.
- */
-static int set_key_pattern(const char *where, const char *v, char **out)
-{
-    pcre2_code *re;
-    PCRE2_UCHAR msg[256];
-    PCRE2_SIZE off;
-    int ec;
-
-    if (v == NULL) {
-        return 0;
-    }
-    if (v[0] == '\0') {
-        return bad_conf(where, "detect.session.key: the pattern is empty (to stop tracking "
-                               "sessions, set detect.session.enabled: false)");
-    }
-    re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
-    if (re == NULL) {
-        pcre2_get_error_message(ec, msg, sizeof(msg));
-        return bad_conf(where, "detect.session.key: '%s' is not a PCRE2 pattern: %s at offset %zu",
-                        v, (const char *)msg, (size_t)off);
-    }
-    pcre2_code_free(re);
-    set_str(out, v);
-    return *out != NULL ? 0 : bad_conf(where, "out of memory");
-}
-
-/*
- * One input's multi-line keys; @input is "inputs.stdin" or "inputs.http". The combination is
- * checked once the flags are in (check_multiline()), since a flag may complete it.
- */
-static int load_multiline(const char *path, const char *input, const char *mode,
-                          const char *regex, const char *max_lines, struct lw_run_multiline *m)
-{
-    char key[64];
-
-    if (mode != NULL) {
-        snprintf(key, sizeof(key), "%s.multiline", input);
-        if (lw_multiline_mode_parse(mode, &m->mode) < 0) {
-            return bad(path, key, mode, "auto, off, regex or start");
-        }
-    }
-    if (regex != NULL) {
-        if (regex[0] == '\0') {
-            return bad_conf(path, "%s.multiline_regex: the pattern is empty", input);
-        }
-        set_str(&m->regex, regex);
-    }
-    snprintf(key, sizeof(key), "%s.max_multiline_lines", input);
-    return set_sz(path, key, max_lines, 1, LW_RUN_MAX_MULTILINE_LINES, &m->max_lines);
-}
-
-/*
- * inputs.tail.rotate_patterns: fnmatch(3) patterns of the suffix a rotation adds ("x.log" +
- * ".1"); they replace the defaults. libcyaml reads an empty list as no key at all, so `[]`
- * keeps the defaults.
- */
-static int load_rotate(const char *path, const struct y_tail *t, struct lw_run_conf *rc)
-{
-    unsigned i;
-
-    if (t->rotate_patterns_count == 0) {
-        return 0;
-    }
-    for (i = 0; i < rc->n_tail_rotate; i++) {
-        lw_free(rc->tail_rotate[i]);
-    }
-    rc->n_tail_rotate = 0;
-    rc->tail_rotate_set = true;
-    for (i = 0; i < t->rotate_patterns_count; i++) {
-        if (t->rotate_patterns[i] == NULL || t->rotate_patterns[i][0] == '\0') {
-            return bad_conf(path, "inputs.tail.rotate_patterns[%u]: the pattern is empty", i);
-        }
-        rc->tail_rotate[rc->n_tail_rotate] = lw_strdup(t->rotate_patterns[i]);
-        if (rc->tail_rotate[rc->n_tail_rotate] == NULL) {
-            return bad_conf(path, "out of memory");
-        }
-        rc->n_tail_rotate++;
-    }
-    return 0;
-}
-
-/*
  * Refuses a pattern mode without a pattern, a pattern with a mode that uses none, and a pattern
  * that does not compile. @mode_key and @regex_key name the keys (or flags) for the message.
  */
@@ -963,112 +258,6 @@ static int check_multiline(const char *where, const char *mode_key, const char *
     }
     if (lw_multiline_check(&ml, err, sizeof(err)) < 0) {
         return bad_conf(where, "%s: %s", regex_key, err);
-    }
-    return 0;
-}
-
-static int load_detect(const char *path, const struct y_detect *y, struct lw_run_conf *rc,
-                       bool *volume_window_set)
-{
-    struct lw_detect_conf *d = &rc->detect;
-    uint64_t n;
-    unsigned i;
-
-    TRY(set_bool(path, "detect.enabled", y->enabled, &rc->detect_enabled));
-    TRY(set_prob(path, "detect.threshold", y->threshold, &d->threshold));
-    TRY(set_duration0(path, "detect.lateness", y->lateness, &d->lateness_ns));
-    if (y->lateness != NULL) {
-        /* The old name of the one lateness (pipeline.allowed_lateness wins when both are set). */
-        rc->lateness_ns = d->lateness_ns;
-    }
-    if (y->new_template != NULL) {
-        const struct y_new_template *t = y->new_template;
-
-        TRY(set_bool(path, "detect.new_template.enabled", t->enabled, &d->new_template.enabled));
-        TRY(set_num(path, "detect.new_template.warmup_lines", t->warmup_lines, 0, UINT64_MAX,
-                    &d->new_template.warmup_lines));
-        TRY(set_duration0(path, "detect.new_template.warmup", t->warmup,
-                          &d->new_template.warmup_ns));
-    }
-    if (y->volume != NULL) {
-        const struct y_volume *v = y->volume;
-
-        TRY(set_bool(path, "detect.volume.enabled", v->enabled, &d->volume.enabled));
-        TRY(set_duration(path, "detect.volume.window", v->window, &d->volume.window_ns));
-        *volume_window_set = v->window != NULL;
-        TRY(set_sz(path, "detect.volume.warmup_windows", v->warmup_windows, 0, UINT64_MAX,
-                   &d->volume.warmup_windows));
-        TRY(set_count(path, "detect.volume.max_series", v->max_series, &d->volume.max_series));
-        TRY(set_bool(path, "detect.volume.per_source", v->per_source, &d->volume.per_source));
-        TRY(set_num(path, "detect.volume.min_count", v->min_count, 0, UINT64_MAX,
-                    &d->volume.min_count));
-        TRY(set_rate(path, "detect.volume.min_ratio", v->min_ratio, &d->volume.min_ratio));
-    }
-    if (y->level != NULL) {
-        const struct y_level *l = y->level;
-
-        TRY(set_bool(path, "detect.level.enabled", l->enabled, &d->level.enabled));
-        TRY(set_sz(path, "detect.level.warmup_windows", l->warmup_windows, 0, UINT64_MAX,
-                   &d->level.warmup_windows));
-        TRY(set_count(path, "detect.level.max_sources", l->max_sources, &d->level.max_sources));
-        TRY(set_num(path, "detect.level.min_count", l->min_count, 0, UINT64_MAX,
-                    &d->level.min_count));
-    }
-    if (y->session != NULL) {
-        const struct y_session *s = y->session;
-
-        TRY(set_bool(path, "detect.session.enabled", s->enabled, &d->session.enabled));
-        TRY(set_key_pattern(path, s->key, &d->session.key_pattern));
-        TRY(set_duration(path, "detect.session.timeout", s->timeout, &d->session.timeout_ns));
-        if (s->terminal != NULL) {
-            if (s->terminal_count > LW_DETECT_MAX_TERMINAL) {
-                return bad_conf(path, "detect.session.terminal: %u template ids, at most %d",
-                                s->terminal_count, LW_DETECT_MAX_TERMINAL);
-            }
-            for (i = 0; i < s->terminal_count; i++) {
-                TRY(set_num(path, "detect.session.terminal", s->terminal[i], 1, UINT32_MAX, &n));
-                d->session.terminal[i] = (uint32_t)n;
-            }
-            d->session.n_terminal = s->terminal_count;
-        }
-        TRY(set_count(path, "detect.session.max_open", s->max_open, &d->session.max_open));
-        TRY(set_count(path, "detect.session.max_events", s->max_events,
-                      &d->session.max_events));
-    }
-    if (y->sequence != NULL) {
-        const struct y_sequence *q = y->sequence;
-
-        TRY(set_bool(path, "detect.sequence.enabled", q->enabled, &d->sequence.enabled));
-        TRY(set_sz(path, "detect.sequence.history", q->history, 1, LW_SEQ_MAX_HISTORY,
-                   &d->sequence.history));
-        TRY(set_sz(path, "detect.sequence.top", q->top, 1, LW_SEQ_MAX_CAND, &d->sequence.top));
-        TRY(set_num(path, "detect.sequence.warmup_sessions", q->warmup_sessions, 0, UINT64_MAX,
-                    &d->sequence.warmup_sessions));
-        TRY(set_count(path, "detect.sequence.max_contexts", q->max_contexts,
-                      &d->sequence.max_contexts));
-    }
-    if (y->session_counts != NULL) {
-        const struct y_session_counts *c = y->session_counts;
-
-        TRY(set_bool(path, "detect.session_counts.enabled", c->enabled,
-                     &d->session_counts.enabled));
-        TRY(set_num(path, "detect.session_counts.warmup_sessions", c->warmup_sessions, 0,
-                    UINT64_MAX, &d->session_counts.warmup_sessions));
-        TRY(set_count(path, "detect.session_counts.max_train", c->max_train,
-                      &d->session_counts.max_train));
-        TRY(set_prob(path, "detect.session_counts.support", c->support,
-                     &d->session_counts.support));
-        TRY(set_bool(path, "detect.session_counts.pca_alert", c->pca_alert,
-                     &d->session_counts.pca_alert));
-    }
-    if (y->params != NULL) {
-        const struct y_params *p = y->params;
-
-        TRY(set_bool(path, "detect.params.enabled", p->enabled, &d->params.enabled));
-        TRY(set_num(path, "detect.params.warmup_values", p->warmup_values, 0, UINT64_MAX,
-                    &d->params.warmup_values));
-        TRY(set_count(path, "detect.params.max_places", p->max_places, &d->params.max_places));
-        TRY(set_count(path, "detect.params.max_values", p->max_values, &d->params.max_values));
     }
     return 0;
 }
@@ -1110,115 +299,6 @@ static struct lw_sink_conf *add_sink(const char *where, struct lw_run_conf *rc,
     return s;
 }
 
-/* One entry of alerts.sinks; @key is "alerts.sinks[i]" for the messages. */
-static int load_sink(const char *path, const char *key, const struct y_sink *y,
-                     struct lw_run_conf *rc)
-{
-    struct lw_sink_conf *s;
-    enum lw_sink_kind kind;
-    char k[96];
-
-#define K(field) (snprintf(k, sizeof(k), "%s.%s", key, field), k)
-    if (y->type == NULL) {
-        return bad_conf(path, "%s: a sink needs a type (stdout, file or webhook)", key);
-    }
-    if (strcmp(y->type, "stdout") == 0) {
-        kind = LW_SINK_STDOUT;
-    }
-    else if (strcmp(y->type, "file") == 0) {
-        kind = LW_SINK_FILE;
-    }
-    else if (strcmp(y->type, "webhook") == 0) {
-        kind = LW_SINK_WEBHOOK;
-    }
-    else {
-        return bad(path, K("type"), y->type, "stdout, file or webhook");
-    }
-    /* A key that the sink's type does not use is a mistake, as an unknown key is. */
-    if (kind != LW_SINK_FILE && y->path != NULL) {
-        return bad_conf(path, "%s: path is for a file sink, not %s", key, y->type);
-    }
-    if (kind != LW_SINK_WEBHOOK) {
-        const char *only = y->url           ? "url"
-                           : y->format      ? "format"
-                           : y->token       ? "token"
-                           : y->spool_dir   ? "spool_dir"
-                           : y->spool_max   ? "spool_max"
-                           : y->timeout     ? "timeout"
-                           : y->backoff_min ? "backoff_min"
-                           : y->backoff_max ? "backoff_max"
-                                            : NULL;
-
-        if (only != NULL) {
-            return bad_conf(path, "%s: %s is for a webhook sink, not %s", key, only, y->type);
-        }
-    }
-    if (kind == LW_SINK_FILE && (y->path == NULL || y->path[0] == '\0')) {
-        return bad_conf(path, "%s: a file sink needs a path", key);
-    }
-    if (kind == LW_SINK_WEBHOOK) {
-        if (y->url == NULL) {
-            return bad_conf(path, "%s: a webhook sink needs a url", key);
-        }
-        if (!url_ok(y->url)) {
-            return bad(path, K("url"), y->url, "a URL starting with http:// or https://");
-        }
-        if (y->format != NULL && strcmp(y->format, "json") != 0 &&
-            strcmp(y->format, "alertmanager") != 0) {
-            return bad(path, K("format"), y->format, "json or alertmanager");
-        }
-    }
-    if (y->name != NULL && y->name[0] == '\0') {
-        return bad_conf(path, "%s.name: empty", key);
-    }
-    s = add_sink(path, rc, kind);
-    if (s == NULL) {
-        return 2;
-    }
-    s->format = LW_WEBHOOK_JSON;
-    if (y->format != NULL && strcmp(y->format, "alertmanager") == 0) {
-        s->format = LW_WEBHOOK_ALERTMANAGER;
-    }
-    set_str(&s->name, y->name);
-    set_str(&s->path, y->path);
-    set_str(&s->url, y->url);
-    set_str(&s->token, y->token);
-    set_str(&s->spool_dir, y->spool_dir);
-    TRY(set_size(path, K("spool_max"), y->spool_max, &s->spool_max_bytes));
-    TRY(set_duration(path, K("timeout"), y->timeout, &s->timeout_ns));
-    TRY(set_duration(path, K("backoff_min"), y->backoff_min, &s->backoff_min_ns));
-    TRY(set_duration(path, K("backoff_max"), y->backoff_max, &s->backoff_max_ns));
-    TRY(set_count(path, K("queue"), y->queue, &s->queue));
-#undef K
-    if (s->backoff_min_ns > 0 && s->backoff_max_ns > 0 && s->backoff_min_ns > s->backoff_max_ns) {
-        return bad_conf(path, "%s: backoff_min is longer than backoff_max", key);
-    }
-    return 0;
-}
-
-static int load_alerts(const char *path, const struct y_alerts *y, struct lw_run_conf *rc)
-{
-    struct lw_alert_conf *a = &rc->alerts;
-    char key[32];
-    unsigned i;
-
-    TRY(set_duration(path, "alerts.cooldown", y->cooldown, &a->cooldown_ns));
-    TRY(set_duration(path, "alerts.group", y->group, &a->group_ns));
-    TRY(set_rate(path, "alerts.rate_per_min", y->rate_per_min, &a->rate_per_min));
-    TRY(set_count(path, "alerts.burst", y->burst, &a->burst));
-    TRY(set_prob(path, "alerts.critical_score", y->critical_score, &a->critical_score));
-    TRY(set_count(path, "alerts.max_fingerprints", y->max_fingerprints, &a->max_fingerprints));
-    if (y->sinks_count > LW_ALERT_MAX_SINKS) {
-        return bad_conf(path, "alerts.sinks: %u sinks, at most %d", y->sinks_count,
-                        LW_ALERT_MAX_SINKS);
-    }
-    for (i = 0; i < y->sinks_count; i++) {
-        snprintf(key, sizeof(key), "alerts.sinks[%u]", i);
-        TRY(load_sink(path, key, &y->sinks[i], rc));
-    }
-    return 0;
-}
-
 /* Adds a Kafka topic; @where names the key or flag in messages. */
 static int add_kafka_topic(const char *where, const char *topic, struct lw_run_conf *rc)
 {
@@ -1242,88 +322,6 @@ static int add_kafka_topic(const char *where, const char *topic, struct lw_run_c
     }
     rc->n_kafka_topics++;
     return 0;
-}
-
-/* inputs.kafka: the section replaces the flags' defaults; flags given later add to it. */
-static int load_kafka(const char *path, const struct y_kafka *k, struct lw_run_conf *rc)
-{
-    bool en = true;
-    int64_t d = 0;
-    unsigned i;
-    int rc2 = 0;
-
-    rc2 = rc2 ? rc2 : set_bool(path, "inputs.kafka.enabled", k->enabled, &en);
-    if (rc2 != 0 || !en) {
-        return rc2;
-    }
-    set_str(&rc->kafka_brokers, k->brokers);
-    for (i = 0; i < k->topics_count && rc2 == 0; i++) {
-        rc2 = add_kafka_topic(path, k->topics[i], rc);
-    }
-    set_str(&rc->kafka_group, k->group);
-    set_str(&rc->kafka_client_id, k->client_id);
-    if (rc2 == 0 && k->format != NULL) {
-        if (strcmp(k->format, "json") == 0) {
-            rc->kafka_json = true;
-        }
-        else if (strcmp(k->format, "text") == 0) {
-            rc->kafka_json = false;
-        }
-        else {
-            rc2 = bad(path, "inputs.kafka.format", k->format, "'text' or 'json'");
-        }
-    }
-    rc2 = rc2 ? rc2
-              : set_bool(path, "inputs.kafka.key_as_host", k->key_as_host,
-                         &rc->kafka_key_as_host);
-    rc2 = rc2 ? rc2
-              : set_sz(path, "inputs.kafka.max_poll_records", k->max_poll_records, 1, 100000,
-                       &rc->kafka_max_poll_records);
-    rc2 = rc2 ? rc2
-              : set_size(path, "inputs.kafka.max_buffered", k->max_buffered,
-                         &rc->kafka_max_buffered);
-    if (rc2 == 0 && k->max_buffered != NULL &&
-        (rc->kafka_max_buffered < 1024 || rc->kafka_max_buffered > ((size_t)2 << 30))) {
-        rc2 = bad(path, "inputs.kafka.max_buffered", k->max_buffered, "a size from 1KiB to 2GiB");
-    }
-    if (rc2 == 0 && k->offset_reset != NULL) {
-        if (strcmp(k->offset_reset, "earliest") != 0 && strcmp(k->offset_reset, "latest") != 0) {
-            rc2 = bad(path, "inputs.kafka.offset_reset", k->offset_reset,
-                      "'earliest' or 'latest'");
-        }
-        else {
-            set_str(&rc->kafka_offset_reset, k->offset_reset);
-        }
-    }
-    rc2 = rc2 ? rc2 : set_duration(path, "inputs.kafka.revoke_wait", k->revoke_wait, &d);
-    if (rc2 == 0 && d > 0) {
-        if (d < 1000000 || d / 1000000 > 3600000) {
-            rc2 = bad(path, "inputs.kafka.revoke_wait", k->revoke_wait,
-                      "a duration from 1ms to 1h");
-        }
-        else {
-            rc->kafka_revoke_wait_ms = (unsigned)(d / 1000000);
-        }
-    }
-    for (i = 0; i < k->properties_count && rc2 == 0; i++) {
-        const char *eq = strchr(k->properties[i], '=');
-
-        if (eq == NULL || eq == k->properties[i]) {
-            rc2 = bad(path, "inputs.kafka.properties", k->properties[i],
-                      "a librdkafka setting as name=value");
-        }
-        else if (rc->n_kafka_props >= LW_RUN_MAX_KAFKA_PROPS) {
-            rc2 = bad_conf(path, "inputs.kafka.properties: at most %d entries",
-                           LW_RUN_MAX_KAFKA_PROPS);
-        }
-        else if ((rc->kafka_props[rc->n_kafka_props] = lw_strdup(k->properties[i])) == NULL) {
-            rc2 = bad_conf(path, "out of memory");
-        }
-        else {
-            rc->n_kafka_props++;
-        }
-    }
-    return rc2;
 }
 
 /* --kafka BROKERS/TOPIC: the topic follows the last '/' (topic names hold no '/'). */
@@ -1382,268 +380,610 @@ static int read_secret(const char *where, const char *key, const char *file, cha
     return 0;
 }
 
-/* store: backend and store.clickhouse.* */
-static int load_store(const char *path, const struct y_store *y, struct lw_run_conf *rc)
-{
-    const struct y_clickhouse *c = y->clickhouse;
+/* ---- the YAML file: a tree (lw_conf.h) whose plugin sections go to their plugins ---- */
 
-    if (y->backend != NULL) {
-        if (strcmp(y->backend, "sqlite") == 0) {
-            rc->store_backend = LW_STORE_BACKEND_SQLITE;
-        }
-        else if (strcmp(y->backend, "clickhouse") == 0) {
-            rc->store_backend = LW_STORE_BACKEND_CLICKHOUSE;
-        }
-        else {
-            return bad(path, "store.backend", y->backend, "'sqlite' or 'clickhouse'");
-        }
-    }
-    if (c == NULL) {
+/* Reports @err and returns 2, the exit code of a configuration error. */
+static int conf_fail(const struct lw_conf_err *err)
+{
+    fprintf(stderr, "logwarden run: %s\n", err->msg);
+    return 2;
+}
+
+/* Each step returns a negative LW_E* code with err filled; the first error ends the load. */
+#define CK(x)                                                                                    \
+    do {                                                                                         \
+        if ((x) < 0) {                                                                           \
+            return conf_fail(err);                                                               \
+        }                                                                                        \
+    } while (0)
+
+/*
+ * *@dst becomes a copy of @src (NULL: none). @src may be *@dst itself: a plugin's section reader
+ * leaves the values it did not read as they were.
+ */
+static int take_str(char **dst, const char *src)
+{
+    char *copy;
+
+    if (src == *dst) {
         return 0;
     }
-    if (c->url != NULL && strncmp(c->url, "http://", 7) != 0 &&
-        strncmp(c->url, "https://", 8) != 0) {
-        return bad(path, "store.clickhouse.url", c->url,
-                   "an http:// or https:// URL (ClickHouse's HTTP port, usually 8123)");
+    copy = NULL;
+    if (src != NULL && (copy = lw_strdup(src)) == NULL) {
+        return LW_ENOMEM;
     }
-    set_str(&rc->ch_url, c->url);
-    set_str(&rc->ch_database, c->database);
-    set_str(&rc->ch_user, c->user);
-    set_str(&rc->ch_password, c->password);
-    set_str(&rc->ch_writer_id, c->writer_id);
-    if (c->password != NULL && c->password_file != NULL) {
-        fprintf(stderr, "logwarden run: %s: store.clickhouse: give password or password_file,"
-                        " not both\n",
-                path);
+    lw_free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* Replaces the owned array @dst (@n_dst entries, room for @max) with copies of @src. */
+static int take_strv(char **dst, size_t *n_dst, size_t max, const char *const *src, size_t n)
+{
+    size_t i;
+
+    if (src == (const char *const *)dst) {
+        return 0;
+    }
+    for (i = 0; i < *n_dst; i++) {
+        lw_free(dst[i]);
+    }
+    *n_dst = 0;
+    for (i = 0; i < n && i < max; i++) {
+        dst[i] = lw_strdup(src[i]);
+        if (dst[i] == NULL) {
+            return LW_ENOMEM;
+        }
+        *n_dst = i + 1;
+    }
+    return 0;
+}
+
+static int take_multiline(struct lw_run_multiline *dst, const struct lw_multiline_conf *src)
+{
+    dst->mode = src->mode;
+    dst->max_lines = src->max_lines;
+    return take_str(&dst->regex, src->regex);
+}
+
+/*
+ * Takes the inputs' sections back from their plugins' readers (@ic, strings borrowed from the
+ * tree) into @rc, which owns its copies and lets the flags override them.
+ */
+static int take_inputs(const struct lw_input_conf *ic, struct lw_run_conf *rc)
+{
+    int r = 0;
+
+    r = r ? r
+          : take_strv(rc->tail, &rc->n_tail, LW_RUN_MAX_TAIL, ic->tail.patterns,
+                      ic->tail.n_patterns);
+    rc->tail_from_end = ic->tail.from_end;
+    rc->tail_poll_ms = ic->tail.poll_ms;
+    r = r ? r : take_multiline(&rc->tail_ml, &ic->tail.multiline);
+    if (ic->tail.rotate_patterns != NULL) {
+        rc->tail_rotate_set = true;
+        r = r ? r
+              : take_strv(rc->tail_rotate, &rc->n_tail_rotate, LW_RUN_MAX_ROTATE,
+                          ic->tail.rotate_patterns, ic->tail.n_rotate_patterns);
+    }
+    rc->tail_skip_gzip = ic->tail.skip_gzip;
+    rc->tail_rotate_wait_ms = ic->tail.rotate_wait_ms;
+    r = r ? r : take_str(&rc->syslog_addr, ic->syslog.addr);
+    rc->syslog_udp = ic->syslog.udp;
+    rc->syslog_tcp = ic->syslog.tcp;
+    rc->syslog_max_connections = ic->syslog.max_connections;
+    rc->syslog_idle_timeout_s = ic->syslog.idle_timeout_s;
+    rc->syslog_udp_rcvbuf = ic->syslog.udp_rcvbuf_bytes;
+    r = r ? r : take_str(&rc->http_addr, ic->http.addr);
+    r = r ? r : take_multiline(&rc->http_ml, &ic->http.multiline);
+    r = r ? r : take_str(&rc->http_token, ic->http.token);
+    rc->http_max_body = ic->http.max_body_bytes;
+    rc->http_max_buffered = ic->http.max_buffered_bytes;
+    rc->http_max_connections = ic->http.max_connections;
+    rc->http_max_connections_per_ip = ic->http.max_connections_per_ip;
+    rc->http_idle_timeout_s = ic->http.idle_timeout_s;
+    rc->use_stdin = ic->in_stdin.enabled;
+    r = r ? r : take_multiline(&rc->stdin_ml, &ic->in_stdin.multiline);
+    r = r ? r : take_str(&rc->kafka_brokers, ic->kafka.brokers);
+    r = r ? r
+          : take_strv(rc->kafka_topics, &rc->n_kafka_topics, LW_RUN_MAX_KAFKA_TOPICS,
+                      ic->kafka.topics, ic->kafka.n_topics);
+    r = r ? r : take_str(&rc->kafka_group, ic->kafka.group);
+    r = r ? r : take_str(&rc->kafka_client_id, ic->kafka.client_id);
+    rc->kafka_json = ic->kafka.json;
+    rc->kafka_key_as_host = ic->kafka.key_as_host;
+    rc->kafka_max_poll_records = ic->kafka.max_poll_records;
+    rc->kafka_max_buffered = ic->kafka.max_buffered_bytes;
+    r = r ? r : take_str(&rc->kafka_offset_reset, ic->kafka.offset_reset);
+    rc->kafka_revoke_wait_ms = ic->kafka.revoke_wait_ms;
+    r = r ? r
+          : take_strv(rc->kafka_props, &rc->n_kafka_props, LW_RUN_MAX_KAFKA_PROPS,
+                      ic->kafka.properties, ic->kafka.n_properties);
+    return r;
+}
+
+/*
+ * inputs: each key names an input plugin, which reads its own section (lw_plugin.h). The
+ * plugins fill a struct lw_input_conf that starts from @rc's values; @rc then takes it back.
+ */
+static int load_inputs(const struct lw_conf *c, const struct lw_conf_node *inputs,
+                       struct lw_run_conf *rc, struct lw_conf_err *err)
+{
+    const char *known[16];
+    const struct lw_conf_node *sec;
+    struct lw_input_conf ic;
+    size_t n = 0;
+    size_t i;
+    int r;
+
+    for (i = 0; lw_input_plugins[i] != NULL && n + 2 < sizeof(known) / sizeof(known[0]); i++) {
+        known[n++] = lw_input_plugins[i]->name;
+    }
+    if (!have_kafka()) {
+        known[n++] = "kafka"; /* refused below, with the reason */
+    }
+    known[n] = NULL;
+    CK(lw_conf_check_keys(c, inputs, known, err));
+    if (!have_kafka() && (sec = lw_conf_get(inputs, "kafka")) != NULL &&
+        (lw_conf_get(sec, "brokers") != NULL || lw_conf_get(sec, "topics") != NULL)) {
+        lw_conf_errf(c, sec, err, "this logwarden was built without its Kafka input (librdkafka "
+                                  "was not found): install librdkafka-dev and build again");
+        return conf_fail(err);
+    }
+    lw_run_conf_inputs(rc, &ic);
+    for (i = 0; lw_input_plugins[i] != NULL; i++) {
+        const struct lw_input_plugin *p = lw_input_plugins[i];
+        static const char *const none[] = {NULL};
+
+        sec = NULL;
+        CK(r = lw_conf_map(c, inputs, p->name, &sec, err));
+        if (r == 0) {
+            continue;
+        }
+        CK(lw_conf_check_keys(c, sec, p->conf_keys != NULL ? p->conf_keys : none, err));
+        if (p->conf != NULL) {
+            CK(p->conf(c, sec, &ic, err));
+        }
+    }
+    if (take_inputs(&ic, rc) != 0) {
+        fprintf(stderr, "logwarden run: out of memory\n");
         return 2;
     }
-    if (c->password_file != NULL) {
-        char *abs = realpath(c->password_file, NULL);
+    return 0;
+}
 
-        if (read_secret(path, "store.clickhouse.password_file", c->password_file,
+/*
+ * The session key is compiled here as well as by the detection stage, so that a bad pattern is
+ * a configuration error (exit 2, naming the key) rather than a failed start.
+ */
+static int key_pattern(const struct lw_conf *c, const struct lw_conf_node *sec, char **out,
+                       struct lw_conf_err *err)
+{
+    const struct lw_conf_node *n = lw_conf_get(sec, "key");
+    const char *v = NULL;
+    pcre2_code *re;
+    PCRE2_UCHAR msg[256];
+    PCRE2_SIZE off;
+    int ec;
+    int r;
+
+    r = lw_conf_str(c, sec, "key", &v, err);
+    if (r <= 0) {
+        return r;
+    }
+    if (v[0] == '\0') {
+        return lw_conf_errf(c, n, err, "the pattern is empty (to stop tracking sessions, set "
+                                       "detect.session.enabled: false)");
+    }
+    re = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+    if (re == NULL) {
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        return lw_conf_errf(c, n, err, "'%s' is not a PCRE2 pattern: %s at offset %zu", v,
+                            (const char *)msg, (size_t)off);
+    }
+    pcre2_code_free(re);
+    return take_str(out, v) == 0 ? 1 : lw_conf_errf(c, n, err, "out of memory");
+}
+
+/* detect.session: the session tracker is the detection stage's, not one detector's. */
+static int load_session(const struct lw_conf *c, const struct lw_conf_node *detect,
+                        struct lw_detect_conf *d, struct lw_conf_err *err)
+{
+    static const char *const keys[] = {"enabled", "key", "timeout", "terminal", "max_open",
+                                       "max_events", NULL};
+    const struct lw_conf_node *sec = NULL;
+    const struct lw_conf_node *list = NULL;
+    const struct lw_conf_node *it;
+    int r;
+
+    if ((r = lw_conf_map(c, detect, "session", &sec, err)) <= 0) {
+        return r;
+    }
+    if ((r = lw_conf_check_keys(c, sec, keys, err)) < 0 ||
+        (r = lw_conf_bool(c, sec, "enabled", &d->session.enabled, err)) < 0 ||
+        (r = key_pattern(c, sec, &d->session.key_pattern, err)) < 0 ||
+        (r = lw_conf_duration(c, sec, "timeout", 1, &d->session.timeout_ns, err)) < 0 ||
+        (r = lw_conf_list(c, sec, "terminal", SIZE_MAX, "a list of template ids", &list,
+                          err)) < 0) {
+        return r;
+    }
+    if (r == 1) {
+        if (list->n_children > LW_DETECT_MAX_TERMINAL) {
+            return lw_conf_errf(c, list, err, "%zu template ids, at most %d", list->n_children,
+                                LW_DETECT_MAX_TERMINAL);
+        }
+        d->session.n_terminal = 0;
+        for (it = list->child; it != NULL; it = it->next) {
+            char *end;
+            unsigned long long v;
+
+            v = strtoull(it->value, &end, 10);
+            if (!isdigit((unsigned char)it->value[0]) || *end != '\0' || v < 1 ||
+                v > UINT32_MAX) {
+                return lw_conf_bad(c, it, err, "a template id (a whole number from 1)");
+            }
+            d->session.terminal[d->session.n_terminal++] = (uint32_t)v;
+        }
+    }
+    if ((r = lw_conf_usize(c, sec, "max_open", 1, UINT64_MAX, &d->session.max_open, err)) < 0 ||
+        (r = lw_conf_usize(c, sec, "max_events", 1, UINT64_MAX, &d->session.max_events,
+                           err)) < 0) {
+        return r;
+    }
+    return 0;
+}
+
+/* detect: the stage's own keys and session; every other key is a detector plugin's section. */
+static int load_detect(const struct lw_conf *c, const struct lw_conf_node *detect,
+                       struct lw_run_conf *rc, bool *volume_window_set, struct lw_conf_err *err)
+{
+    const char *known[24];
+    const struct lw_conf_node *sec;
+    size_t n = 0;
+    size_t i;
+    int r;
+
+    known[n++] = "enabled";
+    known[n++] = "threshold";
+    known[n++] = "lateness";
+    known[n++] = "session";
+    for (i = 0; lw_detector_plugins[i] != NULL && n + 1 < sizeof(known) / sizeof(known[0]);
+         i++) {
+        known[n++] = lw_detector_plugins[i]->name;
+    }
+    known[n] = NULL;
+    CK(lw_conf_check_keys(c, detect, known, err));
+    CK(lw_conf_bool(c, detect, "enabled", &rc->detect_enabled, err));
+    CK(lw_conf_number(c, detect, "threshold", 0, true, 1, "a number in (0, 1], such as 0.999",
+                      &rc->detect.threshold, err));
+    CK(r = lw_conf_duration(c, detect, "lateness", 0, &rc->detect.lateness_ns, err));
+    if (r == 1) {
+        /* The old name of the one lateness (see pipeline.allowed_lateness). */
+        rc->lateness_ns = rc->detect.lateness_ns;
+    }
+    CK(load_session(c, detect, &rc->detect, err));
+    for (i = 0; lw_detector_plugins[i] != NULL; i++) {
+        const struct lw_detector_plugin *p = lw_detector_plugins[i];
+        static const char *const none[] = {NULL};
+
+        sec = NULL;
+        CK(r = lw_conf_map(c, detect, p->name, &sec, err));
+        if (r == 0) {
+            continue;
+        }
+        CK(lw_conf_check_keys(c, sec, p->conf_keys != NULL ? p->conf_keys : none, err));
+        if (p->conf != NULL) {
+            CK(p->conf(c, sec, &rc->detect, err));
+        }
+    }
+    sec = lw_conf_get(lw_conf_get(detect, "volume"), "window");
+    *volume_window_set = sec != NULL && !lw_conf_is_null(sec);
+    return 0;
+}
+
+static const struct lw_sink_plugin *sink_plugin(const char *type)
+{
+    size_t i;
+
+    for (i = 0; lw_sink_plugins[i] != NULL; i++) {
+        if (strcmp(lw_sink_plugins[i]->name, type) == 0) {
+            return lw_sink_plugins[i];
+        }
+    }
+    return NULL;
+}
+
+static bool in_list(const char *const *keys, const char *k)
+{
+    for (; keys != NULL && *keys != NULL; keys++) {
+        if (strcmp(*keys, k) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The keys of a sink entry: every sink's (type, name, queue) and its kind's. A key of another
+ * kind is named as such ("url is for a webhook sink, not file"): a likelier mistake than a typo.
+ */
+static int sink_keys(const struct lw_conf *c, const struct lw_conf_node *entry,
+                     const struct lw_sink_plugin *p, struct lw_conf_err *err)
+{
+    static const char *const common[] = {"type", "name", "queue", NULL};
+    const char *all[48];
+    const struct lw_conf_node *k;
+    size_t n = 0;
+    size_t i;
+    size_t j;
+
+    for (k = entry->child; k != NULL; k = k->next) {
+        if (in_list(common, k->key) || in_list(p->conf_keys, k->key)) {
+            continue;
+        }
+        for (i = 0; lw_sink_plugins[i] != NULL; i++) {
+            if (in_list(lw_sink_plugins[i]->conf_keys, k->key)) {
+                return lw_conf_errf(c, entry, err, "%s is for a %s sink, not %s", k->key,
+                                    lw_sink_plugins[i]->name, p->name);
+            }
+        }
+    }
+    /* Left: keys no sink takes; the check names the first with a near miss from all of them. */
+    for (i = 0; common[i] != NULL; i++) {
+        all[n++] = common[i];
+    }
+    for (i = 0; lw_sink_plugins[i] != NULL; i++) {
+        for (j = 0; lw_sink_plugins[i]->conf_keys != NULL &&
+                    lw_sink_plugins[i]->conf_keys[j] != NULL && n + 1 < 48;
+             j++) {
+            all[n++] = lw_sink_plugins[i]->conf_keys[j];
+        }
+    }
+    all[n] = NULL;
+    return lw_conf_check_keys(c, entry, all, err);
+}
+
+/* One entry of alerts.sinks: type picks the sink plugin, which reads its own keys. */
+static int load_sink(const struct lw_conf *c, const struct lw_conf_node *entry,
+                     struct lw_run_conf *rc, struct lw_conf_err *err)
+{
+    const struct lw_sink_plugin *p;
+    struct lw_sink_conf *s;
+    const char *type = NULL;
+    const char *name = NULL;
+    char want[96];
+    size_t i;
+    int r;
+
+    if (entry->type != LW_CONF_MAP) {
+        CK(lw_conf_bad(c, entry, err, "a sink (a map with a type)"));
+    }
+    snprintf(want, sizeof(want), "a sink type:");
+    for (i = 0; lw_sink_plugins[i] != NULL; i++) {
+        size_t len = strlen(want);
+
+        snprintf(want + len, sizeof(want) - len, "%s %s", i == 0 ? "" : ",",
+                 lw_sink_plugins[i]->name);
+    }
+    CK(r = lw_conf_str(c, entry, "type", &type, err));
+    if (r == 0) {
+        CK(lw_conf_errf(c, entry, err, "a sink needs a type (stdout, file or webhook)"));
+    }
+    p = sink_plugin(type);
+    if (p == NULL) {
+        CK(lw_conf_bad(c, lw_conf_get(entry, "type"), err, "stdout, file or webhook"));
+    }
+    CK(sink_keys(c, entry, p, err));
+    CK(r = lw_conf_str(c, entry, "name", &name, err));
+    if (r == 1 && name[0] == '\0') {
+        CK(lw_conf_errf(c, lw_conf_get(entry, "name"), err, "empty"));
+    }
+    s = add_sink(lw_conf_file(c), rc, p->kind);
+    if (s == NULL) {
+        return 2;
+    }
+    s->format = LW_WEBHOOK_JSON;
+    if (name != NULL && (s->name = lw_strdup(name)) == NULL) {
+        CK(lw_conf_errf(c, entry, err, "out of memory"));
+    }
+    CK(lw_conf_usize(c, entry, "queue", 1, UINT64_MAX, &s->queue, err));
+    if (p->conf != NULL) {
+        CK(p->conf(c, entry, s, err));
+    }
+    return 0;
+}
+
+static int load_alerts(const struct lw_conf *c, const struct lw_conf_node *alerts,
+                       struct lw_run_conf *rc, struct lw_conf_err *err)
+{
+    static const char *const keys[] = {"cooldown", "group", "rate_per_min", "burst",
+                                       "critical_score", "max_fingerprints", "sinks", NULL};
+    struct lw_alert_conf *a = &rc->alerts;
+    const struct lw_conf_node *sinks;
+    const struct lw_conf_node *it;
+
+    CK(lw_conf_check_keys(c, alerts, keys, err));
+    CK(lw_conf_duration(c, alerts, "cooldown", 1, &a->cooldown_ns, err));
+    CK(lw_conf_duration(c, alerts, "group", 1, &a->group_ns, err));
+    CK(lw_conf_number(c, alerts, "rate_per_min", 0, false, HUGE_VAL, "a number, 0 or more",
+                      &a->rate_per_min, err));
+    CK(lw_conf_usize(c, alerts, "burst", 1, UINT64_MAX, &a->burst, err));
+    CK(lw_conf_number(c, alerts, "critical_score", 0, true, 1,
+                      "a number in (0, 1], such as 0.99999", &a->critical_score, err));
+    CK(lw_conf_usize(c, alerts, "max_fingerprints", 1, UINT64_MAX, &a->max_fingerprints, err));
+    sinks = lw_conf_get(alerts, "sinks");
+    if (sinks == NULL || lw_conf_is_null(sinks)) {
+        return 0;
+    }
+    if (sinks->type != LW_CONF_SEQ) {
+        CK(lw_conf_bad(c, sinks, err, "a list of sinks"));
+    }
+    if (sinks->n_children > LW_ALERT_MAX_SINKS) {
+        CK(lw_conf_errf(c, sinks, err, "%zu sinks, at most %d", sinks->n_children,
+                        LW_ALERT_MAX_SINKS));
+    }
+    for (it = sinks->child; it != NULL; it = it->next) {
+        if (load_sink(c, it, rc, err) != 0) {
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/*
+ * store: read by the store (lw_store_conf_read(), src/store/store_conf.c) over @rc's values;
+ * @rc takes the result back, and reads the password file the section names.
+ */
+static int load_store(const struct lw_conf *c, const struct lw_conf_node *store,
+                      struct lw_run_conf *rc, struct lw_conf_err *err)
+{
+    const struct lw_store_clickhouse_conf *cc;
+    struct lw_store_conf sc;
+    int r = 0;
+
+    lw_run_conf_store(rc, &sc);
+    sc.clickhouse.password_file = NULL; /* set again only when this file names one */
+    CK(lw_store_conf_read(c, store, &sc, err));
+    cc = &sc.clickhouse;
+    rc->retention_s = sc.retention_s;
+    rc->examples_per_template = sc.examples_per_template;
+    rc->store_backend = sc.backend;
+    r = r ? r : take_str(&rc->ch_url, cc->url);
+    r = r ? r : take_str(&rc->ch_database, cc->database);
+    r = r ? r : take_str(&rc->ch_user, cc->user);
+    r = r ? r : take_str(&rc->ch_writer_id, cc->writer_id);
+    r = r ? r : take_str(&rc->ch_password, cc->password);
+    if (r != 0) {
+        fprintf(stderr, "logwarden run: out of memory\n");
+        return 2;
+    }
+    rc->ch_timeout_ns = cc->timeout_ms * 1000000;
+    rc->ch_batch_rows = cc->batch_rows;
+    if (cc->password_file != NULL) {
+        const struct lw_conf_node *n =
+            lw_conf_get(lw_conf_get(store, "clickhouse"), "password_file");
+        char *abs = realpath(cc->password_file, NULL);
+        char where[600];
+
+        snprintf(where, sizeof(where), "%s:%u", lw_conf_file(c), n->line);
+        if (read_secret(where, "store.clickhouse.password_file", cc->password_file,
                         &rc->ch_password) != 0) {
             free(abs);
             return 2;
         }
-        set_str(&rc->ch_password_file, abs != NULL ? abs : c->password_file);
+        set_str(&rc->ch_password_file, abs != NULL ? abs : cc->password_file);
         free(abs);
     }
-    TRY(set_duration(path, "store.clickhouse.timeout", c->timeout, &rc->ch_timeout_ns));
-    TRY(set_sz(path, "store.clickhouse.batch_rows", c->batch_rows, 1, 100000000,
-               &rc->ch_batch_rows));
     return 0;
 }
 
-static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_window_set)
+static int load_pipeline(const struct lw_conf *c, const struct lw_conf_node *p,
+                         struct lw_run_conf *rc, struct lw_conf_err *err)
 {
-    static const cyaml_config_t cfg = {
-        .log_fn = yaml_log,
-        .mem_fn = yaml_mem,
-        .log_level = CYAML_LOG_ERROR,
-        .flags = CYAML_CFG_DEFAULT,
-    };
-    struct y_root *y = NULL;
-    cyaml_err_t err;
-    int64_t d;
-    int rc2 = 0;
+    static const char *const keys[] = {"workers", "memory_limit", "window", "allowed_lateness",
+                                       "max_time_jump", "source_idle", "max_lag",
+                                       "flush_interval", "max_templates", NULL};
 
-    yaml_msg[0] = '\0';
-    err = cyaml_load_file(path, &cfg, &root_schema, (cyaml_data_t **)&y, NULL);
-    if (err != CYAML_OK) {
-        fprintf(stderr, "logwarden run: %s: %s%s%s\n", path, cyaml_strerror(err),
-                yaml_msg[0] ? ": " : "", yaml_msg);
-        return 2;
-    }
-    if (y == NULL) {
+    CK(lw_conf_check_keys(c, p, keys, err));
+    CK(lw_conf_usize(c, p, "workers", 1, UINT64_MAX, &rc->workers, err));
+    CK(lw_conf_size(c, p, "memory_limit", &rc->memory_limit, err));
+    CK(lw_conf_duration(c, p, "window", 1, &rc->window_ns, err));
+    CK(lw_conf_duration(c, p, "allowed_lateness", 1, &rc->lateness_ns, err));
+    CK(lw_conf_duration(c, p, "max_time_jump", 1, &rc->max_jump_ns, err));
+    CK(lw_conf_duration(c, p, "source_idle", 1, &rc->idle_ns, err));
+    CK(lw_conf_duration(c, p, "max_lag", 1, &rc->max_lag_ns, err));
+    CK(lw_conf_duration(c, p, "flush_interval", 1, &rc->flush_ns, err));
+    CK(lw_conf_usize(c, p, "max_templates", 1, UINT64_MAX, &rc->max_templates, err));
+    return 0;
+}
+
+/* The sections in the order the daemon has always read them (later ones may refer back). */
+static int load_tree(const struct lw_conf *c, struct lw_run_conf *rc, bool *volume_window_set,
+                     struct lw_conf_err *err)
+{
+    static const char *const keys[] = {"data_dir", "log_level", "format", "max_line_bytes",
+                                       "inputs", "pipeline", "store", "detect", "alerts", "api",
+                                       NULL};
+    static const char *const api_keys[] = {"read_token", "dashboard", NULL};
+    const struct lw_conf_node *root = lw_conf_root(c);
+    const struct lw_conf_node *sec;
+    const char *v;
+    int r;
+
+    if (root == NULL) {
         return 0; /* an empty file: all defaults */
     }
-    set_str(&rc->data_dir, y->data_dir);
-    set_str(&rc->log_level, y->log_level);
-    if (y->format != NULL && strcmp(y->format, "auto") != 0) {
-        set_str(&rc->format, y->format);
+    CK(lw_conf_check_keys(c, root, keys, err));
+    v = rc->data_dir;
+    CK(lw_conf_str(c, root, "data_dir", &v, err));
+    r = take_str(&rc->data_dir, v);
+    v = rc->log_level;
+    CK(lw_conf_str(c, root, "log_level", &v, err));
+    r = r ? r : take_str(&rc->log_level, v);
+    v = NULL;
+    CK(lw_conf_str(c, root, "format", &v, err));
+    if (v != NULL && strcmp(v, "auto") != 0) {
+        r = r ? r : take_str(&rc->format, v);
     }
-    rc2 = rc2 ? rc2 : set_size(path, "max_line_bytes", y->max_line_bytes, &rc->max_line_bytes);
-    if (y->pipeline != NULL) {
-        struct y_pipeline *p = y->pipeline;
+    if (r != 0) {
+        fprintf(stderr, "logwarden run: out of memory\n");
+        return 2;
+    }
+    CK(lw_conf_size(c, root, "max_line_bytes", &rc->max_line_bytes, err));
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "pipeline", &sec, err));
+    if (r == 1 && load_pipeline(c, sec, rc, err) != 0) {
+        return 2;
+    }
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "api", &sec, err));
+    if (r == 1) {
+        CK(lw_conf_check_keys(c, sec, api_keys, err));
+        v = rc->api_read_token;
+        CK(lw_conf_str(c, sec, "read_token", &v, err));
+        if (take_str(&rc->api_read_token, v) != 0) {
+            fprintf(stderr, "logwarden run: out of memory\n");
+            return 2;
+        }
+        CK(lw_conf_bool(c, sec, "dashboard", &rc->dashboard, err));
+    }
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "store", &sec, err));
+    if (r == 1 && load_store(c, sec, rc, err) != 0) {
+        return 2;
+    }
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "inputs", &sec, err));
+    if (r == 1 && load_inputs(c, sec, rc, err) != 0) {
+        return 2;
+    }
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "detect", &sec, err));
+    if (r == 1 && load_detect(c, sec, rc, volume_window_set, err) != 0) {
+        return 2;
+    }
+    sec = NULL;
+    CK(r = lw_conf_map(c, root, "alerts", &sec, err));
+    if (r == 1 && load_alerts(c, sec, rc, err) != 0) {
+        return 2;
+    }
+    return 0;
+}
 
-        rc2 = rc2 ? rc2 : set_count(path, "pipeline.workers", p->workers, &rc->workers);
-        rc2 = rc2 ? rc2
-                  : set_size(path, "pipeline.memory_limit", p->memory_limit, &rc->memory_limit);
-        rc2 = rc2 ? rc2 : set_duration(path, "pipeline.window", p->window, &rc->window_ns);
-        rc2 = rc2 ? rc2
-                  : set_duration(path, "pipeline.allowed_lateness", p->allowed_lateness,
-                                 &rc->lateness_ns);
-        rc2 = rc2 ? rc2
-                  : set_duration(path, "pipeline.max_time_jump", p->max_time_jump,
-                                 &rc->max_jump_ns);
-        rc2 = rc2 ? rc2
-                  : set_duration(path, "pipeline.source_idle", p->source_idle, &rc->idle_ns);
-        rc2 = rc2 ? rc2 : set_duration(path, "pipeline.max_lag", p->max_lag, &rc->max_lag_ns);
-        rc2 = rc2 ? rc2
-                  : set_duration(path, "pipeline.flush_interval", p->flush_interval,
-                                 &rc->flush_ns);
-        rc2 = rc2 ? rc2
-                  : set_count(path, "pipeline.max_templates", p->max_templates,
-                              &rc->max_templates);
-    }
-    if (y->store != NULL && y->store->retention != NULL) {
-        d = 0;
-        rc2 = rc2 ? rc2 : set_duration(path, "store.retention", y->store->retention, &d);
-        if (d > 0) {
-            rc->retention_s = d / NS;
-        }
-    }
-    if (y->store != NULL && y->store->examples_per_template != NULL) {
-        size_t n = 0;
+#undef CK
 
-        rc2 = rc2 ? rc2
-                  : set_size(path, "store.examples_per_template", y->store->examples_per_template,
-                             &n);
-        if (rc2 == 0 && (n < 1 || n > 100)) {
-            fprintf(stderr, "%s: store.examples_per_template must be from 1 to 100\n", path);
-            rc2 = -1;
-        }
-        rc->examples_per_template = (int)n;
-    }
-    if (y->api != NULL) {
-        set_str(&rc->api_read_token, y->api->read_token);
-    }
-    if (rc2 == 0 && y->store != NULL) {
-        rc2 = load_store(path, y->store, rc);
-    }
-    if (y->inputs != NULL && y->inputs->tail != NULL) {
-        struct y_tail *t = y->inputs->tail;
-        unsigned i;
+static int load_yaml(const char *path, struct lw_run_conf *rc, bool *volume_window_set)
+{
+    struct lw_conf_err err;
+    struct lw_conf *c = NULL;
+    int r;
 
-        for (i = 0; i < t->paths_count && rc->n_tail < LW_RUN_MAX_TAIL; i++) {
-            rc->tail[rc->n_tail++] = lw_strdup(t->paths[i]);
-        }
-        if (t->start_at != NULL) {
-            if (strcmp(t->start_at, "end") == 0) {
-                rc->tail_from_end = true;
-            }
-            else if (strcmp(t->start_at, "beginning") == 0) {
-                rc->tail_from_end = false;
-            }
-            else {
-                rc2 = rc2 ? rc2
-                          : bad(path, "inputs.tail.start_at", t->start_at,
-                                "'beginning' or 'end'");
-            }
-        }
-        d = 0;
-        rc2 = rc2 ? rc2 : set_duration(path, "inputs.tail.poll_interval", t->poll_interval, &d);
-        if (d > 0) {
-            rc->tail_poll_ms = (unsigned)(d / 1000000);
-        }
-        rc2 = rc2 ? rc2
-                  : load_multiline(path, "inputs.tail", t->multiline, t->multiline_regex,
-                                   t->max_multiline_lines, &rc->tail_ml);
-        rc2 = rc2 ? rc2 : load_rotate(path, t, rc);
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.tail.skip_gzip", t->skip_gzip,
-                                   &rc->tail_skip_gzip);
-        d = 0;
-        rc2 = rc2 ? rc2 : set_duration(path, "inputs.tail.rotate_wait", t->rotate_wait, &d);
-        if (d > 0) {
-            if (d < 1000000 || d / 1000000 > UINT_MAX) {
-                rc2 = bad(path, "inputs.tail.rotate_wait", t->rotate_wait,
-                          "a duration from 1ms to 49d");
-            }
-            else {
-                rc->tail_rotate_wait_ms = (unsigned)(d / 1000000);
-            }
-        }
+    if (lw_conf_load_file(path, &c, &err) < 0) {
+        return conf_fail(&err);
     }
-    if (y->inputs != NULL && y->inputs->syslog != NULL) {
-        struct y_syslog *s = y->inputs->syslog;
-
-        bool en = true;
-
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.enabled", s->enabled, &en);
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.udp", s->udp, &rc->syslog_udp);
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.syslog.tcp", s->tcp, &rc->syslog_tcp);
-        if (!en) {
-            lw_free(rc->syslog_addr);
-            rc->syslog_addr = NULL;
-        }
-        else {
-            set_str(&rc->syslog_addr, s->listen);
-        }
-        rc2 = rc2 ? rc2
-                  : set_count(path, "inputs.syslog.max_connections", s->max_connections,
-                              &rc->syslog_max_connections);
-        d = 0;
-        rc2 = rc2 ? rc2 : set_duration(path, "inputs.syslog.idle_timeout", s->idle_timeout, &d);
-        if (d > 0) {
-            rc->syslog_idle_timeout_s = (unsigned)(d / NS);
-        }
-        rc2 = rc2 ? rc2
-                  : set_size(path, "inputs.syslog.udp_rcvbuf", s->udp_rcvbuf,
-                             &rc->syslog_udp_rcvbuf);
-        if (rc2 == 0 && rc->syslog_udp_rcvbuf > (size_t)INT_MAX) {
-            rc2 = bad(path, "inputs.syslog.udp_rcvbuf", s->udp_rcvbuf, "a size up to 2GiB");
-        }
-    }
-    if (y->inputs != NULL && y->inputs->http != NULL) {
-        struct y_http *h = y->inputs->http;
-
-        bool en = true;
-
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.http.enabled", h->enabled, &en);
-        if (!en) {
-            lw_free(rc->http_addr);
-            rc->http_addr = NULL;
-        }
-        else {
-            set_str(&rc->http_addr, h->listen);
-        }
-        set_str(&rc->http_token, h->token);
-        rc2 = rc2 ? rc2 : set_size(path, "inputs.http.max_body", h->max_body, &rc->http_max_body);
-        rc2 = rc2 ? rc2
-                  : set_size(path, "inputs.http.max_buffered", h->max_buffered,
-                             &rc->http_max_buffered);
-        rc2 = rc2 ? rc2
-                  : set_sz(path, "inputs.http.max_connections", h->max_connections, 1, 65536,
-                           &rc->http_max_connections);
-        rc2 = rc2 ? rc2
-                  : set_sz(path, "inputs.http.max_connections_per_ip",
-                           h->max_connections_per_ip, 1, 65536,
-                           &rc->http_max_connections_per_ip);
-        d = 0;
-        rc2 = rc2 ? rc2 : set_duration(path, "inputs.http.idle_timeout", h->idle_timeout, &d);
-        if (rc2 == 0 && h->idle_timeout != NULL && (d < NS || d > 3600 * NS)) {
-            rc2 = bad(path, "inputs.http.idle_timeout", h->idle_timeout,
-                      "a duration from 1s to 1h");
-        }
-        if (rc2 == 0 && d > 0) {
-            rc->http_idle_timeout_s = (unsigned)(d / NS);
-        }
-        rc2 = rc2 ? rc2
-                  : load_multiline(path, "inputs.http", h->multiline, h->multiline_regex,
-                                   h->max_multiline_lines, &rc->http_ml);
-    }
-    if (y->inputs != NULL && y->inputs->in_stdin != NULL) {
-        struct y_stdin *s = y->inputs->in_stdin;
-
-        rc2 = rc2 ? rc2 : set_bool(path, "inputs.stdin.enabled", s->enabled, &rc->use_stdin);
-        rc2 = rc2 ? rc2
-                  : load_multiline(path, "inputs.stdin", s->multiline, s->multiline_regex,
-                                   s->max_multiline_lines, &rc->stdin_ml);
-    }
-    if (rc2 == 0 && y->inputs != NULL && y->inputs->kafka != NULL) {
-        rc2 = load_kafka(path, y->inputs->kafka, rc);
-    }
-    if (rc2 == 0 && y->detect != NULL) {
-        rc2 = load_detect(path, y->detect, rc, volume_window_set);
-    }
-    if (rc2 == 0 && y->alerts != NULL) {
-        rc2 = load_alerts(path, y->alerts, rc);
-    }
-    if (rc2 == 0 && y->api != NULL) {
-        rc2 = set_bool(path, "api.dashboard", y->api->dashboard, &rc->dashboard);
-    }
-    cyaml_free(&cfg, &root_schema, y, 0);
-    return rc2;
+    r = load_tree(c, rc, volume_window_set, &err);
+    lw_conf_destroy(c);
+    return r;
 }
 
 /* ---- flags ---- */
@@ -2298,6 +1638,12 @@ void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic)
     ic->syslog.udp_rcvbuf_bytes = rc->syslog_udp_rcvbuf;
     ic->http.addr = rc->http_addr;
     lw_run_conf_multiline(&rc->http_ml, &ic->http.multiline);
+    ic->http.token = rc->http_token;
+    ic->http.max_body_bytes = rc->http_max_body;
+    ic->http.max_buffered_bytes = rc->http_max_buffered;
+    ic->http.max_connections = rc->http_max_connections;
+    ic->http.max_connections_per_ip = rc->http_max_connections_per_ip;
+    ic->http.idle_timeout_s = rc->http_idle_timeout_s;
     ic->in_stdin.enabled = rc->use_stdin;
     ic->in_stdin.max_line_bytes = rc->max_line_bytes;
     lw_run_conf_multiline(&rc->stdin_ml, &ic->in_stdin.multiline);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lw/lw_alert.h"
+#include "lw/lw_conf.h" /* lw_parse_duration_ns(), lw_parse_size() */
 #include "lw/lw_detect.h"
 #include "lw/lw_frame.h"
 
@@ -117,7 +118,7 @@ struct lw_run_conf {
  * been finalized already. On 0 the caller owns @rc and frees it with lw_run_conf_fini(); then
  * rc->alerts has at least one sink (stdout when none was configured), rc->alerts.data_dir
  * borrows rc->data_dir, and rc->detect.volume.window_ns is the pipeline window unless
- * detect.volume.window was set. Not thread-safe (getopt, libcyaml's error hook).
+ * detect.volume.window was set. Not thread-safe (getopt).
  */
 int lw_run_conf_parse(int argc, char **argv, struct lw_run_conf *rc);
 void lw_run_conf_fini(struct lw_run_conf *rc);
@@ -137,10 +138,5 @@ void lw_run_conf_engine(const struct lw_run_conf *rc, struct lw_store *store,
 void lw_run_conf_inputs(const struct lw_run_conf *rc, struct lw_input_conf *ic);
 /* @m as a reader's setting; @out borrows @m's regex. */
 void lw_run_conf_multiline(const struct lw_run_multiline *m, struct lw_multiline_conf *out);
-
-/* "10s", "250ms", "7d", "1h" -> nanoseconds; returns -1 when malformed. */
-int64_t lw_parse_duration_ns(const char *s);
-/* "64KiB", "16MB", "1024" -> bytes; returns -1 when malformed. */
-int64_t lw_parse_size(const char *s);
 
 #endif

@@ -67,7 +67,8 @@ expect_bad 'detect: {sequence: {top: 0}}' \
   "detect.sequence.top: '0' is not a whole number from 1 to 16"
 expect_bad "detect: {session: {key: 'blk_(('}}" \
   "detect.session.key: 'blk_((' is not a PCRE2 pattern"
-expect_bad 'detect: {volume: {windw: 5s}}' 'Unexpected key: windw'
+expect_bad 'detect: {volume: {windw: 5s}}' \
+  "bad.yaml:1: detect.volume: unknown key 'windw' (did you mean 'window'?)"
 expect_bad 'alerts: {sinks: [{type: email}]}' \
   "alerts.sinks[0].type: 'email' is not stdout, file or webhook"
 expect_bad 'alerts: {sinks: [{type: webhook}]}' 'alerts.sinks[0]: a webhook sink needs a url'

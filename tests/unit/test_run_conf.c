@@ -324,10 +324,12 @@ static const struct bad_case bad_cases[] = {
     {"detect: {volume: {window: 10 s}}\n", {NULL}, "detect.volume.window: '10 s' is not a dur"},
     {"detect: {session: {key: 'blk_(('}}\n", {NULL},
      "detect.session.key: 'blk_((' is not a PCRE2 pattern"},
-    {"detect: {session: {terminal: [1, x]}}\n", {NULL}, "detect.session.terminal: 'x' is not"},
+    {"detect: {session: {terminal: [1, x]}}\n", {NULL},
+     "c.yaml:1: detect.session.terminal[1]: 'x' is not"},
     {"detect: {session: {terminal: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}}\n", {NULL},
      "detect.session.terminal: 17 template ids, at most 16"},
-    {"detect: {sesion: {}}\n", {NULL}, "Unexpected key: sesion"},
+    {"detect: {sesion: {}}\n", {NULL},
+     "c.yaml:1: detect: unknown key 'sesion' (did you mean 'session'?)"},
     {"alerts: {cooldown: soon}\n", {NULL}, "alerts.cooldown: 'soon' is not a duration"},
     {"alerts: {critical_score: 1.5}\n", {NULL}, "alerts.critical_score: '1.5' is not"},
     {"alerts: {rate_per_min: -1}\n", {NULL}, "alerts.rate_per_min: '-1' is not a number, 0 or"},
@@ -382,6 +384,29 @@ static const struct bad_case bad_cases[] = {
     {"inputs: {tail: {rotate_wait: soon}}\n", {NULL}, "inputs.tail.rotate_wait: 'soon'"},
     {"inputs: {syslog: {udp_rcvbuf: lots}}\n", {NULL}, "inputs.syslog.udp_rcvbuf: 'lots'"},
     {"inputs: {syslog: {udp_rcvbuf: 4GiB}}\n", {NULL}, "inputs.syslog.udp_rcvbuf: '4GiB'"},
+    /* Each plugin's section: the file, the line and the key path. */
+    {"inputs:\n  tail:\n    paths: 3\n", {NULL},
+     "c.yaml:3: inputs.tail.paths: expected a list of paths, got a number (3)"},
+    {"inputs:\n  tail:\n    paths: [/x]\n    pahts: [/y]\n", {NULL},
+     "c.yaml:4: inputs.tail: unknown key 'pahts' (did you mean 'paths'?)"},
+    {"inputs:\n  syslog:\n    idle_timeout: 5 minutes\n", {NULL},
+     "c.yaml:3: inputs.syslog.idle_timeout: '5 minutes' is not a duration"},
+    {"inputs:\n  http:\n    tokn: abcdefghijkl\n", {NULL},
+     "c.yaml:3: inputs.http: unknown key 'tokn' (did you mean 'token'?)"},
+    {"inputs:\n  sylog: {}\n", {NULL},
+     "c.yaml:2: inputs: unknown key 'sylog' (did you mean 'syslog'?)"},
+    {"pipline:\n  workers: 2\n", {NULL},
+     "c.yaml:1: unknown key 'pipline' (did you mean 'pipeline'?)"},
+    {"detect:\n  params:\n    max_places: many\n", {NULL},
+     "c.yaml:3: detect.params.max_places: 'many' is not a positive whole number"},
+    {"alerts:\n  sinks:\n    - type: stdout\n    - type: file\n      path: /x\n"
+     "      token: t\n", {NULL},
+     "c.yaml:4: alerts.sinks[1]: token is for a webhook sink, not file"},
+    {"alerts:\n  sinks:\n    - {type: webhook, url: 'http://x/', spool_dri: /s}\n", {NULL},
+     "c.yaml:3: alerts.sinks[0]: unknown key 'spool_dri' (did you mean 'spool_dir'?)"},
+    {"store:\n  clickhouse:\n    timeout: never\n", {NULL},
+     "c.yaml:3: store.clickhouse.timeout: 'never' is not a duration"},
+    {"pipeline:\n  window: [1\n", {NULL}, "c.yaml:3:1: YAML syntax error"},
     {NULL, {"--threshold", "2", NULL}, "--threshold: value: '2' is not a number in (0, 1]"},
     {NULL, {"--alert-webhook", "127.0.0.1:9093", NULL},
      "--alert-webhook: value: '127.0.0.1:9093' is not a URL starting with http://"},
@@ -390,6 +415,7 @@ static const struct bad_case bad_cases[] = {
 static void test_bad_values(void **state)
 {
     struct lw_run_conf rc;
+    size_t failed = 0;
     size_t i;
 
     (void)state;
@@ -402,9 +428,12 @@ static void test_bad_values(void **state)
         }
         r = parse(&rc, b->yaml != NULL, b->flag);
         if (r != 2 || strstr(err_text, b->want) == NULL) {
-            fail_msg("case %zu: exit %d, stderr '%s', want 2 and '%s'", i, r, err_text, b->want);
+            print_error("case %zu: exit %d, stderr '%s', want 2 and '%s'\n", i, r, err_text,
+                        b->want);
+            failed++;
         }
     }
+    assert_int_equal(failed, 0);
 }
 
 /*
@@ -510,6 +539,88 @@ static void test_tail_syslog_keys(void **state)
     lw_run_conf_fini(&rc);
 }
 
+static bool have_input(const char *name)
+{
+    size_t i;
+
+    for (i = 0; lw_input_plugins[i] != NULL; i++) {
+        if (strcmp(lw_input_plugins[i]->name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * inputs.kafka and inputs.http are read by their plugins (plugins/in_kafka/kafka_conf.c,
+ * plugins/in_http/http_conf.c); the values land where the daemon and the flags expect them.
+ */
+static void test_kafka_http_keys(void **state)
+{
+    static const char *const flags[] = {"--kafka", "h:9092/more", "--http", "127.0.0.1:9", NULL};
+    struct lw_run_conf rc;
+    struct lw_input_conf ic;
+
+    (void)state;
+    write_yaml("inputs:\n"
+               "  http:\n"
+               "    listen: 127.0.0.1:8181\n"
+               "    token: abcdefghijkl\n"
+               "    max_body: 1MiB\n"
+               "    max_connections: 99\n"
+               "    idle_timeout: 7s\n"
+               "  kafka:\n"
+               "    brokers: h:9092\n"
+               "    topics: [app-logs, other.topic]\n"
+               "    group: g1\n"
+               "    format: json\n"
+               "    key_as_host: yes\n"
+               "    max_poll_records: 100\n"
+               "    max_buffered: 4MiB\n"
+               "    offset_reset: latest\n"
+               "    revoke_wait: 3s\n"
+               "    properties: ['fetch.wait.max.ms=50']\n");
+    if (!have_input("kafka")) {
+        skip();
+    }
+    assert_int_equal(parse(&rc, true, NULL), 0);
+    lw_run_conf_inputs(&rc, &ic);
+    assert_string_equal(ic.http.addr, "127.0.0.1:8181");
+    assert_string_equal(rc.http_token, "abcdefghijkl");
+    assert_int_equal(rc.http_max_body, 1u << 20);
+    assert_int_equal(rc.http_max_connections, 99);
+    assert_int_equal(rc.http_idle_timeout_s, 7);
+    assert_string_equal(ic.kafka.brokers, "h:9092");
+    assert_int_equal(ic.kafka.n_topics, 2);
+    assert_string_equal(ic.kafka.topics[1], "other.topic");
+    assert_string_equal(ic.kafka.group, "g1");
+    assert_true(ic.kafka.json);
+    assert_true(ic.kafka.key_as_host);
+    assert_int_equal(ic.kafka.max_poll_records, 100);
+    assert_int_equal(ic.kafka.max_buffered_bytes, 4u << 20);
+    assert_string_equal(ic.kafka.offset_reset, "latest");
+    assert_int_equal(ic.kafka.revoke_wait_ms, 3000);
+    assert_int_equal(ic.kafka.n_properties, 1);
+    assert_string_equal(ic.kafka.properties[0], "fetch.wait.max.ms=50");
+    lw_run_conf_fini(&rc);
+
+    /* The flags still win: --kafka on the same brokers adds a topic, --http moves the server. */
+    assert_int_equal(parse(&rc, true, flags), 0);
+    assert_int_equal(rc.n_kafka_topics, 3);
+    assert_string_equal(rc.kafka_topics[2], "more");
+    assert_string_equal(rc.http_addr, "127.0.0.1:9");
+    lw_run_conf_fini(&rc);
+
+    write_yaml("inputs:\n  kafka:\n    brokers: h:9092\n    topics: [ok, 'bad topic']\n");
+    assert_int_equal(parse(&rc, true, NULL), 2);
+    assert_non_null(strstr(err_text, "c.yaml:4: inputs.kafka.topics[1]: 'bad topic' is not a "
+                                     "Kafka topic name"));
+    write_yaml("inputs:\n  kafka:\n    enabled: false\n    topics: 3\n");
+    assert_int_equal(parse(&rc, true, NULL), 0); /* off: the other keys are not read */
+    assert_int_equal(rc.n_kafka_topics, 0);
+    lw_run_conf_fini(&rc);
+}
+
 /* lw_run_conf_fini() frees the strings of detect: and alerts: and leaves zeros (ASan checks). */
 static void test_fini(void **state)
 {
@@ -535,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_multiline),
         cmocka_unit_test(test_tail_syslog_keys),
+        cmocka_unit_test(test_kafka_http_keys),
         cmocka_unit_test(test_fini),
     };
 

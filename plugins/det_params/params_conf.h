@@ -1,0 +1,12 @@
+/* det_params: its configuration section's keys and reader (params_conf.c). */
+#ifndef DET_PARAMS_CONF_H
+#define DET_PARAMS_CONF_H
+
+#include "lw/lw_conf.h"
+#include "lw/lw_detect.h"
+
+extern const char *const params_conf_keys[];
+int params_conf_read(const struct lw_conf *c, const struct lw_conf_node *sec,
+                   struct lw_detect_conf *conf, struct lw_conf_err *err);
+
+#endif
