@@ -21,6 +21,7 @@
 
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
+#include "lw/lw_mem.h"
 #include "lw/lw_store.h"
 #include "store/store_int.h"
 
@@ -31,6 +32,7 @@ enum qslot {
     Q_SERIES_LEVEL,
     Q_SERIES_LEVELS,
     Q_SERIES_ANOM,
+    Q_SERIES_ANOM_ALL,
     Q_SPARK,
     Q_TOT_LINES,
     Q_TOT_TPLS,
@@ -41,9 +43,13 @@ enum qslot {
     Q_ANOMALY,
     Q_ALERTS,
     Q_INCIDENTS,
-    Q_TPL_BASE,                   /* 8 slots: sort * 2 + desc */
-    Q_TPL_TOTAL = Q_TPL_BASE + 8,
-    Q_SOURCES,
+    Q_TPL_BASE,                   /* 16 slots: fts * 8 + sort * 2 + desc */
+    Q_TPL_TOTAL = Q_TPL_BASE + 16,
+    Q_TPL_TOTAL_FTS,
+    Q_SRC_PAGE,
+    Q_SRC_HOURS,
+    Q_SRC_TPLS,
+    Q_SRC_EDGES,
     Q_EXAMPLES,
     Q_EX_COUNT,
     Q_EX_PUT,
@@ -96,25 +102,37 @@ static const char *const series_sql[] = {
                                      "level = ?6")),
 };
 
-#define TPL_SELECT "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
-                   " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')"                   \
+/*
+ * A search (?1, a LIKE pattern) is answered from the trigram index templates_fts (schema 7)
+ * when the text has 3 characters or more: ?6 is the text as one FTS5 phrase, which finds the
+ * candidates, and the LIKE keeps exactly the rows it kept before (the index folds more case
+ * than LIKE does). Shorter text has no trigram and scans the templates, as before.
+ */
+#define TPL_FTS " AND id IN (SELECT rowid FROM templates_fts WHERE templates_fts MATCH ?6)"
+#define TPL_SELECT(fts) "SELECT id, text, count, first_seen_ns, last_seen_ns FROM templates" \
+                   " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')" fts                 \
                    " AND (?2 = 0 OR id = ?2)"                                          \
                    " AND (?2 <> 0 OR id NOT IN (SELECT from_id FROM template_aliases))" \
                    " AND (?3 IS NULL OR "
-#define TPL_PAGE(expr, cmp, dir) \
-    TPL_SELECT "(" expr ", id) " cmp " (?3, ?4)) ORDER BY " expr " " dir ", id " dir " LIMIT ?5"
+#define TPL_PAGE(fts, expr, cmp, dir) \
+    TPL_SELECT(fts) "(" expr ", id) " cmp " (?3, ?4)) ORDER BY " expr " " dir ", id " dir " LIMIT ?5"
+#define TPL_SORTS(fts)                                      \
+    TPL_PAGE(fts, "count", ">", "ASC"),                     \
+    TPL_PAGE(fts, "count", "<", "DESC"),                    \
+    TPL_PAGE(fts, "ifnull(last_seen_ns, 0)", ">", "ASC"),   \
+    TPL_PAGE(fts, "ifnull(last_seen_ns, 0)", "<", "DESC"),  \
+    TPL_PAGE(fts, "ifnull(first_seen_ns, 0)", ">", "ASC"),  \
+    TPL_PAGE(fts, "ifnull(first_seen_ns, 0)", "<", "DESC"), \
+    TPL_PAGE(fts, "id", ">", "ASC"),                        \
+    TPL_PAGE(fts, "id", "<", "DESC")
 
-/* By enum lw_store_tsort * 2 + desc. */
-static const char *const tpl_sql[8] = {
-    TPL_PAGE("count", ">", "ASC"),
-    TPL_PAGE("count", "<", "DESC"),
-    TPL_PAGE("ifnull(last_seen_ns, 0)", ">", "ASC"),
-    TPL_PAGE("ifnull(last_seen_ns, 0)", "<", "DESC"),
-    TPL_PAGE("ifnull(first_seen_ns, 0)", ">", "ASC"),
-    TPL_PAGE("ifnull(first_seen_ns, 0)", "<", "DESC"),
-    TPL_PAGE("id", ">", "ASC"),
-    TPL_PAGE("id", "<", "DESC"),
-};
+/* By enum lw_store_tsort * 2 + desc; then the same with the trigram index. */
+static const char *const tpl_sql[16] = {TPL_SORTS(""), TPL_SORTS(TPL_FTS)};
+
+#define TPL_TOTAL(fts)                                                   \
+    "SELECT count(*) FROM templates"                                     \
+    " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')" fts              \
+    " AND id NOT IN (SELECT from_id FROM template_aliases)"
 
 #define ANOMALY_COLS                                                                           \
     "SELECT an.id, an.ts_ns, an.detector, an.kind, an.score, ifnull(an.template_id, 0),"      \
@@ -184,6 +202,12 @@ static const char *const other_sql[Q_COUNT] = {
                               "window_level_counts", "1", "level, hour_ns, count",
                               "hour_level_counts", "1")
                         ") GROUP BY l, b ORDER BY l, b",
+    /*
+     * Without a template or source the anomalies_ts index answers alone (the overview: 100k
+     * anomalies in a week are 100k index entries, not 100k row reads).
+     */
+    [Q_SERIES_ANOM_ALL] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
+                          " WHERE ts_ns >= ?1 AND ts_ns < ?2 GROUP BY b ORDER BY b",
     [Q_SERIES_ANOM] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
                       " WHERE ts_ns >= ?1 AND ts_ns < ?2"
                       " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
@@ -195,15 +219,19 @@ static const char *const other_sql[Q_COUNT] = {
                     SPLIT("count AS c", "window_level_counts", "1", "count",
                           "hour_level_counts", "1") ")",
     /*
-     * Templates whose [first_seen, last_seen] meets the range, from the templates_last index:
-     * exact for a range that reaches the newest data (the dashboard's "-1h" to now), an upper
-     * bound for a range in the past (a template seen before and after it but not within it is
-     * counted). The exact count was a DISTINCT over every window row of the range: seconds
-     * for a week of 50k templates.
+     * Templates whose [first_seen, last_seen] meets the range: exact for a range that reaches
+     * the newest data (the dashboard's "-1h" to now), an upper bound for a range in the past (a
+     * template seen before and after it but not within it is counted). Since first <= last,
+     * "last >= from AND first < to" is "last >= from" less "first >= to", and each of those is
+     * a count over one index alone (templates_last, templates_first), a few ms for 50k
+     * templates where a walk that read every matching row's first_seen took ~80 ms. Aliased
+     * ids (few) are taken off the same way.
      */
-    [Q_TOT_TPLS] = "SELECT count(*) FROM templates"
-                   " WHERE ifnull(last_seen_ns, 0) >= ?1 AND first_seen_ns < ?2"
-                   " AND id NOT IN (SELECT from_id FROM template_aliases)",
+    [Q_TOT_TPLS] = "SELECT (SELECT count(*) FROM templates WHERE ifnull(last_seen_ns, 0) >= ?1)"
+                   " - (SELECT count(*) FROM templates WHERE ifnull(first_seen_ns, 0) >= ?2)"
+                   " - (SELECT count(*) FROM template_aliases a JOIN templates t"
+                   "    ON t.id = a.from_id WHERE ifnull(t.last_seen_ns, 0) >= ?1"
+                   "    AND ifnull(t.first_seen_ns, 0) < ?2)",
     /*
      * Sources are few and their rows many: hop from one source to the next through the
      * window_source_counts_src index (a hand-made skip-scan) and probe each for a row in the
@@ -220,15 +248,26 @@ static const char *const other_sql[Q_COUNT] = {
     [Q_TOT_ANOM] = "SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2",
     [Q_TOT_OPEN] = "SELECT count(*) FROM incidents"
                    " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
-    [Q_TPL_TOTAL] = "SELECT count(*) FROM templates"
-                    " WHERE (?1 IS NULL OR text LIKE ?1 ESCAPE '\\')"
-                    " AND id NOT IN (SELECT from_id FROM template_aliases)",
-    [Q_SOURCES] = "SELECT source, sum(c), count(DISTINCT tid), max(t) FROM ("
-                  SPLIT("source, template_id AS tid, count AS c, window_start_ns AS t",
-                        "window_source_counts", "(?3 IS NULL OR source > ?3)",
-                        "source, template_id, count, last_ns", "hour_source_counts",
-                        "(?3 IS NULL OR source > ?3)")
-                  ") GROUP BY source ORDER BY source LIMIT ?4",
+    [Q_TPL_TOTAL] = TPL_TOTAL(""),
+    [Q_TPL_TOTAL_FTS] = TPL_TOTAL(TPL_FTS),
+    /*
+     * Sources (schema 7 summaries, see lw__sq_list_sources()): the candidates whose first and
+     * last windows meet the range, their lines and newest window in the whole hours of the
+     * range, their templates, and the windows of the partial hours at either end.
+     */
+    [Q_SRC_PAGE] = "SELECT source FROM sources WHERE (?3 IS NULL OR source > ?3)"
+                   " AND last_ns >= ?1 AND first_ns < ?2 ORDER BY source",
+    [Q_SRC_HOURS] = "SELECT ifnull(sum(lines), 0), max(last_ns) FROM source_hours"
+                    " WHERE source = ?1 AND hour_ns >= ?2 AND hour_ns < ?3",
+    [Q_SRC_TPLS] = "SELECT count(*) FROM source_templates"
+                   " WHERE source = ?1 AND last_ns >= ?2 AND first_ns < ?3",
+    [Q_SRC_EDGES] = "SELECT source, sum(c), max(t) FROM ("
+                    " SELECT source, count AS c, window_start_ns AS t FROM window_source_counts"
+                    " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                    " UNION ALL"
+                    " SELECT source, count, window_start_ns FROM window_source_counts"
+                    " WHERE window_start_ns >= ?3 AND window_start_ns < ?4)"
+                    " GROUP BY source ORDER BY source",
     [Q_EXAMPLES] = "SELECT ts_ns, source, line FROM template_examples WHERE template_id = ?1"
                    " ORDER BY slot",
     [Q_EX_COUNT] = "SELECT count(*) FROM template_examples WHERE template_id = ?1",
@@ -452,13 +491,16 @@ int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *
 {
     struct point_ctx c = {cb, opaque, 0, 0};
     int rc;
-    sqlite3_stmt *st = series_stmt(s, q, Q_SERIES_ANOM, &rc);
+    int all = q != NULL && q->template_id == 0 && q->source == NULL;
+    sqlite3_stmt *st = series_stmt(s, q, all ? Q_SERIES_ANOM_ALL : Q_SERIES_ANOM, &rc);
 
     if (st == NULL) {
         return rc;
     }
-    sqlite3_bind_int64(st, 4, q->template_id);
-    bind_opt_text(st, 5, q->source);
+    if (!all) {
+        sqlite3_bind_int64(st, 4, q->template_id);
+        bind_opt_text(st, 5, q->source);
+    }
     return each_row(s, st, "anomaly series", point_row, &c);
 }
 
@@ -782,11 +824,41 @@ static const char *like_pattern(const char *q, char *buf, size_t cap)
     return buf;
 }
 
+/*
+ * @q as one FTS5 phrase ("q" with '"' doubled) in @buf when it has 3 characters or more (a
+ * trigram to look up), else NULL: such text is searched without the index.
+ */
+static const char *fts_phrase(const char *q, char *buf, size_t cap)
+{
+    size_t n = 0;
+    size_t chars = 0;
+
+    if (q == NULL || cap < 3) {
+        return NULL;
+    }
+    buf[n++] = '"';
+    for (; *q != '\0'; q++) {
+        if (n + 3 >= cap) {
+            return NULL;
+        }
+        if (*q == '"') {
+            buf[n++] = '"';
+        }
+        chars += ((unsigned char)*q & 0xc0) != 0x80; /* UTF-8 continuation bytes are no char */
+        buf[n++] = *q;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return chars >= 3 ? buf : NULL;
+}
+
 int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort sort, int desc,
                           const struct lw_store_filter *f, lw_store_template_cb cb, void *opaque,
                           uint64_t *total)
 {
     char pat[2 * 1024 + 3];
+    char phrase[2 * 1024 + 3];
+    const char *fts = NULL;
     struct template_ctx c = {cb, opaque};
     sqlite3_stmt *st;
     int slot;
@@ -797,6 +869,7 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
         return LW_EINVAL;
     }
     if (q != NULL) {
+        fts = fts_phrase(q, phrase, sizeof(phrase));
         q = like_pattern(q, pat, sizeof(pat));
         if (q == NULL) {
             lw__store_sqlite_msg(s, "templates: search text too long");
@@ -804,11 +877,15 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
         }
     }
     if (total != NULL) {
-        st = get(s, Q_TPL_TOTAL, other_sql[Q_TPL_TOTAL], &rc);
+        slot = fts != NULL ? Q_TPL_TOTAL_FTS : Q_TPL_TOTAL;
+        st = get(s, slot, other_sql[slot], &rc);
         if (st == NULL) {
             return rc;
         }
         bind_opt_text(st, 1, q);
+        if (fts != NULL) {
+            sqlite3_bind_text(st, 6, fts, -1, SQLITE_STATIC);
+        }
         rc = sqlite3_step(st);
         *total = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
         rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc,
@@ -818,7 +895,7 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
             return rc;
         }
     }
-    slot = (int)sort * 2 + (desc ? 1 : 0);
+    slot = (fts != NULL ? 8 : 0) + (int)sort * 2 + (desc ? 1 : 0);
     st = get(s, Q_TPL_BASE + slot, tpl_sql[slot], &rc);
     if (st == NULL) {
         return rc;
@@ -827,43 +904,201 @@ int lw__sq_list_templates(struct lw_store *s, const char *q, enum lw_store_tsort
     sqlite3_bind_int64(st, 2, f->template_id);
     bind_after(st, 3, f);
     sqlite3_bind_int64(st, 5, page_limit(f));
+    if (fts != NULL) {
+        sqlite3_bind_text(st, 6, fts, -1, SQLITE_STATIC);
+    }
     return each_row(s, st, "templates", template_row, &c);
 }
 
-struct source_ctx {
-    lw_store_source_cb cb;
-    void *opaque;
+/* One source's lines in the partial hours at the ends of a range (Q_SRC_EDGES). */
+struct src_edge {
+    char *source;                 /* owned */
+    uint64_t lines;
+    int64_t last_ns;
 };
 
-static int source_row(sqlite3_stmt *st, void *p)
-{
-    struct source_ctx *c = p;
-    struct lw_store_source_row r;
+struct src_edges {
+    struct src_edge *v;
+    size_t n, cap;
+};
 
-    r.source = col_text(st, 0);
-    r.lines = (uint64_t)sqlite3_column_int64(st, 1);
-    r.templates = (uint64_t)sqlite3_column_int64(st, 2);
-    r.last_ns = sqlite3_column_int64(st, 3);
-    return c->cb(c->opaque, &r);
+static int src_edge_row(sqlite3_stmt *st, void *p)
+{
+    struct src_edges *e = p;
+    const char *name = col_text(st, 0);
+    struct src_edge *x;
+    size_t len;
+
+    if (name == NULL) {
+        return 0;
+    }
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        struct src_edge *v = lw_realloc(e->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            return LW_ENOMEM;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    len = strlen(name);
+    x = &e->v[e->n];
+    x->source = lw_malloc(len + 1);
+    if (x->source == NULL) {
+        return LW_ENOMEM;
+    }
+    memcpy(x->source, name, len + 1);
+    x->lines = (uint64_t)sqlite3_column_int64(st, 1);
+    x->last_ns = sqlite3_column_int64(st, 2);
+    e->n++;
+    return 0;
 }
 
+/* The edge of @source in @e (sorted by name, as SQLite's BINARY collation sorts), or NULL. */
+static const struct src_edge *src_edge_find(const struct src_edges *e, const char *source)
+{
+    size_t lo = 0, hi = e->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(e->v[mid].source, source);
+
+        if (c == 0) {
+            return &e->v[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+/* Steps @st (one row of two integers) into @a and @b; resets @st. */
+static int two_i64(struct lw_store *s, sqlite3_stmt *st, int64_t *a, int64_t *b)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b != NULL) {
+            *b = sqlite3_column_type(st, 1) == SQLITE_NULL ? INT64_MIN
+                                                           : sqlite3_column_int64(st, 1);
+        }
+        rc = LW_OK;
+    }
+    else {
+        rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "sources");
+    }
+    done(st);
+    return rc;
+}
+
+/*
+ * A source's lines and newest window in [from, to) are its source_hours rows of the whole
+ * hours [h1, h2) plus its windows of [from, h1) and [h2, to), which one scan of those at most
+ * two hours of windows gives for every source at once; its templates are the rows of
+ * source_templates whose [first, last] meets the range (exact for a range that reaches the
+ * newest data, as the templates total is). A candidate seen before and after the range but
+ * not within it has no lines there and is skipped. About 3 small seeks per source listed,
+ * where the whole range's rows of every source and template were summed before.
+ */
 int lw__sq_list_sources(struct lw_store *s, const struct lw_store_filter *f, lw_store_source_cb cb,
                         void *opaque)
 {
-    struct source_ctx c = {cb, opaque};
-    sqlite3_stmt *st;
+    struct src_edges e = {0};
+    sqlite3_stmt *page, *hours, *tpls, *st;
+    int64_t from = f->from_ns, to = f->to_ns, h1 = to, h2 = to;
+    int64_t limit = page_limit(f), n = 0;
+    size_t i;
     int rc = LW_OK;
 
-    st = get(s, Q_SOURCES, other_sql[Q_SOURCES], &rc);
+    /* Whole hours inside the range (none before 1970: the edges then cover it all). */
+    if (from >= 0 && to > from) {
+        h1 = (from + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+        h2 = to / HOUR_NS * HOUR_NS;
+        if (h1 >= h2) {
+            h1 = h2 = to;
+        }
+    }
+    st = get(s, Q_SRC_EDGES, other_sql[Q_SRC_EDGES], &rc);
     if (st == NULL) {
         return rc;
     }
-    sqlite3_bind_int64(st, 1, f->from_ns);
-    sqlite3_bind_int64(st, 2, f->to_ns);
-    bind_opt_text(st, 3, f->has_after ? f->after_key : NULL);
-    sqlite3_bind_int64(st, 4, page_limit(f));
-    bind_split(s, st, f->from_ns, f->to_ns, 0);
-    return each_row(s, st, "sources", source_row, &c);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, h1);
+    sqlite3_bind_int64(st, 3, h2 > h1 ? h2 : to);
+    sqlite3_bind_int64(st, 4, to);
+    rc = each_row(s, st, "sources", src_edge_row, &e);
+    if (rc != LW_OK) {
+        goto out;
+    }
+    page = get(s, Q_SRC_PAGE, other_sql[Q_SRC_PAGE], &rc);
+    hours = page != NULL ? get(s, Q_SRC_HOURS, other_sql[Q_SRC_HOURS], &rc) : NULL;
+    tpls = hours != NULL ? get(s, Q_SRC_TPLS, other_sql[Q_SRC_TPLS], &rc) : NULL;
+    if (tpls == NULL) {
+        goto out;
+    }
+    sqlite3_bind_int64(page, 1, from);
+    sqlite3_bind_int64(page, 2, to);
+    bind_opt_text(page, 3, f->has_after ? f->after_key : NULL);
+    while (n < limit) {
+        const struct src_edge *edge;
+        struct lw_store_source_row r;
+        int64_t lines = 0, last = INT64_MIN, ntpl = 0;
+
+        rc = sqlite3_step(page);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "sources");
+            break;
+        }
+        r.source = col_text(page, 0);
+        if (r.source == NULL) {
+            continue;
+        }
+        if (h2 > h1) {
+            sqlite3_bind_text(hours, 1, r.source, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(hours, 2, h1);
+            sqlite3_bind_int64(hours, 3, h2);
+            rc = two_i64(s, hours, &lines, &last);
+            if (rc != LW_OK) {
+                break;
+            }
+        }
+        edge = src_edge_find(&e, r.source);
+        if (edge != NULL) {
+            lines += (int64_t)edge->lines;
+            last = edge->last_ns > last ? edge->last_ns : last;
+        }
+        if (lines <= 0) {
+            continue; /* seen before and after the range, not within it */
+        }
+        sqlite3_bind_text(tpls, 1, r.source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(tpls, 2, from);
+        sqlite3_bind_int64(tpls, 3, to);
+        rc = two_i64(s, tpls, &ntpl, NULL);
+        if (rc != LW_OK) {
+            break;
+        }
+        r.lines = (uint64_t)lines;
+        r.templates = (uint64_t)ntpl;
+        r.last_ns = last;
+        n++;
+        rc = cb(opaque, &r);
+        if (rc != 0) {
+            break;
+        }
+    }
+    done(page);
+out:
+    for (i = 0; i < e.n; i++) {
+        lw_free(e.v[i].source);
+    }
+    lw_free(e.v);
+    return rc;
 }
 
 /* ---- examples ---- */
