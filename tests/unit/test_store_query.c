@@ -463,6 +463,107 @@ static void test_template_search(void **state)
                                              &total), LW_OK);
     assert_int_equal(n, 4);
     assert_int_equal(total, 4);
+    /* A template whose text changes is found by its new text only (the index follows). */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 2, "volume 1000 blocks free", T0, T0, 1),
+                     LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "disk", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 1);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "VOLUME", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    lw_store_close(s);
+}
+
+struct src_seen {
+    int n;
+    char name[8][16];
+    uint64_t lines[8];
+    uint64_t templates[8];
+    int64_t last[8];
+};
+
+static int src_cb(void *opaque, const struct lw_store_source_row *r)
+{
+    struct src_seen *c = opaque;
+
+    if (c->n < 8) {
+        snprintf(c->name[c->n], sizeof(c->name[0]), "%s", r->source);
+        c->lines[c->n] = r->lines;
+        c->templates[c->n] = r->templates;
+        c->last[c->n] = r->last_ns;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Sources over [T0 + 30 min, T0 + 150 min): whole hour 1 and the partial hours 0 and 2. */
+static void check_sources(struct lw_store *s)
+{
+    struct lw_store_filter fl;
+    struct src_seen c;
+    int64_t h = 3600 * NS;
+
+    memset(&fl, 0, sizeof(fl));
+    memset(&c, 0, sizeof(c));
+    fl.from_ns = T0 + h / 2;
+    fl.to_ns = T0 + 2 * h + h / 2;
+    fl.limit = 10;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 2);
+    /* "a": 3 lines at +40 min (tpl 1), 4 at +70 min (tpl 2), 5 at +140 min (tpl 1). */
+    assert_string_equal(c.name[0], "a");
+    assert_int_equal(c.lines[0], 12);
+    assert_int_equal(c.templates[0], 2);
+    assert_int_equal(c.last[0], T0 + 140 * 60 * NS);
+    /* "b": 2 lines at +90 min; its lines at +10 min and +160 min are outside. */
+    assert_string_equal(c.name[1], "b");
+    assert_int_equal(c.lines[1], 2);
+    assert_int_equal(c.templates[1], 1);
+    assert_int_equal(c.last[1], T0 + 90 * 60 * NS);
+    /* "c" was seen only before the range; a cursor after "a" gives "b" alone. */
+    memset(&c, 0, sizeof(c));
+    fl.has_after = 1;
+    fl.after_key = "a";
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.name[0], "b");
+}
+
+static void test_sources_summaries(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    int64_t m = 60 * NS;
+
+    /* Several transactions, one count outside any (each statement commits by itself). */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 10 * m, 1, "b", 9), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 20 * m, 3, "c", 1), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 40 * m, 1, "a", 1), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 40 * m, 1, "a", 2), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 70 * m, 2, "a", 4), LW_OK);
+    /* A rolled-back transaction leaves nothing. */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 80 * m, 5, "a", 100), LW_OK);
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 90 * m, 1, "b", 2), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 140 * m, 1, "a", 5), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 160 * m, 1, "b", 7), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    check_sources(s);
+    lw_store_close(s);
+    /* A store of schema 6 gets the same summaries from its windows when migrated. */
+    raw_exec(f, SCHEMA7_DROP "UPDATE meta SET value = 6 WHERE key = 'schema_version'");
+    s = open_ok(f);
+    check_sources(s);
     lw_store_close(s);
 }
 
@@ -475,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_totals_from_small_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hour_rollups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sources_summaries, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
