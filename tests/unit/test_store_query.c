@@ -533,6 +533,28 @@ static void check_sources(struct lw_store *s)
     assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.name[0], "b");
+    /* From +5 min: the first hour is its row less its first 5 minutes. */
+    memset(&c, 0, sizeof(c));
+    fl.has_after = 0;
+    fl.from_ns = T0 + h / 12;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.lines[0], 12);
+    assert_string_equal(c.name[1], "b");
+    assert_int_equal(c.lines[1], 11);
+    assert_int_equal(c.last[1], T0 + 90 * 60 * NS);
+    assert_string_equal(c.name[2], "c");
+    assert_int_equal(c.lines[2], 1);
+    assert_int_equal(c.last[2], T0 + 20 * 60 * NS);
+    /* Within one hour: its windows alone. */
+    memset(&c, 0, sizeof(c));
+    fl.from_ns = T0 + 15 * 60 * NS;
+    fl.to_ns = T0 + 45 * 60 * NS;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.name[0], "a");
+    assert_int_equal(c.lines[0], 3);
+    assert_string_equal(c.name[1], "c");
 }
 
 static void test_sources_summaries(void **state)
