@@ -41,6 +41,9 @@ def summaries(db, now_ns):
                " SELECT window_start_ns / ?1 * ?1, source, template_id, sum(count),"
                " max(window_start_ns) FROM window_source_counts WHERE window_start_ns < ?2"
                " GROUP BY 1, 2, 3", (HOUR_NS, upto))
+    db.execute("INSERT INTO min5_level_counts(bucket_ns, level, count) SELECT window_start_ns"
+               " / ?1 * ?1, level, sum(count) FROM window_level_counts WHERE window_start_ns < ?2"
+               " GROUP BY 1, 2", (300 * NS, upto))
     db.execute("INSERT INTO meta(key, value) VALUES ('rolled_upto_ns', ?1)"
                " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (upto,))
     db.execute("INSERT INTO source_hours(source, hour_ns, lines, last_ns) SELECT source,"
@@ -70,7 +73,7 @@ def main():
     for t in ("window_counts", "window_source_counts", "window_level_counts", "anomalies",
               "alerts", "templates", "template_examples", "rules", "hour_counts",
               "hour_level_counts", "hour_source_counts", "sources", "source_hours",
-              "source_templates"):
+              "source_templates", "min5_level_counts"):
         db.execute(f"DELETE FROM {t}")
 
     now_s = int(time.time()) // WINDOW_S * WINDOW_S

@@ -31,6 +31,7 @@ enum qslot {
     Q_SERIES_SRC,
     Q_SERIES_LEVEL,
     Q_SERIES_LEVELS,
+    Q_SERIES_LEVELS_MIN5,
     Q_SERIES_ANOM,
     Q_SERIES_ANOM_ALL,
     Q_SPARK,
@@ -203,6 +204,17 @@ static const char *const other_sql[Q_COUNT] = {
                               "window_level_counts", "1", "level, hour_ns, count",
                               "hour_level_counts", "1")
                         ") GROUP BY l, b ORDER BY l, b",
+    /* The same from the 5-minute rollups (schema 7) for steps of whole 5 minutes. */
+    [Q_SERIES_LEVELS_MIN5] = "SELECT l, (t / ?3) * ?3 AS b, sum(c) FROM ("
+                             "SELECT level AS l, window_start_ns AS t, count AS c"
+                             " FROM window_level_counts"
+                             " WHERE window_start_ns >= ?1 AND window_start_ns < ?7"
+                             " UNION ALL SELECT level, window_start_ns, count"
+                             " FROM window_level_counts"
+                             " WHERE window_start_ns >= ?8 AND window_start_ns < ?2"
+                             " UNION ALL SELECT level, bucket_ns, count FROM min5_level_counts"
+                             " WHERE bucket_ns >= ?7 AND bucket_ns < ?8"
+                             ") GROUP BY l, b ORDER BY l, b",
     /*
      * Without a template or source the anomalies_ts index answers alone (the overview: 100k
      * anomalies in a week are 100k index entries, not 100k row reads), in time order, and
@@ -367,14 +379,15 @@ static int check_series(struct lw_store *s, const struct lw_store_series_q *q)
 }
 
 #define HOUR_NS (3600LL * 1000000000LL)
+#define MIN5_NS (300LL * 1000000000LL)
 
 /*
  * Binds ?7 and ?8 of a SPLIT statement: the whole hours of [@from, @to) that the rollups hold
  * (before meta.rolled_upto_ns), or @from twice when they cannot serve: a step that is not whole
  * hours (@step 0: no buckets), a range before 1970, or nothing rolled yet.
  */
-static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64_t to,
-                       int64_t step)
+static void bind_split_by(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64_t to,
+                          int64_t step, int64_t gran)
 {
     int64_t rolled = 0;
     int64_t h1 = from;
@@ -383,10 +396,10 @@ static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64
     if (sqlite3_bind_parameter_count(st) < 8) {
         return;
     }
-    if ((step == 0 || step % HOUR_NS == 0) && from >= 0 && to > from &&
+    if ((step == 0 || step % gran == 0) && from >= 0 && to > from &&
         lw__store_meta_get_int(lw__store_sqlite_db(s), "rolled_upto_ns", &rolled) == LW_OK) {
-        int64_t a = (from + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
-        int64_t b = to / HOUR_NS * HOUR_NS;
+        int64_t a = (from + gran - 1) / gran * gran;
+        int64_t b = to / gran * gran;
 
         if (b > rolled) {
             b = rolled;
@@ -398,6 +411,12 @@ static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64
     }
     sqlite3_bind_int64(st, 7, h1);
     sqlite3_bind_int64(st, 8, h2);
+}
+
+static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64_t to,
+                       int64_t step)
+{
+    bind_split_by(s, st, from, to, step, HOUR_NS);
 }
 
 static void bind_series(struct lw_store *s, sqlite3_stmt *st, const struct lw_store_series_q *q)
@@ -473,11 +492,16 @@ int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
                          lw_store_point_cb cb, void *opaque)
 {
     struct point_ctx c = {cb, opaque, 0, 1};
+    int min5 = q != NULL && q->step_ns > 0 && q->step_ns % HOUR_NS != 0 &&
+               q->step_ns % MIN5_NS == 0;
     int rc;
-    sqlite3_stmt *st = series_stmt(s, q, Q_SERIES_LEVELS, &rc);
+    sqlite3_stmt *st = series_stmt(s, q, min5 ? Q_SERIES_LEVELS_MIN5 : Q_SERIES_LEVELS, &rc);
 
     if (st == NULL) {
         return rc;
+    }
+    if (min5) {
+        bind_split_by(s, st, q->from_ns, q->to_ns, q->step_ns, MIN5_NS);
     }
     return each_row(s, st, "series by level", point_row, &c);
 }

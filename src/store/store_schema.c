@@ -258,7 +258,7 @@ static const char *const migrations[] = {
      * that triggers keep in step), for the template search: a substring of 3 characters or
      * more is looked up instead of matched against every template.
      *
-     * Existing data fills them: source_hours and source_templates from the hourly rollups up
+     * Existing data fills them (and min5_level_counts below): source_hours and source_templates from the hourly rollups up
      * to meta.rolled_upto_ns and from the windows after it, sources from source_hours (~6 s
      * for a week of 10M lines over 400 sources and 50k templates).
      */
@@ -313,6 +313,23 @@ static const char *const migrations[] = {
     /* A source's first window, from its rows: the start of its first hour at worst. */
     "INSERT INTO sources(source, first_ns, last_ns, lines)"
     " SELECT source, min(hour_ns), max(last_ns), sum(lines) FROM source_hours GROUP BY source;"
+    /*
+     * Lines per level in 5-minute buckets, rolled with the hourly rollups (same hours, same
+     * meta.rolled_upto_ns): the overview's steps under an hour (5 min for a day, 30 min for a
+     * week on the dashboard) sum 12 times fewer rows than the windows (a week: 10k, not 300k).
+     */
+    "CREATE TABLE min5_level_counts("
+    "  bucket_ns INTEGER NOT NULL,"
+    "  level INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (bucket_ns, level)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO min5_level_counts(bucket_ns, level, count)"
+    " SELECT window_start_ns / 300000000000 * 300000000000, level, sum(count)"
+    " FROM window_level_counts"
+    " WHERE window_start_ns >= 0"
+    "  AND window_start_ns < ifnull((SELECT value FROM meta WHERE key = 'rolled_upto_ns'), 0)"
+    " GROUP BY 1, 2;"
     "CREATE VIRTUAL TABLE templates_fts USING fts5(text, content='templates',"
     "  content_rowid='id', tokenize='trigram');"
     "INSERT INTO templates_fts(templates_fts) VALUES ('rebuild');"

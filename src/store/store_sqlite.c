@@ -69,6 +69,8 @@ enum stmt_id {
     ST_ROLL_HOUR,
     ST_ROLL_HOUR_LEVEL,
     ST_ROLL_HOUR_SOURCE,
+    ST_ROLL_MIN5_LEVEL,
+    ST_PRUNE_MIN5_LEVEL,
     ST_WINDOW_SPAN,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
@@ -170,6 +172,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " max(window_start_ns) FROM window_source_counts"
                             " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
                             " GROUP BY 1, 2, 3",
+    [ST_ROLL_MIN5_LEVEL] = "INSERT OR REPLACE INTO min5_level_counts(bucket_ns, level, count)"
+                           " SELECT window_start_ns / 300000000000 * 300000000000, level,"
+                           " sum(count) FROM window_level_counts"
+                           " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                           " GROUP BY 1, 2",
+    [ST_PRUNE_MIN5_LEVEL] = "DELETE FROM min5_level_counts WHERE bucket_ns < ?1",
     [ST_WINDOW_SPAN] = "SELECT min(window_start_ns), max(window_start_ns)"
                        " FROM window_level_counts",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
@@ -1436,7 +1444,8 @@ static int sqlite_set_alert_state(struct lw_store *base, int64_t id, const char 
  */
 static int roll_hours(struct sqlite_store *s)
 {
-    static const enum stmt_id rolls[] = {ST_ROLL_HOUR, ST_ROLL_HOUR_LEVEL, ST_ROLL_HOUR_SOURCE};
+    static const enum stmt_id rolls[] = {ST_ROLL_HOUR, ST_ROLL_HOUR_LEVEL, ST_ROLL_HOUR_SOURCE,
+                                         ST_ROLL_MIN5_LEVEL};
     sqlite3_stmt *st;
     int64_t upto = 0, oldest, newest, from, to;
     size_t i;
@@ -1497,6 +1506,7 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
         ST_PRUNE_EXAMPLE, ST_PRUNE_INCIDENT, ST_PRUNE_HOUR, ST_PRUNE_HOUR_LEVEL,
         ST_PRUNE_HOUR_SOURCE, ST_PRUNE_SRC, ST_PRUNE_SRC_HOUR, ST_PRUNE_SRC_TPL,
+        ST_PRUNE_MIN5_LEVEL,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;

@@ -239,7 +239,8 @@ static void test_incidents_kept(void **state)
 #define SCHEMA7_DROP                                                                    \
     "DROP TRIGGER templates_fts_insert; DROP TRIGGER templates_fts_update;"            \
     "DROP TRIGGER templates_fts_delete; DROP TABLE templates_fts;"                      \
-    "DROP TABLE sources; DROP TABLE source_hours; DROP TABLE source_templates;"
+    "DROP TABLE sources; DROP TABLE source_hours; DROP TABLE source_templates;"           \
+    "DROP TABLE min5_level_counts;"
 
 /* A store of schema 5 (no incidents table) gets its incidents from its alerts when migrated. */
 static void test_incidents_backfilled(void **state)
@@ -414,6 +415,22 @@ static void test_hour_rollups(void **state)
     assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
     assert_int_equal(p.c[0], 90);
     assert_int_equal(p.c[4], 180);
+    /*
+     * Levels by 30 minutes: the 5-minute rollups for the rolled hours, the windows after; a
+     * line that comes late for a rolled hour is in the windows, not in the rollups.
+     */
+    assert_int_equal(lw_store_add_level_count(s, T0 + 4 * 3600 * NS, 2, 1000), LW_OK);
+    assert_int_equal(lw_store_add_level_count(s, T0 + 5 * 3600 * NS, 2, 1000), LW_OK);
+    q.source = NULL;
+    q.step_ns = 1800 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_levels(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 11);
+    assert_int_equal(p.b[0], T0 + 1800 * NS);
+    assert_int_equal(p.c[0], 90);
+    assert_int_equal(p.c[7], 90);   /* T0 + 4 h: rolled */
+    assert_int_equal(p.c[9], 1090); /* T0 + 5 h: not rolled, from the windows */
+    assert_int_equal(p.c[10], 90);
     lw_store_close(s);
 }
 
