@@ -216,13 +216,17 @@ static const char *const other_sql[Q_COUNT] = {
                              " WHERE bucket_ns >= ?7 AND bucket_ns < ?8"
                              ") GROUP BY l, b ORDER BY l, b",
     /*
-     * Without a template or source the anomalies_ts index answers alone (the overview: 100k
-     * anomalies in a week are 100k index entries, not 100k row reads), in time order, and
-     * lw__sq_series_anomalies() counts the buckets as the rows go by (a GROUP BY on the bucket
-     * sorted them all first).
+     * Without a template or source: the 5-minute anomaly_buckets (schema 7, kept by triggers)
+     * for the whole 5 minutes of the range when the step is whole 5 minutes, and the
+     * anomalies_ts index alone for the rest ([?1, ?7) and [?8, ?2); bind_min5()), in time
+     * order: lw__sq_series_anomalies() sums the buckets as the rows go by (a GROUP BY sorted
+     * them all first). A week is 2016 bucket rows, not 100k anomalies.
      */
-    [Q_SERIES_ANOM_ALL] = "SELECT ts_ns FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2"
-                          " ORDER BY ts_ns",
+    [Q_SERIES_ANOM_ALL] = "SELECT ts_ns, 1 FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?7"
+                          " UNION ALL SELECT bucket_ns, n FROM anomaly_buckets"
+                          " WHERE bucket_ns >= ?7 AND bucket_ns < ?8"
+                          " UNION ALL SELECT ts_ns, 1 FROM anomalies"
+                          " WHERE ts_ns >= ?8 AND ts_ns < ?2",
     [Q_SERIES_ANOM] = "SELECT (ts_ns / ?3) * ?3 AS b, count(*) FROM anomalies"
                       " WHERE ts_ns >= ?1 AND ts_ns < ?2"
                       " AND (?4 = 0 OR template_id = ?4) AND (?5 IS NULL OR source = ?5)"
@@ -260,7 +264,11 @@ static const char *const other_sql[Q_COUNT] = {
                    " SELECT count(*) FROM s WHERE s.src IS NOT NULL AND EXISTS (SELECT 1"
                    " FROM window_source_counts w WHERE w.source = s.src"
                    " AND w.window_start_ns >= ?1 AND w.window_start_ns < ?2)",
-    [Q_TOT_ANOM] = "SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?2",
+    /* As Q_SERIES_ANOM_ALL: the buckets and the index for the partial 5 minutes. */
+    [Q_TOT_ANOM] = "SELECT (SELECT count(*) FROM anomalies WHERE ts_ns >= ?1 AND ts_ns < ?7)"
+                   " + (SELECT ifnull(sum(n), 0) FROM anomaly_buckets"
+                   "    WHERE bucket_ns >= ?7 AND bucket_ns < ?8)"
+                   " + (SELECT count(*) FROM anomalies WHERE ts_ns >= ?8 AND ts_ns < ?2)",
     [Q_TOT_OPEN] = "SELECT count(*) FROM incidents"
                    " WHERE last_ns >= ?1 AND first_ns < ?2 AND rule_id IS NULL",
     [Q_TPL_TOTAL] = TPL_TOTAL(""),
@@ -419,6 +427,27 @@ static void bind_split(struct lw_store *s, sqlite3_stmt *st, int64_t from, int64
     bind_split_by(s, st, from, to, step, HOUR_NS);
 }
 
+/*
+ * Binds ?7 and ?8 to the whole 5 minutes of [@from, @to) when @step is whole 5 minutes (or 0:
+ * a total), for anomaly_buckets, which are exact at any time (no rolling): else @from twice.
+ */
+static void bind_min5(sqlite3_stmt *st, int64_t from, int64_t to, int64_t step)
+{
+    int64_t a = from, b = from;
+
+    if ((step == 0 || step % MIN5_NS == 0) && from >= 0 && to > from) {
+        int64_t x = (from + MIN5_NS - 1) / MIN5_NS * MIN5_NS;
+        int64_t y = to / MIN5_NS * MIN5_NS;
+
+        if (x < y) {
+            a = x;
+            b = y;
+        }
+    }
+    sqlite3_bind_int64(st, 7, a);
+    sqlite3_bind_int64(st, 8, b);
+}
+
 static void bind_series(struct lw_store *s, sqlite3_stmt *st, const struct lw_store_series_q *q)
 {
     sqlite3_bind_int64(st, 1, q->from_ns);
@@ -507,8 +536,9 @@ int lw__sq_series_levels(struct lw_store *s, const struct lw_store_series_q *q,
 }
 
 /*
- * Counts the rows of @st (one time each, ascending) per bucket of @step (t / step * step, as
- * the SQL does: ascending times give non-decreasing buckets) and calls @cb once per bucket.
+ * Sums the rows of @st (a time and a count, times ascending) per bucket of @step (t / step *
+ * step, as the SQL does: ascending times give non-decreasing buckets) and calls @cb once per
+ * bucket with a count (an empty 5-minute bucket, n = 0, makes none).
  */
 static int bucket_rows(struct lw_store *s, sqlite3_stmt *st, int64_t step, lw_store_point_cb cb,
                        void *opaque)
@@ -521,6 +551,7 @@ static int bucket_rows(struct lw_store *s, sqlite3_stmt *st, int64_t step, lw_st
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             int64_t b = sqlite3_column_int64(st, 0) / step * step;
+            int64_t k = sqlite3_column_int64(st, 1);
 
             if (n > 0 && b != cur) {
                 rc = cb(opaque, 0, cur, n);
@@ -531,7 +562,7 @@ static int bucket_rows(struct lw_store *s, sqlite3_stmt *st, int64_t step, lw_st
                 n = 0;
             }
             cur = b;
-            n++;
+            n += k > 0 ? (uint64_t)k : 0;
             continue;
         }
         rc = rc == SQLITE_DONE ? LW_OK : lw__store_sqlite_fail(s, rc, "anomaly series");
@@ -555,6 +586,7 @@ int lw__sq_series_anomalies(struct lw_store *s, const struct lw_store_series_q *
         return rc;
     }
     if (all) {
+        bind_min5(st, q->from_ns, q->to_ns, q->step_ns);
         return bucket_rows(s, st, q->step_ns, cb, opaque);
     }
     sqlite3_bind_int64(st, 4, q->template_id);
@@ -605,7 +637,12 @@ static int one_u64(struct lw_store *s, int slot, int64_t from_ns, int64_t to_ns,
     }
     sqlite3_bind_int64(st, 1, from_ns);
     sqlite3_bind_int64(st, 2, to_ns);
-    bind_split(s, st, from_ns, to_ns, 0);
+    if (slot == Q_TOT_ANOM) {
+        bind_min5(st, from_ns, to_ns, 0);
+    }
+    else {
+        bind_split(s, st, from_ns, to_ns, 0);
+    }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *out = (uint64_t)sqlite3_column_int64(st, 0);

@@ -71,6 +71,7 @@ enum stmt_id {
     ST_ROLL_HOUR_SOURCE,
     ST_ROLL_MIN5_LEVEL,
     ST_PRUNE_MIN5_LEVEL,
+    ST_PRUNE_ANOM_BUCKETS,
     ST_WINDOW_SPAN,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
@@ -178,6 +179,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
                            " GROUP BY 1, 2",
     [ST_PRUNE_MIN5_LEVEL] = "DELETE FROM min5_level_counts WHERE bucket_ns < ?1",
+    /* Its anomalies are gone (the trigger counted them out): empty buckets go. */
+    [ST_PRUNE_ANOM_BUCKETS] = "DELETE FROM anomaly_buckets WHERE n <= 0 AND bucket_ns < ?1",
     [ST_WINDOW_SPAN] = "SELECT min(window_start_ns), max(window_start_ns)"
                        " FROM window_level_counts",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
@@ -1506,7 +1509,7 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
         ST_PRUNE_EXAMPLE, ST_PRUNE_INCIDENT, ST_PRUNE_HOUR, ST_PRUNE_HOUR_LEVEL,
         ST_PRUNE_HOUR_SOURCE, ST_PRUNE_SRC, ST_PRUNE_SRC_HOUR, ST_PRUNE_SRC_TPL,
-        ST_PRUNE_MIN5_LEVEL,
+        ST_PRUNE_MIN5_LEVEL, ST_PRUNE_ANOM_BUCKETS,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;

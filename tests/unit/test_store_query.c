@@ -240,7 +240,9 @@ static void test_incidents_kept(void **state)
     "DROP TRIGGER templates_fts_insert; DROP TRIGGER templates_fts_update;"            \
     "DROP TRIGGER templates_fts_delete; DROP TABLE templates_fts;"                      \
     "DROP TABLE sources; DROP TABLE source_hours; DROP TABLE source_templates;"           \
-    "DROP TABLE min5_level_counts;"
+    "DROP TABLE min5_level_counts; DROP TRIGGER anomaly_buckets_insert;"                 \
+    "DROP TRIGGER anomaly_buckets_delete; DROP TABLE anomaly_buckets;"                  \
+    "DROP INDEX IF EXISTS incidents_open;"
 
 /* A store of schema 5 (no incidents table) gets its incidents from its alerts when migrated. */
 static void test_incidents_backfilled(void **state)
@@ -497,6 +499,63 @@ static void test_template_search(void **state)
     lw_store_close(s);
 }
 
+/*
+ * The anomaly chart and total read 5-minute buckets (kept by triggers) for whole 5 minutes and
+ * the anomalies themselves at the ends; retention counts deleted anomalies out of the buckets.
+ */
+static void test_anomaly_buckets(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    struct lw_store_series_q q;
+    struct lw_store_totals t;
+    struct pts p;
+    static const int at_s[] = {10, 299, 300, 301, 650, 900, 1190, 1199, 1200, 2000};
+    size_t i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < sizeof(at_s) / sizeof(at_s[0]); i++) {
+        add(s, at_s[i], "inc-a", "warning", "sent", 1, NULL);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    memset(&q, 0, sizeof(q));
+    q.level = -1;
+    q.from_ns = T0 + 200 * NS; /* buckets [300, 1200) whole, the rest from the anomalies */
+    q.to_ns = T0 + 1250 * NS;
+    q.step_ns = 600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    /* [0, 600): 299 300 301; [600, 1200): 650 900 1190 1199; [1200, 1800): 1200. */
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.b[0], T0);
+    assert_int_equal(p.c[0], 3);
+    assert_int_equal(p.c[1], 4);
+    assert_int_equal(p.b[2], T0 + 1200 * NS);
+    assert_int_equal(p.c[2], 1);
+    assert_int_equal(lw_store_totals(s, q.from_ns, q.to_ns, &t), LW_OK);
+    assert_int_equal(t.anomalies, 8);
+    /* A step that is not whole 5 minutes reads the anomalies alone, with the same answer. */
+    q.step_ns = 90 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 4); /* 270 s: 3, 630 s: 1, 900 s: 1, 1170 s: 3 */
+    assert_int_equal(p.c[0], 3);
+    assert_int_equal(p.c[3], 3);
+    /* Retention at 301 s takes 10, 299 and 300 out of their buckets. */
+    assert_int_equal(lw_store_prune(s, T0 + 301 * NS + lw_store_retention_s(s) * NS, NULL),
+                     LW_OK);
+    assert_int_equal(lw_store_totals(s, T0, T0 + 3600 * NS, &t), LW_OK);
+    assert_int_equal(t.anomalies, 7);
+    q.from_ns = T0;
+    q.to_ns = T0 + 3600 * NS;
+    q.step_ns = 3600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.c[0], 7);
+    lw_store_close(s);
+}
+
 struct src_seen {
     int n;
     char name[8][16];
@@ -616,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hour_rollups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sources_summaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anomaly_buckets, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
