@@ -282,7 +282,7 @@ static const char *const migrations[] = {
     "  last_ns INTEGER NOT NULL,"
     "  PRIMARY KEY (source, template_id)"
     ") WITHOUT ROWID;"
-    "CREATE INDEX source_templates_last ON source_templates(source, last_ns, first_ns);"
+    /* No index on last_ns: each new window of a pair would move its entry (a write per cell). */
     /*
      * "+column" keeps SQLite off the secondary indexes here: walking window_source_counts_src
      * or hour_source_counts_hour reads every row through a second b-tree (minutes on a big
