@@ -56,7 +56,8 @@ printf 'store:\n  retention: %dd\n' $((DAYS + 1)) > "$D/lw.yaml"
 "$LW_BIN" run -c "$D/lw.yaml" --data-dir "$D/data" --no-syslog --http "127.0.0.1:$PORT" \
   2>"$D/daemon.log" &
 PID=$!
-for _ in $(seq 300); do
+# An older store is migrated first (a big one takes a while): wait up to 10 minutes.
+for _ in $(seq 6000); do
   curl -fs -o /dev/null "http://127.0.0.1:$PORT/api/v1/status" && break
   kill -0 "$PID" 2>/dev/null || die "daemon exited: $(tail -5 "$D/daemon.log")"
   sleep 0.1

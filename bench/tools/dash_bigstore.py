@@ -23,6 +23,40 @@ VERBS = ["opened", "closed", "failed", "retried", "served", "evicted", "schedule
          "acquired", "released", "timed out", "rejected"]
 
 
+HOUR_NS = 3600 * NS
+
+
+def summaries(db, now_ns):
+    """What a daemon that has run for the week keeps besides the windows: the hourly rollups
+    (rolled by its periodic prune up to the current hour) and the source summaries (kept by its
+    writer), made with the same sums as the store's own SQL (store_sqlite.c, store_schema.c)."""
+    upto = now_ns // HOUR_NS * HOUR_NS
+    db.execute("INSERT INTO hour_counts(hour_ns, template_id, count) SELECT window_start_ns / ?1"
+               " * ?1, template_id, sum(count) FROM window_counts WHERE window_start_ns < ?2"
+               " GROUP BY 1, 2", (HOUR_NS, upto))
+    db.execute("INSERT INTO hour_level_counts(hour_ns, level, count) SELECT window_start_ns / ?1"
+               " * ?1, level, sum(count) FROM window_level_counts WHERE window_start_ns < ?2"
+               " GROUP BY 1, 2", (HOUR_NS, upto))
+    db.execute("INSERT INTO hour_source_counts(hour_ns, source, template_id, count, last_ns)"
+               " SELECT window_start_ns / ?1 * ?1, source, template_id, sum(count),"
+               " max(window_start_ns) FROM window_source_counts WHERE window_start_ns < ?2"
+               " GROUP BY 1, 2, 3", (HOUR_NS, upto))
+    db.execute("INSERT INTO min5_level_counts(bucket_ns, level, count) SELECT window_start_ns"
+               " / ?1 * ?1, level, sum(count) FROM window_level_counts WHERE window_start_ns < ?2"
+               " GROUP BY 1, 2", (300 * NS, upto))
+    db.execute("INSERT INTO meta(key, value) VALUES ('rolled_upto_ns', ?1)"
+               " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (upto,))
+    db.execute("INSERT INTO source_hours(source, hour_ns, lines, last_ns) SELECT source,"
+               " window_start_ns / ?1 * ?1, sum(count), max(window_start_ns)"
+               " FROM window_source_counts GROUP BY 1, 2", (HOUR_NS,))
+    db.execute("INSERT INTO source_templates(source, template_id, first_ns, last_ns)"
+               " SELECT source, template_id, min(window_start_ns), max(window_start_ns)"
+               " FROM window_source_counts GROUP BY 1, 2")
+    db.execute("INSERT INTO sources(source, first_ns, last_ns, lines) SELECT source,"
+               " min(window_start_ns), max(window_start_ns), sum(count)"
+               " FROM window_source_counts GROUP BY 1")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("db")
@@ -37,7 +71,9 @@ def main():
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
     for t in ("window_counts", "window_source_counts", "window_level_counts", "anomalies",
-              "alerts", "templates", "template_examples", "rules"):
+              "alerts", "templates", "template_examples", "rules", "hour_counts",
+              "hour_level_counts", "hour_source_counts", "sources", "source_hours",
+              "source_templates", "min5_level_counts"):
         db.execute(f"DELETE FROM {t}")
 
     now_s = int(time.time()) // WINDOW_S * WINDOW_S
@@ -121,6 +157,7 @@ def main():
     db.executemany("INSERT INTO alerts(id, anomaly_id, incident, severity, state, created_ns, "
                    "sent_ns, sink) VALUES (?,?,?,?,?,?,?,?)", al)
     db.execute("UPDATE counters SET value = ? WHERE name = 'stored_lines'", (total,))
+    summaries(db, now_s * NS)
     db.commit()
     db.execute("ANALYZE")
     db.close()

@@ -37,7 +37,7 @@
 #include "lw/lw_ingest.h"
 
 /* Schema version this build creates and understands; older stores are migrated on open. */
-#define LW_STORE_SCHEMA_VERSION 6
+#define LW_STORE_SCHEMA_VERSION 7
 /* The database file inside the data directory, and the lock file of lw_store_lock(). */
 #define LW_STORE_DB_NAME   "logwarden.db"
 #define LW_STORE_LOCK_NAME "lock"

@@ -641,12 +641,16 @@ static json_t *range_json(json_t *o, int64_t from, int64_t to, int64_t step)
 
 struct levels_ctx {
     struct dense d;               /* one row per level */
+    struct dense *lines;          /* every level's lines summed, or NULL */
 };
 
 static int levels_cb(void *opaque, int64_t key, int64_t bucket_ns, uint64_t count)
 {
     struct levels_ctx *l = opaque;
 
+    if (l->lines != NULL) {
+        dense_put(l->lines, 0, bucket_ns, count);
+    }
     if (key >= 0 && key <= LW_LEVEL_FATAL) {
         dense_put(&l->d, (size_t)key, bucket_ns, count);
     }
@@ -658,7 +662,7 @@ static int route_overview(struct req_ctx *c)
     struct lw_store_series_q q;
     struct lw_store_totals t;
     struct dense lines = {0}, anoms = {0};
-    struct levels_ctx lv = {{0}};
+    struct levels_ctx lv = {{0}, NULL};
     json_t *o, *by_level;
     int64_t from, to, step;
     int rc;
@@ -679,9 +683,11 @@ static int route_overview(struct req_ctx *c)
     if (rc == LW_OK) {
         rc = dense_init(&lv.d, from, to, step, LW_LEVEL_FATAL + 1);
     }
-    if (rc == LW_OK) {
-        rc = lw_store_series(c->st, &q, dense_point_cb, &lines);
-    }
+    /*
+     * Every line has one level, so the lines series is the levels' sum: one read of the level
+     * counts serves both charts (they were read twice).
+     */
+    lv.lines = &lines;
     if (rc == LW_OK) {
         rc = lw_store_series_anomalies(c->st, &q, dense_point_cb, &anoms);
     }

@@ -53,7 +53,7 @@ sqlite3 *lw__store_sqlite_db(struct lw_store *s);
  * The statement of @sql cached in @slot of @s (0 .. LW__STORE_QSLOTS - 1, one constant SQL text
  * per slot), prepared on first use; NULL with *@rc set on failure. Reset it after use.
  */
-#define LW__STORE_QSLOTS 48
+#define LW__STORE_QSLOTS 64
 sqlite3_stmt *lw__store_sqlite_stmt(struct lw_store *s, int slot, const char *sql, int *rc);
 /* Records SQLite's message for @what on @s and returns the LW_E* code of @rc. */
 int lw__store_sqlite_fail(struct lw_store *s, int rc, const char *what);

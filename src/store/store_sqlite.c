@@ -69,6 +69,9 @@ enum stmt_id {
     ST_ROLL_HOUR,
     ST_ROLL_HOUR_LEVEL,
     ST_ROLL_HOUR_SOURCE,
+    ST_ROLL_MIN5_LEVEL,
+    ST_PRUNE_MIN5_LEVEL,
+    ST_PRUNE_ANOM_BUCKETS,
     ST_WINDOW_SPAN,
     ST_GET_CHECKPOINT,
     ST_FOREACH_CHECKPOINT,
@@ -92,6 +95,12 @@ enum stmt_id {
     ST_ALIAS_UNSET,
     ST_ALIAS_GET,
     ST_ALIAS_FOLD,
+    ST_SRC_UP,
+    ST_SRC_HOUR_UP,
+    ST_SRC_TPL_UP,
+    ST_PRUNE_SRC,
+    ST_PRUNE_SRC_HOUR,
+    ST_PRUNE_SRC_TPL,
     ST_COUNT
 };
 
@@ -164,6 +173,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " max(window_start_ns) FROM window_source_counts"
                             " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
                             " GROUP BY 1, 2, 3",
+    [ST_ROLL_MIN5_LEVEL] = "INSERT OR REPLACE INTO min5_level_counts(bucket_ns, level, count)"
+                           " SELECT window_start_ns / 300000000000 * 300000000000, level,"
+                           " sum(count) FROM window_level_counts"
+                           " WHERE window_start_ns >= ?1 AND window_start_ns < ?2"
+                           " GROUP BY 1, 2",
+    [ST_PRUNE_MIN5_LEVEL] = "DELETE FROM min5_level_counts WHERE bucket_ns < ?1",
+    /* Its anomalies are gone (the trigger counted them out): empty buckets go. */
+    [ST_PRUNE_ANOM_BUCKETS] = "DELETE FROM anomaly_buckets WHERE n <= 0 AND bucket_ns < ?1",
     [ST_WINDOW_SPAN] = "SELECT min(window_start_ns), max(window_start_ns)"
                        " FROM window_level_counts",
     [ST_GET_CHECKPOINT] = "SELECT dev, ino, fingerprint, offset FROM checkpoints"
@@ -214,6 +231,50 @@ static const char *const stmt_sql[ST_COUNT] = {
         " last_seen_ns = max(coalesce(last_seen_ns, excluded.last_seen_ns),"
         "                    coalesce(excluded.last_seen_ns, last_seen_ns)),"
         " count = count + excluded.count",
+    /* The source summaries (schema 7), from the sums of one transaction (struct acc). */
+    [ST_SRC_UP] = "INSERT INTO sources(source, first_ns, last_ns, lines) VALUES (?1, ?2, ?3, ?4)"
+                  " ON CONFLICT(source) DO UPDATE SET first_ns = min(first_ns, excluded.first_ns),"
+                  " last_ns = max(last_ns, excluded.last_ns), lines = lines + excluded.lines",
+    [ST_SRC_HOUR_UP] = "INSERT INTO source_hours(source, hour_ns, lines, last_ns)"
+                       " VALUES (?1, ?2, ?4, ?3)"
+                       " ON CONFLICT(source, hour_ns) DO UPDATE SET"
+                       " lines = lines + excluded.lines, last_ns = max(last_ns, excluded.last_ns)",
+    [ST_SRC_TPL_UP] = "INSERT INTO source_templates(source, template_id, first_ns, last_ns)"
+                      " VALUES (?1, ?2, ?5, ?3)"
+                      " ON CONFLICT(source, template_id) DO UPDATE SET"
+                      " first_ns = min(first_ns, excluded.first_ns),"
+                      " last_ns = max(last_ns, excluded.last_ns)",
+    [ST_PRUNE_SRC] = "DELETE FROM sources WHERE last_ns < ?1",
+    [ST_PRUNE_SRC_HOUR] = "DELETE FROM source_hours WHERE hour_ns < ?1",
+    [ST_PRUNE_SRC_TPL] = "DELETE FROM source_templates WHERE last_ns < ?1",
+};
+
+/*
+ * The source summaries of schema 7 (sources, source_hours, source_templates) are sums of what
+ * add_source_count() adds. Writing them row by row would double the writer's upserts; instead
+ * one transaction's additions are summed here per source, per (source, hour) and per (source,
+ * template) and written at commit: a few rows per source per transaction. A (source, template)
+ * whose first and last windows the table already holds is not written again (the entries stay
+ * after a commit as a cache of what is stored), so a steady stream writes it once per window
+ * rather than once per transaction. A rollback forgets everything (the cache may be wrong).
+ * Bounded: when the table is 3/4 full the sums are written and the table emptied.
+ */
+#define ACC_CAP 8192 /* entries, a power of 2: ~0.5 MiB and the source names */
+
+enum acc_kind { ACC_SOURCE, ACC_HOUR, ACC_TEMPLATE };
+
+struct acc {
+    char *source;                /* owned; NULL: a free slot */
+    uint64_t hash;
+    int64_t key;                 /* ACC_HOUR: the hour; ACC_TEMPLATE: the template id */
+    int kind;
+    int dirty;                   /* first/last/lines below are to be written */
+    int stored;                  /* ACC_TEMPLATE: stored_first/last are what the table holds */
+    int64_t first_ns;
+    int64_t last_ns;
+    uint64_t lines;
+    int64_t stored_first;
+    int64_t stored_last;
 };
 
 struct sqlite_store {
@@ -228,9 +289,13 @@ struct sqlite_store {
     uint64_t max_bytes;              /* conf.max_bytes: 0, or the cap behind max_page_count */
     int examples_per_template;       /* conf.examples_per_template after its default */
     sqlite3_stmt *st[ST_COUNT];      /* prepared on first use */
-    sqlite3_stmt *qst[LW__STORE_QSLOTS]; /* store_query.c's statements, prepared on first use */      /* prepared on first use */
+    sqlite3_stmt *qst[LW__STORE_QSLOTS]; /* store_query.c's statements, prepared on first use */
+    struct acc *acc;                 /* ACC_CAP entries, allocated on first use */
+    size_t n_acc;
     char errmsg[512];
 };
+
+static void acc_reset(struct sqlite_store *s);
 
 static int64_t now_ns(void)
 {
@@ -737,6 +802,8 @@ static void sqlite_close(struct lw_store *base)
     for (i = 0; i < LW__STORE_QSLOTS; i++) {
         sqlite3_finalize(s->qst[i]);
     }
+    acc_reset(s);
+    lw_free(s->acc);
     sqlite3_close_v2(s->db);
     lw_free(s->path);
     lw_free(s->dir);
@@ -783,6 +850,132 @@ static int sqlite_in_transaction(const struct lw_store *base)
     return !sqlite3_get_autocommit(s->db);
 }
 
+/* ---- Source summaries (struct acc) ---- */
+
+static void acc_reset(struct sqlite_store *s)
+{
+    size_t i;
+
+    if (s->acc == NULL) {
+        return;
+    }
+    for (i = 0; i < ACC_CAP; i++) {
+        lw_free(s->acc[i].source);
+    }
+    memset(s->acc, 0, ACC_CAP * sizeof(*s->acc));
+    s->n_acc = 0;
+}
+
+/* Writes the dirty entries (inside the caller's transaction) and marks them clean. */
+static int acc_flush(struct sqlite_store *s)
+{
+    static const enum stmt_id ids[] = {
+        [ACC_SOURCE] = ST_SRC_UP, [ACC_HOUR] = ST_SRC_HOUR_UP, [ACC_TEMPLATE] = ST_SRC_TPL_UP,
+    };
+    sqlite3_stmt *st;
+    size_t i;
+    int rc = LW_OK;
+
+    for (i = 0; s->acc != NULL && i < ACC_CAP; i++) {
+        struct acc *a = &s->acc[i];
+
+        if (a->source == NULL || !a->dirty) {
+            continue;
+        }
+        st = stmt(s, ids[a->kind], &rc);
+        if (st == NULL) {
+            return rc;
+        }
+        sqlite3_bind_text(st, 1, a->source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, a->kind == ACC_SOURCE ? a->first_ns : a->key);
+        sqlite3_bind_int64(st, 3, a->last_ns);
+        if (a->kind != ACC_TEMPLATE) {
+            sqlite3_bind_int64(st, 4, (int64_t)a->lines);
+        }
+        else {
+            sqlite3_bind_int64(st, 5, a->first_ns);
+        }
+        rc = exec_stmt(s, st, "source summary");
+        if (rc != LW_OK) {
+            return rc;
+        }
+        if (a->kind == ACC_TEMPLATE) {
+            a->stored_first = a->stored && a->stored_first < a->first_ns ? a->stored_first
+                                                                          : a->first_ns;
+            a->stored_last = a->stored && a->stored_last > a->last_ns ? a->stored_last
+                                                                       : a->last_ns;
+            a->stored = 1;
+        }
+        a->dirty = 0;
+        a->lines = 0;
+    }
+    return LW_OK;
+}
+
+/* Adds @count lines of (@source, @template_id) in the window at @ws to the sums. */
+static int acc_add(struct sqlite_store *s, const char *source, uint32_t template_id, int64_t ws,
+                   uint64_t count)
+{
+    int64_t hour = ws >= 0 ? ws / (3600LL * 1000000000LL) * (3600LL * 1000000000LL) : ws;
+    const int64_t keys[] = {[ACC_SOURCE] = 0, [ACC_HOUR] = hour, [ACC_TEMPLATE] = template_id};
+    size_t len = strlen(source);
+    int kind;
+    int rc;
+
+    if (s->acc == NULL) {
+        s->acc = lw_calloc(ACC_CAP, sizeof(*s->acc));
+        if (s->acc == NULL) {
+            return LW_ENOMEM;
+        }
+    }
+    if (s->n_acc + 3 > ACC_CAP / 4 * 3) {
+        rc = acc_flush(s);
+        if (rc != LW_OK) {
+            return rc;
+        }
+        acc_reset(s);
+    }
+    for (kind = ACC_SOURCE; kind <= ACC_TEMPLATE; kind++) {
+        uint64_t h = XXH3_64bits_withSeed(source, len, (uint64_t)keys[kind] * 4 + (uint64_t)kind);
+        size_t i = (size_t)h & (ACC_CAP - 1);
+        struct acc *a;
+
+        for (;;) {
+            a = &s->acc[i];
+            if (a->source == NULL ||
+                (a->hash == h && a->kind == kind && a->key == keys[kind] &&
+                 strcmp(a->source, source) == 0)) {
+                break;
+            }
+            i = (i + 1) & (ACC_CAP - 1);
+        }
+        if (a->source == NULL) {
+            a->source = lw_malloc(len + 1);
+            if (a->source == NULL) {
+                return LW_ENOMEM;
+            }
+            memcpy(a->source, source, len + 1);
+            a->hash = h;
+            a->kind = kind;
+            a->key = keys[kind];
+            s->n_acc++;
+        }
+        if (kind == ACC_TEMPLATE && !a->dirty && a->stored && ws >= a->stored_first &&
+            ws <= a->stored_last) {
+            continue; /* the table holds it already */
+        }
+        if (!a->dirty) {
+            a->first_ns = ws;
+            a->last_ns = ws;
+        }
+        a->first_ns = ws < a->first_ns ? ws : a->first_ns;
+        a->last_ns = ws > a->last_ns ? ws : a->last_ns;
+        a->lines += count;
+        a->dirty = 1;
+    }
+    return LW_OK;
+}
+
 static int sqlite_begin(struct lw_store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -807,13 +1000,19 @@ static int sqlite_commit(struct lw_store *base)
         snprintf(s->errmsg, sizeof(s->errmsg), "commit: no transaction is open");
         return LW_EINVAL;
     }
-    st = stmt(s, ST_COMMIT, &rc);
-    if (st != NULL) {
-        rc = exec_stmt(s, st, "commit");
+    rc = acc_flush(s);
+    if (rc == LW_OK) {
+        st = stmt(s, ST_COMMIT, &rc);
+        if (st != NULL) {
+            rc = exec_stmt(s, st, "commit");
+        }
     }
     /* A COMMIT that fails (SQLITE_BUSY, disk full) leaves the transaction open: end it. */
     if (rc != LW_OK && sqlite_in_transaction(&s->base)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (rc != LW_OK) {
+        acc_reset(s);
     }
     return rc;
 }
@@ -824,6 +1023,7 @@ static int sqlite_rollback(struct lw_store *base)
     sqlite3_stmt *st;
     int rc = LW_OK;
 
+    acc_reset(s);
     if (!sqlite_in_transaction(&s->base)) {
         return LW_OK;
     }
@@ -948,7 +1148,15 @@ static int sqlite_add_source_count(struct lw_store *base, int64_t window_start_n
     sqlite3_bind_int64(st, 2, template_id);
     sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (int64_t)count);
-    return exec_stmt(s, st, "add source count");
+    rc = exec_stmt(s, st, "add source count");
+    if (rc == LW_OK) {
+        rc = acc_add(s, source, template_id, window_start_ns, count);
+    }
+    /* Outside a transaction every statement commits by itself: so do the sums. */
+    if (rc == LW_OK && !sqlite_in_transaction(&s->base)) {
+        rc = acc_flush(s);
+    }
+    return rc;
 }
 
 static int sqlite_add_level_count(struct lw_store *base, int64_t window_start_ns, int level,
@@ -1239,7 +1447,8 @@ static int sqlite_set_alert_state(struct lw_store *base, int64_t id, const char 
  */
 static int roll_hours(struct sqlite_store *s)
 {
-    static const enum stmt_id rolls[] = {ST_ROLL_HOUR, ST_ROLL_HOUR_LEVEL, ST_ROLL_HOUR_SOURCE};
+    static const enum stmt_id rolls[] = {ST_ROLL_HOUR, ST_ROLL_HOUR_LEVEL, ST_ROLL_HOUR_SOURCE,
+                                         ST_ROLL_MIN5_LEVEL};
     sqlite3_stmt *st;
     int64_t upto = 0, oldest, newest, from, to;
     size_t i;
@@ -1299,7 +1508,8 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
     static const enum stmt_id prunes[] = {
         ST_PRUNE_WINDOW, ST_PRUNE_SOURCE, ST_PRUNE_LEVEL, ST_PRUNE_ANOMALY, ST_PRUNE_ALERT,
         ST_PRUNE_EXAMPLE, ST_PRUNE_INCIDENT, ST_PRUNE_HOUR, ST_PRUNE_HOUR_LEVEL,
-        ST_PRUNE_HOUR_SOURCE,
+        ST_PRUNE_HOUR_SOURCE, ST_PRUNE_SRC, ST_PRUNE_SRC_HOUR, ST_PRUNE_SRC_TPL,
+        ST_PRUNE_MIN5_LEVEL, ST_PRUNE_ANOM_BUCKETS,
     };
     sqlite3_stmt *st;
     uint64_t total = 0;
@@ -1318,6 +1528,12 @@ static int sqlite_prune(struct lw_store *base, int64_t now_ns_arg, uint64_t *n_d
             return rc;
         }
         own_txn = 1;
+    }
+    /* The summed source counts go in before the cut, and the cache of stored rows goes. */
+    rc = acc_flush(s);
+    acc_reset(s);
+    if (rc != LW_OK) {
+        goto fail;
     }
     for (i = 0; i < sizeof(prunes) / sizeof(prunes[0]); i++) {
         st = stmt(s, prunes[i], &rc);

@@ -235,6 +235,15 @@ static void test_incidents_kept(void **state)
     lw_store_close(s);
 }
 
+/* What schema step 7 added, so that a test can make an older store. */
+#define SCHEMA7_DROP                                                                    \
+    "DROP TRIGGER templates_fts_insert; DROP TRIGGER templates_fts_update;"            \
+    "DROP TRIGGER templates_fts_delete; DROP TABLE templates_fts;"                      \
+    "DROP TABLE sources; DROP TABLE source_hours; DROP TABLE source_templates;"           \
+    "DROP TABLE min5_level_counts; DROP TRIGGER anomaly_buckets_insert;"                 \
+    "DROP TRIGGER anomaly_buckets_delete; DROP TABLE anomaly_buckets;"                  \
+    "DROP INDEX IF EXISTS incidents_open;"
+
 /* A store of schema 5 (no incidents table) gets its incidents from its alerts when migrated. */
 static void test_incidents_backfilled(void **state)
 {
@@ -249,6 +258,7 @@ static void test_incidents_backfilled(void **state)
                 "DROP TABLE hour_counts; DROP TABLE hour_level_counts;"
                 "DROP TABLE hour_source_counts;"
                 "ALTER TABLE anomalies DROP COLUMN context;"
+                SCHEMA7_DROP
                 "UPDATE meta SET value = 5 WHERE key = 'schema_version'");
     s = open_ok(f);
     list(s, NULL, &l);
@@ -407,6 +417,22 @@ static void test_hour_rollups(void **state)
     assert_int_equal(lw_store_series(s, &q, pt_cb, &p), LW_OK);
     assert_int_equal(p.c[0], 90);
     assert_int_equal(p.c[4], 180);
+    /*
+     * Levels by 30 minutes: the 5-minute rollups for the rolled hours, the windows after; a
+     * line that comes late for a rolled hour is in the windows, not in the rollups.
+     */
+    assert_int_equal(lw_store_add_level_count(s, T0 + 4 * 3600 * NS, 2, 1000), LW_OK);
+    assert_int_equal(lw_store_add_level_count(s, T0 + 5 * 3600 * NS, 2, 1000), LW_OK);
+    q.source = NULL;
+    q.step_ns = 1800 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_levels(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 11);
+    assert_int_equal(p.b[0], T0 + 1800 * NS);
+    assert_int_equal(p.c[0], 90);
+    assert_int_equal(p.c[7], 90);   /* T0 + 4 h: rolled */
+    assert_int_equal(p.c[9], 1090); /* T0 + 5 h: not rolled, from the windows */
+    assert_int_equal(p.c[10], 90);
     lw_store_close(s);
 }
 
@@ -456,6 +482,186 @@ static void test_template_search(void **state)
                                              &total), LW_OK);
     assert_int_equal(n, 4);
     assert_int_equal(total, 4);
+    /* A template whose text changes is found by its new text only (the index follows). */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_upsert_template(s, 2, "volume 1000 blocks free", T0, T0, 1),
+                     LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "disk", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 1);
+    n = 0;
+    assert_int_equal(lw_store_list_templates(s, "VOLUME", LW_STORE_TSORT_ID, 0, &fl, tpl_cb, &n,
+                                             &total), LW_OK);
+    assert_int_equal(n, 1);
+    lw_store_close(s);
+}
+
+/*
+ * The anomaly chart and total read 5-minute buckets (kept by triggers) for whole 5 minutes and
+ * the anomalies themselves at the ends; retention counts deleted anomalies out of the buckets.
+ */
+static void test_anomaly_buckets(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    struct lw_store_series_q q;
+    struct lw_store_totals t;
+    struct pts p;
+    static const int at_s[] = {10, 299, 300, 301, 650, 900, 1190, 1199, 1200, 2000};
+    size_t i;
+
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    for (i = 0; i < sizeof(at_s) / sizeof(at_s[0]); i++) {
+        add(s, at_s[i], "inc-a", "warning", "sent", 1, NULL);
+    }
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    memset(&q, 0, sizeof(q));
+    q.level = -1;
+    q.from_ns = T0 + 200 * NS; /* buckets [300, 1200) whole, the rest from the anomalies */
+    q.to_ns = T0 + 1250 * NS;
+    q.step_ns = 600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    /* [0, 600): 299 300 301; [600, 1200): 650 900 1190 1199; [1200, 1800): 1200. */
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.b[0], T0);
+    assert_int_equal(p.c[0], 3);
+    assert_int_equal(p.c[1], 4);
+    assert_int_equal(p.b[2], T0 + 1200 * NS);
+    assert_int_equal(p.c[2], 1);
+    assert_int_equal(lw_store_totals(s, q.from_ns, q.to_ns, &t), LW_OK);
+    assert_int_equal(t.anomalies, 8);
+    /* A step that is not whole 5 minutes reads the anomalies alone, with the same answer. */
+    q.step_ns = 90 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 4); /* 270 s: 3, 630 s: 1, 900 s: 1, 1170 s: 3 */
+    assert_int_equal(p.c[0], 3);
+    assert_int_equal(p.c[3], 3);
+    /* Retention at 301 s takes 10, 299 and 300 out of their buckets. */
+    assert_int_equal(lw_store_prune(s, T0 + 301 * NS + lw_store_retention_s(s) * NS, NULL),
+                     LW_OK);
+    assert_int_equal(lw_store_totals(s, T0, T0 + 3600 * NS, &t), LW_OK);
+    assert_int_equal(t.anomalies, 7);
+    q.from_ns = T0;
+    q.to_ns = T0 + 3600 * NS;
+    q.step_ns = 3600 * NS;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(lw_store_series_anomalies(s, &q, pt_cb, &p), LW_OK);
+    assert_int_equal(p.n, 1);
+    assert_int_equal(p.c[0], 7);
+    lw_store_close(s);
+}
+
+struct src_seen {
+    int n;
+    char name[8][16];
+    uint64_t lines[8];
+    uint64_t templates[8];
+    int64_t last[8];
+};
+
+static int src_cb(void *opaque, const struct lw_store_source_row *r)
+{
+    struct src_seen *c = opaque;
+
+    if (c->n < 8) {
+        snprintf(c->name[c->n], sizeof(c->name[0]), "%s", r->source);
+        c->lines[c->n] = r->lines;
+        c->templates[c->n] = r->templates;
+        c->last[c->n] = r->last_ns;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Sources over [T0 + 30 min, T0 + 150 min): whole hour 1 and the partial hours 0 and 2. */
+static void check_sources(struct lw_store *s)
+{
+    struct lw_store_filter fl;
+    struct src_seen c;
+    int64_t h = 3600 * NS;
+
+    memset(&fl, 0, sizeof(fl));
+    memset(&c, 0, sizeof(c));
+    fl.from_ns = T0 + h / 2;
+    fl.to_ns = T0 + 2 * h + h / 2;
+    fl.limit = 10;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 2);
+    /* "a": 3 lines at +40 min (tpl 1), 4 at +70 min (tpl 2), 5 at +140 min (tpl 1). */
+    assert_string_equal(c.name[0], "a");
+    assert_int_equal(c.lines[0], 12);
+    assert_int_equal(c.templates[0], 2);
+    assert_int_equal(c.last[0], T0 + 140 * 60 * NS);
+    /* "b": 2 lines at +90 min; its lines at +10 min and +160 min are outside. */
+    assert_string_equal(c.name[1], "b");
+    assert_int_equal(c.lines[1], 2);
+    assert_int_equal(c.templates[1], 1);
+    assert_int_equal(c.last[1], T0 + 90 * 60 * NS);
+    /* "c" was seen only before the range; a cursor after "a" gives "b" alone. */
+    memset(&c, 0, sizeof(c));
+    fl.has_after = 1;
+    fl.after_key = "a";
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.name[0], "b");
+    /* From +5 min: the first hour is its row less its first 5 minutes. */
+    memset(&c, 0, sizeof(c));
+    fl.has_after = 0;
+    fl.from_ns = T0 + h / 12;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.lines[0], 12);
+    assert_string_equal(c.name[1], "b");
+    assert_int_equal(c.lines[1], 11);
+    assert_int_equal(c.last[1], T0 + 90 * 60 * NS);
+    assert_string_equal(c.name[2], "c");
+    assert_int_equal(c.lines[2], 1);
+    assert_int_equal(c.last[2], T0 + 20 * 60 * NS);
+    /* Within one hour: its windows alone. */
+    memset(&c, 0, sizeof(c));
+    fl.from_ns = T0 + 15 * 60 * NS;
+    fl.to_ns = T0 + 45 * 60 * NS;
+    assert_int_equal(lw_store_list_sources(s, &fl, src_cb, &c), LW_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.name[0], "a");
+    assert_int_equal(c.lines[0], 3);
+    assert_string_equal(c.name[1], "c");
+}
+
+static void test_sources_summaries(void **state)
+{
+    struct fixture *f = *state;
+    struct lw_store *s = open_ok(f);
+    int64_t m = 60 * NS;
+
+    /* Several transactions, one count outside any (each statement commits by itself). */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 10 * m, 1, "b", 9), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 20 * m, 3, "c", 1), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 40 * m, 1, "a", 1), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 40 * m, 1, "a", 2), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 70 * m, 2, "a", 4), LW_OK);
+    /* A rolled-back transaction leaves nothing. */
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 80 * m, 5, "a", 100), LW_OK);
+    assert_int_equal(lw_store_rollback(s), LW_OK);
+    assert_int_equal(lw_store_begin(s), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 90 * m, 1, "b", 2), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 140 * m, 1, "a", 5), LW_OK);
+    assert_int_equal(lw_store_add_source_count(s, T0 + 160 * m, 1, "b", 7), LW_OK);
+    assert_int_equal(lw_store_commit(s), LW_OK);
+    check_sources(s);
+    lw_store_close(s);
+    /* A store of schema 6 gets the same summaries from its windows when migrated. */
+    raw_exec(f, SCHEMA7_DROP "UPDATE meta SET value = 6 WHERE key = 'schema_version'");
+    s = open_ok(f);
+    check_sources(s);
     lw_store_close(s);
 }
 
@@ -468,6 +674,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_totals_from_small_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hour_rollups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sources_summaries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anomaly_buckets, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
