@@ -1808,9 +1808,10 @@ static int job_write(struct lw_engine *e, struct pending *p)
         /* The store's message, before a rollback can replace it. */
         snprintf(msg, sizeof(msg), "%s", rc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(s));
         lw_store_rollback(s);
-        atomic_fetch_add(&e->store_errors, 1);
         atomic_store(&e->last_rc, rc);
         store_failed(e, p, rc, msg);
+        /* Counted once ingest is refused (store_failed()): a reader of the count sees it. */
+        atomic_fetch_add(&e->store_errors, 1);
         return rc;
     }
     atomic_store(&e->last_rc, LW_OK);
