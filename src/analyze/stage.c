@@ -217,7 +217,7 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
         st->text_clear_due = true;
         lw_free(st->spill[k]);
         st->spill[k] = lw_strdup(st->text_buf);
-        *len = (size_t)n;
+        *len = st->spill[k] != NULL ? strlen(st->spill[k]) : 0;
         return st->spill[k];
     }
     if (e->id != id) {
@@ -232,8 +232,9 @@ static const char *text_get(struct lw_detect_stage *st, uint32_t id, bool refres
     }
     lw_free(e->text);
     e->text = lw_strdup(st->text_buf);
-    e->len = (uint32_t)n;
-    *len = (size_t)n;
+    /* The C string's length, not n: a template of binary lines may hold a NUL. */
+    e->len = e->text != NULL ? (uint32_t)strlen(e->text) : 0;
+    *len = e->len;
     return e->text;
 }
 

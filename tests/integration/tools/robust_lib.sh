@@ -21,7 +21,7 @@ trap _robust_cleanup EXIT
 
 fail() {
   echo "FAIL: $*"
-  if [ -f "$T/daemon.log" ]; then echo "--- daemon.log (last 30 lines)"; tail -30 "$T/daemon.log"; fi
+  if [ -f "$T/daemon.log" ]; then echo "--- daemon.log (last 30 lines)"; grep -m1 -A40 "ERROR: AddressSanitizer" "$T/daemon.log" || tail -30 "$T/daemon.log"; fi
   exit 1
 }
 note() { echo "# $*"; }
