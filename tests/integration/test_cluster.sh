@@ -138,8 +138,19 @@ echo "takeover: b owns all 4 partitions $(python3 -c "print(f'{$t1 - $t0:.1f}')"
 claimed=$(tail -n +"$((lines_before + 1))" "$T/daemon-b.log" | grep -c 'assigned logs/.*epoch 2)' || true)
 [ "$claimed" -ge 2 ] || fail "b claimed $claimed partitions under epoch 2, want >= 2"
 if [ "$FAULT" = stop ]; then
+  # Taken over means claimed in ClickHouse: b's first commit of each partition it was assigned
+  # records epoch 2 (before that commit, a claim is only in b's memory and nothing can fence a;
+  # docs/cluster.md, "Fencing").
+  for i in $(seq 1 300); do
+    n2=$(ch_query "SELECT count() FROM (SELECT path, max(dev) AS d FROM $DB.checkpoints_v
+                   WHERE input = 'kafka' GROUP BY path) WHERE d >= 2" 2>/dev/null || echo 0)
+    [ "${n2:-0}" -ge "$claimed" ] && break
+    sleep 0.1
+  done
+  echo "b's claims committed: ${n2:-0} partition(s) under epoch 2 in ClickHouse"
   # a wakes up as a zombie: it still holds lines of partitions b owns now, and tries to commit
-  # them under epoch 1. The store must refuse (fenced), or those lines would count twice.
+  # them under epoch 1. The store must refuse (fenced), or those lines would count twice; a
+  # fence check that a's stop interrupted took seconds and is made again.
   kill -CONT "$PA"
   echo "thawed member a (SIGCONT): it finds its partitions taken"
 fi
