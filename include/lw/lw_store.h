@@ -602,6 +602,12 @@ int lw_store_delete_rule(struct lw_store *s, int64_t id);
 int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len);
 /* Releases the lock and closes @fd. A negative @fd does nothing. */
 void lw_store_unlock(int fd);
+/*
+ * Whether a daemon holds DIR's lock, without taking it or writing the file (for `status`: a
+ * check that took the lock made a daemon starting at that moment fail). 0: none (or no lock
+ * file), the holder's pid, or -1 when one runs whose pid cannot be read.
+ */
+long lw_store_lock_holder(const char *dir);
 
 /*
  * ---- The interface a backend implements. ----

@@ -61,22 +61,7 @@ static json_t *warmup_note(const struct lw_store_status *st)
 /* The pid of the daemon holding DIR's lock: 0 when none runs, -1 when it cannot be told. */
 static long running_pid(const char *dir)
 {
-    char err[256];
-    char path[4096];
-    struct stat st;
-    int fd = -1;
-    const char *p;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_LOCK_NAME);
-    if (stat(path, &st) != 0) {
-        return 0; /* no lock file: no daemon ever ran here */
-    }
-    if (lw_store_lock(dir, &fd, err, sizeof(err)) == LW_OK) {
-        lw_store_unlock(fd);
-        return 0;
-    }
-    p = strstr(err, "pid ");
-    return p != NULL ? strtol(p + 4, NULL, 10) : -1;
+    return lw_store_lock_holder(dir);
 }
 
 int lw_cmd_status(int argc, char **argv)

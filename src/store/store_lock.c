@@ -90,6 +90,14 @@ int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len)
         snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return LW_EIO;
     }
+    /*
+     * A holder of a moment (a `status` of an older version probing the lock, the previous
+     * daemon's exit still closing its files after SIGKILL) is waited for, up to 2 s.
+     */
+    for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && tries < 40;
+         tries++) {
+        usleep(50000);
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
             holder = read_pid(fd);
@@ -117,6 +125,34 @@ int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len)
     }
     *fd_out = fd;
     return LW_OK;
+}
+
+long lw_store_lock_holder(const char *dir)
+{
+    char path[4096];
+    long holder = 0;
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_LOCK_NAME) >= sizeof(path)) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0; /* no lock file: no daemon ever ran here */
+    }
+    /* A shared lock is refused while a daemon holds the exclusive one; it writes nothing. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+    }
+    else if (errno == EWOULDBLOCK) {
+        holder = read_pid(fd);
+        holder = holder > 0 ? holder : -1;
+    }
+    else {
+        holder = -1;
+    }
+    close(fd);
+    return holder;
 }
 
 void lw_store_unlock(int fd)
