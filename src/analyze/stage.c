@@ -784,19 +784,43 @@ void lw_detect_stage_end_sessions(struct lw_detect_stage *st, const char *reason
     }
 }
 
-int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b)
+/*
+ * The two saved forms share one layout: magic, version, a count, then (name, bytes) per detector.
+ * The whole stage (every detector, save()) or the state of some sources (the detectors with
+ * save_sources() and load_merge(), docs/cluster.md).
+ */
+static bool saves_sources(const struct lw_detector_plugin *pl)
 {
+    return pl->save_sources != NULL && pl->load_merge != NULL;
+}
+
+static int save_sections(struct lw_detect_stage *st, struct lw_wbuf *b, bool sources,
+                         bool (*want)(void *opaque, const char *source), void *opaque, bool drop)
+{
+    uint32_t n = 0;
     size_t i;
 
-    lw_wbuf_u32(b, STAGE_MAGIC);
-    lw_wbuf_u32(b, STAGE_VERSION);
-    lw_wbuf_u32(b, (uint32_t)st->n_det);
     for (i = 0; i < st->n_det; i++) {
+        n += !sources || saves_sources(st->det[i].p);
+    }
+    lw_wbuf_u32(b, sources ? SOURCES_MAGIC : STAGE_MAGIC);
+    lw_wbuf_u32(b, STAGE_VERSION);
+    lw_wbuf_u32(b, n);
+    for (i = 0; i < st->n_det; i++) {
+        const struct lw_detector_plugin *pl = st->det[i].p;
         struct lw_wbuf sec = {0};
-        int rc;
+        int rc = LW_OK;
 
-        lw_wbuf_str(b, st->det[i].p->name, strlen(st->det[i].p->name));
-        rc = st->det[i].p->save != NULL ? st->det[i].p->save(st->det[i].ctx, &sec) : LW_OK;
+        if (sources && !saves_sources(pl)) {
+            continue;
+        }
+        lw_wbuf_str(b, pl->name, strlen(pl->name));
+        if (sources) {
+            rc = pl->save_sources(st->det[i].ctx, &sec, want, opaque, drop);
+        }
+        else if (pl->save != NULL) {
+            rc = pl->save(st->det[i].ctx, &sec);
+        }
         if (rc < 0 || sec.err != 0) {
             lw_wbuf_free(&sec);
             return rc < 0 ? rc : sec.err;
@@ -807,15 +831,19 @@ int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b)
     return b->err;
 }
 
-int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, char *err,
-                         size_t err_len)
+/* Hands each section to its detector (load(), or load_merge() for @sources); unknown ones skip. */
+static int load_sections(struct lw_detect_stage *st, const void *p, size_t n, bool sources,
+                         char *err, size_t err_len)
 {
+    const char *what = sources ? "saved per-source state" : "saved detector models";
     struct lw_rbuf r = {.p = p, .len = n};
     uint32_t cnt, k;
     int rc = LW_OK;
 
-    if (lw_rbuf_u32(&r) != STAGE_MAGIC || lw_rbuf_u32(&r) != STAGE_VERSION) {
-        snprintf(err, err_len, "saved detector models: not a model file of this version");
+    if (lw_rbuf_u32(&r) != (sources ? SOURCES_MAGIC : STAGE_MAGIC) ||
+        lw_rbuf_u32(&r) != STAGE_VERSION) {
+        snprintf(err, err_len, "%s: %s", what,
+                 sources ? "not of this version" : "not a model file of this version");
         return LW_ECORRUPT;
     }
     cnt = lw_rbuf_u32(&r);
@@ -828,106 +856,55 @@ int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, ch
         if (r.err != 0) {
             break;
         }
+        /* A detector that is off now, or unknown, skips its section. */
         for (i = 0; i < st->n_det; i++) {
             const struct lw_detector_plugin *pl = st->det[i].p;
+            int (*load)(void *, const void *, size_t, char *, size_t) =
+                sources ? pl->load_merge : pl->load;
             char derr[200] = "";
             int lrc;
 
-            if (strlen(pl->name) != nl || memcmp(pl->name, name, nl) != 0 || pl->load == NULL) {
+            if (strlen(pl->name) != nl || memcmp(pl->name, name, nl) != 0 || load == NULL) {
                 continue;
             }
-            lrc = pl->load(st->det[i].ctx, blob, bl, derr, sizeof(derr));
+            lrc = load(st->det[i].ctx, blob, bl, derr, sizeof(derr));
             if (lrc < 0) {
-                snprintf(err, err_len, "detector %s: saved model not loaded: %s", pl->name,
+                snprintf(err, err_len, "detector %s: %s not loaded: %s", pl->name,
+                         sources ? "saved per-source state" : "saved model",
                          derr[0] ? derr : lw_strerror(lrc));
                 rc = lrc;
             }
         }
     }
     if (r.err != 0) {
-        snprintf(err, err_len, "saved detector models: truncated or corrupt");
+        snprintf(err, err_len, "%s: truncated or corrupt", what);
         return LW_ECORRUPT;
     }
     return rc;
+}
+
+int lw_detect_stage_save(struct lw_detect_stage *st, struct lw_wbuf *b)
+{
+    return save_sections(st, b, false, NULL, NULL, false);
+}
+
+int lw_detect_stage_load(struct lw_detect_stage *st, const void *p, size_t n, char *err,
+                         size_t err_len)
+{
+    return load_sections(st, p, n, false, err, err_len);
 }
 
 int lw_detect_stage_save_sources(struct lw_detect_stage *st, struct lw_wbuf *b,
                                  bool (*want)(void *opaque, const char *source), void *opaque,
                                  bool drop)
 {
-    uint32_t n = 0;
-    size_t i;
-
-    for (i = 0; i < st->n_det; i++) {
-        n += st->det[i].p->save_sources != NULL && st->det[i].p->load_merge != NULL;
-    }
-    lw_wbuf_u32(b, SOURCES_MAGIC);
-    lw_wbuf_u32(b, STAGE_VERSION);
-    lw_wbuf_u32(b, n);
-    for (i = 0; i < st->n_det; i++) {
-        const struct lw_detector_plugin *pl = st->det[i].p;
-        struct lw_wbuf sec = {0};
-        int rc;
-
-        if (pl->save_sources == NULL || pl->load_merge == NULL) {
-            continue;
-        }
-        lw_wbuf_str(b, pl->name, strlen(pl->name));
-        rc = pl->save_sources(st->det[i].ctx, &sec, want, opaque, drop);
-        if (rc < 0 || sec.err != 0) {
-            lw_wbuf_free(&sec);
-            return rc < 0 ? rc : sec.err;
-        }
-        lw_wbuf_str(b, (const char *)sec.p, sec.len);
-        lw_wbuf_free(&sec);
-    }
-    return b->err;
+    return save_sections(st, b, true, want, opaque, drop);
 }
 
 int lw_detect_stage_load_merge(struct lw_detect_stage *st, const void *p, size_t n, char *err,
                                size_t err_len)
 {
-    struct lw_rbuf r = {.p = p, .len = n};
-    uint32_t cnt, k;
-    int rc = LW_OK;
-
-    if (lw_rbuf_u32(&r) != SOURCES_MAGIC || lw_rbuf_u32(&r) != STAGE_VERSION) {
-        snprintf(err, err_len, "saved per-source state: not of this version");
-        return LW_ECORRUPT;
-    }
-    cnt = lw_rbuf_u32(&r);
-    for (k = 0; k < cnt && r.err == 0; k++) {
-        const char *name, *blob;
-        size_t nl = lw_rbuf_str(&r, &name);
-        size_t bl = lw_rbuf_str(&r, &blob);
-        size_t i;
-
-        if (r.err != 0) {
-            break;
-        }
-        /* A detector that is off now, or unknown, skips its section (as at load). */
-        for (i = 0; i < st->n_det; i++) {
-            const struct lw_detector_plugin *pl = st->det[i].p;
-            char derr[200] = "";
-            int lrc;
-
-            if (strlen(pl->name) != nl || memcmp(pl->name, name, nl) != 0 ||
-                pl->load_merge == NULL) {
-                continue;
-            }
-            lrc = pl->load_merge(st->det[i].ctx, blob, bl, derr, sizeof(derr));
-            if (lrc < 0) {
-                snprintf(err, err_len, "detector %s: saved per-source state not loaded: %s",
-                         pl->name, derr[0] ? derr : lw_strerror(lrc));
-                rc = lrc;
-            }
-        }
-    }
-    if (r.err != 0) {
-        snprintf(err, err_len, "saved per-source state: truncated or corrupt");
-        return LW_ECORRUPT;
-    }
-    return rc;
+    return load_sections(st, p, n, true, err, err_len);
 }
 
 void lw_detect_stage_get_stats(struct lw_detect_stage *st, struct lw_detect_stats *out)

@@ -58,12 +58,6 @@ static json_t *warmup_note(const struct lw_store_status *st)
     return j;
 }
 
-/* The pid of the daemon holding DIR's lock: 0 when none runs, -1 when it cannot be told. */
-static long running_pid(const char *dir)
-{
-    return lw_store_lock_holder(dir);
-}
-
 int lw_cmd_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -107,7 +101,7 @@ int lw_cmd_status(int argc, char **argv)
         fprintf(stderr, "logwarden status: %s\n", err);
         return 1;
     }
-    pid = running_pid(dir);
+    pid = lw_store_lock_holder(dir);
     iso(st.oldest_window_ns, oldest, sizeof(oldest));
     iso(st.newest_window_ns, newest, sizeof(newest));
     if (json) {

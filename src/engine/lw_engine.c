@@ -1698,6 +1698,15 @@ static void agg_sort(struct agg *a)
 }
 
 /*
+ * The name of source @id for the writer: names below p->n_sources were set before @p was handed
+ * over and never change, so they are read without a lock.
+ */
+static const char *job_source(const struct lw_engine *e, const struct pending *p, uint32_t id)
+{
+    return id < p->n_sources ? e->sources[id] : "(other)";
+}
+
+/*
  * Writes @p in one transaction (store writer thread; at stop, the aggregator once the writer has
  * ended). On failure @p is kept whole for the retry: nothing of it was committed.
  */
@@ -1724,10 +1733,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
             break;
         case LW_AGG_SOURCE:
             rc = lw_store_add_source_count(s, a->win, live_tid(e, a->tid),
-                                           a->src - 1 < p->n_sources
-                                               ? e->sources[a->src - 1]
-                                               : "(other)",
-                                           a->count);
+                                           job_source(e, p, a->src - 1), a->count);
             break;
         default:
             rc = lw_store_add_level_count(s, a->win, (int)a->tid, a->count);
@@ -1763,9 +1769,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
         }
         rc = lw_store_upsert_template(s, tid, text, d->first_ns, d->last_ns, d->count);
         if (rc == LW_OK && d->example != NULL) {
-            rc = lw_store_add_example(s, tid, d->example_ns,
-                                      d->example_src < p->n_sources ? e->sources[d->example_src]
-                                                                    : "(other)",
+            rc = lw_store_add_example(s, tid, d->example_ns, job_source(e, p, d->example_src),
                                       d->example);
             rc = rc == LW_ENOTSUP ? LW_OK : rc;
         }

@@ -178,20 +178,13 @@ static int q_start(struct ch_store *s, const char *fmt, ...) __attribute__((form
 static int q_start(struct ch_store *s, const char *fmt, ...)
 {
     va_list ap;
-    int n;
+    int rc;
 
     lw__ch_buf_reset(&s->q);
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    rc = lw__ch_buf_vprintf(&s->q, fmt, ap);
     va_end(ap);
-    if (n < 0 || lw__ch_buf_reserve(&s->q, (size_t)n) != LW_OK) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory building a ClickHouse query");
-    }
-    va_start(ap, fmt);
-    vsnprintf(s->q.p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    s->q.len = (size_t)n;
-    return LW_OK;
+    return rc != LW_OK ? fail(s, rc, "%s", "out of memory building a ClickHouse query") : LW_OK;
 }
 
 /* Appends " AND writer = unhex(...)"-style filters: @col = the string @v. */

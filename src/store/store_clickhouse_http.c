@@ -63,22 +63,31 @@ int lw__ch_buf_puts(struct lw__ch_buf *b, const char *s)
     return lw__ch_buf_put(b, s, strlen(s));
 }
 
-int lw__ch_buf_printf(struct lw__ch_buf *b, const char *fmt, ...)
+int lw__ch_buf_vprintf(struct lw__ch_buf *b, const char *fmt, va_list ap)
 {
-    va_list ap;
+    va_list ap2;
     int n;
 
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
     if (n < 0 || lw__ch_buf_reserve(b, (size_t)n) != LW_OK) {
         return LW_ENOMEM;
     }
-    va_start(ap, fmt);
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     b->len += (size_t)n;
     return LW_OK;
+}
+
+int lw__ch_buf_printf(struct lw__ch_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = lw__ch_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int lw__ch_buf_tsv(struct lw__ch_buf *b, const char *p, size_t n)

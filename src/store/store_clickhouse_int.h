@@ -6,6 +6,7 @@
 #ifndef LW_STORE_CLICKHOUSE_INT_H
 #define LW_STORE_CLICKHOUSE_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ struct lw__ch_buf {
 int lw__ch_buf_reserve(struct lw__ch_buf *b, size_t more);
 int lw__ch_buf_put(struct lw__ch_buf *b, const void *p, size_t n);
 int lw__ch_buf_puts(struct lw__ch_buf *b, const char *s);
+int lw__ch_buf_vprintf(struct lw__ch_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 int lw__ch_buf_printf(struct lw__ch_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /*

@@ -94,11 +94,14 @@ int lw_store_lock(const char *dir, int *fd_out, char *err, size_t err_len)
      * A holder of a moment (a `status` of an older version probing the lock, the previous
      * daemon's exit still closing its files after SIGKILL) is waited for, up to 2 s.
      */
-    for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && tries < 40;
-         tries++) {
+    for (int tries = 0;; tries++) {
+        rc = flock(fd, LOCK_EX | LOCK_NB);
+        if (rc == 0 || errno != EWOULDBLOCK || tries == 40) {
+            break;
+        }
         usleep(50000);
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (rc != 0) {
         if (errno == EWOULDBLOCK) {
             holder = read_pid(fd);
             if (holder > 0) {
