@@ -298,6 +298,9 @@ struct sqlite_store {
     sqlite3_stmt *qst[LW__STORE_QSLOTS]; /* store_query.c's statements, prepared on first use */
     struct acc *acc;                 /* ACC_CAP entries, allocated on first use */
     size_t n_acc;
+    uint32_t *dirty;                 /* indexes of the entries made dirty since the last flush:
+                                      * a flush visits them, not the whole 65536-entry table */
+    size_t n_dirty;
     char errmsg[512];
 };
 
@@ -810,6 +813,7 @@ static void sqlite_close(struct lw_store *base)
     }
     acc_reset(s);
     lw_free(s->acc);
+    lw_free(s->dirty);
     sqlite3_close_v2(s->db);
     lw_free(s->path);
     lw_free(s->dir);
@@ -870,6 +874,7 @@ static void acc_reset(struct sqlite_store *s)
     }
     memset(s->acc, 0, ACC_CAP * sizeof(*s->acc));
     s->n_acc = 0;
+    s->n_dirty = 0;
 }
 
 /* Writes the dirty entries (inside the caller's transaction) and marks them clean. */
@@ -882,15 +887,15 @@ static int acc_flush(struct sqlite_store *s)
     size_t i;
     int rc = LW_OK;
 
-    for (i = 0; s->acc != NULL && i < ACC_CAP; i++) {
-        struct acc *a = &s->acc[i];
+    for (i = 0; s->acc != NULL && i < s->n_dirty; i++) {
+        struct acc *a = &s->acc[s->dirty[i]];
 
         if (a->source == NULL || !a->dirty) {
-            continue;
+            continue; /* written by a flush that failed further on */
         }
         st = stmt(s, ids[a->kind], &rc);
         if (st == NULL) {
-            return rc;
+            break;
         }
         sqlite3_bind_text(st, 1, a->source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, a->kind == ACC_SOURCE ? a->first_ns : a->key);
@@ -903,7 +908,7 @@ static int acc_flush(struct sqlite_store *s)
         }
         rc = exec_stmt(s, st, "source summary");
         if (rc != LW_OK) {
-            return rc;
+            break;
         }
         if (a->kind == ACC_TEMPLATE) {
             a->stored_first = a->stored && a->stored_first < a->first_ns ? a->stored_first
@@ -915,6 +920,19 @@ static int acc_flush(struct sqlite_store *s)
         a->dirty = 0;
         a->lines = 0;
     }
+    if (rc != LW_OK) {
+        /* Keep the entries still to write, once each (they were listed when made dirty). */
+        size_t k = 0;
+
+        for (i = 0; i < s->n_dirty; i++) {
+            if (s->acc[s->dirty[i]].dirty) {
+                s->dirty[k++] = s->dirty[i];
+            }
+        }
+        s->n_dirty = k;
+        return rc;
+    }
+    s->n_dirty = 0;
     return LW_OK;
 }
 
@@ -930,7 +948,12 @@ static int acc_add(struct sqlite_store *s, const char *source, uint32_t template
 
     if (s->acc == NULL) {
         s->acc = lw_calloc(ACC_CAP, sizeof(*s->acc));
-        if (s->acc == NULL) {
+        s->dirty = lw_malloc(ACC_CAP * sizeof(*s->dirty));
+        if (s->acc == NULL || s->dirty == NULL) {
+            lw_free(s->acc);
+            lw_free(s->dirty);
+            s->acc = NULL;
+            s->dirty = NULL;
             return LW_ENOMEM;
         }
     }
@@ -973,6 +996,7 @@ static int acc_add(struct sqlite_store *s, const char *source, uint32_t template
         if (!a->dirty) {
             a->first_ns = ws;
             a->last_ns = ws;
+            s->dirty[s->n_dirty++] = (uint32_t)i; /* at most once per entry: ACC_CAP */
         }
         a->first_ns = ws < a->first_ns ? ws : a->first_ns;
         a->last_ns = ws > a->last_ns ? ws : a->last_ns;
