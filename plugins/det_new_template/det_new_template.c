@@ -214,6 +214,7 @@ static void nt_observe(void *ctx, const struct lw_det_event *ev, const struct lw
     int64_t minute = minute_of(ev->ts_ns);
     struct nt_bucket *b = &m->buckets[((minute % NT_BUCKETS) + NT_BUCKETS) % NT_BUCKETS];
     bool is_new = ev->new_template && ev->template_id != 0;
+    int64_t span;
     /*
      * The rate before this line (the line must not explain itself): the larger of the recent
      * and the long-run rate. A stream that has kept making new templates at about one in a
@@ -259,7 +260,9 @@ static void nt_observe(void *ctx, const struct lw_det_event *ev, const struct lw
         b->lines++;
         b->n_new += is_new ? 1 : 0;
     }
-    if (!m->warm && m->n_lines >= c->warmup_lines && m->max_ns - m->first_ns >= c->warmup_ns) {
+    /* Saturating: a loaded state may hold times far apart (fuzz_models found the overflow). */
+    if (!m->warm && m->n_lines >= c->warmup_lines &&
+        (__builtin_sub_overflow(m->max_ns, m->first_ns, &span) ? m->max_ns > 0 : span >= c->warmup_ns)) {
         m->warm = true;
     }
 }
