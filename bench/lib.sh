@@ -165,6 +165,19 @@ thread_cpu() {
     echo "$out"
 }
 
+# proc_cpu PID: the CPU seconds (user + system) of process PID so far, its ended threads
+# included; 0 when it is gone.
+proc_cpu() {
+    awk -v tck="$(getconf CLK_TCK)" '{ line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
+        printf "%.2f", (f[12] + f[13]) / tck }' /proc/"$1"/stat 2>/dev/null || echo 0
+}
+
+# box_busy: CPU seconds all cores spent not idle since boot (for a difference over a window).
+box_busy() {
+    awk -v tck="$(getconf CLK_TCK)" '$1 == "cpu" {
+        printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / tck }' /proc/stat
+}
+
 stop_daemon() {
     local rc=0
     LW_HWM_KIB=$(proc_kib "$LW_PID" VmHWM)

@@ -2124,6 +2124,8 @@ static void *agg_main(void *arg)
             }
             if (b->gflags != 0) {
                 lw__part_state_mark(e->parts, b->gflags, b->ck.path, b->ck.dev);
+                /* An input waits for a claim or a release to be stored: it goes out now. */
+                deadline = mono_ns();
             }
             e->want_seq++;
             pthread_mutex_lock(&e->mu);

@@ -60,6 +60,11 @@ ch_write_config() {
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
+    <query_log>
+        <database>system</database>
+        <table>query_log</table>
+        <flush_interval_milliseconds>500</flush_interval_milliseconds>
+    </query_log>
 </yandex>
 XML
   cat > "$CH_DIR/users.xml" <<XML
@@ -69,6 +74,7 @@ XML
         <default>
             <max_memory_usage>2000000000</max_memory_usage>
             <load_balancing>random</load_balancing>
+            <log_queries>${CH_LOG_QUERIES:-0}</log_queries>
         </default>
         <readonly><readonly>1</readonly></readonly>
     </profiles>
