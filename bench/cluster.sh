@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cluster.sh: the cluster of docs/cluster.md at bench size: tests/integration/test_cluster.sh
-# with N=1000000 lines and the Release binary. Two instances in one consumer group on a
+# (N=1000000 lines) with the Release binary. Two instances in one consumer group on a
 # 4-partition topic, one ClickHouse; one instance is SIGKILLed midway and the other takes over.
 # It prints the takeover time, the lines each instance committed, the end-to-end lines/s
 # (producing is spread over 40 chunks, so this is bounded by the producer, not the daemons;
