@@ -114,6 +114,15 @@ int lw_store_conf_read(const struct lw_conf *c, const struct lw_conf_node *store
 struct lw_store *lw_store_open(const char *dir, const struct lw_store_conf *conf, char *err,
                                size_t err_len);
 /*
+ * Opens the store that the daemon of data directory @dir writes, for a command beside it
+ * (`logwarden feedback`): the ClickHouse store named by DIR's LW_STORE_CH_MARKER_NAME (as
+ * lw_store_status() finds it), read-only except, with @rules_writable, the feedback rules (single
+ * rows outside any transaction); else DIR/logwarden.db, read-only unless @rules_writable (SQLite
+ * lets such a short write through beside the daemon's writer). NULL with a message in @err.
+ */
+struct lw_store *lw_store_open_dir(const char *dir, int rules_writable, char *err,
+                                   size_t err_len);
+/*
  * Closes @s, rolling back an open transaction. lw_store_close(NULL) does nothing. Returns
  * nothing: a close cannot fail once every statement is finalized, which the handle ensures.
  */

@@ -1,7 +1,8 @@
 /*
  * logwarden feedback: list, add and remove the feedback rules that mute alerts (lw_alert.h,
  * docs/api.md "Feedback"). Works on the store of a data directory directly, whether or not a
- * daemon runs on it: SQLite lets this short write through beside the daemon's writer, and a
+ * daemon runs on it: SQLite lets this short write through beside the daemon's writer; on
+ * ClickHouse (the data directory's marker names the server) a rule is one row of its own. A
  * running daemon reloads its rules from the store every few seconds. (Through HTTP, the same is
  * POST/DELETE /api/v1/rules.)
  */
@@ -70,13 +71,10 @@ static int print_rule(void *opaque, const struct lw_store_rule *r)
 
 static struct lw_store *open_store(const char *dir, int read_only)
 {
-    struct lw_store_conf sc;
     struct lw_store *s;
     char err[512];
 
-    memset(&sc, 0, sizeof(sc));
-    sc.read_only = read_only;
-    s = lw_store_open(dir, &sc, err, sizeof(err));
+    s = lw_store_open_dir(dir, !read_only, err, sizeof(err));
     if (s == NULL) {
         fprintf(stderr, "logwarden feedback: %s\n", err);
     }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,6 +270,22 @@ int lw_store_status(const char *dir, struct lw_store_status *out, char *err, siz
         return lw__store_clickhouse_ops.status(dir, out, err, err_len);
     }
     return lw__store_sqlite_ops.status(dir, out, err, err_len);
+}
+
+struct lw_store *lw_store_open_dir(const char *dir, int rules_writable, char *err,
+                                   size_t err_len)
+{
+    struct lw_store_conf sc;
+    char path[4096];
+    struct stat sb;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, LW_STORE_CH_MARKER_NAME);
+    if (stat(path, &sb) == 0) {
+        return lw__ch_open_marker(dir, rules_writable, err, err_len);
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.read_only = !rules_writable;
+    return lw_store_open(dir, &sc, err, err_len);
 }
 
 int lw_store_integrity_check(struct lw_store *s, char *result, size_t cap)

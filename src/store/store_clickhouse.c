@@ -100,6 +100,7 @@ struct ch_store {
     char db[65];
     char writer[65];
     int read_only;
+    int rules_ok;            /* read-only, but feedback rules may be added and deleted */
     int64_t window_s;
     int64_t retention_s;
     size_t batch_rows;
@@ -1088,7 +1089,7 @@ void lw__ch_store_view(struct lw_store *base, struct lw__ch_view *v)
     v->writer = s->writer;
     v->err = s->err;
     v->err_len = sizeof(s->err);
-    v->read_only = s->read_only;
+    v->read_only = s->read_only && !s->rules_ok;
     v->examples = s->examples;
     v->qstate = &s->qstate;
 }
@@ -1712,8 +1713,11 @@ fail:
     return NULL;
 }
 
-/* `logwarden status`: the store named by DIR's marker file, opened read-only. */
-static int ch_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
+/*
+ * The store named by DIR's marker file (written by the daemon of DIR), opened read-only; with
+ * @rules, feedback rules may be written through it (`logwarden feedback`).
+ */
+struct lw_store *lw__ch_open_marker(const char *dir, int rules, char *err, size_t err_len)
 {
     char text[8192];
     char url[2048] = "";
@@ -1727,12 +1731,10 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
     char *line;
     char *next;
     const char *envpw = getenv("LOGWARDEN_CLICKHOUSE_PASSWORD");
-    int rc;
 
-    rc = read_small(dir, LW_STORE_CH_MARKER_NAME, text, sizeof(text));
-    if (rc != LW_OK) {
+    if (read_small(dir, LW_STORE_CH_MARKER_NAME, text, sizeof(text)) != LW_OK) {
         snprintf(err, err_len, "no logwarden store in %s", dir);
-        return LW_ENOENT;
+        return NULL;
     }
     for (line = text; line != NULL && *line != '\0'; line = next) {
         next = strchr(line, '\n');
@@ -1761,7 +1763,7 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
     else if (pwfile[0] != '\0' &&
              read_small(pwfile[0] == '/' ? "" : ".", pwfile, pw, sizeof(pw)) != LW_OK) {
         snprintf(err, err_len, "cannot read the ClickHouse password file %s", pwfile);
-        return LW_EIO;
+        return NULL;
     }
     memset(&conf, 0, sizeof(conf));
     conf.read_only = 1;
@@ -1773,6 +1775,18 @@ static int ch_status(const char *dir, struct lw_store_status *out, char *err, si
     conf.clickhouse.password = pw[0] != '\0' || pwfile[0] != '\0' ? pw : NULL;
     st = ch_open(dir, &conf, err, err_len);
     memset(pw, 0, sizeof(pw));
+    if (st != NULL) {
+        ((struct ch_store *)st)->rules_ok = rules;
+    }
+    return st;
+}
+
+/* `logwarden status`: the store named by DIR's marker file, opened read-only. */
+static int ch_status(const char *dir, struct lw_store_status *out, char *err, size_t err_len)
+{
+    struct lw_store *st = lw__ch_open_marker(dir, 0, err, err_len);
+    int rc;
+
     if (st == NULL) {
         return strstr(err, "no logwarden store") != NULL ? LW_ENOENT : LW_EIO;
     }

@@ -17,6 +17,8 @@
 extern const struct lw_store_ops lw__store_sqlite_ops;
 /* The ClickHouse backend (store_clickhouse.c), chosen by conf.backend. */
 extern const struct lw_store_ops lw__store_clickhouse_ops;
+/* The ClickHouse store named by DIR's marker file, read-only (+ feedback rules with @rules). */
+struct lw_store *lw__ch_open_marker(const char *dir, int rules, char *err, size_t err_len);
 
 /* PRAGMA application_id of a logwarden store: "LWD1". Marks the file as ours. */
 #define LW__STORE_APP_ID 0x4C574431

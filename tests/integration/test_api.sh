@@ -8,8 +8,6 @@
 #
 # The same checks run on the ClickHouse backend (test_api_clickhouse.sh): it sets
 # LW_TEST_API_STORE_YAML to a file with a `store:` section, appended to the configuration here.
-# There, `logwarden feedback` (which works on a SQLite data directory) is replaced by the same
-# steps through the API.
 set -euo pipefail
 LW=${1:?usage: test_api.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -262,9 +260,7 @@ c=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RW" -X POS
 
 # --- restart: the rule is still there and loaded by the alert manager
 stop
-if [ -z "$STORE_YAML" ]; then
-  "$LW" feedback list --data-dir "$T/data" | grep -q "^$RULE " || fail "feedback list misses the rule"
-fi
+"$LW" feedback list --data-dir "$T/data" | grep -q "^$RULE " || fail "feedback list misses the rule"
 start
 get "$H/rules"
 [ "$(jq_ "[r['id'] for r in d['items']]")" = "[$RULE]" ] || fail "rule lost in the restart"
@@ -272,28 +268,29 @@ rules_loaded 1 || fail "rule not loaded after the restart"
 get "$H/incidents?from=-2h&state=open&limit=1000"
 [ "$(jq_ "'$INC' in [i['id'] for i in d['items']]")" = False ] || fail "incident open again"
 
-# --- the CLI on the store while the daemon runs: the daemon picks the change up
-if [ -z "$STORE_YAML" ]; then
-  out=$("$LW" feedback add --data-dir "$T/data" --kind expected --detector volume --expires 1h)
-  CLI_RULE=$(echo "$out" | awk '{print $2}')
-else
-  c=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RW" -X POST \
-    -d '{"kind":"expected","detector":"volume","expires":"1h"}' "$H/rules")
-  echo "$c" >"$T/code"
-  [ "$c" = 201 ] || fail "POST /rules: $c $(cat "$T/body")"
-  check POST /api/v1/rules
-  CLI_RULE=$(jq_ 'd["rule"]["id"]')
-fi
+# --- the CLI on the store while the daemon runs (SQLite file or, through the data directory's
+# marker, the ClickHouse server): the daemon picks the change up
+out=$("$LW" feedback add --data-dir "$T/data" --kind expected --detector volume --expires 1h)
+CLI_RULE=$(echo "$out" | awk '{print $2}')
 rules_loaded 2 || fail "the daemon did not load the CLI's rule"
-if [ -z "$STORE_YAML" ]; then
-  "$LW" feedback rm "$CLI_RULE" --data-dir "$T/data" >/dev/null || fail "feedback rm"
-  "$LW" feedback add --data-dir "$T/data" --kind expected >/dev/null 2>&1 && fail "a rule without scope"
-  "$LW" feedback --help | grep -q "logwarden feedback list" || fail "feedback --help"
-else
-  c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RW" -X DELETE \
-    "$H/rules/$CLI_RULE")
-  [ "$c" = 204 ] || fail "DELETE the second rule: $c"
-fi
+"$LW" feedback list --data-dir "$T/data" | grep -q "^$CLI_RULE .*detector=volume" ||
+  fail "feedback list misses the CLI's rule"
+# ... and one through the API beside it
+c=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RW" -X POST \
+  -d '{"kind":"expected","detector":"seq","expires":"1h"}' "$H/rules")
+echo "$c" >"$T/code"
+[ "$c" = 201 ] || fail "POST /rules: $c $(cat "$T/body")"
+check POST /api/v1/rules
+API_RULE=$(jq_ 'd["rule"]["id"]')
+rules_loaded 3 || fail "the daemon did not load the API's rule"
+"$LW" feedback rm "$CLI_RULE" --data-dir "$T/data" >/dev/null || fail "feedback rm"
+"$LW" feedback rm "$CLI_RULE" --data-dir "$T/data" >/dev/null 2>&1 && fail "feedback rm of a removed rule"
+c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RW" -X DELETE \
+  "$H/rules/$API_RULE")
+[ "$c" = 204 ] || fail "DELETE the API's rule: $c"
+rules_loaded 1 || fail "the daemon still holds removed rules"
+"$LW" feedback add --data-dir "$T/data" --kind expected >/dev/null 2>&1 && fail "a rule without scope"
+"$LW" feedback --help | grep -q "logwarden feedback list" || fail "feedback --help"
 
 # --- delete through the API: the incident is open again
 c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $RW" -X DELETE "$H/rules/$RULE")

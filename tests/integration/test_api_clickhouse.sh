@@ -3,8 +3,8 @@
 # against docs/openapi.json, filters, pagination walked to the end, bad parameters, auth,
 # feedback that resolves an incident, survives a restart and is removable), run against a daemon
 # whose store is a private ClickHouse server (Debian's clickhouse-server, started here under a
-# temp dir). test_api.sh says which steps differ there (the `logwarden feedback` CLI works on a
-# SQLite data directory; the same steps go through the API). Then, on the same database: only
+# temp dir); the `logwarden feedback` CLI finds the server through the data directory. Then, on
+# the same database: only
 # committed rows are read (rows of a transaction without its commit row do not count) and a
 # deleted rule stays deleted (its tombstone). Skips (77) when clickhouse-server or
 # python3-jsonschema is not installed.
