@@ -239,6 +239,16 @@ typedef int (*lw_store_blob_cb)(void *opaque, const void *blob, size_t len);
 int lw_store_foreach_shard_state(struct lw_store *s, const char *key, lw_store_blob_cb cb,
                                  void *opaque);
 /*
+ * Calls @cb with the id of every template that any writer has committed to the store, in no
+ * particular order (a cluster's shared vocabulary: template ids derive from the template text,
+ * so an id known here is the same template on every instance). At most @max ids; stops when @cb
+ * returns non-zero and returns that value. LW_ENOTSUP when the backend is one instance's own
+ * (SQLite), or a negative LW_E* code.
+ */
+typedef int (*lw_store_id_cb)(void *opaque, uint32_t id);
+int lw_store_foreach_shared_template(struct lw_store *s, size_t max, lw_store_id_cb cb,
+                                     void *opaque);
+/*
  * Leaves a short text for `logwarden status` under @key (replacing the last one): the
  * detectors' warm-up ("detectors"). Borrowed; at most LW_STORE_NOTE_MAX - 1 bytes are read back.
  */
@@ -668,6 +678,8 @@ struct lw_store_ops {
                             size_t len);  /* may be NULL: LW_ENOTSUP */
     int (*foreach_shard_state)(struct lw_store *s, const char *key, lw_store_blob_cb cb,
                                void *opaque);  /* may be NULL: LW_ENOTSUP */
+    int (*foreach_shared_template)(struct lw_store *s, size_t max, lw_store_id_cb cb,
+                                   void *opaque);  /* may be NULL: LW_ENOTSUP */
     int (*stored_lines)(struct lw_store *s, uint64_t *out);
     int (*template_count)(struct lw_store *s, uint64_t *out);
     int (*max_template_id)(struct lw_store *s, uint32_t *out);

@@ -1414,7 +1414,9 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             ev.ts_ns = b->ts[i];
             ev.arrival_ns = b->arrival_ns;
             ev.template_id = b->tid[i];
-            ev.new_template = d->new_tpl != 0;
+            /* A template another instance mined first is not new to the cluster. */
+            ev.new_template = d->new_tpl != 0 &&
+                              !(sharded && lw__part_state_shared_template(e->parts, b->tid[i]));
             ev.level = b->level[i];
             if (d->host_len > 0) {
                 memcpy(host, b->bytes + b->off[i] + d->host_off, d->host_len);

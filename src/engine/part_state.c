@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +34,8 @@
 #define RELEASED_RING 64               /* releases remembered for the inputs that wait */
 #define SHARD_NAME_MAX 300             /* "topic/partition": a topic is <= 249 bytes */
 #define KEY_PREFIX "kafka:"
+#define KNOWN_MAX ((size_t)1 << 20)    /* shared template ids read at most */
+#define KNOWN_FRESH_NS 5000000000LL    /* the claims of one assignment read it once */
 
 struct shard {
     char *name;                        /* "topic/partition" */
@@ -70,6 +73,16 @@ struct lw__part_state {
     uint32_t last_shard;
     char last_src[SOURCE_MAX + 1];
     bool has_last;
+
+    /*
+     * The shared vocabulary: ids of the templates any instance committed, sorted, as read at the
+     * last claim or periodic save. A line that creates a template here whose id is in it did not
+     * bring a template new to the cluster (its partition may just have moved here).
+     */
+    uint32_t *known;
+    size_t n_known;
+    int64_t known_at_ns;               /* monotonic time of the last read, 0: never */
+    bool known_off;                    /* the store keeps no shared vocabulary */
 
     pthread_mutex_t mu;                /* @rel, read by the input's thread */
     struct released rel[RELEASED_RING];
@@ -140,6 +153,7 @@ void lw__part_state_destroy(struct lw__part_state *ps)
         }
     }
     lw_free(ps->tab);
+    lw_free(ps->known);
     for (i = 0; i < ps->n_shards; i++) {
         lw_free(ps->shards[i].name);
     }
@@ -512,6 +526,103 @@ static void ack_release(struct lw__part_state *ps, const char *shard, uint64_t e
     pthread_mutex_unlock(&ps->mu);
 }
 
+struct id_list {
+    uint32_t *v;
+    size_t n;
+    size_t cap;
+};
+
+static int known_add(void *opaque, uint32_t id)
+{
+    struct id_list *l = opaque;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        uint32_t *k = lw_realloc(l->v, cap * sizeof(*k));
+
+        if (k == NULL) {
+            return LW_ENOMEM;
+        }
+        l->v = k;
+        l->cap = cap;
+    }
+    l->v[l->n++] = id;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a;
+    uint32_t y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Reads the shared vocabulary again (at a claim, unless read within KNOWN_FRESH_NS, and with
+ * every periodic save). On failure the previous one stays.
+ */
+static void known_refresh(struct lw__part_state *ps, int64_t now_ns, bool claim)
+{
+    struct id_list l = {0};
+    int rc;
+
+    if (ps->known_off || (claim && ps->known_at_ns != 0 &&
+                          now_ns - ps->known_at_ns < KNOWN_FRESH_NS)) {
+        return;
+    }
+    pthread_mutex_lock(ps->store_mu);
+    rc = lw_store_foreach_shared_template(ps->store, KNOWN_MAX, known_add, &l);
+    if (rc < 0 && rc != LW_ENOTSUP) {
+        lw_warn("engine", "reading the templates other instances know failed: %s; lines that "
+                          "create one of them here may be reported as new templates",
+                rc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(ps->store));
+    }
+    pthread_mutex_unlock(ps->store_mu);
+    if (rc < 0) {
+        ps->known_off = rc == LW_ENOTSUP;
+        lw_free(l.v);
+        return;
+    }
+    if (l.n > 1) {
+        qsort(l.v, l.n, sizeof(*l.v), cmp_u32);
+    }
+    lw_free(ps->known);
+    ps->known = l.v;
+    ps->n_known = l.n;
+    ps->known_at_ns = now_ns;
+}
+
+bool lw__part_state_shared_template(const struct lw__part_state *ps, uint32_t id)
+{
+    size_t lo = 0;
+    size_t hi;
+
+    if (ps == NULL) {
+        return false;
+    }
+    hi = ps->n_known;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ps->known[mid] < id) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo < ps->n_known && ps->known[lo] == id;
+}
+
 void lw__part_state_mark(struct lw__part_state *ps, uint32_t flags, const char *shard,
                          uint64_t epoch)
 {
@@ -528,6 +639,7 @@ void lw__part_state_mark(struct lw__part_state *ps, uint32_t flags, const char *
     }
     idx = shard_index(ps, shard);
     if (flags & LW_INGEST_CLAIM) {
+        known_refresh(ps, mono_now(), true);
         if (idx >= 0) {
             ps->shards[idx].epoch = epoch;
             ps->shards[idx].owned = true;
@@ -582,6 +694,9 @@ void lw__part_state_tick(struct lw__part_state *ps, int64_t now_ns)
     if (now_ns - ps->last_save_ns >= ps->save_every_ns) {
         ps->last_save_ns = now_ns;
         lw__part_state_save_all(ps);
+        if (ps->n_shards > 0) {
+            known_refresh(ps, now_ns, false);
+        }
     }
 }
 

@@ -11,8 +11,9 @@
  * forgotten here; every save interval the state of every owned shard is saved, so that the
  * survivor of a crash starts from recent state.
  *
- * Per-template state (the miner's templates, template baselines, the vocabulary of new
- * templates) is every instance's own and is not moved. A store that keeps no shard state
+ * Per-template state (the miner's templates, template baselines) is every instance's own and
+ * is not moved; the vocabulary is shared instead: the ids of the templates every instance
+ * committed are read at claims, so that a partition's templates are not new to its next owner. A store that keeps no shard state
  * (SQLite: one instance per database) turns the module off: nothing is dropped then either.
  *
  * Threads: everything runs on the aggregator's thread except lw__part_state_released(), which
@@ -49,6 +50,13 @@ void lw__part_state_mark(struct lw__part_state *ps, uint32_t flags, const char *
 void lw__part_state_tick(struct lw__part_state *ps, int64_t now_ns);
 /* Saves every owned shard now (at stop). */
 void lw__part_state_save_all(struct lw__part_state *ps);
+
+/*
+ * True when @id is a template that some instance committed to the store (read at claims and
+ * with the periodic saves): a line that creates it here brings nothing new to the cluster.
+ * Always false on a store of one instance (SQLite).
+ */
+bool lw__part_state_shared_template(const struct lw__part_state *ps, uint32_t id);
 
 /* lw_ingest_released_fn: 1 when the release of (@shard, @epoch) was processed. Any thread. */
 int lw__part_state_released(struct lw__part_state *ps, const char *shard, uint64_t epoch);

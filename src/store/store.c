@@ -160,6 +160,14 @@ int lw_store_foreach_shard_state(struct lw_store *s, const char *key, lw_store_b
                                                : LW_ENOTSUP;
 }
 
+int lw_store_foreach_shared_template(struct lw_store *s, size_t max, lw_store_id_cb cb,
+                                     void *opaque)
+{
+    return s->ops->foreach_shared_template != NULL
+               ? s->ops->foreach_shared_template(s, max, cb, opaque)
+               : LW_ENOTSUP;
+}
+
 int lw_store_set_note(struct lw_store *s, const char *key, const char *text)
 {
     return s->ops->set_note(s, key, text);

@@ -853,6 +853,36 @@ static int ch_foreach_shard_state(struct lw_store *base, const char *key, lw_sto
     return rc;
 }
 
+static int ch_foreach_shared_template(struct lw_store *base, size_t max, lw_store_id_cb cb,
+                                      void *opaque)
+{
+    struct ch_store *s = (struct ch_store *)base;
+    char *copy;
+    char *line;
+    char *next;
+    int rc = q_start(s, "SELECT DISTINCT id FROM %s.templates_v LIMIT %zu", s->db, max);
+
+    rc = rc ? rc : exec_q(s);
+    if (rc != LW_OK || s->out.len == 0) {
+        return rc;
+    }
+    copy = lw_strdup(s->out.p); /* the callback may use the handle */
+    if (copy == NULL) {
+        return fail(s, LW_ENOMEM, "%s", "out of memory");
+    }
+    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        if (*line >= '0' && *line <= '9') {
+            rc = cb(opaque, (uint32_t)u64(line));
+        }
+    }
+    lw_free(copy);
+    return rc;
+}
+
 static int ch_set_note(struct lw_store *base, const char *key, const char *text)
 {
     struct ch_store *s = (struct ch_store *)base;
@@ -1831,6 +1861,7 @@ const struct lw_store_ops lw__store_clickhouse_ops = {
     .load_models = ch_load_models,
     .save_shard_state = ch_save_shard_state,
     .foreach_shard_state = ch_foreach_shard_state,
+    .foreach_shared_template = ch_foreach_shared_template,
     .stored_lines = ch_stored_lines,
     .template_count = ch_template_count,
     .max_template_id = ch_max_template_id,
