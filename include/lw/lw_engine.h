@@ -112,6 +112,12 @@ struct lw_ingest lw_engine_ingest(struct lw_engine *e);
  * last store error.
  */
 int lw_engine_stop(struct lw_engine *e);
+/*
+ * 1 when the store refused the last transaction because another instance took over one of its
+ * Kafka partitions (LW_EFENCED): it can never commit, and the daemon should stop so that it is
+ * started afresh (docs/cluster.md, "Fencing"). Any thread.
+ */
+int lw_engine_fenced(struct lw_engine *e);
 /* lw_engine_stop() that also fills the final figures (either may be NULL). */
 int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
                          struct lw_detect_stats *ds);

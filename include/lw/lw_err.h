@@ -18,6 +18,7 @@
 #define LW_EDROP    -10 /* a sink gives up on a batch */
 #define LW_ETOOBIG  -11 /* an input is over its configured limit */
 #define LW_ENOTSUP  -12 /* the backend does not implement this operation */
+#define LW_EFENCED  -13 /* another instance owns the partition now: never retry */
 
 /* Returns a static, human-readable string for @rc (any LW_E* code or LW_OK). Thread-safe. */
 const char *lw_strerror(int rc);

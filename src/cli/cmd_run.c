@@ -462,6 +462,7 @@ int lw_cmd_run(int argc, char **argv)
     char err[512];
     int lock_fd = -1;
     int exit_code = 1;
+    int fenced = 0;
     int prc;
 
     prc = lw_run_conf_parse(argc, argv, &rc);
@@ -555,6 +556,10 @@ int lw_cmd_run(int argc, char **argv)
             lw_info("run", "end of input: stopping");
             break;
         }
+        if (lw_engine_fenced(d.engine)) {
+            fenced = 1;
+            break;
+        }
     }
     stop_inputs(&d);
     exit_code = 0;
@@ -562,7 +567,19 @@ out_engine:
     /* After the inputs and before the engine: waits for in-flight ingest requests. */
     lw_http_server_stop(d.http);
     lw_api_destroy(d.api);
-    if (lw_engine_stop(d.engine) < 0) {
+    if (fenced) {
+        /*
+         * Another instance took over a partition whose lines this one still held: what it holds
+         * can never commit. It leaves the group (stop_inputs) and exits EX_TEMPFAIL, so that a
+         * supervisor starts it afresh and it rejoins with nothing stale.
+         */
+        lw_engine_stop(d.engine);
+        lw_error("run", "fenced by another instance (see above): stopped; start logwarden again "
+                        "(exit status 75, which a supervisor such as systemd's "
+                        "Restart=on-failure restarts)");
+        exit_code = 75;
+    }
+    else if (lw_engine_stop(d.engine) < 0) {
         lw_error("run", "the last store transaction failed: counts since the last commit are "
                         "not stored");
         exit_code = 1;

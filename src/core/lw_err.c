@@ -30,6 +30,8 @@ const char *lw_strerror(int rc)
         return "over the size limit";
     case LW_ENOTSUP:
         return "not supported by this store backend";
+    case LW_EFENCED:
+        return "fenced: another instance owns the partition now";
     default:
         return "unknown error";
     }

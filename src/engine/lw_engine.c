@@ -1620,6 +1620,11 @@ static void store_failed(struct lw_engine *e, const struct pending *p, int rc, c
                            " retried every %lld s)",
                  msg, pending, STORE_RETRY_NS / 1000000000LL);
     }
+    else if (rc == LW_EFENCED) {
+        lw_error("engine", "%s; this instance stops so that it starts afresh (%llu lines pending,"
+                           " read again by their partitions' owners)",
+                 msg, pending);
+    }
     else if (rc == LW_ECORRUPT) {
         lw_error("engine", "the store is damaged: %s; ingest paused (%llu accepted lines pending);"
                            " stop logwarden and see the damaged-store section of docs/daemon.md",
@@ -2009,6 +2014,13 @@ static int final_write(struct lw_engine *e, struct pending *p, int64_t t0)
 {
     int rc = locked_write(e, p);
 
+    if (rc == LW_EFENCED) {
+        lw_error("engine", "stopping: the last transaction (%llu lines) is fenced: the lines of"
+                           " the partitions another instance took are counted there; lines of"
+                           " other inputs in it are not stored",
+                 (unsigned long long)p->pending_lines);
+        return rc;
+    }
     if (rc < 0 && rc != LW_ECORRUPT) {
         lw_warn("engine", "stopping: the store cannot commit the last %llu accepted lines;"
                           " retrying for up to %lld s (free space now if the disk is full)",
@@ -2461,6 +2473,11 @@ fail_threads:
 fail:
     engine_free(e);
     return NULL;
+}
+
+int lw_engine_fenced(struct lw_engine *e)
+{
+    return e != NULL && atomic_load(&e->last_rc) == LW_EFENCED;
 }
 
 int lw_engine_stop(struct lw_engine *e)

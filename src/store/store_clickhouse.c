@@ -654,11 +654,10 @@ static int fence_check(struct ch_store *s)
         }
         for (i = 0; i < s->n_fences; i++) {
             if (strcmp(s->fences[i].path, path) == 0 && u64(tab + 1) > s->fences[i].epoch) {
-                rc = fail(s, LW_EIO,
+                rc = fail(s, LW_EFENCED,
                           "Kafka partition %s was taken over by another instance (epoch %llu,"
                           " ours %llu): this transaction is fenced and never committed; its"
-                          " lines are counted by the new owner. Restart this instance to"
-                          " drop what it still holds",
+                          " lines are counted by the new owner",
                           path, (unsigned long long)u64(tab + 1),
                           (unsigned long long)s->fences[i].epoch);
                 break;
