@@ -143,6 +143,41 @@ grep -q "stored lines  10000" "$T/status2.txt" || fail "status: $(cat "$T/status
 grep -q "checkpoints   1" "$T/status2.txt" || fail "status: $(cat "$T/status2.txt")"
 echo "ok: tail + restart: sum of counts = $sum (nothing read twice), writer tail-a, status agrees"
 
+# (3b) compaction: the tables read as "latest committed row per key" (blobs, checkpoints, notes)
+# lose this writer's superseded rows when it starts again, in the background (a mutation).
+superseded() { # TABLE KEYS [MAXSEQ]: keys of writer tail-a with more than one committed row
+  ch_query "SELECT count() FROM (SELECT $2, count() AS n FROM lwtail.$1_v WHERE writer = 'tail-a'
+            AND seq < ${3:-18446744073709551615} GROUP BY $2 HAVING n > 1)"
+}
+pre_b=$(superseded blobs kind); pre_c=$(superseded checkpoints "input, path")
+[ "$pre_b" -ge 1 ] && [ "$pre_c" -ge 1 ] ||
+  fail "nothing to compact after two runs (blobs $pre_b, checkpoints $pre_c keys with old rows)"
+S4=$(ch_query "SELECT max(seq) + 1 FROM lwtail.commits WHERE writer = 'tail-a'")
+rows0=$(ch_query "SELECT count() FROM lwtail.blobs WHERE writer = 'tail-a'")
+M0=$(ch_query "SELECT count() FROM system.mutations WHERE database = 'lwtail'")
+"$LW" run -c "$T/ch.yaml" --data-dir "$T/d2" --tail "$T/tail.log" --no-syslog --no-http \
+  --no-detect >"$T/run4.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do
+  m=$(ch_query "SELECT countIf(is_done = 1), countIf(is_done = 0) FROM system.mutations WHERE database = 'lwtail'" 2>/dev/null || echo "0	1")
+  [ "$(echo "$m" | cut -f1)" -gt "$M0" ] && [ "$(echo "$m" | cut -f2)" = 0 ] && break
+  sleep 0.1
+done
+[ "$(echo "$m" | cut -f1)" -gt "$M0" ] && [ "$(echo "$m" | cut -f2)" = 0 ] ||
+  fail "no new finished compaction (mutations before: $M0; done, running now: $m)"
+post_b=$(superseded blobs kind "$S4"); post_c=$(superseded checkpoints "input, path" "$S4")
+rows1=$(ch_query "SELECT count() FROM lwtail.blobs WHERE writer = 'tail-a' AND seq < $S4")
+kill -TERM "$PID"; wait "$PID" || fail "the third run did not stop cleanly"
+PID=
+[ "$post_b" = 0 ] && [ "$post_c" = 0 ] ||
+  fail "superseded rows left after the compaction: blobs $post_b, checkpoints $post_c keys"
+sum=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v")
+[ "$sum" = 10000 ] || fail "after the compaction the sum of counts is $sum, want 10000"
+"$LW" status --data-dir "$T/d2" >"$T/status3.txt" 2>&1 || fail "status: $(cat "$T/status3.txt")"
+grep -q "checkpoints   1" "$T/status3.txt" || fail "status after compaction: $(cat "$T/status3.txt")"
+echo "ok: compaction at start: blob rows of earlier runs $rows0 -> $rows1, no superseded row left;" \
+     "counts and checkpoints unchanged"
+
 # (4) a server that is not there: a clear error that names the URL, exit code 1.
 cat > "$T/down.yaml" <<YAML
 store:
