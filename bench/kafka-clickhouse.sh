@@ -140,7 +140,7 @@ got=$(ch_sum)
 if [ "$CH_LOG" = 1 ]; then
     sleep 1 # the query log is flushed every 500 ms
     echo "--- ClickHouse time per statement (query_log, whole run): kind, count, total s, max s, rows"
-    ch_query "SELECT extract(query, '^(INSERT INTO [a-z_.]+|SELECT|CREATE|ALTER)') AS k,
+    ch_query "SELECT extract(query, '^(INSERT INTO [a-z_.]+|SELECT [a-zA-Z(]+[^ ]* [^ ]* [^ ]* [^ ]*|CREATE|ALTER)') AS k,
                      count(), round(sum(query_duration_ms) / 1000, 2), round(max(query_duration_ms) / 1000, 2),
                      sum(written_rows)
               FROM system.query_log WHERE type = 2 AND query NOT LIKE '%query_log%'

@@ -118,6 +118,12 @@ int lw_engine_stop(struct lw_engine *e);
  * started afresh (docs/cluster.md, "Fencing"). Any thread.
  */
 int lw_engine_fenced(struct lw_engine *e);
+/*
+ * The checkpoint of (@input, @path) in the last transaction this engine committed that had one:
+ * 1 and *@out filled (its path NULL), 0 when it committed none (ask the store). Any thread.
+ */
+int lw_engine_durable(struct lw_engine *e, const char *input, const char *path,
+                      struct lw_ingest_checkpoint *out);
 /* lw_engine_stop() that also fills the final figures (either may be NULL). */
 int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
                          struct lw_detect_stats *ds);

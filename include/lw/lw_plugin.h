@@ -124,8 +124,15 @@ struct lw_input_ctx {
     /* The checkpoint stored for (input, path): 1 and *out filled, or 0 when there is none. */
     int (*resume)(void *opaque, const char *input, const char *path,
                   struct lw_ingest_checkpoint *out);
+    /*
+     * The checkpoint of (input, path) that this daemon committed last: 1 and *out filled, or 0
+     * when it committed none yet (then ask resume). Answered from memory: for an input that
+     * polls how far the store has its lines. May be NULL.
+     */
+    int (*durable)(void *opaque, const char *input, const char *path,
+                   struct lw_ingest_checkpoint *out);
     const struct lw_ingest_routes *routes;  /* the daemon's HTTP server, NULL when none */
-    void *opaque;                       /* passed to resume */
+    void *opaque;                       /* passed to resume and durable */
 };
 
 struct lw_input_stats {

@@ -231,8 +231,22 @@ static void part_read(struct in_kafka *k, struct kafka_part *p, uint64_t *epoch)
     }
 }
 
+/*
+ * How far the store has this instance's lines of @p: from the pipeline's memory of its own
+ * commits when it has one (the fence makes only this owner's commits count for @p from its
+ * claim on), else from the store.
+ */
 static void part_read_durable(struct in_kafka *k, struct kafka_part *p)
 {
+    struct lw_ingest_checkpoint ck;
+
+    if (k->ctx.durable != NULL && k->ctx.durable(k->ctx.opaque, "kafka", p->path, &ck) == 1 &&
+        ck.dev == p->epoch) {
+        if ((int64_t)ck.offset > p->durable) {
+            p->durable = (int64_t)ck.offset;
+        }
+        return;
+    }
     part_read(k, p, NULL);
 }
 

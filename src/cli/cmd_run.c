@@ -80,6 +80,14 @@ static int resume_cb(void *opaque, const char *input, const char *path,
     return rc == LW_OK ? 1 : 0;
 }
 
+static int durable_cb(void *opaque, const char *input, const char *path,
+                      struct lw_ingest_checkpoint *out)
+{
+    struct daemon *d = opaque;
+
+    return lw_engine_durable(d->engine, input, path, out);
+}
+
 /* ---- life cycle ---- */
 
 static struct lw_input_ctx input_ctx(struct daemon *d)
@@ -90,6 +98,7 @@ static struct lw_input_ctx input_ctx(struct daemon *d)
     ctx.ingest = lw_engine_ingest(d->engine);
     ctx.conf = &d->in_conf;
     ctx.resume = resume_cb;
+    ctx.durable = durable_cb;
     ctx.routes = d->http != NULL ? &d->routes : NULL;
     ctx.opaque = d;
     return ctx;

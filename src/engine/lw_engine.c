@@ -191,6 +191,17 @@ struct pending {
     size_t n_sources;            /* source names below this index are set (and immutable) */
 };
 
+struct durable_ent {
+    char *input;
+    char *path;
+    uint64_t offset;
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t fingerprint;
+};
+
+#define DURABLE_MAX 65536
+
 struct lw_engine {
     struct lw_engine_conf conf;
     struct lw_store *store;
@@ -293,6 +304,15 @@ struct lw_engine {
     atomic_uint_fast64_t store_errors;
     atomic_int_fast64_t watermark_ns;
     pthread_mutex_t hist_mu;
+    /*
+     * The checkpoints of the last committed transactions, per (input, path): what inputs ask
+     * for (lw_engine_durable()) to learn how far the store has their lines, without a store
+     * query (a Kafka instance on ClickHouse asked 16 times a second). At most DURABLE_MAX.
+     */
+    pthread_mutex_t dur_mu;
+    struct durable_ent *dur;
+    size_t n_dur;
+    size_t cap_dur;
     uint64_t batch_hist[12];
     double batch_hist_sum;
     uint64_t batch_hist_n;
@@ -1713,6 +1733,8 @@ static const char *job_source(const struct lw_engine *e, const struct pending *p
     return id < p->n_sources ? e->sources[id] : "(other)";
 }
 
+static void durable_note(struct lw_engine *e, const struct pending *p);
+
 /*
  * Writes @p in one transaction (store writer thread; at stop, the aggregator once the writer has
  * ended). On failure @p is kept whole for the retry: nothing of it was committed.
@@ -1846,6 +1868,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
         pthread_mutex_unlock(&e->hist_mu);
         atomic_fetch_add(&e->lines_stored, p->pending_lines);
         atomic_fetch_add(&e->store_commits, 1);
+        durable_note(e, p);
         if (lw_store_stored_lines(s, &total) == LW_OK) {
             atomic_store(&e->stored_total, total);
         }
@@ -1860,6 +1883,79 @@ static int job_write(struct lw_engine *e, struct pending *p)
         e->last_prune_ns = now;
     }
     return LW_OK;
+}
+
+/* After a commit: the checkpoints @p carried are durable now (lw_engine_durable()). */
+static void durable_note(struct lw_engine *e, const struct pending *p)
+{
+    size_t i;
+
+    pthread_mutex_lock(&e->dur_mu);
+    for (i = 0; i < p->n_cks; i++) {
+        const struct ck_ent *c = &p->cks[i];
+        struct durable_ent *d = NULL;
+        size_t j;
+
+        for (j = 0; j < e->n_dur && d == NULL; j++) {
+            if (strcmp(e->dur[j].path, c->path) == 0 && strcmp(e->dur[j].input, c->input) == 0) {
+                d = &e->dur[j];
+            }
+        }
+        if (d == NULL) {
+            if (e->n_dur == e->cap_dur) {
+                size_t cap = e->cap_dur ? e->cap_dur * 2 : 16;
+                struct durable_ent *nv;
+
+                if (cap > DURABLE_MAX) {
+                    continue; /* full: the input asks the store for the rest */
+                }
+                nv = lw_realloc(e->dur, cap * sizeof(*nv));
+                if (nv == NULL) {
+                    continue;
+                }
+                e->dur = nv;
+                e->cap_dur = cap;
+            }
+            d = &e->dur[e->n_dur];
+            d->input = lw_strdup(c->input);
+            d->path = lw_strdup(c->path);
+            if (d->input == NULL || d->path == NULL) {
+                lw_free(d->input);
+                lw_free(d->path);
+                continue;
+            }
+            e->n_dur++;
+        }
+        d->offset = c->ck.offset;
+        d->dev = c->ck.dev;
+        d->ino = c->ck.ino;
+        d->fingerprint = c->ck.fingerprint;
+    }
+    pthread_mutex_unlock(&e->dur_mu);
+}
+
+int lw_engine_durable(struct lw_engine *e, const char *input, const char *path,
+                      struct lw_ingest_checkpoint *out)
+{
+    int found = 0;
+    size_t i;
+
+    if (e == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&e->dur_mu);
+    for (i = 0; i < e->n_dur && !found; i++) {
+        if (strcmp(e->dur[i].path, path) == 0 && strcmp(e->dur[i].input, input) == 0) {
+            memset(out, 0, sizeof(*out));
+            out->offset = e->dur[i].offset;
+            out->dev = e->dur[i].dev;
+            out->ino = e->dur[i].ino;
+            out->fingerprint = e->dur[i].fingerprint;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&e->dur_mu);
+    return found;
 }
 
 /* job_write() under store_mu (part_state.c uses the store from the aggregator thread). */
@@ -2220,6 +2316,12 @@ static void engine_free(struct lw_engine *e)
     lw_clock_destroy(e->clock);
     lw_header_destroy(e->header);
     pthread_mutex_destroy(&e->hist_mu);
+    for (i = 0; i < e->n_dur; i++) {
+        lw_free(e->dur[i].input);
+        lw_free(e->dur[i].path);
+    }
+    lw_free(e->dur);
+    pthread_mutex_destroy(&e->dur_mu);
     pthread_cond_destroy(&e->wcv);
     pthread_mutex_destroy(&e->wmu);
     pthread_mutex_destroy(&e->store_mu);
@@ -2276,6 +2378,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
     }
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->hist_mu, NULL);
+    pthread_mutex_init(&e->dur_mu, NULL);
     pthread_cond_init(&e->work_cv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
     pthread_mutex_init(&e->wmu, NULL);
