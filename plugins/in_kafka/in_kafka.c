@@ -519,6 +519,8 @@ static void on_revoke(struct in_kafka *k, rd_kafka_topic_partition_list_t *list)
     }
 }
 
+enum { CLAIM_NONE, CLAIM_NO_POS, CLAIM_AT }; /* claim_all(): the state of one claim */
+
 /*
  * Claims the partitions of @list for this instance before reading them (docs/cluster.md,
  * "Fencing"): for each, takes the epoch after the largest stored one and hands the pipeline a
@@ -533,7 +535,7 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
 {
     unsigned wait_ms = k->conf.revoke_wait_ms ? k->conf.revoke_wait_ms : DEF_REVOKE_WAIT_MS;
     int64_t deadline = mono_ns() + (int64_t)wait_ms * 1000000LL;
-    /* per element of @list: 0 nothing to wait for, 1 claim handed over, 3 the same with a position */
+    /* Per element of @list: CLAIM_NONE, or the claim was handed over (with a position or not). */
     unsigned char *st;
     int pending = 0;
     int i;
@@ -578,7 +580,7 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
                     lw_strerror(rc));
             continue;
         }
-        st[i] = at >= 0 ? 3 : 1;
+        st[i] = at >= 0 ? CLAIM_AT : CLAIM_NO_POS;
         pending++;
     }
     while (pending > 0) {
@@ -586,16 +588,19 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
             struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
             uint64_t stored = 0;
 
-            if (st[i] == 0 || p == NULL) {
+            if (st[i] == CLAIM_NONE || p == NULL) {
                 continue;
             }
             part_read(k, p, &stored);
             if (stored >= p->epoch) {
-                /* p->durable was read after the claim became visible. A claim at 0 is no position. */
-                if (st[i] == 1 && p->durable == 0) {
+                /*
+                 * p->durable was read after the claim became visible. A claim at 0 is no
+                 * position.
+                 */
+                if (st[i] == CLAIM_NO_POS && p->durable == 0) {
                     p->durable = -1;
                 }
-                st[i] = 0;
+                st[i] = CLAIM_NONE;
                 pending--;
             }
         }
@@ -606,7 +611,7 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
             for (i = 0; i < list->cnt; i++) {
                 struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
 
-                if (st[i] != 0 && p != NULL) {
+                if (st[i] != CLAIM_NONE && p != NULL) {
                     atomic_fetch_add(&k->claim_timeouts, 1);
                     lw_warn("kafka", "%s: the claim (epoch %llu) is not stored after %u ms: "
                                      "reading the partition before the previous owner is fenced",
@@ -1351,7 +1356,8 @@ static void in_kafka_stop(void *inst)
         pthread_join(k->thread, NULL);
     }
     rd_kafka_destroy(k->rk);
-    lw_info("kafka", "stopped: %llu records, %llu offset commits, paused %llu times (pipeline full)",
+    lw_info("kafka",
+            "stopped: %llu records, %llu offset commits, paused %llu times (pipeline full)",
             (unsigned long long)atomic_load(&k->records),
             (unsigned long long)atomic_load(&k->commits),
             (unsigned long long)atomic_load(&k->pauses));

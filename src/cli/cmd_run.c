@@ -472,6 +472,7 @@ int lw_cmd_run(int argc, char **argv)
     int lock_fd = -1;
     int exit_code = 1;
     int fenced = 0;
+    int erc;
     int prc;
 
     prc = lw_run_conf_parse(argc, argv, &rc);
@@ -576,19 +577,20 @@ out_engine:
     /* After the inputs and before the engine: waits for in-flight ingest requests. */
     lw_http_server_stop(d.http);
     lw_api_destroy(d.api);
-    if (fenced) {
+    /* The fence may also show first in the last transactions, at a stop for another reason. */
+    erc = lw_engine_stop(d.engine);
+    if (fenced || (erc == LW_EFENCED && exit_code == 0)) {
         /*
          * Another instance took over a partition whose lines this one still held: what it holds
          * can never commit. It leaves the group (stop_inputs) and exits EX_TEMPFAIL, so that a
          * supervisor starts it afresh and it rejoins with nothing stale.
          */
-        lw_engine_stop(d.engine);
         lw_error("run", "fenced by another instance (see above): stopped; start logwarden again "
                         "(exit status 75, which a supervisor such as systemd's "
                         "Restart=on-failure restarts)");
         exit_code = 75;
     }
-    else if (lw_engine_stop(d.engine) < 0) {
+    else if (erc < 0) {
         lw_error("run", "the last store transaction failed: counts since the last commit are "
                         "not stored");
         exit_code = 1;

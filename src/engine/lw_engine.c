@@ -1876,9 +1876,16 @@ static int job_write(struct lw_engine *e, struct pending *p)
     pending_clear(p);
     if (now - e->last_prune_ns >= PRUNE_EVERY_NS) {
         uint64_t n = 0;
+        int prc = lw_store_prune(s, now, &n);
 
-        if (lw_store_prune(s, now, &n) == LW_OK && n > 0) {
+        if (n > 0) {
             lw_info("engine", "retention: removed %llu old rows", (unsigned long long)n);
+        }
+        if (prc < 0) {
+            /* Not a failed transaction: the lines are stored; only old rows stay longer. */
+            lw_warn("engine", "retention: removing old rows failed: %s; retried in %lld s",
+                    prc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(s),
+                    PRUNE_EVERY_NS / 1000000000LL);
         }
         e->last_prune_ns = now;
     }

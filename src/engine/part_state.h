@@ -13,8 +13,9 @@
  *
  * Per-template state (the miner's templates, template baselines) is every instance's own and
  * is not moved; the vocabulary is shared instead: the ids of the templates every instance
- * committed are read at claims, so that a partition's templates are not new to its next owner. A store that keeps no shard state
- * (SQLite: one instance per database) turns the module off: nothing is dropped then either.
+ * committed are read at claims, so that a partition's templates are not new to its next owner.
+ * A store that keeps no shard state (SQLite: one instance per database) turns the module off:
+ * nothing is dropped then either.
  *
  * Threads: everything runs on the aggregator's thread except lw__part_state_released(), which
  * the input calls from its own.

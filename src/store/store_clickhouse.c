@@ -1117,6 +1117,7 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
     char *line;
     char *next;
     char *copy = NULL;
+    int crc;
     int rc;
 
     if (n_deleted != NULL) {
@@ -1125,9 +1126,13 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
     if (s->read_only) {
         return fail(s, LW_EIO, "%s", "the store handle is read-only");
     }
-    rc = compact(s);
-    if (rc != LW_OK || cutoff <= 0) {
-        return rc;
+    /*
+     * A compaction that fails (a mutation the server refuses, a timeout) must not hold back the
+     * retention below, or old partitions pile up: its error is returned once that has run.
+     */
+    crc = compact(s);
+    if (cutoff <= 0) {
+        return crc;
     }
     rc = q_start(s,
                  "SELECT table, partition, sum(rows) FROM system.parts WHERE database = '%s'"
@@ -1139,7 +1144,7 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
                  s->db, cutoff);
     rc = rc ? rc : exec_q(s);
     if (rc != LW_OK || s->out.len == 0) {
-        return rc;
+        return rc != LW_OK ? rc : crc;
     }
     copy = lw_strdup(s->out.p);
     if (copy == NULL) {
@@ -1178,7 +1183,7 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
     if (n_deleted != NULL) {
         *n_deleted = total;
     }
-    return rc;
+    return rc != LW_OK ? rc : crc;
 }
 
 int lw__ch_store_example_row(struct lw_store *base, uint32_t template_id, int64_t ts_ns,
