@@ -126,8 +126,9 @@ struct lw_input_ctx {
                   struct lw_ingest_checkpoint *out);
     /*
      * The checkpoint of (input, path) that this daemon committed last: 1 and *out filled, or 0
-     * when it committed none yet (then ask resume). Answered from memory: for an input that
-     * polls how far the store has its lines. May be NULL.
+     * when it committed none yet or does not keep them for this input (then ask resume).
+     * Answered from memory, for the Kafka input, which polls how far the store has its lines.
+     * May be NULL.
      */
     int (*durable)(void *opaque, const char *input, const char *path,
                    struct lw_ingest_checkpoint *out);

@@ -85,6 +85,8 @@ struct lw_store_conf {
                                * down to whole pages): a write that needs more fails with
                                * LW_EFULL exactly as on a full disk (PRAGMA max_page_count) */
     int backend;              /* enum lw_store_backend; 0: SQLite */
+    int short_lived;          /* 1: a handle for one short job (a rule, a status): no
+                               * housekeeping at open (ClickHouse's compaction) */
     struct lw_store_clickhouse_conf clickhouse;  /* with LW_STORE_BACKEND_CLICKHOUSE */
 };
 

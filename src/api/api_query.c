@@ -1346,6 +1346,7 @@ static int rule_write(struct req_ctx *c, const struct lw_store_rule *r, int64_t 
     int rc;
 
     sc.read_only = 0;
+    sc.short_lived = 1; /* one rule row: the daemon's writer does the housekeeping */
     pthread_mutex_lock(&api->write_mu);
     w = lw_store_open(api->data_dir, &sc, err, sizeof(err));
     if (w == NULL) {

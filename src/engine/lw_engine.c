@@ -1903,6 +1903,13 @@ static void durable_note(struct lw_engine *e, const struct pending *p)
         struct durable_ent *d = NULL;
         size_t j;
 
+        /*
+         * Only the Kafka input asks (its partitions are few; a tail input over thousands of files
+         * would make this search cost per commit what it saves).
+         */
+        if (strcmp(c->input, "kafka") != 0) {
+            continue;
+        }
         for (j = 0; j < e->n_dur && d == NULL; j++) {
             if (strcmp(e->dur[j].path, c->path) == 0 && strcmp(e->dur[j].input, c->input) == 0) {
                 d = &e->dur[j];

@@ -859,7 +859,12 @@ static int ch_foreach_shared_template(struct lw_store *base, size_t max, lw_stor
     char *copy;
     char *line;
     char *next;
-    int rc = q_start(s, "SELECT DISTINCT id FROM %s.templates_v LIMIT %zu", s->db, max);
+    /*
+     * The table, not its view: the view's join with the commits costs more than the few ids of
+     * uncommitted rows (a template another writer mined, whose transaction failed) could mislead.
+     * One UInt32 column of a table that grows with every transaction.
+     */
+    int rc = q_start(s, "SELECT DISTINCT id FROM %s.templates LIMIT %zu", s->db, max);
 
     rc = rc ? rc : exec_q(s);
     if (rc != LW_OK || s->out.len == 0) {
@@ -1827,7 +1832,7 @@ static struct lw_store *ch_open(const char *dir, const struct lw_store_conf *con
     }
     s->seq = last + 1;
     /* What earlier runs of this writer left superseded; best effort (prune() does it again). */
-    if (!s->read_only) {
+    if (!s->read_only && !conf->short_lived) {
         (void)compact(s);
     }
     if (!s->read_only && write_marker(dir, s, c) != LW_OK) {
@@ -1902,7 +1907,16 @@ struct lw_store *lw__ch_open_marker(const char *dir, int rules, char *err, size_
     conf.clickhouse.user = user[0] != '\0' ? user : NULL;
     conf.clickhouse.writer_id = writer[0] != '\0' ? writer : NULL;
     conf.clickhouse.password = pw[0] != '\0' || pwfile[0] != '\0' ? pw : NULL;
+    conf.short_lived = 1;
     st = ch_open(dir, &conf, err, err_len);
+    if (st == NULL && pw[0] == '\0' && pwfile[0] == '\0') {
+        size_t n = strlen(err);
+
+        /* The daemon's own password may have been written in its configuration file. */
+        snprintf(err + n, err_len - n, " (the data directory names no password file: if the "
+                                       "server wants a password, set "
+                                       "LOGWARDEN_CLICKHOUSE_PASSWORD)");
+    }
     memset(pw, 0, sizeof(pw));
     if (st != NULL) {
         ((struct ch_store *)st)->rules_ok = rules;
