@@ -18,7 +18,8 @@
 # With CH_LOG=1 ClickHouse logs its queries and the bench prints, per statement kind, how many
 # ran during the ingest and how long they took inside ClickHouse.
 #
-# Environment: LINES (1000000), PARTITIONS (4), DETECT (0), FLUSH (200ms), PERF (0), CH_LOG (0),
+# Environment: LINES (1000000), PARTITIONS (4), DETECT (0), FLUSH (the daemon's: 1s on
+# ClickHouse), PERF (0), CH_LOG (0),
 # TIMES (live), EVENT_RATE (100000),
 # BENCH_DIR, LW_BIN, KEEP=1. Do not run it while the test suite runs.
 set -euo pipefail
@@ -29,7 +30,7 @@ set -euo pipefail
 LINES=${LINES:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 DETECT=${DETECT:-0}
-FLUSH=${FLUSH:-200ms}
+FLUSH=${FLUSH:-}
 PERF=${PERF:-0}
 CH_LOG=${CH_LOG:-0}
 TIMES=${TIMES:-live}
@@ -85,8 +86,7 @@ store:
   clickhouse:
     url: $CH_URL
     database: bench
-pipeline:
-  flush_interval: $FLUSH
+$([ -n "$FLUSH" ] && printf 'pipeline:\n  flush_interval: %s\n' "$FLUSH")
 inputs:
   kafka:
     brokers: "$KAFKA_BOOTSTRAP"

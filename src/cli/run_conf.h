@@ -94,7 +94,7 @@ struct lw_run_conf {
     int64_t max_jump_ns;         /* pipeline.max_time_jump */
     int64_t idle_ns;             /* pipeline.source_idle */
     int64_t max_lag_ns;          /* pipeline.max_lag */
-    int64_t flush_ns;
+    int64_t flush_ns;            /* pipeline.flush_interval; 0: by backend (200 ms, 1 s) */
     int64_t retention_s;
     /* store.backend and store.clickhouse.* (docs/config.md); strings owned. */
     int store_backend;           /* enum lw_store_backend */
