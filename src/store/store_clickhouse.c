@@ -174,6 +174,39 @@ static int exec_q(struct ch_store *s)
 }
 
 /* Starts a query text in s->q with a printf format (constants and integers only). */
+/*
+ * Runs the query in s->q and hands back a copy of its answer in *@copy (NULL when the answer is
+ * empty; the caller frees it), to walk with next_line() while the handle runs other queries.
+ */
+static int exec_copy(struct ch_store *s, char **copy)
+{
+    int rc = exec_q(s);
+
+    *copy = NULL;
+    if (rc != LW_OK || s->out.len == 0) {
+        return rc;
+    }
+    *copy = lw_strdup(s->out.p);
+    return *copy != NULL ? LW_OK : fail(s, LW_ENOMEM, "%s", "out of memory");
+}
+
+/* The next line of an answer copy, NUL-ended in place; NULL after the last. */
+static char *next_line(char **cur)
+{
+    char *line = *cur;
+    char *nl;
+
+    if (line == NULL || *line == '\0') {
+        return NULL;
+    }
+    nl = strchr(line, '\n');
+    *cur = nl != NULL ? nl + 1 : NULL;
+    if (nl != NULL) {
+        *nl = '\0';
+    }
+    return line;
+}
+
 static int q_start(struct ch_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int q_start(struct ch_store *s, const char *fmt, ...)
@@ -613,7 +646,7 @@ static int fence_check(struct ch_store *s)
 {
     char *copy;
     char *line;
-    char *next;
+    char *cur;
     size_t i;
     int rc;
 
@@ -628,23 +661,14 @@ static int fence_check(struct ch_store *s)
         rc = rc ? rc : lw__ch_buf_unhex(&s->q, s->fences[i].path, strlen(s->fences[i].path));
     }
     rc = rc ? rc : lw__ch_buf_puts(&s->q, ") GROUP BY path");
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc;
     }
-    copy = lw_strdup(s->out.p);
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
-    }
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         char *tab = strchr(line, '\t');
         char *path = NULL;
         size_t len = 0;
-
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         if (tab == NULL) {
             continue;
         }
@@ -800,7 +824,7 @@ static int ch_foreach_shard_state(struct lw_store *base, const char *key, lw_sto
     char kind[SHARD_KIND_MAX];
     char *copy;
     char *line;
-    char *next;
+    char *cur;
     int rc = shard_kind(s, key, kind);
 
     /*
@@ -820,24 +844,14 @@ static int ch_foreach_shard_state(struct lw_store *base, const char *key, lw_sto
                                 s->db);
     rc = rc ? rc : q_eq(s, "kind", kind);
     rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer) GROUP BY writer");
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc;
     }
-    /* The callback may use the handle: work on a copy of the answer. */
-    copy = lw_strdup(s->out.p);
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
-    }
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         char *f[3];
         char *data = NULL;
         size_t n = 0;
-
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         if (split_fields(line, f, 3) != 3 ||
             lw__ch_unhex(f[0], strlen(f[0]), &data, &n) != LW_OK) {
             continue;
@@ -858,7 +872,7 @@ static int ch_foreach_shared_template(struct lw_store *base, size_t max, lw_stor
     struct ch_store *s = (struct ch_store *)base;
     char *copy;
     char *line;
-    char *next;
+    char *cur;
     /*
      * The table, not its view: the view's join with the commits costs more than the few ids of
      * uncommitted rows (a template another writer mined, whose transaction failed) could mislead.
@@ -866,19 +880,11 @@ static int ch_foreach_shared_template(struct lw_store *base, size_t max, lw_stor
      */
     int rc = q_start(s, "SELECT DISTINCT id FROM %s.templates LIMIT %zu", s->db, max);
 
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc;
     }
-    copy = lw_strdup(s->out.p); /* the callback may use the handle */
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
-    }
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         if (*line >= '0' && *line <= '9') {
             rc = cb(opaque, (uint32_t)u64(line));
         }
@@ -1041,7 +1047,7 @@ static int compact_table(struct ch_store *s, const char *table, const char *cons
     struct lw__ch_buf cond = {0};
     char *copy;
     char *line;
-    char *next;
+    char *cur;
     size_t i;
     size_t n = 0;
     int rc;
@@ -1059,24 +1065,15 @@ static int compact_table(struct ch_store *s, const char *table, const char *cons
     }
     rc = rc ? rc : lw__ch_buf_printf(&s->q, " HAVING n > 1 ORDER BY n DESC LIMIT %d",
                                      COMPACT_KEYS);
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc;
-    }
-    copy = lw_strdup(s->out.p);
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
     }
     rc = lw__ch_buf_puts(&cond, "writer = ");
     rc = rc ? rc : lw__ch_buf_unhex(&cond, s->writer, strlen(s->writer));
     rc = rc ? rc : lw__ch_buf_puts(&cond, " AND (");
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         char *f[4];
-
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         if (split_fields(line, f, 4) != n_keys + 2) {
             continue;
         }
@@ -1120,7 +1117,7 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
     long long cutoff = dt_s(now_ns) - (long long)s->retention_s;
     uint64_t total = 0;
     char *line;
-    char *next;
+    char *cur;
     char *copy = NULL;
     int crc;
     int rc;
@@ -1147,23 +1144,14 @@ static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
                  " AND toUInt32OrZero(partition) < toYYYYMMDD(toDateTime(%lld))"
                  " GROUP BY table, partition ORDER BY table, partition",
                  s->db, cutoff);
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc != LW_OK ? rc : crc;
     }
-    copy = lw_strdup(s->out.p);
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
-    }
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         char *tab1;
         char *tab2;
         size_t i;
-
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         tab1 = strchr(line, '\t');
         tab2 = tab1 != NULL ? strchr(tab1 + 1, '\t') : NULL;
         if (tab2 == NULL) {
@@ -1296,7 +1284,7 @@ static int ch_foreach_checkpoint(struct lw_store *base, const char *input,
     struct ch_store *s = (struct ch_store *)base;
     char *copy;
     char *line;
-    char *next;
+    char *cur;
     int rc;
 
     if (input == NULL || cb == NULL) {
@@ -1304,25 +1292,15 @@ static int ch_foreach_checkpoint(struct lw_store *base, const char *input,
     }
     rc = q_checkpoints(s, input, "hex(path), ", "");
     rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY path HAVING del = 0 ORDER BY path");
-    rc = rc ? rc : exec_q(s);
-    if (rc != LW_OK || s->out.len == 0) {
+    rc = rc ? rc : exec_copy(s, &copy); /* the walk may use the handle */
+    if (rc != LW_OK || copy == NULL) {
         return rc;
     }
-    /* The callback may use the handle: work on a copy of the answer. */
-    copy = lw_strdup(s->out.p);
-    if (copy == NULL) {
-        return fail(s, LW_ENOMEM, "%s", "out of memory");
-    }
-    for (line = copy; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = copy; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         struct lw_ingest_checkpoint ck;
         char *f[6];
         char *path = NULL;
         size_t len;
-
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         if (split_fields(line, f, 6) != 6 ||
             lw__ch_unhex(f[0], strlen(f[0]), &path, &len) != LW_OK) {
             continue;
@@ -1464,7 +1442,7 @@ static int ch_get_level_count(struct lw_store *base, int64_t window_start_ns, in
 static int alert_states(struct ch_store *s, struct lw_store_status *out)
 {
     char *line;
-    char *next;
+    char *cur;
     int rc;
 
     rc = q_start(s,
@@ -1474,14 +1452,10 @@ static int alert_states(struct ch_store *s, struct lw_store_status *out)
                  " GROUP BY id) USING id GROUP BY st",
                  s->db);
     rc = rc ? rc : exec_q(s);
-    for (line = s->out.p; rc == LW_OK && line != NULL && *line != '\0'; line = next) {
+    for (cur = s->out.p; rc == LW_OK && (line = next_line(&cur)) != NULL;) {
         char *tab;
         uint64_t n;
 
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
         tab = strchr(line, '\t');
         if (tab == NULL) {
             continue;
@@ -1863,18 +1837,14 @@ struct lw_store *lw__ch_open_marker(const char *dir, int rules, char *err, size_
     struct lw_store_conf conf;
     struct lw_store *st;
     char *line;
-    char *next;
+    char *cur;
     const char *envpw = getenv("LOGWARDEN_CLICKHOUSE_PASSWORD");
 
     if (read_small(dir, LW_STORE_CH_MARKER_NAME, text, sizeof(text)) != LW_OK) {
         snprintf(err, err_len, "no logwarden store in %s", dir);
         return NULL;
     }
-    for (line = text; line != NULL && *line != '\0'; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
+    for (cur = text; (line = next_line(&cur)) != NULL;) {
         if (strncmp(line, "url=", 4) == 0) {
             snprintf(url, sizeof(url), "%s", line + 4);
         }
