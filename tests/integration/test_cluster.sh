@@ -14,21 +14,9 @@ N=${N:-1000000}
 # FAULT=kill (default): SIGKILL; FAULT=stop: SIGSTOP, then SIGCONT after the takeover (a zombie
 # previous owner, test_cluster_fence.sh).
 FAULT=${FAULT:-kill}
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-. "$HERE/tools/kafka_lib.sh"
-cl_cleanup() {
-  kl_cleanup
-  ch_stop
-}
-trap cl_cleanup EXIT
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "broker: Apache Kafka at $KAFKA_BOOTSTRAP; clickhouse-server $(ch_query 'SELECT version()')"
 DB=lwcluster
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tools/cluster_lib.sh"
 
 kafka_topic logs 4
 # Keyed by host (16 hosts): a host's lines meet in one partition, hence one instance.
@@ -56,37 +44,12 @@ with open(exp, "w") as f:
     for h in sorted(per):
         f.write(f"{h}\t{per[h]}\n")
 PY
-for i in a b; do
-  cat > "$T/conf-$i.yaml" <<EOF
-store:
-  backend: clickhouse
-  clickhouse:
-    url: $CH_URL
-    database: $DB
-    timeout: 10s
-inputs:
-  kafka:
-    brokers: "$KAFKA_BOOTSTRAP"
-    topics: [logs]
-    group: cluster
-    client_id: member-$i
-    key_as_host: true
-    properties:
-      - session.timeout.ms=6000
-      - heartbeat.interval.ms=1000
-EOF
-done
+for i in a b; do cl_conf "$i" cluster logs; done
 start_daemon "$T/data-a" "$T/daemon-a.log" --config "$T/conf-a.yaml"
 PA=$DPID
 start_daemon "$T/data-b" "$T/daemon-b.log" --config "$T/conf-b.yaml"
 PB=$DPID
 
-# ch_sum: lines counted in ClickHouse by every writer (committed transactions only).
-ch_sum() {
-  local v
-  v=$(ch_query "SELECT sum(count) FROM $DB.window_counts_v" 2>/dev/null) || v=0
-  echo "${v:-0}"
-}
 # owned LOG: partitions of the member's latest assignment (eager: one block per rebalance).
 owned() {
   awk '/rebalance: .* revoked/ { delete own } /assigned logs\// { split($0, a, "assigned "); split(a[2], b, ":"); own[b[1]] = 1 }

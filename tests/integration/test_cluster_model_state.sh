@@ -9,21 +9,9 @@
 # be 2 windows old, in warm-up, and b would report nothing. Then b is killed with SIGKILL after
 # its periodic save, and member c loads that state (epoch 2) when it claims the partitions.
 LW=${1:?usage: test_cluster_model_state.sh /path/to/logwarden}
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-. "$HERE/tools/kafka_lib.sh"
-ms_cleanup() {
-  kl_cleanup
-  ch_stop
-}
-trap ms_cleanup EXIT
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "broker: Apache Kafka at $KAFKA_BOOTSTRAP; clickhouse-server $(ch_query 'SELECT version()')"
 DB=lwmodelstate
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tools/cluster_lib.sh"
 kafka_topic logs 2
 
 # history.txt: windows 0..39; burst.txt: windows 40..42, web01 bursts in window 41.
@@ -54,48 +42,10 @@ PY
 read -r N_HIST N_BURST < "$T/history.txt.n"
 
 for i in a b c; do
-  cat > "$T/conf-$i.yaml" <<EOF
-store:
-  backend: clickhouse
-  clickhouse:
-    url: $CH_URL
-    database: $DB
-    timeout: 10s
-inputs:
-  kafka:
-    brokers: "$KAFKA_BOOTSTRAP"
-    topics: [logs]
-    group: modelstate
-    client_id: member-$i
-    key_as_host: true
-    properties:
-      - session.timeout.ms=6000
-      - heartbeat.interval.ms=1000
-detect:
+  cl_conf "$i" modelstate logs "detect:
   volume:
-    warmup_windows: 10
-EOF
+    warmup_windows: 10"
 done
-# With detection (start_daemon of kafka_lib.sh turns it off).
-run_member() {
-  "$LW" run --data-dir "$T/data-$1" --no-syslog --no-http --log-level info \
-    --config "$T/conf-$1.yaml" >>"$T/daemon-$1.log" 2>&1 &
-  DPID=$!
-  PIDS+=("$DPID")
-}
-ch_sum() {
-  local v
-  v=$(ch_query "SELECT sum(count) FROM $DB.window_counts_v" 2>/dev/null) || v=0
-  echo "${v:-0}"
-}
-wait_sum() {
-  local i
-  for i in $(seq 1 300); do
-    [ "$(ch_sum)" -ge "$1" ] && return 0
-    sleep 0.2
-  done
-  fail "ClickHouse holds $(ch_sum) lines after 60 s, want $1"
-}
 vol_findings() {
   ch_query "SELECT count() FROM $DB.anomalies_v WHERE detector = 'volume' $1" 2>/dev/null || echo 0
 }

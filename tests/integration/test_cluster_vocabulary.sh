@@ -8,21 +8,9 @@
 # ClickHouse at the claim). Without the shared vocabulary the first of a's templates b meets is
 # reported (b's stream is settled, so a first template scores above the threshold).
 LW=${1:?usage: test_cluster_vocabulary.sh /path/to/logwarden}
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-. "$HERE/tools/kafka_lib.sh"
-cv_cleanup() {
-  kl_cleanup
-  ch_stop
-}
-trap cv_cleanup EXIT
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "broker: Apache Kafka at $KAFKA_BOOTSTRAP; clickhouse-server $(ch_query 'SELECT version()')"
 DB=lwvocab
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/tools/cluster_lib.sh"
 kafka_topic logs 1
 kafka_topic own 1
 
@@ -54,49 +42,12 @@ with open(f"{d}/later.txt", "w") as f:
     line(f, "web01", NEW, 0)
 PY
 
-for i in a b; do
-  cat > "$T/conf-$i.yaml" <<EOF
-store:
-  backend: clickhouse
-  clickhouse:
-    url: $CH_URL
-    database: $DB
-    timeout: 10s
-inputs:
-  kafka:
-    brokers: "$KAFKA_BOOTSTRAP"
-    topics: [logs$([ "$i" = b ] && echo ", own")]
-    group: vocab
-    client_id: member-$i
-    key_as_host: true
-    properties:
-      - session.timeout.ms=6000
-      - heartbeat.interval.ms=1000
-detect:
+nt="detect:
   new_template:
     warmup_lines: 1000
-    warmup: 0s
-EOF
-done
-run_member() {
-  "$LW" run --data-dir "$T/data-$1" --no-syslog --no-http --log-level info \
-    --config "$T/conf-$1.yaml" >>"$T/daemon-$1.log" 2>&1 &
-  DPID=$!
-  PIDS+=("$DPID")
-}
-ch_sum() {
-  local v
-  v=$(ch_query "SELECT sum(count) FROM $DB.window_counts_v" 2>/dev/null) || v=0
-  echo "${v:-0}"
-}
-wait_sum() {
-  local i
-  for i in $(seq 1 300); do
-    [ "$(ch_sum)" -ge "$1" ] && return 0
-    sleep 0.2
-  done
-  fail "ClickHouse holds $(ch_sum) lines after 60 s, want $1"
-}
+    warmup: 0s"
+cl_conf a vocab logs "$nt"
+cl_conf b vocab "logs, own" "$nt"
 
 run_member a
 PA=$DPID
