@@ -192,12 +192,8 @@ struct pending {
 };
 
 struct durable_ent {
-    char *input;
-    char *path;
-    uint64_t offset;
-    uint64_t dev;
-    uint64_t ino;
-    uint64_t fingerprint;
+    char *path;                         /* a Kafka partition's ("topic/partition") */
+    struct lw_ingest_checkpoint ck;     /* its path NULL */
 };
 
 #define DURABLE_MAX 65536
@@ -305,9 +301,9 @@ struct lw_engine {
     atomic_int_fast64_t watermark_ns;
     pthread_mutex_t hist_mu;
     /*
-     * The checkpoints of the last committed transactions, per (input, path): what inputs ask
-     * for (lw_engine_durable()) to learn how far the store has their lines, without a store
-     * query (a Kafka instance on ClickHouse asked 16 times a second). At most DURABLE_MAX.
+     * The Kafka input's checkpoints of the last committed transactions, per partition: what it
+     * asks for (lw_engine_durable()) to learn how far the store has its lines, without a store
+     * query (on ClickHouse it asked 16 times a second). At most DURABLE_MAX.
      */
     pthread_mutex_t dur_mu;
     struct durable_ent *dur;
@@ -1911,9 +1907,7 @@ static void durable_note(struct lw_engine *e, const struct pending *p)
             continue;
         }
         for (j = 0; j < e->n_dur && d == NULL; j++) {
-            if (strcmp(e->dur[j].path, c->path) == 0 && strcmp(e->dur[j].input, c->input) == 0) {
-                d = &e->dur[j];
-            }
+            d = strcmp(e->dur[j].path, c->path) == 0 ? &e->dur[j] : NULL;
         }
         if (d == NULL) {
             if (e->n_dur == e->cap_dur) {
@@ -1931,19 +1925,14 @@ static void durable_note(struct lw_engine *e, const struct pending *p)
                 e->cap_dur = cap;
             }
             d = &e->dur[e->n_dur];
-            d->input = lw_strdup(c->input);
             d->path = lw_strdup(c->path);
-            if (d->input == NULL || d->path == NULL) {
-                lw_free(d->input);
-                lw_free(d->path);
+            if (d->path == NULL) {
                 continue;
             }
             e->n_dur++;
         }
-        d->offset = c->ck.offset;
-        d->dev = c->ck.dev;
-        d->ino = c->ck.ino;
-        d->fingerprint = c->ck.fingerprint;
+        d->ck = c->ck;
+        d->ck.path = NULL;
     }
     pthread_mutex_unlock(&e->dur_mu);
 }
@@ -1954,17 +1943,13 @@ int lw_engine_durable(struct lw_engine *e, const char *input, const char *path,
     int found = 0;
     size_t i;
 
-    if (e == NULL) {
+    if (e == NULL || strcmp(input, "kafka") != 0) {
         return 0;
     }
     pthread_mutex_lock(&e->dur_mu);
     for (i = 0; i < e->n_dur && !found; i++) {
-        if (strcmp(e->dur[i].path, path) == 0 && strcmp(e->dur[i].input, input) == 0) {
-            memset(out, 0, sizeof(*out));
-            out->offset = e->dur[i].offset;
-            out->dev = e->dur[i].dev;
-            out->ino = e->dur[i].ino;
-            out->fingerprint = e->dur[i].fingerprint;
+        if (strcmp(e->dur[i].path, path) == 0) {
+            *out = e->dur[i].ck;
             found = 1;
         }
     }
@@ -2331,7 +2316,6 @@ static void engine_free(struct lw_engine *e)
     lw_header_destroy(e->header);
     pthread_mutex_destroy(&e->hist_mu);
     for (i = 0; i < e->n_dur; i++) {
-        lw_free(e->dur[i].input);
         lw_free(e->dur[i].path);
     }
     lw_free(e->dur);
