@@ -419,6 +419,37 @@ static void wait_durable(struct in_kafka *k, const rd_kafka_topic_partition_list
 }
 
 /*
+ * Hands the pipeline a claim or a release of @p (@flags: LW_INGEST_CLAIM or _RELEASE), a
+ * checkpoint at @offset under @p's epoch without lines, retrying while the pipeline is full
+ * until @deadline (or, with @give_up_at_stop, until the input stops).
+ */
+static int hand_mark(struct in_kafka *k, struct kafka_part *p, uint32_t flags, uint64_t offset,
+                     int64_t deadline, bool give_up_at_stop)
+{
+    struct lw_ingest_source src;
+    struct lw_ingest_checkpoint ck;
+    struct lw_ingest_group grp;
+    int rc;
+
+    memset(&src, 0, sizeof(src));
+    src.input = "kafka";
+    src.name = p->path;
+    memset(&ck, 0, sizeof(ck));
+    ck.path = p->path;
+    ck.offset = offset;
+    ck.dev = p->epoch;
+    memset(&grp, 0, sizeof(grp));
+    grp.source = &src;
+    grp.checkpoint = &ck;
+    grp.flags = flags;
+    while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
+           mono_ns() < deadline && !(give_up_at_stop && atomic_load(&k->stopping))) {
+        usleep(BACKOFF_US);
+    }
+    return rc;
+}
+
+/*
  * Tells the pipeline, after the last line handed from each revoked partition, that the
  * partition is given up (docs/cluster.md, "Model state follows partitions"): it saves the
  * state learned from the partition's hosts for the next owner and forgets it. Waits (until
@@ -441,29 +472,12 @@ static void release(struct in_kafka *k, const rd_kafka_topic_partition_list_t *l
     }
     for (i = 0; i < list->cnt; i++) {
         struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
-        struct lw_ingest_source src;
-        struct lw_ingest_checkpoint ck;
-        struct lw_ingest_group grp;
-        int rc;
 
         if (p == NULL || p->epoch == 0) {
             continue;
         }
-        memset(&src, 0, sizeof(src));
-        src.input = "kafka";
-        src.name = p->path;
-        memset(&ck, 0, sizeof(ck));
-        ck.path = p->path; /* names the partition only: a release stores no position */
-        ck.dev = p->epoch;
-        memset(&grp, 0, sizeof(grp));
-        grp.source = &src;
-        grp.checkpoint = &ck;
-        grp.flags = LW_INGEST_RELEASE;
-        while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
-               mono_ns() < deadline) {
-            usleep(BACKOFF_US);
-        }
-        sent[i] = rc == LW_OK;
+        /* A release names the partition only: it stores no position. */
+        sent[i] = hand_mark(k, p, LW_INGEST_RELEASE, 0, deadline, false) == LW_OK;
     }
     for (i = 0; i < list->cnt; i++) {
         struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
@@ -547,9 +561,6 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
     }
     for (i = 0; i < list->cnt; i++) {
         struct kafka_part *p = part_find(k, list->elems[i].topic, list->elems[i].partition);
-        struct lw_ingest_source src;
-        struct lw_ingest_checkpoint ck;
-        struct lw_ingest_group grp;
         uint64_t stored = 0;
         int64_t at;
         int rc;
@@ -560,21 +571,8 @@ static void claim_all(struct in_kafka *k, const rd_kafka_topic_partition_list_t 
         part_read(k, p, &stored);
         p->epoch = stored + 1;
         at = p->durable > p->committed ? p->durable : p->committed;
-        memset(&src, 0, sizeof(src));
-        src.input = "kafka";
-        src.name = p->path;
-        memset(&ck, 0, sizeof(ck));
-        ck.path = p->path;
-        ck.offset = at > 0 ? (uint64_t)at : 0;
-        ck.dev = p->epoch;
-        memset(&grp, 0, sizeof(grp));
-        grp.source = &src;
-        grp.checkpoint = &ck;
-        grp.flags = LW_INGEST_CLAIM; /* the pipeline loads the partition's model state here */
-        while ((rc = k->ctx.ingest.fn(k->ctx.ingest.opaque, &grp)) == LW_EAGAIN &&
-               mono_ns() < deadline && !atomic_load(&k->stopping)) {
-            usleep(BACKOFF_US);
-        }
+        /* The pipeline loads the partition's model state at the claim. */
+        rc = hand_mark(k, p, LW_INGEST_CLAIM, at > 0 ? (uint64_t)at : 0, deadline, true);
         if (rc != LW_OK) {
             lw_warn("kafka", "%s: cannot claim the partition (%s): reading it unfenced", p->path,
                     lw_strerror(rc));
