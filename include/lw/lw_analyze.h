@@ -21,8 +21,14 @@ struct lw_detect_stage;
 typedef long (*lw_template_lookup)(void *opaque, uint32_t id, char *buf, size_t cap);
 /* The live template behind @id (lw_miner_resolve). */
 typedef uint32_t (*lw_template_resolver)(void *opaque, uint32_t id);
-/* Sets how the stage resolves merged template ids for its detectors (default: ids are live). */
-void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn);
+/* A number that changes whenever the resolver may answer differently (lw_miner_epoch). */
+typedef uint64_t (*lw_template_epoch_fn)(void *opaque);
+/*
+ * Sets how the stage resolves merged template ids for its detectors (default: ids are live), and
+ * how it learns that resolutions may have changed (NULL: at any time).
+ */
+void lw_detect_stage_set_resolver(struct lw_detect_stage *st, lw_template_resolver fn,
+                                  lw_template_epoch_fn epoch);
 /* The nearest known template (lw_det_out.template_nearest). */
 typedef uint32_t (*lw_template_nearest_fn)(void *opaque, uint32_t id, double *similarity,
                                            uint64_t *lines);

@@ -59,6 +59,12 @@ struct lw_det_out {
      */
     uint32_t (*template_resolve)(void *opaque, uint32_t id);
     /*
+     * A number that changes whenever template_resolve() may answer differently for some id (a
+     * merge or an eviction in the miner): a detector that resolved all its ids at one value need
+     * not walk them again until it changes.
+     */
+    uint64_t (*template_epoch)(void *opaque);
+    /*
      * The known template most like template @id (share of common words, Jaccard), other than
      * itself: its id, with the similarity in [0, 1] and the lines it has counted. 0 when there
      * is none or the stage has no miner to ask. It walks every template: for rare findings only.

@@ -104,6 +104,12 @@ long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap);
  * across save/load. Thread-safe (a read lock).
  */
 uint32_t lw_miner_resolve(struct lw_miner *m, uint32_t id);
+/*
+ * A number that changes whenever lw_miner_resolve() may answer differently for some id (a
+ * merge, an eviction, a load): a caller that resolved its ids at one value need not resolve them
+ * again while it stays. Lock-free.
+ */
+uint64_t lw_miner_epoch(struct lw_miner *m);
 
 struct lw_template_info {
     uint32_t id;

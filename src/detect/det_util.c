@@ -11,6 +11,7 @@
 #include <gsl/gsl_sf_gamma.h>
 #include <jansson.h>
 #include <pthread.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "detect/det_util.h"

@@ -1290,6 +1290,13 @@ static uint32_t tpl_resolve(void *opaque, uint32_t id)
     return lw_miner_resolve(e->miner, id);
 }
 
+static uint64_t tpl_epoch(void *opaque)
+{
+    struct lw_engine *e = opaque;
+
+    return lw_miner_epoch(e->miner);
+}
+
 static uint32_t tpl_nearest(void *opaque, uint32_t id, double *similarity, uint64_t *lines)
 {
     struct lw_engine *e = opaque;
@@ -2485,7 +2492,7 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         e->alerter = conf->alerter;
         e->want_params = conf->detect->params.enabled;
         lw_detect_stage_learn_only(e->stage, conf->learn_only);
-        lw_detect_stage_set_resolver(e->stage, tpl_resolve);
+        lw_detect_stage_set_resolver(e->stage, tpl_resolve, tpl_epoch);
         if (!conf->learn_only) {
             lw_detect_stage_set_join_grace(e->stage, conf->detect->session.timeout_ns);
         }

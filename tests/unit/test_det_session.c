@@ -444,7 +444,8 @@ static void test_volume_merge_quiet(void **state)
 {
     struct lw_detect_conf c;
     struct sink *sk = lw_calloc(1, sizeof(*sk));
-    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false, false};
+    struct lw_det_out out = {
+        .emit = record, .opaque = sk, .threshold = 0.999, .template_resolve = resolve_7_to_5};
     struct lw_det_event ev;
     char err[256];
     void *ctx;
@@ -489,7 +490,8 @@ static void test_params_merge_roundtrip(void **state)
 {
     struct lw_detect_conf c;
     struct sink *sk = lw_calloc(1, sizeof(*sk));
-    struct lw_det_out out = {record, sk, 0.999, NULL, resolve_7_to_5, NULL, false, false};
+    struct lw_det_out out = {
+        .emit = record, .opaque = sk, .threshold = 0.999, .template_resolve = resolve_7_to_5};
     const char *msg = "took 42 ms";
     struct lw_param prm = {5, 2};
     struct lw_det_event ev;
