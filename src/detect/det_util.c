@@ -88,14 +88,21 @@ struct lw__det_entry *lw__det_map_get(struct lw__det_map *m, const void *key, si
 
     for (; e != NULL; e = e->hnext) {
         if (e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
-            if (touch && m->newest != e) {
-                lru_unlink(m, e);
-                lru_push(m, e);
+            if (touch) {
+                lw__det_map_touch(m, e);
             }
             return e;
         }
     }
     return NULL;
+}
+
+void lw__det_map_touch(struct lw__det_map *m, struct lw__det_entry *e)
+{
+    if (m->newest != e) {
+        lru_unlink(m, e);
+        lru_push(m, e);
+    }
 }
 
 /* Doubles the bucket array; on failure the map keeps working with longer chains. */
@@ -133,6 +140,7 @@ void lw__det_map_remove(struct lw__det_map *m, struct lw__det_entry *e)
     }
     lw_free(e);
     m->n--;
+    m->removed++;
 }
 
 struct lw__det_entry *lw__det_map_put(struct lw__det_map *m, const void *key, size_t key_len,

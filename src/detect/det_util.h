@@ -36,6 +36,9 @@ struct lw__det_map {
     struct lw__det_entry *oldest;
     void (*free_val)(void *val);
     uint64_t evicted;              /* entries dropped at the cap */
+    /* Entries removed so far, evicted or not: an entry pointer kept outside the map is valid
+     * while this stays the same. */
+    uint64_t removed;
 };
 
 /* Sets up an empty map holding at most @cap entries (>= 1). LW_OK or LW_ENOMEM. */
@@ -54,6 +57,8 @@ struct lw__det_entry *lw__det_map_put(struct lw__det_map *m, const void *key, si
                                       void *val);
 /* Removes @e and frees its value. */
 void lw__det_map_remove(struct lw__det_map *m, struct lw__det_entry *e);
+/* Moves @e to the most recently used end, as lw__det_map_get() with @touch does. */
+void lw__det_map_touch(struct lw__det_map *m, struct lw__det_entry *e);
 
 /* ---- tails: the p of a score 1 - p ---- */
 
