@@ -1321,39 +1321,56 @@ static int fold_templates(struct ch_store *s, uint64_t upto)
     uint64_t old_a = 0;
     uint64_t unused = 0;
     uint64_t a;
+    uint64_t n = 0;
     uint64_t now = (uint64_t)real_ns();
     int rc;
 
     rc = fold_state(s, "templates", &old_t, &unused, &old_a);
-    if (rc != LW_OK || upto <= old_t) {
+    if (rc != LW_OK || upto < old_t || upto == 0) {
         return rc;
     }
-    a = now > s->last_attempt ? now : s->last_attempt + 1;
-    s->last_attempt = a;
-    /* Step 5. The columns in the table's order; unknown times stay the INT64_MIN marker. */
+    if (upto > old_t) {
+        a = now > s->last_attempt ? now : s->last_attempt + 1;
+        s->last_attempt = a;
+        /* Step 5. The columns in the table's order; unknown times stay the INT64_MIN marker. */
+        rc = q_start(s,
+                     "INSERT INTO %1$s.templates SELECT id, max(has_text),"
+                     " argMaxIf(text, (seq, ord), has_text = 1),"
+                     " if(countIf(first_ns != %2$s) > 0, minIf(first_ns, first_ns != %2$s), %2$s),"
+                     " if(countIf(last_ns != %2$s) > 0, maxIf(last_ns, last_ns != %2$s), %2$s),"
+                     " sum(count_delta), writer, toUInt64(%3$llu), toUInt64(%4$llu),"
+                     " toUInt64(" MERGED_ORD ") FROM %1$s.templates_v WHERE seq <= %3$llu",
+                     s->db, "-9223372036854775808", (unsigned long long)upto,
+                     (unsigned long long)a);
+        rc = rc ? rc : q_eq(s, "writer", s->writer);
+        rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer, id");
+        rc = rc ? rc : exec_q(s);
+        fold_test_kill(s, 5);
+        /* Step 6. */
+        rc = rc ? rc : fold_insert(s, "templates", upto, a, 0);
+        if (rc != LW_OK) {
+            return rc;
+        }
+        old_t = upto;
+        old_a = a;
+        fold_test_kill(s, 6);
+    }
+    /* Step 7, also for what a cut round left. */
     rc = q_start(s,
-                 "INSERT INTO %1$s.templates SELECT id, max(has_text),"
-                 " argMaxIf(text, (seq, ord), has_text = 1),"
-                 " if(countIf(first_ns != %2$s) > 0, minIf(first_ns, first_ns != %2$s), %2$s),"
-                 " if(countIf(last_ns != %2$s) > 0, maxIf(last_ns, last_ns != %2$s), %2$s),"
-                 " sum(count_delta), writer, toUInt64(%3$llu), toUInt64(%4$llu),"
-                 " toUInt64(" MERGED_ORD ") FROM %1$s.templates_v WHERE seq <= %3$llu",
-                 s->db, "-9223372036854775808", (unsigned long long)upto,
-                 (unsigned long long)a);
+                 "SELECT count() FROM %s.templates WHERE seq <= %llu AND NOT (ord >= " MERGED_ORD
+                 " AND seq = %llu AND attempt = %llu)",
+                 s->db, (unsigned long long)old_t, (unsigned long long)old_t,
+                 (unsigned long long)old_a);
     rc = rc ? rc : q_eq(s, "writer", s->writer);
-    rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer, id");
-    rc = rc ? rc : exec_q(s);
-    fold_test_kill(s, 5);
-    /* Step 6. */
-    rc = rc ? rc : fold_insert(s, "templates", upto, a, 0);
-    fold_test_kill(s, 6);
-    /* Step 7. */
-    rc = rc ? rc
-            : q_start(s,
-                      "ALTER TABLE %s.templates DELETE WHERE seq <= %llu AND NOT (ord >= "
-                      MERGED_ORD " AND seq = %llu AND attempt = %llu)",
-                      s->db, (unsigned long long)upto, (unsigned long long)upto,
-                      (unsigned long long)a);
+    rc = rc ? rc : query_u64(s, &n);
+    if (rc != LW_OK || n == 0) {
+        return rc;
+    }
+    rc = q_start(s,
+                 "ALTER TABLE %s.templates DELETE WHERE seq <= %llu AND NOT (ord >= " MERGED_ORD
+                 " AND seq = %llu AND attempt = %llu)",
+                 s->db, (unsigned long long)old_t, (unsigned long long)old_t,
+                 (unsigned long long)old_a);
     rc = rc ? rc : q_eq(s, "writer", s->writer);
     return rc ? rc : exec_q(s);
 }
