@@ -15,8 +15,12 @@
  *  - a failed commit is retried by the engine with the same pending data plus what came since
  *    (a superset), under the same seq and a new attempt: if the failed attempt's commit row did
  *    reach the server after all (a lost reply), the retry replaces it, it does not add to it;
- *  - at open, the next seq is one above the highest committed seq of this writer, so rows left
- *    by a crashed attempt (no commit row) never become visible later.
+ *  - at open, the next seq is one above the highest committed (or folded) seq of this writer,
+ *    so rows left by a crashed attempt (no commit row) never become visible later.
+ * Folding (fold(), at open and every prune) keeps `commits` small: a writer deletes its rows
+ * of old seqs that no reader sees, then records in `commit_folds` that every row of its left
+ * through seq W is committed (the views accept those rows by that record), then deletes its
+ * commit rows through W.
  *
  * Kafka checkpoints are shared. Checkpoints of input "kafka" (path "topic/partition") are read
  * across writers: the largest committed offset of any instance, and the largest epoch (carried

@@ -7,7 +7,8 @@
  * number of its transaction and the attempt at committing it. A transaction becomes visible
  * when its row in `commits`, written last, exists; for each (writer, seq) only the highest
  * attempt with such a row counts. The *_v views apply that rule, so every read goes through
- * them and sees whole transactions only, each once.
+ * them and sees whole transactions only, each once. A writer's folded past (commit_folds) is
+ * visible by a second rule: every row of it with seq <= its fold.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 /* "%1$s" is the database in every statement. */
 static const char *const tables[] = {
-    /* Commit markers: the last INSERT of a transaction. Not pruned: later state refers to it. */
+    /* Commit markers: the last INSERT of a transaction. Not pruned; folded (commit_folds). */
     "CREATE TABLE IF NOT EXISTS %1$s.commits (writer String, seq UInt64, attempt UInt64,"
     " lines UInt64, committed DateTime) ENGINE = MergeTree ORDER BY (writer, seq, attempt)",
     /* Counts, ordered for the dashboard's range queries per template / source / level. */
