@@ -15,8 +15,12 @@
  *  - a failed commit is retried by the engine with the same pending data plus what came since
  *    (a superset), under the same seq and a new attempt: if the failed attempt's commit row did
  *    reach the server after all (a lost reply), the retry replaces it, it does not add to it;
- *  - at open, the next seq is one above the highest committed seq of this writer, so rows left
- *    by a crashed attempt (no commit row) never become visible later.
+ *  - at open, the next seq is one above the highest committed (or folded) seq of this writer,
+ *    so rows left by a crashed attempt (no commit row) never become visible later.
+ * Folding (fold(), at open and every prune) keeps `commits` small: a writer deletes its rows
+ * of old seqs that no reader sees, then records in `commit_folds` that every row of its left
+ * through seq W is committed (the views accept those rows by that record), then deletes its
+ * commit rows through W.
  *
  * Kafka checkpoints are shared. Checkpoints of input "kafka" (path "topic/partition") are read
  * across writers: the largest committed offset of any instance, and the largest epoch (carried
@@ -118,6 +122,8 @@ struct ch_store {
     long test_kill_at;       /* LW_TEST_CH_KILL_AT_COMMIT: SIGKILL before the commit row */
     long test_fail_at;       /* LW_TEST_CH_FAIL_AT_COMMIT: fail before the commit row */
     long test_lose_at;       /* LW_TEST_CH_LOSE_REPLY_AT_COMMIT: commit row sent, report failure */
+    long test_fold_kill_at;  /* LW_TEST_CH_KILL_AT_FOLD: SIGKILL at that step of fold() */
+    int64_t fold_age_s;      /* only transactions committed longer ago than this are folded */
     struct ch_fence *fences; /* Kafka partitions the open transaction moves (fence_check) */
     size_t n_fences;
     size_t cap_fences;
@@ -1100,6 +1106,279 @@ static int compact_table(struct ch_store *s, const char *table, const char *cons
     return rc;
 }
 
+/*
+ * Folding: the compaction of `commits` (and of `templates`, below). Without it `commits` gains a
+ * row per transaction (86,400 a day per instance at the default 1 s flush), and every read of a
+ * *_v view, every fence check and lw_store_stored_lines() (after each commit) reads all of it.
+ * A writer folds its decided past, seqs (oldW, W]: W is below the seq it writes now and every
+ * seq up to W was committed more than fold_age_s ago, so no attempt of it is still in flight.
+ * The steps, each safe to be cut after (a crash, an error: the next round starts over):
+ *  1. delete this writer's rows of (oldW, W] that no reader sees: attempts that are not the
+ *     highest committed one of their seq, seqs without commit row (a mutation per table that
+ *     holds any, found first by a query: ClickHouse 18.16 rewrites every part a mutation
+ *     covers). Cut here: rows no reader saw are gone, nothing else changed;
+ *  2. wait until the server has run them (system.mutations; 18.16 has no mutations_sync). Not
+ *     done within FOLD_WAIT_MS: the next round (next prune) looks again;
+ *  3. one INSERT into commit_folds: (writer, 'commits', W, lines through W). From here the
+ *     views take every row of the writer with seq <= W (all of them committed winners now) and
+ *     lw_store_stored_lines() takes the lines of W from it and skips commit rows <= W: the
+ *     switch is this one row, and the views see the same rows before and after it. Cut here:
+ *     commit rows <= W stay, counted by nobody, deleted by the next round;
+ *  4. delete the writer's commit rows <= W (a mutation; not waited for: the views show the
+ *     same rows with and without them).
+ * The mutations name this writer's rows only. A row of seq <= W inserted after step 1 would be
+ * visible without a commit; none is, because every attempt of those seqs ended (the writer
+ * moved past them) more than fold_age_s ago, longer than any request of theirs may take.
+ */
+#define CH_FOLD_AGE_S 600
+#define FOLD_WAIT_MS 10000
+#define MERGED_ORD "9223372036854775808" /* the bit of ord that marks merged template rows */
+
+static void fold_test_kill(struct ch_store *s, long step)
+{
+    if (s->test_fold_kill_at == step) {
+        raise(SIGKILL);
+    }
+}
+
+/* Waits until no mutation of this database is running (step 2); LW_EAGAIN after FOLD_WAIT_MS. */
+static int wait_mutations(struct ch_store *s)
+{
+    uint64_t left = 1;
+    int waited_ms = 0;
+    int rc;
+
+    for (;;) {
+        rc = q_start(s, "SELECT count() FROM system.mutations WHERE database = '%s'"
+                        " AND is_done = 0", s->db);
+        rc = rc ? rc : query_u64(s, &left);
+        if (rc != LW_OK || left == 0) {
+            return rc;
+        }
+        if (waited_ms >= FOLD_WAIT_MS) {
+            return fail(s, LW_EAGAIN,
+                        "folding: %llu mutations still running after %d ms (retried at the"
+                        " next prune)",
+                        (unsigned long long)left, FOLD_WAIT_MS);
+        }
+        usleep(100 * 1000);
+        waited_ms += 100;
+    }
+}
+
+/* Appends " AND seq > @lo AND seq <= @hi" with this writer's filter. */
+static int q_range(struct ch_store *s, uint64_t lo, uint64_t hi)
+{
+    int rc = q_eq(s, "writer", s->writer);
+
+    return rc ? rc
+              : lw__ch_buf_printf(&s->q, " AND seq > %llu AND seq <= %llu",
+                                  (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* The commit winners of this writer in (lo, hi], as the subquery of an IN. */
+static int q_winners(struct ch_store *s, uint64_t lo, uint64_t hi)
+{
+    int rc = lw__ch_buf_printf(&s->q, " AND (seq, attempt) NOT IN (SELECT seq, max(attempt)"
+                                      " FROM %s.commits WHERE 1", s->db);
+
+    rc = rc ? rc : q_range(s, lo, hi);
+    return rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY seq)");
+}
+
+/* The latest fold of @kind of this writer: its upto (0: none), its lines and its attempt. */
+static int fold_state(struct ch_store *s, const char *kind, uint64_t *upto, uint64_t *lines,
+                      uint64_t *attempt)
+{
+    char *f[3];
+    int rc = q_start(s,
+                     "SELECT max(upto), argMax(lines, (upto, attempt)),"
+                     " argMax(attempt, (upto, attempt)) FROM %s.commit_folds WHERE 1",
+                     s->db);
+
+    rc = rc ? rc : q_eq(s, "kind", kind);
+    rc = rc ? rc : q_eq(s, "writer", s->writer);
+    rc = rc ? rc : exec_q(s);
+    *upto = *lines = *attempt = 0;
+    if (rc == LW_OK && fields(s, f, 3) == 3) {
+        *upto = u64(f[0]);
+        *lines = u64(f[1]);
+        *attempt = u64(f[2]);
+    }
+    return rc;
+}
+
+static int fold_insert(struct ch_store *s, const char *kind, uint64_t upto, uint64_t attempt,
+                       uint64_t lines)
+{
+    struct lw__ch_buf b = {0};
+    char q[256];
+    int rc = lw__ch_buf_tsv(&b, s->writer, strlen(s->writer));
+
+    rc = rc ? rc
+            : lw__ch_buf_printf(&b, "\t%s\t%llu\t%llu\t%llu\t%lld\n", kind,
+                                (unsigned long long)upto, (unsigned long long)attempt,
+                                (unsigned long long)lines, dt_s(real_ns()));
+    if (rc != LW_OK) {
+        lw__ch_buf_free(&b);
+        return fail(s, rc, "%s", "out of memory");
+    }
+    snprintf(q, sizeof(q), "INSERT INTO %s.commit_folds FORMAT TabSeparated", s->db);
+    rc = lw__ch_exec(&s->conn, q, b.p, b.len, NULL, s->err, sizeof(s->err));
+    lw__ch_buf_free(&b);
+    return rc;
+}
+
+static int fold_templates(struct ch_store *s, uint64_t upto);
+
+static int fold(struct ch_store *s)
+{
+    uint64_t old_w = 0;
+    uint64_t old_lines = 0;
+    uint64_t unused = 0;
+    uint64_t w = 0;
+    uint64_t n = 0;
+    uint64_t lines = 0;
+    long long cutoff = dt_s(real_ns()) - (long long)s->fold_age_s;
+    size_t i;
+    int mutated = 0;
+    int rc;
+
+    rc = fold_state(s, "commits", &old_w, &old_lines, &unused);
+    if (rc != LW_OK || s->seq <= 1) {
+        return rc;
+    }
+    /* Seqs commit in order: all below the newest old enough one are older still. */
+    rc = q_start(s, "SELECT max(seq) FROM %s.commits WHERE 1", s->db);
+    rc = rc ? rc : q_range(s, old_w, s->seq - 1);
+    rc = rc ? rc : lw__ch_buf_printf(&s->q, " AND committed <= toDateTime(%lld)",
+                                     cutoff < 0 ? 0LL : cutoff);
+    rc = rc ? rc : query_u64(s, &w);
+    if (rc != LW_OK) {
+        return rc;
+    }
+    if (w > old_w) {
+        /* Step 1: the rows no reader sees, where there are any. */
+        for (i = 0; i < T_N && rc == LW_OK; i++) {
+            rc = q_start(s, "SELECT count() FROM %s.%s WHERE 1", s->db, table_name[i]);
+            rc = rc ? rc : q_range(s, old_w, w);
+            rc = rc ? rc : q_winners(s, old_w, w);
+            rc = rc ? rc : query_u64(s, &n);
+            if (rc == LW_OK && n > 0) {
+                rc = q_start(s, "ALTER TABLE %s.%s DELETE WHERE 1", s->db, table_name[i]);
+                rc = rc ? rc : q_range(s, old_w, w);
+                rc = rc ? rc : q_winners(s, old_w, w);
+                rc = rc ? rc : exec_q(s);
+                mutated = 1;
+            }
+        }
+        fold_test_kill(s, 1);
+        /* Step 2. */
+        rc = rc || !mutated ? rc : wait_mutations(s);
+        fold_test_kill(s, 2);
+        /* Step 3: the lines of (old_w, w], added to those through old_w. */
+        rc = rc ? rc
+                : q_start(s,
+                          "SELECT sum(l) FROM (SELECT argMax(lines, attempt) AS l FROM"
+                          " %s.commits WHERE 1",
+                          s->db);
+        rc = rc ? rc : q_range(s, old_w, w);
+        rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY seq)");
+        rc = rc ? rc : query_u64(s, &lines);
+        rc = rc ? rc : fold_insert(s, "commits", w, 0, old_lines + lines);
+        if (rc != LW_OK) {
+            return rc;
+        }
+        old_w = w;
+        fold_test_kill(s, 3);
+    }
+    /* Step 4, also for what a cut round left. */
+    rc = q_start(s, "SELECT count() FROM %s.commits WHERE seq <= %llu", s->db,
+                 (unsigned long long)old_w);
+    rc = rc ? rc : q_eq(s, "writer", s->writer);
+    rc = rc ? rc : query_u64(s, &n);
+    if (rc == LW_OK && n > 0) {
+        rc = q_start(s, "ALTER TABLE %s.commits DELETE WHERE seq <= %llu", s->db,
+                     (unsigned long long)old_w);
+        rc = rc ? rc : q_eq(s, "writer", s->writer);
+        rc = rc ? rc : exec_q(s);
+        fold_test_kill(s, 4);
+    }
+    return rc ? rc : fold_templates(s, old_w);
+}
+
+/*
+ * Templates hold a delta row per template per transaction, read summed (counts), min/max
+ * (first and last seen) and latest (text). They are not superseded but added up, so folding
+ * them is a merge: once the writer's past through T is folded (every row there committed),
+ *  5. one INSERT ... SELECT writes a merged row per template of this writer: the sums of its
+ *     visible rows with seq <= T, with seq T, a new attempt A and the MERGED_ORD bit in ord.
+ *     Invisible: templates_v takes merged rows only when (T, A) is the writer's latest
+ *     templates fold. Cut here: merged rows nobody reads, deleted by a later step 7;
+ *  6. one INSERT into commit_folds: (writer, 'templates', T, A). The switch: from here
+ *     templates_v takes the merged rows and no longer the deltas <= T (the same sums);
+ *  7. delete the writer's template rows with seq <= T other than the merged rows of (T, A).
+ */
+static int fold_templates(struct ch_store *s, uint64_t upto)
+{
+    uint64_t old_t = 0;
+    uint64_t old_a = 0;
+    uint64_t unused = 0;
+    uint64_t a;
+    uint64_t n = 0;
+    uint64_t now = (uint64_t)real_ns();
+    int rc;
+
+    rc = fold_state(s, "templates", &old_t, &unused, &old_a);
+    if (rc != LW_OK || upto < old_t || upto == 0) {
+        return rc;
+    }
+    if (upto > old_t) {
+        a = now > s->last_attempt ? now : s->last_attempt + 1;
+        s->last_attempt = a;
+        /* Step 5. The columns in the table's order; unknown times stay the INT64_MIN marker. */
+        rc = q_start(s,
+                     "INSERT INTO %1$s.templates SELECT id, max(has_text),"
+                     " argMaxIf(text, (seq, ord), has_text = 1),"
+                     " if(countIf(first_ns != %2$s) > 0, minIf(first_ns, first_ns != %2$s), %2$s),"
+                     " if(countIf(last_ns != %2$s) > 0, maxIf(last_ns, last_ns != %2$s), %2$s),"
+                     " sum(count_delta), writer, toUInt64(%3$llu), toUInt64(%4$llu),"
+                     " toUInt64(" MERGED_ORD ") FROM %1$s.templates_v WHERE seq <= %3$llu",
+                     s->db, "-9223372036854775808", (unsigned long long)upto,
+                     (unsigned long long)a);
+        rc = rc ? rc : q_eq(s, "writer", s->writer);
+        rc = rc ? rc : lw__ch_buf_puts(&s->q, " GROUP BY writer, id");
+        rc = rc ? rc : exec_q(s);
+        fold_test_kill(s, 5);
+        /* Step 6. */
+        rc = rc ? rc : fold_insert(s, "templates", upto, a, 0);
+        if (rc != LW_OK) {
+            return rc;
+        }
+        old_t = upto;
+        old_a = a;
+        fold_test_kill(s, 6);
+    }
+    /* Step 7, also for what a cut round left. */
+    rc = q_start(s,
+                 "SELECT count() FROM %s.templates WHERE seq <= %llu AND NOT (ord >= " MERGED_ORD
+                 " AND seq = %llu AND attempt = %llu)",
+                 s->db, (unsigned long long)old_t, (unsigned long long)old_t,
+                 (unsigned long long)old_a);
+    rc = rc ? rc : q_eq(s, "writer", s->writer);
+    rc = rc ? rc : query_u64(s, &n);
+    if (rc != LW_OK || n == 0) {
+        return rc;
+    }
+    rc = q_start(s,
+                 "ALTER TABLE %s.templates DELETE WHERE seq <= %llu AND NOT (ord >= " MERGED_ORD
+                 " AND seq = %llu AND attempt = %llu)",
+                 s->db, (unsigned long long)old_t, (unsigned long long)old_t,
+                 (unsigned long long)old_a);
+    rc = rc ? rc : q_eq(s, "writer", s->writer);
+    return rc ? rc : exec_q(s);
+}
+
 static int compact(struct ch_store *s)
 {
     static const char *const blob_keys[] = {"kind"};
@@ -1108,7 +1387,8 @@ static int compact(struct ch_store *s)
     int rc = compact_table(s, "blobs", blob_keys, 1);
 
     rc = rc ? rc : compact_table(s, "checkpoints", ck_keys, 2);
-    return rc ? rc : compact_table(s, "notes", note_keys, 1);
+    rc = rc ? rc : compact_table(s, "notes", note_keys, 1);
+    return rc ? rc : fold(s);
 }
 
 static int ch_prune(struct lw_store *base, int64_t now_ns, uint64_t *n_deleted)
@@ -1365,13 +1645,22 @@ static int ch_load_models(struct lw_store *base, char **blob, size_t *len, int *
     return load_blob((struct ch_store *)base, "models", blob, len, checked);
 }
 
-/* Lines ever counted, by every writer: the committed attempt of each (writer, seq). */
+/*
+ * Lines ever counted, by every writer: the committed attempt of each (writer, seq), and for a
+ * writer that folded its past (fold()) the lines through its latest fold, with its commit rows
+ * up to there (not deleted yet) skipped. The skip is a HAVING: ClickHouse 18.16 drops the
+ * columns of a subquery that an outer WHERE names only inside a lambda ("Unknown identifier").
+ */
 static int ch_stored_lines(struct lw_store *base, uint64_t *out)
 {
     struct ch_store *s = (struct ch_store *)base;
     int rc = q_start(s,
-                     "SELECT sum(l) FROM (SELECT argMax(lines, attempt) AS l FROM %s.commits"
-                     " GROUP BY writer, seq)",
+                     "SELECT (SELECT sum(l) FROM (SELECT writer, seq, argMax(lines, attempt) AS l"
+                     " FROM %1$s.commits GROUP BY writer, seq HAVING NOT arrayExists(f -> f.1 ="
+                     " writer AND seq <= f.2, (SELECT groupArray((writer, u)) FROM (SELECT"
+                     " writer, max(upto) AS u FROM %1$s.commit_folds WHERE kind = 'commits'"
+                     " GROUP BY writer))))) + (SELECT sum(t) FROM (SELECT argMax(lines, upto) AS t"
+                     " FROM %1$s.commit_folds WHERE kind = 'commits' GROUP BY writer))",
                      s->db);
 
     return rc ? rc : query_u64(s, out);
@@ -1766,6 +2055,15 @@ static struct lw_store *ch_open(const char *dir, const struct lw_store_conf *con
     s->test_kill_at = env_long("LW_TEST_CH_KILL_AT_COMMIT");
     s->test_fail_at = env_long("LW_TEST_CH_FAIL_AT_COMMIT");
     s->test_lose_at = env_long("LW_TEST_CH_LOSE_REPLY_AT_COMMIT");
+    s->test_fold_kill_at = env_long("LW_TEST_CH_KILL_AT_FOLD");
+    /* Longer than any request may take (the HTTP timeout), so that no attempt is in flight. */
+    s->fold_age_s = CH_FOLD_AGE_S;
+    if (c->timeout_ms > 0 && (int64_t)c->timeout_ms / 1000 * 2 > s->fold_age_s) {
+        s->fold_age_s = (int64_t)c->timeout_ms / 1000 * 2;
+    }
+    if (getenv("LW_TEST_CH_FOLD_AGE_S") != NULL) {
+        s->fold_age_s = env_long("LW_TEST_CH_FOLD_AGE_S");
+    }
     rc = lw__ch_conn_init(&s->conn, c->url != NULL && *c->url != '\0' ? c->url : CH_DEFAULT_URL,
                           c->user, c->password, (long)(c->timeout_ms > 0 ? c->timeout_ms : 0),
                           err, err_len);
@@ -1796,9 +2094,17 @@ static struct lw_store *ch_open(const char *dir, const struct lw_store_conf *con
         snprintf(err, err_len, "%s", s->err);
         goto fail;
     }
-    /* The next transaction's seq: above every committed one of this writer. */
-    rc = q_start(s, "SELECT max(seq) FROM %s.commits WHERE 1", s->db);
+    /*
+     * The next transaction's seq: above every committed one of this writer, folded ones too
+     * (their commit rows may be gone: a seq of them used again would be visible at once).
+     */
+    rc = q_start(s, "SELECT greatest((SELECT max(seq) FROM %s.commits WHERE 1", s->db);
     rc = rc ? rc : q_eq(s, "writer", s->writer);
+    rc = rc ? rc
+            : lw__ch_buf_printf(&s->q, "), (SELECT max(upto) FROM %s.commit_folds WHERE 1",
+                                s->db);
+    rc = rc ? rc : q_eq(s, "writer", s->writer);
+    rc = rc ? rc : lw__ch_buf_puts(&s->q, "))");
     rc = rc ? rc : query_u64(s, &last);
     if (rc != LW_OK) {
         snprintf(err, err_len, "%s", s->err);

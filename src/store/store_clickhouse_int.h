@@ -13,7 +13,7 @@
 #include "lw/lw_store.h"
 
 /* The version of the ClickHouse schema this build creates (meta key schema_version). */
-#define LW__CH_SCHEMA_VERSION 2
+#define LW__CH_SCHEMA_VERSION 3
 /* Bytes of one answer read at most: a saved miner state, hex-encoded, fits many times over. */
 #define LW__CH_MAX_RESPONSE_BYTES ((size_t)512 << 20)
 

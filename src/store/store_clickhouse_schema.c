@@ -7,7 +7,8 @@
  * number of its transaction and the attempt at committing it. A transaction becomes visible
  * when its row in `commits`, written last, exists; for each (writer, seq) only the highest
  * attempt with such a row counts. The *_v views apply that rule, so every read goes through
- * them and sees whole transactions only, each once.
+ * them and sees whole transactions only, each once. A writer's folded past (commit_folds) is
+ * visible by a second rule: every row of it with seq <= its fold.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 /* "%1$s" is the database in every statement. */
 static const char *const tables[] = {
-    /* Commit markers: the last INSERT of a transaction. Not pruned: later state refers to it. */
+    /* Commit markers: the last INSERT of a transaction. Not pruned; folded (commit_folds). */
     "CREATE TABLE IF NOT EXISTS %1$s.commits (writer String, seq UInt64, attempt UInt64,"
     " lines UInt64, committed DateTime) ENGINE = MergeTree ORDER BY (writer, seq, attempt)",
     /* Counts, ordered for the dashboard's range queries per template / source / level. */
@@ -86,7 +87,53 @@ static const char *const tables[] = {
      */
     "CREATE TABLE IF NOT EXISTS %1$s.template_aliases (from_id UInt32, to_id UInt32,"
     " writer String, seq UInt64, attempt UInt64) ENGINE = MergeTree ORDER BY (to_id, from_id)",
+    /*
+     * Schema 3: folds, the compaction of `commits` (store_clickhouse.c, "Folding"). A row
+     * (writer, 'commits', upto, 0, lines) says: every row of that writer with seq <= upto is
+     * committed (the losers were deleted first), and its transactions through upto counted
+     * `lines` lines in all (cumulative, so that a duplicate or late row never adds twice); its
+     * commit rows <= upto may go. A row (writer, 'templates', upto, attempt, 0) says: that
+     * writer's template deltas through upto are the merged rows (seq upto, that attempt).
+     * The latest row (by upto, then attempt) of each (writer, kind) is the one that counts.
+     */
+    "CREATE TABLE IF NOT EXISTS %1$s.commit_folds (writer String, kind String, upto UInt64,"
+    " attempt UInt64, lines UInt64, at DateTime) ENGINE = MergeTree"
+    " ORDER BY (kind, writer, upto)",
 };
+
+/*
+ * The visibility rule of the *_v views: a row is visible when its (writer, seq, attempt) is the
+ * highest committed attempt of that (writer, seq) in `commits`, or when its writer has folded
+ * its past through a seq >= the row's (every row left there is committed). The fold list is a
+ * scalar subquery (one small array per query, one row per writer), so that the view stays a
+ * filter of the table: no join, no column added, a row counted at most once. "commit_folds" in
+ * a view's text is how schema_create() recognizes a view of schema 3.
+ */
+#define VISIBLE                                                                                \
+    "((writer, seq, attempt) IN (SELECT writer, seq, max(attempt) FROM %1$s.commits"          \
+    " GROUP BY writer, seq) OR arrayExists(f -> f.1 = writer AND seq <= f.2,"                  \
+    " (SELECT groupArray((writer, u)) FROM (SELECT writer, max(upto) AS u"                     \
+    " FROM %1$s.commit_folds WHERE kind = 'commits' GROUP BY writer))))"
+
+/* Merged template rows carry this bit in ord; a writer's deltas are never that many. */
+#define MERGED_ORD "9223372036854775808"
+
+static const char *const view_tmpl =
+    "CREATE VIEW IF NOT EXISTS %1$s.%2$s_v AS SELECT * FROM %1$s.%2$s WHERE " VISIBLE;
+
+/*
+ * templates: a writer's deltas through its latest templates fold T are replaced by merged rows
+ * (ord with the MERGED_ORD bit, seq T, the fold's attempt): deltas count when above T, merged
+ * rows when they are those of the latest fold; merged rows of an unfinished fold never count.
+ */
+static const char *const templates_view =
+    "CREATE VIEW IF NOT EXISTS %1$s.templates_v AS SELECT * FROM %1$s.templates WHERE"
+    " (ord < " MERGED_ORD " AND " VISIBLE " AND NOT arrayExists(g -> g.1 = writer AND"
+    " seq <= g.2, (SELECT groupArray((writer, u)) FROM (SELECT writer, max(upto) AS u"
+    " FROM %1$s.commit_folds WHERE kind = 'templates' GROUP BY writer))))"
+    " OR (ord >= " MERGED_ORD " AND (writer, seq, attempt) IN (SELECT writer,"
+    " argMax(upto, (upto, attempt)), argMax(attempt, (upto, attempt)) FROM %1$s.commit_folds"
+    " WHERE kind = 'templates' GROUP BY writer))";
 
 static const char *const views[] = {
     "window_counts", "window_source_counts", "window_level_counts", "templates", "checkpoints",
@@ -120,6 +167,42 @@ static int run(struct lw__ch_conn *c, const char *tmpl, const char *db, const ch
         rc = lw__ch_exec(c, q.p, NULL, 0, NULL, err, err_len);
     }
     lw__ch_buf_free(&q);
+    return rc;
+}
+
+/*
+ * Drops the *_v views made before schema 3 (without the fold rule), so that the loop after it
+ * creates them anew. ClickHouse 18.16 has no CREATE OR REPLACE VIEW: between the DROP and the
+ * CREATE a reader of another instance may find no view and fail once (its next query works).
+ * Instances that start at once may both drop and create: CREATE ... IF NOT EXISTS and DROP ...
+ * IF EXISTS make any interleaving end with views of schema 3.
+ */
+static int drop_old_views(struct lw__ch_conn *c, const char *db, char *err, size_t err_len)
+{
+    struct lw__ch_buf out = {0};
+    char q[512];
+    size_t i;
+    int rc;
+
+    snprintf(q, sizeof(q),
+             "SELECT name FROM system.tables WHERE database = '%s' AND engine = 'View'"
+             " AND position(create_table_query, 'commit_folds') = 0",
+             db);
+    rc = lw__ch_exec(c, q, NULL, 0, &out, err, err_len);
+    for (i = 0; i < sizeof(views) / sizeof(views[0]) && rc == LW_OK && out.p != NULL; i++) {
+        char name[64];
+        const char *hit;
+        size_t n;
+
+        /* Only our own view names reach the DROP, matched as whole lines of the answer. */
+        n = (size_t)snprintf(name, sizeof(name), "%s_v\n", views[i]);
+        hit = strstr(out.p, name);
+        if (hit != NULL && (hit == out.p || hit[-1] == '\n') && n < sizeof(name)) {
+            name[n - 1] = '\0';
+            rc = run(c, "DROP TABLE IF EXISTS %1$s.%2$s", db, name, err, err_len);
+        }
+    }
+    lw__ch_buf_free(&out);
     return rc;
 }
 
@@ -172,12 +255,10 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
     for (i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == LW_OK; i++) {
         rc = run(c, tables[i], db, NULL, err, err_len);
     }
+    rc = rc ? rc : drop_old_views(c, db, err, err_len);
     for (i = 0; i < sizeof(views) / sizeof(views[0]) && rc == LW_OK; i++) {
-        rc = run(c,
-                 "CREATE VIEW IF NOT EXISTS %1$s.%2$s_v AS SELECT * FROM %1$s.%2$s"
-                 " WHERE (writer, seq, attempt) IN (SELECT writer, seq, max(attempt)"
-                 " FROM %1$s.commits GROUP BY writer, seq)",
-                 db, views[i], err, err_len);
+        rc = run(c, strcmp(views[i], "templates") == 0 ? templates_view : view_tmpl, db, views[i],
+                 err, err_len);
     }
     if (rc == LW_OK) {
         rc = lw__ch_schema_check(c, db, &version, err, err_len);
@@ -186,6 +267,8 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
         /*
          * 1 -> 2 added template_examples (and its view) and rules: the CREATE ... IF NOT
          * EXISTS above made them, so a migration here is only the record of the version.
+         * 2 -> 3 added commit_folds and the fold rule of the views: drop_old_views() replaced
+         * the views of version 2 above.
          */
         snprintf(q, sizeof(q), "INSERT INTO %s.meta FORMAT TabSeparated", db);
         rc = lw__ch_buf_tsv(&body, writer, strlen(writer));

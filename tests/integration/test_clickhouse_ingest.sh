@@ -75,7 +75,7 @@ import json, sys
 j = json.load(sys.stdin)
 assert j["stored_lines"] == int(sys.argv[1]), j
 assert j["templates"] >= 5 and j["windows"] >= 40, j
-assert j["schema_version"] == 2, j
+assert j["schema_version"] == 3, j
 ' "$N" || fail "status --json"
 echo "ok: logwarden status reads the ClickHouse store"
 
