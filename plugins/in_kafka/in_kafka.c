@@ -434,6 +434,7 @@ static int hand_mark(struct in_kafka *k, struct kafka_part *p, uint32_t flags, u
     memset(&src, 0, sizeof(src));
     src.input = "kafka";
     src.name = p->path;
+    src.shared_shards = true; /* partitions: the group's members hand them around */
     memset(&ck, 0, sizeof(ck));
     ck.path = p->path;
     ck.offset = offset;
@@ -1054,6 +1055,7 @@ static int hand_over(struct in_kafka *k)
             src.input = "kafka";
             src.name = p->path;
             src.host = NULL;
+            src.shared_shards = true;
             memset(&ck, 0, sizeof(ck));
             ck.path = p->path;
             ck.offset = (uint64_t)k->g.end;
