@@ -120,8 +120,9 @@ int lw_engine_stop(struct lw_engine *e);
 int lw_engine_fenced(struct lw_engine *e);
 /*
  * The checkpoint of (@input, @path) in the last transaction this engine committed that had one:
- * 1 and *@out filled (its path NULL), 0 when it committed none (ask the store). Kept for the
- * Kafka input (which asks several times a second) only: for other inputs always 0. Any thread.
+ * 1 and *@out filled (its path NULL), 0 when it committed none (ask the store). Kept only for
+ * inputs whose sources are shared_shards (lw_ingest.h; the Kafka input asks several times a
+ * second): for other inputs always 0. Any thread.
  */
 int lw_engine_durable(struct lw_engine *e, const char *input, const char *path,
                       struct lw_ingest_checkpoint *out);

@@ -9,6 +9,7 @@
 #ifndef LW_INGEST_H
 #define LW_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,14 @@ struct lw_ingest_source {
     const char *input;   /* input instance name: "tail", "syslog", "http", "stdin" */
     const char *name;    /* file path, sender address "10.0.0.1:514", client address, "-" */
     const char *host;    /* host name when the protocol carries one (syslog HOSTNAME), or NULL */
+    /*
+     * The input's checkpoints name shards of work that a group of instances shares and hands
+     * around (Kafka partitions, docs/cluster.md), not files of this instance. A group with such
+     * a checkpoint holds one shard's lines: the pipeline analyses them with the shard's model
+     * state and the template vocabulary the group shares, and remembers each shard's last
+     * durable checkpoint for the input to poll (lw_input_ctx.durable). Constant per input.
+     */
+    bool shared_shards;
 };
 
 /*

@@ -127,8 +127,8 @@ struct lw_input_ctx {
     /*
      * The checkpoint of (input, path) that this daemon committed last: 1 and *out filled, or 0
      * when it committed none yet or does not keep them for this input (then ask resume).
-     * Answered from memory, for the Kafka input, which polls how far the store has its lines.
-     * May be NULL.
+     * Answered from memory, for inputs whose sources are shared_shards (the Kafka input, which
+     * polls how far the store has its lines). May be NULL.
      */
     int (*durable)(void *opaque, const char *input, const char *path,
                    struct lw_ingest_checkpoint *out);

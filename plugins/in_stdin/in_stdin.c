@@ -62,7 +62,7 @@ static void *in_stdin_main(void *arg)
 {
     struct in_stdin *in = arg;
     struct lw_reader_conf rconf = {0};
-    struct lw_ingest_source src = {"stdin", "-", NULL};
+    struct lw_ingest_source src = {.input = "stdin", .name = "-"};
     struct lw_ingest_line *lines;
     char *buf;
     size_t n = 0;

@@ -184,7 +184,7 @@ static int file_open(struct train_merge *m, struct train_file *f)
 static int flush_group(struct train_merge *m)
 {
     struct train_file *f = &m->files[m->group_file];
-    struct lw_ingest_source src = {"train", f->path, NULL};
+    struct lw_ingest_source src = {.input = "train", .name = f->path};
     struct lw_ingest_group g = {.source = &src, .lines = m->lines, .n_lines = m->n};
 
     if (m->n == 0) {

@@ -79,6 +79,7 @@ struct batch {
     uint32_t *gid;
     size_t n_srcs;
     bool has_ck;
+    bool shared;             /* the source's shared_shards: ck names a shard a group shares */
     struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
     uint32_t gflags;         /* LW_INGEST_CLAIM / _RELEASE of the group (ck names the shard) */
     size_t n;
@@ -158,6 +159,7 @@ struct tpl_agg {
 struct ck_ent {
     char *input;
     char *path;
+    bool shared;             /* a shard's (lw_ingest_source.shared_shards): kept as durable */
     struct lw_ingest_checkpoint ck;
 };
 
@@ -192,7 +194,8 @@ struct pending {
 };
 
 struct durable_ent {
-    char *path;                         /* a Kafka partition's ("topic/partition") */
+    char *input;
+    char *path;                         /* a shard's (a Kafka partition: "topic/partition") */
     struct lw_ingest_checkpoint ck;     /* its path NULL */
 };
 
@@ -301,9 +304,10 @@ struct lw_engine {
     atomic_int_fast64_t watermark_ns;
     pthread_mutex_t hist_mu;
     /*
-     * The Kafka input's checkpoints of the last committed transactions, per partition: what it
-     * asks for (lw_engine_durable()) to learn how far the store has its lines, without a store
-     * query (on ClickHouse it asked 16 times a second). At most DURABLE_MAX.
+     * The shards' checkpoints of the last committed transactions (of inputs whose sources are
+     * shared_shards), per (input, shard): what such an input asks for (lw_engine_durable()) to
+     * learn how far the store has its lines, without a store query (the Kafka input on
+     * ClickHouse asked 16 times a second). At most DURABLE_MAX.
      */
     pthread_mutex_t dur_mu;
     struct durable_ent *dur;
@@ -495,7 +499,8 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
         return LW_OK;
     }
     memset(&ss, 0, sizeof(ss));
-    src_len = source_key(g->source ? g->source : &(struct lw_ingest_source){input, "-", NULL},
+    src_len = source_key(g->source ? g->source
+                                   : &(struct lw_ingest_source){.input = input, .name = "-"},
                          &src);
     for (i = 0; i < n; i++) {
         bytes += g->lines[i].len;
@@ -609,6 +614,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     }
     src_set_fini(&ss);
     b->gflags = g->flags;
+    b->shared = g->source != NULL && g->source->shared_shards;
     if (g->checkpoint != NULL) {
         b->has_ck = (g->flags & LW_INGEST_RELEASE) == 0; /* a release only names its shard */
         b->ck = *g->checkpoint;
@@ -1110,6 +1116,7 @@ static int remember_checkpoint(struct lw_engine *e, const struct batch *b)
         lw_free(e->cur->cks[e->cur->n_cks].path);
         return LW_ENOMEM;
     }
+    e->cur->cks[e->cur->n_cks].shared = b->shared;
     e->cur->cks[e->cur->n_cks].ck = b->ck;
     e->cur->cks[e->cur->n_cks].ck.path = e->cur->cks[e->cur->n_cks].path;
     e->cur->n_cks++;
@@ -1425,7 +1432,7 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
         return;
     }
     network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
-    sharded = b->has_ck && strcmp(b->input, "kafka") == 0; /* lines of a Kafka partition */
+    sharded = b->has_ck && b->shared; /* one shard's lines (a Kafka partition's) */
     /* Event times come from the clock (aggregate()): a line dated years ahead is not believed. */
     if (b->det != NULL) {
         for (i = 0; i < b->n; i++) {
@@ -1907,14 +1914,16 @@ static void durable_note(struct lw_engine *e, const struct pending *p)
         size_t j;
 
         /*
-         * Only the Kafka input asks (its partitions are few; a tail input over thousands of files
-         * would make this search cost per commit what it saves).
+         * Only inputs of shared shards ask (a Kafka input's partitions are few; a tail input
+         * over thousands of files would make this search cost per commit what it saves).
          */
-        if (strcmp(c->input, "kafka") != 0) {
+        if (!c->shared) {
             continue;
         }
         for (j = 0; j < e->n_dur && d == NULL; j++) {
-            d = strcmp(e->dur[j].path, c->path) == 0 ? &e->dur[j] : NULL;
+            d = strcmp(e->dur[j].path, c->path) == 0 && strcmp(e->dur[j].input, c->input) == 0
+                    ? &e->dur[j]
+                    : NULL;
         }
         if (d == NULL) {
             if (e->n_dur == e->cap_dur) {
@@ -1932,8 +1941,11 @@ static void durable_note(struct lw_engine *e, const struct pending *p)
                 e->cap_dur = cap;
             }
             d = &e->dur[e->n_dur];
+            d->input = lw_strdup(c->input);
             d->path = lw_strdup(c->path);
-            if (d->path == NULL) {
+            if (d->input == NULL || d->path == NULL) {
+                lw_free(d->input);
+                lw_free(d->path);
                 continue;
             }
             e->n_dur++;
@@ -1950,12 +1962,13 @@ int lw_engine_durable(struct lw_engine *e, const char *input, const char *path,
     int found = 0;
     size_t i;
 
-    if (e == NULL || strcmp(input, "kafka") != 0) {
+    if (e == NULL || input == NULL || path == NULL) {
         return 0;
     }
+    /* Only shared shards are recorded (durable_note()): any other input finds none. */
     pthread_mutex_lock(&e->dur_mu);
     for (i = 0; i < e->n_dur && !found; i++) {
-        if (strcmp(e->dur[i].path, path) == 0) {
+        if (strcmp(e->dur[i].path, path) == 0 && strcmp(e->dur[i].input, input) == 0) {
             *out = e->dur[i].ck;
             found = 1;
         }
@@ -2323,6 +2336,7 @@ static void engine_free(struct lw_engine *e)
     lw_header_destroy(e->header);
     pthread_mutex_destroy(&e->hist_mu);
     for (i = 0; i < e->n_dur; i++) {
+        lw_free(e->dur[i].input);
         lw_free(e->dur[i].path);
     }
     lw_free(e->dur);

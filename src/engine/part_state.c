@@ -33,6 +33,11 @@
 #define N_BUCKETS 16384                /* source hash buckets (a power of two) */
 #define RELEASED_RING 64               /* releases remembered for the inputs that wait */
 #define SHARD_NAME_MAX 300             /* "topic/partition": a topic is <= 249 bytes */
+/*
+ * The stored key of a shard's state is KEY_PREFIX "topic/partition": persisted (a new owner finds
+ * the state the previous one saved, across versions), so it keeps the name of the one input that
+ * has shared shards today. A second such input would need its own prefix.
+ */
 #define KEY_PREFIX "kafka:"
 #define KNOWN_MAX ((size_t)1 << 20)    /* shared template ids read at most */
 #define KNOWN_FRESH_NS 5000000000LL    /* the claims of one assignment read it once */

@@ -308,6 +308,7 @@ static int group_offer(struct lw_syslog_server *srv, struct group *g, const char
     src.input = "syslog";
     src.name = name;
     src.host = NULL;
+    src.shared_shards = false;
     ig.source = &src;
     ig.lines = g->lines;
     ig.n_lines = g->n;

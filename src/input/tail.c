@@ -507,7 +507,7 @@ static size_t utf8_cut(const char *data, size_t max)
  */
 static int group_offer(struct lw_tail *t, struct tail_file *f)
 {
-    struct lw_ingest_source src = { "tail", f->path, NULL };
+    struct lw_ingest_source src = {.input = "tail", .name = f->path};
     struct lw_ingest_checkpoint cp;
     struct lw_ingest_group g = {0};
     uint64_t n_trunc = 0;

@@ -65,7 +65,15 @@
 #define CH_DEFAULT_BATCH_ROWS 100000
 #define CH_WRITER_FILE "writer_id"
 #define NS 1000000000LL
-#define LW_CH_KAFKA_INPUT "kafka"  /* its checkpoints are shared by every writer */
+/*
+ * The input whose checkpoints are shared by every writer. The engine learns that an input's
+ * checkpoints are shared shards from its sources (lw_ingest_source.shared_shards), but the
+ * store cannot: what decides is the stored rows, which carry only the input's name, and a
+ * reader (lw_store_get_checkpoint() when an input starts) or the fence's query has nothing
+ * else to go by. A flag through the store interface would have to agree with the rows already
+ * written under this name; so the name, which is persisted data, stays the key here.
+ */
+#define LW_CH_KAFKA_INPUT "kafka"
 
 enum ch_table {
     T_COUNTS,

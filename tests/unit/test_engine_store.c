@@ -100,7 +100,7 @@ static struct lw_engine *start_engine(struct lw_store *s)
 /* Offers one group of @n lines whose words start with @word; the lw_ingest_fn's answer. */
 static int offer(struct lw_engine *e, const char *word, int n)
 {
-    static const struct lw_ingest_source src = {"test", "-", NULL};
+    static const struct lw_ingest_source src = {.input = "test", .name = "-"};
     struct lw_ingest in = lw_engine_ingest(e);
     struct lw_ingest_line lines[64];
     char buf[64][96];

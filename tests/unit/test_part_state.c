@@ -5,7 +5,8 @@
  * lw_ingest.released, and a store that keeps no shard state (SQLite) still acknowledges
  * releases. The shard state ops of the SQLite handle are interposed with an in-memory table
  * that plays several writers (ClickHouse keeps each writer's latest row per key); the real
- * thing is tests/integration/test_cluster_model_state.sh.
+ * thing is tests/integration/test_cluster_model_state.sh. Which inputs' checkpoints name shards is
+ * the capability their sources declare (lw_ingest_source.shared_shards), never their name.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,7 +175,8 @@ static void offer(struct lw_engine *e, struct lw_ingest_group *g)
     assert_int_equal(rc, LW_OK);
 }
 
-static const struct lw_ingest_source g_src = {"kafka", "t/0", NULL};
+static const struct lw_ingest_source g_src = {.input = "kafka", .name = "t/0",
+                                             .shared_shards = true};
 
 static void mark(struct lw_engine *e, uint32_t flags, uint64_t epoch, uint64_t offset)
 {
@@ -327,11 +329,64 @@ static void test_store_without_shard_state(void **state)
     close_store(s, false);
 }
 
+/* Offers a group without lines: only the checkpoint of @path at @offset, from @src. */
+static void checkpoint_only(struct lw_engine *e, const struct lw_ingest_source *src,
+                            const char *path, uint64_t offset)
+{
+    struct lw_ingest_checkpoint ck = {.path = path, .dev = 1, .offset = offset};
+    struct lw_ingest_group g = {.source = src, .checkpoint = &ck};
+
+    offer(e, &g);
+}
+
+/*
+ * The engine remembers durable checkpoints for the inputs whose sources declare shared shards,
+ * whatever they are named, and for no other, even one named "kafka": the capability decides,
+ * not the name. Both checkpoints are stored all the same.
+ */
+static void test_durable_follows_capability(void **state)
+{
+    static const struct lw_ingest_source bus = {.input = "bus", .name = "p/0",
+                                                .shared_shards = true};
+    static const struct lw_ingest_source plain = {.input = "kafka", .name = "p/1"};
+    struct fixture *f = *state;
+    struct lw_detect_conf dc;
+    struct lw_store *s = open_store(f, false);
+    struct lw_engine *e = start_engine(s, &dc);
+    struct lw_ingest_checkpoint out;
+    int i;
+    int found = 0;
+
+    checkpoint_only(e, &plain, "p/1", 200);
+    checkpoint_only(e, &bus, "p/0", 100);
+    for (i = 0; i < 1000 && !found; i++) {
+        found = lw_engine_durable(e, "bus", "p/0", &out);
+        if (!found) {
+            sleep_ms(10);
+        }
+    }
+    assert_int_equal(found, 1);
+    assert_int_equal(out.offset, 100);
+    assert_int_equal(out.dev, 1);
+    assert_null(out.path);
+    /* Committed in order: p/1's transaction is durable too, but not kept for its input. */
+    assert_int_equal(lw_engine_durable(e, "kafka", "p/1", &out), 0);
+    assert_int_equal(lw_engine_durable(e, "other", "p/0", &out), 0);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    assert_int_equal(lw_store_get_checkpoint(s, "kafka", "p/1", &out), LW_OK);
+    assert_int_equal(out.offset, 200);
+    assert_int_equal(lw_store_get_checkpoint(s, "bus", "p/0", &out), LW_OK);
+    assert_int_equal(out.offset, 100);
+    lw_detect_conf_fini(&dc);
+    close_store(s, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_release_and_claim, setup, teardown_rows),
         cmocka_unit_test_setup_teardown(test_store_without_shard_state, setup, teardown_rows),
+        cmocka_unit_test_setup_teardown(test_durable_follows_capability, setup, teardown_rows),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
