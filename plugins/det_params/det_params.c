@@ -514,14 +514,6 @@ static void check_new_value(struct params_ctx *c, struct place *pl,
     report(c, pl, ev, "param_new_value", p, value, j, what, out);
 }
 
-/*
- * The range test: is @x beyond the place's PARAM_EXT-th most extreme value ever seen, by a factor
- * of 2 in log space or by half the range's width in linear space? Sets *@beyond to how many of
- * the kept extremes @x passes at least (for the rank p). A place whose values are spread evenly
- * (ports, sizes drawn from a wide range) has a wide range and stays quiet; a place whose values
- * pile up on one value (a block size) has a floor of what was seen below it, not a collapsed
- * MAD scale.
- */
 /* The bounds beyond which a value is outside the range (outside_range()), for a place with
  * PARAM_EXT extremes (and positive ones in log space). */
 static void make_margins(struct place *pl)
@@ -547,6 +539,14 @@ static void make_margins(struct place *pl)
     pl->margins_ok = true;
 }
 
+/*
+ * The range test: is @x beyond the place's PARAM_EXT-th most extreme value ever seen, by a factor
+ * of 2 in log space or by half the range's width in linear space? Sets *@beyond to how many of
+ * the kept extremes @x passes at least (for the rank p). A place whose values are spread evenly
+ * (ports, sizes drawn from a wide range) has a wide range and stays quiet; a place whose values
+ * pile up on one value (a block size) has a floor of what was seen below it, not a collapsed
+ * MAD scale.
+ */
 static bool outside_range(struct place *pl, double x, uint32_t *beyond)
 {
     double margin_lo, margin_hi;
