@@ -677,6 +677,7 @@ struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf
                                                     : DEFAULT_KEY_PATTERN;
         int ec;
         PCRE2_SIZE eo;
+        uint32_t opts = 0;
 
         st->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &ec, &eo,
                                NULL);
@@ -688,7 +689,14 @@ struct lw_detect_stage *lw_detect_stage_create(const struct lw_detect_conf *conf
                      (size_t)eo, (const char *)msg);
             goto fail;
         }
-        st->jit = pcre2_jit_compile(st->re, PCRE2_JIT_COMPLETE) == 0; /* or the interpreter */
+        /*
+         * The JIT's own entry does not check that the subject is valid UTF-8: with a pattern in
+         * UTF mode ("(*UTF)...") a line that is not would give offsets outside it. Such a
+         * pattern goes through pcre2_match(), which refuses the line (it is left unkeyed).
+         */
+        st->jit = pcre2_jit_compile(st->re, PCRE2_JIT_COMPLETE) == 0 && /* or the interpreter */
+                  pcre2_pattern_info(st->re, PCRE2_INFO_ALLOPTIONS, &opts) == 0 &&
+                  (opts & PCRE2_UTF) == 0;
         st->md = pcre2_match_data_create_from_pattern(st->re, NULL);
         if (st->md == NULL || sess_grow(st) < 0) {
             snprintf(err, err_len, "out of memory");

@@ -384,6 +384,52 @@ static void test_stage_sessions(void **state)
     lw_free(sk);
 }
 
+/*
+ * A key pattern in UTF mode ((*UTF) in the pattern) does not key a line that is not valid UTF-8:
+ * pcre2_match() checks the subject, pcre2_jit_match() would not (its result is undefined).
+ */
+static void test_stage_key_utf_invalid(void **state)
+{
+    struct sink *sk = lw_calloc(1, sizeof(*sk));
+    struct lw_detect_conf c;
+    struct lw_detect_stage *st;
+    struct lw_detect_stats ds;
+    struct lw_det_event e;
+    char err[256] = "";
+    static const char bad[] = "allocate blk_\xff\xfe" "7";
+    static const char good[] = "allocate blk_\xc3\xa9" "7";
+
+    (void)state;
+    lw_detect_conf_defaults(&c, 10 * NS);
+    c.new_template.enabled = false;
+    c.volume.enabled = false;
+    c.level.enabled = false;
+    c.params.enabled = false;
+    c.session.key_pattern = (char *)"(*UTF)blk_\\S+";
+    st = lw_detect_stage_create(&c, record, NULL, sk, err, sizeof(err));
+    assert_non_null(st);
+    memset(&e, 0, sizeof(e));
+    e.ts_ns = 1767225600LL * NS;
+    e.arrival_ns = e.ts_ns;
+    e.template_id = 1;
+    e.level = 3;
+    e.source = "dn-1";
+    e.msg = bad;
+    e.msg_len = sizeof(bad) - 1;
+    lw_detect_stage_observe(st, &e);
+    lw_detect_stage_get_stats(st, &ds);
+    assert_int_equal(ds.sessions_unkeyed, 1);
+    assert_int_equal(ds.sessions_open, 0);
+    e.msg = good;
+    e.msg_len = sizeof(good) - 1;
+    lw_detect_stage_observe(st, &e);
+    lw_detect_stage_get_stats(st, &ds);
+    assert_int_equal(ds.sessions_unkeyed, 1);
+    assert_int_equal(ds.sessions_open, 1);
+    lw_detect_stage_destroy(st);
+    lw_free(sk);
+}
+
 static void test_stage_save_load(void **state)
 {
     struct sink *sk = lw_calloc(1, sizeof(*sk));
@@ -646,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_count_model_save_load),
         cmocka_unit_test(test_stage_sessions),
         cmocka_unit_test(test_stage_save_load),
+        cmocka_unit_test(test_stage_key_utf_invalid),
         cmocka_unit_test(test_volume_merge_quiet),
         cmocka_unit_test(test_params_merge_roundtrip),
         cmocka_unit_test(test_hdfs_split),
