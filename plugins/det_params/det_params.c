@@ -938,9 +938,7 @@ static void params_observe(void *ctx, const struct lw_det_event *ev, const struc
                   (numeric && pl->n >= c->warmup_values && quiet(pl, ev->ts_ns) &&
                    outside_range(pl, x, &beyond));
         learn(c, pl, h, &value, numeric, x, outlier);
-        if (value.text != NULL) {
-            lw_free(value.text);
-        }
+        lw_free(value.text);
     }
 }
 
