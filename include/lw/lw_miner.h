@@ -105,9 +105,10 @@ long lw_miner_template(struct lw_miner *m, uint32_t id, char *buf, size_t cap);
  */
 uint32_t lw_miner_resolve(struct lw_miner *m, uint32_t id);
 /*
- * A number that changes whenever lw_miner_resolve() may answer differently for some id (a
- * merge, an eviction, a load): a caller that resolved its ids at one value need not resolve them
- * again while it stays. Lock-free.
+ * A number that changes whenever an id may come to resolve to another template or to none (a
+ * merge, an eviction, a load): a caller that found its ids resolving to themselves at one value
+ * need not resolve them again while it stays. (An alias handed back to the template whose text
+ * it names does not change it: that id then resolves to itself.) Lock-free.
  */
 uint64_t lw_miner_epoch(struct lw_miner *m);
 
