@@ -42,7 +42,6 @@
 #include <xxhash.h>
 
 #define DEF_WORKERS 2
-#define PARSED_AHEAD 2           /* parsed batches per worker waiting for the aggregator, at most */
 #define DEF_QUEUE 64
 #define DEF_MEMORY ((size_t)256 << 20)
 #define DEF_WINDOW_NS 10000000000LL
@@ -217,7 +216,6 @@ struct lw_engine {
     struct batch *parsed;        /* parsed, sorted by seq */
     size_t parsed_len;
     uint64_t next_seq;           /* given to the next queued batch */
-    uint64_t want_seq;           /* the batch the aggregator counts next */
     size_t inflight_bytes;
     bool stopping;               /* no new batches */
     size_t workers_alive;
@@ -228,6 +226,7 @@ struct lw_engine {
     bool agg_started;
 
     /* Aggregator state (aggregator thread only). */
+    uint64_t want_seq;
     /*
      * What the next transaction writes: the aggregator fills *cur; a flush hands it to the
      * store writer thread by swapping cur and job (under wmu), so that counting goes on while
@@ -851,19 +850,6 @@ static void thread_name(const char *name)
     (void)prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 
-/*
- * Whether the parsers are far enough ahead of the aggregator to wait for it (under e->mu). Every
- * line passes the one aggregator thread; parsers that run ahead of it take the CPU it needs and
- * only fill memory with parsed batches, which it then counts alone, one core idle. So a parser
- * waits while PARSED_AHEAD batches per worker wait to be counted and the next one to count is
- * among them (when it is not, it is queued or being parsed, and must not wait for a place).
- */
-static bool parsed_ahead(const struct lw_engine *e)
-{
-    return e->parsed_len >= PARSED_AHEAD * e->conf.workers && e->parsed != NULL &&
-           e->parsed->seq == e->want_seq;
-}
-
 static void *worker_main(void *arg)
 {
     struct lw_engine *e = arg;
@@ -882,7 +868,7 @@ static void *worker_main(void *arg)
         struct batch **pp;
 
         pthread_mutex_lock(&e->mu);
-        while ((e->q_head == NULL || parsed_ahead(e)) && !e->stopping) {
+        while (e->q_head == NULL && !e->stopping) {
             pthread_cond_wait(&e->work_cv, &e->mu);
         }
         if (e->q_head == NULL || hst == NULL || ms == NULL) {
@@ -2223,7 +2209,6 @@ static void *agg_main(void *arg)
                 b = e->parsed;
                 e->parsed = b->next;
                 e->parsed_len--;
-                pthread_cond_broadcast(&e->work_cv); /* a parser may wait for room */
                 break;
             }
             if (e->stopping && e->workers_alive == 0 && e->q_head == NULL) {
@@ -2271,8 +2256,8 @@ static void *agg_main(void *arg)
                 /* An input waits for a claim or a release to be stored: it goes out now. */
                 deadline = mono_ns();
             }
-            pthread_mutex_lock(&e->mu);
             e->want_seq++;
+            pthread_mutex_lock(&e->mu);
             e->inflight_bytes -= b->mem;
             pthread_mutex_unlock(&e->mu);
             e->agg_batch_bytes = 0;
