@@ -187,7 +187,15 @@ static int exec_q(struct ch_store *s)
     return lw__ch_exec(&s->conn, s->q.p, NULL, 0, &s->out, s->err, sizeof(s->err));
 }
 
-/* Starts a query text in s->q with a printf format (constants and integers only). */
+/* INSERTs the TabSeparated rows in @rows into @table of this database. */
+static int insert_rows(struct ch_store *s, const char *table, const struct lw__ch_buf *rows)
+{
+    char q[256];
+
+    snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT TabSeparated", s->db, table);
+    return lw__ch_exec(&s->conn, q, rows->p, rows->len, NULL, s->err, sizeof(s->err));
+}
+
 /*
  * Runs the query in s->q and hands back a copy of its answer in *@copy (NULL when the answer is
  * empty; the caller frees it), to walk with next_line() while the handle runs other queries.
@@ -221,6 +229,7 @@ static char *next_line(char **cur)
     return line;
 }
 
+/* Starts a query text in s->q with a printf format (constants and integers only). */
 static int q_start(struct ch_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int q_start(struct ch_store *s, const char *fmt, ...)
@@ -340,14 +349,12 @@ static long long dt_s(int64_t ns)
 
 static int send_table(struct ch_store *s, enum ch_table t)
 {
-    char q[256];
     int rc;
 
     if (s->rows[t].rows == 0) {
         return LW_OK;
     }
-    snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT TabSeparated", s->db, table_name[t]);
-    rc = lw__ch_exec(&s->conn, q, s->rows[t].p, s->rows[t].len, NULL, s->err, sizeof(s->err));
+    rc = insert_rows(s, table_name[t], &s->rows[t]);
     if (rc == LW_OK) {
         lw__ch_buf_reset(&s->rows[t]);
         s->tx_sent = 1;
@@ -419,7 +426,6 @@ static int ch_commit(struct lw_store *base)
 {
     struct ch_store *s = (struct ch_store *)base;
     struct lw__ch_buf marker = {0};
-    char q[256];
     int any = 0;
     size_t i;
     int rc = LW_OK;
@@ -474,8 +480,7 @@ static int ch_commit(struct lw_store *base)
         rc = fail(s, rc, "%s", "out of memory");
         goto out;
     }
-    snprintf(q, sizeof(q), "INSERT INTO %s.commits FORMAT TabSeparated", s->db);
-    rc = lw__ch_exec(&s->conn, q, marker.p, marker.len, NULL, s->err, sizeof(s->err));
+    rc = insert_rows(s, "commits", &marker);
     if (rc == LW_OK && s->test_lose_at > 0 && s->n_commit_calls == (uint64_t)s->test_lose_at) {
         rc = fail(s, LW_EIO, "%s", "injected loss of the commit row's reply (test)");
         goto out;
@@ -1220,7 +1225,6 @@ static int fold_insert(struct ch_store *s, const char *kind, uint64_t upto, uint
                        uint64_t lines)
 {
     struct lw__ch_buf b = {0};
-    char q[256];
     int rc = lw__ch_buf_tsv(&b, s->writer, strlen(s->writer));
 
     rc = rc ? rc
@@ -1231,8 +1235,7 @@ static int fold_insert(struct ch_store *s, const char *kind, uint64_t upto, uint
         lw__ch_buf_free(&b);
         return fail(s, rc, "%s", "out of memory");
     }
-    snprintf(q, sizeof(q), "INSERT INTO %s.commit_folds FORMAT TabSeparated", s->db);
-    rc = lw__ch_exec(&s->conn, q, b.p, b.len, NULL, s->err, sizeof(s->err));
+    rc = insert_rows(s, "commit_folds", &b);
     lw__ch_buf_free(&b);
     return rc;
 }
@@ -2008,7 +2011,6 @@ static int write_marker(const char *dir, const struct ch_store *s,
 static int record_settings(struct ch_store *s)
 {
     struct lw__ch_buf b = {0};
-    char q[256];
     int64_t now = real_ns();
     int rc;
 
@@ -2022,8 +2024,7 @@ static int record_settings(struct ch_store *s)
         lw__ch_buf_free(&b);
         return fail(s, rc, "%s", "out of memory");
     }
-    snprintf(q, sizeof(q), "INSERT INTO %s.meta FORMAT TabSeparated", s->db);
-    rc = lw__ch_exec(&s->conn, q, b.p, b.len, NULL, s->err, sizeof(s->err));
+    rc = insert_rows(s, "meta", &b);
     lw__ch_buf_free(&b);
     return rc;
 }
