@@ -882,80 +882,11 @@ static int sb_reserve(struct lw_miner_scratch *s, size_t need)
 }
 
 /*
- * Splits @msg into tokens and writes the shape into s->sb. Returns the number of tokens, or a
- * negative LW_ENOMEM. The shape of a message with more than max_tokens tokens keeps the rest of
- * the message in its last token.
- */
-static long shape(struct lw_miner_scratch *s, const char *msg, size_t len, size_t n_spans,
-                  size_t *sb_len)
-{
-    const struct lw_mask_span *sp = s->spans;
-    size_t max_tok = s->m->max_tokens;
-    size_t i = 0;
-    size_t o = 0;
-    size_t k = 0; /* next span */
-    size_t n_tok = 0;
-
-    /* Masked spans shrink or grow to 3 bytes; one separator per token. */
-    if (sb_reserve(s, len + 3 * n_spans + 2) < 0) {
-        return LW_ENOMEM;
-    }
-    while (i < len) {
-        size_t start;
-        size_t sh_start;
-        bool last;
-
-        while (i < len && is_space((unsigned char)msg[i])) {
-            i++;
-        }
-        if (i >= len) {
-            break;
-        }
-        last = n_tok + 1 == max_tok;
-        start = i;
-        if (n_tok > 0) {
-            s->sb[o++] = ' ';
-        }
-        sh_start = o;
-        s->tok_first_span[n_tok] = (uint16_t)k;
-        while (i < len && (last || !is_space((unsigned char)msg[i]))) {
-            if (k < n_spans && sp[k].off == i) {
-                memcpy(s->sb + o, WILD, 3);
-                o += 3;
-                i += sp[k].len;
-                k++;
-                continue;
-            }
-            s->sb[o++] = msg[i++];
-        }
-        /* Spans that crossed the token's end (they never do: masks stop at white space). */
-        while (k < n_spans && sp[k].off < i) {
-            k++;
-        }
-        s->tok_n_span[n_tok] = (uint16_t)(k - s->tok_first_span[n_tok]);
-        s->tok_off[n_tok] = (uint32_t)start;
-        s->tok_len[n_tok] = (uint32_t)(i - start);
-        s->sh_off[n_tok] = (uint32_t)sh_start;
-        s->sh_len[n_tok] = (uint32_t)(o - sh_start);
-        n_tok++;
-        if (last) {
-            /* Trailing white space of the rest stays inside the last token's bytes. */
-            while (s->sh_len[n_tok - 1] > 0 &&
-                   is_space((unsigned char)s->sb[o - 1])) {
-                o--;
-                s->sh_len[n_tok - 1]--;
-            }
-            break;
-        }
-    }
-    *sb_len = o;
-    return (long)n_tok;
-}
-
-/*
- * The tokens of @msg as shape() splits them (offsets, lengths, their masked spans) without
- * writing the shape: all that extract_params() needs for a line whose template came from the
- * cache. Between span starts it only looks for white space. With detection on, shape() on every
+ * Splits @msg into tokens at white space (offsets, lengths, the masked spans in each; a span is
+ * skipped whole, and one starting behind the position, overlapping the one before, is never
+ * consumed inside its token). The message's tokens past max_tokens stay in the last one. All that
+ * extract_params() needs for a line whose template came from the cache; shape() writes the shape
+ * from them. Between span starts it only looks for white space. With detection on, shape() on every
  * cached line was 262M of the daemon's 2,713M instructions for 200k lines (callgrind); this
  * costs about half of that.
  */
@@ -1014,6 +945,58 @@ static long tokens(struct lw_miner_scratch *s, const char *msg, size_t len, size
         }
     }
     return (long)n_tok;
+}
+
+/*
+ * Splits @msg into tokens (tokens()) and writes the shape into s->sb: each token with its masked
+ * spans replaced by <*>, joined by single spaces. Returns the number of tokens, or a negative
+ * LW_ENOMEM. The last token of a message with more than max_tokens tokens keeps the rest of the
+ * message, its trailing white space trimmed.
+ */
+static long shape(struct lw_miner_scratch *s, const char *msg, size_t len, size_t n_spans,
+                  size_t *sb_len)
+{
+    const struct lw_mask_span *sp = s->spans;
+    size_t o = 0;
+    size_t t;
+    long n_tok;
+
+    /* Masked spans shrink or grow to 3 bytes; one separator per token. */
+    if (sb_reserve(s, len + 3 * n_spans + 2) < 0) {
+        return LW_ENOMEM;
+    }
+    n_tok = tokens(s, msg, len, n_spans);
+    for (t = 0; t < (size_t)n_tok; t++) {
+        size_t i = s->tok_off[t];
+        size_t end = i + s->tok_len[t];
+        size_t k = s->tok_first_span[t];
+        size_t k_end = k + s->tok_n_span[t];
+
+        if (t > 0) {
+            s->sb[o++] = ' ';
+        }
+        s->sh_off[t] = (uint32_t)o;
+        while (i < end) {
+            if (k < k_end && sp[k].off == i) {
+                memcpy(s->sb + o, WILD, 3);
+                o += 3;
+                i += sp[k].len;
+                k++;
+                continue;
+            }
+            s->sb[o++] = msg[i++];
+        }
+        s->sh_len[t] = (uint32_t)(o - s->sh_off[t]);
+    }
+    if (n_tok > 0 && (size_t)n_tok == s->m->max_tokens) {
+        /* Trailing white space of the rest stays inside the last token's bytes. */
+        while (s->sh_len[n_tok - 1] > 0 && is_space((unsigned char)s->sb[o - 1])) {
+            o--;
+            s->sh_len[n_tok - 1]--;
+        }
+    }
+    *sb_len = o;
+    return n_tok;
 }
 
 static uint8_t classify(const char *p, size_t len)
