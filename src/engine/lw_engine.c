@@ -1756,6 +1756,8 @@ static int job_write(struct lw_engine *e, struct pending *p)
     int64_t now = now_ns();
     char msg[512];
     char small[1024];
+    char *blob = NULL;
+    size_t blob_len = 0;
     char *text = small;
     size_t text_cap = sizeof(small);
     int rc;
@@ -1822,6 +1824,15 @@ static int job_write(struct lw_engine *e, struct pending *p)
     if (rc == LW_OK && p->pending_lines > 0) {
         rc = lw_store_add_stored_lines(s, p->pending_lines);
     }
+    /*
+     * The miner's state before its aliases: a loaded state takes its aliases as stored, so each
+     * one in it must be in this transaction or an earlier one. The parse workers mine on
+     * meanwhile; an alias made between a drain and a later save would be in the state and never
+     * in the store (a generalised template's old id left live, seen after a SIGKILL).
+     */
+    if (rc == LW_OK && p->save_miner) {
+        rc = lw_miner_save_buf(e->miner, &blob, &blob_len);
+    }
     if (rc == LW_OK) {
         rc = store_aliases(e, s);
     }
@@ -1829,14 +1840,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
         rc = store_anomalies(e, p);
     }
     if (rc == LW_OK && p->save_miner) {
-        char *blob = NULL;
-        size_t len = 0;
-
-        rc = lw_miner_save_buf(e->miner, &blob, &len);
-        if (rc == LW_OK) {
-            rc = lw_store_save_miner(s, blob, len);
-            lw_free(blob);
-        }
+        rc = lw_store_save_miner(s, blob, blob_len);
         if (rc == LW_OK && p->has_models) {
             rc = lw_store_save_models(s, p->models.p, p->models.len);
             if (rc == LW_OK && p->note[0] != '\0') {
@@ -1847,6 +1851,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
     if (rc == LW_OK) {
         rc = lw_store_commit(s);
     }
+    lw_free(blob);
     if (rc < 0) {
         /* The store's message, before a rollback can replace it. */
         snprintf(msg, sizeof(msg), "%s", rc == LW_ENOMEM ? "out of memory" : lw_store_errmsg(s));

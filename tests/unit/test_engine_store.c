@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,12 +47,22 @@ static atomic_int g_failed_commits;
 static const struct lw_store_ops *g_real;
 static struct lw_store_ops g_faulty;
 
+static atomic_int g_full_after;  /* set: the next commit succeeds, then the disk is full */
+
 static int faulty_commit(struct lw_store *s)
 {
+    int expect = 1;
+
     if (atomic_load(&g_full)) {
         atomic_fetch_add(&g_failed_commits, 1);
         g_real->rollback(s);
         return LW_EFULL;
+    }
+    if (atomic_compare_exchange_strong(&g_full_after, &expect, 0)) {
+        int rc = g_real->commit(s);
+
+        atomic_store(&g_full, 1);
+        return rc;
     }
     return g_real->commit(s);
 }
@@ -69,6 +80,7 @@ static struct lw_store *open_faulty(const struct fixture *f)
     g_faulty.commit = faulty_commit;
     s->ops = &g_faulty;
     atomic_store(&g_full, 0);
+    atomic_store(&g_full_after, 0);
     atomic_store(&g_failed_commits, 0);
     return s;
 }
@@ -390,6 +402,162 @@ static void test_aliases_in_store(void **state)
     assert_int_equal(query_int(f, sql), 40);
 }
 
+/* ---- the miner's state and the aliases of one transaction ---- */
+
+static atomic_int g_hold;     /* 1: the next alias write waits; 2: it is waiting; 0: go */
+static const struct lw_store_ops *g_real_alias;
+static struct lw_store_ops g_holding;
+
+static int holding_set_alias(struct lw_store *s, uint32_t from, uint32_t to)
+{
+    int expect = 1;
+
+    if (atomic_compare_exchange_strong(&g_hold, &expect, 2)) {
+        while (atomic_load(&g_hold) == 2) {
+            sleep_ms(1);
+        }
+    }
+    return g_real_alias->set_template_alias(s, from, to);
+}
+
+/* Offers one group: each of @words gives a line "INFO <word> request <i> served". */
+static int offer_words(struct lw_engine *e, const char *const *words, int n)
+{
+    static const struct lw_ingest_source src = {.input = "test", .name = "-"};
+    struct lw_ingest in = lw_engine_ingest(e);
+    struct lw_ingest_line lines[16];
+    char buf[16][96];
+    struct lw_ingest_group g = {.source = &src, .lines = lines, .n_lines = (size_t)n};
+    int i;
+
+    assert_true(n <= 16);
+    for (i = 0; i < n; i++) {
+        lines[i].len = (size_t)snprintf(buf[i], sizeof(buf[i]),
+                                        "2026-01-01T00:01:%02dZ INFO %s request %d served", i,
+                                        words[i], i);
+        lines[i].data = buf[i];
+        lines[i].flags = 0;
+        lines[i].ts_ns = LW_TS_UNKNOWN;
+        lines[i].level = 0;
+    }
+    return in.fn(in.opaque, &g);
+}
+
+/* The committed miner state, read from the file (the engine's writer has the handle). */
+static void load_blob(const struct fixture *f, char **blob, size_t *len)
+{
+    char path[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    snprintf(path, sizeof(path), "%s/%s", f->dir, LW_STORE_DB_NAME);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT blob FROM miner_state WHERE id = 1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    *len = (size_t)sqlite3_column_bytes(st, 0);
+    *blob = malloc(*len + 1);
+    assert_non_null(*blob);
+    memcpy(*blob, sqlite3_column_blob(st, 0), *len);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Whether table template_aliases has a row for @from. */
+static bool has_alias_row(const struct fixture *f, uint32_t from)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE from_id = %u", from);
+    return query_int(f, sql) > 0;
+}
+
+/*
+ * A committed miner state holds only aliases the store holds too: a loaded state takes its
+ * aliases as written, so one missing from the store is never written (the generalised
+ * template's old id stays a live template). The parse workers mine on while the writer writes
+ * a transaction: here a merge happens while the writer is between writing the aliases it
+ * drained and the end of the transaction, which also saves the miner (a new template). That
+ * transaction's miner state must not hold the new merge's aliases; the next commit fails (a
+ * SIGKILL would do the same), and a reload of the committed state must agree with the store.
+ */
+static void test_saved_aliases_in_store(void **state)
+{
+    static const char *const first[] = {"job alpha", "job beta", "job gamma",
+                                        "task alpha", "task beta", "task gamma"};
+    static const char *const merge_job[] = {"job delta", "zeta"};
+    static const char *const merge_task[] = {"task delta"};
+    static const char *const olds[] = {"alpha", "beta", "gamma"};
+    struct fixture *f = *state;
+    struct lw_miner_conf mc;
+    struct lw_store *s = open_faulty(f);
+    struct lw_engine *e;
+    struct lw_miner *m;
+    uint64_t parsed;
+    char *blob = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    char text[128];
+    uint32_t r;
+    int i;
+
+    g_real_alias = s->ops;
+    g_holding = g_faulty;
+    g_holding.set_template_alias = holding_set_alias;
+    s->ops = &g_holding;
+    atomic_store(&g_hold, 0);
+    e = start_engine(s);
+    assert_int_equal(offer_words(e, first, 6), LW_OK);
+    wait_all_stored(e);
+
+    /* "job delta" merges the job lines (aliases to write), "zeta" is new (the miner is saved). */
+    atomic_store(&g_hold, 1);
+    assert_int_equal(offer_words(e, merge_job, 2), LW_OK);
+    for (i = 0; i < 1000 && atomic_load(&g_hold) != 2; i++) {
+        sleep_ms(10);
+    }
+    assert_int_equal(atomic_load(&g_hold), 2);
+    /* The writer holds inside the transaction; the task lines merge meanwhile. */
+    parsed = stats(e).lines_parsed;
+    assert_int_equal(offer_words(e, merge_task, 1), LW_OK);
+    for (i = 0; i < 1000 && stats(e).lines_parsed == parsed; i++) {
+        sleep_ms(10);
+    }
+    assert_true(stats(e).lines_parsed > parsed);
+    atomic_store(&g_full_after, 1);  /* what comes after this transaction is lost */
+    atomic_store(&g_hold, 0);
+    for (i = 0; i < 1000 && atomic_load(&g_failed_commits) == 0; i++) {
+        sleep_ms(10);
+    }
+    assert_true(atomic_load(&g_failed_commits) > 0);
+
+    /* What a restart would load. */
+    memset(&mc, 0, sizeof(mc));
+    m = lw_miner_create(&mc, err, sizeof(err));
+    assert_non_null(m);
+    load_blob(f, &blob, &len);
+    assert_int_equal(lw_miner_load_buf(m, blob, len, err, sizeof(err)), LW_OK);
+    free(blob);
+    assert_true(has_alias_row(f, text_tid("job alpha request <*> served")));
+    for (i = 0; i < 3; i++) {
+        uint32_t id;
+
+        snprintf(text, sizeof(text), "task %s request <*> served", olds[i]);
+        id = text_tid(text);
+        r = lw_miner_resolve(m, id);
+        if (r != 0 && r != id) {
+            assert_true(has_alias_row(f, id));
+        }
+    }
+    lw_miner_destroy(m);
+
+    atomic_store(&g_full, 0);
+    assert_int_equal(lw_engine_stop(e), LW_OK);
+    s->ops = g_real_alias;
+    close_faulty(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_disk_at_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_in_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_saved_aliases_in_store, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
