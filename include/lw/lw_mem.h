@@ -15,5 +15,7 @@ void lw_free(void *p);
 /* Returns a copy of the first @len bytes of @s with a NUL appended, or NULL. Caller frees. */
 char *lw_strndup(const char *s, size_t len);
 char *lw_strdup(const char *s);
+/* The calls counted so far: only while LW_TEST_ALLOC_FAIL_AT is set (a test's sweep bound). */
+long lw_mem_counted(void);
 
 #endif

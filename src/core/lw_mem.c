@@ -30,6 +30,11 @@ static int should_fail(void)
     return atomic_fetch_add(&n_allocs, 1) + 1 == at;
 }
 
+long lw_mem_counted(void)
+{
+    return atomic_load(&n_allocs);
+}
+
 void *lw_malloc(size_t size)
 {
     if (should_fail()) {

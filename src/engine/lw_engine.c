@@ -201,6 +201,18 @@ struct durable_ent {
 
 #define DURABLE_MAX 65536
 
+/*
+ * A parse worker: its states are made before the thread starts, so that a worker short of
+ * memory fails lw_engine_start() rather than leave its queue to no one (a stop then waited for
+ * batches nobody would parse).
+ */
+struct worker {
+    struct lw_engine *e;
+    pthread_t thread;
+    struct lw_header_state *hst;
+    struct lw_miner_scratch *ms;
+};
+
 struct lw_engine {
     struct lw_engine_conf conf;
     struct lw_store *store;
@@ -220,7 +232,7 @@ struct lw_engine {
     bool stopping;               /* no new batches */
     size_t workers_alive;
 
-    pthread_t *workers;
+    struct worker *workers;      /* conf.workers of them, n_workers started */
     size_t n_workers;
     pthread_t agg_thread;
     bool agg_started;
@@ -852,17 +864,12 @@ static void thread_name(const char *name)
 
 static void *worker_main(void *arg)
 {
-    struct lw_engine *e = arg;
-    struct lw_header_state *hst = lw_header_state_create(e->header);
-    struct lw_miner_scratch *ms = lw_miner_scratch_create(e->miner);
+    struct worker *w = arg;
+    struct lw_engine *e = w->e;
+    struct lw_header_state *hst = w->hst;
+    struct lw_miner_scratch *ms = w->ms;
 
     thread_name("lw-parse");
-    if (hst == NULL || ms == NULL) {
-        lw_error("engine", "parse worker: out of memory, worker not started");
-    }
-    else if (e->want_params) {
-        lw_miner_scratch_params(ms, 1);
-    }
     for (;;) {
         struct batch *b;
         struct batch **pp;
@@ -871,16 +878,14 @@ static void *worker_main(void *arg)
         while (e->q_head == NULL && !e->stopping) {
             pthread_cond_wait(&e->work_cv, &e->mu);
         }
-        if (e->q_head == NULL || hst == NULL || ms == NULL) {
+        if (e->q_head == NULL) {
             /*
-             * Stopping and drained (or unable to work: let another worker drain). The thread's
-             * pending template counts go into the miner before the aggregator's last save.
+             * Stopping and drained. The thread's pending template counts go into the miner
+             * before the aggregator's last save.
              */
-            if (ms != NULL) {
-                pthread_mutex_unlock(&e->mu);
-                lw_miner_scratch_flush(ms);
-                pthread_mutex_lock(&e->mu);
-            }
+            pthread_mutex_unlock(&e->mu);
+            lw_miner_scratch_flush(ms);
+            pthread_mutex_lock(&e->mu);
             e->workers_alive--;
             pthread_cond_broadcast(&e->done_cv);
             pthread_mutex_unlock(&e->mu);
@@ -914,8 +919,6 @@ static void *worker_main(void *arg)
         pthread_cond_broadcast(&e->done_cv);
         pthread_mutex_unlock(&e->mu);
     }
-    lw_miner_scratch_destroy(ms);
-    lw_header_state_destroy(hst);
     return NULL;
 }
 
@@ -2335,6 +2338,10 @@ static void engine_free(struct lw_engine *e)
     }
     lw_free(e->sources);
     lw_free(e->src_map);
+    for (i = 0; e->workers != NULL && i < e->conf.workers; i++) {
+        lw_miner_scratch_destroy(e->workers[i].ms);
+        lw_header_state_destroy(e->workers[i].hst);
+    }
     lw_free(e->workers);
     lw_miner_destroy(e->miner);
     lw_clock_destroy(e->clock);
@@ -2558,10 +2565,24 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         goto fail;
     }
     for (i = 0; i < e->conf.workers; i++) {
+        struct worker *w = &e->workers[i];
+
+        w->e = e;
+        w->hst = lw_header_state_create(e->header);
+        w->ms = lw_miner_scratch_create(e->miner);
+        if (w->hst == NULL || w->ms == NULL) {
+            snprintf(err, err_len, "out of memory for %zu parse workers", e->conf.workers);
+            goto fail;
+        }
+        if (e->want_params) {
+            lw_miner_scratch_params(w->ms, 1);
+        }
+    }
+    for (i = 0; i < e->conf.workers; i++) {
         pthread_mutex_lock(&e->mu);
         e->workers_alive++;
         pthread_mutex_unlock(&e->mu);
-        if (pthread_create(&e->workers[i], NULL, worker_main, e) != 0) {
+        if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) {
             pthread_mutex_lock(&e->mu);
             e->workers_alive--;
             pthread_mutex_unlock(&e->mu);
@@ -2588,7 +2609,7 @@ fail_threads:
     pthread_cond_broadcast(&e->work_cv);
     pthread_mutex_unlock(&e->mu);
     for (i = 0; i < e->n_workers; i++) {
-        pthread_join(e->workers[i], NULL);
+        pthread_join(e->workers[i].thread, NULL);
     }
     if (e->writer_started) {
         pthread_mutex_lock(&e->wmu);
@@ -2627,7 +2648,7 @@ int lw_engine_stop_stats(struct lw_engine *e, struct lw_engine_stats *es,
     pthread_cond_broadcast(&e->done_cv);
     pthread_mutex_unlock(&e->mu);
     for (i = 0; i < e->n_workers; i++) {
-        pthread_join(e->workers[i], NULL);
+        pthread_join(e->workers[i].thread, NULL);
     }
     if (e->agg_started) {
         pthread_join(e->agg_thread, NULL);

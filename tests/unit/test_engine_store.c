@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@
 #include "lw/lw_engine.h"
 #include "lw/lw_err.h"
 #include "lw/lw_header.h"
+#include "lw/lw_mem.h"
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 
@@ -558,7 +562,119 @@ static void test_saved_aliases_in_store(void **state)
     close_faulty(s);
 }
 
-int main(void)
+/* ---- allocations failing ---- */
+
+/*
+ * The child of test_oom: opens a store in @dir, starts an engine with one parse worker, offers
+ * a few groups and stops, with the allocation LW_TEST_ALLOC_FAIL_AT failing. Exits 0 when the
+ * engine ran, 2 when the store or the engine refused to start; prints the allocations it made
+ * when @count is set. A crash, a hang (the alarm) or a leak LeakSanitizer reports is any other
+ * status.
+ */
+static int oom_child(const char *dir, int count)
+{
+    struct lw_engine_conf ec;
+    char err[256] = "";
+    struct lw_store *s;
+    struct lw_engine *e;
+    int i;
+
+    alarm(60);
+    s = lw_store_open(dir, NULL, err, sizeof(err));
+    if (s == NULL) {
+        return 2;
+    }
+    memset(&ec, 0, sizeof(ec));
+    ec.workers = 1;
+    ec.queue_batches = 4;
+    ec.flush_ns = 20000000LL;
+    ec.store = s;
+    e = lw_engine_start(&ec, err, sizeof(err));
+    if (e == NULL) {
+        lw_store_close(s);
+        return 2;
+    }
+    for (i = 0; i < 4; i++) {
+        (void)offer(e, i % 2 ? "alpha" : "job beta", 20); /* LW_ENOMEM may refuse one */
+    }
+    (void)lw_engine_stop(e);
+    lw_store_close(s);
+    if (count) {
+        printf("%ld\n", lw_mem_counted());
+    }
+    return 0;
+}
+
+/* Runs the child with allocation @at failing (0: none; -1: none, counted); its exit status. */
+static int run_oom_child(const struct fixture *f, long at, long *counted)
+{
+    char dir[256];
+    char arg[32];
+    int pfd[2];
+    pid_t pid;
+    int st = 0;
+
+    snprintf(dir, sizeof(dir), "%s/oom-%ld", f->root, at);
+    assert_int_equal(pipe(pfd), 0);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+
+        dup2(devnull, 2); /* the refusals' messages */
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        snprintf(arg, sizeof(arg), "%ld", at < 0 ? 1000000000L : at);
+        setenv("LW_TEST_ALLOC_FAIL_AT", arg, 1);
+        execl("/proc/self/exe", "test_engine_store", at < 0 ? "--oom-count" : "--oom-child", dir,
+              (char *)NULL);
+        _exit(99);
+    }
+    close(pfd[1]);
+    if (counted != NULL) {
+        char buf[64] = "";
+        ssize_t n = read(pfd[0], buf, sizeof(buf) - 1);
+
+        *counted = n > 0 ? strtol(buf, NULL, 10) : -1;
+    }
+    close(pfd[0]);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    rm_tree(dir);
+    return st;
+}
+
+/*
+ * Each allocation of starting, feeding and stopping the engine fails in turn (a stride of them
+ * when there are many: one process each): the engine refuses to start or runs and stops, and
+ * never crashes, hangs or leaks. A parse worker that could not allocate its state used to leave
+ * its batches to no one, and a stop waited for them for ever.
+ */
+static void test_oom(void **state)
+{
+    struct fixture *f = *state;
+    long total = 0;
+    long step;
+    long at;
+    int refused = 0;
+
+    assert_int_equal(run_oom_child(f, -1, &total), 0);
+    assert_true(total > 20);
+    step = total / 400 + 1;
+    for (at = 1; at <= total; at += step) {
+        int st = run_oom_child(f, at, NULL);
+
+        if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 2)) {
+            fail_msg("allocation %ld of %ld failing: %s %d", at, total,
+                     WIFSIGNALED(st) ? "signal" : "exit status",
+                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        }
+        refused += WEXITSTATUS(st) == 2;
+    }
+    assert_true(refused > 0);
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_disk_backpressure, setup, teardown),
@@ -566,7 +682,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_miner_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_in_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_saved_aliases_in_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
     };
+
+    if (argc == 3 && strcmp(argv[1], "--oom-child") == 0) {
+        return oom_child(argv[2], 0);
+    }
+    if (argc == 3 && strcmp(argv[1], "--oom-count") == 0) {
+        return oom_child(argv[2], 1);
+    }
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
