@@ -113,8 +113,11 @@ static struct lw_engine *start_engine(struct lw_store *s)
     return e;
 }
 
-/* Offers one group of @n lines whose words start with @word; the lw_ingest_fn's answer. */
-static int offer(struct lw_engine *e, const char *word, int n)
+/*
+ * Offers one group of @n lines "INFO <word> request <i> served", line i with word
+ * @words[i % @n_words]; the lw_ingest_fn's answer.
+ */
+static int offer_lines(struct lw_engine *e, const char *const *words, int n_words, int n)
 {
     static const struct lw_ingest_source src = {.input = "test", .name = "-"};
     struct lw_ingest in = lw_engine_ingest(e);
@@ -127,13 +130,19 @@ static int offer(struct lw_engine *e, const char *word, int n)
     for (i = 0; i < n; i++) {
         lines[i].len = (size_t)snprintf(buf[i], sizeof(buf[i]),
                                         "2026-01-01T00:00:%02dZ INFO %s request %d served", i % 60,
-                                        word, i);
+                                        words[i % n_words], i);
         lines[i].data = buf[i];
         lines[i].flags = 0;
         lines[i].ts_ns = LW_TS_UNKNOWN;
         lines[i].level = 0;
     }
     return in.fn(in.opaque, &g);
+}
+
+/* Offers one group of @n lines whose words start with @word. */
+static int offer(struct lw_engine *e, const char *word, int n)
+{
+    return offer_lines(e, &word, 1, n);
 }
 
 static struct lw_engine_stats stats(struct lw_engine *e)
@@ -424,29 +433,6 @@ static int holding_set_alias(struct lw_store *s, uint32_t from, uint32_t to)
     return g_real_alias->set_template_alias(s, from, to);
 }
 
-/* Offers one group: each of @words gives a line "INFO <word> request <i> served". */
-static int offer_words(struct lw_engine *e, const char *const *words, int n)
-{
-    static const struct lw_ingest_source src = {.input = "test", .name = "-"};
-    struct lw_ingest in = lw_engine_ingest(e);
-    struct lw_ingest_line lines[16];
-    char buf[16][96];
-    struct lw_ingest_group g = {.source = &src, .lines = lines, .n_lines = (size_t)n};
-    int i;
-
-    assert_true(n <= 16);
-    for (i = 0; i < n; i++) {
-        lines[i].len = (size_t)snprintf(buf[i], sizeof(buf[i]),
-                                        "2026-01-01T00:01:%02dZ INFO %s request %d served", i,
-                                        words[i], i);
-        lines[i].data = buf[i];
-        lines[i].flags = 0;
-        lines[i].ts_ns = LW_TS_UNKNOWN;
-        lines[i].level = 0;
-    }
-    return in.fn(in.opaque, &g);
-}
-
 /* The committed miner state, read from the file (the engine's writer has the handle). */
 static void load_blob(const struct fixture *f, char **blob, size_t *len)
 {
@@ -512,19 +498,19 @@ static void test_saved_aliases_in_store(void **state)
     s->ops = &g_holding;
     atomic_store(&g_hold, 0);
     e = start_engine(s);
-    assert_int_equal(offer_words(e, first, 6), LW_OK);
+    assert_int_equal(offer_lines(e, first, 6, 6), LW_OK);
     wait_all_stored(e);
 
     /* "job delta" merges the job lines (aliases to write), "zeta" is new (the miner is saved). */
     atomic_store(&g_hold, 1);
-    assert_int_equal(offer_words(e, merge_job, 2), LW_OK);
+    assert_int_equal(offer_lines(e, merge_job, 2, 2), LW_OK);
     for (i = 0; i < 1000 && atomic_load(&g_hold) != 2; i++) {
         sleep_ms(10);
     }
     assert_int_equal(atomic_load(&g_hold), 2);
     /* The writer holds inside the transaction; the task lines merge meanwhile. */
     parsed = stats(e).lines_parsed;
-    assert_int_equal(offer_words(e, merge_task, 1), LW_OK);
+    assert_int_equal(offer_lines(e, merge_task, 1, 1), LW_OK);
     for (i = 0; i < 1000 && stats(e).lines_parsed == parsed; i++) {
         sleep_ms(10);
     }
