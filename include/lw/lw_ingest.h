@@ -26,6 +26,12 @@ struct lw_ingest_source {
      * durable checkpoint for the input to poll (lw_input_ctx.durable). Constant per input.
      */
     bool shared_shards;
+    /*
+     * @name is a network peer, "address:port" ("[v6]:port"): its lines count under the address
+     * alone, so that one host's connections are one source, and a line that names no host is
+     * that peer's (syslog, HTTP). Constant per input.
+     */
+    bool peer_address;
 };
 
 /*

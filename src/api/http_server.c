@@ -717,6 +717,7 @@ static enum MHD_Result handle_ingest(struct lw_http_server *srv, struct MHD_Conn
     src.name = name;
     src.host = NULL;
     src.shared_shards = false;
+    src.peer_address = true;
     memset(&run, 0, sizeof(run));
     run.srv = srv;
     run.ingest = &req->rt.ingest;

@@ -80,6 +80,7 @@ struct batch {
     size_t n_srcs;
     bool has_ck;
     bool shared;             /* the source's shared_shards: ck names a shard a group shares */
+    bool peer;               /* the source's peer_address: a line without a host is the peer's */
     struct lw_ingest_checkpoint ck;  /* ck.path points into the allocation */
     uint32_t gflags;         /* LW_INGEST_CLAIM / _RELEASE of the group (ck names the shard) */
     size_t n;
@@ -387,8 +388,7 @@ static size_t source_key(const struct lw_ingest_source *src, const char **p)
         s = "-";
     }
     len = strlen(s);
-    if (src->host == NULL && src->input != NULL &&
-        (strcmp(src->input, "syslog") == 0 || strcmp(src->input, "http") == 0)) {
+    if (src->host == NULL && src->peer_address) {
         const char *colon = strrchr(s, ':');
 
         if (colon != NULL && colon > s) {
@@ -627,6 +627,7 @@ static int engine_ingest(void *opaque, const struct lw_ingest_group *g)
     src_set_fini(&ss);
     b->gflags = g->flags;
     b->shared = g->source != NULL && g->source->shared_shards;
+    b->peer = g->source != NULL && g->source->peer_address;
     if (g->checkpoint != NULL) {
         b->has_ck = (g->flags & LW_INGEST_RELEASE) == 0; /* a release only names its shard */
         b->ck = *g->checkpoint;
@@ -1427,14 +1428,12 @@ static void detect_tick(struct lw_engine *e)
 static void detect_batch(struct lw_engine *e, const struct batch *b)
 {
     size_t i;
-    bool network;
     bool sharded;
     char host[256];
 
     if (e->stage == NULL) {
         return;
     }
-    network = strcmp(b->input, "syslog") == 0 || strcmp(b->input, "http") == 0;
     sharded = b->has_ck && b->shared; /* one shard's lines (a Kafka partition's) */
     /* Event times come from the clock (aggregate()): a line dated years ahead is not believed. */
     if (b->det != NULL) {
@@ -1458,7 +1457,7 @@ static void detect_batch(struct lw_engine *e, const struct batch *b)
             }
             else {
                 /* A Kafka record's key names its host (key_as_host), unless it names none. */
-                ev.source = network || (sharded && strcmp(line_src, b->ck.path) != 0) ? line_src
+                ev.source = b->peer || (sharded && strcmp(line_src, b->ck.path) != 0) ? line_src
                                                                                     : "";
             }
             ev.origin = strcmp(line_src, "-") != 0 ? line_src : NULL;

@@ -309,6 +309,7 @@ static int group_offer(struct lw_syslog_server *srv, struct group *g, const char
     src.name = name;
     src.host = NULL;
     src.shared_shards = false;
+    src.peer_address = true;
     ig.source = &src;
     ig.lines = g->lines;
     ig.n_lines = g->n;
