@@ -10,7 +10,7 @@ LW=${1:?usage: test_clickhouse_outage.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/tools/clickhouse_lib.sh"
 # The tailed file is in $T too: on failure, only the daemon's log.
-show_logs() { tail -20 "$T/daemon.log" 2>/dev/null; }
+show_logs() { tail -n 20 "$T/daemon.log" 2>/dev/null; }
 visible() { ch_visible lwout; }
 
 HTTP_PORT=$(ch_free_port)

@@ -22,7 +22,9 @@ chl_cleanup() {
   rm -rf "$T"
 }
 trap chl_cleanup EXIT
-show_logs() { tail -20 "$T"/*.log 2>/dev/null; }
+# tail -n, not tail -20: coreutils takes the obsolete -20 with one file only, and with several
+# it printed nothing at all.
+show_logs() { tail -n 20 "$T"/*.log 2>/dev/null; }
 fail() { echo "FAIL: $*"; show_logs; exit 1; }
 if ! ch_available; then
   echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
