@@ -22,8 +22,8 @@ chl_cleanup() {
   rm -rf "$T"
 }
 trap chl_cleanup EXIT
-# tail -n, not tail -20: coreutils takes the obsolete -20 with one file only, and with several
-# it printed nothing at all.
+# tail -n 20, not tail -20: coreutils refuses the obsolete -20 when given several files (and
+# 2>/dev/null would hide the refusal: no log at all).
 show_logs() { tail -n 20 "$T"/*.log 2>/dev/null; }
 fail() { echo "FAIL: $*"; show_logs; exit 1; }
 if ! ch_available; then
