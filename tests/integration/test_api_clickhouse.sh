@@ -11,23 +11,10 @@
 set -euo pipefail
 LW=${1:?usage: test_api_clickhouse.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lw-api-ch.XXXXXX")
-PID=
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -9 "$PID" 2>/dev/null || true; fi
-  ch_stop
-  rm -rf "$T"
+chl_prerequisites() {
+  python3 -c 'import jsonschema' 2>/dev/null || { echo "skip: python3-jsonschema missing (scripts/install-deps.sh installs it)"; exit 77; }
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$T/daemon.log" ] && tail -20 "$T/daemon.log"; exit 1; }
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-python3 -c 'import jsonschema' 2>/dev/null || { echo "skip: python3-jsonschema missing (scripts/install-deps.sh installs it)"; exit 77; }
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
+. "$HERE/tools/clickhouse_lib.sh"
 
 cat > "$T/store.yaml" <<YAML
 store:
@@ -44,10 +31,7 @@ echo "ok: test_api.sh passes on the ClickHouse backend"
 
 # (2) the API reads committed rows only: rows of a transaction with no commit row (a writer
 # that died before its commit row) are in the tables but not in any answer.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-HP=$(free_port)
+HP=$(ch_free_port)
 H="http://127.0.0.1:$HP/api/v1"
 "$LW" run -c "$T/store.yaml" --data-dir "$T/data" --no-syslog --http "127.0.0.1:$HP" \
   --no-detect >"$T/daemon.log" 2>&1 &

@@ -15,82 +15,24 @@
 set -euo pipefail
 LW=${1:?usage: test_clickhouse_fold.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lw-ch-fold.XXXXXX")
-PID=
-WPID=
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  [ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null || true
-  ch_stop
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$T"/*.log 2>/dev/null; exit 1; }
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
+. "$HERE/tools/clickhouse_lib.sh"
 DB=lwfold
 
 lines() {  # lines FILE N SEED
-  python3 - "$1" "$2" "$3" <<'PY'
-import random, sys
-out, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-r = random.Random(seed)
-with open(out, "w") as f:
-    for i in range(n):
-        t = 1764064800 + i // 50
-        ts = f"2025-11-25T{(t // 3600) % 24:02d}:{(t // 60) % 60:02d}:{t % 60:02d}Z"
-        host = f"web{r.randrange(3)}"
-        k = r.randrange(4)
-        if k == 0:
-            f.write(f"{ts} {host} app: INFO request {i} served in {r.randrange(900)} ms\n")
-        elif k == 1:
-            f.write(f"{ts} {host} app: WARN cache miss for key user:{r.randrange(10**6)}\n")
-        elif k == 2:
-            f.write(f"{ts} {host} app: ERROR disk {r.randrange(8)} latency {r.randrange(10**4)} us\n")
-        else:
-            f.write(f"{ts} {host} app: DEBUG gc pause {r.randrange(100)} ms\n")
-PY
+  python3 "$HERE/tools/ch_lines.py" "$1" "$2" --seed "$3" --per-second 50 --hosts 3 \
+    --kinds request,cache,disk,gc
 }
 # Appends FILE to DST in chunks, so that the daemon commits many small transactions.
 feed() {  # feed FILE DST
-  python3 - "$1" "$2" <<'PY' &
-import sys, time
-lines = open(sys.argv[1]).readlines()
-with open(sys.argv[2], "a") as f:
-    for i in range(0, len(lines), 400):
-        f.writelines(lines[i:i + 400])
-        f.flush()
-        time.sleep(0.15)
-PY
+  python3 "$HERE/tools/feed.py" "$1" "$2" 400 0.15 &
   WPID=$!
-}
-conf() {  # conf WRITER
-  cat > "$T/$1.yaml" <<YAML
-store:
-  backend: clickhouse
-  clickhouse:
-    url: $CH_URL
-    database: $DB
-    writer_id: $1
-    timeout: 5s
-pipeline:
-  flush_interval: 100ms
-YAML
 }
 start() {  # start WRITER [ENV=VALUE ...]
   local w=$1
   shift
-  env "$@" "$LW" run -c "$T/$w.yaml" --data-dir "$T/data-$w" --tail "$T/$w.in" --no-syslog \
-    --no-http --no-detect --log-level warn >>"$T/$w.log" 2>&1 &
-  PID=$!
+  tail_start "$w" "$T/$w.in" "$@"
 }
-num() { grep -E '^[0-9]+$' || echo 0; }
-visible() { ch_query "SELECT sum(count) FROM $DB.window_counts_v" 2>/dev/null | num; }
+visible() { ch_visible "$DB"; }
 # Runs WRITER until WANT lines are visible, then stops it with SIGTERM.
 run_until() {  # run_until WRITER WANT [ENV=VALUE ...]
   local w=$1 want=$2 i
@@ -102,9 +44,7 @@ run_until() {  # run_until WRITER WANT [ENV=VALUE ...]
     sleep 0.1
   done
   sleep 0.5
-  kill -TERM "$PID"
-  wait "$PID" || fail "$w: the daemon did not stop cleanly"
-  PID=
+  stop_daemon "$w: the daemon did not stop cleanly"
 }
 # Waits until the server has run every mutation of the database.
 settle() {
@@ -155,8 +95,8 @@ NA2=2000
 lines "$T/b.all" "$NB" 1
 lines "$T/a.all" "$NA" 2
 lines "$T/a2.all" "$NA2" 3
-conf fold-b
-conf fold-a
+tail_conf fold-b "$DB" fold-b
+tail_conf fold-a "$DB" fold-a
 : >"$T/fold-b.in"
 feed "$T/b.all" "$T/fold-b.in"
 run_until fold-b "$NB" || fail "fold-b: the daemon exited"

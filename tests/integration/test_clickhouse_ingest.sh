@@ -9,22 +9,7 @@
 set -euo pipefail
 LW=${1:?usage: test_clickhouse_ingest.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lw-ch-ingest.XXXXXX")
-PID=
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  ch_stop
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$T"/*.log 2>/dev/null; exit 1; }
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
+. "$HERE/tools/clickhouse_lib.sh"
 
 cat > "$T/ch.yaml" <<YAML
 store:
@@ -38,27 +23,8 @@ YAML
 
 # (1) stdin: N lines of several templates, sources and levels over many windows.
 N=20000
-python3 - "$T/in.log" "$N" <<'PY'
-import random, sys
-out, n = sys.argv[1], int(sys.argv[2])
-r = random.Random(5)
-with open(out, "w") as f:
-    for i in range(n):
-        t = 1764064800 + i // 40
-        ts = f"2025-11-25T{(t // 3600) % 24:02d}:{(t // 60) % 60:02d}:{t % 60:02d}Z"
-        host = f"web{r.randrange(4)}"
-        k = r.randrange(5)
-        if k == 0:
-            f.write(f"{ts} {host} app: INFO request {i} served in {r.randrange(900)} ms\n")
-        elif k == 1:
-            f.write(f"{ts} {host} app: WARN cache miss for key user:{r.randrange(10**6)}\n")
-        elif k == 2:
-            f.write(f"{ts} {host} app: ERROR disk {r.randrange(8)} latency {r.randrange(10**4)} us\n")
-        elif k == 3:
-            f.write(f"{ts} {host} app: INFO tab\there and back\\slash 'quote' \"dq\" {i}\n")
-        else:
-            f.write(f"{ts} {host} app: DEBUG gc pause {r.randrange(100)} ms\n")
-PY
+python3 "$HERE/tools/ch_lines.py" "$T/in.log" "$N" --seed 5 --per-second 40 --hosts 4 \
+  --kinds request,cache,disk,tab,gc
 "$LW" run -c "$T/ch.yaml" --data-dir "$T/d1" --stdin --no-syslog --no-http --no-detect \
   <"$T/in.log" >"$T/run1.log" 2>&1 || fail "the daemon failed on stdin"
 sum=$(ch_query "SELECT sum(count) FROM lwtest.window_counts_v")
@@ -120,20 +86,14 @@ for _ in $(seq 1 300); do
   [ "$s" = 8000 ] && break
   sleep 0.1
 done
-kill -TERM "$PID"; wait "$PID" || fail "the tailing daemon did not stop cleanly"
-PID=
+stop_daemon "the tailing daemon did not stop cleanly"
 sed -n 8001,10000p "$T/in.log" >>"$T/tail.log"
 "$LW" run -c "$T/ch.yaml" --data-dir "$T/d2" --tail "$T/tail.log" --no-syslog --no-http \
   --no-detect >"$T/run3.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 300); do
-  s=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v" 2>/dev/null || echo 0)
-  [ "$s" -ge 10000 ] && break
-  sleep 0.1
-done
+ch_wait_visible lwtail 10000 30
 sleep 1
-kill -TERM "$PID"; wait "$PID" || fail "the restarted daemon did not stop cleanly"
-PID=
+stop_daemon "the restarted daemon did not stop cleanly"
 sum=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v")
 [ "$sum" = 10000 ] || fail "after a restart the sum of counts is $sum, want 10000"
 w=$(ch_query "SELECT groupUniqArray(writer) FROM lwtail.commits")
@@ -167,8 +127,7 @@ done
   fail "no new finished compaction (mutations before: $M0; done, running now: $m)"
 post_b=$(superseded blobs kind "$S4"); post_c=$(superseded checkpoints "input, path" "$S4")
 rows1=$(ch_query "SELECT count() FROM lwtail.blobs WHERE writer = 'tail-a' AND seq < $S4")
-kill -TERM "$PID"; wait "$PID" || fail "the third run did not stop cleanly"
-PID=
+stop_daemon "the third run did not stop cleanly"
 [ "$post_b" = 0 ] && [ "$post_c" = 0 ] ||
   fail "superseded rows left after the compaction: blobs $post_b, checkpoints $post_c keys"
 sum=$(ch_query "SELECT sum(count) FROM lwtail.window_counts_v")

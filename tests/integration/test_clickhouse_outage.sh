@@ -8,26 +8,10 @@
 set -euo pipefail
 LW=${1:?usage: test_clickhouse_outage.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lw-ch-outage.XXXXXX")
-PID=
-WPID=
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  [ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null || true
-  ch_stop
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$T/daemon.log" 2>/dev/null; exit 1; }
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
-num() { grep -E '^[0-9]+$' || echo 0; }
-visible() { ch_query "SELECT sum(count) FROM lwout.window_counts_v" 2>/dev/null | num; }
+. "$HERE/tools/clickhouse_lib.sh"
+# The tailed file is in $T too: on failure, only the daemon's log.
+show_logs() { tail -n 20 "$T/daemon.log" 2>/dev/null; }
+visible() { ch_visible lwout; }
 
 HTTP_PORT=$(ch_free_port)
 cat > "$T/conf.yaml" <<YAML
@@ -92,13 +76,9 @@ for i in $(seq 46 60); do post "$i"; sleep 0.1; done
 wait "$WPID" || fail "the writer failed"
 WPID=
 want=$(( $(cat "$T/app.log.count") + http_acked ))
-for _ in $(seq 1 600); do
-  [ "$(visible)" -ge "$want" ] && break
-  sleep 0.1
-done
+ch_wait_visible lwout "$want" 60
 sleep 1
-kill -TERM "$PID"; wait "$PID" || fail "the daemon did not stop cleanly"
-PID=
+stop_daemon "the daemon did not stop cleanly"
 grep -q "the store commits again" "$T/daemon.log" || fail "no 'commits again' after ClickHouse came back"
 s=$(visible)
 [ "$s" = "$want" ] || fail "sum of counts $s, want $want (file $(cat "$T/app.log.count") + HTTP acknowledged $http_acked)"

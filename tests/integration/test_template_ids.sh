@@ -10,20 +10,7 @@
 set -euo pipefail
 LW=${1:?usage: test_template_ids.sh /path/to/logwarden}
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/tools/clickhouse.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/lw-tplid.XXXXXX")
-cleanup() {
-  ch_stop
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$T"/*.log 2>/dev/null; exit 1; }
-if ! ch_available; then
-  echo "SKIP: clickhouse-server is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-ch_start "$T/ch" || fail "clickhouse-server did not start"
-echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
+. "$HERE/tools/clickhouse_lib.sh"
 
 # Templates whose second word varies slowly (rows under the early ids are stored before the
 # template generalises): each becomes "<*>" once four values were seen, so every
@@ -55,16 +42,7 @@ PY
 
 # Feeds a file in steps, so that the daemon commits (every flush_interval) while the templates
 # are still young: rows under ids that later become aliases.
-slowcat() {
-  python3 -c '
-import sys, time
-lines = open(sys.argv[1], "rb").readlines()
-for i in range(0, len(lines), 1000):
-    sys.stdout.buffer.write(b"".join(lines[i:i + 1000]))
-    sys.stdout.buffer.flush()
-    time.sleep(0.1)
-' "$1"
-}
+slowcat() { python3 "$HERE/tools/feed.py" "$1" - 1000 0.1; }
 
 for w in a b; do
   cat > "$T/ch-$w.yaml" <<YAML
