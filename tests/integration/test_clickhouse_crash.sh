@@ -27,12 +27,12 @@ WPID=$!
 raw() { ch_query "SELECT sum(count) FROM $1.window_counts" 2>/dev/null | num; }
 # Runs the daemon until all N lines are visible (or 120 s), then stops it with SIGTERM.
 finish() {  # finish DB
-  local db=$1 s=0 i
+  local db=$1 s=0 end=$((SECONDS + 120))
   tail_start "$db" "$T/app.log"
-  for i in $(seq 1 1200); do
+  while [ "$SECONDS" -lt "$end" ]; do
     s=$(ch_visible "$db")
     [ "$s" -ge "$N" ] && break
-    kill -0 "$PID" 2>/dev/null || fail "$db: the daemon exited"
+    running "$PID" || fail "$db: the daemon exited"
     sleep 0.1
   done
   sleep 0.5
@@ -45,8 +45,7 @@ for i in $(seq 1 "$KILLS"); do
   tail_start kills "$T/app.log"
   sleep "$(python3 -c "import random; print(round(random.uniform(0.3, 1.0), 2))")"
   kill -9 "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=
+  wait_exit 60 "a SIGKILL did not end the daemon"
   echo "kill $i: visible $(ch_visible kills) of $N"
 done
 wait "$WPID" || fail "the writer failed"
@@ -59,8 +58,7 @@ echo "ok: $KILLS random SIGKILLs: sum of counts = $s = lines written (raw rows h
 # 2. SIGKILL between the count rows and the commit row.
 tail_conf inject inject
 tail_start inject "$T/app.log" LW_TEST_CH_KILL_AT_COMMIT=3
-wait "$PID" 2>/dev/null || true
-PID=
+wait_exit 120 "the daemon was not killed at its third commit"
 v=$(ch_visible inject)
 r=$(raw inject)
 [ "$r" -gt "$v" ] || fail "the injected kill left no orphan rows (raw $r, visible $v)"

@@ -35,10 +35,10 @@ start() {  # start WRITER [ENV=VALUE ...]
 visible() { ch_visible "$DB"; }
 # Runs WRITER until WANT lines are visible, then stops it with SIGTERM.
 run_until() {  # run_until WRITER WANT [ENV=VALUE ...]
-  local w=$1 want=$2 i
+  local w=$1 want=$2 end=$((SECONDS + 120))
   shift 2
   start "$w" "$@"
-  for i in $(seq 1 1200); do
+  while [ "$SECONDS" -lt "$end" ]; do
     [ "$(visible)" -ge "$want" ] && break
     kill -0 "$PID" 2>/dev/null || { PID=; return 1; }
     sleep 0.1
@@ -109,8 +109,7 @@ echo "fold-b: $NB lines, commit rows (count, hash): $B_COMMITS"
 : >"$T/fold-a.in"
 feed "$T/a.all" "$T/fold-a.in"
 start fold-a LW_TEST_CH_KILL_AT_COMMIT=4
-wait "$PID" 2>/dev/null || true
-PID=
+wait_exit 120 "fold-a was not killed before its 4th commit row"
 run_until fold-a $((NB + NA)) LW_TEST_CH_LOSE_REPLY_AT_COMMIT=2 || fail "fold-a: the daemon exited"
 wait "$WPID"; WPID=
 [ "$(visible)" = $((NB + NA)) ] || fail "before folding the sum of counts is $(visible), want $((NB + NA))"

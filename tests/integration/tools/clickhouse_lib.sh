@@ -9,6 +9,7 @@
 #                    $T/*.log unless the test redefines show_logs
 #   num              filters a query's answer to a number (0 when the server said no)
 #   ch_visible DB    the lines DB's readers see counted (the sum of window_counts_v), or 0
+#   wait_exit S MSG  reaps $PID within S seconds, or shows its stacks and fails with MSG
 # Also tools/ch_lines.py (seeded lines of a few templates) and tools/feed.py (a file in steps).
 CHL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CHL_HERE/clickhouse.sh"
@@ -41,22 +42,57 @@ echo "clickhouse-server $(ch_query 'SELECT version()') on $CH_URL"
 num() { grep -E '^[0-9]+$' || echo 0; }
 ch_visible() { ch_query "SELECT sum(count) FROM $1.window_counts_v" 2>/dev/null | num; }
 
-# ch_wait_visible DB WANT SECONDS: waits (polling every 0.1 s, SECONDS at most) until DB's
-# readers see at least WANT lines. It never fails: the caller asserts the figure it wants.
+# ch_wait_visible DB WANT SECONDS: waits (polling every 0.1 s, SECONDS at most by the clock, however
+# slow each query is) until DB's readers see at least WANT lines. It never fails: the caller
+# asserts the figure it wants.
 ch_wait_visible() {
-  local i
-  for i in $(seq 1 $(($3 * 10))); do
+  local end=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$end" ]; do
     [ "$(ch_visible "$1")" -ge "$2" ] && return 0
     sleep 0.1
   done
   return 0
 }
 
-# stop_daemon MESSAGE: stops $PID with SIGTERM; fails with MESSAGE unless it exits with 0.
+# running PID: whether PID runs (an exited child that was not waited for yet does not).
+running() {
+  local st
+  st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# show_stacks PID: every thread's stack of PID, when gdb is installed (what a hung daemon waits
+# for, in the failure report).
+show_stacks() {
+  command -v gdb >/dev/null 2>&1 || { echo "(gdb is not installed: no stacks)"; return 0; }
+  echo "--- the stacks of $1:"
+  timeout 60 gdb -p "$1" -batch -ex "thread apply all bt" 2>/dev/null | grep -E '^(Thread|#)' \
+    | head -n 200 || true
+}
+
+# wait_exit SECONDS MESSAGE: waits at most SECONDS for $PID to end, then reaps it: its status in
+# EXIT_STATUS, PID cleared. Still running by then: its stacks are shown and the test fails with
+# MESSAGE (a hang is a failure that says where, not a test killed by ctest's timeout).
+wait_exit() {
+  local end=$((SECONDS + $1))
+  while running "$PID"; do
+    if [ "$SECONDS" -ge "$end" ]; then
+      show_stacks "$PID"
+      fail "$2 (still running after $1 s)"
+    fi
+    sleep 0.1
+  done
+  EXIT_STATUS=0
+  wait "$PID" 2>/dev/null || EXIT_STATUS=$?
+  PID=
+}
+
+# stop_daemon MESSAGE: stops $PID with SIGTERM; fails with MESSAGE unless it exits with 0
+# within 60 s.
 stop_daemon() {
   kill -TERM "$PID"
-  wait "$PID" || fail "$1"
-  PID=
+  wait_exit 60 "$1"
+  [ "$EXIT_STATUS" -eq 0 ] || fail "$1 (exit status $EXIT_STATUS)"
 }
 
 # The daemons of test_clickhouse_crash.sh and test_clickhouse_fold.sh, one per NAME:
