@@ -444,11 +444,16 @@ static int ch_commit(struct lw_store *base)
     if (!any && !s->tx_sent && s->tx_lines == 0) {
         goto out; /* nothing to make visible: no commit row, the seq stays free */
     }
-    /* Test hooks (the integration tests set them): a crash or an error at the worst moment. */
-    if (s->test_kill_at > 0 && s->n_commit_calls == (uint64_t)s->test_kill_at) {
+    /*
+     * Test hooks (the integration tests set them): a crash or an error at the worst moment, at
+     * the first commit from call N on that gets this far (an earlier one may have failed or
+     * had nothing to write), once each.
+     */
+    if (s->test_kill_at > 0 && s->n_commit_calls >= (uint64_t)s->test_kill_at) {
         raise(SIGKILL);
     }
-    if (s->test_fail_at > 0 && s->n_commit_calls == (uint64_t)s->test_fail_at) {
+    if (s->test_fail_at > 0 && s->n_commit_calls >= (uint64_t)s->test_fail_at) {
+        s->test_fail_at = 0;
         rc = fail(s, LW_EIO, "%s", "injected failure before the commit row (test)");
         goto out;
     }
@@ -481,7 +486,8 @@ static int ch_commit(struct lw_store *base)
         goto out;
     }
     rc = insert_rows(s, "commits", &marker);
-    if (rc == LW_OK && s->test_lose_at > 0 && s->n_commit_calls == (uint64_t)s->test_lose_at) {
+    if (rc == LW_OK && s->test_lose_at > 0 && s->n_commit_calls >= (uint64_t)s->test_lose_at) {
+        s->test_lose_at = 0;
         rc = fail(s, LW_EIO, "%s", "injected loss of the commit row's reply (test)");
         goto out;
     }

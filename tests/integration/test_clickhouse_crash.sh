@@ -26,9 +26,9 @@ WPID=$!
 
 raw() { ch_query "SELECT sum(count) FROM $1.window_counts" 2>/dev/null | num; }
 # Runs the daemon until all N lines are visible (or 120 s), then stops it with SIGTERM.
-finish() {  # finish DB
+finish() {  # finish DB [FILE]
   local db=$1 s=0 end=$((SECONDS + 120))
-  tail_start "$db" "$T/app.log"
+  tail_start "$db" "${2:-$T/app.log}"
   while [ "$SECONDS" -lt "$end" ]; do
     s=$(ch_visible "$db")
     [ "$s" -ge "$N" ] && break
@@ -55,22 +55,34 @@ s=$(ch_visible kills)
 [ "$s" = "$N" ] || fail "after $KILLS SIGKILLs the sum of counts is $s, want exactly $N"
 echo "ok: $KILLS random SIGKILLs: sum of counts = $s = lines written (raw rows hold $(raw kills))"
 
-# 2. SIGKILL between the count rows and the commit row.
+# 2. SIGKILL between the count rows and the commit row. The file grows while the daemon reads
+# it, so that there is a third commit to kill at however slow the machine is (a file read whole
+# may fit in two).
 tail_conf inject inject
-tail_start inject "$T/app.log" LW_TEST_CH_KILL_AT_COMMIT=3
+: >"$T/inject.in"
+python3 "$HERE/tools/feed.py" "$T/all.log" "$T/inject.in" 3000 0.1 &
+WPID=$!
+tail_start inject "$T/inject.in" LW_TEST_CH_KILL_AT_COMMIT=3
 wait_exit 120 "the daemon was not killed at its third commit"
+wait "$WPID" || fail "the writer failed"
+WPID=
 v=$(ch_visible inject)
 r=$(raw inject)
 [ "$r" -gt "$v" ] || fail "the injected kill left no orphan rows (raw $r, visible $v)"
 echo "killed before the commit row: $r counted in raw rows, $v visible"
-finish inject
+finish inject "$T/inject.in"
 s=$(ch_visible inject)
 [ "$s" = "$N" ] || fail "after the injected kill the sum of counts is $s, want exactly $N"
 echo "ok: SIGKILL between counts and commit row: sum of counts = $s (orphans not counted)"
 
 # 3. A lost reply after the commit row was stored, and a failure before it.
 tail_conf lost lost
-tail_start lost "$T/app.log" LW_TEST_CH_LOSE_REPLY_AT_COMMIT=2 LW_TEST_CH_FAIL_AT_COMMIT=4
+: >"$T/lost.in"
+python3 "$HERE/tools/feed.py" "$T/all.log" "$T/lost.in" 3000 0.1 &
+WPID=$!
+tail_start lost "$T/lost.in" LW_TEST_CH_LOSE_REPLY_AT_COMMIT=2 LW_TEST_CH_FAIL_AT_COMMIT=4
+wait "$WPID" || fail "the writer failed"
+WPID=
 ch_wait_visible lost "$N" 120
 sleep 0.5
 stop_daemon "lost: the daemon did not stop cleanly"
