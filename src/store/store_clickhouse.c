@@ -190,10 +190,7 @@ static int exec_q(struct ch_store *s)
 /* INSERTs the TabSeparated rows in @rows into @table of this database. */
 static int insert_rows(struct ch_store *s, const char *table, const struct lw__ch_buf *rows)
 {
-    char q[256];
-
-    snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT TabSeparated", s->db, table);
-    return lw__ch_exec(&s->conn, q, rows->p, rows->len, NULL, s->err, sizeof(s->err));
+    return lw__ch_insert(&s->conn, s->db, table, rows, s->err, sizeof(s->err));
 }
 
 /*

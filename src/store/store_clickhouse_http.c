@@ -401,3 +401,12 @@ out:
     lw__ch_buf_free(&scratch);
     return rc;
 }
+
+int lw__ch_insert(struct lw__ch_conn *c, const char *db, const char *table,
+                  const struct lw__ch_buf *rows, char *err, size_t err_len)
+{
+    char q[256];
+
+    snprintf(q, sizeof(q), "INSERT INTO %s.%s FORMAT TabSeparated", db, table);
+    return lw__ch_exec(c, q, rows->p, rows->len, NULL, err, err_len);
+}

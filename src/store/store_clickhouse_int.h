@@ -79,6 +79,9 @@ void lw__ch_conn_fini(struct lw__ch_conn *c);
  */
 int lw__ch_exec(struct lw__ch_conn *c, const char *query, const char *body, size_t body_len,
                 struct lw__ch_buf *out, char *err, size_t err_len);
+/* INSERTs the TabSeparated rows in @rows into @db.@table (identifiers only): lw__ch_exec(). */
+int lw__ch_insert(struct lw__ch_conn *c, const char *db, const char *table,
+                  const struct lw__ch_buf *rows, char *err, size_t err_len);
 
 /*
  * Creates database @db and every table and view of the schema when missing (CREATE ... IF NOT

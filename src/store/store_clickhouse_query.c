@@ -1180,7 +1180,6 @@ static int tsv_field(struct lw__ch_buf *b, const char *v)
 static int rule_insert(struct ctx *x, const struct lw_store_rule *r, int deleted, int64_t at_ns)
 {
     struct lw__ch_buf b = {0};
-    char q[256];
     unsigned nulls = (r->source == NULL ? 1u : 0u) | (r->detector == NULL ? 2u : 0u) |
                      (r->note == NULL ? 4u : 0u) | (r->incident == NULL ? 8u : 0u);
     int rc;
@@ -1202,8 +1201,7 @@ static int rule_insert(struct ctx *x, const struct lw_store_rule *r, int deleted
         lw__ch_buf_free(&b);
         return msg(x, rc, "%s", "out of memory");
     }
-    snprintf(q, sizeof(q), "INSERT INTO %s.rules FORMAT TabSeparated", x->v.db);
-    rc = lw__ch_exec(x->v.conn, q, b.p, b.len, NULL, x->v.err, x->v.err_len);
+    rc = lw__ch_insert(x->v.conn, x->v.db, "rules", &b, x->v.err, x->v.err_len);
     lw__ch_buf_free(&b);
     return rc;
 }

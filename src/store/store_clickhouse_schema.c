@@ -246,7 +246,6 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
                          size_t err_len)
 {
     struct lw__ch_buf body = {0};
-    char q[512];
     int version = 0;
     size_t i;
     int rc;
@@ -270,10 +269,9 @@ int lw__ch_schema_create(struct lw__ch_conn *c, const char *db, const char *writ
          * 2 -> 3 added commit_folds and the fold rule of the views: drop_old_views() replaced
          * the views of version 2 above.
          */
-        snprintf(q, sizeof(q), "INSERT INTO %s.meta FORMAT TabSeparated", db);
         rc = lw__ch_buf_tsv(&body, writer, strlen(writer));
         rc = rc ? rc : lw__ch_buf_printf(&body, "\tschema_version\t%d\t0\n", LW__CH_SCHEMA_VERSION);
-        rc = rc ? rc : lw__ch_exec(c, q, body.p, body.len, NULL, err, err_len);
+        rc = rc ? rc : lw__ch_insert(c, db, "meta", &body, err, err_len);
     }
     lw__ch_buf_free(&body);
     return rc;
