@@ -587,6 +587,8 @@ static void test_saved_aliases_in_store(void **state)
 
     atomic_store(&g_full, 0);
     assert_int_equal(lw_engine_stop(e), LW_OK);
+    /* The task lines did merge while the writer held (else the check above proved nothing). */
+    assert_true(has_alias_row(f, text_tid("task alpha request <*> served")));
     s->ops = g_real_alias;
     close_faulty(s);
 }
