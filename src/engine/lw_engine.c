@@ -326,6 +326,13 @@ struct lw_engine {
     struct durable_ent *dur;
     size_t n_dur;
     size_t cap_dur;
+    /*
+     * The alias changes drained from the miner since the last commit (job_write()'s thread):
+     * the miner reports each change once, so those of a transaction that was rolled back are
+     * written again, before the newer ones, by the next. Empty after each commit.
+     */
+    struct lw_alias *aliases_unsent;
+    size_t n_aliases_unsent;
     uint64_t batch_hist[12];
     double batch_hist_sum;
     uint64_t batch_hist_n;
@@ -1669,7 +1676,18 @@ static void store_failed(struct lw_engine *e, const struct pending *p, int rc, c
     }
 }
 
-/* Inside the flush transaction: the alias changes since the last flush. */
+/* After a commit: the alias changes drained so far are in the store. */
+static void aliases_sent(struct lw_engine *e)
+{
+    lw_free(e->aliases_unsent);
+    e->aliases_unsent = NULL;
+    e->n_aliases_unsent = 0;
+}
+
+/*
+ * Inside the flush transaction: the alias changes since the last commit, those of transactions
+ * that failed first. They stay in e->aliases_unsent until a commit (aliases_sent()).
+ */
 static int store_aliases(struct lw_engine *e, struct lw_store *s)
 {
     struct lw_alias *v = NULL;
@@ -1681,15 +1699,34 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     if (rc < 0) {
         return rc;
     }
-    for (i = 0; i < n && rc == LW_OK; i++) {
-        rc = lw_store_set_template_alias(s, v[i].from, v[i].to);
+    if (n > 0 && e->n_aliases_unsent > 0) {
+        struct lw_alias *all = lw_realloc(e->aliases_unsent,
+                                          (e->n_aliases_unsent + n) * sizeof(*all));
+
+        if (all == NULL) {
+            lw_free(v);
+            /* The drained ones are lost: the whole table next time (not the removals). */
+            lw_miner_alias_resync(e->miner);
+            return LW_ENOMEM;
+        }
+        memcpy(all + e->n_aliases_unsent, v, n * sizeof(*v));
+        lw_free(v);
+        e->aliases_unsent = all;
+        e->n_aliases_unsent += n;
     }
-    lw_free(v);
+    else if (n > 0) {
+        e->aliases_unsent = v;
+        e->n_aliases_unsent = n;
+    }
+    else {
+        lw_free(v); /* may be an empty array */
+    }
+    for (i = 0; i < e->n_aliases_unsent && rc == LW_OK; i++) {
+        rc = lw_store_set_template_alias(s, e->aliases_unsent[i].from, e->aliases_unsent[i].to);
+    }
     if (rc == LW_ENOTSUP) {
-        return LW_OK; /* a backend without aliases */
-    }
-    if (rc < 0) {
-        lw_miner_alias_resync(e->miner); /* rolled back: write them all next time */
+        aliases_sent(e); /* a backend without aliases */
+        return LW_OK;
     }
     return rc;
 }
@@ -1865,6 +1902,7 @@ static int job_write(struct lw_engine *e, struct pending *p)
         return rc;
     }
     atomic_store(&e->last_rc, LW_OK);
+    aliases_sent(e);
     if (atomic_load(&e->store_blocked)) {
         lw_info("engine", "the store commits again after %.1f s: %llu pending lines stored;"
                           " ingest resumed",
@@ -2351,6 +2389,7 @@ static void engine_free(struct lw_engine *e)
         lw_free(e->dur[i].path);
     }
     lw_free(e->dur);
+    lw_free(e->aliases_unsent);
     pthread_mutex_destroy(&e->dur_mu);
     pthread_cond_destroy(&e->wcv);
     pthread_mutex_destroy(&e->wmu);

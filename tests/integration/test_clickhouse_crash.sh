@@ -64,6 +64,8 @@ python3 "$HERE/tools/feed.py" "$T/all.log" "$T/inject.in" 3000 0.1 &
 WPID=$!
 tail_start inject "$T/inject.in" LW_TEST_CH_KILL_AT_COMMIT=3
 wait_exit 120 "the daemon was not killed at its third commit"
+[ "$EXIT_STATUS" -eq 137 ] \
+  || fail "the daemon ended with status $EXIT_STATUS, not the injected SIGKILL"
 wait "$WPID" || fail "the writer failed"
 WPID=
 v=$(ch_visible inject)
@@ -88,7 +90,10 @@ sleep 0.5
 stop_daemon "lost: the daemon did not stop cleanly"
 twice=$(ch_query "SELECT count() FROM (SELECT seq FROM lost.commits GROUP BY writer, seq HAVING count() > 1)")
 [ "$twice" -ge 1 ] || fail "no transaction was committed twice (the lost-reply hook did not fire)"
-grep -q "injected" "$T/lost.log" || fail "the injected failures were not reported"
+grep -q "injected loss of the commit row's reply" "$T/lost.log" \
+  || fail "the lost reply was not reported"
+grep -q "injected failure before the commit row" "$T/lost.log" \
+  || fail "the failure before the commit row was not reported (the hook did not fire)"
 s=$(ch_visible lost)
 [ "$s" = "$N" ] || fail "after a lost reply and a failed commit the sum is $s, want exactly $N"
 lines=$(ch_query "SELECT sum(l) FROM (SELECT argMax(lines, attempt) AS l FROM lost.commits GROUP BY writer, seq)")

@@ -110,6 +110,7 @@ echo "fold-b: $NB lines, commit rows (count, hash): $B_COMMITS"
 feed "$T/a.all" "$T/fold-a.in"
 start fold-a LW_TEST_CH_KILL_AT_COMMIT=4
 wait_exit 120 "fold-a was not killed before its 4th commit row"
+[ "$EXIT_STATUS" -eq 137 ] || fail "fold-a ended with status $EXIT_STATUS, not the injected SIGKILL"
 run_until fold-a $((NB + NA)) LW_TEST_CH_LOSE_REPLY_AT_COMMIT=2 || fail "fold-a: the daemon exited"
 wait "$WPID"; WPID=
 [ "$(visible)" = $((NB + NA)) ] || fail "before folding the sum of counts is $(visible), want $((NB + NA))"
