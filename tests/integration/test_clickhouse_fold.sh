@@ -40,7 +40,7 @@ run_until() {  # run_until WRITER WANT [ENV=VALUE ...]
   start "$w" "$@"
   while [ "$SECONDS" -lt "$end" ]; do
     [ "$(visible)" -ge "$want" ] && break
-    kill -0 "$PID" 2>/dev/null || { PID=; return 1; }
+    running "$PID" || { PID=; return 1; }
     sleep 0.1
   done
   sleep 0.5
@@ -129,10 +129,10 @@ echo "fold-a: $NA lines, $A_COMMITS0 commit rows ($twice seq committed twice), $
 for k in 1 2 3 4 5 6 7; do
   start fold-a LW_TEST_CH_FOLD_AGE_S=0 LW_TEST_CH_KILL_AT_FOLD=$k
   for _ in $(seq 1 300); do
-    kill -0 "$PID" 2>/dev/null || break
+    running "$PID" || break
     sleep 0.1
   done
-  if kill -0 "$PID" 2>/dev/null; then
+  if running "$PID"; then
     kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
     PID=
     [ "$k" = 7 ] || fail "not killed at step $k of the fold"
