@@ -1699,7 +1699,7 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
     if (rc < 0) {
         return rc;
     }
-    if (n > 0 && e->n_aliases_unsent > 0) {
+    if (n > 0) {
         struct lw_alias *all = lw_realloc(e->aliases_unsent,
                                           (e->n_aliases_unsent + n) * sizeof(*all));
 
@@ -1710,17 +1710,10 @@ static int store_aliases(struct lw_engine *e, struct lw_store *s)
             return LW_ENOMEM;
         }
         memcpy(all + e->n_aliases_unsent, v, n * sizeof(*v));
-        lw_free(v);
         e->aliases_unsent = all;
         e->n_aliases_unsent += n;
     }
-    else if (n > 0) {
-        e->aliases_unsent = v;
-        e->n_aliases_unsent = n;
-    }
-    else {
-        lw_free(v); /* may be an empty array */
-    }
+    lw_free(v); /* may be an empty array */
     for (i = 0; i < e->n_aliases_unsent && rc == LW_OK; i++) {
         rc = lw_store_set_template_alias(s, e->aliases_unsent[i].from, e->aliases_unsent[i].to);
     }
@@ -2609,7 +2602,10 @@ struct lw_engine *lw_engine_start(const struct lw_engine_conf *conf, char *err, 
         w->hst = lw_header_state_create(e->header);
         w->ms = lw_miner_scratch_create(e->miner);
         if (w->hst == NULL || w->ms == NULL) {
-            snprintf(err, err_len, "out of memory for %zu parse workers", e->conf.workers);
+            snprintf(err, err_len,
+                     "out of memory for the state of %zu parse workers: free memory, or set"
+                     " fewer (pipeline.workers, -j)",
+                     e->conf.workers);
             goto fail;
         }
         if (e->want_params) {
