@@ -25,6 +25,8 @@
 #include "lw/lw_mem.h"
 #include "lw/lw_plugin.h"
 
+#include "oom_child.h"
+
 #define NS 1000000000LL
 
 static struct lw_conf *load_ok(const char *text)
@@ -399,7 +401,6 @@ static void test_oom(void **state)
 {
     const char *data = getenv("LW_TEST_DATA");
     char example[1024];
-    char at[32];
     int loaded_in_a_row = 0;
     int refused = 0;
     int n;
@@ -408,21 +409,10 @@ static void test_oom(void **state)
     assert_non_null(data);
     snprintf(example, sizeof(example), "%s/../../examples/logwarden.yaml", data);
     for (n = 1; n < 5000; n++) {
-        pid_t pid;
+        pid_t pid = oom_spawn("test_conf", "--oom-child", example, n, -1);
         int st = 0;
 
-        fflush(NULL);
-        pid = fork();
         assert_true(pid >= 0);
-        if (pid == 0) {
-            int devnull = open("/dev/null", O_WRONLY);
-
-            dup2(devnull, 2); /* the refusals' messages */
-            snprintf(at, sizeof(at), "%d", n);
-            setenv("LW_TEST_ALLOC_FAIL_AT", at, 1);
-            execl("/proc/self/exe", "test_conf", "--oom-child", example, (char *)NULL);
-            _exit(99);
-        }
         assert_int_equal(waitpid(pid, &st, 0), pid);
         if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 2)) {
             fail_msg("allocation %d failing: status 0x%x", n, st);

@@ -37,6 +37,7 @@
 #include "lw/lw_miner.h"
 #include "lw/lw_store.h"
 
+#include "oom_child.h"
 #include "store_fixture.h"
 
 static int setup(void **state)
@@ -95,18 +96,24 @@ static void close_faulty(struct lw_store *s)
     lw_store_close(s);
 }
 
-static struct lw_engine *start_engine(struct lw_store *s)
+/* An engine of one parse worker on @s that commits every 20 ms; NULL with @err when refused. */
+static struct lw_engine *try_start_engine(struct lw_store *s, char *err, size_t err_len)
 {
     struct lw_engine_conf ec;
-    char err[256] = "";
-    struct lw_engine *e;
 
     memset(&ec, 0, sizeof(ec));
     ec.workers = 1;
     ec.queue_batches = 4;
     ec.flush_ns = 20000000LL;
     ec.store = s;
-    e = lw_engine_start(&ec, err, sizeof(err));
+    return lw_engine_start(&ec, err, err_len);
+}
+
+static struct lw_engine *start_engine(struct lw_store *s)
+{
+    char err[256] = "";
+    struct lw_engine *e = try_start_engine(s, err, sizeof(err));
+
     if (e == NULL) {
         fail_msg("lw_engine_start: %s", err);
     }
@@ -375,6 +382,21 @@ static int64_t query_int(const struct fixture *f, const char *sql)
 }
 
 /*
+ * The store after the 40 "job" lines of four sibling words merged into template @live: the old
+ * ids (at least three) are aliases of it and only of it, and it counts every line.
+ */
+static void assert_jobs_merged(const struct fixture *f, uint32_t live)
+{
+    char sql[256];
+
+    assert_true(query_int(f, "SELECT count(*) FROM template_aliases") >= 3);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE to_id <> %u", live);
+    assert_int_equal(query_int(f, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count FROM templates WHERE id = %u", live);
+    assert_int_equal(query_int(f, sql), 40);
+}
+
+/*
  * Four sibling words (not the first) make one template whose text, hence id, is new: the ids the lines had are
  * aliases of it in the store, the template list counts one template with every line, and the
  * window rows under the old and the new ids add up to the lines.
@@ -403,11 +425,7 @@ static void test_aliases_in_store(void **state)
     assert_int_equal(r, live);
     close_faulty(s);
 
-    assert_true(query_int(f, "SELECT count(*) FROM template_aliases") >= 3);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE to_id <> %u", live);
-    assert_int_equal(query_int(f, sql), 0);
-    snprintf(sql, sizeof(sql), "SELECT count FROM templates WHERE id = %u", live);
-    assert_int_equal(query_int(f, sql), 40);
+    assert_jobs_merged(f, live);
     snprintf(sql, sizeof(sql),
              "SELECT sum(count) FROM window_counts WHERE template_id = %u OR template_id IN"
              " (SELECT from_id FROM template_aliases WHERE to_id = %u)",
@@ -426,7 +444,6 @@ static void test_aliases_after_failed_commit(void **state)
     struct lw_store *s = open_faulty(f);
     struct lw_engine *e = start_engine(s);
     uint32_t live = text_tid("job <*> request <*> served");
-    char sql[256];
     int i;
 
     assert_int_equal(offer(e, "job alpha", 10), LW_OK);
@@ -451,11 +468,7 @@ static void test_aliases_after_failed_commit(void **state)
     assert_int_equal(lw_engine_stop(e), LW_OK);
     close_faulty(s);
 
-    assert_true(query_int(f, "SELECT count(*) FROM template_aliases") >= 3);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM template_aliases WHERE to_id <> %u", live);
-    assert_int_equal(query_int(f, sql), 0);
-    snprintf(sql, sizeof(sql), "SELECT count FROM templates WHERE id = %u", live);
-    assert_int_equal(query_int(f, sql), 40);
+    assert_jobs_merged(f, live);
 }
 
 /* ---- the miner's state and the aliases of one transaction ---- */
@@ -604,7 +617,6 @@ static void test_saved_aliases_in_store(void **state)
  */
 static int oom_child(const char *dir, int count)
 {
-    struct lw_engine_conf ec;
     char err[256] = "";
     struct lw_store *s;
     struct lw_engine *e;
@@ -615,12 +627,7 @@ static int oom_child(const char *dir, int count)
     if (s == NULL) {
         return 2;
     }
-    memset(&ec, 0, sizeof(ec));
-    ec.workers = 1;
-    ec.queue_batches = 4;
-    ec.flush_ns = 20000000LL;
-    ec.store = s;
-    e = lw_engine_start(&ec, err, sizeof(err));
+    e = try_start_engine(s, err, sizeof(err));
     if (e == NULL) {
         lw_store_close(s);
         return 2;
@@ -640,28 +647,15 @@ static int oom_child(const char *dir, int count)
 static int run_oom_child(const struct fixture *f, long at, long *counted)
 {
     char dir[256];
-    char arg[32];
     int pfd[2];
     pid_t pid;
     int st = 0;
 
     snprintf(dir, sizeof(dir), "%s/oom-%ld", f->root, at);
     assert_int_equal(pipe(pfd), 0);
-    fflush(NULL);
-    pid = fork();
+    pid = oom_spawn("test_engine_store", at < 0 ? "--oom-count" : "--oom-child", dir,
+                    at < 0 ? 1000000000L : at, pfd[1]);
     assert_true(pid >= 0);
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-
-        dup2(devnull, 2); /* the refusals' messages */
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        snprintf(arg, sizeof(arg), "%ld", at < 0 ? 1000000000L : at);
-        setenv("LW_TEST_ALLOC_FAIL_AT", arg, 1);
-        execl("/proc/self/exe", "test_engine_store", at < 0 ? "--oom-count" : "--oom-child", dir,
-              (char *)NULL);
-        _exit(99);
-    }
     close(pfd[1]);
     if (counted != NULL) {
         char buf[64] = "";
